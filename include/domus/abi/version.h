@@ -1,0 +1,15 @@
+/* Domus guest ABI: version of the contract in this directory.
+ * A released layout never changes; additions bump the minor, breaks the major. */
+#ifndef DOMUS_ABI_VERSION_H
+#define DOMUS_ABI_VERSION_H
+
+#define DOMUS_ABI_VERSION_MAJOR 1
+#define DOMUS_ABI_VERSION_MINOR 0
+#define DOMUS_ABI_VERSION ((DOMUS_ABI_VERSION_MAJOR << 16) | DOMUS_ABI_VERSION_MINOR)
+
+/* Guests may pin the version they were written for; a newer major fails to compile. */
+#if defined(DOMUS_ABI_REQUIRED_MAJOR) && DOMUS_ABI_REQUIRED_MAJOR != DOMUS_ABI_VERSION_MAJOR
+#error "Domus ABI major version mismatch"
+#endif
+
+#endif

@@ -1,0 +1,113 @@
+// `domus run KERNEL [-m MiB] [--vcpus N] [--cmdline TEXT] [--stats]`: the embedded,
+// daemon-less way to run one domain. The exit status tells how the domain ended.
+#include "cli/cmd_run.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/log.hpp"
+#include "kvm/kvm.hpp"
+#include "monitor/domain.hpp"
+#include "monitor/guest_clock.hpp"
+
+namespace domus::cli {
+namespace {
+
+struct RunOptions {
+    monitor::DomainConfig config;
+    bool stats = false;
+    bool no_input = false;
+};
+
+constexpr const char* kStatusHelp =
+    "Exit status: the guest's poweroff code (0-199); 200 reboot; 201 crash; 202 watchdog;\n"
+    "203 suspend; 210 monitor error (bad image, bad option, KVM failure); 211 interrupted.";
+
+// Memory the monitor itself holds: resident set minus the guest's shared pages.
+double monitor_overhead_mib() {
+    FILE* status = std::fopen("/proc/self/status", "r");
+    if (!status) return -1;
+    char line[256];
+    long rss = -1, shmem = 0;
+    while (std::fgets(line, sizeof(line), status)) {
+        std::sscanf(line, "VmRSS: %ld kB", &rss);
+        std::sscanf(line, "RssShmem: %ld kB", &shmem);
+    }
+    std::fclose(status);
+    return double(rss - shmem) / 1024.0;
+}
+
+int run_domain(const RunOptions& options) {
+    std::uint64_t start_ns = monitor::host_monotonic_ns();
+    auto kvm = kvm::System::open();
+    if (!kvm) {
+        std::fprintf(stderr, "domus: %s\n", kvm.error().message.c_str());
+        return monitor::kStatusMonitorError;
+    }
+    auto config = options.config;
+    config.console_input_fd = options.no_input ? -1 : STDIN_FILENO;
+    auto domain = monitor::Domain::create(*kvm, config);
+    if (!domain) {
+        std::fprintf(stderr, "domus: %s\n", domain.error().message.c_str());
+        return monitor::kStatusMonitorError;
+    }
+    // SIGINT/SIGTERM end the domain cleanly; a watcher thread turns them into stop().
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    auto& dom = **domain;
+    std::thread watcher([&] {
+        int signal = 0;
+        if (sigwait(&stop_signals, &signal) == 0 && signal != SIGUSR2)
+            dom.stop({monitor::ExitKind::error, 0, fmt::format("interrupted by signal {}", signal)});
+    });
+    monitor::DomainExit exit = dom.run();
+    pthread_kill(watcher.native_handle(), SIGINT);
+    watcher.join();
+
+    bool interrupted = exit.kind == monitor::ExitKind::error && exit.detail.starts_with("interrupted");
+    if (exit.kind == monitor::ExitKind::crash) {
+        std::fprintf(stderr, "domus: domain crashed: %s\n", exit.detail.c_str());
+    } else if (exit.kind == monitor::ExitKind::error) {
+        std::fprintf(stderr, "domus: %s\n", exit.detail.c_str());
+    }
+    if (options.stats) {
+        auto s = dom.stats();
+        double seconds = double(monitor::host_monotonic_ns() - start_ns) / 1e9;
+        std::fprintf(stderr,
+                     "domus-stats: run_seconds=%.6f exits=%lu hypercalls=%lu doorbell_exits=%lu upcalls=%lu "
+                     "blocks=%lu console_bytes=%lu console_notifications=%lu monitor_overhead_mib=%.2f\n",
+                     seconds, s.exits, s.hypercalls, s.doorbells, s.upcalls, s.blocks, s.console_bytes,
+                     s.console_notifications, monitor_overhead_mib());
+    }
+    if (interrupted) return monitor::kStatusInterrupted;
+    return monitor::exit_status(exit);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& status) {
+    auto options = std::make_shared<RunOptions>();
+    auto* run = app.add_subcommand("run", "Boot one domain in the foreground (console on stdin/stdout)");
+    run->footer(kStatusHelp);
+    run->add_option("kernel", options->config.kernel, "Guest image (ELF64)")->required();
+    run->add_option("-m,--memory", options->config.memory_mib, "Memory in MiB")
+        ->check(CLI::Range(4, 64 * 1024))
+        ->capture_default_str();
+    run->add_option("--vcpus", options->config.vcpus, "Number of vCPUs")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    run->add_option("--cmdline", options->config.cmdline, "Guest command line");
+    run->add_flag("--stats", options->stats, "Print exit and memory statistics to stderr at the end");
+    run->add_flag("--no-input", options->no_input, "Do not forward stdin to the guest console");
+    run->callback([options, &status] { status = run_domain(*options); });
+}
+
+}  // namespace domus::cli

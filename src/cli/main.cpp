@@ -1,0 +1,31 @@
+// domus: the command-line front end. Each verb lives in its own cmd_<verb>.cpp.
+#include <CLI/CLI.hpp>
+
+#include "base/log.hpp"
+#include "cli/cmd_run.hpp"
+#include "monitor/domain_exit.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"Domus: a paravirtualizing hypervisor on KVM"};
+    app.require_subcommand(1);
+    std::string log_level = "info";
+    app.add_option("--log-level", log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+    int status = 0;
+    domus::cli::add_run_command(app, status);
+    app.parse_complete_callback([&] {
+        using domus::log::Level;
+        Level level = log_level == "debug" ? Level::debug
+                      : log_level == "warn" ? Level::warn
+                      : log_level == "error" ? Level::error
+                                              : Level::info;
+        domus::log::Config::instance().level.store(level);
+    });
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        int code = app.exit(error);
+        return code == 0 ? 0 : domus::monitor::kStatusMonitorError;
+    }
+    return status;
+}

@@ -1,0 +1,239 @@
+// Domain construction (image, boot pages, vCPU state) and lifetime.
+#include "monitor/domain.hpp"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/log.hpp"
+#include "monitor/hypercall_page.hpp"
+#include "monitor/page_tables.hpp"
+
+#include <domus/abi/version.h>
+
+namespace domus::monitor {
+namespace {
+
+constexpr std::uint64_t kCr0Pe = 1ull << 0, kCr0Mp = 1ull << 1, kCr0Et = 1ull << 4,
+                        kCr0Ne = 1ull << 5, kCr0Wp = 1ull << 16, kCr0Am = 1ull << 18,
+                        kCr0Pg = 1ull << 31;
+constexpr std::uint64_t kCr4Pae = 1ull << 5, kCr4Osfxsr = 1ull << 9, kCr4Osxmmexcpt = 1ull << 10,
+                        kCr4Fsgsbase = 1ull << 16, kCr4Osxsave = 1ull << 18;
+constexpr std::uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10;
+// The host's user selectors: the only ones iretq accepts on this KVM (DESIGN.md).
+constexpr std::uint16_t kUserCode = 0x33, kUserData = 0x2b;
+constexpr std::uint64_t kRflagsBoot = 0x3202;  // IOPL=3, IF, reserved bit 1
+
+const kvm_cpuid_entry2* find_cpuid(const kvm::System& kvm, std::uint32_t function, std::uint32_t index) {
+    for (const auto& entry : kvm.supported_cpuid())
+        if (entry.function == function && entry.index == index) return &entry;
+    return nullptr;
+}
+
+bool has_fsgsbase(const kvm::System& kvm) {
+    auto* leaf7 = find_cpuid(kvm, 7, 0);
+    return leaf7 && (leaf7->ebx & 1);
+}
+
+kvm_segment user_segment(std::uint16_t selector, bool code) {
+    kvm_segment segment{};
+    segment.base = 0;
+    segment.limit = 0xFFFFFFFF;
+    segment.selector = selector;
+    segment.type = code ? 0xB : 0x3;
+    segment.present = 1;
+    segment.dpl = 3;
+    segment.db = code ? 0 : 1;
+    segment.s = 1;
+    segment.l = code ? 1 : 0;
+    segment.g = 1;
+    return segment;
+}
+
+}  // namespace
+
+Result<void> configure_vcpu(const kvm::System& kvm, kvm::Vcpu& vcpu, const Layout& layout) {
+    DOMUS_TRY_VOID(vcpu.set_cpuid(kvm.supported_cpuid()));
+    // Enable every extended state KVM offers (x87/SSE/AVX/AVX-512...), so the guest
+    // can use them and KVM_GET_XSAVE2 later exports them (DESIGN.md).
+    if (auto* xsave = find_cpuid(kvm, 0xD, 0)) {
+        std::uint64_t xcr0 = (std::uint64_t(xsave->edx) << 32 | xsave->eax) & 0xFFull;  // user states
+        DOMUS_TRY_VOID(vcpu.set_xcr0(xcr0 | 1));
+    }
+    DOMUS_TRY(sregs, vcpu.get_sregs());
+    sregs.cs = user_segment(kUserCode, true);
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = user_segment(kUserData, false);
+    // A CPL3 port write traps on a PVM host (which never gives guests IOPL) and is
+    // emulated only if the TSS I/O bitmap allows the port: all-zero bitmap, all ports.
+    sregs.tr = {};
+    sregs.tr.base = layout.tss;
+    sregs.tr.limit = kPageSize - 1;
+    sregs.tr.type = 0xB;
+    sregs.tr.present = 1;
+    sregs.ldt = {};
+    sregs.ldt.type = 0x2;
+    sregs.ldt.unusable = 1;
+    sregs.gdt = {};
+    sregs.idt = {};
+    sregs.cr0 = kCr0Pe | kCr0Mp | kCr0Et | kCr0Ne | kCr0Wp | kCr0Am | kCr0Pg;
+    sregs.cr3 = layout.page_tables;
+    sregs.cr4 = kCr4Pae | kCr4Osfxsr | kCr4Osxmmexcpt | kCr4Osxsave | (has_fsgsbase(kvm) ? kCr4Fsgsbase : 0);
+    sregs.efer = kEferLme | kEferLma;
+    DOMUS_TRY_VOID(vcpu.set_sregs(sregs));
+    // Registers come back in kvm_run after every exit and go in from there.
+    vcpu.run_state()->kvm_valid_regs = KVM_SYNC_X86_REGS;
+    return {};
+}
+
+Domain::Domain(const DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout, std::uint64_t tsc_khz)
+    : config_(config), vm_(std::move(vm)), memory_(std::move(memory)), layout_(layout), clock_(tsc_khz) {}
+
+Domain::~Domain() {
+    stop(DomainExit{ExitKind::error, 0, "monitor shut down"});
+    for (auto& vcpu : vcpus_) vcpu->join();
+    if (console_) console_->stop();
+}
+
+Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm, const DomainConfig& config) {
+    if (config.vcpus < 1 || config.vcpus > DOMUS_MAX_VCPUS)
+        return make_error("vcpus must be 1..{}, not {}", DOMUS_MAX_VCPUS, config.vcpus);
+    if (config.cmdline.size() >= MAX_GUEST_CMDLINE)
+        return make_error("command line is {} bytes; the limit is {}", config.cmdline.size(), MAX_GUEST_CMDLINE - 1);
+    if (config.memory_mib > (kMaxMemory >> 20) || config.memory_mib < (kMinMemory >> 20))
+        return make_error("memory must be {}..{} MiB, not {}", kMinMemory >> 20, kMaxMemory >> 20, config.memory_mib);
+    DOMUS_TRY(layout, Layout::compute(config.memory_mib << 20));
+    DOMUS_TRY(vm, kvm::Vm::create(kvm));
+    DOMUS_TRY(memory, GuestMemory::create(layout.memory_size));
+    DOMUS_TRY_VOID(vm.set_memory_region(0, 0, memory.size(), memory.base()));
+    std::uint64_t tsc_khz = 0;
+    std::unique_ptr<Domain> domain(new Domain(config, std::move(vm), std::move(memory), layout, tsc_khz));
+    DOMUS_TRY_VOID(domain->build(kvm));
+    return domain;
+}
+
+Result<void> Domain::build(const kvm::System& kvm) {
+    DOMUS_TRY(file, read_file(config_.kernel));
+    auto parsed = parse_elf(file, kImageBase, layout_.monitor_area);
+    if (!parsed) return make_error("{}: {}", config_.kernel, parsed.error().message);
+    const ElfImage& image = parsed.value();
+    DOMUS_TRY_VOID(load_elf(image, file, memory_));
+    fill_hypercall_page(*memory_.range(image.hypercall_page, kPageSize));
+
+    auto tables = memory_.range(layout_.page_tables, layout_.page_table_frames * kPageSize);
+    if (!tables || !build_identity_map(*tables, layout_.page_tables, layout_.memory_size))
+        return make_error("cannot build page tables for {} bytes", layout_.memory_size);
+
+    constexpr std::uint16_t kIoBitmapOffset = 104;  // right after the 104-byte TSS
+    memory_.write<std::uint16_t>(layout_.tss + 102, kIoBitmapOffset);
+
+    shared_ = memory_.object<shared_info>(layout_.shared_info);
+    for (auto& info : shared_->vcpu_info) info.evtchn_upcall_mask = 1;
+    clock_.publish_wallclock(*shared_);
+    events_ = std::make_unique<EventChannels>(*shared_, *this, config_.domid);
+
+    auto* ring = memory_.object<xencons_interface>(layout_.console_ring);
+    console_ = std::make_unique<ConsoleBackend>(*ring, config_.console_output_fd, config_.console_input_fd);
+    evtchn_port_t console_port = events_->bind_backend(console_->doorbell_fd());
+    DOMUS_TRY_VOID(vm_.add_pio_eventfd(console_->doorbell_fd(), DOMUS_DOORBELL_PORT, 4, console_port));
+
+    for (std::uint32_t i = 0; i < config_.vcpus; ++i) {
+        DOMUS_TRY(vcpu, vm_.create_vcpu(kvm, int(i)));
+        DOMUS_TRY_VOID(configure_vcpu(kvm, *vcpu, layout_));
+        std::uint64_t info = i < XEN_LEGACY_MAX_VCPUS
+                                 ? layout_.shared_info + i * sizeof(vcpu_info)
+                                 : 0;
+        vcpus_.push_back(std::make_unique<VcpuRunner>(*this, std::move(vcpu), info));
+        if (info) clock_.publish(memory_.object<vcpu_info>(info)->time);
+    }
+    DOMUS_TRY_VOID(write_start_info(image));
+    console_->start(*events_, console_port);
+    auto* start = memory_.object<start_info>(layout_.start_info);
+    start->console.evtchn = console_port;
+
+    domus_vcpu_context boot{};
+    boot.rip = image.entry;
+    boot.rsp = layout_.boot_stack_top;
+    boot.rdi = 0;
+    if (vcpus_[0]->initialise(boot) != 0) return make_error("cannot initialise vCPU 0");
+    return {};
+}
+
+Result<void> Domain::write_start_info(const ElfImage& image) {
+    auto* start = memory_.object<start_info>(layout_.start_info);
+    std::memset(start, 0, sizeof(*start));
+    std::strncpy(start->magic, DOMUS_START_INFO_MAGIC, sizeof(start->magic) - 1);
+    start->nr_pages = nr_pages();
+    start->shared_info = layout_.shared_info;
+    start->console.mfn = layout_.console_ring / kPageSize;
+    start->pt_base = layout_.page_tables;
+    start->nr_pt_frames = layout_.page_table_frames;
+    std::memcpy(start->cmd_line, config_.cmdline.data(), config_.cmdline.size());
+    start->domus.abi_version = DOMUS_ABI_VERSION;
+    start->domus.nr_vcpus = config_.vcpus;
+    start->domus.heap_start = align_up(image.image_end, kLargePageSize);
+    start->domus.heap_end = layout_.monitor_area;
+    if (start->domus.heap_start > start->domus.heap_end) start->domus.heap_start = start->domus.heap_end;
+    start->domus.tsc_khz = clock_.tsc_khz();
+    auto sregs = vcpus_[0]->kvm().get_sregs();
+    if (sregs && (sregs->cr4 & kCr4Fsgsbase)) start->domus.flags |= DOMUS_BOOT_FSGSBASE;
+    return {};
+}
+
+DomainExit Domain::run() {
+    for (auto& vcpu : vcpus_) vcpu->start_thread();
+    vcpus_[0]->bring_up();
+    {
+        std::unique_lock lock(exit_mutex_);
+        exit_cv_.wait(lock, [&] { return stopping(); });
+    }
+    for (auto& vcpu : vcpus_) vcpu->join();
+    console_->stop();
+    std::lock_guard lock(exit_mutex_);
+    return exit_;
+}
+
+void Domain::stop(DomainExit exit) noexcept {
+    {
+        std::lock_guard lock(exit_mutex_);
+        if (stopping()) return;
+        exit_ = std::move(exit);
+        stopping_.store(true, std::memory_order_release);
+    }
+    exit_cv_.notify_all();
+    for (auto& vcpu : vcpus_) vcpu->kick();
+}
+
+vcpu_info* Domain::vcpu_info_of(std::uint32_t vcpu) noexcept {
+    if (vcpu >= vcpus_.size()) return nullptr;
+    std::uint64_t gpa = vcpus_[vcpu]->vcpu_info_gpa();
+    return gpa ? memory_.object<vcpu_info>(gpa) : nullptr;
+}
+
+void Domain::kick(std::uint32_t vcpu) noexcept {
+    if (vcpu < vcpus_.size()) vcpus_[vcpu]->kick();
+}
+
+void Domain::notify_backend(int backend_eventfd) noexcept {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(backend_eventfd, &one, sizeof(one));
+}
+
+DomainStats Domain::stats() const {
+    DomainStats total;
+    for (auto& vcpu : vcpus_) {
+        auto& s = vcpu->stats();
+        total.exits += s.exits.load();
+        total.hypercalls += s.hypercalls.load();
+        total.doorbells += s.doorbells.load();
+        total.upcalls += s.upcalls.load();
+        total.blocks += s.blocks.load();
+    }
+    if (console_) {
+        total.console_bytes = console_->bytes_out();
+        total.console_notifications = console_->notifications();
+    }
+    return total;
+}
+
+}  // namespace domus::monitor

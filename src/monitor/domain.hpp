@@ -1,0 +1,100 @@
+// Domain: one guest and everything the monitor keeps for it, built in this order:
+// KVM VM, guest memory, the loaded image and boot pages, clock, event channels,
+// console backend, vCPUs. run() starts vCPU 0 and returns how the domain ended.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "base/result.hpp"
+#include "kvm/kvm.hpp"
+#include "monitor/console_backend.hpp"
+#include "monitor/domain_config.hpp"
+#include "monitor/domain_exit.hpp"
+#include "monitor/elf_loader.hpp"
+#include "monitor/event_channels.hpp"
+#include "monitor/guest_clock.hpp"
+#include "monitor/guest_memory.hpp"
+#include "monitor/layout.hpp"
+#include "monitor/vcpu_runner.hpp"
+
+#include <domus/abi/start_info.h>
+
+namespace domus::monitor {
+
+struct DomainStats {
+    std::uint64_t exits = 0;
+    std::uint64_t hypercalls = 0;
+    std::uint64_t doorbells = 0;
+    std::uint64_t upcalls = 0;
+    std::uint64_t blocks = 0;
+    std::uint64_t console_bytes = 0;
+    std::uint64_t console_notifications = 0;
+};
+
+class Domain final : public EventSink {
+public:
+    static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm, const DomainConfig& config);
+    ~Domain() override;
+
+    // Starts vCPU 0 and waits until the domain shuts down, crashes or fails.
+    DomainExit run();
+    // Ends the domain from any thread (a guest shutdown, a crash, a signal). First wins.
+    void stop(DomainExit exit) noexcept;
+    bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+    const DomainConfig& config() const noexcept { return config_; }
+    const Layout& layout() const noexcept { return layout_; }
+    GuestMemory& memory() noexcept { return memory_; }
+    kvm::Vm& vm() noexcept { return vm_; }
+    const GuestClock& clock() const noexcept { return clock_; }
+    EventChannels& events() noexcept { return *events_; }
+    ConsoleBackend& console() noexcept { return *console_; }
+    shared_info& shared() noexcept { return *shared_; }
+    VcpuRunner* vcpu(std::uint32_t index) noexcept {
+        return index < vcpus_.size() ? vcpus_[index].get() : nullptr;
+    }
+    std::uint64_t nr_pages() const noexcept { return layout_.memory_size / kPageSize; }
+    std::uint64_t upcall_entry() const noexcept { return upcall_entry_.load(std::memory_order_acquire); }
+    void set_upcall_entry(std::uint64_t address) noexcept { upcall_entry_.store(address, std::memory_order_release); }
+    void set_pending_crash_reason(std::uint32_t reason) noexcept { shutdown_code_reason_ = reason; }
+    DomainStats stats() const;
+
+    // EventSink
+    std::uint32_t nr_vcpus() const noexcept override { return std::uint32_t(vcpus_.size()); }
+    vcpu_info* vcpu_info_of(std::uint32_t vcpu) noexcept override;
+    void kick(std::uint32_t vcpu) noexcept override;
+    void notify_backend(int backend_eventfd) noexcept override;
+
+private:
+    Domain(const DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout, std::uint64_t tsc_khz);
+    Result<void> build(const kvm::System& kvm);
+    Result<void> write_start_info(const ElfImage& image);
+    Result<void> setup_boot_vcpu(const kvm::System& kvm, const ElfImage& image);
+
+    DomainConfig config_;
+    kvm::Vm vm_;
+    GuestMemory memory_;
+    Layout layout_;
+    GuestClock clock_;
+    shared_info* shared_ = nullptr;
+    std::unique_ptr<EventChannels> events_;
+    std::unique_ptr<ConsoleBackend> console_;
+    std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
+    std::atomic<std::uint64_t> upcall_entry_{0};
+    std::uint32_t shutdown_code_reason_ = 0;
+
+    std::atomic<bool> stopping_{false};
+    std::mutex exit_mutex_;
+    std::condition_variable exit_cv_;
+    DomainExit exit_;
+};
+
+// Boot-time vCPU state shared by vCPU 0 and secondaries.
+Result<void> configure_vcpu(const kvm::System& kvm, kvm::Vcpu& vcpu, const Layout& layout);
+
+}  // namespace domus::monitor

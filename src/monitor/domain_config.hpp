@@ -1,0 +1,19 @@
+// DomainConfig: what a monitor needs to build one domain.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace domus::monitor {
+
+struct DomainConfig {
+    std::string kernel;               // path to the ELF image
+    std::uint64_t memory_mib = 32;
+    std::uint32_t vcpus = 1;          // 1..64
+    std::string cmdline;
+    std::uint16_t domid = 1;
+    int console_output_fd = 1;        // where guest console output goes
+    int console_input_fd = -1;        // keyboard for the guest; -1: none
+};
+
+}  // namespace domus::monitor

@@ -1,0 +1,68 @@
+// GuestMemory: the domain's RAM, one memfd mapped shared into the monitor.
+// Every access by guest-physical address goes through a bounds-checked view.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <type_traits>
+
+#include "base/checked.hpp"
+#include "base/fd.hpp"
+#include "base/mapping.hpp"
+#include "base/result.hpp"
+
+namespace domus::monitor {
+
+class GuestMemory {
+public:
+    static Result<GuestMemory> create(std::uint64_t size);
+
+    std::uint64_t size() const noexcept { return mapping_.size(); }
+    std::byte* base() const noexcept { return mapping_.data(); }
+    int fd() const noexcept { return fd_.get(); }
+
+    // The host bytes of [gpa, gpa + length), or an empty optional when any part lies
+    // outside guest memory (the range check is overflow-safe).
+    std::optional<std::span<std::byte>> range(std::uint64_t gpa, std::uint64_t length) const noexcept {
+        if (!range_within(gpa, length, size())) return std::nullopt;
+        return std::span<std::byte>(base() + gpa, length);
+    }
+
+    // Copies a guest object out (copy-then-check): false if it is not inside memory.
+    template <class T>
+    bool read(std::uint64_t gpa, T& out) const noexcept {
+        static_assert(std::is_trivially_copyable_v<T>);
+        auto bytes = range(gpa, sizeof(T));
+        if (!bytes) return false;
+        std::memcpy(&out, bytes->data(), sizeof(T));
+        return true;
+    }
+
+    template <class T>
+    bool write(std::uint64_t gpa, const T& value) const noexcept {
+        static_assert(std::is_trivially_copyable_v<T>);
+        auto bytes = range(gpa, sizeof(T));
+        if (!bytes) return false;
+        std::memcpy(bytes->data(), &value, sizeof(T));
+        return true;
+    }
+
+    // A live pointer into guest memory for structures the monitor shares with the guest
+    // (shared_info, rings). Requires natural alignment; nullptr when out of range.
+    template <class T>
+    T* object(std::uint64_t gpa) const noexcept {
+        if (gpa % alignof(T) != 0) return nullptr;
+        auto bytes = range(gpa, sizeof(T));
+        return bytes ? reinterpret_cast<T*>(bytes->data()) : nullptr;
+    }
+
+private:
+    GuestMemory(Fd fd, Mapping mapping) : fd_(std::move(fd)), mapping_(std::move(mapping)) {}
+    Fd fd_;
+    Mapping mapping_;
+};
+
+}  // namespace domus::monitor

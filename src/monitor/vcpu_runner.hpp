@@ -1,0 +1,104 @@
+// VcpuRunner: one vCPU's thread. Runs KVM_RUN in a loop with the exit switch in
+// plain sight, blocks the vCPU in the monitor for SCHEDOP_block/poll, keeps its
+// one-shot timer, and injects event upcalls onto the guest stack.
+//
+// Wake-ups: kick() after setting upcall_pending (or any reason to look again). The
+// vCPU publishes its state before it checks for work, the kicker after it set the
+// work (both sequentially consistent), so one of them always sees the other:
+// running -> a signal makes KVM_RUN return (immediate_exit); blocked -> eventfd.
+#pragma once
+
+#include <pthread.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "base/fd.hpp"
+#include "kvm/kvm.hpp"
+
+#include <domus/abi/shared_info.h>
+#include <domus/abi/vcpu.h>
+
+namespace domus::monitor {
+
+class Domain;
+
+struct VcpuStats {
+    std::atomic<std::uint64_t> exits{0};
+    std::atomic<std::uint64_t> hypercalls{0};
+    std::atomic<std::uint64_t> doorbells{0};  // slow-path doorbells (no backend listening)
+    std::atomic<std::uint64_t> upcalls{0};
+    std::atomic<std::uint64_t> blocks{0};
+};
+
+class VcpuRunner {
+public:
+    VcpuRunner(Domain& domain, std::unique_ptr<kvm::Vcpu> vcpu, std::uint64_t default_vcpu_info);
+    ~VcpuRunner();
+
+    std::uint32_t index() const noexcept { return std::uint32_t(vcpu_->index()); }
+    kvm::Vcpu& kvm() noexcept { return *vcpu_; }
+    VcpuStats& stats() noexcept { return stats_; }
+
+    void start_thread();
+    void join();
+    void kick() noexcept;
+
+    // Guest-physical address of this vCPU's vcpu_info (0: none registered yet).
+    std::uint64_t vcpu_info_gpa() const noexcept { return vcpu_info_gpa_.load(std::memory_order_acquire); }
+    void set_vcpu_info_gpa(std::uint64_t gpa) noexcept { vcpu_info_gpa_.store(gpa, std::memory_order_release); }
+    bool vcpu_info_registered() const noexcept { return vcpu_info_registered_; }
+    void mark_vcpu_info_registered() noexcept { vcpu_info_registered_ = true; }
+
+    // Hypercall services, called on this vCPU's own thread.
+    void set_timer(std::uint64_t deadline_ns) noexcept;  // 0 cancels
+    // Sleeps until `ready()` or the deadline (system ns; 0 = none). The timer VIRQ still
+    // fires meanwhile. Returns early when the domain stops.
+    void block_until(const std::function<bool()>& ready, std::uint64_t deadline_ns);
+    void go_down() noexcept { up_.store(false); }
+
+    // Cross-vCPU operations (VCPUOP_initialise/up/is_up), callable from any thread.
+    int initialise(const domus_vcpu_context& context) noexcept;
+    int bring_up() noexcept;
+    bool is_up() const noexcept { return up_.load(); }
+
+private:
+    enum class State : int { in_monitor, running, blocked };
+
+    void thread_main();
+    void run_loop();
+    void handle_exit();
+    void handle_io();
+    void apply_start_context();
+    void fire_timer_if_due() noexcept;
+    bool upcall_wanted() noexcept;
+    void inject_upcall();
+    void wait_kick(std::uint64_t deadline_ns);
+    void report_fault(const char* what);
+
+    Domain& domain_;
+    std::unique_ptr<kvm::Vcpu> vcpu_;
+    std::thread thread_;
+    std::atomic<pthread_t> thread_id_{};
+    Fd kick_fd_;
+    std::atomic<State> state_{State::in_monitor};
+    std::atomic<bool> up_{false};
+    std::atomic<std::uint64_t> vcpu_info_gpa_;
+    bool vcpu_info_registered_ = false;
+    std::atomic<std::uint64_t> timer_deadline_{0};
+    std::optional<timer_t> host_timer_;
+    bool io_pending_ = false;  // the last exit was a port write not yet completed by KVM
+
+    std::mutex start_mutex_;
+    std::optional<domus_vcpu_context> start_context_;
+    bool context_applied_ = false;
+    VcpuStats stats_;
+};
+
+}  // namespace domus::monitor
