@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Domus needs on Debian 12 (only what is missing), builds the guest
+# C library sysroot and the whole tree into build/. Idempotent and quick when done.
+#   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+
+packages=(build-essential cmake ninja-build pkg-config libfmt-dev libcli11-dev
+          libgtest-dev libgmock-dev libbenchmark-dev newlib-source python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+scripts/build-newlib.sh build/sysroot
+if [ ! -f "$build/build.ninja" ]; then
+    cmake -S . -B "$build" -G Ninja -DDOMUS_SYSROOT="$PWD/build/sysroot" "$@" >/dev/null
+fi
+ninja -C "$build" -j"$(nproc)"
