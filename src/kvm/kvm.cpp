@@ -114,6 +114,11 @@ Result<std::unique_ptr<Vcpu>> Vm::create_vcpu(const System& system, int index) {
         new Vcpu(std::move(vcpu_fd), Mapping(run, system.vcpu_mmap_size()), index));
 }
 
+std::uint64_t Vm::tsc_khz() const noexcept {
+    int khz = ::ioctl(fd(), KVM_GET_TSC_KHZ, 0);
+    return khz > 0 ? std::uint64_t(khz) : 0;
+}
+
 int Vcpu::run() noexcept { return ::ioctl(fd(), KVM_RUN, 0); }
 
 Result<void> Vcpu::set_regs(const kvm_regs& regs) {

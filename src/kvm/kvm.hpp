@@ -48,6 +48,8 @@ public:
     Result<void> remove_pio_eventfd(int eventfd, std::uint16_t port, std::uint32_t length,
                                     std::optional<std::uint64_t> match);
     Result<std::unique_ptr<Vcpu>> create_vcpu(const System& system, int index);
+    // The guest TSC frequency (KVM_GET_TSC_KHZ on the VM), or 0 when KVM cannot tell.
+    std::uint64_t tsc_khz() const noexcept;
 
 private:
     explicit Vm(Fd fd) : fd_(std::move(fd)) {}

@@ -106,7 +106,7 @@ Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm, const Dom
     DOMUS_TRY(vm, kvm::Vm::create(kvm));
     DOMUS_TRY(memory, GuestMemory::create(layout.memory_size));
     DOMUS_TRY_VOID(vm.set_memory_region(0, 0, memory.size(), memory.base()));
-    std::uint64_t tsc_khz = 0;
+    std::uint64_t tsc_khz = vm.tsc_khz();  // 0: GuestClock calibrates (5 ms)
     std::unique_ptr<Domain> domain(new Domain(config, std::move(vm), std::move(memory), layout, tsc_khz));
     DOMUS_TRY_VOID(domain->build(kvm));
     return domain;

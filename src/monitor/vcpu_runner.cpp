@@ -278,7 +278,7 @@ void VcpuRunner::handle_io() {
         std::uint32_t value;
         std::memcpy(&value, data, 4);
         if (run->io.port == DOMUS_HYPERCALL_PORT) {
-            io_pending_ = true;
+            io_pending_ = port_write_unfinished(DOMUS_HYPERCALL_PORT);
             stats_.hypercalls.fetch_add(1, std::memory_order_relaxed);
             kvm_regs& regs = vcpu_->regs();
             HypercallArgs args{regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8};
@@ -287,7 +287,7 @@ void VcpuRunner::handle_io() {
             return;
         }
         if (run->io.port == DOMUS_DOORBELL_PORT) {
-            io_pending_ = true;
+            io_pending_ = port_write_unfinished(DOMUS_DOORBELL_PORT);
             stats_.doorbells.fetch_add(1, std::memory_order_relaxed);
             domain_.events().send(value);
             return;
@@ -299,6 +299,14 @@ void VcpuRunner::handle_io() {
         DOMUS_LOG_WARN("vmm", "vcpu{}: port {} {:#x} (size {}) has no device", index(), out ? "write to" : "read from",
                        run->io.port, run->io.size);
     if (!out) std::memset(data, 0xFF, std::size_t(run->io.size) * run->io.count);
+}
+
+bool VcpuRunner::port_write_unfinished(std::uint8_t port) noexcept {
+    // PVM emulates the trapped `out` and exits with RIP already past it; hardware KVM's
+    // fast path exits with RIP still at it and finishes it on the next KVM_RUN. Only
+    // the second case needs a completing re-entry before an upcall moves RIP.
+    std::uint8_t insn[2];
+    return domain_.memory().read(vcpu_->regs().rip, insn) && insn[0] == 0xE7 && insn[1] == port;
 }
 
 void VcpuRunner::report_fault(const char* what) {

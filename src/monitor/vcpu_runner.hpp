@@ -81,6 +81,7 @@ private:
     void inject_upcall();
     void wait_kick(std::uint64_t deadline_ns);
     void report_fault(const char* what);
+    bool port_write_unfinished(std::uint8_t port) noexcept;
 
     Domain& domain_;
     std::unique_ptr<kvm::Vcpu> vcpu_;
