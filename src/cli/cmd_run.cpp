@@ -43,6 +43,12 @@ double monitor_overhead_mib() {
 
 int run_domain(const RunOptions& options) {
     std::uint64_t start_ns = monitor::host_monotonic_ns();
+    // SIGINT/SIGTERM/SIGHUP end the domain cleanly: blocked in every thread (so before
+    // any is created) and turned into stop() by a watcher; SIGUSR2 releases the watcher.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&stop_signals, signal);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     auto kvm = kvm::System::open();
     if (!kvm) {
         std::fprintf(stderr, "domus: %s\n", kvm.error().message.c_str());
@@ -55,27 +61,19 @@ int run_domain(const RunOptions& options) {
         std::fprintf(stderr, "domus: %s\n", domain.error().message.c_str());
         return monitor::kStatusMonitorError;
     }
-    // SIGINT/SIGTERM end the domain cleanly; a watcher thread turns them into stop().
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     auto& dom = **domain;
     std::thread watcher([&] {
         int signal = 0;
         if (sigwait(&stop_signals, &signal) == 0 && signal != SIGUSR2)
-            dom.stop({monitor::ExitKind::error, 0, fmt::format("interrupted by signal {}", signal)});
+            dom.stop({monitor::ExitKind::interrupted, 0, fmt::format("interrupted by signal {}", signal)});
     });
     monitor::DomainExit exit = dom.run();
-    pthread_kill(watcher.native_handle(), SIGINT);
+    pthread_kill(watcher.native_handle(), SIGUSR2);
     watcher.join();
 
-    bool interrupted = exit.kind == monitor::ExitKind::error && exit.detail.starts_with("interrupted");
     if (exit.kind == monitor::ExitKind::crash) {
         std::fprintf(stderr, "domus: domain crashed: %s\n", exit.detail.c_str());
-    } else if (exit.kind == monitor::ExitKind::error) {
+    } else if (exit.kind == monitor::ExitKind::error || exit.kind == monitor::ExitKind::interrupted) {
         std::fprintf(stderr, "domus: %s\n", exit.detail.c_str());
     }
     if (options.stats) {
@@ -87,7 +85,6 @@ int run_domain(const RunOptions& options) {
                      seconds, s.exits, s.hypercalls, s.doorbells, s.upcalls, s.blocks, s.console_bytes,
                      s.console_notifications, monitor_overhead_mib());
     }
-    if (interrupted) return monitor::kStatusInterrupted;
     return monitor::exit_status(exit);
 }
 

@@ -12,6 +12,7 @@ int exit_status(const DomainExit& exit) noexcept {
         case ExitKind::watchdog: return kStatusWatchdog;
         case ExitKind::suspend: return kStatusSuspend;
         case ExitKind::error: return kStatusMonitorError;
+        case ExitKind::interrupted: return kStatusInterrupted;
     }
     return kStatusMonitorError;
 }
@@ -24,6 +25,7 @@ const char* exit_kind_name(ExitKind kind) noexcept {
         case ExitKind::watchdog: return "watchdog";
         case ExitKind::suspend: return "suspend";
         case ExitKind::error: return "error";
+        case ExitKind::interrupted: return "interrupted";
     }
     return "?";
 }

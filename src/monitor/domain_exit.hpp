@@ -6,7 +6,7 @@
 
 namespace domus::monitor {
 
-enum class ExitKind { poweroff, reboot, crash, watchdog, suspend, error };
+enum class ExitKind { poweroff, reboot, crash, watchdog, suspend, error, interrupted };
 
 struct DomainExit {
     ExitKind kind = ExitKind::error;

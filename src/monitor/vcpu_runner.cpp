@@ -62,10 +62,6 @@ void VcpuRunner::join() {
         kick();
         thread_.join();
     }
-    if (host_timer_) {
-        ::timer_delete(*host_timer_);
-        host_timer_.reset();
-    }
 }
 
 void VcpuRunner::kick() noexcept {
@@ -131,6 +127,12 @@ void VcpuRunner::thread_main() {
     if (::timer_create(CLOCK_MONOTONIC, &event, &timer) == 0) host_timer_ = timer;
     run_loop();
     state_.store(State::in_monitor);
+    if (host_timer_) {
+        // Deleted here, not in join(): a timer aimed at an exited thread's id could
+        // hit a later thread that reuses it.
+        ::timer_delete(*host_timer_);
+        host_timer_.reset();
+    }
     t_kvm_run = nullptr;
 }
 
