@@ -104,7 +104,7 @@ Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm, const Dom
         return make_error("memory must be {}..{} MiB, not {}", kMinMemory >> 20, kMaxMemory >> 20, config.memory_mib);
     DOMUS_TRY(layout, Layout::compute(config.memory_mib << 20));
     DOMUS_TRY(vm, kvm::Vm::create(kvm));
-    DOMUS_TRY(memory, GuestMemory::create(layout.memory_size));
+    DOMUS_TRY(memory, GuestMemory::create(layout.memory_size, kImageBase));
     DOMUS_TRY_VOID(vm.set_memory_region(0, 0, memory.size(), memory.base()));
     std::uint64_t tsc_khz = vm.tsc_khz();  // 0: GuestClock calibrates (5 ms)
     std::unique_ptr<Domain> domain(new Domain(config, std::move(vm), std::move(memory), layout, tsc_khz));

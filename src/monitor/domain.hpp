@@ -59,8 +59,6 @@ public:
         return index < vcpus_.size() ? vcpus_[index].get() : nullptr;
     }
     std::uint64_t nr_pages() const noexcept { return layout_.memory_size / kPageSize; }
-    std::uint64_t upcall_entry() const noexcept { return upcall_entry_.load(std::memory_order_acquire); }
-    void set_upcall_entry(std::uint64_t address) noexcept { upcall_entry_.store(address, std::memory_order_release); }
     void set_pending_crash_reason(std::uint32_t reason) noexcept { shutdown_code_reason_ = reason; }
     DomainStats stats() const;
 
@@ -85,7 +83,6 @@ private:
     std::unique_ptr<EventChannels> events_;
     std::unique_ptr<ConsoleBackend> console_;
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
-    std::atomic<std::uint64_t> upcall_entry_{0};
     std::uint32_t shutdown_code_reason_ = 0;
 
     std::atomic<bool> stopping_{false};

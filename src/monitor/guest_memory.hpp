@@ -18,7 +18,9 @@ namespace domus::monitor {
 
 class GuestMemory {
 public:
-    static Result<GuestMemory> create(std::uint64_t size);
+    // `guard`: the first bytes the guest cannot reach (its page tables leave them
+    // unmapped); ranges starting below it are refused like ranges past the end.
+    static Result<GuestMemory> create(std::uint64_t size, std::uint64_t guard = 0);
 
     std::uint64_t size() const noexcept { return mapping_.size(); }
     std::byte* base() const noexcept { return mapping_.data(); }
@@ -27,7 +29,7 @@ public:
     // The host bytes of [gpa, gpa + length), or an empty optional when any part lies
     // outside guest memory (the range check is overflow-safe).
     std::optional<std::span<std::byte>> range(std::uint64_t gpa, std::uint64_t length) const noexcept {
-        if (!range_within(gpa, length, size())) return std::nullopt;
+        if (gpa < guard_ || !range_within(gpa, length, size())) return std::nullopt;
         return std::span<std::byte>(base() + gpa, length);
     }
 
@@ -60,9 +62,11 @@ public:
     }
 
 private:
-    GuestMemory(Fd fd, Mapping mapping) : fd_(std::move(fd)), mapping_(std::move(mapping)) {}
+    GuestMemory(Fd fd, Mapping mapping, std::uint64_t guard)
+        : fd_(std::move(fd)), mapping_(std::move(mapping)), guard_(guard) {}
     Fd fd_;
     Mapping mapping_;
+    std::uint64_t guard_;
 };
 
 }  // namespace domus::monitor

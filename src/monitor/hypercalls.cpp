@@ -255,16 +255,16 @@ std::int64_t xen_version(Domain& domain, const HypercallArgs& args) {
     }
 }
 
-std::int64_t callback_op(Domain& domain, const HypercallArgs& args) {
+std::int64_t callback_op(Domain& domain, VcpuRunner& vcpu, const HypercallArgs& args) {
     callback_register request;
     if (!domain.memory().read(args.a2, request)) return -XEN_EFAULT;
     if (request.type != CALLBACKTYPE_event || request.flags != 0) return -XEN_EINVAL;
     switch (args.a1) {
         case CALLBACKOP_register:
             if (request.address < kImageBase || request.address >= domain.layout().memory_size) return -XEN_EINVAL;
-            domain.set_upcall_entry(request.address);
+            vcpu.set_upcall_entry(request.address);
             return kOk;
-        case CALLBACKOP_unregister: domain.set_upcall_entry(0); return kOk;
+        case CALLBACKOP_unregister: vcpu.set_upcall_entry(0); return kOk;
         default: return -XEN_ENOSYS;
     }
 }
@@ -293,7 +293,7 @@ std::int64_t dispatch_hypercall(Domain& domain, VcpuRunner& vcpu, std::uint32_t 
         case __HYPERVISOR_event_channel_op: return event_channel_op(domain, args);
         case __HYPERVISOR_memory_op: return memory_op(domain, args);
         case __HYPERVISOR_xen_version: return xen_version(domain, args);
-        case __HYPERVISOR_callback_op: return callback_op(domain, args);
+        case __HYPERVISOR_callback_op: return callback_op(domain, vcpu, args);
         case __HYPERVISOR_set_segment_base: return set_segment_base(vcpu, args);
         default: {
             static log::RateLimit limit;

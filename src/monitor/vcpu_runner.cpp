@@ -192,7 +192,7 @@ void VcpuRunner::apply_start_context() {
 }
 
 bool VcpuRunner::upcall_wanted() noexcept {
-    if (!domain_.upcall_entry()) return false;
+    if (!upcall_entry_) return false;
     vcpu_info* info = domain_.vcpu_info_of(index());
     if (!info) return false;
     return std::atomic_ref<std::uint8_t>(info->evtchn_upcall_pending).load() &&
@@ -218,7 +218,7 @@ void VcpuRunner::inject_upcall() {
     vcpu_info* info = domain_.vcpu_info_of(index());
     std::atomic_ref<std::uint8_t>(info->evtchn_upcall_mask).store(1);
     regs.rsp = frame;
-    regs.rip = domain_.upcall_entry();
+    regs.rip = upcall_entry_;
     regs.rflags &= ~(kRflagsTrap | kRflagsDirection | kRflagsAlign);
     vcpu_->mark_regs_dirty();
     stats_.upcalls.fetch_add(1, std::memory_order_relaxed);

@@ -62,6 +62,8 @@ public:
     // fires meanwhile. Returns early when the domain stops.
     void block_until(const std::function<bool()>& ready, std::uint64_t deadline_ns);
     void go_down() noexcept { up_.store(false); }
+    // The event callback (CALLBACKOP_register), per vCPU as in Xen; 0: none.
+    void set_upcall_entry(std::uint64_t address) noexcept { upcall_entry_ = address; }
 
     // Cross-vCPU operations (VCPUOP_initialise/up/is_up), callable from any thread.
     int initialise(const domus_vcpu_context& context) noexcept;
@@ -94,7 +96,8 @@ private:
     bool vcpu_info_registered_ = false;
     std::atomic<std::uint64_t> timer_deadline_{0};
     std::optional<timer_t> host_timer_;
-    bool io_pending_ = false;  // the last exit was a port write not yet completed by KVM
+    bool io_pending_ = false;
+    std::uint64_t upcall_entry_ = 0;  // only this vCPU's thread touches it  // the last exit was a port write not yet completed by KVM
 
     std::mutex start_mutex_;
     std::optional<domus_vcpu_context> start_context_;

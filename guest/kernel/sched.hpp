@@ -1,0 +1,43 @@
+// The scheduler: one global run queue and one scheduler lock shared with every wait
+// queue (mutex, cond, sem, join, console input), vCPUs that pick from it, idle vCPUs
+// blocked in SCHEDOP_block and woken by IPIs, and preemption from the timer upcall.
+//
+// Locking rule: the scheduler lock is taken with upcalls masked and is held across a
+// context switch; the thread switched to releases it (sched_unlock). So a thread that
+// blocks is fully off its stack before any other vCPU can see it in a queue.
+#pragma once
+
+#include "thread.hpp"
+
+#include <stdint.h>
+
+namespace domus::guest {
+
+struct Cpu;
+
+constexpr uint64_t kTimeSliceNs = DOMUS_TIME_SLICE_NS;
+
+void init_sched();
+[[noreturn]] void idle_loop();
+
+uint8_t sched_lock();             // masks upcalls, returns the previous mask
+void sched_unlock(uint8_t flags); // sends pending IPIs, reprograms the timer, restores the mask
+void schedule_locked();           // switch away from the current thread (its state says why)
+void make_runnable_locked(domus_thread* t);
+void block_current_locked(domus_waitq* q);
+void yield();
+void preempt_if_needed(Cpu* cpu); // end of an upcall
+
+void waitq_push(domus_waitq* q, domus_thread* t);
+domus_thread* waitq_pop(domus_waitq* q);
+void waitq_wake_all(domus_waitq* q); // upcall-safe
+// Blocks on q as long as pred(ctx) holds; pred is evaluated under the scheduler lock,
+// so a waker that changes the condition and then calls waitq_wake_all is never missed.
+void waitq_sleep_while(domus_waitq* q, bool (*pred)(void*), void* ctx);
+
+// Timers (timer.cpp): per-vCPU sleepers and the one-shot VIRQ_TIMER.
+void init_cpu_timer(Cpu* cpu); // on that vCPU
+void sleep_until(uint64_t deadline_ns);
+void timer_reprogram(Cpu* cpu);
+
+} // namespace domus::guest

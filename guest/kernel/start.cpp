@@ -1,0 +1,72 @@
+// The kernel's table of contents: vCPU 0 comes here from _start with the start_info
+// pointer, brings every part up in order, starts the application's main() in a thread
+// and becomes vCPU 0's idle loop.
+#include "boot_info.hpp"
+#include "cmdline.hpp"
+#include "console.hpp"
+#include "events.hpp"
+#include "fpu.hpp"
+#include "mm.hpp"
+#include "percpu.hpp"
+#include "printk.hpp"
+#include "sched.hpp"
+#include "shutdown.hpp"
+#include "smp.hpp"
+#include "time.hpp"
+
+#include <string.h>
+
+// The C library glue runs main() (libc/start.cpp); without it there is nothing to run.
+extern "C" __attribute__((weak)) int domus_libc_main(int, char**)
+{
+    domus::guest::printk("domus: no application linked\n");
+    return 1;
+}
+
+namespace domus::guest {
+
+namespace {
+
+Cpu cpu0;
+
+void main_thread(void*)
+{
+    int rc = domus_libc_main(cmdline_argc(), cmdline_argv());
+    poweroff(rc);
+}
+
+void start_app()
+{
+    domus_thread_attr_t attr{};
+    attr.name = "main";
+    attr.vcpu = DOMUS_ANY_VCPU;
+    attr.stack_size = 256 * 1024;
+    if (!thread_create(main_thread, nullptr, &attr))
+        panic("cannot create the main thread");
+}
+
+} // namespace
+
+} // namespace domus::guest
+
+extern "C" [[noreturn]] void domus_start_kernel(const start_info* si)
+{
+    using namespace domus::guest;
+    init_boot_info(si);    // copy what start_info says; console_io output works from here
+    init_percpu_boot(&cpu0); // GS base, vcpu_info of vCPU 0 registered
+    init_fpu();            // xsave size and mask for upcalls
+    init_mm();             // page allocator and sbrk heap
+    init_time();           // pvclock
+    init_events();         // all ports masked, upcall entry registered
+    init_console();        // console ring and input event
+    init_sched();          // run queue
+    init_cpu_timer(cpus[0]); // VIRQ_TIMER of vCPU 0
+    init_smp();            // IPI ports, secondary vCPUs up
+    init_cmdline();        // argc/argv
+    if (strstr(boot.cmdline, "domus.verbose"))
+        printk("domus: %u vCPUs, %lu MiB, heap 0x%lx-0x%lx\n", nr_cpus_online,
+               (unsigned long)(boot.nr_pages >> 8), (unsigned long)boot.heap_start,
+               (unsigned long)boot.heap_end);
+    start_app();           // main() in a thread
+    idle_loop();           // this boot context is vCPU 0's idle thread from now on
+}

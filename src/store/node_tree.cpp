@@ -1,0 +1,45 @@
+// The committed tree and its per-domain node accounting.
+#include "store/node_tree.hpp"
+
+namespace domus::store {
+
+std::size_t Node::accounted_size() const noexcept {
+    // Xen counts sizeof(struct xs_permissions) per entry; a domid and a byte of bits.
+    std::size_t size = value.size() + perms.size() * 4;
+    for (const auto& child : children) size += child.size() + 1;
+    return size;
+}
+
+NodeTree::NodeTree() { put("/", Node{{}, {Permission{0, kAccessNone}}, {}, 0}); }
+
+const Node* NodeTree::lookup(std::string_view path) const {
+    auto it = nodes_.find(path);
+    return it == nodes_.end() ? nullptr : &it->second;
+}
+
+void NodeTree::put(const std::string& path, Node node) {
+    node.generation = next_generation_++;
+    auto it = nodes_.find(path);
+    if (it != nodes_.end()) {
+        --owned_[it->second.owner()];
+        it->second = std::move(node);
+        ++owned_[it->second.owner()];
+    } else {
+        ++owned_[node.owner()];
+        nodes_.emplace(path, std::move(node));
+    }
+}
+
+void NodeTree::erase(const std::string& path) {
+    auto it = nodes_.find(path);
+    if (it == nodes_.end()) return;
+    --owned_[it->second.owner()];
+    nodes_.erase(it);
+}
+
+std::size_t NodeTree::owned_nodes(DomainId domid) const {
+    auto it = owned_.find(domid);
+    return it == owned_.end() ? 0 : it->second;
+}
+
+}  // namespace domus::store

@@ -1,0 +1,63 @@
+// The committed XenStore tree: nodes keyed by absolute path, each with a value,
+// a permission list, its children's names and a generation count; plus TreeView,
+// the interface operations use so that they run the same on the tree and inside a
+// transaction's copy-on-write view.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/permissions.hpp"
+
+namespace domus::store {
+
+struct Node {
+    std::string value;                  // raw bytes, may be empty or binary
+    PermissionList perms;               // never empty
+    std::vector<std::string> children;  // leaf names, in creation order
+    // Changes whenever this node's value, perms or child list changes (also when it is
+    // deleted and re-created). 0 is never a valid generation: it stands for "absent".
+    std::uint64_t generation = 0;
+
+    DomainId owner() const noexcept { return perms.front().domid; }
+    // Bytes counted against the node-size quota: value + perms + child names.
+    std::size_t accounted_size() const noexcept;
+};
+
+// What operations read and write. find() results stay valid until the next put/erase.
+class TreeView {
+public:
+    virtual ~TreeView() = default;
+    virtual const Node* find(std::string_view path) = 0;
+    virtual void put(const std::string& path, Node node) = 0;  // sets node.generation
+    virtual void erase(const std::string& path) = 0;           // this node only
+    virtual std::size_t owned_nodes(DomainId domid) const = 0;
+};
+
+// The committed tree. Starts with "/" owned by dom0 ("n0"). Single-threaded.
+class NodeTree final : public TreeView {
+public:
+    NodeTree();
+
+    const Node* find(std::string_view path) override { return lookup(path); }
+    const Node* lookup(std::string_view path) const;
+    void put(const std::string& path, Node node) override;
+    void erase(const std::string& path) override;
+    std::size_t owned_nodes(DomainId domid) const override;
+
+    std::size_t size() const noexcept { return nodes_.size(); }
+    // The generation the next put will get; strictly increasing.
+    std::uint64_t next_generation() const noexcept { return next_generation_; }
+
+private:
+    std::map<std::string, Node, std::less<>> nodes_;
+    std::map<DomainId, std::size_t> owned_;
+    std::uint64_t next_generation_ = 1;
+};
+
+}  // namespace domus::store
