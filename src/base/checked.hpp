@@ -23,6 +23,7 @@ constexpr bool range_within(std::uint64_t offset, std::uint64_t length, std::uin
     return offset <= limit && length <= limit - offset;
 }
 
+// Wraps to 0 past UINT64_MAX: callers align values they have bounded first.
 constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) noexcept {
     return (value + alignment - 1) & ~(alignment - 1);
 }

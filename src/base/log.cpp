@@ -50,7 +50,8 @@ std::string escape(std::string_view text) {
     std::string out;
     out.reserve(text.size());
     for (unsigned char c : text) {
-        if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) {
+        // Newlines too: a guest string must not end a log line and forge the next.
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
             out.push_back(char(c));
         } else {
             out += fmt::format("\\x{:02x}", c);

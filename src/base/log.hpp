@@ -48,7 +48,8 @@ private:
     std::atomic<std::uint64_t> suppressed_{0};
 };
 
-// Makes guest-supplied text safe to print: non-printable bytes become \xNN.
+// Makes guest-supplied text safe to print on one log line: bytes outside printable
+// ASCII, and the backslash itself, become \xNN.
 std::string escape(std::string_view text);
 
 }  // namespace domus::log

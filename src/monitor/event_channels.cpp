@@ -96,6 +96,7 @@ int EventChannels::bind_vcpu(evtchn_port_t port, std::uint32_t vcpu) noexcept {
         case State::ipi: return -XEN_EINVAL;  // fixed to its vCPU
         case State::virq:
             if (p.virq == VIRQ_TIMER || p.virq == VIRQ_DEBUG) return -XEN_EINVAL;  // per-vCPU
+            if (vcpu != p.vcpu && virq_ports_[vcpu][p.virq].load()) return -XEN_EEXIST;
             virq_ports_[p.vcpu][p.virq].store(0);
             virq_ports_[vcpu][p.virq].store(port);
             break;
@@ -112,7 +113,11 @@ int EventChannels::close(evtchn_port_t port) noexcept {
     switch (p.state) {
         case State::free: return -XEN_EINVAL;
         case State::backend: return -XEN_EPERM;  // owned by the monitor's device
-        case State::virq: virq_ports_[p.vcpu][p.virq].store(0); break;
+        case State::virq: {
+            evtchn_port_t bound = port;  // clear the slot only if it is still ours
+            virq_ports_[p.vcpu][p.virq].compare_exchange_strong(bound, 0);
+            break;
+        }
         case State::interdomain: {
             Port& peer = ports_[p.remote_port];
             if (peer.state == State::interdomain && peer.remote_port == port) {

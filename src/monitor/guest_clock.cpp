@@ -22,7 +22,7 @@ static std::uint64_t host_realtime_ns() noexcept {
 
 TscScale tsc_scale_for(std::uint64_t tsc_hz) noexcept {
     constexpr std::uint64_t kNsPerSecond = 1'000'000'000;
-    std::uint64_t ticks = tsc_hz;
+    std::uint64_t ticks = tsc_hz ? tsc_hz : 1;  // a stopped TSC is no rate; avoid looping
     int shift = 0;
     while (ticks > 2 * kNsPerSecond) {
         ticks >>= 1;
@@ -53,7 +53,8 @@ GuestClock::GuestClock(std::uint64_t tsc_khz) {
         timespec pause{0, 5'000'000};
         ::nanosleep(&pause, nullptr);
         std::uint64_t t1 = host_monotonic_ns(), c1 = __rdtsc();
-        tsc_hz_ = (c1 - c0) * 1'000'000'000 / (t1 - t0);
+        tsc_hz_ = (c1 - c0) * 1'000'000'000 / (t1 > t0 ? t1 - t0 : 1);
+        if (tsc_hz_ == 0) tsc_hz_ = 1'000'000'000;  // no TSC progress: assume 1 GHz
     } else {
         tsc_hz_ = tsc_khz * 1000;
     }

@@ -13,9 +13,9 @@ namespace domus::store {
 
 struct DomainRecord {
     DomainId domid = 0;
-    std::uint64_t ring_gfn = 0;     // frame of the guest's xenstore ring page
-    std::uint32_t event_port = 0;   // unbound port in the guest, to bind to
-    bool release_fired = false;     // @releaseDomain fired since the last RESUME
+    std::uint64_t ring_gfn = 0;    // frame of the guest's xenstore ring page
+    std::uint32_t event_port = 0;  // unbound port in the guest, to bind to
+    bool release_fired = false;    // @releaseDomain fired since the last RESUME
 };
 
 struct DomainChange {

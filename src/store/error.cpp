@@ -16,7 +16,9 @@ std::string_view error_name(XsError error) noexcept {
     return "EIO";
 }
 
-Error xs_error(XsError error) { return Error{std::string(error_name(error)), static_cast<int>(error)}; }
+Error xs_error(XsError error) {
+    return Error{std::string(error_name(error)), static_cast<int>(error)};
+}
 
 XsError xs_error_of(const Error& error) noexcept {
     switch (error.code) {

@@ -1,16 +1,23 @@
 // The committed tree and its per-domain node accounting.
 #include "store/node_tree.hpp"
 
+#include <algorithm>
+
+#include "store/path.hpp"
+
 namespace domus::store {
 
 std::size_t Node::accounted_size() const noexcept {
     // Xen counts sizeof(struct xs_permissions) per entry; a domid and a byte of bits.
     std::size_t size = value.size() + perms.size() * 4;
-    for (const auto& child : children) size += child.size() + 1;
+    for (const auto& child : children)
+        size += child.size() + 1;
     return size;
 }
 
-NodeTree::NodeTree() { put("/", Node{{}, {Permission{0, kAccessNone}}, {}, 0}); }
+NodeTree::NodeTree() {
+    put("/", Node{{}, {Permission{0, kAccessNone}}, {}, 0});
+}
 
 const Node* NodeTree::lookup(std::string_view path) const {
     auto it = nodes_.find(path);
@@ -40,6 +47,24 @@ void NodeTree::erase(const std::string& path) {
 std::size_t NodeTree::owned_nodes(DomainId domid) const {
     auto it = owned_.find(domid);
     return it == owned_.end() ? 0 : it->second;
+}
+
+bool NodeTree::consistent() const {
+    std::map<DomainId, std::size_t> owned;
+    for (const auto& [path, node] : nodes_) {
+        if (node.perms.empty() || node.generation == 0) return false;
+        ++owned[node.owner()];
+        for (const auto& child : node.children)
+            if (!lookup(path == "/" ? "/" + child : path + "/" + child)) return false;
+        if (path == "/") continue;
+        const Node* parent = lookup(parent_path(path));
+        if (!parent) return false;
+        const auto& siblings = parent->children;
+        if (std::count(siblings.begin(), siblings.end(), base_name(path)) != 1) return false;
+    }
+    for (const auto& [domid, count] : owned_)
+        if (count != (owned.contains(domid) ? owned[domid] : 0)) return false;
+    return true;
 }
 
 }  // namespace domus::store

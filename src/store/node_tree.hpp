@@ -51,6 +51,9 @@ public:
     std::size_t owned_nodes(DomainId domid) const override;
 
     std::size_t size() const noexcept { return nodes_.size(); }
+    // Checks the tree's invariants: every listed child exists, every node but "/" is
+    // listed by its parent, and the per-domain counts match. For tests and debugging.
+    bool consistent() const;
     // The generation the next put will get; strictly increasing.
     std::uint64_t next_generation() const noexcept { return next_generation_; }
 

@@ -9,8 +9,8 @@ namespace domus::store {
 namespace {
 
 bool allowed_char(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '/' || c == '_' || c == '@' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '_' || c == '@' || c == '-';
 }
 
 bool well_formed(std::string_view path) noexcept {
@@ -28,7 +28,9 @@ bool is_special_path(std::string_view path) noexcept {
     return path == kIntroduceDomain || path == kReleaseDomain;
 }
 
-std::string domain_home(DomainId domid) { return "/local/domain/" + std::to_string(domid); }
+std::string domain_home(DomainId domid) {
+    return "/local/domain/" + std::to_string(domid);
+}
 
 Result<ResolvedPath> resolve_path(std::string_view raw, DomainId home, const PathRules& rules) {
     if (!well_formed(raw)) return xs_error(XsError::Inval);
@@ -40,8 +42,7 @@ Result<ResolvedPath> resolve_path(std::string_view raw, DomainId home, const Pat
         if (raw.size() > XENSTORE_ABS_PATH_MAX) return xs_error(XsError::Inval);
         return ResolvedPath{std::string(raw), false};
     }
-    if (rules.relative_max != 0 && raw.size() > rules.relative_max)
-        return xs_error(XsError::Inval);
+    if (rules.relative_max != 0 && raw.size() > rules.relative_max) return xs_error(XsError::Inval);
     std::string absolute = domain_home(home);
     absolute += '/';
     absolute += raw;

@@ -23,8 +23,8 @@ bool is_special_path(std::string_view path) noexcept;
 std::string domain_home(DomainId domid);
 
 struct PathRules {
-    bool allow_special = false;         // accept @introduceDomain / @releaseDomain
-    std::size_t relative_max = 0;       // limit on a relative path's length; 0 = none
+    bool allow_special = false;    // accept @introduceDomain / @releaseDomain
+    std::size_t relative_max = 0;  // limit on a relative path's length; 0 = none
 };
 
 // A validated, absolute (or special) path; `relative` says how the client wrote it.

@@ -9,11 +9,20 @@ Result<Permission> parse_permission(std::string_view text) {
     if (text.size() < 2 || text.size() > 6) return xs_error(XsError::Inval);
     Permission permission;
     switch (text[0]) {
-        case 'n': permission.access = kAccessNone; break;
-        case 'r': permission.access = kAccessRead; break;
-        case 'w': permission.access = kAccessWrite; break;
-        case 'b': permission.access = kAccessRead | kAccessWrite; break;
-        default: return xs_error(XsError::Inval);
+        case 'n':
+            permission.access = kAccessNone;
+            break;
+        case 'r':
+            permission.access = kAccessRead;
+            break;
+        case 'w':
+            permission.access = kAccessWrite;
+            break;
+        case 'b':
+            permission.access = kAccessRead | kAccessWrite;
+            break;
+        default:
+            return xs_error(XsError::Inval);
     }
     std::uint32_t domid = 0;
     for (char c : text.substr(1)) {
@@ -27,9 +36,12 @@ Result<Permission> parse_permission(std::string_view text) {
 
 std::string format_permission(const Permission& permission) {
     char letter = 'n';
-    if (permission.access == (kAccessRead | kAccessWrite)) letter = 'b';
-    else if (permission.access == kAccessRead) letter = 'r';
-    else if (permission.access == kAccessWrite) letter = 'w';
+    if (permission.access == (kAccessRead | kAccessWrite))
+        letter = 'b';
+    else if (permission.access == kAccessRead)
+        letter = 'r';
+    else if (permission.access == kAccessWrite)
+        letter = 'w';
     return letter + std::to_string(permission.domid);
 }
 

@@ -16,8 +16,10 @@ bool privileged_type(std::uint32_t type) {
         case XS_RELEASE:
         case XS_IS_DOMAIN_INTRODUCED:
         case XS_RESUME:
-        case XS_SET_TARGET: return true;
-        default: return false;
+        case XS_SET_TARGET:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -78,19 +80,25 @@ Result<std::string> Store::dispatch(Connection& connection, const Message& reque
         case XS_WRITE:
         case XS_MKDIR:
         case XS_RM:
-        case XS_SET_PERMS: return node_request(connection, request);
+        case XS_SET_PERMS:
+            return node_request(connection, request);
         case XS_WATCH:
         case XS_UNWATCH:
-        case XS_RESET_WATCHES: return watch_request(connection, request);
-        case XS_TRANSACTION_START: return transaction_start(connection, request);
-        case XS_TRANSACTION_END: return transaction_end(connection, request);
+        case XS_RESET_WATCHES:
+            return watch_request(connection, request);
+        case XS_TRANSACTION_START:
+            return transaction_start(connection, request);
+        case XS_TRANSACTION_END:
+            return transaction_end(connection, request);
         case XS_INTRODUCE:
         case XS_RELEASE:
         case XS_GET_DOMAIN_PATH:
         case XS_IS_DOMAIN_INTRODUCED:
         case XS_RESUME:
-        case XS_SET_TARGET: return domain_request(connection, request);
-        default: return xs_error(XsError::NoSys);  // CONTROL, server-only and unknown types
+        case XS_SET_TARGET:
+            return domain_request(connection, request);
+        default:
+            return xs_error(XsError::NoSys);  // CONTROL, server-only and unknown types
     }
 }
 
@@ -100,9 +108,9 @@ void Store::fire(const Change& change) {
     for (Connection& connection : connections_) {
         if (connection.watches_.size() == 0) continue;
         Caller caller = caller_of(connection);
-        bool readable = (access_for(*perms, caller) & kAccessRead) ||
-                        (!change.old_perms.empty() &&
-                         (access_for(change.old_perms, caller) & kAccessRead));
+        bool readable =
+            (access_for(*perms, caller) & kAccessRead) ||
+            (!change.old_perms.empty() && (access_for(change.old_perms, caller) & kAccessRead));
         if (!readable) continue;
         std::string home = domain_home(connection.domid());
         for (const Watch& watch : connection.watches_.all()) {
@@ -133,7 +141,8 @@ std::vector<Message> Store::take_events(Connection& connection) {
 
 std::string Store::take_event_bytes(Connection& connection) {
     std::string bytes;
-    for (const Message& event : connection.events_) encode(event, bytes);
+    for (const Message& event : connection.events_)
+        encode(event, bytes);
     connection.events_.clear();
     return bytes;
 }

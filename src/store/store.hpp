@@ -78,7 +78,7 @@ private:
 
     Caller caller_of(const Connection& connection) const;
     Result<ResolvedPath> path_argument(const Connection& connection, std::string_view raw,
-                                              bool allow_special) const;
+                                       bool allow_special) const;
     void fire(const Change& change);
     void queue_event(Connection& connection, Message event);
 

@@ -19,7 +19,8 @@ Result<DomainId> parse_domid(std::string_view text) {
 
 std::string format_perms(const PermissionList& perms) {
     std::string out;
-    for (const auto& permission : perms) out += with_nul(format_permission(permission));
+    for (const auto& permission : perms)
+        out += with_nul(format_permission(permission));
     return out;
 }
 
@@ -74,7 +75,9 @@ Result<std::string> Store::node_request(Connection& connection, const Message& r
     OpContext op{view, caller, quotas_, changes};
     Result<std::string> reply = std::string();
     switch (request.type) {
-        case XS_READ: reply = read_value(op, path); break;
+        case XS_READ:
+            reply = read_value(op, path);
+            break;
         case XS_DIRECTORY: {
             DOMUS_TRY(node, read_node(op, path));
             reply = pack_strings(node->children);
@@ -91,9 +94,15 @@ Result<std::string> Store::node_request(Connection& connection, const Message& r
             reply = format_perms(perms);
             break;
         }
-        case XS_WRITE: DOMUS_TRY_VOID(write_value(op, path, value)); break;
-        case XS_MKDIR: DOMUS_TRY_VOID(make_directory(op, path)); break;
-        case XS_RM: DOMUS_TRY_VOID(remove_subtree(op, path)); break;
+        case XS_WRITE:
+            DOMUS_TRY_VOID(write_value(op, path, value));
+            break;
+        case XS_MKDIR:
+            DOMUS_TRY_VOID(make_directory(op, path));
+            break;
+        case XS_RM:
+            DOMUS_TRY_VOID(remove_subtree(op, path));
+            break;
         case XS_SET_PERMS: {
             DOMUS_TRY(perms, parse_perms(strings));
             DOMUS_TRY_VOID(set_perms(op, path, std::move(perms)));
@@ -101,13 +110,15 @@ Result<std::string> Store::node_request(Connection& connection, const Message& r
         }
     }
     if (!reply) return reply;
-    bool modifies = request.type == XS_WRITE || request.type == XS_MKDIR ||
-                    request.type == XS_RM || request.type == XS_SET_PERMS;
+    bool modifies = request.type == XS_WRITE || request.type == XS_MKDIR || request.type == XS_RM ||
+                    request.type == XS_SET_PERMS;
     if (modifies) reply = with_nul("OK");
     if (transaction) {
-        for (auto& change : changes) transaction->changes().push_back(std::move(change));
+        for (auto& change : changes)
+            transaction->changes().push_back(std::move(change));
     } else {
-        for (const auto& change : changes) fire(change);
+        for (const auto& change : changes)
+            fire(change);
     }
     return reply;
 }
@@ -117,8 +128,7 @@ Result<std::string> Store::special_perms_request(Connection& connection, const M
     PermissionList& perms = special_perms_.find(path)->second;
     if (request.type == XS_GET_PERMS) return format_perms(perms);
     // SET_PERMS: the owner (dom0 unless changed) or a privileged caller.
-    if (!(access_for(perms, caller_of(connection)) & kAccessOwner))
-        return xs_error(XsError::Acces);
+    if (!(access_for(perms, caller_of(connection)) & kAccessOwner)) return xs_error(XsError::Acces);
     DOMUS_TRY(all, split_all_strings(request.payload));
     DOMUS_TRY(parsed, parse_perms(all));
     if (!connection.privileged() && parsed.front().domid != perms.front().domid)
@@ -166,13 +176,13 @@ Result<std::string> Store::transaction_end(Connection& connection, const Message
     DOMUS_TRY(args, split_strings(request.payload, 1));
     if (args[0] != "T" && args[0] != "F") return xs_error(XsError::Inval);
     auto it = connection.transactions_.find(request.tx_id);
-    if (request.tx_id == 0 || it == connection.transactions_.end())
-        return xs_error(XsError::NoEnt);
+    if (request.tx_id == 0 || it == connection.transactions_.end()) return xs_error(XsError::NoEnt);
     std::unique_ptr<Transaction> transaction = std::move(it->second);
     connection.transactions_.erase(it);
     if (args[0] == "F") return with_nul("OK");
     DOMUS_TRY_VOID(transaction->commit());
-    for (const auto& change : transaction->changes()) fire(change);
+    for (const auto& change : transaction->changes())
+        fire(change);
     return with_nul("OK");
 }
 

@@ -46,8 +46,10 @@ Result<void> Transaction::commit() {
         if ((now ? now->generation : 0) != generation) return xs_error(XsError::Again);
     }
     for (auto& [path, node] : writes_) {
-        if (node) tree_.put(path, std::move(*node));
-        else tree_.erase(path);
+        if (node)
+            tree_.put(path, std::move(*node));
+        else
+            tree_.erase(path);
     }
     writes_.clear();
     return {};

@@ -43,7 +43,7 @@ public:
 private:
     NodeTree& tree_;
     std::uint32_t id_;
-    std::map<std::string, std::uint64_t, std::less<>> reads_;        // path -> generation
+    std::map<std::string, std::uint64_t, std::less<>> reads_;         // path -> generation
     std::map<std::string, std::optional<Node>, std::less<>> writes_;  // nullopt = erased
     std::map<DomainId, long> owned_delta_;
     std::vector<Change> changes_;

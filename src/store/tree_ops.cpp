@@ -9,7 +9,9 @@
 namespace domus::store {
 namespace {
 
-bool has(std::uint8_t access, std::uint8_t wanted) { return (access & wanted) == wanted; }
+bool has(std::uint8_t access, std::uint8_t wanted) {
+    return (access & wanted) == wanted;
+}
 
 // Walks up from a missing `path` to its nearest existing ancestor ("/" always exists)
 // and collects the missing paths, nearest-to-root last.

@@ -24,7 +24,7 @@ namespace domus::store {
 // Everything an operation needs besides the view. Paths are absolute and validated.
 struct OpContext {
     TreeView& view;
-    const Caller& caller;
+    Caller caller;  // by value: callers often build it on the fly
     const Quotas& quotas;
     std::vector<Change>& changes;  // appended to by successful modifying operations
 };

@@ -15,15 +15,15 @@ namespace domus::store {
 
 // One change to the tree (or a special path), as watches see it.
 struct Change {
-    std::string path;             // absolute, or @introduceDomain / @releaseDomain
-    PermissionList perms;         // the node's permissions (before removal for RM)
-    PermissionList old_perms;     // SET_PERMS: the previous list, else empty
-    bool subtree_removed = false; // RM: watches below `path` fire too, with their own path
+    std::string path;              // absolute, or @introduceDomain / @releaseDomain
+    PermissionList perms;          // the node's permissions (before removal for RM)
+    PermissionList old_perms;      // SET_PERMS: the previous list, else empty
+    bool subtree_removed = false;  // RM: watches below `path` fire too, with their own path
 };
 
 struct Watch {
-    std::string path;   // absolute or special
-    std::string token;  // opaque to the store
+    std::string path;       // absolute or special
+    std::string token;      // opaque to the store
     bool relative = false;  // registered relative: events are reported relative too
 };
 

@@ -58,6 +58,7 @@ private:
     bool broken_ = false;
 };
 
+// Results are views into `payload`.
 // Splits a payload that must be exactly `count` NUL-terminated strings. EINVAL else.
 Result<std::vector<std::string_view>> split_strings(std::string_view payload, std::size_t count);
 // Splits a payload of one or more NUL-terminated strings (SET_PERMS). EINVAL else.

@@ -1,0 +1,175 @@
+// Tests for store/transaction: isolation, commit, abort, EAGAIN on conflicts and a
+// successful retry, both on the Transaction class and through the Store.
+#include "store/transaction.hpp"
+
+#include <gtest/gtest.h>
+
+#include "client.hpp"
+#include "store/error.hpp"
+#include "store/tree_ops.hpp"
+
+namespace domus::store {
+namespace {
+
+using testing::Client;
+using testing::kOk;
+using testing::z;
+
+Caller dom0{0, true, std::nullopt};
+
+TEST(TransactionTest, ViewIsolatedUntilCommit) {
+    NodeTree tree;
+    Quotas quotas;
+    std::vector<Change> changes;
+    Transaction tx(tree, 1);
+    OpContext in_tx{tx, dom0, quotas, changes};
+    ASSERT_TRUE(write_value(in_tx, "/a/b", "1"));
+    EXPECT_EQ(read_value(in_tx, "/a/b").value(), "1");
+    EXPECT_EQ(tree.lookup("/a"), nullptr);
+    ASSERT_TRUE(tx.commit());
+    ASSERT_NE(tree.lookup("/a/b"), nullptr);
+    EXPECT_EQ(tree.lookup("/a/b")->value, "1");
+    EXPECT_EQ(tree.lookup("/")->children, std::vector<std::string>{"a"});
+}
+
+TEST(TransactionTest, ConflictOnReadNode) {
+    NodeTree tree;
+    Quotas quotas;
+    std::vector<Change> changes;
+    OpContext direct{tree, dom0, quotas, changes};
+    ASSERT_TRUE(write_value(direct, "/x", "0"));
+    Transaction tx(tree, 1);
+    OpContext in_tx{tx, dom0, quotas, changes};
+    ASSERT_TRUE(read_value(in_tx, "/x"));
+    ASSERT_TRUE(write_value(in_tx, "/y", "1"));
+    ASSERT_TRUE(write_value(direct, "/x", "changed"));
+    auto result = tx.commit();
+    ASSERT_FALSE(result);
+    EXPECT_EQ(xs_error_of(result.error()), XsError::Again);
+    EXPECT_EQ(tree.lookup("/y"), nullptr);  // nothing applied
+}
+
+TEST(TransactionTest, ConflictOnNodeCreatedMeanwhile) {
+    NodeTree tree;
+    Quotas quotas;
+    std::vector<Change> changes;
+    OpContext direct{tree, dom0, quotas, changes};
+    Transaction tx(tree, 1);
+    OpContext in_tx{tx, dom0, quotas, changes};
+    EXPECT_FALSE(read_value(in_tx, "/new"));  // read as absent
+    ASSERT_TRUE(write_value(direct, "/new", "v"));
+    EXPECT_FALSE(tx.commit());
+}
+
+TEST(TransactionTest, UnrelatedChangeDoesNotConflict) {
+    NodeTree tree;
+    Quotas quotas;
+    std::vector<Change> changes;
+    OpContext direct{tree, dom0, quotas, changes};
+    ASSERT_TRUE(write_value(direct, "/a/x", "0"));
+    ASSERT_TRUE(write_value(direct, "/b/y", "0"));
+    Transaction tx(tree, 1);
+    OpContext in_tx{tx, dom0, quotas, changes};
+    ASSERT_TRUE(write_value(in_tx, "/a/x", "1"));
+    ASSERT_TRUE(write_value(direct, "/b/y", "2"));
+    EXPECT_TRUE(tx.commit());
+    EXPECT_EQ(tree.lookup("/a/x")->value, "1");
+}
+
+TEST(TransactionTest, RmInsideTransaction) {
+    NodeTree tree;
+    Quotas quotas;
+    std::vector<Change> changes;
+    OpContext direct{tree, dom0, quotas, changes};
+    ASSERT_TRUE(write_value(direct, "/r/s/t", "0"));
+    Transaction tx(tree, 1);
+    OpContext in_tx{tx, dom0, quotas, changes};
+    ASSERT_TRUE(remove_subtree(in_tx, "/r"));
+    EXPECT_FALSE(read_value(in_tx, "/r/s/t"));
+    EXPECT_NE(tree.lookup("/r/s/t"), nullptr);
+    ASSERT_TRUE(tx.commit());
+    EXPECT_EQ(tree.lookup("/r/s/t"), nullptr);
+    EXPECT_EQ(tree.lookup("/r"), nullptr);
+    EXPECT_EQ(tree.size(), 1u);
+    EXPECT_TRUE(tree.consistent());
+}
+
+TEST(StoreTransactionTest, TwoConnectionsEagainThenRetrySucceeds) {
+    Store store;
+    Client a(store, 0, true);
+    Client b(store, 0, true);
+    ASSERT_EQ(a.write("/counter", "1"), kOk);
+
+    std::uint32_t tx = a.start();
+    ASSERT_NE(tx, 0u);
+    EXPECT_EQ(a.read("/counter", tx), "1");
+    ASSERT_EQ(a.write("/counter", "2", tx), kOk);
+    EXPECT_EQ(b.read("/counter"), "1");  // not visible outside
+    ASSERT_EQ(b.write("/counter", "10"), kOk);
+    EXPECT_EQ(a.end(tx, true), "ERR:EAGAIN");
+    EXPECT_EQ(a.read("/counter"), "10");
+
+    // Retry from the start.
+    tx = a.start();
+    EXPECT_EQ(a.read("/counter", tx), "10");
+    ASSERT_EQ(a.write("/counter", "11", tx), kOk);
+    EXPECT_EQ(a.end(tx, true), kOk);
+    EXPECT_EQ(b.read("/counter"), "11");
+}
+
+TEST(StoreTransactionTest, AbortDiscards) {
+    Store store;
+    Client a(store, 0, true);
+    std::uint32_t tx = a.start();
+    ASSERT_EQ(a.write("/gone", "x", tx), kOk);
+    EXPECT_EQ(a.end(tx, false), kOk);
+    EXPECT_EQ(a.read("/gone"), "ERR:ENOENT");
+    EXPECT_EQ(a.end(tx, true), "ERR:ENOENT");  // id no longer valid
+}
+
+TEST(StoreTransactionTest, IdRules) {
+    Store store;
+    Client a(store, 0, true);
+    Client b(store, 0, true);
+    std::uint32_t tx = a.start();
+    EXPECT_EQ(a.call(XS_TRANSACTION_START, z(""), tx), "ERR:EBUSY");
+    EXPECT_EQ(a.call(XS_TRANSACTION_START, z(""), tx + 100), "ERR:ENOENT");
+    EXPECT_EQ(a.read("/", tx + 100), "ERR:ENOENT");
+    EXPECT_EQ(b.read("/", tx), "ERR:ENOENT");  // ids are per connection
+    EXPECT_EQ(a.end(0, true), "ERR:ENOENT");
+    EXPECT_EQ(a.call(XS_TRANSACTION_END, z("X"), tx), "ERR:EINVAL");
+    Message reply = a.send(XS_READ, z("/"), tx);
+    EXPECT_EQ(reply.tx_id, tx);  // echoed
+    EXPECT_EQ(reply.req_id, 7u);
+}
+
+TEST(StoreTransactionTest, WatchEventsOnlyOnCommit) {
+    Store store;
+    Client a(store, 0, true);
+    Client watcher(store, 0, true);
+    ASSERT_EQ(watcher.watch("/w", "tok"), kOk);
+    watcher.events();
+    std::uint32_t tx = a.start();
+    ASSERT_EQ(a.write("/w/x", "1", tx), kOk);
+    EXPECT_TRUE(watcher.events().empty());
+    ASSERT_EQ(a.end(tx, true), kOk);
+    EXPECT_EQ(watcher.events(), std::vector<std::string>{"/w/x|tok"});
+
+    tx = a.start();
+    ASSERT_EQ(a.write("/w/y", "1", tx), kOk);
+    ASSERT_EQ(a.end(tx, false), kOk);
+    EXPECT_TRUE(watcher.events().empty());
+}
+
+TEST(StoreTransactionTest, DirectoryInsideTransactionSeesOwnWrites) {
+    Store store;
+    Client a(store, 0, true);
+    ASSERT_EQ(a.write("/d/one", ""), kOk);
+    std::uint32_t tx = a.start();
+    ASSERT_EQ(a.write("/d/two", "", tx), kOk);
+    EXPECT_EQ(a.call(XS_DIRECTORY, z("/d"), tx), testing::strings({"one", "two"}));
+    EXPECT_EQ(a.call(XS_DIRECTORY, z("/d")), testing::strings({"one"}));
+}
+
+}  // namespace
+}  // namespace domus::store
