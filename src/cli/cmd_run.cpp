@@ -104,6 +104,11 @@ void add_run_command(CLI::App& app, int& status) {
     run->add_option("--cmdline", options->config.cmdline, "Guest command line");
     run->add_flag("--stats", options->stats, "Print exit and memory statistics to stderr at the end");
     run->add_flag("--no-input", options->no_input, "Do not forward stdin to the guest console");
+    run->add_option("--domid", options->config.domid, "Domain ID (for the store)")
+        ->check(CLI::Range(1, 0x7FEF))
+        ->capture_default_str();
+    run->add_option("--store-run-dir", options->config.store_run_dir,
+                    "Attach the domain to the store daemon (domus-xenstored) of this run directory");
     run->callback([options, &status] { status = run_domain(*options); });
 }
 

@@ -11,7 +11,8 @@ namespace domus::kvm {
 namespace {
 
 // The uapi header's flexible array (__DECLARE_FLEX_ARRAY) makes sizeof(kvm_cpuid2) 12 in
-// C++ instead of 8, which changes the ioctl numbers; spell them with the real header.
+// C++ instead of 8, which changes the ioctl numbers and moves `entries` to offset 12;
+// spell both with the real 8-byte header.
 struct CpuidHeader {
     __u32 nent;
     __u32 padding;
@@ -41,11 +42,14 @@ Result<System> System::open(const char* path) {
 
     constexpr int kMaxEntries = 256;
     std::vector<std::byte> buffer(sizeof(CpuidHeader) + kMaxEntries * sizeof(kvm_cpuid_entry2));
-    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.data());
-    cpuid->nent = kMaxEntries;
-    if (::ioctl(system.fd(), kGetSupportedCpuid, cpuid) < 0)
+    auto* header = reinterpret_cast<CpuidHeader*>(buffer.data());
+    header->nent = kMaxEntries;
+    if (::ioctl(system.fd(), kGetSupportedCpuid, header) < 0)
         return errno_error("KVM_GET_SUPPORTED_CPUID");
-    system.cpuid_.assign(cpuid->entries, cpuid->entries + cpuid->nent);
+    // Entries start right after the 8-byte header (not at kvm_cpuid2::entries in C++).
+    system.cpuid_.resize(header->nent);
+    std::memcpy(system.cpuid_.data(), buffer.data() + sizeof(CpuidHeader),
+                header->nent * sizeof(kvm_cpuid_entry2));
     return system;
 }
 
@@ -145,10 +149,10 @@ Result<kvm_sregs> Vcpu::get_sregs() {
 
 Result<void> Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
     std::vector<std::byte> buffer(sizeof(CpuidHeader) + entries.size() * sizeof(kvm_cpuid_entry2));
-    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.data());
-    cpuid->nent = std::uint32_t(entries.size());
-    std::memcpy(cpuid->entries, entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
-    if (::ioctl(fd(), kSetCpuid2, cpuid) < 0) return errno_error("KVM_SET_CPUID2");
+    auto* header = reinterpret_cast<CpuidHeader*>(buffer.data());
+    header->nent = std::uint32_t(entries.size());
+    std::memcpy(buffer.data() + sizeof(CpuidHeader), entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+    if (::ioctl(fd(), kSetCpuid2, header) < 0) return errno_error("KVM_SET_CPUID2");
     return {};
 }
 

@@ -150,6 +150,15 @@ Result<void> Domain::build(const kvm::System& kvm) {
     console_->start(*events_, console_port);
     auto* start = memory_.object<start_info>(layout_.start_info);
     start->console.evtchn = console_port;
+    if (!config_.store_run_dir.empty()) {
+        auto link = StoreLink::attach(config_.store_run_dir, config_.domid, memory_, layout_.store_ring, *events_);
+        if (!link) return std::move(link).error();
+        store_ = std::move(link).value();
+        DOMUS_TRY_VOID(vm_.add_pio_eventfd(store_->guest_notify_fd(), DOMUS_DOORBELL_PORT, 4, store_->port()));
+        store_->start();
+        start->store_mfn = layout_.store_ring / kPageSize;
+        start->store_evtchn = store_->port();
+    }
 
     domus_vcpu_context boot{};
     boot.rip = image.entry;

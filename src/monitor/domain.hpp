@@ -20,6 +20,7 @@
 #include "monitor/guest_clock.hpp"
 #include "monitor/guest_memory.hpp"
 #include "monitor/layout.hpp"
+#include "monitor/store_link.hpp"
 #include "monitor/vcpu_runner.hpp"
 
 #include <domus/abi/start_info.h>
@@ -82,6 +83,7 @@ private:
     shared_info* shared_ = nullptr;
     std::unique_ptr<EventChannels> events_;
     std::unique_ptr<ConsoleBackend> console_;
+    std::unique_ptr<StoreLink> store_;
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     std::uint32_t shutdown_code_reason_ = 0;
 

@@ -14,6 +14,7 @@ struct DomainConfig {
     std::uint16_t domid = 1;
     int console_output_fd = 1;        // where guest console output goes
     int console_input_fd = -1;        // keyboard for the guest; -1: none
+    std::string store_run_dir;        // attach to the store daemon of this run dir; empty: no store
 };
 
 }  // namespace domus::monitor

@@ -1,0 +1,167 @@
+// DomainRingTransport: the xenstore ring page, server side (reference section 2).
+#include "store/domain_ring_transport.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "base/log.hpp"
+
+namespace domus::store {
+namespace {
+
+constexpr XENSTORE_RING_IDX kRingSize = XENSTORE_RING_SIZE;
+
+log::RateLimit g_guest_warnings;
+
+// The shared indices, read and written as atomics: the guest runs concurrently.
+XENSTORE_RING_IDX load_acquire(XENSTORE_RING_IDX& index) {
+    return std::atomic_ref<XENSTORE_RING_IDX>(index).load(std::memory_order_acquire);
+}
+void store_release(XENSTORE_RING_IDX& index, XENSTORE_RING_IDX value) {
+    std::atomic_ref<XENSTORE_RING_IDX>(index).store(value, std::memory_order_release);
+}
+
+}  // namespace
+
+DomainRingTransport::DomainRingTransport(Store& store, EventRouter& router, DomainId domid,
+                                         Mapping ring, Fd guest_notify, Fd store_notify)
+    : store_(store),
+      router_(router),
+      domid_(domid),
+      ring_(std::move(ring)),
+      guest_notify_(std::move(guest_notify)),
+      store_notify_(std::move(store_notify)),
+      connection_(&store.connect({domid, false})) {
+    router_.attach(*connection_, *this);
+    xenstore_domain_interface* page = ring();
+    // Indices are free-running and need not start at 0: continue from the page.
+    req_cons_ = load_acquire(page->req_cons);
+    rsp_prod_ = load_acquire(page->rsp_prod);
+    store_release(page->error, XENSTORE_ERROR_NONE);
+    // We keep `error` up to date; no reconnection handshake, so bit 1 stays clear.
+    std::atomic_ref<std::uint32_t>(page->server_features)
+        .fetch_or(XENSTORE_SERVER_FEATURE_ERROR, std::memory_order_release);
+}
+
+DomainRingTransport::~DomainRingTransport() {
+    if (!connection_) return;
+    router_.detach(*connection_);
+    store_.disconnect(*connection_);
+}
+
+xenstore_domain_interface* DomainRingTransport::ring() const noexcept {
+    return reinterpret_cast<xenstore_domain_interface*>(ring_.data());
+}
+
+void DomainRingTransport::on_guest_notify() noexcept {
+    std::uint64_t count;
+    // Non-blocking in effect: called when readable. EAGAIN (test fds) is harmless.
+    [[maybe_unused]] auto n = ::read(guest_notify_.get(), &count, sizeof(count));
+    if (!connection_) return;  // failed: the guest is no longer served
+    try {
+        flush_output();  // the guest may have consumed replies
+        if (connection_) consume_requests();
+        if (connection_) flush_output();
+    } catch (const std::bad_alloc&) {
+        fail(XENSTORE_ERROR_COMM);
+    }
+    notify_guest();
+    router_.route();  // events for other connections, caused by this guest's requests
+}
+
+void DomainRingTransport::consume_requests() {
+    if (pending_output() >= kReplyBackpressure) return;  // resumes when the guest consumes
+    xenstore_domain_interface* page = ring();
+    // One read of the guest's index per pass; anything after it comes with a new kick.
+    XENSTORE_RING_IDX prod = load_acquire(page->req_prod);
+    XENSTORE_RING_IDX available = prod - req_cons_;
+    if (available > kRingSize) return fail(XENSTORE_ERROR_RINGIDX);
+    if (available == 0) return;
+
+    char bytes[XENSTORE_RING_SIZE];
+    XENSTORE_RING_IDX start = MASK_XENSTORE_IDX(req_cons_);
+    XENSTORE_RING_IDX first = std::min(available, kRingSize - start);
+    std::memcpy(bytes, page->req + start, first);
+    std::memcpy(bytes + first, page->req, available - first);
+    // The copy above must complete before the guest may reuse the space.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    req_cons_ += available;
+    store_release(page->req_cons, req_cons_);
+    ring_changed_ = true;
+
+    Store::Output output = store_.receive(*connection_, std::string_view(bytes, available));
+    pending_.append(output.bytes);
+    if (output.close) {
+        if (g_guest_warnings.allow())
+            DOMUS_LOG_WARN("xenstored", "dom{}: request payload over {} bytes; ring closed", domid_,
+                           XENSTORE_PAYLOAD_MAX);
+        return fail(XENSTORE_ERROR_PROTO);
+    }
+}
+
+void DomainRingTransport::flush_output() {
+    if (pending_output() == 0) return;
+    xenstore_domain_interface* page = ring();
+    XENSTORE_RING_IDX cons = load_acquire(page->rsp_cons);
+    XENSTORE_RING_IDX used = rsp_prod_ - cons;
+    if (used > kRingSize) return fail(XENSTORE_ERROR_RINGIDX);
+    XENSTORE_RING_IDX space = kRingSize - used;
+    XENSTORE_RING_IDX count =
+        static_cast<XENSTORE_RING_IDX>(std::min<std::size_t>(space, pending_output()));
+    if (count == 0) return;
+    const char* source = pending_.data() + pending_head_;
+    XENSTORE_RING_IDX start = MASK_XENSTORE_IDX(rsp_prod_);
+    XENSTORE_RING_IDX first = std::min(count, kRingSize - start);
+    std::memcpy(page->rsp + start, source, first);
+    std::memcpy(page->rsp, source + first, count - first);
+    rsp_prod_ += count;
+    store_release(page->rsp_prod, rsp_prod_);  // release: the bytes before the index
+    ring_changed_ = true;
+    pending_head_ += count;
+    if (pending_head_ == pending_.size()) {
+        pending_.clear();
+        pending_head_ = 0;
+    } else if (pending_head_ > pending_.size() / 2) {
+        pending_.erase(0, pending_head_);
+        pending_head_ = 0;
+    }
+}
+
+void DomainRingTransport::send(std::string_view bytes) {
+    if (!connection_) return;
+    if (pending_output() + bytes.size() > kMaxPendingOutput) {
+        ++dropped_events_;
+        if (g_guest_warnings.allow())
+            DOMUS_LOG_WARN("xenstored", "dom{}: not consuming its ring; watch events dropped",
+                           domid_);
+        return;
+    }
+    pending_.append(bytes);
+    flush_output();
+    notify_guest();
+}
+
+void DomainRingTransport::fail(std::uint32_t error) {
+    error_ = error;
+    store_release(ring()->error, error);
+    if (g_guest_warnings.allow())
+        DOMUS_LOG_WARN("xenstored", "dom{}: ring error {}; no longer served", domid_, error);
+    router_.detach(*connection_);
+    store_.disconnect(*connection_);  // drops its watches and transactions
+    connection_ = nullptr;
+    pending_.clear();
+    pending_head_ = 0;
+    ring_changed_ = true;
+}
+
+void DomainRingTransport::notify_guest() {
+    if (!ring_changed_) return;
+    ring_changed_ = false;
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(store_notify_.get(), &one, sizeof(one));
+}
+
+}  // namespace domus::store

@@ -1,0 +1,77 @@
+// DomainRingTransport: serves one guest's xenstore ring page (reference section 2) to
+// the store. The guest is hostile: indices are read once per pass and bounded by the
+// ring size, bytes are copied out before the store looks at them, and a misbehaving
+// guest only loses its own connection (the `error` field says why).
+#pragma once
+
+#include <domus/abi/xs_wire.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "base/fd.hpp"
+#include "base/mapping.hpp"
+#include "store/event_router.hpp"
+
+namespace domus::store {
+
+class DomainRingTransport final : public Peer {
+public:
+    // Replies the guest has not consumed beyond which no further requests are read
+    // (its "outstanding requests" quota, in bytes); reading resumes as it consumes.
+    static constexpr std::size_t kReplyBackpressure = 8 * 1024;
+    // Watch events queued beyond this are dropped (whole messages), so a guest that
+    // never consumes cannot grow the daemon without bound.
+    static constexpr std::size_t kMaxPendingOutput = 1024 * 1024;
+
+    // `ring` is the shared page (at least sizeof(xenstore_domain_interface) bytes).
+    // `guest_notify` becomes readable when the guest kicked its store port;
+    // `store_notify` is written to raise the port in the guest. Opens an unprivileged
+    // store connection for `domid` and advertises XENSTORE_SERVER_FEATURE_ERROR.
+    DomainRingTransport(Store& store, EventRouter& router, DomainId domid, Mapping ring,
+                        Fd guest_notify, Fd store_notify);
+    ~DomainRingTransport();
+    DomainRingTransport(const DomainRingTransport&) = delete;
+    DomainRingTransport& operator=(const DomainRingTransport&) = delete;
+
+    // Call when guest_notify_fd() is readable (or, in tests, after writing it; the fd
+    // should then be non-blocking). Drains the eventfd, moves queued output into the
+    // space the guest freed, reads the requests the guest produced, answers them and
+    // routes the watch events they caused.
+    void on_guest_notify() noexcept;
+
+    // Peer: queues replies / watch events and writes what fits into `rsp`.
+    void send(std::string_view bytes) override;
+
+    int guest_notify_fd() const noexcept { return guest_notify_.get(); }
+    DomainId domid() const noexcept { return domid_; }
+    // XENSTORE_ERROR_NONE while serving; else why the guest was cut off.
+    std::uint32_t error() const noexcept { return error_; }
+    std::size_t pending_output() const noexcept { return pending_.size() - pending_head_; }
+    std::uint64_t dropped_events() const noexcept { return dropped_events_; }
+
+private:
+    xenstore_domain_interface* ring() const noexcept;
+    void consume_requests();
+    void flush_output();
+    void fail(std::uint32_t error);
+    void notify_guest();
+
+    Store& store_;
+    EventRouter& router_;
+    DomainId domid_;
+    Mapping ring_;
+    Fd guest_notify_;
+    Fd store_notify_;
+    Connection* connection_;  // null once failed
+    XENSTORE_RING_IDX req_cons_;  // our copies: the guest may scribble on the page
+    XENSTORE_RING_IDX rsp_prod_;
+    std::string pending_;  // encoded output not yet in the ring, from pending_head_
+    std::size_t pending_head_ = 0;
+    bool ring_changed_ = false;  // an index moved since the last notification
+    std::uint32_t error_ = XENSTORE_ERROR_NONE;
+    std::uint64_t dropped_events_ = 0;
+};
+
+}  // namespace domus::store

@@ -1,0 +1,69 @@
+// DomainSocketServer: the domain socket (<run dir>/xenstored/domains, SOCK_SEQPACKET)
+// on which monitors attach their guests' xenstore rings (domain_attach.hpp). Each
+// attached domain is INTRODUCEd and served by a DomainRingTransport until its
+// monitor's connection closes, which RELEASEs it.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/fd.hpp"
+#include "base/result.hpp"
+#include "store/domain_attach.hpp"
+#include "store/domain_ring_transport.hpp"
+#include "store/event_loop.hpp"
+#include "store/event_router.hpp"
+
+namespace domus::store {
+
+class DomainSocketServer {
+public:
+    // Binds `path` (a stale file there is removed first) with mode 0600.
+    static Result<std::unique_ptr<DomainSocketServer>> listen(EventLoop& loop, Store& store,
+                                                              EventRouter& router,
+                                                              std::string path);
+    ~DomainSocketServer();
+
+    // From the router: a tool RELEASEd a domain we serve, so stop serving it (its
+    // monitor sees the domain socket close).
+    void on_domain_change(const DomainChange& change);
+
+    std::size_t attached() const noexcept { return domains_.size(); }
+
+private:
+    struct Pending {  // a monitor connected, its DomainAttach not yet read
+        Fd socket;
+        EventLoop::Token token = 0;
+    };
+    struct Attached {
+        Fd socket;
+        EventLoop::Token socket_token = 0;
+        EventLoop::Token notify_token = 0;
+        std::unique_ptr<DomainRingTransport> ring;
+    };
+
+    DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router, std::string path,
+                       Fd fd);
+    void accept_monitors();
+    void on_handshake(Pending& pending);
+    // 0 on success (the domain is in domains_), else a negative errno for the reply.
+    int attach(Fd& socket, const DomainAttach& request, Fd (&fds)[3]);
+    // Stops serving `domid`; with `tell_store`, also RELEASEs it (fires @releaseDomain).
+    void detach(DomainId domid, bool tell_store);
+    void control(std::uint32_t type, std::string payload);
+
+    EventLoop& loop_;
+    Store& store_;
+    EventRouter& router_;
+    std::string path_;
+    Fd listener_;
+    EventLoop::Token listener_token_ = 0;
+    Connection& control_;  // privileged: INTRODUCE and RELEASE on behalf of monitors
+    std::list<Pending> pending_;
+    std::map<DomainId, Attached> domains_;
+};
+
+}  // namespace domus::store

@@ -1,0 +1,144 @@
+// ToolSocketServer: accept loop and the per-client byte stream of the tool socket.
+#include "store/tool_socket_server.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.hpp"
+#include "store/unix_listener.hpp"
+
+namespace domus::store {
+
+// One tool connection: its socket, its store Connection and the output not yet sent.
+class ToolSocketServer::Client final : public Peer {
+public:
+    Client(ToolSocketServer& server, Fd fd)
+        : server_(server), fd_(std::move(fd)), connection_(server.store_.connect({0, true})) {}
+
+    void send(std::string_view bytes) override {
+        out_.append(bytes);
+        flush();
+    }
+
+    // Reads what is available (bounded), feeds the store, writes the replies.
+    // False: close this client.
+    bool on_events(std::uint32_t events) {
+        if (events & EPOLLIN) {
+            char buffer[64 * 1024];
+            ssize_t n = ::recv(fd_.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+            if (n == 0) return false;
+            if (n < 0 && errno != EAGAIN && errno != EINTR) return false;
+            if (n > 0) {
+                Store::Output output =
+                    server_.store_.receive(connection_, std::string_view(buffer, size_t(n)));
+                out_.append(output.bytes);
+                if (output.close) {
+                    DOMUS_LOG_WARN("xenstored", "tool client sent an oversized payload; closed");
+                    return false;
+                }
+            }
+        } else if (events & (EPOLLHUP | EPOLLERR)) {
+            return false;
+        }
+        flush();
+        return !broken_;
+    }
+
+    void flush() {
+        while (head_ < out_.size()) {
+            ssize_t n = ::send(fd_.get(), out_.data() + head_, out_.size() - head_,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno != EAGAIN) broken_ = true;  // EPOLLERR/HUP closes it next
+                break;
+            }
+            head_ += size_t(n);
+        }
+        if (head_ == out_.size()) {
+            out_.clear();
+            head_ = 0;
+        }
+        update_interest();
+    }
+
+    // Wants EPOLLOUT while output is queued; stops reading while too much is queued.
+    void update_interest() {
+        std::uint32_t wanted = EPOLLRDHUP;
+        std::size_t queued = out_.size() - head_;
+        if (queued < kReplyBackpressure) wanted |= EPOLLIN;
+        if (queued > 0) wanted |= EPOLLOUT;
+        if (wanted == interest_) return;
+        if (server_.loop_.modify(token, wanted)) interest_ = wanted;
+    }
+
+    ToolSocketServer& server_;
+    Fd fd_;
+    Connection& connection_;
+    std::string out_;
+    std::size_t head_ = 0;
+    bool broken_ = false;
+    EventLoop::Token token = 0;
+    std::uint32_t interest_ = EPOLLIN | EPOLLRDHUP;
+};
+
+Result<std::unique_ptr<ToolSocketServer>> ToolSocketServer::listen(EventLoop& loop, Store& store,
+                                                                   EventRouter& router,
+                                                                   std::string path) {
+    DOMUS_TRY(fd, listen_unix(path, SOCK_STREAM));
+    std::unique_ptr<ToolSocketServer> server(
+        new ToolSocketServer(loop, store, router, std::move(path), std::move(fd)));
+    DOMUS_TRY(token, loop.add(server->listener_.get(), EPOLLIN,
+                              [s = server.get()](std::uint32_t) { s->accept_clients(); }));
+    server->listener_token_ = token;
+    return server;
+}
+
+ToolSocketServer::ToolSocketServer(EventLoop& loop, Store& store, EventRouter& router,
+                                   std::string path, Fd fd)
+    : loop_(loop), store_(store), router_(router), path_(std::move(path)), listener_(std::move(fd)) {}
+
+ToolSocketServer::~ToolSocketServer() {
+    while (!clients_.empty())
+        close_client(clients_.front());
+    loop_.remove(listener_token_);
+    ::unlink(path_.c_str());
+}
+
+void ToolSocketServer::accept_clients() {
+    while (true) {
+        Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                DOMUS_LOG_WARN("xenstored", "accept on tool socket: {}", std::strerror(errno));
+            return;
+        }
+        Client& client = clients_.emplace_back(*this, std::move(fd));
+        router_.attach(client.connection_, client);
+        auto token = loop_.add(client.fd_.get(), client.interest_, [this, &client](std::uint32_t ev) {
+            bool keep = client.on_events(ev);
+            router_.route();  // watch events and domain changes this client caused
+            if (!keep) close_client(client);
+        });
+        if (!token) {
+            DOMUS_LOG_WARN("xenstored", "{}", token.error().message);
+            router_.detach(client.connection_);
+            store_.disconnect(client.connection_);
+            clients_.pop_back();
+            continue;
+        }
+        client.token = *token;
+    }
+}
+
+void ToolSocketServer::close_client(Client& client) {
+    loop_.remove(client.token);
+    router_.detach(client.connection_);
+    store_.disconnect(client.connection_);
+    clients_.remove_if([&](const Client& c) { return &c == &client; });
+}
+
+}  // namespace domus::store
