@@ -9,8 +9,7 @@
 static float xs[N], ys[N], zs[N];
 static double ds[N];
 
-double compute_kernel(unsigned iterations)
-{
+double compute_kernel(unsigned iterations) {
     uint64_t h = 0x243f6a8885a308d3ull;
     for (unsigned i = 0; i < N; ++i) {
         xs[i] = (float)(i % 97) * 0.25f;

@@ -4,8 +4,8 @@
 #include <x86intrin.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <regex>
@@ -26,7 +26,9 @@ std::string g_filter;
 std::string g_bin = DOMUS_BIN;
 std::string g_guests = DOMUS_GUEST_DIR;
 
-bool wanted(const std::string& name) { return g_filter.empty() || name.find(g_filter) != std::string::npos; }
+bool wanted(const std::string& name) {
+    return g_filter.empty() || name.find(g_filter) != std::string::npos;
+}
 
 void emit(const std::string& name, double value, const char* unit) {
     if (wanted(name)) std::printf("%s %.3f %s\n", name.c_str(), value, unit), std::fflush(stdout);
@@ -65,7 +67,9 @@ double tsc_hz() {
 }
 
 void bench_boot() {
-    if (!wanted("boot_to_main_ms") && !wanted("run_total_ms") && !wanted("monitor_rss_overhead_mib")) return;
+    if (!wanted("boot_to_main_ms") && !wanted("run_total_ms") &&
+        !wanted("monitor_rss_overhead_mib"))
+        return;
     constexpr int kRuns = 21;
     std::vector<double> to_main, total, overhead;
     for (int i = 0; i < kRuns; ++i) {
@@ -94,10 +98,13 @@ void bench_boot() {
 }
 
 void bench_events() {
-    if (!wanted("hypercall_roundtrip_us") && !wanted("event_roundtrip_us") && !wanted("upcall_inject_us")) return;
+    if (!wanted("hypercall_roundtrip_us") && !wanted("event_roundtrip_us") &&
+        !wanted("upcall_inject_us"))
+        return;
     auto r = domus_run("bench_hypercall", {"--vcpus", "2"});
     if (r.status != 0) {
-        std::fprintf(stderr, "bench: bench_hypercall failed (%d): %s%s\n", r.status, r.out.c_str(), r.err.c_str());
+        std::fprintf(stderr, "bench: bench_hypercall failed (%d): %s%s\n", r.status, r.out.c_str(),
+                     r.err.c_str());
         return;
     }
     auto f = figures(r.out);
@@ -113,8 +120,10 @@ void bench_compute() {
     for (int i = 0; i < 5; ++i) {
         auto t0 = std::chrono::steady_clock::now();
         double checksum = compute_kernel(kIterations);
-        native.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        auto r = domus_run("bench_compute", {"--cmdline", "iterations=" + std::to_string(kIterations)});
+        native.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        auto r =
+            domus_run("bench_compute", {"--cmdline", "iterations=" + std::to_string(kIterations)});
         auto f = figures(r.out);
         if (r.status != 0 || !f.count("compute_seconds")) {
             std::fprintf(stderr, "bench: bench_compute failed (%d): %s\n", r.status, r.err.c_str());
@@ -123,7 +132,8 @@ void bench_compute() {
         guest.push_back(f["compute_seconds"]);
         // Same code, same input: the same result, or the comparison means nothing.
         if (std::abs(f["compute_checksum"] - checksum) > 1e-6 * std::abs(checksum)) {
-            std::fprintf(stderr, "bench: guest checksum %f != native %f\n", f["compute_checksum"], checksum);
+            std::fprintf(stderr, "bench: guest checksum %f != native %f\n", f["compute_checksum"],
+                         checksum);
             return;
         }
     }

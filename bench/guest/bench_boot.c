@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <x86intrin.h>
 
-int main(void)
-{
+int main(void) {
     unsigned long long tsc = __rdtsc();
     printf("main_tsc %llu\n", tsc);
     return 0;

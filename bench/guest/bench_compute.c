@@ -8,8 +8,7 @@
 
 double compute_kernel(unsigned iterations);
 
-int main(void)
-{
+int main(void) {
     char value[32];
     unsigned iterations = 20000;
     if (domus_cmdline_get("iterations", value, sizeof value))

@@ -10,23 +10,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+static int compare_u64(const void* a, const void* b) {
+    uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
     return x < y ? -1 : x > y;
 }
 
-static double median_us(uint64_t *v, unsigned n)
-{
+static double median_us(uint64_t* v, unsigned n) {
     qsort(v, n, sizeof *v, compare_u64);
     return (double)v[n / 2] / 1000.0;
 }
 
 static unsigned rounds = 1000;
-static uint64_t *samples;
+static uint64_t* samples;
 
-static void bench_hypercall(void)
-{
+static void bench_hypercall(void) {
     for (unsigned i = 0; i < rounds; ++i) {
         uint64_t t0 = domus_monotonic_ns();
         domus_hypercall(__HYPERVISOR_xen_version, 0, 0, 0, 0, 0);
@@ -39,14 +36,12 @@ static void bench_hypercall(void)
 static domus_sem_t ping_sem = DOMUS_SEM_INIT(0), pong_sem = DOMUS_SEM_INIT(0);
 static evtchn_port_t ping_port, pong_port; /* ping_port is bound to vCPU 0, pong_port to vCPU 1 */
 
-static void wake_sem(evtchn_port_t port, void *sem)
-{
+static void wake_sem(evtchn_port_t port, void* sem) {
     (void)port;
     domus_sem_up(sem);
 }
 
-static void pong_thread(void *arg)
-{
+static void pong_thread(void* arg) {
     (void)arg;
     for (unsigned i = 0; i < rounds; ++i) {
         domus_sem_down(&pong_sem);
@@ -54,8 +49,7 @@ static void pong_thread(void *arg)
     }
 }
 
-static void ping_thread(void *arg)
-{
+static void ping_thread(void* arg) {
     (void)arg;
     for (unsigned i = 0; i < rounds; ++i) {
         uint64_t t0 = domus_monotonic_ns();
@@ -65,8 +59,7 @@ static void ping_thread(void *arg)
     }
 }
 
-static void bench_event(void)
-{
+static void bench_event(void) {
     if (domus_vcpu_count() < 2) {
         printf("# event_roundtrip_us needs 2 vCPUs (--vcpus 2)\n");
         return;
@@ -80,8 +73,8 @@ static void bench_event(void)
     domus_evtchn_unmask(ping_port);
     domus_evtchn_unmask(pong_port);
     domus_thread_attr_t a = {"ping", 0, 0, 0}, b = {"pong", 0, 1, 0};
-    domus_thread_t *pong = domus_thread_create(pong_thread, NULL, &b);
-    domus_thread_t *ping = domus_thread_create(ping_thread, NULL, &a);
+    domus_thread_t* pong = domus_thread_create(pong_thread, NULL, &b);
+    domus_thread_t* ping = domus_thread_create(ping_thread, NULL, &a);
     domus_thread_join(ping);
     domus_thread_join(pong);
     printf("event_roundtrip_us %.2f us\n", median_us(samples, rounds));
@@ -92,15 +85,13 @@ static void bench_event(void)
 /* ---- upcall injection: an IPI to our own vCPU while upcalls are enabled. */
 static volatile uint64_t handled_at;
 
-static void stamp(evtchn_port_t port, void *arg)
-{
+static void stamp(evtchn_port_t port, void* arg) {
     (void)port, (void)arg;
     handled_at = domus_monotonic_ns();
 }
 
-static void inject_thread(void *arg)
-{
-    evtchn_port_t port = *(evtchn_port_t *)arg;
+static void inject_thread(void* arg) {
+    evtchn_port_t port = *(evtchn_port_t*)arg;
     unsigned n = 0;
     for (unsigned i = 0; i < rounds; ++i) {
         handled_at = 0;
@@ -109,8 +100,7 @@ static void inject_thread(void *arg)
         uint64_t deadline = t0 + 100000000;
         while (!handled_at && domus_monotonic_ns() < deadline)
             __builtin_ia32_pause();
-        if (handled_at)
-            samples[n++] = handled_at - t0;
+        if (handled_at) samples[n++] = handled_at - t0;
     }
     if (n)
         printf("upcall_inject_us %.2f us\n", median_us(samples, n));
@@ -118,8 +108,7 @@ static void inject_thread(void *arg)
         printf("# upcall_inject_us: the handler never ran\n");
 }
 
-static void bench_upcall(void)
-{
+static void bench_upcall(void) {
     evtchn_port_t port;
     if (domus_evtchn_bind_ipi(0, &port)) {
         printf("# upcall_inject_us: bind_ipi failed\n");
@@ -132,16 +121,13 @@ static void bench_upcall(void)
     domus_evtchn_close(port);
 }
 
-int main(void)
-{
+int main(void) {
     char value[32];
     if (domus_cmdline_get("rounds", value, sizeof value))
         rounds = (unsigned)strtoul(value, NULL, 10);
-    if (rounds < 1)
-        rounds = 1;
+    if (rounds < 1) rounds = 1;
     samples = malloc(rounds * sizeof *samples);
-    if (!samples)
-        return 1;
+    if (!samples) return 1;
     bench_hypercall();
     bench_event();
     bench_upcall();

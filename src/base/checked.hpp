@@ -19,7 +19,8 @@ inline std::optional<std::uint64_t> checked_mul(std::uint64_t a, std::uint64_t b
 }
 
 // True when [offset, offset + length) lies inside [0, limit), without overflow.
-constexpr bool range_within(std::uint64_t offset, std::uint64_t length, std::uint64_t limit) noexcept {
+constexpr bool range_within(std::uint64_t offset, std::uint64_t length,
+                            std::uint64_t limit) noexcept {
     return offset <= limit && length <= limit - offset;
 }
 

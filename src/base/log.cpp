@@ -14,7 +14,9 @@ Error errno_error(std::string what, int err) {
     return Error{fmt::format("{}: {}", what, std::strerror(err)), err};
 }
 
-Error errno_error(std::string what) { return errno_error(std::move(what), errno); }
+Error errno_error(std::string what) {
+    return errno_error(std::move(what), errno);
+}
 
 }  // namespace domus
 

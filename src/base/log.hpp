@@ -29,10 +29,14 @@ void emit(Level level, std::string_view component, fmt::format_string<Args...> f
     write(level, component, fmt::format(f, std::forward<Args>(a)...));
 }
 
-#define DOMUS_LOG_DEBUG(component, ...) ::domus::log::emit(::domus::log::Level::debug, component, __VA_ARGS__)
-#define DOMUS_LOG_INFO(component, ...) ::domus::log::emit(::domus::log::Level::info, component, __VA_ARGS__)
-#define DOMUS_LOG_WARN(component, ...) ::domus::log::emit(::domus::log::Level::warn, component, __VA_ARGS__)
-#define DOMUS_LOG_ERROR(component, ...) ::domus::log::emit(::domus::log::Level::error, component, __VA_ARGS__)
+#define DOMUS_LOG_DEBUG(component, ...) \
+    ::domus::log::emit(::domus::log::Level::debug, component, __VA_ARGS__)
+#define DOMUS_LOG_INFO(component, ...) \
+    ::domus::log::emit(::domus::log::Level::info, component, __VA_ARGS__)
+#define DOMUS_LOG_WARN(component, ...) \
+    ::domus::log::emit(::domus::log::Level::warn, component, __VA_ARGS__)
+#define DOMUS_LOG_ERROR(component, ...) \
+    ::domus::log::emit(::domus::log::Level::error, component, __VA_ARGS__)
 
 // Allows `burst` events per second; counts the rest as suppressed. Thread-safe.
 class RateLimit {

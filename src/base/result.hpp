@@ -65,12 +65,12 @@ private:
 }  // namespace domus
 
 // Propagates a failed Result out of the calling function: `DOMUS_TRY(x, expr);`.
-#define DOMUS_TRY(var, expr)                              \
-    auto var##_result_ = (expr);                          \
+#define DOMUS_TRY(var, expr)                                     \
+    auto var##_result_ = (expr);                                 \
     if (!var##_result_) return std::move(var##_result_).error(); \
     auto var = std::move(var##_result_).value()
-#define DOMUS_TRY_VOID(expr)                                  \
-    do {                                                      \
-        auto try_result_ = (expr);                            \
+#define DOMUS_TRY_VOID(expr)                                     \
+    do {                                                         \
+        auto try_result_ = (expr);                               \
         if (!try_result_) return std::move(try_result_).error(); \
     } while (0)

@@ -47,7 +47,8 @@ int run_domain(const RunOptions& options) {
     // any is created) and turned into stop() by a watcher; SIGUSR2 releases the watcher.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
-    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&stop_signals, signal);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR2})
+        sigaddset(&stop_signals, signal);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     auto kvm = kvm::System::open();
     if (!kvm) {
@@ -65,7 +66,8 @@ int run_domain(const RunOptions& options) {
     std::thread watcher([&] {
         int signal = 0;
         if (sigwait(&stop_signals, &signal) == 0 && signal != SIGUSR2)
-            dom.stop({monitor::ExitKind::interrupted, 0, fmt::format("interrupted by signal {}", signal)});
+            dom.stop({monitor::ExitKind::interrupted, 0,
+                      fmt::format("interrupted by signal {}", signal)});
     });
     monitor::DomainExit exit = dom.run();
     pthread_kill(watcher.native_handle(), SIGUSR2);
@@ -73,17 +75,19 @@ int run_domain(const RunOptions& options) {
 
     if (exit.kind == monitor::ExitKind::crash) {
         std::fprintf(stderr, "domus: domain crashed: %s\n", exit.detail.c_str());
-    } else if (exit.kind == monitor::ExitKind::error || exit.kind == monitor::ExitKind::interrupted) {
+    } else if (exit.kind == monitor::ExitKind::error ||
+               exit.kind == monitor::ExitKind::interrupted) {
         std::fprintf(stderr, "domus: %s\n", exit.detail.c_str());
     }
     if (options.stats) {
         auto s = dom.stats();
         double seconds = double(monitor::host_monotonic_ns() - start_ns) / 1e9;
-        std::fprintf(stderr,
-                     "domus-stats: run_seconds=%.6f exits=%lu hypercalls=%lu doorbell_exits=%lu upcalls=%lu "
-                     "blocks=%lu console_bytes=%lu console_notifications=%lu monitor_overhead_mib=%.2f\n",
-                     seconds, s.exits, s.hypercalls, s.doorbells, s.upcalls, s.blocks, s.console_bytes,
-                     s.console_notifications, monitor_overhead_mib());
+        std::fprintf(
+            stderr,
+            "domus-stats: run_seconds=%.6f exits=%lu hypercalls=%lu doorbell_exits=%lu upcalls=%lu "
+            "blocks=%lu console_bytes=%lu console_notifications=%lu monitor_overhead_mib=%.2f\n",
+            seconds, s.exits, s.hypercalls, s.doorbells, s.upcalls, s.blocks, s.console_bytes,
+            s.console_notifications, monitor_overhead_mib());
     }
     return monitor::exit_status(exit);
 }
@@ -92,7 +96,8 @@ int run_domain(const RunOptions& options) {
 
 void add_run_command(CLI::App& app, int& status) {
     auto options = std::make_shared<RunOptions>();
-    auto* run = app.add_subcommand("run", "Boot one domain in the foreground (console on stdin/stdout)");
+    auto* run =
+        app.add_subcommand("run", "Boot one domain in the foreground (console on stdin/stdout)");
     run->footer(kStatusHelp);
     run->add_option("kernel", options->config.kernel, "Guest image (ELF64)")->required();
     run->add_option("-m,--memory", options->config.memory_mib, "Memory in MiB")
@@ -102,13 +107,15 @@ void add_run_command(CLI::App& app, int& status) {
         ->check(CLI::Range(1, 64))
         ->capture_default_str();
     run->add_option("--cmdline", options->config.cmdline, "Guest command line");
-    run->add_flag("--stats", options->stats, "Print exit and memory statistics to stderr at the end");
+    run->add_flag("--stats", options->stats,
+                  "Print exit and memory statistics to stderr at the end");
     run->add_flag("--no-input", options->no_input, "Do not forward stdin to the guest console");
     run->add_option("--domid", options->config.domid, "Domain ID (for the store)")
         ->check(CLI::Range(1, 0x7FEF))
         ->capture_default_str();
-    run->add_option("--store-run-dir", options->config.store_run_dir,
-                    "Attach the domain to the store daemon (domus-xenstored) of this run directory");
+    run->add_option(
+        "--store-run-dir", options->config.store_run_dir,
+        "Attach the domain to the store daemon (domus-xenstored) of this run directory");
     run->callback([options, &status] { status = run_domain(*options); });
 }
 

@@ -15,10 +15,10 @@ int main(int argc, char** argv) {
     domus::cli::add_run_command(app, status);
     app.parse_complete_callback([&] {
         using domus::log::Level;
-        Level level = log_level == "debug" ? Level::debug
-                      : log_level == "warn" ? Level::warn
+        Level level = log_level == "debug"   ? Level::debug
+                      : log_level == "warn"  ? Level::warn
                       : log_level == "error" ? Level::error
-                                              : Level::info;
+                                             : Level::info;
         domus::log::Config::instance().level.store(level);
     });
     try {

@@ -123,7 +123,9 @@ std::uint64_t Vm::tsc_khz() const noexcept {
     return khz > 0 ? std::uint64_t(khz) : 0;
 }
 
-int Vcpu::run() noexcept { return ::ioctl(fd(), KVM_RUN, 0); }
+int Vcpu::run() noexcept {
+    return ::ioctl(fd(), KVM_RUN, 0);
+}
 
 Result<void> Vcpu::set_regs(const kvm_regs& regs) {
     if (::ioctl(fd(), KVM_SET_REGS, &regs) < 0) return errno_error("KVM_SET_REGS");
@@ -151,7 +153,8 @@ Result<void> Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
     std::vector<std::byte> buffer(sizeof(CpuidHeader) + entries.size() * sizeof(kvm_cpuid_entry2));
     auto* header = reinterpret_cast<CpuidHeader*>(buffer.data());
     header->nent = std::uint32_t(entries.size());
-    std::memcpy(buffer.data() + sizeof(CpuidHeader), entries.data(), entries.size() * sizeof(kvm_cpuid_entry2));
+    std::memcpy(buffer.data() + sizeof(CpuidHeader), entries.data(),
+                entries.size() * sizeof(kvm_cpuid_entry2));
     if (::ioctl(fd(), kSetCpuid2, header) < 0) return errno_error("KVM_SET_CPUID2");
     return {};
 }

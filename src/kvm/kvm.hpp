@@ -39,8 +39,8 @@ public:
     static Result<Vm> create(const System& system);
 
     int fd() const noexcept { return fd_.get(); }
-    Result<void> set_memory_region(std::uint32_t slot, std::uint64_t guest_phys,
-                                   std::uint64_t size, void* host, std::uint32_t flags = 0);
+    Result<void> set_memory_region(std::uint32_t slot, std::uint64_t guest_phys, std::uint64_t size,
+                                   void* host, std::uint32_t flags = 0);
     // Registers an eventfd signalled by a guest port write of `length` bytes; with
     // `match`, only when the written value equals it (KVM_IOEVENTFD_FLAG_DATAMATCH).
     Result<void> add_pio_eventfd(int eventfd, std::uint16_t port, std::uint32_t length,

@@ -34,7 +34,9 @@ ConsoleBackend::ConsoleBackend(xencons_interface& ring, int output_fd, int input
       doorbell_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-ConsoleBackend::~ConsoleBackend() { stop(); }
+ConsoleBackend::~ConsoleBackend() {
+    stop();
+}
 
 void ConsoleBackend::start(EventChannels& events, std::uint32_t port) {
     events_ = &events;
@@ -52,7 +54,8 @@ void ConsoleBackend::stop() {
 }
 
 void ConsoleBackend::thread_main() {
-    pollfd fds[3] = {{doorbell_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}, {input_fd_, POLLIN, 0}};
+    pollfd fds[3] = {
+        {doorbell_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}, {input_fd_, POLLIN, 0}};
     for (;;) {
         nfds_t count = (input_fd_ >= 0 && input_open_) ? 3 : 2;
         if (::poll(fds, count, -1) < 0) {
@@ -90,12 +93,14 @@ void ConsoleBackend::drain_output() {
     if (used == 0) return;
     if (used > kSize) {
         static log::RateLimit limit;
-        if (limit.allow()) DOMUS_LOG_WARN("console", "guest console ring index out of range ({} bytes)", used);
+        if (limit.allow())
+            DOMUS_LOG_WARN("console", "guest console ring index out of range ({} bytes)", used);
         shared(ring_.out_cons).store(prod, std::memory_order_release);  // resynchronise
         return;
     }
     char copy[kSize];
-    for (XENCONS_RING_IDX i = 0; i < used; ++i) copy[i] = ring_.out[MASK_XENCONS_IDX(cons + i, ring_.out)];
+    for (XENCONS_RING_IDX i = 0; i < used; ++i)
+        copy[i] = ring_.out[MASK_XENCONS_IDX(cons + i, ring_.out)];
     shared(ring_.out_cons).store(prod, std::memory_order_release);
     write_all(copy, used);
     bytes_out_.fetch_add(used, std::memory_order_relaxed);
@@ -116,7 +121,8 @@ void ConsoleBackend::feed_input() {
     XENCONS_RING_IDX used = prod - cons;
     if (used > kSize) used = kSize;  // a confused guest: just stop feeding
     std::size_t room = std::min<std::size_t>(kSize - used, pending_input_.size());
-    for (std::size_t i = 0; i < room; ++i) ring_.in[MASK_XENCONS_IDX(prod + i, ring_.in)] = pending_input_[i];
+    for (std::size_t i = 0; i < room; ++i)
+        ring_.in[MASK_XENCONS_IDX(prod + i, ring_.in)] = pending_input_[i];
     shared(ring_.in_prod).store(prod + XENCONS_RING_IDX(room), std::memory_order_release);
     pending_input_.erase(0, room);
     if (room && events_) events_->raise(port_);

@@ -25,7 +25,8 @@ constexpr std::uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10;
 constexpr std::uint16_t kUserCode = 0x33, kUserData = 0x2b;
 constexpr std::uint64_t kRflagsBoot = 0x3202;  // IOPL=3, IF, reserved bit 1
 
-const kvm_cpuid_entry2* find_cpuid(const kvm::System& kvm, std::uint32_t function, std::uint32_t index) {
+const kvm_cpuid_entry2* find_cpuid(const kvm::System& kvm, std::uint32_t function,
+                                   std::uint32_t index) {
     for (const auto& entry : kvm.supported_cpuid())
         if (entry.function == function && entry.index == index) return &entry;
     return nullptr;
@@ -58,7 +59,8 @@ Result<void> configure_vcpu(const kvm::System& kvm, kvm::Vcpu& vcpu, const Layou
     // Enable every extended state KVM offers (x87/SSE/AVX/AVX-512...), so the guest
     // can use them and KVM_GET_XSAVE2 later exports them (DESIGN.md).
     if (auto* xsave = find_cpuid(kvm, 0xD, 0)) {
-        std::uint64_t xcr0 = (std::uint64_t(xsave->edx) << 32 | xsave->eax) & 0xFFull;  // user states
+        std::uint64_t xcr0 =
+            (std::uint64_t(xsave->edx) << 32 | xsave->eax) & 0xFFull;  // user states
         DOMUS_TRY_VOID(vcpu.set_xcr0(xcr0 | 1));
     }
     DOMUS_TRY(sregs, vcpu.get_sregs());
@@ -78,7 +80,8 @@ Result<void> configure_vcpu(const kvm::System& kvm, kvm::Vcpu& vcpu, const Layou
     sregs.idt = {};
     sregs.cr0 = kCr0Pe | kCr0Mp | kCr0Et | kCr0Ne | kCr0Wp | kCr0Am | kCr0Pg;
     sregs.cr3 = layout.page_tables;
-    sregs.cr4 = kCr4Pae | kCr4Osfxsr | kCr4Osxmmexcpt | kCr4Osxsave | (has_fsgsbase(kvm) ? kCr4Fsgsbase : 0);
+    sregs.cr4 = kCr4Pae | kCr4Osfxsr | kCr4Osxmmexcpt | kCr4Osxsave |
+                (has_fsgsbase(kvm) ? kCr4Fsgsbase : 0);
     sregs.efer = kEferLme | kEferLma;
     DOMUS_TRY_VOID(vcpu.set_sregs(sregs));
     // Registers come back in kvm_run after every exit and go in from there.
@@ -86,12 +89,18 @@ Result<void> configure_vcpu(const kvm::System& kvm, kvm::Vcpu& vcpu, const Layou
     return {};
 }
 
-Domain::Domain(const DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout, std::uint64_t tsc_khz)
-    : config_(config), vm_(std::move(vm)), memory_(std::move(memory)), layout_(layout), clock_(tsc_khz) {}
+Domain::Domain(const DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout,
+               std::uint64_t tsc_khz)
+    : config_(config),
+      vm_(std::move(vm)),
+      memory_(std::move(memory)),
+      layout_(layout),
+      clock_(tsc_khz) {}
 
 Domain::~Domain() {
     stop(DomainExit{ExitKind::error, 0, "monitor shut down"});
-    for (auto& vcpu : vcpus_) vcpu->join();
+    for (auto& vcpu : vcpus_)
+        vcpu->join();
     if (console_) console_->stop();
 }
 
@@ -99,15 +108,18 @@ Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm, const Dom
     if (config.vcpus < 1 || config.vcpus > DOMUS_MAX_VCPUS)
         return make_error("vcpus must be 1..{}, not {}", DOMUS_MAX_VCPUS, config.vcpus);
     if (config.cmdline.size() >= MAX_GUEST_CMDLINE)
-        return make_error("command line is {} bytes; the limit is {}", config.cmdline.size(), MAX_GUEST_CMDLINE - 1);
+        return make_error("command line is {} bytes; the limit is {}", config.cmdline.size(),
+                          MAX_GUEST_CMDLINE - 1);
     if (config.memory_mib > (kMaxMemory >> 20) || config.memory_mib < (kMinMemory >> 20))
-        return make_error("memory must be {}..{} MiB, not {}", kMinMemory >> 20, kMaxMemory >> 20, config.memory_mib);
+        return make_error("memory must be {}..{} MiB, not {}", kMinMemory >> 20, kMaxMemory >> 20,
+                          config.memory_mib);
     DOMUS_TRY(layout, Layout::compute(config.memory_mib << 20));
     DOMUS_TRY(vm, kvm::Vm::create(kvm));
     DOMUS_TRY(memory, GuestMemory::create(layout.memory_size, kImageBase));
     DOMUS_TRY_VOID(vm.set_memory_region(0, 0, memory.size(), memory.base()));
     std::uint64_t tsc_khz = vm.tsc_khz();  // 0: GuestClock calibrates (5 ms)
-    std::unique_ptr<Domain> domain(new Domain(config, std::move(vm), std::move(memory), layout, tsc_khz));
+    std::unique_ptr<Domain> domain(
+        new Domain(config, std::move(vm), std::move(memory), layout, tsc_khz));
     DOMUS_TRY_VOID(domain->build(kvm));
     return domain;
 }
@@ -128,21 +140,23 @@ Result<void> Domain::build(const kvm::System& kvm) {
     memory_.write<std::uint16_t>(layout_.tss + 102, kIoBitmapOffset);
 
     shared_ = memory_.object<shared_info>(layout_.shared_info);
-    for (auto& info : shared_->vcpu_info) info.evtchn_upcall_mask = 1;
+    for (auto& info : shared_->vcpu_info)
+        info.evtchn_upcall_mask = 1;
     clock_.publish_wallclock(*shared_);
     events_ = std::make_unique<EventChannels>(*shared_, *this, config_.domid);
 
     auto* ring = memory_.object<xencons_interface>(layout_.console_ring);
-    console_ = std::make_unique<ConsoleBackend>(*ring, config_.console_output_fd, config_.console_input_fd);
+    console_ = std::make_unique<ConsoleBackend>(*ring, config_.console_output_fd,
+                                                config_.console_input_fd);
     evtchn_port_t console_port = events_->bind_backend(console_->doorbell_fd());
-    DOMUS_TRY_VOID(vm_.add_pio_eventfd(console_->doorbell_fd(), DOMUS_DOORBELL_PORT, 4, console_port));
+    DOMUS_TRY_VOID(
+        vm_.add_pio_eventfd(console_->doorbell_fd(), DOMUS_DOORBELL_PORT, 4, console_port));
 
     for (std::uint32_t i = 0; i < config_.vcpus; ++i) {
         DOMUS_TRY(vcpu, vm_.create_vcpu(kvm, int(i)));
         DOMUS_TRY_VOID(configure_vcpu(kvm, *vcpu, layout_));
-        std::uint64_t info = i < XEN_LEGACY_MAX_VCPUS
-                                 ? layout_.shared_info + i * sizeof(vcpu_info)
-                                 : 0;
+        std::uint64_t info =
+            i < XEN_LEGACY_MAX_VCPUS ? layout_.shared_info + i * sizeof(vcpu_info) : 0;
         vcpus_.push_back(std::make_unique<VcpuRunner>(*this, std::move(vcpu), info));
         if (info) clock_.publish(memory_.object<vcpu_info>(info)->time);
     }
@@ -151,10 +165,12 @@ Result<void> Domain::build(const kvm::System& kvm) {
     auto* start = memory_.object<start_info>(layout_.start_info);
     start->console.evtchn = console_port;
     if (!config_.store_run_dir.empty()) {
-        auto link = StoreLink::attach(config_.store_run_dir, config_.domid, memory_, layout_.store_ring, *events_);
+        auto link = StoreLink::attach(config_.store_run_dir, config_.domid, memory_,
+                                      layout_.store_ring, *events_);
         if (!link) return std::move(link).error();
         store_ = std::move(link).value();
-        DOMUS_TRY_VOID(vm_.add_pio_eventfd(store_->guest_notify_fd(), DOMUS_DOORBELL_PORT, 4, store_->port()));
+        DOMUS_TRY_VOID(
+            vm_.add_pio_eventfd(store_->guest_notify_fd(), DOMUS_DOORBELL_PORT, 4, store_->port()));
         store_->start();
         start->store_mfn = layout_.store_ring / kPageSize;
         start->store_evtchn = store_->port();
@@ -182,7 +198,8 @@ Result<void> Domain::write_start_info(const ElfImage& image) {
     start->domus.nr_vcpus = config_.vcpus;
     start->domus.heap_start = align_up(image.image_end, kLargePageSize);
     start->domus.heap_end = layout_.monitor_area;
-    if (start->domus.heap_start > start->domus.heap_end) start->domus.heap_start = start->domus.heap_end;
+    if (start->domus.heap_start > start->domus.heap_end)
+        start->domus.heap_start = start->domus.heap_end;
     start->domus.tsc_khz = clock_.tsc_khz();
     auto sregs = vcpus_[0]->kvm().get_sregs();
     if (sregs && (sregs->cr4 & kCr4Fsgsbase)) start->domus.flags |= DOMUS_BOOT_FSGSBASE;
@@ -190,13 +207,15 @@ Result<void> Domain::write_start_info(const ElfImage& image) {
 }
 
 DomainExit Domain::run() {
-    for (auto& vcpu : vcpus_) vcpu->start_thread();
+    for (auto& vcpu : vcpus_)
+        vcpu->start_thread();
     vcpus_[0]->bring_up();
     {
         std::unique_lock lock(exit_mutex_);
         exit_cv_.wait(lock, [&] { return stopping(); });
     }
-    for (auto& vcpu : vcpus_) vcpu->join();
+    for (auto& vcpu : vcpus_)
+        vcpu->join();
     console_->stop();
     std::lock_guard lock(exit_mutex_);
     return exit_;
@@ -210,7 +229,8 @@ void Domain::stop(DomainExit exit) noexcept {
         stopping_.store(true, std::memory_order_release);
     }
     exit_cv_.notify_all();
-    for (auto& vcpu : vcpus_) vcpu->kick();
+    for (auto& vcpu : vcpus_)
+        vcpu->kick();
 }
 
 vcpu_info* Domain::vcpu_info_of(std::uint32_t vcpu) noexcept {

@@ -39,7 +39,8 @@ struct DomainStats {
 
 class Domain final : public EventSink {
 public:
-    static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm, const DomainConfig& config);
+    static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm,
+                                                  const DomainConfig& config);
     ~Domain() override;
 
     // Starts vCPU 0 and waits until the domain shuts down, crashes or fails.
@@ -70,7 +71,8 @@ public:
     void notify_backend(int backend_eventfd) noexcept override;
 
 private:
-    Domain(const DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout, std::uint64_t tsc_khz);
+    Domain(const DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout,
+           std::uint64_t tsc_khz);
     Result<void> build(const kvm::System& kvm);
     Result<void> write_start_info(const ElfImage& image);
     Result<void> setup_boot_vcpu(const kvm::System& kvm, const ElfImage& image);

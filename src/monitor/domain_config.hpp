@@ -7,14 +7,14 @@
 namespace domus::monitor {
 
 struct DomainConfig {
-    std::string kernel;               // path to the ELF image
+    std::string kernel;  // path to the ELF image
     std::uint64_t memory_mib = 32;
-    std::uint32_t vcpus = 1;          // 1..64
+    std::uint32_t vcpus = 1;  // 1..64
     std::string cmdline;
     std::uint16_t domid = 1;
-    int console_output_fd = 1;        // where guest console output goes
-    int console_input_fd = -1;        // keyboard for the guest; -1: none
-    std::string store_run_dir;        // attach to the store daemon of this run dir; empty: no store
+    int console_output_fd = 1;  // where guest console output goes
+    int console_input_fd = -1;  // keyboard for the guest; -1: none
+    std::string store_run_dir;  // attach to the store daemon of this run dir; empty: no store
 };
 
 }  // namespace domus::monitor

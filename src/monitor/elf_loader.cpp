@@ -59,11 +59,14 @@ Result<ElfImage> parse_elf(std::span<const std::byte> file, std::uint64_t load_b
     if (header.e_machine != EM_X86_64)
         return make_error("ELF machine {} is not x86-64", header.e_machine);
     if (header.e_type == ET_DYN)
-        return make_error("position-independent (ET_DYN) images are not supported; link at a fixed address");
-    if (header.e_type != ET_EXEC) return make_error("ELF type {} is not an executable", header.e_type);
+        return make_error(
+            "position-independent (ET_DYN) images are not supported; link at a fixed address");
+    if (header.e_type != ET_EXEC)
+        return make_error("ELF type {} is not an executable", header.e_type);
     if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phnum == 0)
         return make_error("ELF image has no usable program headers");
-    if (!range_within(header.e_phoff, std::uint64_t(header.e_phnum) * sizeof(Elf64_Phdr), file.size()))
+    if (!range_within(header.e_phoff, std::uint64_t(header.e_phnum) * sizeof(Elf64_Phdr),
+                      file.size()))
         return make_error("ELF program headers lie outside the file");
 
     ElfImage image;
@@ -77,27 +80,33 @@ Result<ElfImage> parse_elf(std::span<const std::byte> file, std::uint64_t load_b
         if (ph.p_type == PT_NOTE) {
             if (!range_within(ph.p_offset, ph.p_filesz, file.size()))
                 return make_error("ELF note segment {} lies outside the file", i);
-            if (auto page = find_xen_note(file, ph.p_offset, ph.p_filesz, XEN_ELFNOTE_HYPERCALL_PAGE))
+            if (auto page =
+                    find_xen_note(file, ph.p_offset, ph.p_filesz, XEN_ELFNOTE_HYPERCALL_PAGE))
                 hypercall_page = page;
             continue;
         }
         if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
         if (ph.p_filesz > ph.p_memsz)
-            return make_error("segment {}: file size {:#x} exceeds memory size {:#x}", i, ph.p_filesz, ph.p_memsz);
+            return make_error("segment {}: file size {:#x} exceeds memory size {:#x}", i,
+                              ph.p_filesz, ph.p_memsz);
         if (!range_within(ph.p_offset, ph.p_filesz, file.size()))
             return make_error("segment {}: file range {:#x}+{:#x} lies outside the {}-byte file", i,
                               ph.p_offset, ph.p_filesz, file.size());
         if (ph.p_vaddr != ph.p_paddr)
-            return make_error("segment {}: virtual {:#x} != physical {:#x}; Domus maps 1:1", i, ph.p_vaddr, ph.p_paddr);
+            return make_error("segment {}: virtual {:#x} != physical {:#x}; Domus maps 1:1", i,
+                              ph.p_vaddr, ph.p_paddr);
         auto end = checked_add(ph.p_paddr, ph.p_memsz);
         if (ph.p_paddr < load_base || !end || *end > load_limit) {
             if (end && *end > load_limit && ph.p_paddr < load_limit && ph.p_paddr >= load_base)
-                return make_error("segment {} [{:#x}, {:#x}) overlaps the monitor's pages at {:#x}; give the domain more memory",
-                                  i, ph.p_paddr, end.value_or(0), load_limit);
-            return make_error("segment {} [{:#x}, {:#x}) lies outside guest memory [{:#x}, {:#x})", i,
-                              ph.p_paddr, end.value_or(0), load_base, load_limit);
+                return make_error(
+                    "segment {} [{:#x}, {:#x}) overlaps the monitor's pages at {:#x}; give the "
+                    "domain more memory",
+                    i, ph.p_paddr, end.value_or(0), load_limit);
+            return make_error("segment {} [{:#x}, {:#x}) lies outside guest memory [{:#x}, {:#x})",
+                              i, ph.p_paddr, end.value_or(0), load_base, load_limit);
         }
-        image.segments.push_back({ph.p_paddr, ph.p_offset, ph.p_filesz, ph.p_memsz, (ph.p_flags & PF_X) != 0});
+        image.segments.push_back(
+            {ph.p_paddr, ph.p_offset, ph.p_filesz, ph.p_memsz, (ph.p_flags & PF_X) != 0});
         image.image_end = std::max(image.image_end, *end);
     }
     if (image.segments.empty()) return make_error("ELF image has no loadable segments");
@@ -113,7 +122,8 @@ Result<ElfImage> parse_elf(std::span<const std::byte> file, std::uint64_t load_b
 
     auto inside = [&](std::uint64_t addr, std::uint64_t length, bool need_exec) {
         return std::any_of(image.segments.begin(), image.segments.end(), [&](const ElfSegment& s) {
-            return addr >= s.guest_addr && range_within(addr - s.guest_addr, length, s.memory_size) &&
+            return addr >= s.guest_addr &&
+                   range_within(addr - s.guest_addr, length, s.memory_size) &&
                    (!need_exec || s.executable);
         });
     };
@@ -122,15 +132,18 @@ Result<ElfImage> parse_elf(std::span<const std::byte> file, std::uint64_t load_b
     if (!hypercall_page)
         return make_error("image has no XEN_ELFNOTE_HYPERCALL_PAGE note (owner \"Xen\", type 2)");
     if (*hypercall_page % 4096 != 0 || !inside(*hypercall_page, 4096, false))
-        return make_error("hypercall page {:#x} is not a page-aligned page inside the image", *hypercall_page);
+        return make_error("hypercall page {:#x} is not a page-aligned page inside the image",
+                          *hypercall_page);
     image.hypercall_page = *hypercall_page;
     return image;
 }
 
-Result<void> load_elf(const ElfImage& image, std::span<const std::byte> file, const GuestMemory& memory) {
+Result<void> load_elf(const ElfImage& image, std::span<const std::byte> file,
+                      const GuestMemory& memory) {
     for (const auto& segment : image.segments) {
         auto target = memory.range(segment.guest_addr, segment.memory_size);
-        if (!target) return make_error("segment at {:#x} does not fit guest memory", segment.guest_addr);
+        if (!target)
+            return make_error("segment at {:#x} does not fit guest memory", segment.guest_addr);
         std::memcpy(target->data(), file.data() + segment.file_offset, segment.file_size);
         std::memset(target->data() + segment.file_size, 0, segment.memory_size - segment.file_size);
     }

@@ -13,7 +13,9 @@ std::atomic_ref<T> atomic(T& value) {
     return std::atomic_ref<T>(value);
 }
 
-bool is_self(domid_t dom, domid_t self) { return dom == DOMID_SELF || dom == self; }
+bool is_self(domid_t dom, domid_t self) {
+    return dom == DOMID_SELF || dom == self;
+}
 
 }  // namespace
 
@@ -92,15 +94,18 @@ int EventChannels::bind_vcpu(evtchn_port_t port, std::uint32_t vcpu) noexcept {
     std::lock_guard lock(mutex_);
     Port& p = ports_[port];
     switch (p.state) {
-        case State::free: return -XEN_EINVAL;
-        case State::ipi: return -XEN_EINVAL;  // fixed to its vCPU
+        case State::free:
+            return -XEN_EINVAL;
+        case State::ipi:
+            return -XEN_EINVAL;  // fixed to its vCPU
         case State::virq:
             if (p.virq == VIRQ_TIMER || p.virq == VIRQ_DEBUG) return -XEN_EINVAL;  // per-vCPU
             if (vcpu != p.vcpu && virq_ports_[vcpu][p.virq].load()) return -XEN_EEXIST;
             virq_ports_[p.vcpu][p.virq].store(0);
             virq_ports_[vcpu][p.virq].store(port);
             break;
-        default: break;
+        default:
+            break;
     }
     p.vcpu = vcpu;
     return 0;
@@ -111,8 +116,10 @@ int EventChannels::close(evtchn_port_t port) noexcept {
     std::lock_guard lock(mutex_);
     Port& p = ports_[port];
     switch (p.state) {
-        case State::free: return -XEN_EINVAL;
-        case State::backend: return -XEN_EPERM;  // owned by the monitor's device
+        case State::free:
+            return -XEN_EINVAL;
+        case State::backend:
+            return -XEN_EPERM;  // owned by the monitor's device
         case State::virq: {
             evtchn_port_t bound = port;  // clear the slot only if it is still ours
             virq_ports_[p.vcpu][p.virq].compare_exchange_strong(bound, 0);
@@ -127,7 +134,8 @@ int EventChannels::close(evtchn_port_t port) noexcept {
             }
             break;
         }
-        default: break;
+        default:
+            break;
     }
     p = Port{};
     return 0;
@@ -139,7 +147,9 @@ int EventChannels::send(evtchn_port_t port) noexcept {
     const Port p = ports_[port];
     lock.unlock();
     switch (p.state) {
-        case State::ipi: deliver(port, p.vcpu); return 0;
+        case State::ipi:
+            deliver(port, p.vcpu);
+            return 0;
         case State::interdomain: {
             lock.lock();
             std::uint32_t vcpu = ports_[p.remote_port].vcpu;
@@ -147,9 +157,13 @@ int EventChannels::send(evtchn_port_t port) noexcept {
             deliver(p.remote_port, vcpu);
             return 0;
         }
-        case State::backend: sink_.notify_backend(p.backend_fd); return 0;
-        case State::unbound: return 0;  // nobody listens yet: dropped, as in Xen
-        default: return -XEN_EINVAL;
+        case State::backend:
+            sink_.notify_backend(p.backend_fd);
+            return 0;
+        case State::unbound:
+            return 0;  // nobody listens yet: dropped, as in Xen
+        default:
+            return -XEN_EINVAL;
     }
 }
 
@@ -177,7 +191,9 @@ int EventChannels::status(evtchn_status& status) noexcept {
     status.vcpu = p.vcpu;
     status.u = {};
     switch (p.state) {
-        case State::free: status.status = EVTCHNSTAT_closed; break;
+        case State::free:
+            status.status = EVTCHNSTAT_closed;
+            break;
         case State::unbound:
             status.status = EVTCHNSTAT_unbound;
             status.u.unbound.dom = p.remote_dom;
@@ -196,7 +212,9 @@ int EventChannels::status(evtchn_status& status) noexcept {
             status.status = EVTCHNSTAT_virq;
             status.u.virq = p.virq;
             break;
-        case State::ipi: status.status = EVTCHNSTAT_ipi; break;
+        case State::ipi:
+            status.status = EVTCHNSTAT_ipi;
+            break;
     }
     return 0;
 }
@@ -250,7 +268,10 @@ bool EventChannels::any_pending(const evtchn_port_t* ports, std::uint32_t count)
         evtchn_port_t port = ports[i];
         if (port == 0 || port >= kNrPorts) continue;
         std::uint64_t bit = 1ull << (port % kBitsPerWord);
-        if (std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(shared_.evtchn_pending[port / kBitsPerWord])).load() & bit)
+        if (std::atomic_ref<std::uint64_t>(
+                const_cast<std::uint64_t&>(shared_.evtchn_pending[port / kBitsPerWord]))
+                .load() &
+            bit)
             return true;
     }
     return false;

@@ -34,7 +34,8 @@ public:
 
     // Guest operations (hypercall handlers validate nothing else before calling).
     int alloc_unbound(domid_t dom, domid_t remote_dom, evtchn_port_t& port) noexcept;
-    int bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port, evtchn_port_t& port) noexcept;
+    int bind_interdomain(domid_t remote_dom, evtchn_port_t remote_port,
+                         evtchn_port_t& port) noexcept;
     int bind_virq(std::uint32_t virq, std::uint32_t vcpu, evtchn_port_t& port) noexcept;
     int bind_ipi(std::uint32_t vcpu, evtchn_port_t& port) noexcept;
     int bind_vcpu(evtchn_port_t port, std::uint32_t vcpu) noexcept;

@@ -64,7 +64,9 @@ GuestClock::GuestClock(std::uint64_t tsc_khz) {
     wall_origin_ns_ = host_realtime_ns();
 }
 
-std::uint64_t GuestClock::now_ns() const noexcept { return scale_delta(__rdtsc() - tsc_origin_, scale_); }
+std::uint64_t GuestClock::now_ns() const noexcept {
+    return scale_delta(__rdtsc() - tsc_origin_, scale_);
+}
 
 void GuestClock::publish(vcpu_time_info& info) const noexcept {
     // Seqlock writer: odd version, then the fields, then even version. The release

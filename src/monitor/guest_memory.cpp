@@ -11,7 +11,8 @@ Result<GuestMemory> GuestMemory::create(std::uint64_t size, std::uint64_t guard)
     Fd fd(::memfd_create("domus-guest-ram", MFD_CLOEXEC));
     if (!fd) return errno_error("memfd_create");
     if (::ftruncate(fd.get(), off_t(size)) < 0) return errno_error("ftruncate guest RAM");
-    void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd.get(), 0);
+    void* addr =
+        ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd.get(), 0);
     if (addr == MAP_FAILED) return errno_error("mmap guest RAM");
     return GuestMemory(std::move(fd), Mapping(addr, size), guard);
 }

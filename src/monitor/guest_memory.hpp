@@ -28,7 +28,8 @@ public:
 
     // The host bytes of [gpa, gpa + length), or an empty optional when any part lies
     // outside guest memory (the range check is overflow-safe).
-    std::optional<std::span<std::byte>> range(std::uint64_t gpa, std::uint64_t length) const noexcept {
+    std::optional<std::span<std::byte>> range(std::uint64_t gpa,
+                                              std::uint64_t length) const noexcept {
         if (gpa < guard_ || !range_within(gpa, length, size())) return std::nullopt;
         return std::span<std::byte>(base() + gpa, length);
     }

@@ -14,7 +14,8 @@ namespace {
 
 void put(std::span<std::byte> stub, std::initializer_list<std::uint8_t> code) {
     std::size_t i = 0;
-    for (std::uint8_t byte : code) stub[i++] = std::byte(byte);
+    for (std::uint8_t byte : code)
+        stub[i++] = std::byte(byte);
 }
 
 }  // namespace

@@ -24,7 +24,9 @@ namespace {
 constexpr std::int64_t kOk = 0;
 constexpr std::uint64_t kTimerSlackLimit = 1ull << 50;  // Xen: beyond this a deadline is a bug
 
-bool is_self(std::uint64_t dom, domid_t self) { return dom == DOMID_SELF || dom == self; }
+bool is_self(std::uint64_t dom, domid_t self) {
+    return dom == DOMID_SELF || dom == self;
+}
 
 // ---- console_io --------------------------------------------------------------------
 std::int64_t console_io(Domain& domain, const HypercallArgs& args) {
@@ -46,19 +48,30 @@ std::int64_t console_io(Domain& domain, const HypercallArgs& args) {
             std::memcpy(bytes->data(), copy.data(), n);
             return std::int64_t(n);
         }
-        default: return -XEN_ENOSYS;
+        default:
+            return -XEN_ENOSYS;
     }
 }
 
 // ---- sched_op -----------------------------------------------------------------------
 std::int64_t shutdown(Domain& domain, std::uint32_t reason, std::uint32_t code) {
     switch (reason) {
-        case SHUTDOWN_poweroff: domain.stop({ExitKind::poweroff, code, {}}); return kOk;
-        case SHUTDOWN_reboot: domain.stop({ExitKind::reboot, 0, {}}); return kOk;
-        case SHUTDOWN_crash: domain.stop({ExitKind::crash, code, "the guest reported a crash"}); return kOk;
-        case SHUTDOWN_watchdog: domain.stop({ExitKind::watchdog, 0, "watchdog"}); return kOk;
-        case SHUTDOWN_suspend: return -XEN_EOPNOTSUPP;  // needs a toolstack to save to
-        default: return -XEN_EINVAL;
+        case SHUTDOWN_poweroff:
+            domain.stop({ExitKind::poweroff, code, {}});
+            return kOk;
+        case SHUTDOWN_reboot:
+            domain.stop({ExitKind::reboot, 0, {}});
+            return kOk;
+        case SHUTDOWN_crash:
+            domain.stop({ExitKind::crash, code, "the guest reported a crash"});
+            return kOk;
+        case SHUTDOWN_watchdog:
+            domain.stop({ExitKind::watchdog, 0, "watchdog"});
+            return kOk;
+        case SHUTDOWN_suspend:
+            return -XEN_EOPNOTSUPP;  // needs a toolstack to save to
+        default:
+            return -XEN_EINVAL;
     }
 }
 
@@ -67,7 +80,8 @@ std::int64_t poll_ports(Domain& domain, VcpuRunner& vcpu, std::uint64_t arg) {
     if (!domain.memory().read(arg, poll)) return -XEN_EFAULT;
     if (poll.nr_ports == 0 || poll.nr_ports > SCHED_POLL_MAX_PORTS) return -XEN_EINVAL;
     evtchn_port_t ports[SCHED_POLL_MAX_PORTS];
-    auto bytes = domain.memory().range(poll.ports, std::uint64_t(poll.nr_ports) * sizeof(evtchn_port_t));
+    auto bytes =
+        domain.memory().range(poll.ports, std::uint64_t(poll.nr_ports) * sizeof(evtchn_port_t));
     if (!bytes) return -XEN_EFAULT;
     std::memcpy(ports, bytes->data(), bytes->size());
     for (std::uint32_t i = 0; i < poll.nr_ports; ++i)
@@ -79,13 +93,19 @@ std::int64_t poll_ports(Domain& domain, VcpuRunner& vcpu, std::uint64_t arg) {
 
 std::int64_t sched_op(Domain& domain, VcpuRunner& vcpu, const HypercallArgs& args) {
     switch (args.a1) {
-        case SCHEDOP_yield: ::sched_yield(); return kOk;
+        case SCHEDOP_yield:
+            ::sched_yield();
+            return kOk;
         case SCHEDOP_block: {
             vcpu_info* info = domain.vcpu_info_of(vcpu.index());
             if (!info) return -XEN_EINVAL;
             // Xen semantics: block re-enables upcalls, then sleeps unless one is pending.
             std::atomic_ref<std::uint8_t>(info->evtchn_upcall_mask).store(0);
-            vcpu.block_until([info] { return std::atomic_ref<std::uint8_t>(info->evtchn_upcall_pending).load() != 0; }, 0);
+            vcpu.block_until(
+                [info] {
+                    return std::atomic_ref<std::uint8_t>(info->evtchn_upcall_pending).load() != 0;
+                },
+                0);
             return kOk;
         }
         case SCHEDOP_shutdown: {
@@ -108,8 +128,10 @@ std::int64_t sched_op(Domain& domain, VcpuRunner& vcpu, const HypercallArgs& arg
                 return -XEN_EINVAL;
             return shutdown(domain, request.reason, request.code);
         }
-        case SCHEDOP_poll: return poll_ports(domain, vcpu, args.a2);
-        default: return -XEN_ENOSYS;
+        case SCHEDOP_poll:
+            return poll_ports(domain, vcpu, args.a2);
+        default:
+            return -XEN_ENOSYS;
     }
 }
 
@@ -130,7 +152,8 @@ std::int64_t set_timer_op(Domain& domain, VcpuRunner& vcpu, std::uint64_t deadli
 std::int64_t register_vcpu_info(Domain& domain, VcpuRunner& target, std::uint64_t arg) {
     vcpu_register_vcpu_info request;
     if (!domain.memory().read(arg, request)) return -XEN_EFAULT;
-    if (request.offset > kPageSize - sizeof(vcpu_info) || request.offset % 8 != 0) return -XEN_EINVAL;
+    if (request.offset > kPageSize - sizeof(vcpu_info) || request.offset % 8 != 0)
+        return -XEN_EINVAL;
     if (request.mfn >= domain.nr_pages()) return -XEN_EINVAL;
     std::uint64_t gpa = request.mfn * kPageSize + request.offset;
     if (gpa < kImageBase) return -XEN_EINVAL;
@@ -151,23 +174,30 @@ std::int64_t register_vcpu_info(Domain& domain, VcpuRunner& target, std::uint64_
 }
 
 std::int64_t vcpu_op(Domain& domain, VcpuRunner& caller, const HypercallArgs& args) {
-    VcpuRunner* target = args.a2 < domain.nr_vcpus() ? domain.vcpu(std::uint32_t(args.a2)) : nullptr;
+    VcpuRunner* target =
+        args.a2 < domain.nr_vcpus() ? domain.vcpu(std::uint32_t(args.a2)) : nullptr;
     if (!target) return -XEN_ENOENT;
     switch (args.a1) {
         case VCPUOP_initialise: {
             domus_vcpu_context context;
             if (!domain.memory().read(args.a3, context)) return -XEN_EFAULT;
-            if (context.rip < kImageBase || context.rip >= domain.layout().memory_size) return -XEN_EINVAL;
-            if (context.rsp < kImageBase || context.rsp > domain.layout().memory_size) return -XEN_EINVAL;
-            if ((context.fs_base >> 47) || (context.gs_base >> 47)) return -XEN_EINVAL;  // canonical, lower half
+            if (context.rip < kImageBase || context.rip >= domain.layout().memory_size)
+                return -XEN_EINVAL;
+            if (context.rsp < kImageBase || context.rsp > domain.layout().memory_size)
+                return -XEN_EINVAL;
+            if ((context.fs_base >> 47) || (context.gs_base >> 47))
+                return -XEN_EINVAL;  // canonical, lower half
             return target->initialise(context);
         }
-        case VCPUOP_up: return target->bring_up();
+        case VCPUOP_up:
+            return target->bring_up();
         case VCPUOP_down:
-            if (target != &caller) return -XEN_EINVAL;  // asynchronous down of others: not supported
+            if (target != &caller)
+                return -XEN_EINVAL;  // asynchronous down of others: not supported
             caller.go_down();
             return kOk;
-        case VCPUOP_is_up: return target->is_up() ? 1 : 0;
+        case VCPUOP_is_up:
+            return target->is_up() ? 1 : 0;
         case VCPUOP_set_singleshot_timer: {
             if (target != &caller) return -XEN_EINVAL;
             vcpu_set_singleshot_timer timer;
@@ -178,8 +208,10 @@ std::int64_t vcpu_op(Domain& domain, VcpuRunner& caller, const HypercallArgs& ar
             if (target != &caller) return -XEN_EINVAL;
             caller.set_timer(0);
             return kOk;
-        case VCPUOP_register_vcpu_info: return register_vcpu_info(domain, *target, args.a3);
-        default: return -XEN_ENOSYS;
+        case VCPUOP_register_vcpu_info:
+            return register_vcpu_info(domain, *target, args.a3);
+        default:
+            return -XEN_ENOSYS;
     }
 }
 
@@ -205,21 +237,28 @@ std::int64_t event_channel_op(Domain& domain, const HypercallArgs& args) {
                 return events.bind_interdomain(a.remote_dom, a.remote_port, a.local_port);
             });
         case EVTCHNOP_bind_virq:
-            return with_arg<evtchn_bind_virq>(domain, args.a2,
-                                              [&](auto& a) { return events.bind_virq(a.virq, a.vcpu, a.port); });
+            return with_arg<evtchn_bind_virq>(
+                domain, args.a2, [&](auto& a) { return events.bind_virq(a.virq, a.vcpu, a.port); });
         case EVTCHNOP_bind_ipi:
-            return with_arg<evtchn_bind_ipi>(domain, args.a2, [&](auto& a) { return events.bind_ipi(a.vcpu, a.port); });
+            return with_arg<evtchn_bind_ipi>(
+                domain, args.a2, [&](auto& a) { return events.bind_ipi(a.vcpu, a.port); });
         case EVTCHNOP_bind_vcpu:
-            return with_arg<evtchn_bind_vcpu>(domain, args.a2, [&](auto& a) { return events.bind_vcpu(a.port, a.vcpu); });
+            return with_arg<evtchn_bind_vcpu>(
+                domain, args.a2, [&](auto& a) { return events.bind_vcpu(a.port, a.vcpu); });
         case EVTCHNOP_close:
-            return with_arg<evtchn_close>(domain, args.a2, [&](auto& a) { return events.close(a.port); });
+            return with_arg<evtchn_close>(domain, args.a2,
+                                          [&](auto& a) { return events.close(a.port); });
         case EVTCHNOP_send:
-            return with_arg<evtchn_send>(domain, args.a2, [&](auto& a) { return events.send(a.port); });
+            return with_arg<evtchn_send>(domain, args.a2,
+                                         [&](auto& a) { return events.send(a.port); });
         case EVTCHNOP_unmask:
-            return with_arg<evtchn_unmask>(domain, args.a2, [&](auto& a) { return events.unmask(a.port); });
+            return with_arg<evtchn_unmask>(domain, args.a2,
+                                           [&](auto& a) { return events.unmask(a.port); });
         case EVTCHNOP_status:
-            return with_arg<evtchn_status>(domain, args.a2, [&](auto& a) { return events.status(a); });
-        default: return -XEN_ENOSYS;
+            return with_arg<evtchn_status>(domain, args.a2,
+                                           [&](auto& a) { return events.status(a); });
+        default:
+            return -XEN_ENOSYS;
     }
 }
 
@@ -233,13 +272,15 @@ std::int64_t memory_op(Domain& domain, const HypercallArgs& args) {
             if (!is_self(dom, domain.config().domid)) return -XEN_EPERM;
             return std::int64_t(domain.nr_pages());
         }
-        default: return -XEN_ENOSYS;  // reservation changes come with ballooning
+        default:
+            return -XEN_ENOSYS;  // reservation changes come with ballooning
     }
 }
 
 std::int64_t xen_version(Domain& domain, const HypercallArgs& args) {
     switch (args.a1) {
-        case XENVER_version: return DOMUS_ABI_VERSION;
+        case XENVER_version:
+            return DOMUS_ABI_VERSION;
         case XENVER_extraversion: {
             char text[16] = "-domus";
             return domain.memory().write(args.a2, text) ? kOk : -XEN_EFAULT;
@@ -250,8 +291,10 @@ std::int64_t xen_version(Domain& domain, const HypercallArgs& args) {
             info.submap = info.submap_idx == 0 ? (1u << XENFEAT_auto_translated_physmap) : 0;
             return domain.memory().write(args.a2, info) ? kOk : -XEN_EFAULT;
         }
-        case XENVER_pagesize: return XEN_PAGE_SIZE;
-        default: return -XEN_ENOSYS;
+        case XENVER_pagesize:
+            return XEN_PAGE_SIZE;
+        default:
+            return -XEN_ENOSYS;
     }
 }
 
@@ -261,11 +304,15 @@ std::int64_t callback_op(Domain& domain, VcpuRunner& vcpu, const HypercallArgs& 
     if (request.type != CALLBACKTYPE_event || request.flags != 0) return -XEN_EINVAL;
     switch (args.a1) {
         case CALLBACKOP_register:
-            if (request.address < kImageBase || request.address >= domain.layout().memory_size) return -XEN_EINVAL;
+            if (request.address < kImageBase || request.address >= domain.layout().memory_size)
+                return -XEN_EINVAL;
             vcpu.set_upcall_entry(request.address);
             return kOk;
-        case CALLBACKOP_unregister: vcpu.set_upcall_entry(0); return kOk;
-        default: return -XEN_ENOSYS;
+        case CALLBACKOP_unregister:
+            vcpu.set_upcall_entry(0);
+            return kOk;
+        default:
+            return -XEN_ENOSYS;
     }
 }
 
@@ -274,9 +321,14 @@ std::int64_t set_segment_base(VcpuRunner& vcpu, const HypercallArgs& args) {
     auto sregs = vcpu.kvm().get_sregs();
     if (!sregs) return -XEN_EIO;
     switch (args.a1) {
-        case SEGBASE_FS: sregs->fs.base = args.a2; break;
-        case SEGBASE_GS_USER: sregs->gs.base = args.a2; break;
-        default: return -XEN_EINVAL;
+        case SEGBASE_FS:
+            sregs->fs.base = args.a2;
+            break;
+        case SEGBASE_GS_USER:
+            sregs->gs.base = args.a2;
+            break;
+        default:
+            return -XEN_EINVAL;
     }
     return vcpu.kvm().set_sregs(*sregs) ? kOk : -XEN_EIO;
 }
@@ -286,18 +338,28 @@ std::int64_t set_segment_base(VcpuRunner& vcpu, const HypercallArgs& args) {
 std::int64_t dispatch_hypercall(Domain& domain, VcpuRunner& vcpu, std::uint32_t nr,
                                 const HypercallArgs& args) noexcept {
     switch (nr) {
-        case __HYPERVISOR_console_io: return console_io(domain, args);
-        case __HYPERVISOR_sched_op: return sched_op(domain, vcpu, args);
-        case __HYPERVISOR_set_timer_op: return set_timer_op(domain, vcpu, args.a1);
-        case __HYPERVISOR_vcpu_op: return vcpu_op(domain, vcpu, args);
-        case __HYPERVISOR_event_channel_op: return event_channel_op(domain, args);
-        case __HYPERVISOR_memory_op: return memory_op(domain, args);
-        case __HYPERVISOR_xen_version: return xen_version(domain, args);
-        case __HYPERVISOR_callback_op: return callback_op(domain, vcpu, args);
-        case __HYPERVISOR_set_segment_base: return set_segment_base(vcpu, args);
+        case __HYPERVISOR_console_io:
+            return console_io(domain, args);
+        case __HYPERVISOR_sched_op:
+            return sched_op(domain, vcpu, args);
+        case __HYPERVISOR_set_timer_op:
+            return set_timer_op(domain, vcpu, args.a1);
+        case __HYPERVISOR_vcpu_op:
+            return vcpu_op(domain, vcpu, args);
+        case __HYPERVISOR_event_channel_op:
+            return event_channel_op(domain, args);
+        case __HYPERVISOR_memory_op:
+            return memory_op(domain, args);
+        case __HYPERVISOR_xen_version:
+            return xen_version(domain, args);
+        case __HYPERVISOR_callback_op:
+            return callback_op(domain, vcpu, args);
+        case __HYPERVISOR_set_segment_base:
+            return set_segment_base(vcpu, args);
         default: {
             static log::RateLimit limit;
-            if (limit.allow()) DOMUS_LOG_DEBUG("vmm", "vcpu{}: unknown hypercall {}", vcpu.index(), nr);
+            if (limit.allow())
+                DOMUS_LOG_DEBUG("vmm", "vcpu{}: unknown hypercall {}", vcpu.index(), nr);
             return -XEN_ENOSYS;
         }
     }

@@ -17,9 +17,9 @@ inline constexpr std::uint64_t kMaxMemory = 64ull << 30;
 inline constexpr std::uint64_t kBootStackSize = 16 * 1024;
 
 struct Layout {
-    std::uint64_t memory_size = 0;  // multiple of 2 MiB
-    std::uint64_t monitor_area = 0; // first byte of the monitor area == heap end
-    std::uint64_t tss = 0;          // task state segment: its I/O bitmap lets CPL3 use ports
+    std::uint64_t memory_size = 0;   // multiple of 2 MiB
+    std::uint64_t monitor_area = 0;  // first byte of the monitor area == heap end
+    std::uint64_t tss = 0;           // task state segment: its I/O bitmap lets CPL3 use ports
     std::uint64_t start_info = 0;
     std::uint64_t shared_info = 0;
     std::uint64_t console_ring = 0;

@@ -16,8 +16,9 @@
 
 namespace domus::monitor {
 
-Result<std::unique_ptr<StoreLink>> StoreLink::attach(const std::string& run_dir, std::uint16_t domid,
-                                                     const GuestMemory& memory, std::uint64_t ring_gpa,
+Result<std::unique_ptr<StoreLink>> StoreLink::attach(const std::string& run_dir,
+                                                     std::uint16_t domid, const GuestMemory& memory,
+                                                     std::uint64_t ring_gpa,
                                                      EventChannels& events) {
     std::unique_ptr<StoreLink> link(new StoreLink());
     link->events_ = &events;
@@ -29,12 +30,14 @@ Result<std::unique_ptr<StoreLink>> StoreLink::attach(const std::string& run_dir,
     std::string path = run_dir + "/xenstored/" + store::kDomainSocketName;
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(address.sun_path)) return make_error("store socket path too long: {}", path);
+    if (path.size() >= sizeof(address.sun_path))
+        return make_error("store socket path too long: {}", path);
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     link->socket_ = Fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
     if (!link->socket_) return errno_error("socket");
     if (::connect(link->socket_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0)
-        return errno_error(fmt::format("connect to the store at {} (is domus-xenstored running?)", path));
+        return errno_error(
+            fmt::format("connect to the store at {} (is domus-xenstored running?)", path));
 
     link->port_ = events.bind_backend(link->guest_notify_.get());
     if (!link->port_) return make_error("no free event channel for the store");
@@ -61,8 +64,10 @@ Result<std::unique_ptr<StoreLink>> StoreLink::attach(const std::string& run_dir,
         return errno_error("send the store attach request");
     store::DomainAttachReply reply;
     ssize_t n = ::recv(link->socket_.get(), &reply, sizeof(reply), 0);
-    if (n != ssize_t(sizeof(reply))) return make_error("the store closed the attach connection without a reply");
-    if (reply.status != 0) return errno_error(fmt::format("the store refused domain {}", domid), -reply.status);
+    if (n != ssize_t(sizeof(reply)))
+        return make_error("the store closed the attach connection without a reply");
+    if (reply.status != 0)
+        return errno_error(fmt::format("the store refused domain {}", domid), -reply.status);
     return link;
 }
 

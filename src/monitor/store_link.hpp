@@ -22,9 +22,9 @@ public:
     // Attaches domain `domid` whose ring page is at `ring_gpa` to the store daemon of
     // `run_dir`; binds the store port in `events`. Fails with a clear message when no
     // daemon listens or it refuses the domain.
-    static Result<std::unique_ptr<StoreLink>> attach(const std::string& run_dir, std::uint16_t domid,
-                                                     const GuestMemory& memory, std::uint64_t ring_gpa,
-                                                     EventChannels& events);
+    static Result<std::unique_ptr<StoreLink>> attach(const std::string& run_dir,
+                                                     std::uint16_t domid, const GuestMemory& memory,
+                                                     std::uint64_t ring_gpa, EventChannels& events);
     ~StoreLink();
 
     std::uint32_t port() const noexcept { return port_; }

@@ -39,11 +39,13 @@ void install_kick_handler() {
     });
 }
 
-constexpr std::uint64_t kRflagsTrap = 1ull << 8, kRflagsDirection = 1ull << 10, kRflagsAlign = 1ull << 18;
+constexpr std::uint64_t kRflagsTrap = 1ull << 8, kRflagsDirection = 1ull << 10,
+                        kRflagsAlign = 1ull << 18;
 
 }  // namespace
 
-VcpuRunner::VcpuRunner(Domain& domain, std::unique_ptr<kvm::Vcpu> vcpu, std::uint64_t default_vcpu_info)
+VcpuRunner::VcpuRunner(Domain& domain, std::unique_ptr<kvm::Vcpu> vcpu,
+                       std::uint64_t default_vcpu_info)
     : domain_(domain),
       vcpu_(std::move(vcpu)),
       kick_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
@@ -51,7 +53,9 @@ VcpuRunner::VcpuRunner(Domain& domain, std::unique_ptr<kvm::Vcpu> vcpu, std::uin
     install_kick_handler();
 }
 
-VcpuRunner::~VcpuRunner() { join(); }
+VcpuRunner::~VcpuRunner() {
+    join();
+}
 
 void VcpuRunner::start_thread() {
     thread_ = std::thread([this] { thread_main(); });
@@ -74,7 +78,8 @@ void VcpuRunner::kick() noexcept {
             [[maybe_unused]] auto n = ::write(kick_fd_.get(), &one, sizeof(one));
             break;
         }
-        case State::in_monitor: break;  // it looks for work before it runs or blocks
+        case State::in_monitor:
+            break;  // it looks for work before it runs or blocks
     }
 }
 
@@ -92,7 +97,7 @@ int VcpuRunner::bring_up() noexcept {
         if (!start_context_) return -XEN_EINVAL;
     }
     if (vcpu_info_gpa() == 0) return -XEN_EINVAL;  // vCPU >= 32 without a registered vcpu_info
-    if (!up_.exchange(true)) kick();  // it is parked in block_until, waiting for up_
+    if (!up_.exchange(true)) kick();               // it is parked in block_until, waiting for up_
     return 0;
 }
 
@@ -180,7 +185,8 @@ void VcpuRunner::apply_start_context() {
         if (auto sregs = vcpu_->get_sregs()) {
             sregs->fs.base = start_context_->fs_base;
             sregs->gs.base = start_context_->gs_base;
-            if (!vcpu_->set_sregs(*sregs)) DOMUS_LOG_WARN("vmm", "vcpu{}: cannot set segment bases", index());
+            if (!vcpu_->set_sregs(*sregs))
+                DOMUS_LOG_WARN("vmm", "vcpu{}: cannot set segment bases", index());
         }
     }
     if (vcpu_info* info = domain_.vcpu_info_of(index())) {
@@ -211,7 +217,8 @@ void VcpuRunner::inject_upcall() {
     kvm_regs& regs = vcpu_->regs();
     std::uint64_t frame = regs.rsp - DOMUS_UPCALL_RED_ZONE - sizeof(domus_upcall_frame);
     domus_upcall_frame saved{regs.rflags, regs.rip};
-    if (regs.rsp < kImageBase + DOMUS_UPCALL_RED_ZONE + sizeof(saved) || !domain_.memory().write(frame, saved)) {
+    if (regs.rsp < kImageBase + DOMUS_UPCALL_RED_ZONE + sizeof(saved) ||
+        !domain_.memory().write(frame, saved)) {
         report_fault("event upcall with the stack pointer outside guest memory");
         return;
     }
@@ -242,7 +249,8 @@ void VcpuRunner::run_loop() {
         run->immediate_exit = 0;
         if (result < 0) {
             if (error == EINTR || error == EAGAIN) continue;
-            domain_.stop({ExitKind::error, 0, fmt::format("vcpu{}: KVM_RUN: {}", index(), std::strerror(error))});
+            domain_.stop({ExitKind::error, 0,
+                          fmt::format("vcpu{}: KVM_RUN: {}", index(), std::strerror(error))});
             return;
         }
         stats_.exits.fetch_add(1, std::memory_order_relaxed);
@@ -254,21 +262,31 @@ void VcpuRunner::run_loop() {
 void VcpuRunner::handle_exit() {
     kvm_run* run = vcpu_->run_state();
     switch (run->exit_reason) {
-        case KVM_EXIT_IO: handle_io(); break;
-        case KVM_EXIT_SHUTDOWN: report_fault("triple fault (an exception the CPL3 kernel cannot handle)"); break;
+        case KVM_EXIT_IO:
+            handle_io();
+            break;
+        case KVM_EXIT_SHUTDOWN:
+            report_fault("triple fault (an exception the CPL3 kernel cannot handle)");
+            break;
         case KVM_EXIT_FAIL_ENTRY:
             report_fault(fmt::format("entry failed (hardware reason {:#x})",
-                                     run->fail_entry.hardware_entry_failure_reason).c_str());
+                                     run->fail_entry.hardware_entry_failure_reason)
+                             .c_str());
             break;
         case KVM_EXIT_INTERNAL_ERROR:
             report_fault(fmt::format("KVM internal error {}", run->internal.suberror).c_str());
             break;
         case KVM_EXIT_MMIO:
-            report_fault(fmt::format("access to {:#x} outside guest memory", run->mmio.phys_addr).c_str());
+            report_fault(
+                fmt::format("access to {:#x} outside guest memory", run->mmio.phys_addr).c_str());
             break;
-        case KVM_EXIT_HLT: break;
-        case KVM_EXIT_INTR: break;
-        default: report_fault(fmt::format("unexpected KVM exit reason {}", run->exit_reason).c_str()); break;
+        case KVM_EXIT_HLT:
+            break;
+        case KVM_EXIT_INTR:
+            break;
+        default:
+            report_fault(fmt::format("unexpected KVM exit reason {}", run->exit_reason).c_str());
+            break;
     }
 }
 
@@ -298,8 +316,8 @@ void VcpuRunner::handle_io() {
     io_pending_ = true;
     static log::RateLimit limit;
     if (limit.allow())
-        DOMUS_LOG_WARN("vmm", "vcpu{}: port {} {:#x} (size {}) has no device", index(), out ? "write to" : "read from",
-                       run->io.port, run->io.size);
+        DOMUS_LOG_WARN("vmm", "vcpu{}: port {} {:#x} (size {}) has no device", index(),
+                       out ? "write to" : "read from", run->io.port, run->io.size);
     if (!out) std::memset(data, 0xFF, std::size_t(run->io.size) * run->io.count);
 }
 
@@ -320,8 +338,8 @@ void VcpuRunner::report_fault(const char* what) {
         "  rsi={:016x} rdi={:016x} rbp={:016x} r8 ={:016x}\n"
         "  r9 ={:016x} r10={:016x} r11={:016x} r12={:016x}\n"
         "  r13={:016x} r14={:016x} r15={:016x}",
-        index(), what, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8,
-        r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15);
+        index(), what, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
+        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15);
     domain_.stop({ExitKind::crash, 0, std::move(detail)});
 }
 

@@ -51,8 +51,12 @@ public:
     void kick() noexcept;
 
     // Guest-physical address of this vCPU's vcpu_info (0: none registered yet).
-    std::uint64_t vcpu_info_gpa() const noexcept { return vcpu_info_gpa_.load(std::memory_order_acquire); }
-    void set_vcpu_info_gpa(std::uint64_t gpa) noexcept { vcpu_info_gpa_.store(gpa, std::memory_order_release); }
+    std::uint64_t vcpu_info_gpa() const noexcept {
+        return vcpu_info_gpa_.load(std::memory_order_acquire);
+    }
+    void set_vcpu_info_gpa(std::uint64_t gpa) noexcept {
+        vcpu_info_gpa_.store(gpa, std::memory_order_release);
+    }
     bool vcpu_info_registered() const noexcept { return vcpu_info_registered_; }
     void mark_vcpu_info_registered() noexcept { vcpu_info_registered_ = true; }
 
@@ -97,7 +101,8 @@ private:
     std::atomic<std::uint64_t> timer_deadline_{0};
     std::optional<timer_t> host_timer_;
     bool io_pending_ = false;
-    std::uint64_t upcall_entry_ = 0;  // only this vCPU's thread touches it  // the last exit was a port write not yet completed by KVM
+    std::uint64_t upcall_entry_ = 0;  // only this vCPU's thread touches it  // the last exit was a
+                                      // port write not yet completed by KVM
 
     std::mutex start_mutex_;
     std::optional<domus_vcpu_context> start_context_;

@@ -15,16 +15,16 @@ namespace domus::store {
 
 inline constexpr std::uint32_t kDomainAttachMagic = 0x41535844;  // "DXSA"
 inline constexpr std::uint32_t kDomainAttachVersion = 1;
-inline constexpr const char* kDomainSocketName = "domains";     // under <run dir>/xenstored/
-inline constexpr const char* kToolSocketName = "socket";        // Xen's tool socket, same folder
+inline constexpr const char* kDomainSocketName = "domains";  // under <run dir>/xenstored/
+inline constexpr const char* kToolSocketName = "socket";     // Xen's tool socket, same folder
 
 struct DomainAttach {
     std::uint32_t magic = kDomainAttachMagic;
     std::uint32_t version = kDomainAttachVersion;
     std::uint32_t domid = 0;
-    std::uint32_t port = 0;          // the guest's store event channel (as in XS_INTRODUCE)
-    std::uint64_t ring_offset = 0;   // byte offset of the ring page in the memfd
-    std::uint64_t ring_gfn = 0;      // the same page as a guest frame number (for INTRODUCE)
+    std::uint32_t port = 0;         // the guest's store event channel (as in XS_INTRODUCE)
+    std::uint64_t ring_offset = 0;  // byte offset of the ring page in the memfd
+    std::uint64_t ring_gfn = 0;     // the same page as a guest frame number (for INTRODUCE)
 };
 static_assert(sizeof(DomainAttach) == 32);
 

@@ -12,7 +12,8 @@ using BootTest = DomainTest;
 
 int count(const std::string& text, const std::string& needle) {
     int n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+        ++n;
     return n;
 }
 
@@ -73,9 +74,10 @@ TEST_F(BootTest, SelfTestPassesOnFourVcpus) {
 
 TEST_F(BootTest, SigtermStopsTheDomainWithTheInterruptedStatus) {
     // hello sleeping for a minute is stopped after half a second.
-    auto r = run_process({"/usr/bin/timeout", "--preserve-status", "-s", "TERM", "0.5", domus_binary(),
-                          "run", guest_image("hello"), "--no-input", "--cmdline", "sleep_ms=60000"},
-                         std::chrono::seconds(20));
+    auto r =
+        run_process({"/usr/bin/timeout", "--preserve-status", "-s", "TERM", "0.5", domus_binary(),
+                     "run", guest_image("hello"), "--no-input", "--cmdline", "sleep_ms=60000"},
+                    std::chrono::seconds(20));
     EXPECT_EQ(r.status, kInterrupted) << r.err;
 }
 

@@ -12,8 +12,12 @@
 
 namespace domus::test {
 
-inline std::string domus_binary() { return DOMUS_BIN; }
-inline std::string guest_image(const std::string& name) { return std::string(DOMUS_GUEST_DIR) + "/" + name + ".elf"; }
+inline std::string domus_binary() {
+    return DOMUS_BIN;
+}
+inline std::string guest_image(const std::string& name) {
+    return std::string(DOMUS_GUEST_DIR) + "/" + name + ".elf";
+}
 
 class DomainTest : public ::testing::Test {
 protected:

@@ -25,7 +25,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     auto start = std::chrono::steady_clock::now();
     pid_t pid;
@@ -41,7 +42,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
         result.err = std::string("spawn failed: ") + std::strerror(spawned);
         return result;
     }
-    if (!input.empty()) [[maybe_unused]] auto n = write(in[1], input.data(), input.size());
+    if (!input.empty()) [[maybe_unused]]
+        auto n = write(in[1], input.data(), input.size());
     close(in[1]);
     pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
     int open_fds = 2;

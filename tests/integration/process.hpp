@@ -9,7 +9,7 @@
 namespace domus::test {
 
 struct ProcessResult {
-    int status = -1;          // exit status, or 128 + signal
+    int status = -1;  // exit status, or 128 + signal
     bool timed_out = false;
     std::string out;
     std::string err;

@@ -77,7 +77,7 @@ struct evtchn_bind_vcpu {
 #define EVTCHNSTAT_ipi 5
 
 struct evtchn_status {
-    domid_t dom;        /* in */
+    domid_t dom; /* in */
     uint16_t _pad;
     evtchn_port_t port; /* in */
     uint32_t status;    /* out: EVTCHNSTAT_* */

@@ -18,33 +18,33 @@
  *  - the monitor area (start_info, shared_info, rings, page tables, boot stack) sits
  *    at the top of memory; the guest may use [heap_start, heap_end) freely. */
 struct domus_boot_info {
-    uint32_t abi_version;     /* DOMUS_ABI_VERSION of the monitor */
-    uint32_t nr_vcpus;        /* vCPUs the domain may bring up (1..64) */
-    uint64_t heap_start;      /* first free byte after the image, 2 MiB aligned */
-    uint64_t heap_end;        /* start of the monitor area */
-    uint64_t tsc_khz;         /* informative; time comes from vcpu_time_info */
-    uint32_t flags;           /* DOMUS_BOOT_* */
+    uint32_t abi_version; /* DOMUS_ABI_VERSION of the monitor */
+    uint32_t nr_vcpus;    /* vCPUs the domain may bring up (1..64) */
+    uint64_t heap_start;  /* first free byte after the image, 2 MiB aligned */
+    uint64_t heap_end;    /* start of the monitor area */
+    uint64_t tsc_khz;     /* informative; time comes from vcpu_time_info */
+    uint32_t flags;       /* DOMUS_BOOT_* */
     uint32_t _pad;
 };
 #define DOMUS_BOOT_FSGSBASE (1u << 0) /* wrfsbase/wrgsbase may be used */
 
 struct start_info {
-    char magic[32];          /* DOMUS_START_INFO_MAGIC */
-    uint64_t nr_pages;       /* guest memory in 4 KiB pages */
-    uint64_t shared_info;    /* guest-physical address of struct shared_info */
-    uint32_t flags;          /* SIF_* */
+    char magic[32];       /* DOMUS_START_INFO_MAGIC */
+    uint64_t nr_pages;    /* guest memory in 4 KiB pages */
+    uint64_t shared_info; /* guest-physical address of struct shared_info */
+    uint32_t flags;       /* SIF_* */
     uint32_t _pad0;
-    xen_pfn_t store_mfn;     /* frame of the xenstore ring page (0: none yet) */
+    xen_pfn_t store_mfn; /* frame of the xenstore ring page (0: none yet) */
     uint32_t store_evtchn;
     uint32_t _pad1;
     struct {
-        xen_pfn_t mfn;       /* frame of the console ring page (console.h) */
-        uint32_t evtchn;     /* its event channel; the backend is the monitor */
+        xen_pfn_t mfn;   /* frame of the console ring page (console.h) */
+        uint32_t evtchn; /* its event channel; the backend is the monitor */
         uint32_t _pad;
     } console;
-    uint64_t pt_base;        /* virtual address of the top-level page table */
+    uint64_t pt_base; /* virtual address of the top-level page table */
     uint64_t nr_pt_frames;
-    uint64_t mfn_list;       /* 0: auto-translated, no p2m list */
+    uint64_t mfn_list; /* 0: auto-translated, no p2m list */
     uint64_t mod_start;
     uint64_t mod_len;
     char cmd_line[MAX_GUEST_CMDLINE]; /* NUL-terminated */
@@ -52,10 +52,12 @@ struct start_info {
     uint64_t nr_p2m_frames;
     struct domus_boot_info domus; /* Domus extension, offset 1168 */
 };
-DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct start_info, store_mfn) == 56, "start_info layout");
+DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct start_info, store_mfn) == 56,
+                        "start_info layout");
 DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct start_info, console) == 72, "start_info layout");
 DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct start_info, pt_base) == 88, "start_info layout");
-DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128, "start_info layout");
+DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128,
+                        "start_info layout");
 DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct start_info, domus) == 1168, "start_info layout");
 
 #define SIF_PRIVILEGED (1 << 0)

@@ -9,7 +9,7 @@
 
 #define VCPUOP_initialise 0 /* struct domus_vcpu_context; the vCPU must be down */
 #define VCPUOP_up 1
-#define VCPUOP_down 2       /* only on the calling vCPU, or on another one that is down */
+#define VCPUOP_down 2 /* only on the calling vCPU, or on another one that is down */
 #define VCPUOP_is_up 3
 #define VCPUOP_set_singleshot_timer 8
 #define VCPUOP_stop_singleshot_timer 9
@@ -19,7 +19,7 @@
 struct domus_vcpu_context {
     uint64_t rip;
     uint64_t rsp;
-    uint64_t rdi;     /* first argument to the entry function */
+    uint64_t rdi; /* first argument to the entry function */
     uint64_t fs_base;
     uint64_t gs_base;
 };

@@ -75,10 +75,10 @@ typedef uint64_t xen_ulong_t;
 #define DOMID_INVALID 0x7FF4
 
 /* xen_version(cmd, arg) */
-#define XENVER_version 0 /* returns major << 16 | minor (Domus reports its ABI version) */
+#define XENVER_version 0      /* returns major << 16 | minor (Domus reports its ABI version) */
 #define XENVER_extraversion 1 /* arg: char[16], filled with a NUL-terminated string */
 #define XENVER_get_features 6 /* arg: struct xen_feature_info */
-#define XENVER_pagesize 7 /* returns 4096 */
+#define XENVER_pagesize 7     /* returns 4096 */
 
 struct xen_feature_info {
     uint32_t submap_idx; /* in: which 32-bit block of features */
@@ -96,8 +96,8 @@ struct xen_feature_info {
 #define CALLBACKOP_unregister 1
 #define CALLBACKTYPE_event 0
 struct callback_register {
-    uint16_t type;    /* CALLBACKTYPE_event only */
-    uint16_t flags;   /* must be 0 */
+    uint16_t type;  /* CALLBACKTYPE_event only */
+    uint16_t flags; /* must be 0 */
     uint32_t _pad;
     uint64_t address; /* guest virtual address of the upcall entry */
 };
