@@ -13,6 +13,7 @@
 #include "shutdown.hpp"
 #include "smp.hpp"
 #include "time.hpp"
+#include "xenbus.hpp"
 
 #include <string.h>
 
@@ -63,6 +64,7 @@ extern "C" [[noreturn]] void domus_start_kernel(const start_info* si)
     init_cpu_timer(cpus[0]); // VIRQ_TIMER of vCPU 0
     init_smp();            // IPI ports, secondary vCPUs up
     init_cmdline();        // argc/argv
+    init_xenbus();         // store ring (if any), xenbus threads, shutdown watcher
     if (strstr(boot.cmdline, "domus.verbose"))
         printk("domus: %u vCPUs, %lu MiB, heap 0x%lx-0x%lx\n", nr_cpus_online,
                (unsigned long)(boot.nr_pages >> 8), (unsigned long)boot.heap_start,

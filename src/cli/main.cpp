@@ -2,7 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/log.hpp"
-#include "cli/cmd_run.hpp"
+#include "cli/commands.hpp"
 #include "monitor/domain_exit.hpp"
 
 int main(int argc, char** argv) {
@@ -13,6 +13,11 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
     int status = 0;
     domus::cli::add_run_command(app, status);
+    domus::cli::add_create_command(app, status);
+    domus::cli::add_list_command(app, status);
+    domus::cli::add_console_command(app, status);
+    domus::cli::add_lifecycle_commands(app, status);
+    domus::cli::add_query_commands(app, status);
     app.parse_complete_callback([&] {
         using domus::log::Level;
         Level level = log_level == "debug"   ? Level::debug

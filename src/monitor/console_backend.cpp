@@ -66,6 +66,7 @@ void ConsoleBackend::thread_main() {
         if (fds[0].revents & POLLIN) {
             drain_eventfd(doorbell_.get());
             drain_output();
+            feed_input();  // the guest may have made room for input that waits
         }
         if (count == 3 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
             char buffer[1024];
@@ -141,15 +142,51 @@ std::size_t ConsoleBackend::read_direct(char* data, std::size_t length) {
     return n;
 }
 
+constexpr std::size_t kHistoryBytes = 64 * 1024;
+
 void ConsoleBackend::write_all(const char* data, std::size_t length) {
     std::lock_guard lock(output_mutex_);
-    while (length > 0) {
+    history_.append(data, length);
+    if (history_.size() > kHistoryBytes) history_.erase(0, history_.size() - kHistoryBytes);
+    while (length > 0 && output_fd_ >= 0) {
         ssize_t n = ::write(output_fd_, data, length);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // the terminal went away: output is dropped, the guest runs on
+        if (n <= 0) {
+            output_fd_ = -1;  // the reader went away: output goes to the history only
+            return;
+        }
         data += n;
         length -= std::size_t(n);
     }
+}
+
+void ConsoleBackend::set_output(int fd, bool replay) {
+    drain_output();
+    std::lock_guard lock(output_mutex_);
+    output_fd_ = fd;
+    if (replay && fd >= 0 && !history_.empty()) {
+        std::string copy = history_;
+        const char* data = copy.data();
+        std::size_t length = copy.size();
+        while (length > 0) {
+            ssize_t n = ::write(fd, data, length);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                output_fd_ = -1;
+                return;
+            }
+            data += n;
+            length -= std::size_t(n);
+        }
+    }
+}
+
+void ConsoleBackend::push_input(std::string_view bytes) {
+    {
+        std::lock_guard lock(input_mutex_);
+        pending_input_.append(bytes);
+    }
+    feed_input();
 }
 
 }  // namespace domus::monitor

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "base/fd.hpp"
@@ -34,6 +35,11 @@ public:
     void write_direct(const char* data, std::size_t length);
     // console_io read: takes up to `length` bytes of pending input.
     std::size_t read_direct(char* data, std::size_t length);
+    // Sends output to `fd` from now on (-1: nowhere), first replaying the recent history
+    // when `replay` is set. A write error detaches the fd.
+    void set_output(int fd, bool replay);
+    // Keyboard input from an attached console client.
+    void push_input(std::string_view bytes);
 
     std::uint64_t bytes_out() const noexcept { return bytes_out_.load(); }
     std::uint64_t notifications() const noexcept { return notifications_.load(); }
@@ -57,6 +63,7 @@ private:
     std::mutex input_mutex_;
     std::string pending_input_;
     bool input_open_ = true;
+    std::string history_;  // the last kHistoryBytes of output, guarded by output_mutex_
     std::atomic<std::uint64_t> bytes_out_{0};
     std::atomic<std::uint64_t> notifications_{0};
 };

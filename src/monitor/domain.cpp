@@ -233,6 +233,26 @@ void Domain::stop(DomainExit exit) noexcept {
         vcpu->kick();
 }
 
+void Domain::pause() noexcept {
+    paused_.store(true, std::memory_order_release);
+    for (auto& vcpu : vcpus_) vcpu->kick();
+}
+
+void Domain::unpause() noexcept {
+    paused_.store(false, std::memory_order_release);
+    for (auto& vcpu : vcpus_) vcpu->kick();
+}
+
+bool Domain::all_blocked() const noexcept {
+    bool any_up = false;
+    for (auto& vcpu : vcpus_) {
+        if (!vcpu->is_up()) continue;
+        any_up = true;
+        if (!vcpu->blocked()) return false;
+    }
+    return any_up;
+}
+
 vcpu_info* Domain::vcpu_info_of(std::uint32_t vcpu) noexcept {
     if (vcpu >= vcpus_.size()) return nullptr;
     std::uint64_t gpa = vcpus_[vcpu]->vcpu_info_gpa();

@@ -48,6 +48,12 @@ public:
     // Ends the domain from any thread (a guest shutdown, a crash, a signal). First wins.
     void stop(DomainExit exit) noexcept;
     bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+    // Pause parks every vCPU before its next guest entry; events stay pending.
+    void pause() noexcept;
+    void unpause() noexcept;
+    bool paused() const noexcept { return paused_.load(std::memory_order_acquire); }
+    // True when every vCPU that is up sleeps in SCHEDOP_block/poll (xl's "b" state).
+    bool all_blocked() const noexcept;
 
     const DomainConfig& config() const noexcept { return config_; }
     const Layout& layout() const noexcept { return layout_; }
@@ -90,6 +96,7 @@ private:
     std::uint32_t shutdown_code_reason_ = 0;
 
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> paused_{false};
     std::mutex exit_mutex_;
     std::condition_variable exit_cv_;
     DomainExit exit_;

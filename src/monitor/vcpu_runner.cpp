@@ -238,11 +238,15 @@ void VcpuRunner::run_loop() {
             block_until([&] { return up_.load(); }, 0);
             continue;
         }
+        if (domain_.paused()) {
+            block_until([&] { return !domain_.paused(); }, 0);
+            continue;
+        }
         apply_start_context();
         state_.store(State::running);  // publish before looking (see the header)
         fire_timer_if_due();
         if (upcall_wanted()) inject_upcall();
-        if (domain_.stopping() || !up_.load()) continue;
+        if (domain_.stopping() || !up_.load() || domain_.paused()) continue;
         int result = vcpu_->run();
         int error = errno;
         state_.store(State::in_monitor);

@@ -73,6 +73,7 @@ public:
     int initialise(const domus_vcpu_context& context) noexcept;
     int bring_up() noexcept;
     bool is_up() const noexcept { return up_.load(); }
+    bool blocked() const noexcept { return state_.load() == State::blocked; }
 
 private:
     enum class State : int { in_monitor, running, blocked };

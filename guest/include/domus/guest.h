@@ -7,7 +7,9 @@
  * Contexts: "thread" functions may block and must be called from a thread. Functions
  * marked "upcall-safe" may also be called from an event handler, which runs in upcall
  * context on the vCPU the port is bound to, with upcalls masked: handlers must be
- * short and must not block, allocate memory or use stdio. */
+ * short and must not block, allocate memory or use stdio.
+ *
+ * The XenStore client has its own header, <domus/xenbus.h>. */
 #ifndef DOMUS_GUEST_H
 #define DOMUS_GUEST_H
 

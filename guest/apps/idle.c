@@ -1,0 +1,34 @@
+/* idle: a long-running domain for the Domus daemon. Boots, publishes data/idle/status =
+ * "running" and data/idle/started-ns = <monotonic ns> under its own xenstore home, then
+ * sleeps until the toolstack asks it to stop through control/shutdown (the kernel's
+ * shutdown watcher powers it off with code 0, or reboots it). Without a store (plain
+ * `domus run`) it says it needs the daemon and exits with code 2. */
+#include <domus/guest.h>
+#include <domus/xenbus.h>
+
+#include <stdio.h>
+
+int main(void)
+{
+    printf("idle: booted\n");
+    if (!xenbus_available()) {
+        printf("idle: no xenstore; this guest needs the Domus daemon (domus-xenstored)\n");
+        return 2;
+    }
+    int rc = xenbus_printf(XBT_NIL, "data/idle", "started-ns", "%llu",
+                           (unsigned long long)domus_monotonic_ns());
+    if (rc == 0)
+        rc = xenbus_write(XBT_NIL, "data/idle/status", "running");
+    if (rc < 0)
+        printf("idle: cannot publish data/idle (error %d); running anyway\n", rc);
+    char domid[16];
+    if (xenbus_read(XBT_NIL, "domid", domid, sizeof domid) < 0)
+        domid[0] = '\0';
+    printf("idle: running%s%s; waiting for control/shutdown\n", domid[0] ? " as domain " : "",
+           domid);
+    fflush(stdout);
+    /* Nothing ever signals this: the shutdown watcher ends the domain. */
+    static domus_sem_t forever = DOMUS_SEM_INIT(0);
+    for (;;)
+        domus_sem_down(&forever);
+}

@@ -1,0 +1,46 @@
+// `domus list [--json]`: the domains as xl shows them (name, id, memory, vCPUs, state,
+// CPU time), Domain-0 first.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/daemon_connection.hpp"
+
+namespace domus::cli {
+namespace {
+
+// xl's six-column state: r b p s c d, one position each.
+std::string xl_state(const std::string& state) {
+    std::string columns = "------";
+    static const std::string kLetters = "rbpscd";
+    if (auto at = kLetters.find(state); !state.empty() && at != std::string::npos) columns[at] = state[0];
+    return columns;
+}
+
+}  // namespace
+
+void add_list_command(CLI::App& app, int& status) {
+    auto json = std::make_shared<bool>(false);
+    auto* command = app.add_subcommand("list", "List domains");
+    command->add_flag("--json", *json, "Machine-readable output");
+    command->callback([json, &status] {
+        auto reply = daemon_request({{"op", "list"}});
+        if (!reply) {
+            status = fail(reply.error());
+            return;
+        }
+        const auto& rows = (*reply)["domains"];
+        if (*json) {
+            std::printf("%s\n", rows.dump(2).c_str());
+        } else {
+            std::printf("%-32s %5s %7s %5s %8s %10s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
+            for (const auto& row : rows)
+                std::printf("%-32s %5d %7lu %5u %8s %10.1f\n", row["name"].get<std::string>().c_str(),
+                            row["domid"].get<int>(), row["memory_mib"].get<unsigned long>(),
+                            row["vcpus"].get<unsigned>(), xl_state(row["state"].get<std::string>()).c_str(),
+                            row["cpu_seconds"].get<double>());
+        }
+        status = 0;
+    });
+}
+
+}  // namespace domus::cli

@@ -1,0 +1,16 @@
+// Every `domus` verb registers itself on the app through one of these.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/cmd_console.hpp"
+#include "cli/cmd_run.hpp"
+
+namespace domus::cli {
+
+void add_create_command(CLI::App& app, int& status);
+void add_list_command(CLI::App& app, int& status);
+void add_lifecycle_commands(CLI::App& app, int& status);
+void add_query_commands(CLI::App& app, int& status);
+
+}  // namespace domus::cli

@@ -1,0 +1,222 @@
+// ControlServer implementation: a poll loop over the listening socket and clients.
+#include "monitor/control_server.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "base/log.hpp"
+#include "monitor/domain.hpp"
+#include "monitor/guest_clock.hpp"
+
+namespace domus::monitor {
+namespace {
+
+constexpr std::size_t kMaxLine = 4096;  // requests are tiny; a longer line is garbage
+
+double process_cpu_seconds() {
+    timespec ts;
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string& path, Domain& domain,
+                                                             DomainIdentity identity) {
+    std::unique_ptr<ControlServer> server(new ControlServer(path, domain, std::move(identity)));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path)) return make_error("control socket path too long: {}", path);
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    server->listener_ = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!server->listener_) return errno_error("socket");
+    ::unlink(path.c_str());
+    if (::bind(server->listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0)
+        return errno_error(fmt::format("bind {}", path));
+    ::chmod(path.c_str(), 0600);
+    if (::listen(server->listener_.get(), 16) < 0) return errno_error("listen");
+    server->wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    server->started_ns_ = host_monotonic_ns();
+    server->thread_ = std::thread([s = server.get()] { s->thread_main(); });
+    return server;
+}
+
+ControlServer::~ControlServer() {
+    {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+    }
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof(one));
+    if (thread_.joinable()) thread_.join();
+    ::unlink(path_.c_str());
+}
+
+void ControlServer::domain_exited(const DomainExit& exit) {
+    std::lock_guard lock(mutex_);
+    exit_ = exit;
+    notify_exit_locked();
+}
+
+void ControlServer::notify_exit_locked() {
+    if (!exit_) return;
+    nlohmann::json event = {{"event", "exit"},
+                            {"kind", exit_kind_name(exit_->kind)},
+                            {"code", exit_->code},
+                            {"detail", exit_->detail}};
+    for (auto& client : clients_)
+        if (client->watching) send(*client, event.dump());
+}
+
+void ControlServer::wait_for_destroy() {
+    std::unique_lock lock(mutex_);
+    destroy_cv_.wait(lock, [&] { return destroy_; });
+}
+
+void ControlServer::stop_waiting() {
+    std::lock_guard lock(mutex_);
+    destroy_ = true;
+    destroy_cv_.notify_all();
+}
+
+std::string ControlServer::info_json() {
+    // Caller holds mutex_.
+    std::string state = "r";
+    if (exit_)
+        state = exit_->kind == ExitKind::crash ? "c" : "s";
+    else if (domain_->paused())
+        state = "p";
+    else if (domain_->all_blocked())
+        state = "b";
+    nlohmann::json info = {{"ok", true},
+                           {"domid", identity_.domid},
+                           {"name", identity_.name},
+                           {"state", state},
+                           {"memory_mib", identity_.memory_mib},
+                           {"vcpus", identity_.vcpus},
+                           {"cpu_seconds", process_cpu_seconds()},
+                           {"uptime_seconds", double(host_monotonic_ns() - started_ns_) / 1e9},
+                           {"pid", ::getpid()}};
+    if (exit_)
+        info["exit"] = {{"kind", exit_kind_name(exit_->kind)}, {"code", exit_->code}, {"detail", exit_->detail}};
+    return info.dump();
+}
+
+void ControlServer::send(Client& client, const std::string& json) {
+    std::string line = json + "\n";
+    // Replies are small and the socket buffer large: a client that does not read is
+    // dropped rather than allowed to stall the domain's control.
+    if (::send(client.fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != ssize_t(line.size()))
+        client.fd.reset();
+}
+
+void ControlServer::handle_line(Client& client, const std::string& line) {
+    auto request = nlohmann::json::parse(line, nullptr, false);
+    if (request.is_discarded() || !request.is_object() || !request.contains("op") || !request["op"].is_string()) {
+        send(client, R"({"ok":false,"error":"malformed request"})");
+        return;
+    }
+    std::string op = request["op"];
+    if (op == "info") {
+        send(client, info_json());
+    } else if (op == "pause" || op == "unpause") {
+        if (exit_) return send(client, R"({"ok":false,"error":"the domain has shut down"})");
+        op == "pause" ? domain_->pause() : domain_->unpause();
+        send(client, R"({"ok":true})");
+    } else if (op == "destroy") {
+        destroy_ = true;
+        destroy_cv_.notify_all();
+        domain_->stop({ExitKind::interrupted, 0, "destroyed"});
+        send(client, R"({"ok":true})");
+    } else if (op == "watch") {
+        client.watching = true;
+        send(client, R"({"ok":true})");
+        if (exit_) {
+            nlohmann::json event = {{"event", "exit"},
+                                    {"kind", exit_kind_name(exit_->kind)},
+                                    {"code", exit_->code},
+                                    {"detail", exit_->detail}};
+            send(client, event.dump());
+        }
+    } else if (op == "console") {
+        for (auto& other : clients_)
+            if (other->console && other->fd)
+                return send(client, R"({"ok":false,"error":"a console is already attached"})");
+        send(client, R"({"ok":true})");
+        client.console = true;
+        domain_->console().set_output(client.fd.get(), true);
+    } else {
+        send(client, nlohmann::json({{"ok", false}, {"error", "unknown op: " + op}}).dump());
+    }
+}
+
+void ControlServer::thread_main() {
+    for (;;) {
+        std::vector<pollfd> fds;
+        {
+            std::lock_guard lock(mutex_);
+            if (stop_) return;
+            std::erase_if(clients_, [&](auto& c) {
+                if (c->fd) return false;
+                if (c->console) domain_->console().set_output(-1, false);
+                return true;
+            });
+            fds.push_back({listener_.get(), POLLIN, 0});
+            fds.push_back({wake_.get(), POLLIN, 0});
+            for (auto& client : clients_) fds.push_back({client->fd.get(), POLLIN, 0});
+        }
+        if (::poll(fds.data(), fds.size(), -1) < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        std::lock_guard lock(mutex_);
+        if (fds[1].revents) {
+            std::uint64_t value;
+            [[maybe_unused]] auto n = ::read(wake_.get(), &value, sizeof(value));
+        }
+        if (fds[0].revents & POLLIN) {
+            int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd >= 0) clients_.push_back(std::make_unique<Client>(Client{Fd(fd), {}, false, false}));
+        }
+        for (std::size_t i = 2; i < fds.size(); ++i) {
+            if (!fds[i].revents) continue;
+            auto it = std::find_if(clients_.begin(), clients_.end(), [&](auto& c) { return c->fd.get() == fds[i].fd; });
+            if (it == clients_.end()) continue;
+            Client& client = **it;
+            char buffer[4096];
+            ssize_t n = ::recv(client.fd.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+            if (n <= 0) {
+                if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+                if (client.console) domain_->console().set_output(-1, false);
+                client.fd.reset();
+                continue;
+            }
+            if (client.console) {
+                domain_->console().push_input({buffer, std::size_t(n)});
+                continue;
+            }
+            client.input.append(buffer, std::size_t(n));
+            for (auto at = client.input.find('\n'); at != std::string::npos && client.fd;
+                 at = client.input.find('\n')) {
+                std::string line = client.input.substr(0, at);
+                client.input.erase(0, at + 1);
+                handle_line(client, line);
+                if (client.console) {
+                    if (!client.input.empty()) domain_->console().push_input(client.input);
+                    client.input.clear();
+                    break;
+                }
+            }
+            if (client.input.size() > kMaxLine) client.fd.reset();
+        }
+    }
+}
+
+}  // namespace domus::monitor

@@ -1,0 +1,76 @@
+// ControlServer: the monitor's control socket, through which the toolstack daemon
+// and `domus console` talk to a running domain. One JSON object per line:
+//   {"op":"info"}      -> {"ok":true, "domid":..., "name":..., "state":"r|b|p|s|c", ...}
+//   {"op":"pause"} / {"op":"unpause"} / {"op":"destroy"} -> {"ok":true}
+//   {"op":"watch"}     -> {"ok":true}, later {"event":"exit", "kind":..., "code":..., "detail":...}
+//   {"op":"console"}   -> {"ok":true}, then the connection carries raw console bytes
+// Errors: {"ok":false, "error":"..."}. Runs one thread; callers own the Domain.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/fd.hpp"
+#include "base/result.hpp"
+#include "monitor/domain_exit.hpp"
+
+namespace domus::monitor {
+
+class Domain;
+
+struct DomainIdentity {
+    std::uint16_t domid = 0;
+    std::string name;
+    std::uint64_t memory_mib = 0;
+    std::uint32_t vcpus = 0;
+};
+
+class ControlServer {
+public:
+    static Result<std::unique_ptr<ControlServer>> listen(const std::string& path, Domain& domain,
+                                                         DomainIdentity identity);
+    ~ControlServer();
+
+    // The domain ended: answer "info" with it and tell watchers.
+    void domain_exited(const DomainExit& exit);
+    // Blocks until a client asked for "destroy" (or stop_waiting() was called).
+    void wait_for_destroy();
+    void stop_waiting();
+
+private:
+    struct Client {
+        Fd fd;
+        std::string input;
+        bool watching = false;
+        bool console = false;
+    };
+
+    ControlServer(std::string path, Domain& domain, DomainIdentity identity)
+        : path_(std::move(path)), domain_(&domain), identity_(std::move(identity)) {}
+    void thread_main();
+    void handle_line(Client& client, const std::string& line);
+    std::string info_json();
+    void send(Client& client, const std::string& json);
+    void notify_exit_locked();
+
+    std::string path_;
+    Domain* domain_;
+    DomainIdentity identity_;
+    Fd listener_;
+    Fd wake_;
+    std::thread thread_;
+    std::mutex mutex_;  // guards exit_, clients_ (writes from domain_exited), destroy_
+    std::condition_variable destroy_cv_;
+    std::optional<DomainExit> exit_;
+    bool destroy_ = false;
+    bool stop_ = false;
+    std::vector<std::unique_ptr<Client>> clients_;
+    std::uint64_t started_ns_ = 0;
+};
+
+}  // namespace domus::monitor

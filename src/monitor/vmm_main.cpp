@@ -1,0 +1,100 @@
+// domus-vmm: one domain's monitor as a process of its own, started by domusd. It
+// builds the domain, serves its control socket, runs it, reports how it ended and
+// then waits for the toolstack's "destroy" (so a crashed domain can be preserved).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <thread>
+
+#include "base/log.hpp"
+#include "kvm/kvm.hpp"
+#include "monitor/control_server.hpp"
+#include "monitor/domain.hpp"
+
+namespace {
+
+struct Options {
+    domus::monitor::DomainConfig config;
+    std::string name;
+    std::string control_socket;
+    bool store = false;
+    std::string run_dir;
+    int ready_fd = -1;
+};
+
+// Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
+void report(int fd, const std::string& text) {
+    if (fd < 0) return;
+    std::string line = text + "\n";
+    [[maybe_unused]] auto n = ::write(fd, line.data(), line.size());
+    ::close(fd);
+}
+
+int run(const Options& options) {
+    using namespace domus::monitor;
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&signals, s);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    domus::log::Config::instance().domain_id.store(options.config.domid);
+
+    auto kvm = domus::kvm::System::open();
+    if (!kvm) {
+        DOMUS_LOG_ERROR("vmm", "{}", kvm.error().message);
+        report(options.ready_fd, "error: " + kvm.error().message);
+        return kStatusMonitorError;
+    }
+    auto config = options.config;
+    if (options.store) config.store_run_dir = options.run_dir;
+    config.console_output_fd = -1;  // console output goes to attached clients and the history
+    auto domain = Domain::create(*kvm, config);
+    if (!domain) {
+        DOMUS_LOG_ERROR("vmm", "{}", domain.error().message);
+        report(options.ready_fd, "error: " + domain.error().message);
+        return kStatusMonitorError;
+    }
+    DomainIdentity identity{config.domid, options.name, config.memory_mib, config.vcpus};
+    auto server = ControlServer::listen(options.control_socket, **domain, identity);
+    if (!server) {
+        DOMUS_LOG_ERROR("vmm", "{}", server.error().message);
+        report(options.ready_fd, "error: " + server.error().message);
+        return kStatusMonitorError;
+    }
+    report(options.ready_fd, "ready");
+    std::thread watcher([&] {
+        int signal = 0;
+        if (sigwait(&signals, &signal) == 0 && signal != SIGUSR2) {
+            (*domain)->stop({ExitKind::interrupted, 0, "stopped by a signal"});
+            (*server)->stop_waiting();
+        }
+    });
+    DomainExit exit = (*domain)->run();
+    DOMUS_LOG_INFO("vmm", "domain ended: {} {}", exit_kind_name(exit.kind), exit.detail);
+    (*server)->domain_exited(exit);
+    (*server)->wait_for_destroy();
+    pthread_kill(watcher.native_handle(), SIGUSR2);
+    watcher.join();
+    return exit_status(exit);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"domus-vmm: the monitor of one Domus domain (started by domusd)"};
+    Options options;
+    app.add_option("kernel", options.config.kernel, "Guest image (ELF64)")->required();
+    app.add_option("--name", options.name, "Domain name")->required();
+    app.add_option("--domid", options.config.domid, "Domain ID")->required()->check(CLI::Range(1, 0x7FEF));
+    app.add_option("-m,--memory", options.config.memory_mib, "Memory in MiB")->check(CLI::Range(4, 64 * 1024));
+    app.add_option("--vcpus", options.config.vcpus, "vCPUs")->check(CLI::Range(1, 64));
+    app.add_option("--cmdline", options.config.cmdline, "Guest command line");
+    app.add_option("--control-socket", options.control_socket, "Control socket path")->required();
+    app.add_option("--run-dir", options.run_dir, "Run directory (for the store)");
+    app.add_flag("--store", options.store, "Attach the domain to the store daemon of --run-dir");
+    app.add_option("--ready-fd", options.ready_fd, "Report 'ready' or 'error: ...' on this fd");
+    CLI11_PARSE(app, argc, argv);
+    return run(options);
+}

@@ -1,0 +1,230 @@
+// domusd: start-up, the CLI protocol and the read-only queries.
+#include "toolstack/daemon.hpp"
+
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <thread>
+
+#include "base/log.hpp"
+#include "toolstack/json_socket.hpp"
+#include "toolstack/spawn.hpp"
+
+#include <domus/abi/version.h>
+
+namespace domus::toolstack {
+namespace {
+
+double unix_now() { return double(std::time(nullptr)); }
+
+bool all_digits(const std::string& text) {
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+}  // namespace
+
+Daemon::Daemon(RunDir run_dir, Fd lock, StoreClient store)
+    : run_dir_(std::move(run_dir)), lock_(std::move(lock)), store_(std::make_unique<StoreClient>(std::move(store))) {
+    started_unix_ = unix_now();
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
+    ::mkdir(run_dir.root.c_str(), 0700);
+    ::mkdir(run_dir.domains().c_str(), 0700);
+    Fd lock(::open(run_dir.daemon_lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock) return errno_error(run_dir.daemon_lock());
+    if (::flock(lock.get(), LOCK_EX | LOCK_NB) < 0)
+        return make_error("another domusd is already running for {}", run_dir.root);
+    std::string pid = std::to_string(::getpid()) + "\n";
+    [[maybe_unused]] auto t = ::ftruncate(lock.get(), 0);
+    [[maybe_unused]] auto w = ::write(lock.get(), pid.data(), pid.size());
+
+    auto store = StoreClient::connect(run_dir.store_socket());
+    if (!store) {
+        std::string binary = executable_dir() + "/domus-xenstored";
+        auto spawned = spawn_detached({binary, "--run-dir", run_dir.root}, run_dir.root + "/xenstored.log");
+        if (!spawned) return std::move(spawned).error();
+        for (int i = 0; i < 300 && !store; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            store = StoreClient::connect(run_dir.store_socket());
+        }
+        if (!store) return make_error("the store daemon did not start (see {}/xenstored.log)", run_dir.root);
+    }
+    std::unique_ptr<Daemon> daemon(new Daemon(std::move(run_dir), std::move(lock), std::move(store).value()));
+    // Domain 0 as xl shows it.
+    (void)daemon->store_->write("/local/domain/0/name", "Domain-0");
+    (void)daemon->store_->write("/local/domain/0/domid", "0");
+    daemon->recover();
+    return daemon;
+}
+
+void Daemon::serve(int stop_fd) {
+    std::string path = run_dir_.daemon_socket();
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), std::min(path.size() + 1, sizeof(address.sun_path) - 1));
+    Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ::unlink(path.c_str());
+    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0 ||
+        ::listen(listener.get(), 64) < 0) {
+        DOMUS_LOG_ERROR("domusd", "cannot listen on {}: {}", path, std::strerror(errno));
+        return;
+    }
+    ::chmod(path.c_str(), 0600);
+    DOMUS_LOG_INFO("domusd", "listening on {}", path);
+    for (;;) {
+        pollfd fds[2] = {{listener.get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        if (fds[1].revents) break;
+        if (!(fds[0].revents & POLLIN)) continue;
+        Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!client) continue;
+        std::thread([this, fd = std::move(client)]() mutable { client_thread(std::move(fd)); }).detach();
+    }
+    ::unlink(path.c_str());
+}
+
+void Daemon::client_thread(Fd fd) {
+    std::string pending;
+    for (;;) {
+        auto request = receive_json(fd.get(), pending, std::chrono::hours(24));
+        if (!request) return;
+        if (!send_json(fd.get(), handle(*request))) return;
+    }
+}
+
+nlohmann::json Daemon::handle(const nlohmann::json& request) {
+    std::string op = request.value("op", "");
+    Result<nlohmann::json> reply = make_error("unknown request \"{}\"", op);
+    try {
+        if (op == "create") reply = create(request);
+        else if (op == "list") reply = list();
+        else if (op == "info") reply = info();
+        else if (op == "pause" || op == "unpause" || op == "destroy") reply = simple_op(request);
+        else if (op == "shutdown") reply = shutdown(request, "poweroff");
+        else if (op == "reboot") reply = shutdown(request, "reboot");
+        else if (op == "domid" || op == "domname" || op == "console") {
+            auto entry = find(request);
+            if (!entry) {
+                reply = std::move(entry).error();
+            } else {
+                reply = nlohmann::json{{"ok", true},
+                                       {"domid", (*entry)->domid},
+                                       {"name", (*entry)->name},
+                                       {"control", run_dir_.control_socket((*entry)->domid)}};
+            }
+        }
+    } catch (const std::exception& error) {  // a malformed request (wrong JSON types)
+        reply = make_error("bad request: {}", error.what());
+    }
+    if (!reply) return {{"ok", false}, {"error", reply.error().message}};
+    nlohmann::json out = std::move(reply).value();
+    out["ok"] = true;
+    return out;
+}
+
+Result<std::shared_ptr<Daemon::Entry>> Daemon::find(const nlohmann::json& request) {
+    std::string key = request.value("domain", "");
+    if (key.empty()) return make_error("no domain given");
+    std::lock_guard lock(mutex_);
+    for (auto& [domid, entry] : domains_) {
+        if (entry->creating) continue;
+        if ((all_digits(key) && std::to_string(domid) == key) || entry->name == key) return entry;
+    }
+    return make_error("no domain \"{}\"", key);
+}
+
+Result<nlohmann::json> Daemon::list() {
+    std::vector<std::shared_ptr<Entry>> entries;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [domid, entry] : domains_)
+            if (!entry->creating) entries.push_back(entry);
+    }
+    struct sysinfo host {};
+    ::sysinfo(&host);
+    nlohmann::json rows = nlohmann::json::array();
+    timespec cpu;
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    rows.push_back({{"domid", 0},
+                    {"name", "Domain-0"},
+                    {"memory_mib", (host.totalram * host.mem_unit) >> 20},
+                    {"vcpus", std::thread::hardware_concurrency()},
+                    {"state", "r"},
+                    {"cpu_seconds", double(cpu.tv_sec) + double(cpu.tv_nsec) / 1e9},
+                    {"uptime_seconds", double(host.uptime)}});
+    for (auto& entry : entries) {
+        nlohmann::json row = {{"domid", entry->domid},      {"name", entry->name},
+                              {"memory_mib", entry->spec.memory_mib}, {"vcpus", entry->spec.vcpus},
+                              {"state", "?"},               {"cpu_seconds", 0.0},
+                              {"uptime_seconds", 0.0}};
+        auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}}, std::chrono::seconds(2));
+        if (info) {
+            row["state"] = (*info)["state"];
+            row["cpu_seconds"] = (*info)["cpu_seconds"];
+            row["uptime_seconds"] = (*info)["uptime_seconds"];
+        }
+        rows.push_back(row);
+    }
+    return nlohmann::json{{"domains", rows}};
+}
+
+Result<nlohmann::json> Daemon::info() {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    struct sysinfo system {};
+    ::sysinfo(&system);
+    std::size_t count;
+    {
+        std::lock_guard lock(mutex_);
+        count = domains_.size();
+    }
+    return nlohmann::json{{"host", host},
+                          {"version", "domus 0.1.0"},
+                          {"abi_version", std::to_string(DOMUS_ABI_VERSION_MAJOR) + "." +
+                                              std::to_string(DOMUS_ABI_VERSION_MINOR)},
+                          {"nr_cpus", std::thread::hardware_concurrency()},
+                          {"total_memory_mib", (system.totalram * system.mem_unit) >> 20},
+                          {"free_memory_mib", (system.freeram * system.mem_unit) >> 20},
+                          {"run_dir", run_dir_.root},
+                          {"store_socket", run_dir_.store_socket()},
+                          {"domains", count},
+                          {"daemon_uptime_seconds", unix_now() - started_unix_}};
+}
+
+Result<nlohmann::json> Daemon::simple_op(const nlohmann::json& request) {
+    DOMUS_TRY(entry, find(request));
+    std::string op = request["op"];
+    if (op == "destroy") {
+        destroy(entry);
+        return nlohmann::json::object();
+    }
+    DOMUS_TRY_VOID(json_request(run_dir_.control_socket(entry->domid), {{"op", op}}, std::chrono::seconds(5)));
+    return nlohmann::json::object();
+}
+
+Result<nlohmann::json> Daemon::shutdown(const nlohmann::json& request, const char* how) {
+    DOMUS_TRY(entry, find(request));
+    std::string node = "/local/domain/" + std::to_string(entry->domid) + "/control/shutdown";
+    DOMUS_TRY_VOID(store_->write(node, how));
+    if (!request.value("wait", false)) return nlohmann::json::object();
+    // -w: until this domain is gone (a reboot with on_reboot=restart comes back under
+    // a new ID, as in xl).
+    std::unique_lock lock(mutex_);
+    bool gone = changed_.wait_for(lock, std::chrono::seconds(request.value("timeout", 60)), [&] {
+        auto it = domains_.find(entry->domid);
+        return it == domains_.end() || it->second != entry || !entry->exit_kind.empty();
+    });
+    if (!gone) return make_error("domain {} did not shut down in time", entry->name);
+    return nlohmann::json::object();
+}
+
+}  // namespace domus::toolstack

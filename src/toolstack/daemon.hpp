@@ -1,0 +1,79 @@
+// Daemon: domusd, the Domain 0 toolstack. Owns the domain registry, starts and stops
+// domain monitors (domus-vmm), writes the domains' standard store nodes, applies
+// on_poweroff/on_reboot/on_crash, and answers the CLI (protocol.hpp). Domains outlive
+// it: a restarted daemon finds them again through their records and control sockets.
+//
+// Threads: one per CLI connection, one watcher per domain (waiting for its monitor's
+// exit event); the registry is guarded by mutex_.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "base/fd.hpp"
+#include "base/result.hpp"
+#include "toolstack/run_dir.hpp"
+#include "toolstack/store_client.hpp"
+#include "toolstack/xl_config.hpp"
+
+namespace domus::toolstack {
+
+class Daemon {
+public:
+    // Takes the run directory's lock (a second daemon fails here), makes sure the store
+    // daemon runs, and recovers the domains a previous daemon left running.
+    static Result<std::unique_ptr<Daemon>> start(RunDir run_dir);
+    // Accepts CLI connections until `stop_fd` becomes readable.
+    void serve(int stop_fd);
+
+private:
+    struct Entry {
+        std::uint16_t domid = 0;
+        std::string name;
+        std::string uuid;
+        DomainSpec spec;
+        pid_t pid = 0;
+        double created_unix = 0;
+        bool creating = true;     // reserved while the monitor starts
+        bool preserved = false;   // on_* = preserve: kept until `destroy`
+        std::string exit_kind;    // set once the domain ended
+        bool gone = false;        // destroyed and forgotten (guarded by mutex_)
+    };
+
+    Daemon(RunDir run_dir, Fd lock, StoreClient store);
+    Result<void> ensure_store_daemon();
+    void recover();
+    void client_thread(Fd fd);
+    nlohmann::json handle(const nlohmann::json& request);
+
+    Result<nlohmann::json> create(const nlohmann::json& request);
+    Result<std::uint16_t> create_from_spec(const DomainSpec& spec, std::optional<std::string> uuid);
+    Result<void> write_store_nodes(const Entry& entry);
+    void remove_store_nodes(const Entry& entry);
+    Result<nlohmann::json> list();
+    Result<nlohmann::json> info();
+    Result<nlohmann::json> simple_op(const nlohmann::json& request);  // pause, unpause, destroy
+    Result<nlohmann::json> shutdown(const nlohmann::json& request, const char* how);
+    Result<std::shared_ptr<Entry>> find(const nlohmann::json& request);
+    void watch(std::shared_ptr<Entry> entry);
+    void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
+    void destroy(std::shared_ptr<Entry> entry);
+    void forget(const Entry& entry);
+    void save_record(const Entry& entry);
+
+    RunDir run_dir_;
+    Fd lock_;
+    std::unique_ptr<StoreClient> store_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<std::uint16_t, std::shared_ptr<Entry>> domains_;
+    std::uint16_t next_domid_ = 1;
+    double started_unix_ = 0;
+};
+
+}  // namespace domus::toolstack

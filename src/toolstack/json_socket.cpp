@@ -1,0 +1,75 @@
+// JSON-lines helpers.
+#include "toolstack/json_socket.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace domus::toolstack {
+
+Result<Fd> connect_unix(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path)) return make_error("socket path too long: {}", path);
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return errno_error("socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0)
+        return errno_error(fmt::format("connect {}", path));
+    return fd;
+}
+
+Result<void> send_json(int fd, const nlohmann::json& message) {
+    std::string line = message.dump() + "\n";
+    const char* data = line.data();
+    std::size_t length = line.size();
+    while (length > 0) {
+        ssize_t n = ::send(fd, data, length, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return errno_error("send");
+        data += n;
+        length -= std::size_t(n);
+    }
+    return {};
+}
+
+Result<nlohmann::json> receive_json(int fd, std::string& pending, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (auto at = pending.find('\n'); at != std::string::npos) {
+            std::string line = pending.substr(0, at);
+            pending.erase(0, at + 1);
+            auto message = nlohmann::json::parse(line, nullptr, false);
+            if (message.is_discarded() || !message.is_object()) return make_error("malformed reply: {}", line);
+            return message;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return make_error("timed out waiting for a reply");
+        pollfd p{fd, POLLIN, 0};
+        int ready = ::poll(&p, 1, int(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) continue;
+        char buffer[4096];
+        ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) return make_error("connection closed");
+        if (n < 0) return errno_error("recv");
+        pending.append(buffer, std::size_t(n));
+        if (pending.size() > (1u << 24)) return make_error("reply too long");
+    }
+}
+
+Result<nlohmann::json> json_request(const std::string& path, const nlohmann::json& request,
+                                    std::chrono::milliseconds timeout) {
+    DOMUS_TRY(fd, connect_unix(path));
+    DOMUS_TRY_VOID(send_json(fd.get(), request));
+    std::string pending;
+    DOMUS_TRY(reply, receive_json(fd.get(), pending, timeout));
+    if (!reply.value("ok", false)) return make_error("{}", reply.value("error", std::string("request failed")));
+    return reply;
+}
+
+}  // namespace domus::toolstack

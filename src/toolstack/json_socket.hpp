@@ -1,0 +1,23 @@
+// JSON-lines request/reply over a unix stream socket: the format of the domusd
+// protocol (CLI <-> daemon) and of a monitor's control socket (daemon/CLI <-> vmm).
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/fd.hpp"
+#include "base/result.hpp"
+
+namespace domus::toolstack {
+
+Result<Fd> connect_unix(const std::string& path);
+Result<void> send_json(int fd, const nlohmann::json& message);
+// Reads one line (a JSON object); `pending` keeps bytes past the line for the next call.
+Result<nlohmann::json> receive_json(int fd, std::string& pending,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// Connects, sends one request, returns the reply; {"ok":false} becomes an Error.
+Result<nlohmann::json> json_request(const std::string& path, const nlohmann::json& request,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace domus::toolstack

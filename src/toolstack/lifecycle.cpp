@@ -1,0 +1,291 @@
+// domusd: domain lifecycle. Creation writes the standard store nodes, starts the
+// monitor and waits for its readiness report; a watcher thread per domain turns the
+// monitor's exit event into the configured on_* action.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <poll.h>
+#include <random>
+#include <thread>
+
+#include "base/log.hpp"
+#include "toolstack/daemon.hpp"
+#include "toolstack/json_socket.hpp"
+#include "toolstack/spawn.hpp"
+
+namespace domus::toolstack {
+namespace {
+
+std::string new_uuid() {
+    std::random_device random;
+    std::uint8_t bytes[16];
+    for (auto& b : bytes) b = std::uint8_t(random());
+    bytes[6] = (bytes[6] & 0x0F) | 0x40;  // version 4
+    bytes[8] = (bytes[8] & 0x3F) | 0x80;  // RFC 4122 variant
+    return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                       bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
+                       bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
+}
+
+// The last non-empty line of a monitor's log: its reason for failing.
+std::string last_log_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line, last;
+    while (std::getline(in, line))
+        if (!line.empty()) last = line;
+    return last;
+}
+
+Action action_for(const DomainSpec& spec, const std::string& kind) {
+    if (kind == "poweroff") return spec.on_poweroff;
+    if (kind == "reboot") return spec.on_reboot;
+    if (kind == "crash") return spec.on_crash;
+    if (kind == "watchdog") return spec.on_watchdog;
+    return Action::Destroy;  // destroyed, killed, or a monitor error
+}
+
+}  // namespace
+
+Result<nlohmann::json> Daemon::create(const nlohmann::json& request) {
+    std::string text = request.value("config", "");
+    std::string file = request.value("file", "<config>");
+    DOMUS_TRY(parsed, parse_xl_config(text, file));
+    DOMUS_TRY(domid, create_from_spec(parsed.spec, parsed.spec.uuid));
+    nlohmann::json warnings = parsed.warnings;
+    return nlohmann::json{{"domid", domid}, {"name", parsed.spec.name}, {"warnings", warnings}};
+}
+
+Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::optional<std::string> uuid) {
+    if (spec.kernel.empty() || spec.kernel[0] != '/')
+        return make_error("kernel path must be absolute for the daemon: {}", spec.kernel);
+    auto entry = std::make_shared<Entry>();
+    entry->spec = spec;
+    entry->name = spec.name;
+    entry->uuid = uuid.value_or(new_uuid());
+    entry->created_unix = double(std::time(nullptr));
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [id, other] : domains_)
+            if (other->name == spec.name) return make_error("a domain named \"{}\" already exists (domain {})", spec.name, id);
+        // IDs count up and wrap; one in use is never handed out.
+        for (int tries = 0; tries < 0x7FEF; ++tries) {
+            std::uint16_t candidate = next_domid_;
+            next_domid_ = next_domid_ >= 0x7FEF ? 1 : std::uint16_t(next_domid_ + 1);
+            if (!domains_.count(candidate)) {
+                entry->domid = candidate;
+                break;
+            }
+        }
+        if (!entry->domid) return make_error("no free domain ID");
+        domains_[entry->domid] = entry;
+    }
+    auto fail = [&](Error error) -> Result<std::uint16_t> {
+        remove_store_nodes(*entry);
+        std::filesystem::remove_all(run_dir_.domain_dir(entry->domid));
+        std::lock_guard lock(mutex_);
+        domains_.erase(entry->domid);
+        return error;
+    };
+    if (auto written = write_store_nodes(*entry); !written) return fail(std::move(written).error());
+    ::mkdir(run_dir_.domain_dir(entry->domid).c_str(), 0700);
+
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) < 0) return fail(errno_error("pipe"));
+    Fd ready_read(ready[0]), ready_write(ready[1]);
+    std::vector<std::string> argv = {executable_dir() + "/domus-vmm",
+                                     spec.kernel,
+                                     "--name", spec.name,
+                                     "--domid", std::to_string(entry->domid),
+                                     "-m", std::to_string(spec.memory_mib),
+                                     "--vcpus", std::to_string(spec.vcpus),
+                                     "--cmdline", spec.cmdline,
+                                     "--control-socket", run_dir_.control_socket(entry->domid),
+                                     "--run-dir", run_dir_.root,
+                                     "--store",
+                                     "--ready-fd", "3"};
+    auto pid = spawn_detached(argv, run_dir_.vmm_log(entry->domid), ready_write.get());
+    ready_write.reset();
+    if (!pid) return fail(std::move(pid).error());
+    entry->pid = *pid;
+    // The monitor reports "ready" once its control socket listens, or dies trying.
+    std::string report;
+    pollfd p{ready_read.get(), POLLIN, 0};
+    while (::poll(&p, 1, 10'000) > 0) {
+        char buffer[256];
+        ssize_t n = ::read(ready_read.get(), buffer, sizeof(buffer));
+        if (n <= 0) break;
+        report.append(buffer, std::size_t(n));
+    }
+    if (report.rfind("ready", 0) != 0) {
+        ::kill(*pid, SIGKILL);
+        std::string reason = last_log_line(run_dir_.vmm_log(entry->domid));
+        return fail(make_error("domain {} failed to start: {}", spec.name, reason.empty() ? "no report" : reason));
+    }
+    {
+        std::lock_guard lock(mutex_);
+        entry->creating = false;
+    }
+    save_record(*entry);
+    std::thread([this, entry] { watch(entry); }).detach();
+    DOMUS_LOG_INFO("domusd", "created domain {} ({}), monitor pid {}", entry->domid, entry->name, entry->pid);
+    return entry->domid;
+}
+
+Result<void> Daemon::write_store_nodes(const Entry& entry) {
+    // As libxl does: the home is dom0's and readable by the guest; the nodes the guest
+    // must write (control/*, data) are the guest's own.
+    std::string home = "/local/domain/" + std::to_string(entry.domid);
+    std::string self = std::to_string(entry.domid);
+    std::string vm = "/vm/" + entry.uuid;
+    DOMUS_TRY_VOID(store_->mkdir(home));
+    DOMUS_TRY_VOID(store_->set_perms(home, {"n0", "r" + self}));
+    DOMUS_TRY_VOID(store_->write(home + "/name", entry.name));
+    DOMUS_TRY_VOID(store_->write(home + "/domid", self));
+    DOMUS_TRY_VOID(store_->write(home + "/vm", vm));
+    DOMUS_TRY_VOID(store_->write(home + "/memory/static-max", std::to_string(entry.spec.maxmem_mib * 1024)));
+    DOMUS_TRY_VOID(store_->write(home + "/memory/target", std::to_string(entry.spec.memory_mib * 1024)));
+    for (const char* node : {"control/shutdown", "control/feature-poweroff", "control/feature-reboot",
+                             "control/feature-suspend", "control/sysrq", "data"}) {
+        DOMUS_TRY_VOID(store_->write(home + "/" + node, ""));
+        DOMUS_TRY_VOID(store_->set_perms(home + "/" + node, {"n" + self}));
+    }
+    DOMUS_TRY_VOID(store_->write(vm + "/name", entry.name));
+    DOMUS_TRY_VOID(store_->write(vm + "/uuid", entry.uuid));
+    DOMUS_TRY_VOID(store_->write(vm + "/start_time", fmt::format("{:.2f}", entry.created_unix)));
+    return {};
+}
+
+void Daemon::remove_store_nodes(const Entry& entry) {
+    (void)store_->remove("/local/domain/" + std::to_string(entry.domid));
+    (void)store_->remove("/vm/" + entry.uuid);
+}
+
+void Daemon::save_record(const Entry& entry) {
+    nlohmann::json record = {{"domid", entry.domid},   {"name", entry.name},
+                             {"uuid", entry.uuid},     {"pid", entry.pid},
+                             {"created_unix", entry.created_unix},
+                             {"config", to_xl_config(entry.spec)},
+                             {"preserved", entry.preserved}};
+    std::string path = run_dir_.record(entry.domid);
+    std::ofstream(path + ".tmp") << record.dump(2) << "\n";
+    std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+void Daemon::watch(std::shared_ptr<Entry> entry) {
+    std::string kind = "destroyed";  // the monitor vanished without saying why
+    auto fd = connect_unix(run_dir_.control_socket(entry->domid));
+    if (fd && send_json(fd->get(), {{"op", "watch"}})) {
+        std::string pending;
+        for (;;) {
+            auto message = receive_json(fd->get(), pending, std::chrono::hours(24 * 365));
+            if (!message) break;
+            if (message->value("event", "") == "exit") {
+                kind = message->value("kind", "crash");
+                break;
+            }
+        }
+    }
+    domain_ended(entry, kind);
+}
+
+void Daemon::domain_ended(std::shared_ptr<Entry> entry, const std::string& kind) {
+    {
+        std::lock_guard lock(mutex_);
+        if (entry->gone) return;  // destroyed on request: nothing to apply
+    }
+    Action action = action_for(entry->spec, kind);
+    DOMUS_LOG_INFO("domusd", "domain {} ({}) ended: {}; action {}", entry->domid, entry->name, kind, action_name(action));
+    {
+        std::lock_guard lock(mutex_);
+        entry->exit_kind = kind;
+    }
+    changed_.notify_all();
+    switch (action) {
+        case Action::Preserve:
+            entry->preserved = true;
+            save_record(*entry);
+            return;
+        case Action::Restart:
+        case Action::RenameRestart:
+        case Action::CoredumpRestart:
+        case Action::SoftReset: {
+            destroy(entry);
+            auto again = create_from_spec(entry->spec, entry->uuid);
+            if (!again) DOMUS_LOG_ERROR("domusd", "restart of {} failed: {}", entry->name, again.error().message);
+            return;
+        }
+        case Action::Destroy:
+        case Action::CoredumpDestroy: destroy(entry); return;  // core dumps are not written yet
+    }
+}
+
+void Daemon::destroy(std::shared_ptr<Entry> entry) {
+    {
+        // `destroy` and the watcher's exit event may both get here: clean up once.
+        std::lock_guard lock(mutex_);
+        if (entry->gone) return;
+        entry->gone = true;
+    }
+    (void)json_request(run_dir_.control_socket(entry->domid), {{"op", "destroy"}}, std::chrono::seconds(5));
+    // The monitor exits on "destroy"; make sure, even if it hangs.
+    for (int i = 0; i < 200 && entry->pid > 0 && ::kill(entry->pid, 0) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (entry->pid > 0 && ::kill(entry->pid, 0) == 0) ::kill(entry->pid, SIGKILL);
+    forget(*entry);
+}
+
+void Daemon::forget(const Entry& entry) {
+    remove_store_nodes(entry);
+    std::filesystem::remove_all(run_dir_.domain_dir(entry.domid));
+    {
+        std::lock_guard lock(mutex_);
+        auto it = domains_.find(entry.domid);
+        if (it != domains_.end() && it->second.get() == &entry) domains_.erase(it);
+    }
+    changed_.notify_all();
+}
+
+void Daemon::recover() {
+    std::error_code error;
+    for (const auto& dir : std::filesystem::directory_iterator(run_dir_.domains(), error)) {
+        std::ifstream in(dir.path() / "record.json");
+        auto record = nlohmann::json::parse(in, nullptr, false);
+        if (record.is_discarded() || !record.is_object()) {
+            std::filesystem::remove_all(dir.path(), error);
+            continue;
+        }
+        auto entry = std::make_shared<Entry>();
+        entry->domid = record.value("domid", 0);
+        entry->name = record.value("name", "");
+        entry->uuid = record.value("uuid", "");
+        entry->pid = record.value("pid", 0);
+        entry->created_unix = record.value("created_unix", 0.0);
+        entry->preserved = record.value("preserved", false);
+        entry->creating = false;
+        auto parsed = parse_xl_config(record.value("config", ""), "record");
+        auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}}, std::chrono::seconds(2));
+        if (!parsed || !info || entry->domid == 0) {
+            DOMUS_LOG_WARN("domusd", "domain {} is gone; cleaning up", entry->domid);
+            remove_store_nodes(*entry);
+            std::filesystem::remove_all(dir.path(), error);
+            continue;
+        }
+        entry->spec = parsed->spec;
+        {
+            std::lock_guard lock(mutex_);
+            domains_[entry->domid] = entry;
+            next_domid_ = std::max<std::uint16_t>(next_domid_, std::uint16_t(entry->domid + 1));
+        }
+        DOMUS_LOG_INFO("domusd", "recovered domain {} ({})", entry->domid, entry->name);
+        if (!entry->preserved) std::thread([this, entry] { watch(entry); }).detach();
+    }
+}
+
+}  // namespace domus::toolstack

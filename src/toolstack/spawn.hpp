@@ -1,0 +1,20 @@
+// Starts a helper process (a monitor, the store daemon) detached from the caller: its
+// own session, stdin from /dev/null, stdout/stderr appended to a log file, and
+// optionally one inherited fd (placed at fd 3) for a readiness report.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace domus::toolstack {
+
+Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const std::string& log_path,
+                             int inherited_fd = -1);
+// The directory of the running executable: sibling binaries are found there.
+std::string executable_dir();
+
+}  // namespace domus::toolstack
