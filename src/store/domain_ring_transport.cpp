@@ -27,22 +27,22 @@ void store_release(XENSTORE_RING_IDX& index, XENSTORE_RING_IDX value) {
 }  // namespace
 
 DomainRingTransport::DomainRingTransport(Store& store, EventRouter& router, DomainId domid,
-                                         Mapping ring, Fd guest_notify, Fd store_notify)
+                                         Mapping page, Fd guest_notify, Fd store_notify)
     : store_(store),
       router_(router),
       domid_(domid),
-      ring_(std::move(ring)),
+      ring_(std::move(page)),
       guest_notify_(std::move(guest_notify)),
       store_notify_(std::move(store_notify)),
       connection_(&store.connect({domid, false})) {
     router_.attach(*connection_, *this);
-    xenstore_domain_interface* page = ring();
+    xenstore_domain_interface* shared = ring();
     // Indices are free-running and need not start at 0: continue from the page.
-    req_cons_ = load_acquire(page->req_cons);
-    rsp_prod_ = load_acquire(page->rsp_prod);
-    store_release(page->error, XENSTORE_ERROR_NONE);
+    req_cons_ = load_acquire(shared->req_cons);
+    rsp_prod_ = load_acquire(shared->rsp_prod);
+    store_release(shared->error, XENSTORE_ERROR_NONE);
     // We keep `error` up to date; no reconnection handshake, so bit 1 stays clear.
-    std::atomic_ref<std::uint32_t>(page->server_features)
+    std::atomic_ref<std::uint32_t>(shared->server_features)
         .fetch_or(XENSTORE_SERVER_FEATURE_ERROR, std::memory_order_release);
 }
 

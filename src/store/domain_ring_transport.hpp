@@ -25,11 +25,11 @@ public:
     // never consumes cannot grow the daemon without bound.
     static constexpr std::size_t kMaxPendingOutput = 1024 * 1024;
 
-    // `ring` is the shared page (at least sizeof(xenstore_domain_interface) bytes).
+    // `page` maps the shared ring page (at least sizeof(xenstore_domain_interface) bytes).
     // `guest_notify` becomes readable when the guest kicked its store port;
     // `store_notify` is written to raise the port in the guest. Opens an unprivileged
     // store connection for `domid` and advertises XENSTORE_SERVER_FEATURE_ERROR.
-    DomainRingTransport(Store& store, EventRouter& router, DomainId domid, Mapping ring,
+    DomainRingTransport(Store& store, EventRouter& router, DomainId domid, Mapping page,
                         Fd guest_notify, Fd store_notify);
     ~DomainRingTransport();
     DomainRingTransport(const DomainRingTransport&) = delete;
@@ -64,7 +64,7 @@ private:
     Mapping ring_;
     Fd guest_notify_;
     Fd store_notify_;
-    Connection* connection_;  // null once failed
+    Connection* connection_;      // null once failed
     XENSTORE_RING_IDX req_cons_;  // our copies: the guest may scribble on the page
     XENSTORE_RING_IDX rsp_prod_;
     std::string pending_;  // encoded output not yet in the ring, from pending_head_

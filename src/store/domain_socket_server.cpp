@@ -126,22 +126,22 @@ void DomainSocketServer::on_handshake(Pending& pending) {
         status = -EBADF;
     else {
         Fd three[3] = {std::move(fds[0]), std::move(fds[1]), std::move(fds[2])};
-        status = attach(socket, request, three);
+        status = attach(request, three);
     }
     DomainAttachReply reply{status};
-    if (::send(socket.get(), &reply, sizeof(reply), MSG_DONTWAIT | MSG_NOSIGNAL) !=
-            ssize_t(sizeof(reply)) &&
-        status == 0) {
+    bool sent = ::send(socket.get(), &reply, sizeof(reply), MSG_DONTWAIT | MSG_NOSIGNAL) ==
+                ssize_t(sizeof(reply));
+    if (status != 0) {
+        DOMUS_LOG_WARN("xenstored", "domain attach refused (domid {}): {}", request.domid,
+                       std::strerror(-status));
+    } else if (!sent || !watch_monitor(DomainId(request.domid), std::move(socket))) {
         DOMUS_LOG_WARN("xenstored", "dom{}: monitor gone during attach", request.domid);
         detach(DomainId(request.domid), true);
     }
-    if (status != 0)
-        DOMUS_LOG_WARN("xenstored", "domain attach refused (domid {}): {}", request.domid,
-                       std::strerror(-status));
     router_.route();
 }
 
-int DomainSocketServer::attach(Fd& socket, const DomainAttach& request, Fd (&fds)[3]) {
+int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
     if (request.domid == 0 || request.domid >= DOMID_FIRST_RESERVED) return -EINVAL;
     auto domid = DomainId(request.domid);
     if (domains_.contains(domid)) return -EEXIST;
@@ -164,26 +164,34 @@ int DomainSocketServer::attach(Fd& socket, const DomainAttach& request, Fd (&fds
     DomainRingTransport* transport = domain.ring.get();
     auto notify = loop_.add(transport->guest_notify_fd(), EPOLLIN,
                             [transport](std::uint32_t) { transport->on_guest_notify(); });
-    auto hangup = loop_.add(socket.get(), EPOLLIN | EPOLLRDHUP, [this, domid](std::uint32_t) {
-        char byte;
-        ssize_t n = ::recv(domains_[domid].socket.get(), &byte, 1, MSG_DONTWAIT);
-        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;  // ignore extras
-        DOMUS_LOG_INFO("xenstored", "dom{}: monitor closed its connection; released", domid);
-        detach(domid, true);
-        router_.route();
-    });
-    if (notify) domain.notify_token = *notify;
-    if (hangup) domain.socket_token = *hangup;
-    domain.socket = std::move(socket);
-    if (!notify || !hangup) {
-        detach(domid, false);
+    if (!notify) {
+        domains_.erase(domid);
         return -ENOMEM;
     }
+    domain.notify_token = *notify;
     control(XS_INTRODUCE, fmt::format("{}{}{}{}{}{}", request.domid, '\0', request.ring_gfn, '\0',
                                       request.port, '\0'));
     DOMUS_LOG_INFO("xenstored", "dom{}: ring attached (gfn {:#x}, port {})", domid,
                    request.ring_gfn, request.port);
     return 0;
+}
+
+bool DomainSocketServer::watch_monitor(DomainId domid, Fd socket) {
+    Attached& domain = domains_.at(domid);
+    auto token = loop_.add(socket.get(), EPOLLIN | EPOLLRDHUP, [this, domid](std::uint32_t) {
+        auto it = domains_.find(domid);
+        if (it == domains_.end()) return;
+        char byte;
+        ssize_t n = ::recv(it->second.socket.get(), &byte, 1, MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;  // ignore extras
+        DOMUS_LOG_INFO("xenstored", "dom{}: monitor closed its connection; released", domid);
+        detach(domid, true);
+        router_.route();
+    });
+    if (!token) return false;
+    domain.socket = std::move(socket);
+    domain.socket_token = *token;
+    return true;
 }
 
 void DomainSocketServer::detach(DomainId domid, bool tell_store) {
@@ -199,8 +207,7 @@ void DomainSocketServer::detach(DomainId domid, bool tell_store) {
 void DomainSocketServer::on_domain_change(const DomainChange& change) {
     if (change.kind != DomainChange::Kind::Released) return;
     if (!domains_.contains(change.domain.domid)) return;
-    DOMUS_LOG_INFO("xenstored", "dom{}: released by a tool; no longer served",
-                   change.domain.domid);
+    DOMUS_LOG_INFO("xenstored", "dom{}: released by a tool; no longer served", change.domain.domid);
     detach(change.domain.domid, false);
 }
 

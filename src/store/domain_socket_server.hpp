@@ -39,18 +39,20 @@ private:
         EventLoop::Token token = 0;
     };
     struct Attached {
-        Fd socket;
+        Fd socket;  // the monitor's connection, once the reply is sent
         EventLoop::Token socket_token = 0;
         EventLoop::Token notify_token = 0;
         std::unique_ptr<DomainRingTransport> ring;
     };
 
-    DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router, std::string path,
-                       Fd fd);
+    DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router, std::string path, Fd fd);
     void accept_monitors();
     void on_handshake(Pending& pending);
-    // 0 on success (the domain is in domains_), else a negative errno for the reply.
-    int attach(Fd& socket, const DomainAttach& request, Fd (&fds)[3]);
+    // Validates, maps the ring, starts serving it and INTRODUCEs the domain. 0 on
+    // success (the domain is in domains_), else a negative errno for the reply.
+    int attach(const DomainAttach& request, Fd (&fds)[3]);
+    // After the reply: the monitor's connection closing releases the domain.
+    bool watch_monitor(DomainId domid, Fd socket);
     // Stops serving `domid`; with `tell_store`, also RELEASEs it (fires @releaseDomain).
     void detach(DomainId domid, bool tell_store);
     void control(std::uint32_t type, std::string payload);

@@ -16,7 +16,8 @@ Result<EventLoop::Token> EventLoop::add(int fd, std::uint32_t events, Handler ha
     epoll_event event{};
     event.events = events;
     event.data.u64 = token;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) return errno_error("epoll_ctl add");
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
+        return errno_error("epoll_ctl add");
     entries_.emplace(token, Entry{fd, std::move(handler)});
     return token;
 }

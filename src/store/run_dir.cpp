@@ -34,11 +34,12 @@ Result<RunDir> RunDir::open(const std::string& run_dir) {
         int err = errno;
         char text[32] = {};
         [[maybe_unused]] auto n = ::pread(pid_file.get(), text, sizeof(text) - 1, 0);
-        Error error = err == EWOULDBLOCK
-                          ? make_error("another domus-xenstored (pid {}) is running for {}",
-                                       std::string_view(text).substr(0, std::string_view(text).find('\n')),
-                                       run_dir)
-                          : errno_error("flock " + pid_path, err);
+        Error error =
+            err == EWOULDBLOCK
+                ? make_error("another domus-xenstored (pid {}) is running for {}",
+                             std::string_view(text).substr(0, std::string_view(text).find('\n')),
+                             run_dir)
+                : errno_error("flock " + pid_path, err);
         error.code = err;
         return error;
     }

@@ -20,7 +20,8 @@ public:
     std::string socket_path(const char* name) const { return path_ + "/" + name; }
 
 private:
-    RunDir(std::string path, Fd pid_file) : path_(std::move(path)), pid_file_(std::move(pid_file)) {}
+    RunDir(std::string path, Fd pid_file)
+        : path_(std::move(path)), pid_file_(std::move(pid_file)) {}
 
     std::string path_;
     Fd pid_file_;  // holds the lock; released when the process exits

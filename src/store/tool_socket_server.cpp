@@ -99,7 +99,11 @@ Result<std::unique_ptr<ToolSocketServer>> ToolSocketServer::listen(EventLoop& lo
 
 ToolSocketServer::ToolSocketServer(EventLoop& loop, Store& store, EventRouter& router,
                                    std::string path, Fd fd)
-    : loop_(loop), store_(store), router_(router), path_(std::move(path)), listener_(std::move(fd)) {}
+    : loop_(loop),
+      store_(store),
+      router_(router),
+      path_(std::move(path)),
+      listener_(std::move(fd)) {}
 
 ToolSocketServer::~ToolSocketServer() {
     while (!clients_.empty())
@@ -118,11 +122,12 @@ void ToolSocketServer::accept_clients() {
         }
         Client& client = clients_.emplace_back(*this, std::move(fd));
         router_.attach(client.connection_, client);
-        auto token = loop_.add(client.fd_.get(), client.interest_, [this, &client](std::uint32_t ev) {
-            bool keep = client.on_events(ev);
-            router_.route();  // watch events and domain changes this client caused
-            if (!keep) close_client(client);
-        });
+        auto token =
+            loop_.add(client.fd_.get(), client.interest_, [this, &client](std::uint32_t ev) {
+                bool keep = client.on_events(ev);
+                router_.route();  // watch events and domain changes this client caused
+                if (!keep) close_client(client);
+            });
         if (!token) {
             DOMUS_LOG_WARN("xenstored", "{}", token.error().message);
             router_.detach(client.connection_);

@@ -221,7 +221,7 @@ Result<nlohmann::json> Daemon::shutdown(const nlohmann::json& request, const cha
     std::unique_lock lock(mutex_);
     bool gone = changed_.wait_for(lock, std::chrono::seconds(request.value("timeout", 60)), [&] {
         auto it = domains_.find(entry->domid);
-        return it == domains_.end() || it->second != entry || !entry->exit_kind.empty();
+        return it == domains_.end() || it->second != entry || entry->preserved;
     });
     if (!gone) return make_error("domain {} did not shut down in time", entry->name);
     return nlohmann::json::object();

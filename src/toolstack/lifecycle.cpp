@@ -208,10 +208,15 @@ void Daemon::domain_ended(std::shared_ptr<Entry> entry, const std::string& kind)
     }
     changed_.notify_all();
     switch (action) {
-        case Action::Preserve:
-            entry->preserved = true;
+        case Action::Preserve: {
+            {
+                std::lock_guard lock(mutex_);
+                entry->preserved = true;
+            }
+            changed_.notify_all();
             save_record(*entry);
             return;
+        }
         case Action::Restart:
         case Action::RenameRestart:
         case Action::CoredumpRestart:

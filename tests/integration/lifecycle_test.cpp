@@ -1,0 +1,118 @@
+// The toolstack end to end: domusd started by the CLI, several domains, every
+// lifecycle verb, on_* actions, and recovery after the daemon is killed.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "toolstack_fixture.hpp"
+
+namespace domus::test {
+namespace {
+
+using LifecycleTest = ToolstackTest;
+
+// The state column of `domus list` for a domain name ("" if not listed).
+std::string state_of(const std::string& list, const std::string& name) {
+    std::smatch m;
+    std::regex row("\\n" + name + R"(\s+\d+\s+\d+\s+\d+\s+(\S+))");
+    return std::regex_search(list, m, row) ? m[1].str() : "";
+}
+
+TEST_F(LifecycleTest, CreateListAndCleanShutdown) {
+    auto created = domus({"create", idle_config("one")});
+    ASSERT_EQ(created.status, 0) << created.err;
+    EXPECT_NE(created.out.find("Created domain one"), std::string::npos);
+    auto list = domus({"list"});
+    EXPECT_NE(list.out.find("Domain-0"), std::string::npos);
+    EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "one") == "-b----"; })) << domus({"list"}).out;
+    // The guest published its own value; dom0's tools see it.
+    EXPECT_TRUE(eventually([&] { return xenstore("xenstore-read", {"/local/domain/1/data/idle/status"}).out == "running\n"; }));
+    auto shutdown = domus({"shutdown", "-w", "one"});
+    EXPECT_EQ(shutdown.status, 0) << shutdown.err;
+    EXPECT_EQ(state_of(domus({"list"}).out, "one"), "");
+    EXPECT_NE(xenstore("xenstore-read", {"/local/domain/1/name"}).status, 0);  // nodes removed
+}
+
+TEST_F(LifecycleTest, SeveralDomainsPauseUnpauseAndDestroy) {
+    for (auto name : {"a", "b", "c"}) ASSERT_EQ(domus({"create", idle_config(name)}).status, 0);
+    ASSERT_EQ(domus({"pause", "b"}).status, 0);
+    EXPECT_EQ(state_of(domus({"list"}).out, "b"), "--p---");
+    ASSERT_EQ(domus({"unpause", "b"}).status, 0);
+    EXPECT_NE(state_of(domus({"list"}).out, "b"), "--p---");
+    ASSERT_EQ(domus({"destroy", "a"}).status, 0);
+    auto list = domus({"list"}).out;
+    EXPECT_EQ(state_of(list, "a"), "");
+    EXPECT_NE(state_of(list, "b"), "");
+    EXPECT_NE(state_of(list, "c"), "");
+    EXPECT_EQ(domus({"domid", "c"}).out, "3\n");
+    EXPECT_EQ(domus({"domname", "2"}).out, "b\n");
+}
+
+TEST_F(LifecycleTest, NamesAreUniqueAndIdsAreNotReused) {
+    ASSERT_EQ(domus({"create", idle_config("x")}).status, 0);
+    auto again = domus({"create", idle_config("x")});
+    EXPECT_NE(again.status, 0);
+    EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+    ASSERT_EQ(domus({"create", idle_config("y")}).status, 0);
+    EXPECT_EQ(domus({"domid", "y"}).out, "2\n");
+}
+
+TEST_F(LifecycleTest, RebootWithRestartComesBackUnderANewId) {
+    ASSERT_EQ(domus({"create", idle_config("r", "on_reboot = \"restart\"\n")}).status, 0);
+    ASSERT_EQ(domus({"reboot", "r"}).status, 0);
+    EXPECT_TRUE(eventually([&] { return domus({"domid", "r"}).out == "2\n"; })) << domus({"list"}).out;
+    EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "r") == "-b----"; }));
+}
+
+TEST_F(LifecycleTest, CrashWithPreserveKeepsTheDomainUntilDestroyed) {
+    std::string cfg = config("crasher", "name = \"crasher\"\nkernel = \"" + guest_image("crash") +
+                                            "\"\ncmdline = \"mode=null\"\non_crash = \"preserve\"\n");
+    ASSERT_EQ(domus({"create", cfg}).status, 0);
+    EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "crasher") == "----c-"; }));
+    ASSERT_EQ(domus({"destroy", "crasher"}).status, 0);
+    EXPECT_EQ(state_of(domus({"list"}).out, "crasher"), "");
+}
+
+TEST_F(LifecycleTest, AGuestCrashDoesNotDisturbOtherDomains) {
+    ASSERT_EQ(domus({"create", idle_config("steady")}).status, 0);
+    std::string cfg = config("boom", "name = \"boom\"\nkernel = \"" + guest_image("crash") + "\"\ncmdline = \"mode=null\"\n");
+    ASSERT_EQ(domus({"create", cfg}).status, 0);
+    EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "boom") == ""; }));  // on_crash=destroy
+    EXPECT_EQ(state_of(domus({"list"}).out, "steady"), "-b----");
+}
+
+TEST_F(LifecycleTest, DaemonKilledWithDomainsRunningIsRecovered) {
+    ASSERT_EQ(domus({"create", idle_config("survivor")}).status, 0);
+    for (pid_t pid : run_dir_processes()) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+        std::string comm;
+        std::getline(in, comm);
+        if (comm == "domusd") ::kill(pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The next command starts a new daemon, which finds the domain again.
+    EXPECT_EQ(state_of(domus({"list"}).out, "survivor"), "-b----");
+    EXPECT_EQ(domus({"shutdown", "-w", "survivor"}).status, 0);
+    EXPECT_EQ(state_of(domus({"list"}).out, "survivor"), "");
+}
+
+TEST_F(LifecycleTest, ConfigErrorsNameTheLineAndKey) {
+    std::string cfg = config("bad", "name = \"bad\"\nmemory = lots\n");
+    auto r = domus({"create", cfg});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("bad.cfg:2: memory"), std::string::npos) << r.err;
+}
+
+TEST_F(LifecycleTest, StoreSelfTestFromInsideAGuest) {
+    std::string cfg = config("st", "name = \"st\"\nkernel = \"" + guest_image("store_test") + "\"\nvcpus = 2\n");
+    ASSERT_EQ(domus({"create", cfg}).status, 0);
+    // on_poweroff=destroy: the domain disappears when the test is over; its console
+    // history goes with it, so read the verdict from the console while it runs.
+    std::string output;
+    auto console = domus({"console", "st"}, std::chrono::seconds(30));
+    output = console.out;
+    EXPECT_NE(output.find("store_test: PASS"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace domus::test

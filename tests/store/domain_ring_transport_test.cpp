@@ -1,0 +1,220 @@
+// DomainRingTransport against a fake guest: framing across the ring wrap, replies
+// larger than the free space, watch events, and hostile indices and lengths.
+#include "store/domain_ring_transport.hpp"
+
+#include <gtest/gtest.h>
+
+#include "client.hpp"
+#include "ring_fixture.hpp"
+
+namespace domus::store {
+namespace {
+
+using testing::FakeGuest;
+using testing::kOk;
+using testing::strings;
+using testing::z;
+
+std::string request(std::uint32_t type, std::string payload, std::uint32_t req_id = 1) {
+    return encode(Message{type, req_id, 0, std::move(payload)});
+}
+
+class RingTest : public ::testing::Test {
+protected:
+    static constexpr DomainId kDomid = 5;
+
+    void attach() {
+        transport_ = std::make_unique<DomainRingTransport>(
+            store_, router_, kDomid, testing::map_page(guest_.memfd(), FakeGuest::kRingOffset),
+            guest_.dup_fd(guest_.guest_notify_fd()), guest_.dup_fd(guest_.store_notify_fd()));
+    }
+    // The guest publishes `bytes` (all must fit) and kicks; the store runs.
+    void send(std::string_view bytes) {
+        ASSERT_EQ(guest_.produce(bytes), bytes.size());
+        guest_.kick();
+        transport_->on_guest_notify();
+    }
+    // What a toolstack does before starting a guest: its home readable by it
+    // (n0 r5), and a data folder it owns.
+    void make_home() {
+        testing::Client dom0(store_, 0, true);
+        ASSERT_EQ(dom0.mkdir("/local/domain/5"), kOk);
+        ASSERT_EQ(dom0.set_perms("/local/domain/5", {"n0", "r5"}), kOk);
+        ASSERT_EQ(dom0.mkdir("/local/domain/5/data"), kOk);
+        ASSERT_EQ(dom0.set_perms("/local/domain/5/data", {"n5"}), kOk);
+    }
+    // Replies and events that arrived, decoded.
+    std::vector<Message> receive() {
+        decoder_.feed(guest_.consume());
+        std::vector<Message> out;
+        for (auto next = decoder_.next(); next.status == Decoder::Status::Message;
+             next = decoder_.next())
+            out.push_back(next.message);
+        return out;
+    }
+
+    Store store_;
+    EventRouter router_{store_};
+    FakeGuest guest_;
+    std::unique_ptr<DomainRingTransport> transport_;
+    Decoder decoder_;
+};
+
+TEST_F(RingTest, AdvertisesOnlyTheErrorField) {
+    attach();
+    EXPECT_EQ(guest_.ring()->server_features, unsigned(XENSTORE_SERVER_FEATURE_ERROR));
+    EXPECT_EQ(guest_.ring()->error, unsigned(XENSTORE_ERROR_NONE));
+}
+
+TEST_F(RingTest, WritesAndReadsARelativePath) {
+    make_home();
+    testing::Client dom0(store_, 0, true);
+    attach();
+    send(request(XS_WRITE, z("data/x") + "42", 7) + request(XS_READ, z("data/x"), 8));
+    auto replies = receive();
+    ASSERT_EQ(replies.size(), 2u);
+    EXPECT_EQ(replies[0], (Message{XS_WRITE, 7, 0, kOk}));
+    EXPECT_EQ(replies[1], (Message{XS_READ, 8, 0, "42"}));
+    EXPECT_EQ(dom0.read("/local/domain/5/data/x"), "42");
+    EXPECT_GE(guest_.store_kicks(), 1u);
+    EXPECT_EQ(guest_.ring()->req_cons, guest_.ring()->req_prod);
+}
+
+TEST_F(RingTest, RequestSplitAcrossTheWrapAndAcrossKicks) {
+    // Indices just below 2^32: the stream wraps both the ring and the u32 counter.
+    guest_.set_indices(0xffffffff - 20);
+    make_home();
+    attach();
+    std::string write = request(XS_WRITE, z("data/w") + std::string(900, 'v'));
+    send(write.substr(0, 10));  // half a header
+    EXPECT_TRUE(receive().empty());
+    send(write.substr(10));
+    auto replies = receive();
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_EQ(replies[0].payload, kOk);
+    send(request(XS_READ, z("data/w")));
+    replies = receive();
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_EQ(replies[0].payload, std::string(900, 'v'));
+    EXPECT_EQ(transport_->error(), unsigned(XENSTORE_ERROR_NONE));
+}
+
+TEST_F(RingTest, ReplyLargerThanFreeSpaceIsQueuedAndFlushedAsTheGuestConsumes) {
+    testing::Client dom0(store_, 0, true);
+    ASSERT_EQ(dom0.write("/big", std::string(3000, 'b')), kOk);
+    ASSERT_EQ(dom0.set_perms("/big", {"r0"}), kOk);  // readable by everyone
+    attach();
+    send(request(XS_READ, z("/big"), 9));
+    EXPECT_EQ(guest_.ring()->rsp_prod - guest_.ring()->rsp_cons, unsigned(XENSTORE_RING_SIZE));
+    EXPECT_EQ(transport_->pending_output(), 16 + 3000 - XENSTORE_RING_SIZE);
+    std::vector<Message> replies;
+    for (int round = 0; round < 5 && replies.empty(); ++round) {
+        replies = receive();
+        guest_.kick();  // "I consumed": the store continues
+        transport_->on_guest_notify();
+    }
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_EQ(replies[0], (Message{XS_READ, 9, 0, std::string(3000, 'b')}));
+    EXPECT_EQ(transport_->pending_output(), 0u);
+}
+
+TEST_F(RingTest, WatchEventsFromOtherConnectionsReachTheRing) {
+    testing::Client dom0(store_, 0, true);
+    attach();
+    send(request(XS_WATCH, strings({"@introduceDomain", "tok"})));
+    // Unprivileged: the watch is accepted, its first event fires (spec 1.6).
+    auto messages = receive();
+    ASSERT_EQ(messages.size(), 2u);
+    EXPECT_EQ(messages[1].type, unsigned(XS_WATCH_EVENT));
+    send(request(XS_WATCH, strings({"/shared", "t2"})));
+    receive();
+    guest_.store_kicks();
+    ASSERT_EQ(dom0.write("/shared/k", "v"), kOk);
+    EXPECT_EQ(dom0.set_perms("/shared/k", {"r0"}), kOk);
+    router_.route();
+    messages = receive();
+    ASSERT_FALSE(messages.empty());
+    EXPECT_EQ(messages[0], (Message{XS_WATCH_EVENT, 0, 0, strings({"/shared/k", "t2"})}));
+    EXPECT_GE(guest_.store_kicks(), 1u);
+}
+
+TEST_F(RingTest, BogusRequestIndexSetsTheErrorFieldAndStopsServing) {
+    attach();
+    guest_.ring()->req_prod = guest_.ring()->req_cons + 2000;  // more than the ring holds
+    guest_.kick();
+    transport_->on_guest_notify();
+    EXPECT_EQ(guest_.ring()->error, unsigned(XENSTORE_ERROR_RINGIDX));
+    EXPECT_EQ(transport_->error(), unsigned(XENSTORE_ERROR_RINGIDX));
+    // Later kicks are ignored: nothing is consumed or produced.
+    XENSTORE_RING_IDX cons = guest_.ring()->req_cons;
+    guest_.ring()->req_prod = cons + 16;
+    guest_.kick();
+    transport_->on_guest_notify();
+    EXPECT_EQ(guest_.ring()->req_cons, cons);
+    EXPECT_EQ(guest_.ring()->rsp_prod, 0u);
+}
+
+TEST_F(RingTest, BogusResponseIndexSetsTheErrorField) {
+    testing::Client dom0(store_, 0, true);
+    ASSERT_EQ(dom0.write("/big", std::string(2000, 'b')), kOk);
+    ASSERT_EQ(dom0.set_perms("/big", {"r0"}), kOk);
+    attach();
+    send(request(XS_READ, z("/big")));                      // leaves output queued
+    guest_.ring()->rsp_cons = guest_.ring()->rsp_prod + 5;  // "consumed" unwritten bytes
+    guest_.kick();
+    transport_->on_guest_notify();
+    EXPECT_EQ(guest_.ring()->error, unsigned(XENSTORE_ERROR_RINGIDX));
+}
+
+TEST_F(RingTest, PayloadOverTheLimitIsAProtocolError) {
+    attach();
+    xsd_sockmsg header{XS_WRITE, 1, 0, XENSTORE_PAYLOAD_MAX + 1};
+    send(std::string_view(reinterpret_cast<const char*>(&header), sizeof(header)));
+    EXPECT_EQ(guest_.ring()->error, unsigned(XENSTORE_ERROR_PROTO));
+    EXPECT_EQ(transport_->error(), unsigned(XENSTORE_ERROR_PROTO));
+}
+
+TEST_F(RingTest, StopsReadingRequestsWhileRepliesPileUp) {
+    testing::Client dom0(store_, 0, true);
+    ASSERT_EQ(dom0.write("/v", std::string(900, 'x')), kOk);
+    ASSERT_EQ(dom0.set_perms("/v", {"r0"}), kOk);
+    attach();
+    std::string read = request(XS_READ, z("/v"));
+    // The guest never consumes replies but keeps sending reads.
+    for (int i = 0; i < 40; ++i) {
+        guest_.produce(read);
+        guest_.kick();
+        transport_->on_guest_notify();
+    }
+    EXPECT_LT(transport_->pending_output(),
+              DomainRingTransport::kReplyBackpressure + XENSTORE_RING_SIZE + 16 + 900);
+    EXPECT_NE(guest_.ring()->req_cons, guest_.ring()->req_prod);  // held back, not dropped
+    EXPECT_EQ(transport_->error(), unsigned(XENSTORE_ERROR_NONE));
+    // Once it reads, every reply arrives intact and in order.
+    std::size_t replies = 0;
+    for (int round = 0; round < 200 && guest_.ring()->req_cons != guest_.ring()->req_prod;
+         ++round) {
+        replies += receive().size();
+        guest_.kick();
+        transport_->on_guest_notify();
+    }
+    for (int round = 0; round < 50; ++round) {
+        replies += receive().size();
+        guest_.kick();
+        transport_->on_guest_notify();
+    }
+    EXPECT_GT(replies, 10u);
+    EXPECT_EQ(transport_->pending_output(), 0u);
+}
+
+TEST_F(RingTest, ClosingDropsTheConnection) {
+    attach();
+    send(request(XS_WATCH, strings({"/x", "t"})));
+    transport_.reset();
+    testing::Client dom0(store_, 0, true);
+    EXPECT_EQ(dom0.write("/x", "1"), kOk);
+    EXPECT_TRUE(store_.take_notified().empty());
+}
+
+}  // namespace
+}  // namespace domus::store
