@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
 #include <cstdio>
 #include <map>
 #include <regex>
@@ -14,6 +17,9 @@
 #include <vector>
 
 #include "../tests/integration/process.hpp"
+#include "toolstack/json_socket.hpp"
+#include "toolstack/run_dir.hpp"
+#include "toolstack/store_client.hpp"
 
 extern "C" double compute_kernel(unsigned iterations);
 
@@ -142,6 +148,65 @@ void bench_compute() {
     emit("compute_vs_native", median(native) / median(guest), "ratio");
 }
 
+// Kills every process started for `run_dir` (daemon, store, monitors).
+void kill_run_dir(const std::string& run_dir) {
+    run_process({"/usr/bin/pkill", "-KILL", "-f", "--", run_dir}, std::chrono::seconds(10));
+}
+
+void bench_toolstack() {
+    if (!wanted("create_to_running_ms") && !wanted("domains_started_per_s") && !wanted("max_domains")) return;
+    const char* limit = std::getenv("DOMUS_BENCH_MAX_DOMAINS");
+    const int kDomains = limit ? std::atoi(limit) : 1000;  // 16 MiB each
+    domus::toolstack::RunDir dir{"/tmp/domus-bench-" + std::to_string(::getpid())};
+    ::setenv("DOMUS_RUN_DIR", dir.root.c_str(), 1);
+    auto started = run_process({g_bin, "info"}, std::chrono::seconds(30));  // starts domusd and the store
+    if (started.status != 0) {
+        std::fprintf(stderr, "bench: domusd did not start: %s\n", started.err.c_str());
+        return;
+    }
+    std::vector<double> create_ms;
+    std::vector<int> domids;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kDomains; ++i) {
+        std::string config = "name = \"bench" + std::to_string(i) + "\"\nkernel = \"" + g_guests +
+                             "/idle.elf\"\nmemory = 16\n";
+        auto t = std::chrono::steady_clock::now();
+        auto reply = domus::toolstack::json_request(dir.daemon_socket(),
+                                                    {{"op", "create"}, {"config", config}, {"file", "bench"}});
+        if (!reply) {
+            std::fprintf(stderr, "bench: create %d failed: %s\n", i, reply.error().message.c_str());
+            break;
+        }
+        create_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+        domids.push_back((*reply)["domid"].get<int>());
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Responsive = the guest answers a store round trip: dom0 writes data/ping, the
+    // guest's watch copies it to data/pong.
+    int responsive = 0;
+    if (auto store = domus::toolstack::StoreClient::connect(dir.store_socket())) {
+        for (int domid : domids) (void)store->write(fmt::format("/local/domain/{}/data/ping", domid), "p" + std::to_string(domid));
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        std::vector<bool> answered(domids.size(), false);
+        while (responsive < int(domids.size()) && std::chrono::steady_clock::now() < deadline) {
+            for (std::size_t i = 0; i < domids.size(); ++i) {
+                if (answered[i]) continue;
+                auto pong = store->read(fmt::format("/local/domain/{}/data/pong", domids[i]));
+                if (pong && *pong == "p" + std::to_string(domids[i])) answered[i] = true, ++responsive;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    if (!create_ms.empty()) {
+        std::vector<double> first(create_ms.begin(), create_ms.begin() + std::min<std::size_t>(create_ms.size(), 20));
+        emit("create_to_running_ms", median(first), "ms");
+        emit("domains_started_per_s", double(create_ms.size()) / seconds, "domains/s");
+    }
+    emit("max_domains", responsive, "domains");
+    kill_run_dir(dir.root);
+    std::filesystem::remove_all(dir.root);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,5 +214,6 @@ int main(int argc, char** argv) {
     bench_boot();
     bench_events();
     bench_compute();
+    bench_toolstack();
     return 0;
 }
