@@ -94,12 +94,10 @@ void domus_panic(const char* fmt, ...)
 }
 int domus_printk(const char* fmt, ...)
 {
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    int n = kvsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vprintk(fmt, ap);
     va_end(ap);
-    console_write(buf, n < int(sizeof buf) ? size_t(n) : sizeof buf - 1);
     return n;
 }
 

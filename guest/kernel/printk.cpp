@@ -139,14 +139,20 @@ int ksnprintf(char* buf, size_t size, const char* fmt, ...)
     return n;
 }
 
-int printk(const char* fmt, ...)
+int vprintk(const char* fmt, va_list ap)
 {
     char buf[512];
+    int n = kvsnprintf(buf, sizeof buf, fmt, ap);
+    console_write(buf, n < int(sizeof buf) ? size_t(n) : sizeof buf - 1);
+    return n;
+}
+
+int printk(const char* fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int n = kvsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vprintk(fmt, ap);
     va_end(ap);
-    console_write(buf, n < int(sizeof buf) ? size_t(n) : sizeof buf - 1);
     return n;
 }
 

@@ -113,6 +113,17 @@ int read_directory(xenbus_transaction_t tx, const char* path, char** list, size_
     return -EAGAIN;
 }
 
+// The common start of the calls that send one path and get data back.
+int path_request(uint32_t type, xenbus_transaction_t tx, const char* path, char* buf, size_t size, Reply* r)
+{
+    if (!enabled())
+        return no_store();
+    if (!path || (!buf && size))
+        return -EINVAL;
+    Part p = str_part(path);
+    return request(type, tx, &p, 1, r);
+}
+
 } // namespace
 
 extern "C" {
@@ -121,13 +132,8 @@ int xenbus_available(void) { return enabled() ? 1 : 0; }
 
 int xenbus_read(xenbus_transaction_t tx, const char* path, char* buf, size_t size)
 {
-    if (!enabled())
-        return no_store();
-    if (!path || (!buf && size))
-        return -EINVAL;
-    Part p = str_part(path);
     Reply r;
-    int rc = request(XS_READ, tx, &p, 1, &r);
+    int rc = path_request(XS_READ, tx, path, buf, size, &r);
     if (rc < 0)
         return rc;
     rc = copy_out(r.data, r.len, buf, size);
@@ -262,13 +268,8 @@ int xenbus_directory_foreach(xenbus_transaction_t tx, const char* path, xenbus_d
 
 int xenbus_get_perms(xenbus_transaction_t tx, const char* path, char* buf, size_t size)
 {
-    if (!enabled())
-        return no_store();
-    if (!path || (!buf && size))
-        return -EINVAL;
-    Part p = str_part(path);
     Reply r;
-    int rc = request(XS_GET_PERMS, tx, &p, 1, &r);
+    int rc = path_request(XS_GET_PERMS, tx, path, buf, size, &r);
     if (rc < 0)
         return rc;
     // "n0\0r1\0" -> "n0 r1"

@@ -103,7 +103,9 @@ std::string ControlServer::info_json() {
                            {"vcpus", identity_.vcpus},
                            {"cpu_seconds", process_cpu_seconds()},
                            {"uptime_seconds", double(host_monotonic_ns() - started_ns_) / 1e9},
-                           {"pid", ::getpid()}};
+                           {"pid", ::getpid()},
+                           {"console", {{"ring_ref", domain_->console_gfn()}, {"port", domain_->console_port()}}},
+                           {"store", {{"ring_ref", domain_->store_gfn()}, {"port", domain_->store_port()}}}};
     if (exit_)
         info["exit"] = {{"kind", exit_kind_name(exit_->kind)}, {"code", exit_->code}, {"detail", exit_->detail}};
     return info.dump();

@@ -149,6 +149,7 @@ Result<void> Domain::build(const kvm::System& kvm) {
     console_ = std::make_unique<ConsoleBackend>(*ring, config_.console_output_fd,
                                                 config_.console_input_fd);
     evtchn_port_t console_port = events_->bind_backend(console_->doorbell_fd());
+    console_port_ = console_port;
     DOMUS_TRY_VOID(
         vm_.add_pio_eventfd(console_->doorbell_fd(), DOMUS_DOORBELL_PORT, 4, console_port));
 

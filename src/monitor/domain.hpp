@@ -66,6 +66,11 @@ public:
     VcpuRunner* vcpu(std::uint32_t index) noexcept {
         return index < vcpus_.size() ? vcpus_[index].get() : nullptr;
     }
+    // The primary console's and the store's ring frame and port (0: no store).
+    std::uint64_t console_gfn() const noexcept { return layout_.console_ring / kPageSize; }
+    std::uint32_t console_port() const noexcept { return console_port_; }
+    std::uint64_t store_gfn() const noexcept { return store_ ? layout_.store_ring / kPageSize : 0; }
+    std::uint32_t store_port() const noexcept { return store_ ? store_->port() : 0; }
     std::uint64_t nr_pages() const noexcept { return layout_.memory_size / kPageSize; }
     void set_pending_crash_reason(std::uint32_t reason) noexcept { shutdown_code_reason_ = reason; }
     DomainStats stats() const;
@@ -92,6 +97,7 @@ private:
     std::unique_ptr<EventChannels> events_;
     std::unique_ptr<ConsoleBackend> console_;
     std::unique_ptr<StoreLink> store_;
+    std::uint32_t console_port_ = 0;
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     std::uint32_t shutdown_code_reason_ = 0;
 

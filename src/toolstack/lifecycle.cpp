@@ -128,6 +128,18 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::opti
         std::string reason = last_log_line(run_dir_.vmm_log(entry->domid));
         return fail(make_error("domain {} failed to start: {}", spec.name, reason.empty() ? "no report" : reason));
     }
+    // Where the console and store rings are, as Xen's toolstack publishes them (the
+    // monitor chose them): ~/console/{ring-ref,port,...} and the deprecated ~/store/*.
+    if (auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}}, std::chrono::seconds(5))) {
+        std::string home = "/local/domain/" + std::to_string(entry->domid);
+        auto number = [](const nlohmann::json& value) { return std::to_string(value.get<std::uint64_t>()); };
+        (void)store_->write(home + "/console/ring-ref", number((*info)["console"]["ring_ref"]));
+        (void)store_->write(home + "/console/port", number((*info)["console"]["port"]));
+        (void)store_->write(home + "/console/limit", "1048576");
+        (void)store_->write(home + "/console/type", "xenconsoled");
+        (void)store_->write(home + "/store/ring-ref", number((*info)["store"]["ring_ref"]));
+        (void)store_->write(home + "/store/port", number((*info)["store"]["port"]));
+    }
     {
         std::lock_guard lock(mutex_);
         entry->creating = false;

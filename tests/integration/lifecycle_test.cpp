@@ -33,6 +33,20 @@ TEST_F(LifecycleTest, CreateListAndCleanShutdown) {
     EXPECT_NE(xenstore("xenstore-read", {"/local/domain/1/name"}).status, 0);  // nodes removed
 }
 
+TEST_F(LifecycleTest, Dom0AndGuestExchangeValuesThroughWatches) {
+    ASSERT_EQ(domus({"create", idle_config("echo")}).status, 0);
+    // idle watches data/ping and copies it to data/pong; a dom0 tool watches the pong.
+    EXPECT_TRUE(eventually([&] {
+        xenstore("xenstore-write", {"/local/domain/1/data/ping", "hello-42"});
+        return xenstore("xenstore-read", {"/local/domain/1/data/pong"}).out == "hello-42\n";
+    }));
+    EXPECT_EQ(xenstore("xenstore-read", {"/local/domain/1/console/type"}).out, "xenconsoled\n");
+    EXPECT_NE(xenstore("xenstore-read", {"/local/domain/1/console/ring-ref"}).out, "0\n");
+    // The guest's home is read-only for another unprivileged writer: its nodes are its own.
+    auto perms = xenstore("xenstore-ls", {"-p", "/local/domain/1/data"});
+    EXPECT_NE(perms.out.find("n1"), std::string::npos) << perms.out;
+}
+
 TEST_F(LifecycleTest, SeveralDomainsPauseUnpauseAndDestroy) {
     for (auto name : {"a", "b", "c"}) ASSERT_EQ(domus({"create", idle_config(name)}).status, 0);
     ASSERT_EQ(domus({"pause", "b"}).status, 0);
