@@ -77,7 +77,7 @@ void bench_boot() {
         !wanted("monitor_rss_overhead_mib"))
         return;
     constexpr int kRuns = 21;
-    std::vector<double> to_main, total, overhead;
+    std::vector<double> to_main, total, overhead, private_mib;
     for (int i = 0; i < kRuns; ++i) {
         // The guest prints the TSC at main(); the TSC is the host's (no offset on this
         // KVM), so main's TSC minus the TSC before spawning is the boot time.
@@ -91,6 +91,7 @@ void bench_boot() {
         to_main.push_back((f["main_tsc"] - double(start)) / tsc_hz() * 1e3);
         auto s = figures(r.err);
         overhead.push_back(s["monitor_overhead_mib"]);
+        private_mib.push_back(s["monitor_private_mib"]);
         auto h = domus_run("hello", {"--cmdline", "sleep_ms=0"});
         if (h.status != 0) {
             std::fprintf(stderr, "bench: hello failed (%d): %s\n", h.status, h.err.c_str());
@@ -101,6 +102,7 @@ void bench_boot() {
     emit("boot_to_main_ms", median(to_main), "ms");
     emit("run_total_ms", median(total), "ms");
     emit("monitor_rss_overhead_mib", median(overhead), "MiB");
+    emit("monitor_private_mib", median(private_mib), "MiB");
 }
 
 void bench_events() {

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,18 +29,36 @@ constexpr const char* kStatusHelp =
     "Exit status: the guest's poweroff code (0-199); 200 reboot; 201 crash; 202 watchdog;\n"
     "203 suspend; 210 monitor error (bad image, bad option, KVM failure); 211 interrupted.";
 
-// Memory the monitor itself holds: resident set minus the guest's shared pages.
-double monitor_overhead_mib() {
-    FILE* status = std::fopen("/proc/self/status", "r");
-    if (!status) return -1;
+// Sums the "Key: N kB" lines of a /proc file for the given keys, in KiB.
+long proc_kib(const char* path, std::initializer_list<const char*> keys) {
+    FILE* file = std::fopen(path, "r");
+    if (!file) return 0;
     char line[256];
-    long rss = -1, shmem = 0;
-    while (std::fgets(line, sizeof(line), status)) {
-        std::sscanf(line, "VmRSS: %ld kB", &rss);
-        std::sscanf(line, "RssShmem: %ld kB", &shmem);
+    long total = 0;
+    while (std::fgets(line, sizeof(line), file)) {
+        for (const char* key : keys) {
+            std::size_t length = std::strlen(key);
+            long value = 0;
+            if (std::strncmp(line, key, length) == 0 && line[length] == ':' &&
+                std::sscanf(line + length + 1, "%ld", &value) == 1)
+                total += value;
+        }
     }
-    std::fclose(status);
-    return double(rss - shmem) / 1024.0;
+    std::fclose(file);
+    return total;
+}
+
+// Memory the monitor itself holds: its resident set minus the guest's RAM (the memfd,
+// counted as shared memory), and the part of it no other process shares (shared
+// libraries are resident once for all monitors).
+double monitor_overhead_mib() {
+    long shmem = proc_kib("/proc/self/status", {"RssShmem"});
+    return double(proc_kib("/proc/self/status", {"VmRSS"}) - shmem) / 1024.0;
+}
+
+double monitor_private_mib() {
+    long shmem = proc_kib("/proc/self/status", {"RssShmem"});
+    return double(proc_kib("/proc/self/smaps_rollup", {"Private_Clean", "Private_Dirty"}) - shmem) / 1024.0;
 }
 
 int run_domain(const RunOptions& options) {
@@ -85,9 +105,9 @@ int run_domain(const RunOptions& options) {
         std::fprintf(
             stderr,
             "domus-stats: run_seconds=%.6f exits=%lu hypercalls=%lu doorbell_exits=%lu upcalls=%lu "
-            "blocks=%lu console_bytes=%lu console_notifications=%lu monitor_overhead_mib=%.2f\n",
+            "blocks=%lu console_bytes=%lu console_notifications=%lu monitor_overhead_mib=%.2f monitor_private_mib=%.2f\n",
             seconds, s.exits, s.hypercalls, s.doorbells, s.upcalls, s.blocks, s.console_bytes,
-            s.console_notifications, monitor_overhead_mib());
+            s.console_notifications, monitor_overhead_mib(), monitor_private_mib());
     }
     return monitor::exit_status(exit);
 }
