@@ -110,6 +110,15 @@ TEST_F(LifecycleTest, DaemonKilledWithDomainsRunningIsRecovered) {
     EXPECT_EQ(state_of(domus({"list"}).out, "survivor"), "");
 }
 
+TEST_F(LifecycleTest, ASecondDaemonForTheSameRunDirectoryRefuses) {
+    ASSERT_EQ(domus({"info"}).status, 0);  // the CLI started the first one
+    std::string domusd = domus_binary().substr(0, domus_binary().rfind('/')) + "/domusd";
+    auto second = run_process({domusd, "--run-dir", run_dir_}, std::chrono::seconds(10));
+    EXPECT_EQ(second.status, 1);
+    EXPECT_NE(second.err.find("already running"), std::string::npos) << second.err;
+    EXPECT_EQ(domus({"list"}).status, 0);  // the first one still answers
+}
+
 TEST_F(LifecycleTest, ConfigErrorsNameTheLineAndKey) {
     std::string cfg = config("bad", "name = \"bad\"\nmemory = lots\n");
     auto r = domus({"create", cfg});
