@@ -19,7 +19,7 @@
 #include "../tests/integration/process.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/run_dir.hpp"
-#include "toolstack/store_client.hpp"
+#include "store/client.hpp"
 
 extern "C" double compute_kernel(unsigned iterations);
 
@@ -186,7 +186,7 @@ void bench_toolstack() {
     // Responsive = the guest answers a store round trip: dom0 writes data/ping, the
     // guest's watch copies it to data/pong.
     int responsive = 0;
-    if (auto store = domus::toolstack::StoreClient::connect(dir.store_socket())) {
+    if (auto store = domus::store::Client::connect(dir.store_socket())) {
         for (int domid : domids) (void)store->write(fmt::format("/local/domain/{}/data/ping", domid), "p" + std::to_string(domid));
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         std::vector<bool> answered(domids.size(), false);

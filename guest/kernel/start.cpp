@@ -1,11 +1,13 @@
 // The kernel's table of contents: vCPU 0 comes here from _start with the start_info
 // pointer, brings every part up in order, starts the application's main() in a thread
 // and becomes vCPU 0's idle loop.
+#include "blkfront.hpp"
 #include "boot_info.hpp"
 #include "cmdline.hpp"
 #include "console.hpp"
 #include "events.hpp"
 #include "fpu.hpp"
+#include "gnttab.hpp"
 #include "mm.hpp"
 #include "percpu.hpp"
 #include "printk.hpp"
@@ -64,7 +66,9 @@ extern "C" [[noreturn]] void domus_start_kernel(const start_info* si)
     init_cpu_timer(cpus[0]); // VIRQ_TIMER of vCPU 0
     init_smp();            // IPI ports, secondary vCPUs up
     init_cmdline();        // argc/argv
+    init_gnttab();         // grant table in own pages, registered with the monitor
     init_xenbus();         // store ring (if any), xenbus threads, shutdown watcher
+    blkfront::init();      // vbd probe thread (if a store); blk_count() waits for it
     if (strstr(boot.cmdline, "domus.verbose"))
         printk("domus: %u vCPUs, %lu MiB, heap 0x%lx-0x%lx\n", nr_cpus_online,
                (unsigned long)(boot.nr_pages >> 8), (unsigned long)boot.heap_start,

@@ -12,5 +12,6 @@ void add_create_command(CLI::App& app, int& status);
 void add_list_command(CLI::App& app, int& status);
 void add_lifecycle_commands(CLI::App& app, int& status);
 void add_query_commands(CLI::App& app, int& status);
+void add_image_command(CLI::App& app, int& status);
 
 }  // namespace domus::cli

@@ -102,6 +102,9 @@ Domain::~Domain() {
     for (auto& vcpu : vcpus_)
         vcpu->join();
     if (console_) console_->stop();
+    // Backend threads raise events, which looks up vCPUs: stop them while those exist.
+    vbds_.clear();
+    store_.reset();
 }
 
 Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm, const DomainConfig& config) {
@@ -144,6 +147,8 @@ Result<void> Domain::build(const kvm::System& kvm) {
         info.evtchn_upcall_mask = 1;
     clock_.publish_wallclock(*shared_);
     events_ = std::make_unique<EventChannels>(*shared_, *this, config_.domid);
+    grants_ =
+        std::make_unique<GrantTable>(memory_, config_.domid, kImageBase, layout_.monitor_area);
 
     auto* ring = memory_.object<xencons_interface>(layout_.console_ring);
     console_ = std::make_unique<ConsoleBackend>(*ring, config_.console_output_fd,
@@ -152,6 +157,14 @@ Result<void> Domain::build(const kvm::System& kvm) {
     console_port_ = console_port;
     DOMUS_TRY_VOID(
         vm_.add_pio_eventfd(console_->doorbell_fd(), DOMUS_DOORBELL_PORT, 4, console_port));
+
+    if (!config_.emulated_disk.empty()) {
+        DOMUS_TRY(disk, backends::EmulatedDisk::open(config_.emulated_disk,
+                                                     config_.emulated_disk_read_only));
+        emulated_disk_ = std::move(disk);
+        for (auto range : backends::EmulatedDisk::kRanges)
+            DOMUS_TRY_VOID(add_pio_device(range, *emulated_disk_));
+    }
 
     for (std::uint32_t i = 0; i < config_.vcpus; ++i) {
         DOMUS_TRY(vcpu, vm_.create_vcpu(kvm, int(i)));
@@ -175,6 +188,13 @@ Result<void> Domain::build(const kvm::System& kvm) {
         store_->start();
         start->store_mfn = layout_.store_ring / kPageSize;
         start->store_evtchn = store_->port();
+    }
+    if (!config_.disks.empty() && config_.store_run_dir.empty())
+        return make_error("PV disks are negotiated through the store: give a store run directory");
+    for (const auto& disk : config_.disks) {
+        DOMUS_TRY(vbd, VbdDevice::create(*this, disk, config_.store_run_dir + "/xenstored/socket"));
+        vbd->start();
+        vbds_.push_back(std::move(vbd));
     }
 
     domus_vcpu_context boot{};
@@ -204,6 +224,7 @@ Result<void> Domain::write_start_info(const ElfImage& image) {
     start->domus.tsc_khz = clock_.tsc_khz();
     auto sregs = vcpus_[0]->kvm().get_sregs();
     if (sregs && (sregs->cr4 & kCr4Fsgsbase)) start->domus.flags |= DOMUS_BOOT_FSGSBASE;
+    if (emulated_disk_) start->domus.flags |= DOMUS_BOOT_EMULATED_DISK;
     return {};
 }
 
@@ -232,6 +253,12 @@ void Domain::stop(DomainExit exit) noexcept {
     exit_cv_.notify_all();
     for (auto& vcpu : vcpus_)
         vcpu->kick();
+}
+
+std::vector<backends::BlkStats> Domain::disk_stats() const {
+    std::vector<backends::BlkStats> stats;
+    for (const auto& vbd : vbds_) stats.push_back(vbd->stats());
+    return stats;
 }
 
 void Domain::pause() noexcept {
@@ -283,7 +310,34 @@ DomainStats Domain::stats() const {
         total.console_bytes = console_->bytes_out();
         total.console_notifications = console_->notifications();
     }
+    if (emulated_disk_) {
+        total.emulated_disk = true;
+        total.edisk = emulated_disk_->stats();
+    }
     return total;
+}
+
+Result<void> Domain::add_pio_device(backends::PioRange range, backends::PioDevice& device) {
+    auto holds = [](backends::PioRange r, unsigned port) {
+        return r.first_port <= port && port <= r.last_port;
+    };
+    if (range.first_port > range.last_port)
+        return make_error("port range {:#x}-{:#x} is empty", range.first_port, range.last_port);
+    if (holds(range, DOMUS_HYPERCALL_PORT) || holds(range, DOMUS_DOORBELL_PORT))
+        return make_error("port range {:#x}-{:#x} holds the hypercall or doorbell port",
+                          range.first_port, range.last_port);
+    for (const auto& other : pio_devices_)
+        if (range.first_port <= other.range.last_port && other.range.first_port <= range.last_port)
+            return make_error("port range {:#x}-{:#x} overlaps {:#x}-{:#x}", range.first_port,
+                              range.last_port, other.range.first_port, other.range.last_port);
+    pio_devices_.push_back({range, &device});
+    return {};
+}
+
+backends::PioDevice* Domain::pio_device(std::uint16_t port) const noexcept {
+    for (const auto& entry : pio_devices_)
+        if (entry.range.first_port <= port && port <= entry.range.last_port) return entry.device;
+    return nullptr;
 }
 
 }  // namespace domus::monitor

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <vector>
 
+#include "backends/emulated_disk.hpp"
+#include "backends/pio_device.hpp"
 #include "base/result.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/console_backend.hpp"
@@ -17,10 +19,12 @@
 #include "monitor/domain_exit.hpp"
 #include "monitor/elf_loader.hpp"
 #include "monitor/event_channels.hpp"
+#include "monitor/grant_table.hpp"
 #include "monitor/guest_clock.hpp"
 #include "monitor/guest_memory.hpp"
 #include "monitor/layout.hpp"
 #include "monitor/store_link.hpp"
+#include "monitor/vbd_device.hpp"
 #include "monitor/vcpu_runner.hpp"
 
 #include <domus/abi/start_info.h>
@@ -35,6 +39,14 @@ struct DomainStats {
     std::uint64_t blocks = 0;
     std::uint64_t console_bytes = 0;
     std::uint64_t console_notifications = 0;
+    bool emulated_disk = false;  // the edisk_* figures below are meaningful
+    backends::EmulatedDiskStats edisk;
+};
+
+// A device model claiming a range of I/O ports (both ends included).
+struct PioRegistration {
+    backends::PioRange range;
+    backends::PioDevice* device;
 };
 
 class Domain final : public EventSink {
@@ -61,6 +73,7 @@ public:
     kvm::Vm& vm() noexcept { return vm_; }
     const GuestClock& clock() const noexcept { return clock_; }
     EventChannels& events() noexcept { return *events_; }
+    GrantTable& grants() noexcept { return *grants_; }
     ConsoleBackend& console() noexcept { return *console_; }
     shared_info& shared() noexcept { return *shared_; }
     VcpuRunner* vcpu(std::uint32_t index) noexcept {
@@ -71,9 +84,16 @@ public:
     std::uint32_t console_port() const noexcept { return console_port_; }
     std::uint64_t store_gfn() const noexcept { return store_ ? layout_.store_ring / kPageSize : 0; }
     std::uint32_t store_port() const noexcept { return store_ ? store_->port() : 0; }
+    // The PV block devices' counters, in configuration order.
+    std::vector<backends::BlkStats> disk_stats() const;
     std::uint64_t nr_pages() const noexcept { return layout_.memory_size / kPageSize; }
     void set_pending_crash_reason(std::uint32_t reason) noexcept { shutdown_code_reason_ = reason; }
     DomainStats stats() const;
+    // Port-I/O devices: KVM_EXIT_IO on a port other than the hypercall and doorbell
+    // ports goes to the device whose range holds the access's first port. Registered
+    // while the domain is built, before any vCPU runs; read-only afterwards.
+    Result<void> add_pio_device(backends::PioRange range, backends::PioDevice& device);
+    backends::PioDevice* pio_device(std::uint16_t port) const noexcept;
 
     // EventSink
     std::uint32_t nr_vcpus() const noexcept override { return std::uint32_t(vcpus_.size()); }
@@ -95,9 +115,13 @@ private:
     GuestClock clock_;
     shared_info* shared_ = nullptr;
     std::unique_ptr<EventChannels> events_;
+    std::unique_ptr<GrantTable> grants_;  // before the backends: their mappings go first
     std::unique_ptr<ConsoleBackend> console_;
     std::unique_ptr<StoreLink> store_;
     std::uint32_t console_port_ = 0;
+    std::unique_ptr<backends::EmulatedDisk> emulated_disk_;
+    std::vector<PioRegistration> pio_devices_;
+    std::vector<std::unique_ptr<VbdDevice>> vbds_;  // after grants_ and events_: go first
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     std::uint32_t shutdown_code_reason_ = 0;
 

@@ -3,6 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "monitor/vbd_config.hpp"
 
 namespace domus::monitor {
 
@@ -15,6 +18,9 @@ struct DomainConfig {
     int console_output_fd = 1;  // where guest console output goes
     int console_input_fd = -1;  // keyboard for the guest; -1: none
     std::string store_run_dir;  // attach to the store daemon of this run dir; empty: no store
+    std::string emulated_disk;  // raw image behind the emulated ATA disk; empty: none
+    bool emulated_disk_read_only = false;
+    std::vector<VbdConfig> disks;  // PV block devices (need the store)
 };
 
 }  // namespace domus::monitor

@@ -229,6 +229,25 @@ evtchn_port_t EventChannels::bind_backend(int backend_eventfd, std::uint32_t vcp
     return port;
 }
 
+int EventChannels::connect_backend(evtchn_port_t port, domid_t backend_dom, int backend_eventfd) noexcept {
+    if (port == 0 || port >= kNrPorts) return -XEN_EINVAL;
+    std::lock_guard lock(mutex_);
+    Port& p = ports_[port];
+    if (p.state != State::unbound || p.remote_dom != backend_dom) return -XEN_EINVAL;
+    p.state = State::backend;
+    p.backend_fd = backend_eventfd;
+    return 0;
+}
+
+void EventChannels::disconnect_backend(evtchn_port_t port) noexcept {
+    if (port == 0 || port >= kNrPorts) return;
+    std::lock_guard lock(mutex_);
+    Port& p = ports_[port];
+    if (p.state != State::backend) return;
+    p.state = State::unbound;
+    p.backend_fd = -1;
+}
+
 std::uint32_t EventChannels::notify_vcpu(evtchn_port_t port) noexcept {
     std::lock_guard lock(mutex_);
     return ports_[port].vcpu;

@@ -47,6 +47,12 @@ public:
     // Monitor side: a port whose far end is a backend in this monitor; the guest's
     // notifications signal `backend_eventfd`. Returns 0 when no port is free.
     evtchn_port_t bind_backend(int backend_eventfd, std::uint32_t vcpu = 0) noexcept;
+    // Monitor side, XenBus devices: takes over the guest's unbound `port` offered to
+    // `backend_dom` (the frontend's alloc_unbound); its notifications then signal
+    // `backend_eventfd`. -XEN_EINVAL unless the port is unbound for that domain.
+    int connect_backend(evtchn_port_t port, domid_t backend_dom, int backend_eventfd) noexcept;
+    // Gives a port taken with connect_backend back to the guest (unbound again).
+    void disconnect_backend(evtchn_port_t port) noexcept;
     // Marks a port pending and delivers it (backend → guest notification).
     void raise(evtchn_port_t port) noexcept;
     // Raises the port bound to `virq` on `vcpu`, if any. True if one was bound.

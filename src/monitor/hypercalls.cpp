@@ -13,6 +13,7 @@
 
 #include <domus/abi/console.h>
 #include <domus/abi/event_channel.h>
+#include <domus/abi/grant_table.h>
 #include <domus/abi/memory.h>
 #include <domus/abi/sched.h>
 #include <domus/abi/vcpu.h>
@@ -262,6 +263,40 @@ std::int64_t event_channel_op(Domain& domain, const HypercallArgs& args) {
     }
 }
 
+// ---- grant_table_op (grant_table.h) ---------------------------------------------------
+std::int64_t grant_table_op(Domain& domain, const HypercallArgs& args) {
+    GrantTable& grants = domain.grants();
+    const std::uint64_t count = args.a3;
+    if (count > DOMUS_GNTTAB_MAX_BATCH) return -XEN_EINVAL;
+    // Each element of the array: copy in, act on the copy, copy it back with its status.
+    auto each = [&](auto element, auto op) -> std::int64_t {
+        for (std::uint64_t i = 0; i < count; ++i) {
+            std::uint64_t gpa = args.a2 + i * sizeof(element);
+            if (!domain.memory().read(gpa, element)) return -XEN_EFAULT;
+            op(element);
+            if (!domain.memory().write(gpa, element)) return -XEN_EFAULT;
+        }
+        return kOk;
+    };
+    switch (args.a1) {
+        case GNTTABOP_domus_set_table:
+            if (count != 1) return -XEN_EINVAL;
+            return each(gnttab_domus_set_table{}, [&](auto& op) {
+                op.status = grants.set_table(op.frame_list, op.nr_frames);
+            });
+        case GNTTABOP_query_size:
+            return each(gnttab_query_size{}, [&](auto& op) {
+                op.status = is_self(op.dom, domain.config().domid) ? GNTST_okay : GNTST_bad_domain;
+                op.nr_frames = op.status == GNTST_okay ? grants.nr_frames() : 0;
+                op.max_nr_frames = DOMUS_GNTTAB_MAX_FRAMES;
+            });
+        case GNTTABOP_copy:
+            return each(gnttab_copy{}, [&](auto& op) { op.status = grants.copy(op); });
+        default:
+            return -XEN_ENOSYS;  // setup_table, map/unmap: see grant_table.h
+    }
+}
+
 // ---- memory_op, xen_version, callbacks, segment bases ------------------------------
 std::int64_t memory_op(Domain& domain, const HypercallArgs& args) {
     switch (args.a1) {
@@ -348,6 +383,8 @@ std::int64_t dispatch_hypercall(Domain& domain, VcpuRunner& vcpu, std::uint32_t 
             return vcpu_op(domain, vcpu, args);
         case __HYPERVISOR_event_channel_op:
             return event_channel_op(domain, args);
+        case __HYPERVISOR_grant_table_op:
+            return grant_table_op(domain, args);
         case __HYPERVISOR_memory_op:
             return memory_op(domain, args);
         case __HYPERVISOR_xen_version:

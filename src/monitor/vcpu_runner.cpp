@@ -317,7 +317,14 @@ void VcpuRunner::handle_io() {
             return;
         }
     }
-    io_pending_ = true;
+    io_pending_ = true;  // an `in` (or string I/O) completes only in the next KVM_RUN
+    bool ours = run->io.port == DOMUS_HYPERCALL_PORT || run->io.port == DOMUS_DOORBELL_PORT;
+    if (auto* device = ours ? nullptr : domain_.pio_device(run->io.port)) {
+        std::size_t bytes = std::size_t(run->io.size) * run->io.count;
+        device->io(run->io.port, run->io.size, run->io.count, out,
+                   {reinterpret_cast<std::byte*>(data), bytes});
+        return;
+    }
     static log::RateLimit limit;
     if (limit.allow())
         DOMUS_LOG_WARN("vmm", "vcpu{}: port {} {:#x} (size {}) has no device", index(),

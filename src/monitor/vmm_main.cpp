@@ -12,6 +12,7 @@
 #include "kvm/kvm.hpp"
 #include "monitor/control_server.hpp"
 #include "monitor/domain.hpp"
+#include "toolstack/disk_spec.hpp"
 
 namespace {
 
@@ -22,6 +23,7 @@ struct Options {
     bool store = false;
     std::string run_dir;
     int ready_fd = -1;
+    std::vector<std::string> disks;  // xl DISKSPEC strings
 };
 
 // Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
@@ -49,6 +51,15 @@ int run(const Options& options) {
     }
     auto config = options.config;
     if (options.store) config.store_run_dir = options.run_dir;
+    for (const auto& text : options.disks) {
+        auto disk = domus::toolstack::parse_disk_spec(text);
+        if (!disk) {
+            report(options.ready_fd, "error: disk: " + disk.error().message);
+            return kStatusMonitorError;
+        }
+        config.disks.push_back(make_vbd_config(disk->target, disk->format, disk->vdev, disk->virtual_device,
+                                               disk->read_only, disk->discard));
+    }
     config.console_output_fd = -1;  // console output goes to attached clients and the history
     auto domain = Domain::create(*kvm, config);
     if (!domain) {
@@ -95,6 +106,7 @@ int main(int argc, char** argv) {
     app.add_option("--run-dir", options.run_dir, "Run directory (for the store)");
     app.add_flag("--store", options.store, "Attach the domain to the store daemon of --run-dir");
     app.add_option("--ready-fd", options.ready_fd, "Report 'ready' or 'error: ...' on this fd");
+    app.add_option("--disk", options.disks, "PV block device (xl DISKSPEC)");
     CLI11_PARSE(app, argc, argv);
     return run(options);
 }

@@ -31,8 +31,8 @@ bool all_digits(const std::string& text) {
 
 }  // namespace
 
-Daemon::Daemon(RunDir run_dir, Fd lock, StoreClient store)
-    : run_dir_(std::move(run_dir)), lock_(std::move(lock)), store_(std::make_unique<StoreClient>(std::move(store))) {
+Daemon::Daemon(RunDir run_dir, Fd lock, store::Client store)
+    : run_dir_(std::move(run_dir)), lock_(std::move(lock)), store_(std::make_unique<store::Client>(std::move(store))) {
     started_unix_ = unix_now();
 }
 
@@ -47,14 +47,14 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
     [[maybe_unused]] auto t = ::ftruncate(lock.get(), 0);
     [[maybe_unused]] auto w = ::write(lock.get(), pid.data(), pid.size());
 
-    auto store = StoreClient::connect(run_dir.store_socket());
+    auto store = store::Client::connect(run_dir.store_socket());
     if (!store) {
         std::string binary = executable_dir() + "/domus-xenstored";
         auto spawned = spawn_detached({binary, "--run-dir", run_dir.root}, run_dir.root + "/xenstored.log");
         if (!spawned) return std::move(spawned).error();
         for (int i = 0; i < 300 && !store; ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            store = StoreClient::connect(run_dir.store_socket());
+            store = store::Client::connect(run_dir.store_socket());
         }
         if (!store) return make_error("the store daemon did not start (see {}/xenstored.log)", run_dir.root);
     }

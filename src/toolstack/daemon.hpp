@@ -18,7 +18,7 @@
 #include "base/fd.hpp"
 #include "base/result.hpp"
 #include "toolstack/run_dir.hpp"
-#include "toolstack/store_client.hpp"
+#include "store/client.hpp"
 #include "toolstack/xl_config.hpp"
 
 namespace domus::toolstack {
@@ -45,7 +45,7 @@ private:
         bool gone = false;        // destroyed and forgotten (guarded by mutex_)
     };
 
-    Daemon(RunDir run_dir, Fd lock, StoreClient store);
+    Daemon(RunDir run_dir, Fd lock, store::Client store);
     Result<void> ensure_store_daemon();
     void recover();
     void client_thread(Fd fd);
@@ -68,7 +68,7 @@ private:
 
     RunDir run_dir_;
     Fd lock_;
-    std::unique_ptr<StoreClient> store_;
+    std::unique_ptr<store::Client> store_;
     std::mutex mutex_;
     std::condition_variable changed_;
     std::map<std::uint16_t, std::shared_ptr<Entry>> domains_;

@@ -17,6 +17,7 @@
 
 #include "base/log.hpp"
 #include "toolstack/daemon.hpp"
+#include "toolstack/disk_spec.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/spawn.hpp"
 
@@ -65,6 +66,11 @@ Result<nlohmann::json> Daemon::create(const nlohmann::json& request) {
 Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::optional<std::string> uuid) {
     if (spec.kernel.empty() || spec.kernel[0] != '/')
         return make_error("kernel path must be absolute for the daemon: {}", spec.kernel);
+    for (const auto& disk : spec.disk) {
+        DOMUS_TRY(parsed, parse_disk_spec(disk));
+        if (parsed.target.empty() || parsed.target[0] != '/')
+            return make_error("disk target must be absolute for the daemon: {}", parsed.target);
+    }
     auto entry = std::make_shared<Entry>();
     entry->spec = spec;
     entry->name = spec.name;
@@ -110,6 +116,10 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::opti
                                      "--run-dir", run_dir_.root,
                                      "--store",
                                      "--ready-fd", "3"};
+    for (const auto& disk : spec.disk) {
+        argv.push_back("--disk");
+        argv.push_back(disk);
+    }
     auto pid = spawn_detached(argv, run_dir_.vmm_log(entry->domid), ready_write.get());
     ready_write.reset();
     if (!pid) return fail(std::move(pid).error());

@@ -27,6 +27,7 @@ struct domus_boot_info {
     uint32_t _pad;
 };
 #define DOMUS_BOOT_FSGSBASE (1u << 0) /* wrfsbase/wrgsbase may be used */
+#define DOMUS_BOOT_EMULATED_DISK (1u << 1) /* an emulated ATA disk (emulated_disk.h) */
 
 struct start_info {
     char magic[32];       /* DOMUS_START_INFO_MAGIC */

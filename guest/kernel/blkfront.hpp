@@ -1,0 +1,100 @@
+// PV block frontend (blkif): the public side is <domus/block.h>. Parts:
+//   blkfront.cpp      boot-time probe of device/vbd, the XenBus handshake, backend watch
+//   blkfront_io.cpp   the ring: bounce slots, request building, response checking,
+//                     notification suppression, device failure
+//   blkfront_api.cpp  the C API (sync calls on top of submit/wait)
+//
+// Data pages: every ring slot owns `slot_segs` bounce pages (plus one indirect page when
+// the backend offers indirect requests), all granted to the backend once at connect
+// time and reused, so the I/O path never touches the grant table. Callers' buffers are
+// copied in (write, at submit) and out (read, at completion).
+//
+// Concurrency: one mutex per device guards the private ring indices, the slots and the
+// ops' counters. The event handler only wakes the device's wait queue; responses are
+// collected by whichever thread submits or waits (under the mutex), so no extra thread
+// sits on the I/O path.
+#pragma once
+
+#include <domus/abi/blkif.h>
+#include <domus/block.h>
+#include <domus/gnttab.h>
+#include <domus/guest.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace domus::guest::blkfront {
+
+constexpr unsigned kRingSlots = BLKIF_RING_SIZE_1PAGE;    // one ring page: 32 requests
+constexpr uint32_t kMaxIndirectSegs = 32;                 // per request: 128 KiB
+constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000;  // per step, like libxl's 10 s
+
+struct Slot {
+    blk_op* op;  // null: free
+    Slot* next_free;
+    uint64_t seq;         // bumped per use; the upper bits of the request id
+    uint64_t buf_offset;  // byte offset of this request's data in op->buf
+    uint32_t nr_sectors;  // of this request
+    uint8_t ring_op;      // the operation byte we sent (checked against the response)
+    uint8_t data_op;      // BLKIF_OP_READ/WRITE, or the flush/discard op
+    uint8_t* pages;       // slot_segs contiguous bounce pages (+ the indirect page)
+    grant_ref_t* grefs;   // one per bounce page
+    grant_ref_t indirect_gref;
+};
+
+struct Device {
+    // identity, from the store
+    unsigned devid;
+    char name[16];
+    char fe_path[48];   // device/vbd/<devid> (relative to home)
+    char be_path[128];  // backend directory
+    domid_t backend_id;
+    // features and properties of the backend
+    uint64_t sectors;
+    uint32_t sector_size;
+    bool read_only;
+    bool feature_flush;
+    bool feature_barrier;
+    bool feature_discard;
+    uint32_t max_indirect;  // 0: no indirect requests
+    // transport
+    ring_sring_header* sring;
+    blkif_sring_entry* ring;
+    grant_ref_t ring_gref;
+    evtchn_port_t port;
+    uint32_t slot_segs;  // data pages per slot = segments per request
+    bool use_indirect;
+    // I/O state (lock)
+    domus_mutex_t lock;
+    RING_IDX req_prod_pvt;
+    RING_IDX rsp_cons;
+    Slot slots[kRingSlots];
+    Slot* free_list;
+    unsigned nr_free;
+    bool failed;         // set under lock, read anywhere
+    bool fail_reported;  // the store has been told (Closing)
+    bool connected;
+    domus_waitq waiters;  // threads waiting for a response, a slot or their op
+    // handshake
+    uint32_t state_gen;  // bumped by the backend-state watch
+};
+
+// Boot context, after init_xenbus: starts the "blkfront-probe" thread when there is a
+// store; without one, blk_count() is 0 at once.
+void init();
+
+int count();  // waits for the probe
+Device* device(int index);
+// After I/O: tells the store (state Closing) once when dev has failed. Thread context.
+void report_failure(Device* dev);
+
+// blkfront_io.cpp
+int setup_slots(Device* dev);  // allocates and grants the bounce pages; 0 or -errno
+void on_event(evtchn_port_t port, void* data);
+int submit(Device* dev, blk_op* op);
+int wait(blk_op* op);
+bool done(blk_op* op);
+// Marks dev failed (once): in-flight ops end with -EIO, waiters wake. Takes the lock.
+void fail(Device* dev, const char* why, unsigned long value);
+
+}  // namespace domus::guest::blkfront

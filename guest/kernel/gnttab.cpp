@@ -1,0 +1,152 @@
+// Grant table (v1): DOMUS_GUEST_GNTTAB_FRAMES kernel pages registered with the monitor,
+// a free list of refs under one spinlock, and Xen's grant and revoke protocol.
+#include "gnttab.hpp"
+
+#include "hypercall.hpp"
+#include "mm.hpp"
+#include "printk.hpp"
+#include "spinlock.hpp"
+
+#include <domus/gnttab.h>
+#include <errno.h>
+#include <string.h>
+
+namespace domus::guest {
+
+namespace {
+
+constexpr grant_ref_t kEntries = DOMUS_GUEST_GNTTAB_FRAMES * DOMUS_GNTTAB_ENTRIES_PER_FRAME;
+constexpr grant_ref_t kEnd = ~grant_ref_t(0); // end of the free list
+constexpr grant_ref_t kGranted = kEnd - 1;    // next_[ref] of a ref in use
+
+grant_entry_v1* table;        // null until registered
+grant_ref_t next_[kEntries];  // free list links, or kGranted
+grant_ref_t free_head = kEnd;
+unsigned nr_free;
+Spinlock lock;
+
+long grant_table_op(unsigned cmd, void* arg, unsigned count)
+{
+    return hypercall_raw(__HYPERVISOR_grant_table_op, cmd, ptr_arg(arg), count);
+}
+
+uint16_t* flags_of(grant_ref_t ref) { return &table[ref].flags; }
+
+} // namespace
+
+void init_gnttab()
+{
+    void* pages = page_alloc(DOMUS_GUEST_GNTTAB_FRAMES);
+    if (!pages) {
+        printk("gnttab: no memory for the table\n");
+        return;
+    }
+    memset(pages, 0, DOMUS_GUEST_GNTTAB_FRAMES * kPageSize);
+    xen_pfn_t frames[DOMUS_GUEST_GNTTAB_FRAMES];
+    for (unsigned i = 0; i < DOMUS_GUEST_GNTTAB_FRAMES; ++i)
+        frames[i] = (reinterpret_cast<uint64_t>(pages) >> XEN_PAGE_SHIFT) + i;
+    gnttab_domus_set_table op{};
+    op.frame_list = ptr_arg(frames);
+    op.nr_frames = DOMUS_GUEST_GNTTAB_FRAMES;
+    long rc = grant_table_op(GNTTABOP_domus_set_table, &op, 1);
+    if (rc != 0 || op.status != GNTST_okay) {
+        if (rc != -XEN_ENOSYS) // a monitor without grant tables: no grants, quietly
+            printk("gnttab: registration refused (%ld, status %d)\n", rc, op.status);
+        page_free(pages, DOMUS_GUEST_GNTTAB_FRAMES);
+        return;
+    }
+    IrqSpinGuard guard(lock);
+    for (grant_ref_t ref = kEntries; ref-- > GNTTAB_NR_RESERVED_ENTRIES;) {
+        next_[ref] = free_head;
+        free_head = ref;
+        ++nr_free;
+    }
+    for (grant_ref_t ref = 0; ref < GNTTAB_NR_RESERVED_ENTRIES; ++ref)
+        next_[ref] = kGranted; // reserved: never on the free list
+    __atomic_store_n(&table, static_cast<grant_entry_v1*>(pages), __ATOMIC_RELEASE);
+}
+
+} // namespace domus::guest
+
+using namespace domus::guest;
+
+extern "C" {
+
+int gnttab_grant_access(domid_t domid, void* page, int readonly)
+{
+    auto addr = reinterpret_cast<uint64_t>(page);
+    if (!page || addr % kPageSize) return -EINVAL;
+    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE)) return -ENODEV;
+    grant_ref_t ref;
+    {
+        IrqSpinGuard guard(lock);
+        if (free_head == kEnd) return -ENOSPC;
+        ref = free_head;
+        free_head = next_[ref];
+        next_[ref] = kGranted;
+        --nr_free;
+    }
+    // Xen's order: domid and frame first, then (after a write barrier) the flags that
+    // make the entry valid, so the monitor never sees valid flags with an old frame.
+    grant_entry_v1* e = &table[ref];
+    __atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->frame, uint32_t(addr >> XEN_PAGE_SHIFT), __ATOMIC_RELAXED);
+    __atomic_store_n(&e->flags, uint16_t(GTF_permit_access | (readonly ? GTF_readonly : 0)),
+                     __ATOMIC_RELEASE);
+    return int(ref);
+}
+
+int gnttab_end_access(grant_ref_t ref)
+{
+    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE) || ref < GNTTAB_NR_RESERVED_ENTRIES ||
+        ref >= kEntries)
+        return -EINVAL;
+    {
+        IrqSpinGuard guard(lock);
+        if (next_[ref] != kGranted) return -EINVAL;
+    }
+    // Revoke only while the monitor does not use the grant: compare-exchange the flags
+    // to 0 from a value without GTF_reading/GTF_writing. The monitor sets those bits by
+    // compare-exchange too, so exactly one of us wins.
+    uint16_t flags = __atomic_load_n(flags_of(ref), __ATOMIC_ACQUIRE);
+    do {
+        if (flags & (GTF_reading | GTF_writing)) return -EBUSY;
+    } while (!__atomic_compare_exchange_n(flags_of(ref), &flags, uint16_t(0), false,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    IrqSpinGuard guard(lock);
+    if (next_[ref] != kGranted) return -EINVAL; // a racing end_access of the same ref won
+    next_[ref] = free_head;
+    free_head = ref;
+    ++nr_free;
+    return 0;
+}
+
+int gnttab_query(grant_ref_t ref, struct grant_entry_v1* out)
+{
+    if (!out || !__atomic_load_n(&table, __ATOMIC_ACQUIRE) || ref >= kEntries) return -EINVAL;
+    out->flags = __atomic_load_n(&table[ref].flags, __ATOMIC_ACQUIRE);
+    out->domid = __atomic_load_n(&table[ref].domid, __ATOMIC_RELAXED);
+    out->frame = __atomic_load_n(&table[ref].frame, __ATOMIC_RELAXED);
+    return 0;
+}
+
+unsigned gnttab_nr_entries(void) { return __atomic_load_n(&table, __ATOMIC_ACQUIRE) ? kEntries : 0; }
+
+unsigned gnttab_nr_free(void)
+{
+    IrqSpinGuard guard(lock);
+    return nr_free;
+}
+
+struct grant_entry_v1* gnttab_entry_for_test(grant_ref_t ref)
+{
+    grant_entry_v1* t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    return t && ref < kEntries ? &t[ref] : nullptr;
+}
+
+long gnttab_copy_batch(struct gnttab_copy* ops, unsigned count)
+{
+    return grant_table_op(GNTTABOP_copy, ops, count);
+}
+
+} // extern "C"

@@ -1,0 +1,131 @@
+// GrantTable: the guest's grant-table v1 entries (in its own registered pages) and the
+// only way backends touch guest pages: map a grant, or copy through one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "base/log.hpp"
+#include "base/result.hpp"
+#include "monitor/guest_memory.hpp"
+
+#include <domus/abi/grant_table.h>
+
+namespace domus::monitor {
+
+class GrantTable;
+
+// Counters of grant uses refused, by cause (each also a rate-limited warning).
+struct GrantTableStats {
+    std::uint64_t maps = 0;           // successful map() calls, copies included
+    std::uint64_t bad_ref = 0;        // GNTST_bad_gntref: no table or ref out of range
+    std::uint64_t bad_type = 0;       // entry not GTF_permit_access
+    std::uint64_t bad_domain = 0;     // entry names another grantee
+    std::uint64_t readonly = 0;       // write use of a GTF_readonly grant
+    std::uint64_t unstable = 0;       // entry kept changing under the compare-exchange
+    std::uint64_t bad_frame = 0;      // GNTST_bad_page
+    std::uint64_t bad_copy_arg = 0;   // GNTST_bad_copy_arg
+    std::uint64_t bad_set_table = 0;  // refused registrations
+};
+
+// One use of a grant: while alive, the guest's entry keeps GTF_reading (and
+// GTF_writing for a writable mapping) and the page stays addressable through page().
+// Move-only; the destructor releases the use. Must not outlive its GrantTable.
+class GrantMapping {
+public:
+    GrantMapping() = default;
+    GrantMapping(GrantMapping&& o) noexcept { *this = std::move(o); }
+    GrantMapping& operator=(GrantMapping&& o) noexcept;
+    ~GrantMapping() { reset(); }
+
+    // The granted 4 KiB page in guest memory. The guest may write it concurrently
+    // (it is shared memory): copy out what you check, as with rings.
+    std::span<std::byte> page() const noexcept { return page_; }
+    grant_ref_t ref() const noexcept { return ref_; }
+    bool writable() const noexcept { return writable_; }
+    std::uint64_t gfn() const noexcept { return gfn_; }
+    explicit operator bool() const noexcept { return table_ != nullptr; }
+    void reset() noexcept;
+
+private:
+    friend class GrantTable;
+    GrantMapping(GrantTable* table, grant_ref_t ref, bool writable, std::uint64_t gfn,
+                 std::span<std::byte> page) noexcept
+        : table_(table), ref_(ref), writable_(writable), gfn_(gfn), page_(page) {}
+
+    GrantTable* table_ = nullptr;
+    grant_ref_t ref_ = 0;
+    bool writable_ = false;
+    std::uint64_t gfn_ = 0;
+    std::span<std::byte> page_;
+};
+
+// Thread-safe: vCPU threads (the hypercalls) and backend threads call it concurrently.
+// Errors are Result errors whose `code` is the GNTST_* status (see grant_table.h for
+// which cause gives which code) and whose message names the cause.
+class GrantTable {
+public:
+    static constexpr std::uint32_t kEntriesPerFrame = DOMUS_GNTTAB_ENTRIES_PER_FRAME;
+    static constexpr std::uint32_t kMaxFrames = DOMUS_GNTTAB_MAX_FRAMES;
+    static constexpr std::uint64_t kPageBytes = XEN_PAGE_SIZE;
+
+    // `owner`: the granting domain's id. Granted and table frames must lie in
+    // [ram_begin, ram_end) (above the NULL guard, below the monitor area).
+    GrantTable(GuestMemory& memory, domid_t owner, std::uint64_t ram_begin, std::uint64_t ram_end);
+    ~GrantTable();
+    GrantTable(const GrantTable&) = delete;
+    GrantTable& operator=(const GrantTable&) = delete;
+
+    // GNTTABOP_domus_set_table: `frame_list` is a guest address of nr_frames xen_pfn_t,
+    // copied once. Returns a GNTST_* status (GNTST_okay on success).
+    std::int16_t set_table(std::uint64_t frame_list, std::uint32_t nr_frames) noexcept;
+    std::uint32_t nr_frames() const noexcept;
+    std::uint32_t nr_entries() const noexcept { return nr_frames() * kEntriesPerFrame; }
+
+    // Marks grant `ref` in use by `grantee` (for writing too if `writable`) and returns
+    // its page. Several mappings of one ref may coexist; the flags drop with the last.
+    Result<GrantMapping> map(domid_t grantee, grant_ref_t ref, bool writable) noexcept;
+
+    // Copies bytes between a host buffer and [offset, offset + size) of a granted page.
+    Result<void> copy_from_grant(domid_t grantee, grant_ref_t ref, std::uint32_t offset,
+                                 std::span<std::byte> out) noexcept;
+    Result<void> copy_to_grant(domid_t grantee, grant_ref_t ref, std::uint32_t offset,
+                               std::span<const std::byte> in) noexcept;
+    // One GNTTABOP_copy element issued by the owner itself (grants to the owner).
+    std::int16_t copy(const gnttab_copy& op) noexcept;
+
+    std::size_t grants_in_use() const noexcept;
+    GrantTableStats stats() const noexcept;
+
+private:
+    friend class GrantMapping;
+    struct Active {                 // one ref in use
+        std::uint32_t readers = 0;  // mappings, writable ones included
+        std::uint32_t writers = 0;
+        domid_t grantee = 0;
+        std::uint64_t gfn = 0;  // captured at the first use, then fixed
+    };
+
+    grant_entry_v1* entry(grant_ref_t ref) const noexcept;  // caller holds mutex_
+    bool usable_frame(std::uint64_t gfn) const noexcept;
+    Error refuse(std::uint64_t GrantTableStats::*counter, std::int16_t status,
+                 std::string message) noexcept;
+    void release(grant_ref_t ref, bool writable) noexcept;
+
+    GuestMemory& memory_;
+    const domid_t owner_;
+    const std::uint64_t ram_begin_;
+    const std::uint64_t ram_end_;
+
+    mutable std::mutex mutex_;  // guards everything below
+    std::vector<std::byte*> frames_;
+    std::unordered_map<grant_ref_t, Active> active_;
+    GrantTableStats stats_;
+    log::RateLimit warn_limit_;
+};
+
+}  // namespace domus::monitor

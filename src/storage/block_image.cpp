@@ -1,0 +1,52 @@
+// open_image(): format probing and dispatch to the raw and qcow2 implementations.
+#include "storage/block_image.hpp"
+
+#include <fcntl.h>
+
+#include <array>
+
+#include "base/checked.hpp"
+#include "base/fd.hpp"
+#include "storage/file_io.hpp"
+#include "storage/qcow2_backing.hpp"
+#include "storage/qcow2_format.hpp"
+
+namespace domus::storage {
+
+const char* format_name(Format format) {
+    switch (format) {
+        case Format::raw:
+            return "raw";
+        case Format::qcow2:
+            return "qcow2";
+        case Format::autodetect:
+            return "autodetect";
+    }
+    return "?";
+}
+
+Result<void> check_request(const BlockImage& image, std::uint64_t offset, std::uint64_t length) {
+    if (offset % kSectorSize != 0 || length % kSectorSize != 0)
+        return make_error("request {:#x}+{:#x} is not {}-byte aligned", offset, length,
+                          kSectorSize);
+    if (!range_within(offset, length, image.size_bytes()))
+        return make_error("request {:#x}+{:#x} is beyond the disk end {:#x}", offset, length,
+                          image.size_bytes());
+    return {};
+}
+
+Result<Format> probe_format(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return errno_error("open " + path);
+    std::array<std::byte, 4> magic{};
+    DOMUS_TRY(got, read_some(fd.get(), magic, 0));
+    if (got == magic.size() && load_be32(magic.data()) == kQcow2Magic) return Format::qcow2;
+    return Format::raw;
+}
+
+Result<std::unique_ptr<BlockImage>> open_image(const std::string& path, Format format,
+                                               bool read_only) {
+    return open_image_chain(path, format, read_only, BackingContext{});
+}
+
+}  // namespace domus::storage

@@ -1,0 +1,55 @@
+// BlockImage: the disk-image interface the block backends use, whatever the format on
+// disk (raw file, block device, qcow2 chain), and open_image() that picks the format.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "base/result.hpp"
+
+namespace domus::storage {
+
+// Requests address the virtual disk in bytes; offsets and lengths are multiples of this.
+inline constexpr std::uint64_t kSectorSize = 512;
+
+enum class Format { raw, qcow2, autodetect };
+
+const char* format_name(Format format);
+
+// One open disk image. Not thread-safe: one backend thread owns it. Every call either
+// completes or returns an Error (never partial success reported as success).
+class BlockImage {
+public:
+    virtual ~BlockImage() = default;
+
+    // Virtual disk size in bytes, as the guest sees it.
+    virtual std::uint64_t size_bytes() const = 0;
+    virtual bool read_only() const = 0;
+
+    // Offsets and lengths must be kSectorSize-aligned and lie inside size_bytes().
+    virtual Result<void> read(std::uint64_t offset, std::span<std::byte> buffer) = 0;
+    virtual Result<void> write(std::uint64_t offset, std::span<const std::byte> data) = 0;
+
+    // fdatasync semantics: every write acknowledged before this call is durable when it
+    // returns successfully, and survives a crash of the process or the host.
+    virtual Result<void> flush() = 0;
+
+    // The range reads back as zeros afterwards; the space may be given back to the host.
+    virtual Result<void> discard(std::uint64_t offset, std::uint64_t length) = 0;
+};
+
+// Checks a request against the alignment rule and the disk size (overflow-safe).
+Result<void> check_request(const BlockImage& image, std::uint64_t offset, std::uint64_t length);
+
+// Opens `path`; autodetect reads the qcow2 magic and falls back to raw. qcow2 backing
+// files are opened read-only, recursively (at most kMaxBackingDepth deep, no loops).
+Result<std::unique_ptr<BlockImage>> open_image(const std::string& path, Format format,
+                                               bool read_only);
+
+// Detects the format from the first bytes of the file.
+Result<Format> probe_format(const std::string& path);
+
+}  // namespace domus::storage

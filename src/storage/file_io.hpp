@@ -1,0 +1,25 @@
+// Whole-buffer pread/pwrite loops: the kernel may transfer less than asked, and EINTR
+// must not turn into an I/O error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "base/result.hpp"
+
+namespace domus::storage {
+
+// Reads until the buffer is full or end of file; returns the number of bytes read.
+Result<std::size_t> read_some(int fd, std::span<std::byte> buffer, std::uint64_t offset);
+
+// Reads the whole buffer; a short read (end of file) is an error.
+Result<void> read_exact(int fd, std::span<std::byte> buffer, std::uint64_t offset);
+
+Result<void> write_all(int fd, std::span<const std::byte> data, std::uint64_t offset);
+
+Result<void> sync_data(int fd);
+
+Result<std::uint64_t> file_size(int fd);
+
+}  // namespace domus::storage

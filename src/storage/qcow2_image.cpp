@@ -1,0 +1,252 @@
+// Qcow2Image: open (header, tables, backing), cluster-by-cluster read/write/discard with
+// copy-on-write, and the ordered flush.
+#include "storage/qcow2_image.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "base/log.hpp"
+#include "storage/file_io.hpp"
+
+namespace domus::storage {
+
+Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open(const std::string& path, Qcow2Options options,
+                                                     BackingContext context) {
+    std::unique_ptr<Qcow2Image> image(new Qcow2Image());
+    image->path_ = path;
+    image->read_only_ = options.read_only;
+    image->fd_ = Fd(::open(path.c_str(), (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+    if (!image->fd_) return errno_error("open " + path);
+    int fd = image->fd_.get();
+    DOMUS_TRY(size, file_size(fd));
+    std::vector<std::byte> cluster0(std::min<std::uint64_t>(size, 1ull << kMaxClusterBits));
+    DOMUS_TRY_VOID(read_exact(fd, cluster0, 0));
+    auto header = parse_header(cluster0, size);
+    if (!header) return make_error("{}: {}", path, header.error().message);
+    image->header_ = std::move(*header);
+    const Qcow2Header& h = image->header_;
+    if (!options.read_only) {
+        if (auto problem = writable_problem(h)) return make_error("{}: {}", path, *problem);
+    }
+    image->file_ = Qcow2HostFile{fd, h.cluster_bits, size};
+
+    if (!options.read_only) {
+        auto refcounts = Qcow2Refcounts::load(image->file_, h);
+        if (!refcounts) return make_error("{}: {}", path, refcounts.error().message);
+        image->refcounts_.emplace(std::move(*refcounts));
+    }
+    Qcow2Image* self = image.get();
+    auto tables =
+        Qcow2Tables::load(image->file_, h, image->refcounts_ ? &*image->refcounts_ : nullptr,
+                          options.l2_cache_bytes, [self] { return self->metadata_barrier(); });
+    if (!tables) return make_error("{}: {}", path, tables.error().message);
+    image->tables_.emplace(std::move(*tables));
+
+    if (!options.read_only && h.autoclear_features != 0) {
+        // Autoclear features (bitmaps) describe data we are about to change without
+        // updating them: the spec says a writer that does not know them clears them.
+        std::byte zero[8] = {};
+        DOMUS_TRY_VOID(write_all(fd, zero, kAutoclearField));
+        DOMUS_TRY_VOID(sync_data(fd));
+        image->header_.autoclear_features = 0;
+    }
+
+    if (!h.backing_file.empty()) {
+        DOMUS_TRY(format, backing_format_from_name(h.backing_format));
+        std::string backing_path = resolve_backing_path(path, h.backing_file);
+        ++context.depth;
+        auto backing = open_image_chain(backing_path, format, true, std::move(context));
+        if (!backing)
+            return make_error("{}: backing file {}: {}", path, h.backing_file,
+                              backing.error().message);
+        image->backing_ = std::move(*backing);
+    }
+    return image;
+}
+
+Qcow2Image::~Qcow2Image() {
+    if (read_only_ || !tables_) return;
+    if (auto done = flush(); !done)
+        DOMUS_LOG_ERROR("storage", "{}: flush on close failed: {}", path_, done.error().message);
+}
+
+Result<Qcow2Image::ClusterMapping> Qcow2Image::lookup(std::uint64_t guest_cluster) {
+    DOMUS_TRY(entry, tables_->entry(guest_cluster));
+    bool copied = (entry & kOflagCopied) != 0;
+    if (entry & kOflagCompressed) return ClusterMapping{Kind::compressed, 0, false};
+    std::uint64_t host = entry & kOffsetMask;
+    if (host != 0 && !file_.holds_cluster(host))
+        return make_error("qcow2: data cluster at {:#x} is unaligned or outside the file", host);
+    if (header_.version >= 3 && (entry & kOflagZero))
+        return ClusterMapping{Kind::zero, host, copied};
+    if (host == 0) return ClusterMapping{Kind::unallocated, 0, false};
+    return ClusterMapping{Kind::normal, host, copied};
+}
+
+Result<void> Qcow2Image::read_backing(std::uint64_t guest_offset, std::span<std::byte> out) {
+    std::size_t from_backing = 0;
+    if (backing_ && guest_offset < backing_->size_bytes()) {
+        std::uint64_t available = backing_->size_bytes() - guest_offset;
+        from_backing = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), available) &
+                                                ~(kSectorSize - 1));
+        if (from_backing > 0) DOMUS_TRY_VOID(backing_->read(guest_offset, out.first(from_backing)));
+    }
+    std::memset(out.data() + from_backing, 0, out.size() - from_backing);
+    return {};
+}
+
+Result<void> Qcow2Image::read_chunk(std::uint64_t guest_offset, std::span<std::byte> out) {
+    DOMUS_TRY(mapping, lookup(guest_offset >> header_.cluster_bits));
+    switch (mapping.kind) {
+        case Kind::unallocated:
+            return read_backing(guest_offset, out);
+        case Kind::zero:
+            std::memset(out.data(), 0, out.size());
+            return {};
+        case Kind::compressed:
+            return make_error("qcow2: compressed clusters not supported");
+        case Kind::normal:
+            break;
+    }
+    std::uint64_t in_cluster = guest_offset & (file_.cluster_size() - 1);
+    return read_exact(fd_.get(), out, mapping.host_offset + in_cluster);
+}
+
+Result<void> Qcow2Image::read(std::uint64_t offset, std::span<std::byte> buffer) {
+    DOMUS_TRY_VOID(check_request(*this, offset, buffer.size()));
+    const std::uint64_t cluster_size = file_.cluster_size();
+    while (!buffer.empty()) {
+        std::size_t chunk = static_cast<std::size_t>(
+            std::min<std::uint64_t>(buffer.size(), cluster_size - (offset & (cluster_size - 1))));
+        DOMUS_TRY_VOID(read_chunk(offset, buffer.first(chunk)));
+        offset += chunk;
+        buffer = buffer.subspan(chunk);
+    }
+    return {};
+}
+
+Result<void> Qcow2Image::write_chunk(std::uint64_t guest_offset, std::span<const std::byte> data) {
+    const std::uint64_t cluster_size = file_.cluster_size();
+    const std::uint64_t guest_cluster = guest_offset >> header_.cluster_bits;
+    const std::uint64_t in_cluster = guest_offset & (cluster_size - 1);
+    DOMUS_TRY(mapping, lookup(guest_cluster));
+    if (mapping.kind == Kind::compressed)
+        return make_error("qcow2: compressed clusters not supported");
+    if (mapping.kind == Kind::normal) {
+        if (!mapping.copied)
+            return make_error("qcow2: shared cluster (internal snapshot) cannot be written");
+        return write_all(fd_.get(), data, mapping.host_offset + in_cluster);
+    }
+
+    // Copy-on-write: build the whole new cluster, write it somewhere no L2 entry
+    // points yet, and only then (in the cache) point the L2 entry at it.
+    std::vector<std::byte> cluster(cluster_size);
+    if (data.size() < cluster_size && mapping.kind == Kind::unallocated)
+        DOMUS_TRY_VOID(read_backing(guest_cluster << header_.cluster_bits, cluster));
+    std::memcpy(cluster.data() + in_cluster, data.data(), data.size());
+    std::uint64_t host = 0;
+    if (mapping.kind == Kind::zero && mapping.host_offset != 0 && mapping.copied) {
+        host = mapping.host_offset;  // preallocated zero cluster: ours to overwrite
+    } else {
+        DOMUS_TRY(allocated, refcounts_->allocate());
+        host = allocated;
+        if (mapping.kind == Kind::zero && mapping.host_offset != 0)
+            refcounts_->release_after_flush(mapping.host_offset);
+    }
+    DOMUS_TRY_VOID(write_all(fd_.get(), cluster, host));
+    return tables_->set_entry(guest_cluster, host | kOflagCopied);
+}
+
+Result<void> Qcow2Image::write(std::uint64_t offset, std::span<const std::byte> data) {
+    if (read_only_) return make_error("{}: image is read-only", path_);
+    DOMUS_TRY_VOID(check_request(*this, offset, data.size()));
+    const std::uint64_t cluster_size = file_.cluster_size();
+    while (!data.empty()) {
+        std::size_t chunk = static_cast<std::size_t>(
+            std::min<std::uint64_t>(data.size(), cluster_size - (offset & (cluster_size - 1))));
+        DOMUS_TRY_VOID(write_chunk(offset, data.first(chunk)));
+        offset += chunk;
+        data = data.subspan(chunk);
+    }
+    return {};
+}
+
+Result<void> Qcow2Image::discard_cluster(std::uint64_t guest_cluster) {
+    DOMUS_TRY(mapping, lookup(guest_cluster));
+    switch (mapping.kind) {
+        case Kind::unallocated:
+            if (!backing_) return {};  // already reads as zeros
+            break;
+        case Kind::zero:
+            if (mapping.host_offset == 0) return {};
+            break;
+        case Kind::compressed:
+            return make_error("qcow2: compressed clusters not supported");
+        case Kind::normal:
+            if (!mapping.copied)
+                return make_error("qcow2: shared cluster (internal snapshot) cannot be discarded");
+            break;
+    }
+    DOMUS_TRY_VOID(tables_->set_entry(guest_cluster, kOflagZero));
+    // The old cluster keeps its refcount until the zero entry is durable.
+    if (mapping.host_offset != 0 && mapping.copied)
+        refcounts_->release_after_flush(mapping.host_offset);
+    return {};
+}
+
+Result<void> Qcow2Image::discard(std::uint64_t offset, std::uint64_t length) {
+    if (read_only_) return make_error("{}: image is read-only", path_);
+    DOMUS_TRY_VOID(check_request(*this, offset, length));
+    const std::uint64_t cluster_size = file_.cluster_size();
+    std::vector<std::byte> zeros;
+    while (length > 0) {
+        std::uint64_t in_cluster = offset & (cluster_size - 1);
+        std::uint64_t chunk = std::min(length, cluster_size - in_cluster);
+        // The last cluster may extend past the disk end: covering the rest is whole.
+        bool whole = in_cluster == 0 && (chunk == cluster_size || offset + chunk == header_.size);
+        if (whole) {
+            DOMUS_TRY_VOID(discard_cluster(offset >> header_.cluster_bits));
+        } else {
+            DOMUS_TRY(mapping, lookup(offset >> header_.cluster_bits));
+            bool reads_zero =
+                mapping.kind == Kind::zero || (mapping.kind == Kind::unallocated && !backing_);
+            if (!reads_zero) {
+                zeros.resize(static_cast<std::size_t>(chunk));
+                std::fill(zeros.begin(), zeros.end(), std::byte{0});
+                DOMUS_TRY_VOID(write_chunk(offset, zeros));
+            }
+        }
+        offset += chunk;
+        length -= chunk;
+    }
+    return {};
+}
+
+Result<void> Qcow2Image::metadata_barrier() {
+    if (refcounts_->dirty()) DOMUS_TRY_VOID(refcounts_->write_dirty());
+    return sync_data(fd_.get());
+}
+
+Result<void> Qcow2Image::flush() {
+    if (read_only_) return {};
+    DOMUS_TRY_VOID(metadata_barrier());
+    if (tables_->l2_dirty()) {
+        DOMUS_TRY_VOID(tables_->write_dirty_l2());
+        DOMUS_TRY_VOID(sync_data(fd_.get()));
+    }
+    if (tables_->l1_dirty()) {
+        DOMUS_TRY_VOID(tables_->write_dirty_l1());
+        DOMUS_TRY_VOID(sync_data(fd_.get()));
+    }
+    if (refcounts_->has_pending_releases()) {
+        DOMUS_TRY_VOID(refcounts_->apply_releases());
+        DOMUS_TRY_VOID(refcounts_->write_dirty());
+        DOMUS_TRY_VOID(sync_data(fd_.get()));
+    }
+    return {};
+}
+
+}  // namespace domus::storage

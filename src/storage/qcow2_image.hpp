@@ -1,0 +1,80 @@
+// Qcow2Image: a qcow2 image (version 3 read/write, version 2 read-only) as a BlockImage,
+// with backing chains, copy-on-write and zero clusters.
+//
+// Write ordering (what makes a kill -9 at any point safe):
+//   data cluster written -> [refcount blocks written, fdatasync] -> L2 tables written,
+//   fdatasync -> L1 entries written, fdatasync -> freed clusters' refcounts decremented.
+// Metadata lives in caches between flushes; flush() (or the destructor, or evicting a
+// dirty L2 table) runs that sequence, so on disk refcounts never undercount references
+// and no L2 entry points at data that is not durable.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/fd.hpp"
+#include "storage/block_image.hpp"
+#include "storage/qcow2_backing.hpp"
+#include "storage/qcow2_format.hpp"
+#include "storage/qcow2_host_file.hpp"
+#include "storage/qcow2_refcounts.hpp"
+#include "storage/qcow2_tables.hpp"
+
+namespace domus::storage {
+
+struct Qcow2Options {
+    bool read_only = false;
+    std::size_t l2_cache_bytes = 2u << 20;  // bounded metadata cache
+};
+
+class Qcow2Image final : public BlockImage {
+public:
+    static Result<std::unique_ptr<Qcow2Image>> open(const std::string& path, Qcow2Options options,
+                                                    BackingContext context = {});
+    // Flushes: metadata still in the caches is written in the safe order.
+    ~Qcow2Image() override;
+    Qcow2Image(const Qcow2Image&) = delete;
+    Qcow2Image& operator=(const Qcow2Image&) = delete;
+
+    std::uint64_t size_bytes() const override { return header_.size; }
+    bool read_only() const override { return read_only_; }
+    Result<void> read(std::uint64_t offset, std::span<std::byte> buffer) override;
+    Result<void> write(std::uint64_t offset, std::span<const std::byte> data) override;
+    Result<void> flush() override;
+    // Whole clusters become zero clusters (their space is freed after the next flush);
+    // partial clusters are overwritten with zeros.
+    Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
+
+    const Qcow2Header& header() const { return header_; }
+    BlockImage* backing() const { return backing_.get(); }
+
+private:
+    enum class Kind { unallocated, zero, normal, compressed };
+    struct ClusterMapping {
+        Kind kind;
+        std::uint64_t host_offset;  // normal, or a preallocated zero cluster
+        bool copied;                // refcount is exactly one: writable in place
+    };
+
+    Qcow2Image() = default;
+
+    Result<ClusterMapping> lookup(std::uint64_t guest_cluster);
+    Result<void> read_chunk(std::uint64_t guest_offset, std::span<std::byte> out);
+    Result<void> write_chunk(std::uint64_t guest_offset, std::span<const std::byte> data);
+    Result<void> discard_cluster(std::uint64_t guest_cluster);
+    Result<void> read_backing(std::uint64_t guest_offset, std::span<std::byte> out);
+    // Makes refcount increments and data durable: what an L2 write may rely on.
+    Result<void> metadata_barrier();
+
+    std::string path_;
+    Fd fd_;
+    Qcow2Header header_;
+    Qcow2HostFile file_;
+    std::optional<Qcow2Refcounts> refcounts_;  // writable images only
+    std::optional<Qcow2Tables> tables_;
+    std::unique_ptr<BlockImage> backing_;
+    bool read_only_ = true;
+};
+
+}  // namespace domus::storage

@@ -1,0 +1,140 @@
+// store::Client implementation: framing per include/domus/abi/xs_wire.h.
+#include "store/client.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <domus/abi/xs_wire.h>
+
+namespace domus::store {
+namespace {
+
+Result<void> write_all(int fd, const void* data, std::size_t length) {
+    auto* bytes = static_cast<const char*>(data);
+    while (length > 0) {
+        ssize_t n = ::send(fd, bytes, length, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return errno_error("store: send");
+        bytes += n;
+        length -= std::size_t(n);
+    }
+    return {};
+}
+
+Result<void> read_all(int fd, void* data, std::size_t length) {
+    auto* bytes = static_cast<char*>(data);
+    while (length > 0) {
+        ssize_t n = ::recv(fd, bytes, length, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) return make_error("store: the store daemon closed the connection");
+        if (n < 0) return errno_error("store: recv");
+        bytes += n;
+        length -= std::size_t(n);
+    }
+    return {};
+}
+
+std::string with_nul(std::string_view text) { return std::string(text) + '\0'; }
+
+}  // namespace
+
+Result<Client> Client::connect(const std::string& socket_path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (socket_path.size() >= sizeof(address.sun_path)) return make_error("socket path too long: {}", socket_path);
+    std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return errno_error("socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0)
+        return errno_error(fmt::format("connect {}", socket_path));
+    return Client(std::move(fd));
+}
+
+Result<std::string> Client::request(std::uint32_t type, std::string payload) {
+    std::lock_guard lock(mutex_);
+    xsd_sockmsg header{type, next_id_++, 0, std::uint32_t(payload.size())};
+    DOMUS_TRY_VOID(write_all(fd_.get(), &header, sizeof(header)));
+    DOMUS_TRY_VOID(write_all(fd_.get(), payload.data(), payload.size()));
+    for (;;) {
+        std::uint32_t req_id = 0;
+        DOMUS_TRY(message, read_message(&req_id));
+        if (!message) continue;  // a watch event, queued
+        if (req_id != header.req_id)
+            return make_error("store: reply to request {}, expected {}", req_id, header.req_id);
+        if (message->first == XS_ERROR) return Error{std::string(message->second.c_str()), 0};
+        return std::move(message->second);
+    }
+}
+
+Result<std::optional<std::pair<std::uint32_t, std::string>>> Client::read_message(std::uint32_t* req_id) {
+    xsd_sockmsg header{};
+    DOMUS_TRY_VOID(read_all(fd_.get(), &header, sizeof(header)));
+    if (header.len > XENSTORE_PAYLOAD_MAX) return make_error("store: message of {} bytes", header.len);
+    std::string body(header.len, '\0');
+    DOMUS_TRY_VOID(read_all(fd_.get(), body.data(), body.size()));
+    if (header.type == XS_WATCH_EVENT) {
+        auto nul = body.find('\0');
+        WatchEvent event{body.substr(0, nul), nul == std::string::npos ? "" : std::string(body.c_str() + nul + 1)};
+        events_.push_back(std::move(event));
+        return std::optional<std::pair<std::uint32_t, std::string>>();
+    }
+    *req_id = header.req_id;
+    return std::optional<std::pair<std::uint32_t, std::string>>(std::pair{header.type, std::move(body)});
+}
+
+Result<void> Client::watch(std::string_view path, std::string_view token) {
+    DOMUS_TRY_VOID(request(XS_WATCH, with_nul(path) + with_nul(token)));
+    return {};
+}
+
+Result<void> Client::unwatch(std::string_view path, std::string_view token) {
+    DOMUS_TRY_VOID(request(XS_UNWATCH, with_nul(path) + with_nul(token)));
+    return {};
+}
+
+Result<std::optional<WatchEvent>> Client::next_event(bool block) {
+    std::lock_guard lock(mutex_);
+    while (events_.empty()) {
+        pollfd p{fd_.get(), POLLIN, 0};
+        if (!block && ::poll(&p, 1, 0) <= 0) return std::optional<WatchEvent>();
+        std::uint32_t req_id = 0;
+        DOMUS_TRY(message, read_message(&req_id));
+        (void)message;  // a reply nobody waits for: dropped
+    }
+    WatchEvent event = std::move(events_.front());
+    events_.pop_front();
+    return std::optional<WatchEvent>(std::move(event));
+}
+
+Result<std::string> Client::read(std::string_view path) { return request(XS_READ, with_nul(path)); }
+
+Result<void> Client::write(std::string_view path, std::string_view value) {
+    std::string payload = with_nul(path);
+    payload.append(value);
+    DOMUS_TRY_VOID(request(XS_WRITE, std::move(payload)));
+    return {};
+}
+
+Result<void> Client::mkdir(std::string_view path) {
+    DOMUS_TRY_VOID(request(XS_MKDIR, with_nul(path)));
+    return {};
+}
+
+Result<void> Client::remove(std::string_view path) {
+    auto result = request(XS_RM, with_nul(path));
+    if (!result && result.error().message != "ENOENT") return std::move(result).error();
+    return {};
+}
+
+Result<void> Client::set_perms(std::string_view path, const std::vector<std::string>& perms) {
+    std::string payload = with_nul(path);
+    for (const auto& perm : perms) payload += with_nul(perm);
+    DOMUS_TRY_VOID(request(XS_SET_PERMS, std::move(payload)));
+    return {};
+}
+
+}  // namespace domus::store

@@ -1,0 +1,59 @@
+// DISKSPEC parsing: the forms xl documents, and the errors.
+#include "toolstack/disk_spec.hpp"
+
+#include <gtest/gtest.h>
+
+namespace domus::toolstack {
+namespace {
+
+TEST(DiskSpec, PositionalAndNamedFormsMeanTheSame) {
+    auto a = parse_disk_spec("/img/g,,xvda");
+    auto b = parse_disk_spec("/img/g,raw,xvda,rw");
+    auto c = parse_disk_spec("format=raw, vdev=xvda, access=rw, target=/img/g");
+    ASSERT_TRUE(a && b && c) << (a ? "" : a.error().message) << (b ? "" : b.error().message);
+    EXPECT_EQ(*a, *b);
+    EXPECT_EQ(*b, *c);
+    EXPECT_EQ(a->virtual_device, 51712u);
+}
+
+TEST(DiskSpec, TargetSwallowsCommasAndPrefixesAreStripped) {
+    auto spec = parse_disk_spec("vdev=xvdb, access=ro, format=qcow2, target=file:/a,b.qcow2");
+    ASSERT_TRUE(spec) << spec.error().message;
+    EXPECT_EQ(spec->target, "/a,b.qcow2");
+    EXPECT_TRUE(spec->read_only);
+    EXPECT_EQ(spec->format, "qcow2");
+    EXPECT_EQ(spec->virtual_device, 51728u);
+}
+
+TEST(DiskSpec, VbdNumbers) {
+    EXPECT_EQ(*vbd_number("xvda"), 51712u);
+    EXPECT_EQ(*vbd_number("xvda1"), 51713u);
+    EXPECT_EQ(*vbd_number("xvdq"), (1u << 28) | (16u << 8));
+    EXPECT_EQ(*vbd_number("hda"), 768u);
+    EXPECT_EQ(*vbd_number("sdb"), (8u << 8) | (1u << 4));
+    EXPECT_EQ(*vbd_number("d0p1"), (1u << 28) | 1u);
+    EXPECT_FALSE(vbd_number("vda"));
+    EXPECT_FALSE(vbd_number("xvd"));
+    EXPECT_FALSE(vbd_number("xvda999"));
+}
+
+TEST(DiskSpec, Errors) {
+    EXPECT_NE(parse_disk_spec("/img,raw").error().message.find("vdev is mandatory"), std::string::npos);
+    EXPECT_NE(parse_disk_spec(",raw,xvda").error().message.find("no target"), std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,vhd,xvda").error().message.find("not supported"), std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,raw,xvda,rx").error().message.find("access"), std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,raw,xvda,rw,extra").error().message.find("too many"), std::string::npos);
+    EXPECT_NE(parse_disk_spec("colour=red,/img,raw,xvda").error().message.find("unknown key"), std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,raw,xvda,cdrom").error().message.find("cdrom"), std::string::npos);
+}
+
+TEST(DiskSpec, RoundTrip) {
+    auto spec = parse_disk_spec("/x.qcow2,qcow2,xvdc,ro,no-discard");
+    ASSERT_TRUE(spec);
+    auto again = parse_disk_spec(to_disk_spec(*spec));
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_EQ(*spec, *again);
+}
+
+}  // namespace
+}  // namespace domus::toolstack
