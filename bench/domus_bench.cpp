@@ -8,7 +8,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <random>
+
+#include "base/fd.hpp"
 #include <cstdio>
 #include <map>
 #include <regex>
@@ -209,6 +214,77 @@ void bench_toolstack() {
     std::filesystem::remove_all(dir.root);
 }
 
+// The same pattern natively on the host file: the baseline of the block figures.
+double host_io(const std::string& path, bool write, bool random, std::size_t block, std::uint64_t bytes) {
+    domus::Fd fd(::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+    std::vector<char> buffer(block, 'x');
+    std::mt19937_64 rng(1);
+    std::uint64_t blocks = bytes / block, done = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    auto deadline = t0 + std::chrono::seconds(2);
+    for (std::uint64_t i = 0; random ? std::chrono::steady_clock::now() < deadline : i < blocks; ++i) {
+        off_t offset = off_t((random ? rng() % blocks : i) * block);
+        ssize_t n = write ? ::pwrite(fd.get(), buffer.data(), block, offset) : ::pread(fd.get(), buffer.data(), block, offset);
+        if (n != ssize_t(block)) break;
+        ++done;
+    }
+    if (write) ::fdatasync(fd.get());
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return random ? double(done) / seconds : double(done * block) / (1024.0 * 1024.0) / seconds;
+}
+
+void bench_block() {
+    if (!wanted("blk_") && !wanted("edisk_")) return;
+    domus::toolstack::RunDir dir{"/tmp/domus-blkbench-" + std::to_string(::getpid())};
+    ::setenv("DOMUS_RUN_DIR", dir.root.c_str(), 1);
+    if (run_process({g_bin, "info"}, std::chrono::seconds(30)).status != 0) return;  // starts the store
+    std::string image = dir.root + "/disk.img";
+    constexpr std::uint64_t kBytes = 256ull << 20;
+    { domus::Fd fd(::open(image.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)); (void)::ftruncate(fd.get(), off_t(kBytes)); }
+    auto pv = [&](const std::string& cmdline) {
+        auto r = domus_run("blk_tool", {"--store-run-dir", dir.root, "--domid", "900", "--stats", "--disk",
+                                        "format=raw, vdev=xvda, target=" + image, "--cmdline", cmdline});
+        auto f = figures(r.out);
+        auto s = figures(r.err);
+        for (auto& [k, v] : s) f[k] = v;
+        if (r.status != 0) std::fprintf(stderr, "bench: blk_tool %s failed: %s%s\n", cmdline.c_str(), r.out.c_str(), r.err.c_str());
+        return f;
+    };
+    // Sequential: 128 MiB in 128 KiB requests (indirect segments); random: 4 KiB for 2 s.
+    auto seq_write = pv("mode=seqwrite size_mb=128 block_kb=128 qd=32");
+    auto seq_read = pv("mode=seqread size_mb=128 block_kb=128 qd=32");
+    auto rand_qd1 = pv("mode=randread size_mb=128 qd=1");
+    auto rand_qd32 = pv("mode=randread size_mb=128 qd=32");
+    double host_seq_write = host_io(image, true, false, 128 << 10, 128ull << 20);
+    double host_seq_read = host_io(image, false, false, 128 << 10, 128ull << 20);
+    double host_rand = host_io(image, false, true, 4096, 128ull << 20);
+    // The emulated disk: a smaller run, it is slow (writes ~128 exits per sector).
+    auto edisk = [&](const std::string& cmdline) {
+        auto r = domus_run("disk_bench", {"--stats", "--emulated-disk", image, "--cmdline", cmdline});
+        auto f = figures(r.out);
+        for (auto& [k, v] : figures(r.err)) f[k] = v;
+        return f;
+    };
+    auto e_read = edisk("mode=seqread size_mb=4");
+    auto e_rand = edisk("mode=randread ops=256");
+    auto e_write = edisk("mode=seqwrite size_kb=256");
+
+    auto emit_ratio = [&](const char* name, double value, const char* unit, double host, double emulated) {
+        emit(name, value, unit);
+        if (host > 0) emit(std::string(name) + "_vs_host", value / host, "ratio");
+        if (emulated > 0) emit(std::string(name) + "_vs_emulated", value / emulated, "ratio");
+    };
+    emit_ratio("blk_seq_read_mib_s", seq_read["blk_seq_read_qd32_mib_s"], "MiB/s", host_seq_read, e_read["edisk_seq_read_mib_s"]);
+    emit_ratio("blk_seq_write_mib_s", seq_write["blk_seq_write_qd32_mib_s"], "MiB/s", host_seq_write, e_write["edisk_seq_write_mib_s"]);
+    emit_ratio("blk_rand4k_read_iops", rand_qd1["blk_rand4k_read_iops"], "IOPS", host_rand, e_rand["edisk_rand4k_read_iops"]);
+    emit_ratio("blk_rand4k_read_qd32_iops", rand_qd32["blk_rand4k_read_qd32_iops"], "IOPS", host_rand, 0);
+    emit("blk_exits_per_mib", seq_read["blk_exits_per_mib"], "exits/MiB");
+    emit("edisk_exits_per_mib", e_read["edisk_exits_per_mib"], "exits/MiB");
+    emit("edisk_seq_write_exits_per_mib", e_write["edisk_exits_per_mib"], "exits/MiB");
+    kill_run_dir(dir.root);
+    std::filesystem::remove_all(dir.root);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,5 +293,6 @@ int main(int argc, char** argv) {
     bench_events();
     bench_compute();
     bench_toolstack();
+    bench_block();
     return 0;
 }
