@@ -1,17 +1,26 @@
 // BlkBack: the block backend's request engine. It takes requests from the shared ring
 // (copied, then parsed by blk_request), moves data between granted pages and the disk
 // image, and answers on the ring; a bad request gets an error response and the device
-// keeps working. The caller owns the thread and calls process() when the frontend
-// rang (or after start-up).
+// keeps working. The caller owns the thread, calls process() when the frontend rang
+// (or after start-up) and complete() when completion_fd() is readable.
+//
+// Two engines behind the same calls. Images with a direct_fd() (raw) go through
+// io_uring: reads and writes run straight between the file and the granted pages,
+// many requests in flight, answered as they complete. Other images (qcow2) are served
+// synchronously inside process(), one request after the other.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "backends/backend_host.hpp"
 #include "backends/blk_request.hpp"
 #include "backends/shared_ring.hpp"
 #include "storage/block_image.hpp"
+#include "storage/uring_queue.hpp"
 
 namespace domus::backends {
 
@@ -22,31 +31,92 @@ struct BlkStats {
     std::uint64_t bytes_read = 0;
     std::uint64_t bytes_written = 0;
     std::uint64_t notifications = 0;  // frontend notifications we sent
+    std::uint64_t max_in_flight = 0;  // most requests started and not yet answered at once
 };
 
 class BlkBack {
 public:
     using Ring = BackendRing<blkif_sring_entry, blkif_request, blkif_response>;
 
-    // `ring` maps the frontend's ring page (kept mapped by the caller).
-    BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::byte> ring, DiskLimits limits);
+    // Most requests taken off the ring and not yet answered (the ring's own size bounds
+    // it further), and most io_uring operations (one per segment, or an fsync) at once.
+    static constexpr std::size_t kMaxInFlight = 64;
+    static constexpr unsigned kMaxOps = 512;
 
-    // Serves every request available (and any that arrive before the final check).
-    // False when the frontend broke the ring protocol: stop serving it.
-    bool process();
+    // `ring` maps the frontend's ring page (kept mapped by the caller). Falls back to
+    // synchronous I/O when the image has no direct fd or io_uring is unavailable.
+    BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::byte> ring, DiskLimits limits);
+    // Waits for every I/O in flight before the grant mappings are released: the kernel
+    // never writes into a page the frontend got back.
+    ~BlkBack();
+    BlkBack(const BlkBack&) = delete;
+    BlkBack& operator=(const BlkBack&) = delete;
+
+    // Takes every request available (as many as there are free slots) and starts it, or
+    // with the synchronous engine serves it. False when the frontend broke the ring
+    // protocol: stop serving it (then destroy this object).
+    bool process() noexcept;
+    // Reaps finished I/O without blocking, answers the requests it finishes (one
+    // notification per batch) and starts what was waiting. Same result as process().
+    bool complete() noexcept;
+
+    // Readable when I/O completed (call complete()); -1 with the synchronous engine.
+    int completion_fd() const noexcept { return uring_ ? uring_->event_fd() : -1; }
+    bool asynchronous() const noexcept { return uring_.has_value(); }
+    // Requests taken off the ring and not yet answered: started, and waiting to start
+    // (behind a flush, or for io_uring room).
+    std::size_t requests_started() const noexcept { return running_; }
+    std::size_t requests_waiting() const noexcept { return waiting_.size(); }
     const BlkStats& stats() const noexcept { return stats_; }
 
 private:
+    // One request taken off the ring, from parsing to its response.
+    struct Slot {
+        enum class Phase { free, waiting, flushing, transferring } phase = Phase::free;
+        BlkRequest request;
+        std::vector<std::unique_ptr<MappedPage>> pages;  // one per segment, until answered
+        std::uint32_t ops = 0;  // io_uring operations submitted and not reaped
+        bool failed = false;
+    };
+
+    // Synchronous engine.
+    bool process_sync();
     std::int16_t execute(BlkRequest& request);
     std::int16_t transfer(const BlkRequest& request);
+    // Both engines.
+    std::int16_t load_indirect_segments(BlkRequest& request);
+    std::int16_t map_segments(const BlkRequest& request, std::vector<std::unique_ptr<MappedPage>>& pages);
     void respond(std::uint64_t id, std::uint8_t operation, std::int16_t status);
+    void publish();
+    // Asynchronous engine.
+    bool serve_async();
+    bool take_requests();
+    void take(BlkRequest request);
+    void start_waiting();
+    void start(std::uint32_t slot);
+    void queue_segments(std::uint32_t slot);
+    void submit();
+    void reap();
+    void op_done(std::uint64_t tag, std::int32_t result);
+    void finish(std::uint32_t slot);
+    void wait_for_all_io() noexcept;
 
     BackendHost& host_;
     storage::BlockImage& image_;
     Ring ring_;
     DiskLimits limits_;
     BlkStats stats_;
-    std::vector<std::byte> bounce_;  // one request's data (max 4096 x indirect segments)
+    std::vector<std::byte> bounce_;  // synchronous engine: one request's data
+
+    std::optional<storage::UringQueue> uring_;  // set: the asynchronous engine
+    int fd_ = -1;                               // image_.direct_fd()
+    std::vector<Slot> slots_;
+    std::vector<std::uint32_t> free_slots_;
+    std::deque<std::uint32_t> waiting_;  // taken, not started, in ring order
+    std::size_t running_ = 0;            // slots flushing or transferring
+    unsigned ops_ = 0;                   // io_uring operations queued and not reaped
+    bool barrier_running_ = false;       // a flush (or discard) runs: nothing else starts
+    bool broken_ = false;                // the frontend broke the ring protocol
 };
 
 }  // namespace domus::backends

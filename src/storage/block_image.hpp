@@ -39,6 +39,13 @@ public:
 
     // The range reads back as zeros afterwards; the space may be given back to the host.
     virtual Result<void> discard(std::uint64_t offset, std::uint64_t length) = 0;
+
+    // Optional asynchronous access: a file descriptor whose bytes are the virtual disk
+    // byte for byte (offset = disk offset), usable for pread/pwrite-style I/O of any
+    // sector-aligned buffer (io_uring reads, writes, fdatasync), or -1 when the format
+    // needs its own code on every access (qcow2: metadata updates must be ordered) and
+    // callers must use read()/write()/flush(). The fd stays owned by the image.
+    virtual int direct_fd() const { return -1; }
 };
 
 // Checks a request against the alignment rule and the disk size (overflow-safe).

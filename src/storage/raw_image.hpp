@@ -26,6 +26,9 @@ public:
     Result<void> write(std::uint64_t offset, std::span<const std::byte> data) override;
     Result<void> flush() override;
     Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
+    // The file itself, except with O_DIRECT (its buffers must be block-aligned, which
+    // granted pages at a sector offset are not; read()/write() bounce those).
+    int direct_fd() const override { return direct_ ? -1 : fd_.get(); }
 
     bool is_block_device() const { return block_device_; }
 

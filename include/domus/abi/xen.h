@@ -24,7 +24,7 @@ typedef uint64_t xen_ulong_t;
 #define __HYPERVISOR_set_timer_op 15     /* [D] (u64 deadline_ns) */
 #define __HYPERVISOR_xen_version 17      /* [D] XENVER_* below */
 #define __HYPERVISOR_console_io 18       /* [D] console.h */
-#define __HYPERVISOR_grant_table_op 20   /* later ABI minor */
+#define __HYPERVISOR_grant_table_op 20   /* [D] grant_table.h (ABI 1.1) */
 #define __HYPERVISOR_vcpu_op 24          /* [D] vcpu.h */
 #define __HYPERVISOR_set_segment_base 25 /* [D] SEGBASE_* below */
 #define __HYPERVISOR_sched_op 29         /* [D] sched.h */
