@@ -27,20 +27,24 @@
 static int dev;
 static struct blk_info info;
 
-static uint64_t arg_u64(const char* key, uint64_t fallback) {
+static uint64_t arg_u64(const char* key, uint64_t fallback)
+{
     char buf[32];
-    if (!domus_cmdline_get(key, buf, sizeof buf)) return fallback;
+    if (!domus_cmdline_get(key, buf, sizeof buf))
+        return fallback;
     return strtoull(buf, NULL, 0);
 }
 
-static int fail(const char* what, long long value) {
+static int fail(const char* what, long long value)
+{
     printf("blk_tool: FAIL %s (%lld)\n", what, value);
     return 1;
 }
 
 /* ---- pattern ------------------------------------------------------------------- */
 
-static uint64_t mix(uint64_t x) {
+static uint64_t mix(uint64_t x)
+{
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
@@ -49,7 +53,8 @@ static uint64_t mix(uint64_t x) {
 
 /* Sector `sector` of the pattern for `seed`: word 0 is the sector number itself, the
  * others depend on (seed, sector, index). */
-static void fill_sector(uint8_t* dst, uint64_t sector, uint64_t seed) {
+static void fill_sector(uint8_t* dst, uint64_t sector, uint64_t seed)
+{
     uint64_t words[SECTOR / 8];
     words[0] = sector;
     for (unsigned i = 1; i < SECTOR / 8; ++i)
@@ -57,60 +62,73 @@ static void fill_sector(uint8_t* dst, uint64_t sector, uint64_t seed) {
     memcpy(dst, words, SECTOR); /* dst may be unaligned */
 }
 
-static void fill(uint8_t* dst, uint64_t sector, uint64_t count, uint64_t seed) {
+static void fill(uint8_t* dst, uint64_t sector, uint64_t count, uint64_t seed)
+{
     for (uint64_t i = 0; i < count; ++i)
         fill_sector(dst + i * SECTOR, sector + i, seed);
 }
 
 /* Index of the first bad sector, or -1. */
-static long long check(const uint8_t* src, uint64_t sector, uint64_t count, uint64_t seed) {
+static long long check(const uint8_t* src, uint64_t sector, uint64_t count, uint64_t seed)
+{
     uint8_t want[SECTOR];
     for (uint64_t i = 0; i < count; ++i) {
         fill_sector(want, sector + i, seed);
-        if (memcmp(src + i * SECTOR, want, SECTOR) != 0) return (long long)(sector + i);
+        if (memcmp(src + i * SECTOR, want, SECTOR) != 0)
+            return (long long)(sector + i);
     }
     return -1;
 }
 
 /* ---- verify -------------------------------------------------------------------- */
 
-static int verify(uint64_t sectors, uint64_t block_sectors, uint64_t seed) {
-    if (info.read_only) return fail("device is read-only", 0);
+static int verify(uint64_t sectors, uint64_t block_sectors, uint64_t seed)
+{
+    if (info.read_only)
+        return fail("device is read-only", 0);
     uint8_t* buf = malloc(block_sectors * SECTOR + 64);
-    if (!buf) return fail("out of memory", 0);
+    if (!buf)
+        return fail("out of memory", 0);
 
     /* 1. the whole area, block by block */
     for (uint64_t s = 0; s < sectors; s += block_sectors) {
         uint64_t n = sectors - s < block_sectors ? sectors - s : block_sectors;
         fill(buf, s, n, seed);
         int rc = blk_write(dev, s, (uint32_t)n, buf);
-        if (rc) return fail("write", rc);
+        if (rc)
+            return fail("write", rc);
     }
     int rc = blk_flush(dev);
-    if (rc && !(rc == -EOPNOTSUPP && !info.flush)) return fail("flush", rc);
+    if (rc && !(rc == -EOPNOTSUPP && !info.flush))
+        return fail("flush", rc);
     for (uint64_t s = 0; s < sectors; s += block_sectors) {
         uint64_t n = sectors - s < block_sectors ? sectors - s : block_sectors;
         memset(buf, 0xa5, n * SECTOR);
         rc = blk_read(dev, s, (uint32_t)n, buf);
-        if (rc) return fail("read", rc);
+        if (rc)
+            return fail("read", rc);
         long long bad = check(buf, s, n, seed);
-        if (bad >= 0) return fail("data mismatch at sector", bad);
+        if (bad >= 0)
+            return fail("data mismatch at sector", bad);
     }
 
     /* 2. unaligned buffers and odd counts (1, 7, 9, 23, 89 sectors: within one page,
      * across pages, past 11 segments) at odd sectors */
-    static const uint32_t counts[] = {1, 7, 9, 23, 89};
+    static const uint32_t counts[] = { 1, 7, 9, 23, 89 };
     uint32_t unit = info.sector_size / SECTOR;
     for (unsigned k = 0; k < sizeof counts / sizeof counts[0] && unit == 1; ++k) {
         uint32_t n = counts[k];
         uint64_t s = (uint64_t)(3 + 17 * k) % sectors;
-        if (s + n > sectors || n > block_sectors) continue;
+        if (s + n > sectors || n > block_sectors)
+            continue;
         uint8_t* p = buf + 1 + k; /* never aligned */
         memset(p, 0x5a, n * SECTOR);
         rc = blk_read(dev, s, n, p);
-        if (rc) return fail("unaligned read", rc);
+        if (rc)
+            return fail("unaligned read", rc);
         long long bad = check(p, s, n, seed);
-        if (bad >= 0) return fail("unaligned read mismatch at sector", bad);
+        if (bad >= 0)
+            return fail("unaligned read mismatch at sector", bad);
     }
 
     /* 3. an unaligned partial overwrite with another seed; neighbours must stay */
@@ -118,35 +136,42 @@ static int verify(uint64_t sectors, uint64_t block_sectors, uint64_t seed) {
         uint64_t s = 21;
         uint8_t* p = buf + 3;
         fill(p, s, 13, seed + 1);
-        if ((rc = blk_write(dev, s, 13, p))) return fail("unaligned write", rc);
+        if ((rc = blk_write(dev, s, 13, p)))
+            return fail("unaligned write", rc);
         memset(buf, 0, 15 * SECTOR + 8);
-        if ((rc = blk_read(dev, s - 1, 15, buf + 5))) return fail("read after unaligned write", rc);
-        if (check(buf + 5, s - 1, 1, seed) >= 0 || check(buf + 5 + SECTOR, s, 13, seed + 1) >= 0 ||
-            check(buf + 5 + 14 * SECTOR, s + 13, 1, seed) >= 0)
+        if ((rc = blk_read(dev, s - 1, 15, buf + 5)))
+            return fail("read after unaligned write", rc);
+        if (check(buf + 5, s - 1, 1, seed) >= 0 || check(buf + 5 + SECTOR, s, 13, seed + 1) >= 0
+            || check(buf + 5 + 14 * SECTOR, s + 13, 1, seed) >= 0)
             return fail("partial overwrite mismatch at sector", (long long)s);
         fill(p, s, 13, seed); /* restore */
-        if ((rc = blk_write(dev, s, 13, p))) return fail("restoring write", rc);
+        if ((rc = blk_write(dev, s, 13, p)))
+            return fail("restoring write", rc);
     }
 
     /* 4. QD 32: many 4 KiB reads in flight at once, completed out of order */
     if (sectors >= 8 * MAX_QD) {
         static struct blk_op ops[MAX_QD];
         uint8_t* qbuf = malloc(MAX_QD * 4096);
-        if (!qbuf) return fail("out of memory", 0);
+        if (!qbuf)
+            return fail("out of memory", 0);
         uint64_t rnd = seed;
         for (int round = 0; round < 8; ++round) {
             for (int i = 0; i < MAX_QD; ++i) {
                 rnd = mix(rnd);
-                ops[i] = (struct blk_op){.type = BLK_OP_READ,
-                                         .sector = (rnd % (sectors / 8)) * 8,
-                                         .count = 8,
-                                         .buf = qbuf + i * 4096};
-                if ((rc = blk_submit(dev, &ops[i]))) return fail("submit", rc);
+                ops[i] = (struct blk_op) { .type = BLK_OP_READ,
+                    .sector = (rnd % (sectors / 8)) * 8,
+                    .count = 8,
+                    .buf = qbuf + i * 4096 };
+                if ((rc = blk_submit(dev, &ops[i])))
+                    return fail("submit", rc);
             }
             for (int i = MAX_QD - 1; i >= 0; --i) {
-                if ((rc = blk_wait(&ops[i]))) return fail("async read", rc);
+                if ((rc = blk_wait(&ops[i])))
+                    return fail("async read", rc);
                 long long bad = check(ops[i].buf, ops[i].sector, 8, seed);
-                if (bad >= 0) return fail("async read mismatch at sector", bad);
+                if (bad >= 0)
+                    return fail("async read mismatch at sector", bad);
             }
         }
         free(qbuf);
@@ -159,7 +184,8 @@ static int verify(uint64_t sectors, uint64_t block_sectors, uint64_t seed) {
         return fail("read with a wrapping range gave", rc);
     if ((rc = blk_read(dev + BLK_MAX_DEVICES, 0, 1, buf)) != -ENODEV)
         return fail("read from a missing device gave", rc);
-    if (info.discard && (rc = blk_discard(dev, sectors, 0)) != 0) return fail("empty discard", rc);
+    if (info.discard && (rc = blk_discard(dev, sectors, 0)) != 0)
+        return fail("empty discard", rc);
 
     free(buf);
     printf("blk_tool: PASS\n");
@@ -171,13 +197,14 @@ static int verify(uint64_t sectors, uint64_t block_sectors, uint64_t seed) {
 struct bench {
     int type;
     int random;
-    uint64_t area;  /* sectors */
+    uint64_t area; /* sectors */
     uint64_t block; /* sectors per op */
-    uint64_t next;  /* sequential: next sector */
+    uint64_t next; /* sequential: next sector */
     uint64_t rnd;
 };
 
-static void next_op(struct bench* b, struct blk_op* op, void* buf) {
+static void next_op(struct bench* b, struct blk_op* op, void* buf)
+{
     uint64_t sector;
     if (b->random) {
         b->rnd = mix(b->rnd);
@@ -186,15 +213,17 @@ static void next_op(struct bench* b, struct blk_op* op, void* buf) {
         sector = b->next;
         b->next += b->block;
     }
-    *op = (struct blk_op){.type = b->type, .sector = sector, .count = b->block, .buf = buf};
+    *op = (struct blk_op) { .type = b->type, .sector = sector, .count = b->block, .buf = buf };
 }
 
 /* Keeps qd ops in flight until `ops` are done (ops == 0: until `deadline`). Returns the
  * number completed, or a negative errno. */
-static long long pipeline(struct bench* b, unsigned qd, uint64_t ops, uint64_t deadline) {
+static long long pipeline(struct bench* b, unsigned qd, uint64_t ops, uint64_t deadline)
+{
     static struct blk_op inflight[MAX_QD];
     uint8_t* bufs = malloc(qd * b->block * SECTOR);
-    if (!bufs) return -ENOMEM;
+    if (!bufs)
+        return -ENOMEM;
     memset(bufs, 0x3c, qd * b->block * SECTOR);
     uint64_t submitted = 0, completed = 0;
     for (unsigned i = 0; i < qd && (!ops || submitted < ops); ++i, ++submitted) {
@@ -219,7 +248,8 @@ static long long pipeline(struct bench* b, unsigned qd, uint64_t ops, uint64_t d
     return (long long)completed;
 }
 
-static void metric_name(char* out, size_t size, const char* base, unsigned qd, const char* unit) {
+static void metric_name(char* out, size_t size, const char* base, unsigned qd, const char* unit)
+{
     if (qd > 1)
         snprintf(out, size, "%s_qd%u_%s", base, qd, unit);
     else
@@ -227,8 +257,9 @@ static void metric_name(char* out, size_t size, const char* base, unsigned qd, c
 }
 
 static int bench(const char* mode, uint64_t sectors, uint64_t block_sectors, unsigned qd,
-                 uint64_t seed, uint64_t seconds) {
-    struct bench b = {0};
+    uint64_t seed, uint64_t seconds)
+{
+    struct bench b = { 0 };
     b.area = sectors;
     b.rnd = seed;
     int write = strstr(mode, "write") != NULL;
@@ -237,13 +268,15 @@ static int bench(const char* mode, uint64_t sectors, uint64_t block_sectors, uns
     b.block = b.random ? 4096 / SECTOR : block_sectors;
     if (b.block < info.sector_size / SECTOR || b.area < b.block)
         return fail("block or area smaller than a sector", (long long)b.block);
-    if (write && info.read_only) return fail("device is read-only", 0);
+    if (write && info.read_only)
+        return fail("device is read-only", 0);
 
     uint64_t t0 = domus_monotonic_ns();
     long long done = b.random ? pipeline(&b, qd, 0, t0 + seconds * 1000000000ull)
                               : pipeline(&b, qd, b.area / b.block, 0);
     uint64_t ns = domus_monotonic_ns() - t0;
-    if (done < 0) return fail(mode, done);
+    if (done < 0)
+        return fail(mode, done);
     double secs = (double)ns / 1e9;
     char name[64];
     if (b.random) {
@@ -253,11 +286,13 @@ static int bench(const char* mode, uint64_t sectors, uint64_t block_sectors, uns
         metric_name(name, sizeof name, write ? "blk_seq_write" : "blk_seq_read", qd, "mib_s");
         printf("%s %.1f MiB/s\n", name, (double)done * b.block * SECTOR / (1024.0 * 1024.0) / secs);
     }
-    if (write) blk_flush(dev); /* not timed */
+    if (write)
+        blk_flush(dev); /* not timed */
     return 0;
 }
 
-int main(void) {
+int main(void)
+{
     char mode[16] = "info";
     domus_cmdline_get("mode", mode, sizeof mode);
     dev = (int)arg_u64("dev", 0);
@@ -281,21 +316,23 @@ int main(void) {
         return 1;
     }
     uint64_t sectors = size_mb * 2048;
-    if (sectors > info.sectors) sectors = info.sectors;
+    if (sectors > info.sectors)
+        sectors = info.sectors;
     uint64_t block_sectors = block_kb * 2;
 
     if (!strcmp(mode, "info")) {
         printf("blk_tool: %s (dev %d of %d): %" PRIu64 " sectors of 512 (%" PRIu64
                " MiB), sector-size %" PRIu32 ", %s, flush %d, discard %d, %" PRIu32
                " segments per request\n",
-               info.name, dev, blk_count(), info.sectors, info.sectors / 2048, info.sector_size,
-               info.read_only ? "read-only" : "read-write", info.flush, info.discard,
-               info.max_segments);
+            info.name, dev, blk_count(), info.sectors, info.sectors / 2048, info.sector_size,
+            info.read_only ? "read-only" : "read-write", info.flush, info.discard,
+            info.max_segments);
         return 0;
     }
-    if (!strcmp(mode, "verify")) return verify(sectors, block_sectors, seed);
-    if (!strcmp(mode, "seqread") || !strcmp(mode, "seqwrite") || !strcmp(mode, "randread") ||
-        !strcmp(mode, "randwrite"))
+    if (!strcmp(mode, "verify"))
+        return verify(sectors, block_sectors, seed);
+    if (!strcmp(mode, "seqread") || !strcmp(mode, "seqwrite") || !strcmp(mode, "randread")
+        || !strcmp(mode, "randwrite"))
         return bench(mode, sectors, block_sectors, (unsigned)qd, seed, seconds);
     printf("blk_tool: FAIL unknown mode %s\n", mode);
     return 1;

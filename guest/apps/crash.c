@@ -21,7 +21,7 @@ int main(void)
         domus_reboot();
     if (strncmp(mode, "exit:", 5) == 0)
         domus_poweroff(atoi(mode + 5));
-    volatile int *volatile nowhere = NULL;
+    volatile int* volatile nowhere = NULL;
     *nowhere = 0xdead;
     printf("crash: still alive after a NULL write?\n");
     return 3;

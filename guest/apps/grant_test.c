@@ -14,18 +14,19 @@
 
 static int failures;
 
-static void check(int ok, const char *what)
+static void check(int ok, const char* what)
 {
-    if (!ok && failures++ == 0) printf("grant_test: FAIL %s\n", what);
+    if (!ok && failures++ == 0)
+        printf("grant_test: FAIL %s\n", what);
 }
 
-static long grant_op(unsigned cmd, void *arg, unsigned count)
+static long grant_op(unsigned cmd, void* arg, unsigned count)
 {
     return domus_hypercall(__HYPERVISOR_grant_table_op, cmd, (unsigned long)arg, count, 0, 0);
 }
 
-static struct gnttab_copy copy_op(grant_ref_t src, uint16_t src_off, grant_ref_t dst,
-                                  uint16_t dst_off, uint16_t len)
+static struct gnttab_copy copy_op(
+    grant_ref_t src, uint16_t src_off, grant_ref_t dst, uint16_t dst_off, uint16_t len)
 {
     struct gnttab_copy op;
     memset(&op, 0, sizeof op);
@@ -54,28 +55,28 @@ static int in_use(grant_ref_t ref)
 
 int main(void)
 {
-    unsigned char *src = aligned_alloc(4096, 4096);
-    unsigned char *dst = aligned_alloc(4096, 4096);
+    unsigned char* src = aligned_alloc(4096, 4096);
+    unsigned char* dst = aligned_alloc(4096, 4096);
     if (!src || !dst) {
         printf("grant_test: FAIL no memory\n");
         return 1;
     }
-    for (int i = 0; i < 4096; ++i) src[i] = (unsigned char)(i * 7 + 1);
+    for (int i = 0; i < 4096; ++i)
+        src[i] = (unsigned char)(i * 7 + 1);
     memset(dst, 0, 4096);
 
     /* The table: registered at boot, and the monitor agrees on its size. */
     struct gnttab_query_size qs;
     memset(&qs, 0, sizeof qs);
     qs.dom = DOMID_SELF;
-    check(grant_op(GNTTABOP_query_size, &qs, 1) == 0 && qs.status == GNTST_okay,
-          "query_size");
+    check(grant_op(GNTTABOP_query_size, &qs, 1) == 0 && qs.status == GNTST_okay, "query_size");
     check(qs.nr_frames == DOMUS_GUEST_GNTTAB_FRAMES && qs.max_nr_frames == DOMUS_GNTTAB_MAX_FRAMES,
-          "query_size frames");
+        "query_size frames");
     check(gnttab_nr_entries() == DOMUS_GUEST_GNTTAB_FRAMES * 512, "nr_entries");
     qs.dom = 3;
     check(grant_op(GNTTABOP_query_size, &qs, 1) == 0 && qs.status == GNTST_bad_domain,
-          "query_size of another domain");
-    struct gnttab_domus_set_table st = {0, 0, 0, 0};
+        "query_size of another domain");
+    struct gnttab_domus_set_table st = { 0, 0, 0, 0 };
     check(grant_op(GNTTABOP_domus_set_table, &st, 2) == -XEN_EINVAL, "set_table count 2");
     check(grant_op(GNTTABOP_setup_table, &st, 1) == -XEN_ENOSYS, "setup_table is ENOSYS");
 
@@ -84,9 +85,9 @@ int main(void)
     check(to_dom0 >= GNTTAB_NR_RESERVED_ENTRIES, "grant to domain 0");
     struct grant_entry_v1 e;
     check(gnttab_query((grant_ref_t)to_dom0, &e) == 0, "query");
-    check(e.flags == (GTF_permit_access | GTF_readonly) && e.domid == 0 &&
-              e.frame == (uint32_t)((uintptr_t)src >> 12),
-          "entry contents");
+    check(e.flags == (GTF_permit_access | GTF_readonly) && e.domid == 0
+            && e.frame == (uint32_t)((uintptr_t)src >> 12),
+        "entry contents");
     check(gnttab_grant_access(0, src + 1, 0) == -EINVAL, "unaligned page refused");
 
     /* Copies between grants to ourselves go through the monitor's checks. */
@@ -94,19 +95,18 @@ int main(void)
     int rw_dst = gnttab_grant_access(DOMID_SELF, dst, 0);
     check(ro_src >= 8 && rw_dst >= 8 && ro_src != rw_dst, "self grants");
     check(copy_status(copy_op(ro_src, 100, rw_dst, 200, 50)) == GNTST_okay, "copy");
-    check(memcmp(dst + 200, src + 100, 50) == 0 && dst[199] == 0 && dst[250] == 0,
-          "copied bytes");
+    check(memcmp(dst + 200, src + 100, 50) == 0 && dst[199] == 0 && dst[250] == 0, "copied bytes");
     check(!in_use(ro_src) && !in_use(rw_dst), "flags cleared after the copy");
 
-    struct gnttab_copy batch[2] = {copy_op(ro_src, 0, rw_dst, 0, 16),
-                                   copy_op(rw_dst, 0, ro_src, 0, 16)};
+    struct gnttab_copy batch[2]
+        = { copy_op(ro_src, 0, rw_dst, 0, 16), copy_op(rw_dst, 0, ro_src, 0, 16) };
     check(gnttab_copy_batch(batch, 2) == 0, "batch copy");
     check(batch[0].status == GNTST_okay && batch[1].status == GNTST_general_error,
-          "batch statuses (read-only destination)");
+        "batch statuses (read-only destination)");
     check(copy_status(copy_op(to_dom0, 0, rw_dst, 0, 8)) == GNTST_general_error,
-          "grant to domain 0 is not ours to copy");
+        "grant to domain 0 is not ours to copy");
     check(copy_status(copy_op(ro_src, 4000, rw_dst, 0, 97)) == GNTST_bad_copy_arg,
-          "copy across the page");
+        "copy across the page");
     check(copy_status(copy_op(ro_src, 0, 5000, 0, 8)) == GNTST_bad_gntref, "bad ref");
     struct gnttab_copy op = copy_op(ro_src, 0, rw_dst, 0, 8);
     op.flags = GNTCOPY_dest_gref;
@@ -119,14 +119,14 @@ int main(void)
     check(gnttab_end_access(rw_dst) == 0, "end_access of an idle grant");
     check(gnttab_query(rw_dst, &e) == 0 && e.flags == 0, "revoked entry is invalid");
     check(copy_status(copy_op(ro_src, 0, rw_dst, 0, 8)) == GNTST_general_error,
-          "revoked grant refused by the monitor");
+        "revoked grant refused by the monitor");
     check(gnttab_end_access(rw_dst) == -EINVAL, "double end_access");
     check(gnttab_end_access(1) == -EINVAL, "reserved ref");
     check(gnttab_end_access(1u << 20) == -EINVAL, "ref out of range");
 
     /* A backend's use, simulated: set the in-use bits the way the monitor does. */
     int busy = gnttab_grant_access(DOMID_SELF, dst, 0);
-    struct grant_entry_v1 *live = busy >= 0 ? gnttab_entry_for_test((grant_ref_t)busy) : 0;
+    struct grant_entry_v1* live = busy >= 0 ? gnttab_entry_for_test((grant_ref_t)busy) : 0;
     check(live != 0, "live entry");
     if (live) {
         __atomic_fetch_or(&live->flags, GTF_reading, __ATOMIC_SEQ_CST);
@@ -135,7 +135,7 @@ int main(void)
         __atomic_fetch_and(&live->flags, (uint16_t)~GTF_reading, __ATOMIC_SEQ_CST);
         check(gnttab_end_access(busy) == -EBUSY, "end_access while writing");
         check(gnttab_query(busy, &e) == 0 && e.flags == (GTF_permit_access | GTF_writing),
-              "busy grant still valid");
+            "busy grant still valid");
         __atomic_fetch_and(&live->flags, (uint16_t)~GTF_writing, __ATOMIC_SEQ_CST);
         check(gnttab_end_access(busy) == 0, "end_access after release");
     }
@@ -144,14 +144,17 @@ int main(void)
     unsigned free_before = gnttab_nr_free();
     static int refs[DOMUS_GUEST_GNTTAB_FRAMES * 512];
     unsigned n = 0;
-    for (int r; (r = gnttab_grant_access(0, src, 1)) >= 0;) refs[n++] = r;
+    for (int r; (r = gnttab_grant_access(0, src, 1)) >= 0;)
+        refs[n++] = r;
     check(n == free_before, "every free ref can be granted");
     check(gnttab_grant_access(0, src, 1) == -ENOSPC, "full table");
-    for (unsigned i = 0; i < n; ++i) check(gnttab_end_access(refs[i]) == 0, "end_access all");
+    for (unsigned i = 0; i < n; ++i)
+        check(gnttab_end_access(refs[i]) == 0, "end_access all");
     check(gnttab_nr_free() == free_before, "free list restored");
 
     check(gnttab_end_access(ro_src) == 0 && gnttab_end_access(to_dom0) == 0, "cleanup");
-    if (failures) return 1;
+    if (failures)
+        return 1;
     printf("grant_test: PASS\n");
     return 0;
 }

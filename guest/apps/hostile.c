@@ -56,16 +56,26 @@ static uint64_t bad_pointer(void)
 {
     uint64_t mem = domus_memory_bytes();
     switch (rnd() % 12) {
-    case 0: return 0;
-    case 1: return 0x1000 + rnd() % 0x1ff000;                /* unmapped low 2 MiB */
-    case 2: return mem + rnd() % (1ull << 30);               /* past guest memory */
-    case 3: return 0xfffff000ull + rnd() % 0x1000;           /* near 4 GiB */
-    case 4: return 0xffff800000000000ull + (rnd() & 0xffffff); /* kernel half */
-    case 5: return 0x0000800000000000ull + (rnd() & 0xffff);  /* non-canonical */
-    case 6: return ~0ull - rnd() % 64;                       /* wraps around */
-    case 7: return mem + rnd() % 8;                          /* right at the end */
-    case 8: return mem + (rnd() % 16) * 4096 + rnd() % 4096; /* just past the end */
-    default: return (uint64_t)scratch + rnd() % SCRATCH_WINDOW + (rnd() & 1); /* misaligned too */
+    case 0:
+        return 0;
+    case 1:
+        return 0x1000 + rnd() % 0x1ff000; /* unmapped low 2 MiB */
+    case 2:
+        return mem + rnd() % (1ull << 30); /* past guest memory */
+    case 3:
+        return 0xfffff000ull + rnd() % 0x1000; /* near 4 GiB */
+    case 4:
+        return 0xffff800000000000ull + (rnd() & 0xffffff); /* kernel half */
+    case 5:
+        return 0x0000800000000000ull + (rnd() & 0xffff); /* non-canonical */
+    case 6:
+        return ~0ull - rnd() % 64; /* wraps around */
+    case 7:
+        return mem + rnd() % 8; /* right at the end */
+    case 8:
+        return mem + (rnd() % 16) * 4096 + rnd() % 4096; /* just past the end */
+    default:
+        return (uint64_t)scratch + rnd() % SCRATCH_WINDOW + (rnd() & 1); /* misaligned too */
     }
 }
 
@@ -84,30 +94,35 @@ static uint64_t invalid_pointer(void)
 static uint64_t any_value(void)
 {
     switch (rnd() % 6) {
-    case 0: return 0;
-    case 1: return rnd() % 16;
-    case 2: return rnd();
+    case 0:
+        return 0;
+    case 1:
+        return rnd() % 16;
+    case 2:
+        return rnd();
     case 3: { /* 32-bit, but never inside guest memory */
         uint64_t v = (uint32_t)rnd() | 0x80000000u;
         return v < domus_memory_bytes() ? v + domus_memory_bytes() : v;
     }
-    case 4: return bad_pointer();
-    default: return ~0ull;
+    case 4:
+        return bad_pointer();
+    default:
+        return ~0ull;
     }
 }
 
 static uint64_t bogus_port(void)
 {
-    static const uint64_t ports[] = {0, DOMUS_NR_EVENT_CHANNELS, DOMUS_NR_EVENT_CHANNELS + 1, 4095, 4096,
-                                     65535, 0x7fffffff, 0xffffffff, 0x100000000ull, ~0ull};
+    static const uint64_t ports[] = { 0, DOMUS_NR_EVENT_CHANNELS, DOMUS_NR_EVENT_CHANNELS + 1, 4095,
+        4096, 65535, 0x7fffffff, 0xffffffff, 0x100000000ull, ~0ull };
     return ports[rnd() % (sizeof ports / sizeof ports[0])];
 }
 
 static uint64_t bogus_vcpu(void)
 {
     unsigned n = domus_vcpu_count();
-    static const uint64_t ids[] = {DOMUS_MAX_VCPUS, DOMUS_MAX_VCPUS + 1, 1000, 0xffffffffu, 0x7fffffff,
-                                   0x100000000ull, ~0ull};
+    static const uint64_t ids[] = { DOMUS_MAX_VCPUS, DOMUS_MAX_VCPUS + 1, 1000, 0xffffffffu,
+        0x7fffffff, 0x100000000ull, ~0ull };
     if (rnd() % 3 == 0)
         return n + rnd() % (DOMUS_MAX_VCPUS + 1 - n); /* valid-looking but not ours */
     return ids[rnd() % (sizeof ids / sizeof ids[0])];
@@ -122,7 +137,7 @@ static void fill_scratch(void)
 }
 
 /* Builds one call; returns 0 if this combination is excluded (see the top). */
-static int make_call(unsigned *nr, uint64_t a[5])
+static int make_call(unsigned* nr, uint64_t a[5])
 {
     *nr = rnd() % 128;
     for (int i = 0; i < 5; ++i)
@@ -131,14 +146,14 @@ static int make_call(unsigned *nr, uint64_t a[5])
     case __HYPERVISOR_set_timer_op:
         return 0;
     case __HYPERVISOR_sched_op: {
-        static const uint64_t allowed[] = {SCHEDOP_yield, 6, 7, 63, 65, 0xffffffff, ~0ull};
+        static const uint64_t allowed[] = { SCHEDOP_yield, 6, 7, 63, 65, 0xffffffff, ~0ull };
         a[0] = allowed[rnd() % (sizeof allowed / sizeof allowed[0])];
         return 1;
     }
     case __HYPERVISOR_vcpu_op:
         a[0] = rnd() % 16;
-        if (a[0] <= VCPUOP_down || a[0] == VCPUOP_set_singleshot_timer ||
-            a[0] == VCPUOP_stop_singleshot_timer || a[0] == VCPUOP_register_vcpu_info)
+        if (a[0] <= VCPUOP_down || a[0] == VCPUOP_set_singleshot_timer
+            || a[0] == VCPUOP_stop_singleshot_timer || a[0] == VCPUOP_register_vcpu_info)
             a[1] = bogus_vcpu();
         else if (rnd() % 2)
             a[1] = rnd() % domus_vcpu_count();
@@ -186,27 +201,32 @@ static long targeted(unsigned i)
 {
     switch (i % 6) {
     case 0: {
-        struct evtchn_send op = {(evtchn_port_t)bogus_port()};
-        return domus_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (unsigned long)&op, 0, 0, 0);
+        struct evtchn_send op = { (evtchn_port_t)bogus_port() };
+        return domus_hypercall(
+            __HYPERVISOR_event_channel_op, EVTCHNOP_send, (unsigned long)&op, 0, 0, 0);
     }
     case 1: {
-        struct evtchn_unmask op = {(evtchn_port_t)bogus_port()};
-        return domus_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_unmask, (unsigned long)&op, 0, 0, 0);
+        struct evtchn_unmask op = { (evtchn_port_t)bogus_port() };
+        return domus_hypercall(
+            __HYPERVISOR_event_channel_op, EVTCHNOP_unmask, (unsigned long)&op, 0, 0, 0);
     }
     case 2: {
         struct evtchn_status op;
         memset(&op, 0, sizeof op);
         op.dom = rnd() % 2 ? DOMID_SELF : (domid_t)rnd();
         op.port = (evtchn_port_t)bogus_port();
-        return domus_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_status, (unsigned long)&op, 0, 0, 0);
+        return domus_hypercall(
+            __HYPERVISOR_event_channel_op, EVTCHNOP_status, (unsigned long)&op, 0, 0, 0);
     }
     case 3: {
-        struct evtchn_bind_ipi op = {(uint32_t)bogus_vcpu(), 0};
-        return domus_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_ipi, (unsigned long)&op, 0, 0, 0);
+        struct evtchn_bind_ipi op = { (uint32_t)bogus_vcpu(), 0 };
+        return domus_hypercall(
+            __HYPERVISOR_event_channel_op, EVTCHNOP_bind_ipi, (unsigned long)&op, 0, 0, 0);
     }
     case 4: {
-        struct evtchn_bind_virq op = {(uint32_t)(rnd() % 64), (uint32_t)bogus_vcpu(), 0};
-        return domus_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, (unsigned long)&op, 0, 0, 0);
+        struct evtchn_bind_virq op = { (uint32_t)(rnd() % 64), (uint32_t)bogus_vcpu(), 0 };
+        return domus_hypercall(
+            __HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, (unsigned long)&op, 0, 0, 0);
     }
     default:
         return domus_hypercall(__HYPERVISOR_vcpu_op, VCPUOP_is_up, bogus_vcpu(), 0, 0, 0);
@@ -247,7 +267,8 @@ int main(void)
             rc = domus_hypercall(nr, a[0], a[1], a[2], a[3], a[4]);
             if (verbose)
                 printf("hostile: nr=%u %#lx %#lx %#lx %#lx %#lx -> %ld\n", nr, (unsigned long)a[0],
-                       (unsigned long)a[1], (unsigned long)a[2], (unsigned long)a[3], (unsigned long)a[4], rc);
+                    (unsigned long)a[1], (unsigned long)a[2], (unsigned long)a[3],
+                    (unsigned long)a[4], rc);
         }
         ++calls;
         if (rc < 0)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 /* Runs in the xenbus watch thread, so it may use xenbus itself. */
-static void answer_ping(const char *path, const char *token, void *arg)
+static void answer_ping(const char* path, const char* token, void* arg)
 {
     (void)path, (void)token, (void)arg;
     char value[64];
@@ -25,8 +25,8 @@ int main(void)
         printf("idle: no xenstore; this guest needs the Domus daemon (domus-xenstored)\n");
         return 2;
     }
-    int rc = xenbus_printf(XBT_NIL, "data/idle", "started-ns", "%llu",
-                           (unsigned long long)domus_monotonic_ns());
+    int rc = xenbus_printf(
+        XBT_NIL, "data/idle", "started-ns", "%llu", (unsigned long long)domus_monotonic_ns());
     if (rc == 0)
         rc = xenbus_write(XBT_NIL, "data/idle/status", "running");
     if (rc < 0)
@@ -36,8 +36,8 @@ int main(void)
     char domid[16];
     if (xenbus_read(XBT_NIL, "domid", domid, sizeof domid) < 0)
         domid[0] = '\0';
-    printf("idle: running%s%s; waiting for control/shutdown\n", domid[0] ? " as domain " : "",
-           domid);
+    printf(
+        "idle: running%s%s; waiting for control/shutdown\n", domid[0] ? " as domain " : "", domid);
     fflush(stdout);
     /* Nothing ever signals this: the shutdown watcher ends the domain. */
     static domus_sem_t forever = DOMUS_SEM_INIT(0);

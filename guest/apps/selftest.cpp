@@ -23,7 +23,7 @@ void check(bool ok, const char* what)
 
 domus_thread_t* spawn(domus_thread_fn fn, void* arg, const char* name, int vcpu = DOMUS_ANY_VCPU)
 {
-    domus_thread_attr_t attr{};
+    domus_thread_attr_t attr {};
     attr.name = name;
     attr.vcpu = vcpu;
     domus_thread_t* t = domus_thread_create(fn, arg, &attr);
@@ -71,7 +71,7 @@ void test_parallel(unsigned nvcpus)
     static domus_thread_t* threads[DOMUS_MAX_VCPUS];
     int running = 0;
     for (unsigned i = 0; i < nvcpus; ++i) {
-        spans[i] = Span{0, 0, 0, &running, 0};
+        spans[i] = Span { 0, 0, 0, &running, 0 };
         threads[i] = spawn(span_thread, &spans[i], "span", int(i));
     }
     bool pinned = true, overlap = false;
@@ -151,7 +151,7 @@ void test_exact_mutex(unsigned nthreads)
         domus_thread_join(threads[i]);
     check(m.counter == uint64_t(nthreads) * 5000, "mutex: lost updates under contention");
     printf("selftest: mutex counter %lu of %lu\n", (unsigned long)m.counter,
-           (unsigned long)(nthreads * 5000ul));
+        (unsigned long)(nthreads * 5000ul));
 }
 
 // ---- condition variable: bounded queue, several producers and consumers.
@@ -207,7 +207,8 @@ void test_cond()
     for (auto* th : t)
         domus_thread_join(th);
     uint64_t expected = 3ull * kPerProducer * (kPerProducer + 1) / 2;
-    check(q.consumed == 3 * kPerProducer && q.consumed_sum == expected, "cond: items lost or duplicated");
+    check(q.consumed == 3 * kPerProducer && q.consumed_sum == expected,
+        "cond: items lost or duplicated");
 }
 
 // ---- semaphore: at most 2 holders at once, every unit returned.
@@ -224,9 +225,9 @@ void sem_thread(void* p)
         domus_sem_down(&s->sem);
         int h = __atomic_add_fetch(&s->holders, 1, __ATOMIC_SEQ_CST);
         int m = __atomic_load_n(&s->max_holders, __ATOMIC_SEQ_CST);
-        while (h > m && !__atomic_compare_exchange_n(&s->max_holders, &m, h, true, __ATOMIC_SEQ_CST,
-                                                     __ATOMIC_SEQ_CST)) {
-        }
+        while (h > m
+            && !__atomic_compare_exchange_n(
+                &s->max_holders, &m, h, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) { }
         if (i % 10 == 0)
             domus_yield();
         __atomic_sub_fetch(&s->holders, 1, __ATOMIC_SEQ_CST);
@@ -252,7 +253,7 @@ void test_sem()
 // ---- sleep accuracy.
 void test_sleep()
 {
-    static const unsigned long long sleeps_ms[] = {1, 5, 20};
+    static const unsigned long long sleeps_ms[] = { 1, 5, 20 };
     for (unsigned long long ms : sleeps_ms) {
         uint64_t t0 = domus_monotonic_ns();
         domus_sleep_ms(ms);
@@ -382,16 +383,21 @@ void fp_thread(void* p)
                 "vmovapd %%ymm0, %%ymm13\n\tvmovapd %%ymm0, %%ymm14\n\tvmovapd %%ymm0, %%ymm15\n\t"
                 "mov $400000, %%ecx\n"
                 "1: pause\n\tdec %%ecx\n\tjnz 1b\n\t"
-                "vmovapd %%ymm0, 0(%[o])\n\tvmovapd %%ymm1, 32(%[o])\n\tvmovapd %%ymm2, 64(%[o])\n\t"
-                "vmovapd %%ymm3, 96(%[o])\n\tvmovapd %%ymm4, 128(%[o])\n\tvmovapd %%ymm5, 160(%[o])\n\t"
-                "vmovapd %%ymm6, 192(%[o])\n\tvmovapd %%ymm7, 224(%[o])\n\tvmovapd %%ymm8, 256(%[o])\n\t"
-                "vmovapd %%ymm9, 288(%[o])\n\tvmovapd %%ymm10, 320(%[o])\n\tvmovapd %%ymm11, 352(%[o])\n\t"
-                "vmovapd %%ymm12, 384(%[o])\n\tvmovapd %%ymm13, 416(%[o])\n\tvmovapd %%ymm14, 448(%[o])\n\t"
+                "vmovapd %%ymm0, 0(%[o])\n\tvmovapd %%ymm1, 32(%[o])\n\tvmovapd %%ymm2, "
+                "64(%[o])\n\t"
+                "vmovapd %%ymm3, 96(%[o])\n\tvmovapd %%ymm4, 128(%[o])\n\tvmovapd %%ymm5, "
+                "160(%[o])\n\t"
+                "vmovapd %%ymm6, 192(%[o])\n\tvmovapd %%ymm7, 224(%[o])\n\tvmovapd %%ymm8, "
+                "256(%[o])\n\t"
+                "vmovapd %%ymm9, 288(%[o])\n\tvmovapd %%ymm10, 320(%[o])\n\tvmovapd %%ymm11, "
+                "352(%[o])\n\t"
+                "vmovapd %%ymm12, 384(%[o])\n\tvmovapd %%ymm13, 416(%[o])\n\tvmovapd %%ymm14, "
+                "448(%[o])\n\t"
                 "vmovapd %%ymm15, 480(%[o])\n\tvzeroupper"
                 :
                 : [v] "m"(v), [o] "r"(out)
                 : "rcx", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                  "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+                "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
             for (auto& reg : out)
                 for (double lane : reg)
                     if (lane != v)
@@ -428,7 +434,7 @@ double fp_reference(double seed, uint64_t rounds)
 void test_fp()
 {
     avx = have_avx();
-    static FpTest x{1.25, 0, nullptr, false, false, 0}, y{-7.5, 0, nullptr, false, false, 0};
+    static FpTest x { 1.25, 0, nullptr, false, false, 0 }, y { -7.5, 0, nullptr, false, false, 0 };
     x.other = &y;
     y.other = &x;
     domus_thread_t* a = spawn(fp_thread, &x, "fp-a", 0);
@@ -438,9 +444,9 @@ void test_fp()
     check(x.ok && y.ok, "fp: vector registers changed across preemption");
     check(x.preempted || y.preempted, "fp: threads on one vCPU were never preempted");
     check(x.sum == fp_reference(x.seed, x.progress) && y.sum == fp_reference(y.seed, y.progress),
-          "fp: scalar results differ from a single-threaded run");
+        "fp: scalar results differ from a single-threaded run");
     printf("selftest: fp avx=%d rounds %lu/%lu preempted=%d\n", avx, (unsigned long)x.progress,
-           (unsigned long)y.progress, x.preempted || y.preempted);
+        (unsigned long)y.progress, x.preempted || y.preempted);
 }
 
 } // namespace

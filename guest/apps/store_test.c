@@ -20,7 +20,7 @@
 static int verbose;
 static int failures;
 
-static void step(const char *what)
+static void step(const char* what)
 {
     if (verbose) {
         printf("store_test: %s\n", what);
@@ -28,7 +28,7 @@ static void step(const char *what)
     }
 }
 
-static void fail(const char *what, int rc)
+static void fail(const char* what, int rc)
 {
     if (!failures++) {
         printf("store_test: FAIL %s (result %d)\n", what, rc);
@@ -36,17 +36,17 @@ static void fail(const char *what, int rc)
     }
 }
 
-#define CHECK(cond, what, rc)      \
-    do {                           \
-        if (!(cond)) {             \
-            fail((what), (int)(rc)); \
-            return;                \
-        }                          \
+#define CHECK(cond, what, rc)                                                                      \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fail((what), (int)(rc));                                                               \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* Waits up to timeout_ms for a unit of s (the test's own deadline; the client itself
  * never polls). */
-static int sem_wait_ms(domus_sem_t *s, unsigned timeout_ms)
+static int sem_wait_ms(domus_sem_t* s, unsigned timeout_ms)
 {
     for (unsigned waited = 0; waited <= timeout_ms; ++waited) {
         if (domus_sem_trydown(s))
@@ -72,7 +72,7 @@ static void test_basic(void)
     CHECK(rc > 0 && strcmp(buf, "42-x-123456789012") == 0, "printf read back", rc);
 
     step("directory");
-    static const char *const names[] = {"x", "y", "zz"};
+    static const char* const names[] = { "x", "y", "zz" };
     for (int i = 0; i < 3; ++i) {
         char path[64];
         snprintf(path, sizeof path, BASE "/d/%s", names[i]);
@@ -82,7 +82,7 @@ static void test_basic(void)
     rc = xenbus_directory(XBT_NIL, BASE "/d", buf, sizeof buf);
     CHECK(rc == 3, "directory count", rc);
     int seen = 0;
-    for (const char *p = buf; p < buf + 3 * 3 && *p; p += strlen(p) + 1)
+    for (const char* p = buf; p < buf + 3 * 3 && *p; p += strlen(p) + 1)
         for (int i = 0; i < 3; ++i)
             if (strcmp(p, names[i]) == 0)
                 seen |= 1 << i;
@@ -140,7 +140,8 @@ static void test_big_values(void)
     int rc = xenbus_write(XBT_NIL, BASE "/big", big);
     if (rc == -ENOSPC) {
         /* The store's node-size quota (2048 bytes for guests, as in C xenstored). */
-        printf("store_test: 4000-byte value refused by the node-size quota (ENOSPC); trying 2000\n");
+        printf(
+            "store_test: 4000-byte value refused by the node-size quota (ENOSPC); trying 2000\n");
         big[2000] = '\0';
         rc = xenbus_write(XBT_NIL, BASE "/big", big);
     }
@@ -156,9 +157,9 @@ struct watch_seen {
     char last[128];
 };
 
-static void on_watch(const char *path, const char *token, void *arg)
+static void on_watch(const char* path, const char* token, void* arg)
 {
-    struct watch_seen *w = arg;
+    struct watch_seen* w = arg;
     (void)token;
     domus_mutex_lock(&w->lock);
     snprintf(w->last, sizeof w->last, "%s", path);
@@ -203,7 +204,7 @@ static void test_watch(void)
     CHECK(!domus_sem_trydown(&w.events), "no event after unwatch", 0);
 }
 
-static int read_counter(xenbus_transaction_t tx, long *value)
+static int read_counter(xenbus_transaction_t tx, long* value)
 {
     char buf[32];
     int rc = xenbus_read(tx, BASE "/counter", buf, sizeof buf);
@@ -215,9 +216,9 @@ static int read_counter(xenbus_transaction_t tx, long *value)
 
 static int tx_retries;
 
-static void tx_incrementer(void *arg)
+static void tx_incrementer(void* arg)
 {
-    int *result = arg;
+    int* result = arg;
     for (int i = 0; i < TX_INCREMENTS; ++i) {
         for (;;) {
             xenbus_transaction_t tx = XBT_NIL;
@@ -294,7 +295,7 @@ static void test_transactions(void)
     step("transactions from two threads with retry");
     rc = xenbus_write(XBT_NIL, BASE "/counter", "0");
     CHECK(rc == 0, "reset counter", rc);
-    domus_thread_t *threads[TX_THREADS];
+    domus_thread_t* threads[TX_THREADS];
     int results[TX_THREADS];
     for (int i = 0; i < TX_THREADS; ++i) {
         results[i] = 1;
@@ -306,10 +307,9 @@ static void test_transactions(void)
         CHECK(results[i] == 0, "transaction thread", results[i]);
     }
     rc = read_counter(XBT_NIL, &v);
-    CHECK(rc == 0 && v == TX_THREADS * TX_INCREMENTS, "counter after concurrent transactions",
-          v);
+    CHECK(rc == 0 && v == TX_THREADS * TX_INCREMENTS, "counter after concurrent transactions", v);
     printf("store_test: %d transactions, %d retried after EAGAIN\n", TX_THREADS * TX_INCREMENTS,
-           tx_retries);
+        tx_retries);
 }
 
 struct conc_arg {
@@ -317,9 +317,9 @@ struct conc_arg {
     int result;
 };
 
-static void conc_worker(void *p)
+static void conc_worker(void* p)
 {
-    struct conc_arg *a = p;
+    struct conc_arg* a = p;
     char path[64], value[64], back[64];
     snprintf(path, sizeof path, BASE "/conc/t%d", a->index);
     for (int i = 0; i < CONC_ROUNDS; ++i) {
@@ -342,7 +342,7 @@ static void conc_worker(void *p)
 static void test_concurrency(void)
 {
     step("8 threads x 200 requests");
-    domus_thread_t *threads[CONC_THREADS];
+    domus_thread_t* threads[CONC_THREADS];
     struct conc_arg args[CONC_THREADS];
     uint64_t t0 = domus_monotonic_ns();
     for (int i = 0; i < CONC_THREADS; ++i) {
@@ -356,8 +356,8 @@ static void test_concurrency(void)
         CHECK(args[i].result == 0, "concurrent requests", args[i].result);
     }
     uint64_t us = (domus_monotonic_ns() - t0) / 1000;
-    printf("store_test: %d requests from %d threads in %llu us\n",
-           CONC_THREADS * CONC_ROUNDS * 2, CONC_THREADS, (unsigned long long)us);
+    printf("store_test: %d requests from %d threads in %llu us\n", CONC_THREADS * CONC_ROUNDS * 2,
+        CONC_THREADS, (unsigned long long)us);
 }
 
 int main(void)

@@ -40,26 +40,29 @@ void domus_sleep_ms(uint64_t ms) { domus_sleep_ns(ms * 1000000); }
 
 void domus_mutex_init(domus_mutex_t* m, int recursive)
 {
-    *m = domus_mutex_t{};
+    *m = domus_mutex_t {};
     m->recursive = recursive ? 1 : 0;
 }
 void domus_mutex_lock(domus_mutex_t* m) { mutex_lock(m); }
 int domus_mutex_trylock(domus_mutex_t* m) { return mutex_trylock(m) ? 1 : 0; }
 void domus_mutex_unlock(domus_mutex_t* m) { mutex_unlock(m); }
-void domus_cond_init(domus_cond_t* c) { *c = domus_cond_t{}; }
+void domus_cond_init(domus_cond_t* c) { *c = domus_cond_t {}; }
 void domus_cond_wait(domus_cond_t* c, domus_mutex_t* m) { cond_wait(c, m); }
 void domus_cond_signal(domus_cond_t* c) { cond_signal(c); }
 void domus_cond_broadcast(domus_cond_t* c) { cond_broadcast(c); }
 void domus_sem_init(domus_sem_t* s, int64_t count)
 {
-    *s = domus_sem_t{};
+    *s = domus_sem_t {};
     s->count = count;
 }
 void domus_sem_down(domus_sem_t* s) { sem_down(s); }
 int domus_sem_trydown(domus_sem_t* s) { return sem_trydown(s) ? 1 : 0; }
 void domus_sem_up(domus_sem_t* s) { sem_up(s); }
 
-int domus_evtchn_bind_ipi(unsigned vcpu, evtchn_port_t* port) { return domus::guest::evtchn_bind_ipi(vcpu, port); }
+int domus_evtchn_bind_ipi(unsigned vcpu, evtchn_port_t* port)
+{
+    return domus::guest::evtchn_bind_ipi(vcpu, port);
+}
 int domus_evtchn_bind_virq(unsigned virq, unsigned vcpu, evtchn_port_t* port)
 {
     return domus::guest::evtchn_bind_virq(virq, vcpu, port);
@@ -102,7 +105,7 @@ int domus_printk(const char* fmt, ...)
 }
 
 long domus_hypercall(unsigned nr, unsigned long a1, unsigned long a2, unsigned long a3,
-                     unsigned long a4, unsigned long a5)
+    unsigned long a4, unsigned long a5)
 {
     if (nr >= sizeof hypercall_page / DOMUS_HYPERCALL_STUB_SIZE)
         return -XEN_ENOSYS;

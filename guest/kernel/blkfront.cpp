@@ -21,256 +21,290 @@ namespace domus::guest::blkfront {
 
 namespace {
 
-Device* devices[BLK_MAX_DEVICES];
-int nr_devices;
-bool probe_done;  // set once, release; then devices[] and nr_devices never change
-domus_waitq probe_waiters;
+    Device* devices[BLK_MAX_DEVICES];
+    int nr_devices;
+    bool probe_done; // set once, release; then devices[] and nr_devices never change
+    domus_waitq probe_waiters;
 
-bool probe_running(void*) {
-    return !__atomic_load_n(&probe_done, __ATOMIC_ACQUIRE);
-}
+    bool probe_running(void*) { return !__atomic_load_n(&probe_done, __ATOMIC_ACQUIRE); }
 
-void finish_probe() {
-    __atomic_store_n(&probe_done, true, __ATOMIC_RELEASE);
-    waitq_wake_all(&probe_waiters);
-}
-
-// The name Linux would give the whole disk ("xvda"), or "vbd<devid>".
-void make_name(Device* dev) {
-    unsigned id = dev->devid;
-    if ((id >> 8) == 202 && (id & 15) == 0)
-        ksnprintf(dev->name, sizeof dev->name, "xvd%c", 'a' + int((id >> 4) & 15));
-    else
-        ksnprintf(dev->name, sizeof dev->name, "vbd%u", id);
-}
-
-// A decimal store value; `fallback` when the node is absent, empty or not a number.
-uint64_t read_number(const char* dir, const char* node, uint64_t fallback) {
-    char path[192];
-    char value[32];
-    ksnprintf(path, sizeof path, "%s/%s", dir, node);
-    int n = xenbus_read(XBT_NIL, path, value, sizeof value);
-    if (n <= 0 || size_t(n) >= sizeof value) return fallback;
-    char* end;
-    unsigned long long v = strtoull(value, &end, 10);
-    return *end == '\0' ? uint64_t(v) : fallback;
-}
-
-int backend_state(Device* dev) {
-    return int(read_number(dev->be_path, "state", XenbusStateUnknown));
-}
-
-int write_state(Device* dev, int state) {
-    return xenbus_printf(XBT_NIL, dev->fe_path, "state", "%d", state);
-}
-
-// The store lets us know when the backend's state changes; the prober re-reads it.
-// After connect, a backend that closes ends the device (reference 10.3).
-void on_backend_state(const char*, const char*, void* arg) {
-    auto* dev = static_cast<Device*>(arg);
-    __atomic_fetch_add(&dev->state_gen, 1u, __ATOMIC_RELEASE);
-    if (!__atomic_load_n(&dev->connected, __ATOMIC_ACQUIRE)) return;
-    int state = backend_state(dev);
-    if (state != XenbusStateClosing && state != XenbusStateClosed) return;
-    fail(dev, "backend closed", unsigned(state));
-    if (!__atomic_exchange_n(&dev->fail_reported, true, __ATOMIC_ACQ_REL)) {
-        write_state(dev, XenbusStateClosing);
-        // The bounce pages stay granted and allocated: we do not reuse them.
-        write_state(dev, XenbusStateClosed);
+    void finish_probe()
+    {
+        __atomic_store_n(&probe_done, true, __ATOMIC_RELEASE);
+        waitq_wake_all(&probe_waiters);
     }
-}
 
-// Waits until the backend reaches at least `want` (or gives up on it). Returns the state
-// seen, or -ETIMEDOUT. The kernel has no timed wait queue: between looks we sleep in
-// short steps and look early only when the watch has fired.
-int wait_backend(Device* dev, int want) {
-    uint64_t deadline = monotonic_ns() + kHandshakeTimeoutNs;
-    for (;;) {
-        uint32_t gen = __atomic_load_n(&dev->state_gen, __ATOMIC_ACQUIRE);
+    // The name Linux would give the whole disk ("xvda"), or "vbd<devid>".
+    void make_name(Device* dev)
+    {
+        unsigned id = dev->devid;
+        if ((id >> 8) == 202 && (id & 15) == 0)
+            ksnprintf(dev->name, sizeof dev->name, "xvd%c", 'a' + int((id >> 4) & 15));
+        else
+            ksnprintf(dev->name, sizeof dev->name, "vbd%u", id);
+    }
+
+    // A decimal store value; `fallback` when the node is absent, empty or not a number.
+    uint64_t read_number(const char* dir, const char* node, uint64_t fallback)
+    {
+        char path[192];
+        char value[32];
+        ksnprintf(path, sizeof path, "%s/%s", dir, node);
+        int n = xenbus_read(XBT_NIL, path, value, sizeof value);
+        if (n <= 0 || size_t(n) >= sizeof value)
+            return fallback;
+        char* end;
+        unsigned long long v = strtoull(value, &end, 10);
+        return *end == '\0' ? uint64_t(v) : fallback;
+    }
+
+    int backend_state(Device* dev)
+    {
+        return int(read_number(dev->be_path, "state", XenbusStateUnknown));
+    }
+
+    int write_state(Device* dev, int state)
+    {
+        return xenbus_printf(XBT_NIL, dev->fe_path, "state", "%d", state);
+    }
+
+    // The store lets us know when the backend's state changes; the prober re-reads it.
+    // After connect, a backend that closes ends the device (reference 10.3).
+    void on_backend_state(const char*, const char*, void* arg)
+    {
+        auto* dev = static_cast<Device*>(arg);
+        __atomic_fetch_add(&dev->state_gen, 1u, __ATOMIC_RELEASE);
+        if (!__atomic_load_n(&dev->connected, __ATOMIC_ACQUIRE))
+            return;
         int state = backend_state(dev);
-        if (state >= want) return state;
+        if (state != XenbusStateClosing && state != XenbusStateClosed)
+            return;
+        fail(dev, "backend closed", unsigned(state));
+        if (!__atomic_exchange_n(&dev->fail_reported, true, __ATOMIC_ACQ_REL)) {
+            write_state(dev, XenbusStateClosing);
+            // The bounce pages stay granted and allocated: we do not reuse them.
+            write_state(dev, XenbusStateClosed);
+        }
+    }
+
+    // Waits until the backend reaches at least `want` (or gives up on it). Returns the state
+    // seen, or -ETIMEDOUT. The kernel has no timed wait queue: between looks we sleep in
+    // short steps and look early only when the watch has fired.
+    int wait_backend(Device* dev, int want)
+    {
+        uint64_t deadline = monotonic_ns() + kHandshakeTimeoutNs;
         for (;;) {
-            if (monotonic_ns() >= deadline) return -ETIMEDOUT;
-            if (__atomic_load_n(&dev->state_gen, __ATOMIC_ACQUIRE) != gen) break;
-            sleep_until(monotonic_ns() + 2'000'000);
+            uint32_t gen = __atomic_load_n(&dev->state_gen, __ATOMIC_ACQUIRE);
+            int state = backend_state(dev);
+            if (state >= want)
+                return state;
+            for (;;) {
+                if (monotonic_ns() >= deadline)
+                    return -ETIMEDOUT;
+                if (__atomic_load_n(&dev->state_gen, __ATOMIC_ACQUIRE) != gen)
+                    break;
+                sleep_until(monotonic_ns() + 2'000'000);
+            }
         }
     }
-}
 
-void read_features(Device* dev) {
-    const char* be = dev->be_path;
-    dev->feature_flush = read_number(be, "feature-flush-cache", 0) == 1;
-    dev->feature_barrier = read_number(be, "feature-barrier", 0) == 1;
-    dev->feature_discard = read_number(be, "feature-discard", 0) == 1;
-    dev->max_indirect = uint32_t(read_number(be, "feature-max-indirect-segments", 0));
-}
+    void read_features(Device* dev)
+    {
+        const char* be = dev->be_path;
+        dev->feature_flush = read_number(be, "feature-flush-cache", 0) == 1;
+        dev->feature_barrier = read_number(be, "feature-barrier", 0) == 1;
+        dev->feature_discard = read_number(be, "feature-discard", 0) == 1;
+        dev->max_indirect = uint32_t(read_number(be, "feature-max-indirect-segments", 0));
+    }
 
-// Device properties: published at InitWait by some backends, at Connected by others.
-void read_properties(Device* dev) {
-    const char* be = dev->be_path;
-    dev->sectors = read_number(be, "sectors", 0);
-    uint64_t size = read_number(be, "sector-size", 512);
-    dev->sector_size = size >= 512 && size <= 65536 && !(size & (size - 1)) ? uint32_t(size) : 512;
-    dev->read_only = (read_number(be, "info", 0) & VDISK_READONLY) != 0;
-    char mode[4];
-    char path[192];
-    ksnprintf(path, sizeof path, "%s/mode", be);
-    if (xenbus_read(XBT_NIL, path, mode, sizeof mode) == 1 && mode[0] == 'r') dev->read_only = true;
-}
+    // Device properties: published at InitWait by some backends, at Connected by others.
+    void read_properties(Device* dev)
+    {
+        const char* be = dev->be_path;
+        dev->sectors = read_number(be, "sectors", 0);
+        uint64_t size = read_number(be, "sector-size", 512);
+        dev->sector_size
+            = size >= 512 && size <= 65536 && !(size & (size - 1)) ? uint32_t(size) : 512;
+        dev->read_only = (read_number(be, "info", 0) & VDISK_READONLY) != 0;
+        char mode[4];
+        char path[192];
+        ksnprintf(path, sizeof path, "%s/mode", be);
+        if (xenbus_read(XBT_NIL, path, mode, sizeof mode) == 1 && mode[0] == 'r')
+            dev->read_only = true;
+    }
 
-// The one-page ring, its grant and its event channel. 0 or a negative errno.
-int setup_ring(Device* dev) {
-    auto* page = static_cast<uint8_t*>(page_alloc(1));
-    if (!page) return -ENOMEM;
-    memset(page, 0, kPageSize);
-    dev->sring = reinterpret_cast<ring_sring_header*>(page);
-    dev->ring = reinterpret_cast<blkif_sring_entry*>(page + sizeof(ring_sring_header));
-    dev->sring->req_event = 1;
-    dev->sring->rsp_event = 1;
-    int rc = gnttab_grant_access(dev->backend_id, page, 0);
-    if (rc < 0) return rc;
-    dev->ring_gref = grant_ref_t(rc);
-    rc = evtchn_alloc_unbound(dev->backend_id, &dev->port);
-    if (rc < 0) return -EIO;  // a Xen errno: say so in the message, not in the result
-    evtchn_set_handler(dev->port, on_event, dev);
-    evtchn_unmask(dev->port);
-    return 0;
-}
-
-// ring-ref, event-channel, protocol and state = Initialised in one transaction.
-int publish(Device* dev) {
-    for (int attempt = 0; attempt < 16; ++attempt) {
-        xenbus_transaction_t tx;
-        int rc = xenbus_transaction_start(&tx);
-        if (rc < 0) return rc;
-        const char* fe = dev->fe_path;
-        rc = xenbus_printf(tx, fe, "ring-ref", "%u", dev->ring_gref);
-        if (rc == 0) rc = xenbus_printf(tx, fe, "event-channel", "%u", dev->port);
-        if (rc == 0) rc = xenbus_printf(tx, fe, "protocol", "%s", "x86_64-abi");
-        if (rc == 0) rc = xenbus_printf(tx, fe, "state", "%d", XenbusStateInitialised);
-        if (rc < 0) {
-            xenbus_transaction_end(tx, 1);
+    // The one-page ring, its grant and its event channel. 0 or a negative errno.
+    int setup_ring(Device* dev)
+    {
+        auto* page = static_cast<uint8_t*>(page_alloc(1));
+        if (!page)
+            return -ENOMEM;
+        memset(page, 0, kPageSize);
+        dev->sring = reinterpret_cast<ring_sring_header*>(page);
+        dev->ring = reinterpret_cast<blkif_sring_entry*>(page + sizeof(ring_sring_header));
+        dev->sring->req_event = 1;
+        dev->sring->rsp_event = 1;
+        int rc = gnttab_grant_access(dev->backend_id, page, 0);
+        if (rc < 0)
             return rc;
-        }
-        rc = xenbus_transaction_end(tx, 0);
-        if (rc != -EAGAIN) return rc;
-    }
-    return -EAGAIN;
-}
-
-// The whole handshake for one device. 0, or a negative errno with the reason printed.
-int connect(Device* dev) {
-    char token[32];
-    char path[160];
-    ksnprintf(token, sizeof token, "blkfront-%u", dev->devid);
-    ksnprintf(path, sizeof path, "%s/state", dev->be_path);
-    int rc = xenbus_watch(path, token, on_backend_state, dev);
-    if (rc < 0) {
-        printk("blkfront: %s: cannot watch %s (%d)\n", dev->name, path, rc);
-        return rc;
-    }
-    const char* step = "backend InitWait";
-    rc = wait_backend(dev, XenbusStateInitWait);
-    if (rc >= XenbusStateClosing) rc = -ENODEV;
-    if (rc >= 0) {
-        read_features(dev);
-        read_properties(dev);
-        step = "ring";
-        rc = setup_ring(dev);
-    }
-    if (rc >= 0) {
-        step = "bounce pages";
-        rc = setup_slots(dev);
-    }
-    if (rc >= 0) {
-        step = "publishing the ring";
-        rc = publish(dev);
-    }
-    if (rc >= 0) {
-        step = "backend Connected";
-        rc = wait_backend(dev, XenbusStateConnected);
-        if (rc >= XenbusStateClosing) rc = -ENODEV;
-    }
-    if (rc >= 0) {
-        read_properties(dev);
-        __atomic_store_n(&dev->connected, true, __ATOMIC_RELEASE);
-        step = "state Connected";
-        rc = write_state(dev, XenbusStateConnected);
-    }
-    if (rc < 0) {
-        printk("blkfront: %s: %s failed (%d); device skipped\n", dev->name, step, rc);
-        // Grants and pages made so far stay as they are: the backend may have seen them.
-        __atomic_store_n(&dev->failed, true, __ATOMIC_RELEASE);
-        __atomic_store_n(&dev->connected, false, __ATOMIC_RELEASE);
-        xenbus_unwatch(path, token);
-        return rc;
-    }
-    return 0;
-}
-
-struct ProbeList {
-    unsigned ids[BLK_MAX_DEVICES];
-    unsigned count;
-};
-
-int collect_id(const char* name, void* arg) {
-    auto* list = static_cast<ProbeList*>(arg);
-    char* end;
-    unsigned long id = strtoul(name, &end, 10);
-    if (*end != '\0' || end == name) {
-        printk("blkfront: ignoring device/vbd/%s (not a number)\n", name);
+        dev->ring_gref = grant_ref_t(rc);
+        rc = evtchn_alloc_unbound(dev->backend_id, &dev->port);
+        if (rc < 0)
+            return -EIO; // a Xen errno: say so in the message, not in the result
+        evtchn_set_handler(dev->port, on_event, dev);
+        evtchn_unmask(dev->port);
         return 0;
     }
-    if (list->count == BLK_MAX_DEVICES) {
-        printk("blkfront: more than %d vbds; the rest are ignored\n", BLK_MAX_DEVICES);
-        return 1;
+
+    // ring-ref, event-channel, protocol and state = Initialised in one transaction.
+    int publish(Device* dev)
+    {
+        for (int attempt = 0; attempt < 16; ++attempt) {
+            xenbus_transaction_t tx;
+            int rc = xenbus_transaction_start(&tx);
+            if (rc < 0)
+                return rc;
+            const char* fe = dev->fe_path;
+            rc = xenbus_printf(tx, fe, "ring-ref", "%u", dev->ring_gref);
+            if (rc == 0)
+                rc = xenbus_printf(tx, fe, "event-channel", "%u", dev->port);
+            if (rc == 0)
+                rc = xenbus_printf(tx, fe, "protocol", "%s", "x86_64-abi");
+            if (rc == 0)
+                rc = xenbus_printf(tx, fe, "state", "%d", XenbusStateInitialised);
+            if (rc < 0) {
+                xenbus_transaction_end(tx, 1);
+                return rc;
+            }
+            rc = xenbus_transaction_end(tx, 0);
+            if (rc != -EAGAIN)
+                return rc;
+        }
+        return -EAGAIN;
     }
-    list->ids[list->count++] = unsigned(id);
-    return 0;
-}
 
-Device* make_device(unsigned devid) {
-    auto* dev = static_cast<Device*>(calloc(1, sizeof(Device)));
-    if (!dev) return nullptr;
-    dev->devid = devid;
-    make_name(dev);
-    ksnprintf(dev->fe_path, sizeof dev->fe_path, "device/vbd/%u", devid);
-    char path[96];
-    ksnprintf(path, sizeof path, "%s/backend", dev->fe_path);
-    int n = xenbus_read(XBT_NIL, path, dev->be_path, sizeof dev->be_path);
-    uint64_t backend_id = read_number(dev->fe_path, "backend-id", ~0ull);
-    if (n <= 0 || size_t(n) >= sizeof dev->be_path || backend_id >= DOMID_FIRST_RESERVED) {
-        printk("blkfront: %s: no usable backend / backend-id; device skipped\n", dev->name);
-        free(dev);
-        return nullptr;
+    // The whole handshake for one device. 0, or a negative errno with the reason printed.
+    int connect(Device* dev)
+    {
+        char token[32];
+        char path[160];
+        ksnprintf(token, sizeof token, "blkfront-%u", dev->devid);
+        ksnprintf(path, sizeof path, "%s/state", dev->be_path);
+        int rc = xenbus_watch(path, token, on_backend_state, dev);
+        if (rc < 0) {
+            printk("blkfront: %s: cannot watch %s (%d)\n", dev->name, path, rc);
+            return rc;
+        }
+        const char* step = "backend InitWait";
+        rc = wait_backend(dev, XenbusStateInitWait);
+        if (rc >= XenbusStateClosing)
+            rc = -ENODEV;
+        if (rc >= 0) {
+            read_features(dev);
+            read_properties(dev);
+            step = "ring";
+            rc = setup_ring(dev);
+        }
+        if (rc >= 0) {
+            step = "bounce pages";
+            rc = setup_slots(dev);
+        }
+        if (rc >= 0) {
+            step = "publishing the ring";
+            rc = publish(dev);
+        }
+        if (rc >= 0) {
+            step = "backend Connected";
+            rc = wait_backend(dev, XenbusStateConnected);
+            if (rc >= XenbusStateClosing)
+                rc = -ENODEV;
+        }
+        if (rc >= 0) {
+            read_properties(dev);
+            __atomic_store_n(&dev->connected, true, __ATOMIC_RELEASE);
+            step = "state Connected";
+            rc = write_state(dev, XenbusStateConnected);
+        }
+        if (rc < 0) {
+            printk("blkfront: %s: %s failed (%d); device skipped\n", dev->name, step, rc);
+            // Grants and pages made so far stay as they are: the backend may have seen them.
+            __atomic_store_n(&dev->failed, true, __ATOMIC_RELEASE);
+            __atomic_store_n(&dev->connected, false, __ATOMIC_RELEASE);
+            xenbus_unwatch(path, token);
+            return rc;
+        }
+        return 0;
     }
-    dev->backend_id = domid_t(backend_id);
-    return dev;
-}
 
-void probe_thread(void*) {
-    ProbeList list{};
-    int rc = xenbus_directory_foreach(XBT_NIL, "device/vbd", collect_id, &list);
-    if (rc < 0 && rc != -ENOENT && rc != -EACCES)  // no vbd / no home: nothing to probe
-        printk("blkfront: cannot list device/vbd (%d)\n", rc);
-    for (unsigned i = 0; i < list.count; ++i) {
-        Device* dev = make_device(list.ids[i]);
-        if (!dev) continue;
-        if (connect(dev) < 0)
-            continue;  // not freed: a watch callback or the backend may still refer to it
-        devices[nr_devices++] = dev;
+    struct ProbeList {
+        unsigned ids[BLK_MAX_DEVICES];
+        unsigned count;
+    };
+
+    int collect_id(const char* name, void* arg)
+    {
+        auto* list = static_cast<ProbeList*>(arg);
+        char* end;
+        unsigned long id = strtoul(name, &end, 10);
+        if (*end != '\0' || end == name) {
+            printk("blkfront: ignoring device/vbd/%s (not a number)\n", name);
+            return 0;
+        }
+        if (list->count == BLK_MAX_DEVICES) {
+            printk("blkfront: more than %d vbds; the rest are ignored\n", BLK_MAX_DEVICES);
+            return 1;
+        }
+        list->ids[list->count++] = unsigned(id);
+        return 0;
     }
-    finish_probe();
-}
 
-}  // namespace
+    Device* make_device(unsigned devid)
+    {
+        auto* dev = static_cast<Device*>(calloc(1, sizeof(Device)));
+        if (!dev)
+            return nullptr;
+        dev->devid = devid;
+        make_name(dev);
+        ksnprintf(dev->fe_path, sizeof dev->fe_path, "device/vbd/%u", devid);
+        char path[96];
+        ksnprintf(path, sizeof path, "%s/backend", dev->fe_path);
+        int n = xenbus_read(XBT_NIL, path, dev->be_path, sizeof dev->be_path);
+        uint64_t backend_id = read_number(dev->fe_path, "backend-id", ~0ull);
+        if (n <= 0 || size_t(n) >= sizeof dev->be_path || backend_id >= DOMID_FIRST_RESERVED) {
+            printk("blkfront: %s: no usable backend / backend-id; device skipped\n", dev->name);
+            free(dev);
+            return nullptr;
+        }
+        dev->backend_id = domid_t(backend_id);
+        return dev;
+    }
 
-void init() {
+    void probe_thread(void*)
+    {
+        ProbeList list {};
+        int rc = xenbus_directory_foreach(XBT_NIL, "device/vbd", collect_id, &list);
+        if (rc < 0 && rc != -ENOENT && rc != -EACCES) // no vbd / no home: nothing to probe
+            printk("blkfront: cannot list device/vbd (%d)\n", rc);
+        for (unsigned i = 0; i < list.count; ++i) {
+            Device* dev = make_device(list.ids[i]);
+            if (!dev)
+                continue;
+            if (connect(dev) < 0)
+                continue; // not freed: a watch callback or the backend may still refer to it
+            devices[nr_devices++] = dev;
+        }
+        finish_probe();
+    }
+
+} // namespace
+
+void init()
+{
     if (!xenbus::enabled()) {
         finish_probe();
         return;
     }
-    domus_thread_attr_t attr{};
+    domus_thread_attr_t attr {};
     attr.name = "blkfront-probe";
     attr.vcpu = DOMUS_ANY_VCPU;
     attr.detached = 1;
@@ -280,20 +314,21 @@ void init() {
     }
 }
 
-int count() {
+int count()
+{
     while (probe_running(nullptr))
         waitq_sleep_while(&probe_waiters, probe_running, nullptr);
     return nr_devices;
 }
 
-Device* device(int index) {
-    return index >= 0 && index < count() ? devices[index] : nullptr;
-}
+Device* device(int index) { return index >= 0 && index < count() ? devices[index] : nullptr; }
 
-void report_failure(Device* dev) {
-    if (!__atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE)) return;
+void report_failure(Device* dev)
+{
+    if (!__atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE))
+        return;
     if (!__atomic_exchange_n(&dev->fail_reported, true, __ATOMIC_ACQ_REL))
         write_state(dev, XenbusStateClosing);
 }
 
-}  // namespace domus::guest::blkfront
+} // namespace domus::guest::blkfront

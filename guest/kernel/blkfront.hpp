@@ -25,20 +25,20 @@
 
 namespace domus::guest::blkfront {
 
-constexpr unsigned kRingSlots = BLKIF_RING_SIZE_1PAGE;    // one ring page: 32 requests
-constexpr uint32_t kMaxIndirectSegs = 32;                 // per request: 128 KiB
-constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000;  // per step, like libxl's 10 s
+constexpr unsigned kRingSlots = BLKIF_RING_SIZE_1PAGE; // one ring page: 32 requests
+constexpr uint32_t kMaxIndirectSegs = 32; // per request: 128 KiB
+constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000; // per step, like libxl's 10 s
 
 struct Slot {
-    blk_op* op;  // null: free
+    blk_op* op; // null: free
     Slot* next_free;
-    uint64_t seq;         // bumped per use; the upper bits of the request id
-    uint64_t buf_offset;  // byte offset of this request's data in op->buf
-    uint32_t nr_sectors;  // of this request
-    uint8_t ring_op;      // the operation byte we sent (checked against the response)
-    uint8_t data_op;      // BLKIF_OP_READ/WRITE, or the flush/discard op
-    uint8_t* pages;       // slot_segs contiguous bounce pages (+ the indirect page)
-    grant_ref_t* grefs;   // one per bounce page
+    uint64_t seq; // bumped per use; the upper bits of the request id
+    uint64_t buf_offset; // byte offset of this request's data in op->buf
+    uint32_t nr_sectors; // of this request
+    uint8_t ring_op; // the operation byte we sent (checked against the response)
+    uint8_t data_op; // BLKIF_OP_READ/WRITE, or the flush/discard op
+    uint8_t* pages; // slot_segs contiguous bounce pages (+ the indirect page)
+    grant_ref_t* grefs; // one per bounce page
     grant_ref_t indirect_gref;
 };
 
@@ -46,8 +46,8 @@ struct Device {
     // identity, from the store
     unsigned devid;
     char name[16];
-    char fe_path[48];   // device/vbd/<devid> (relative to home)
-    char be_path[128];  // backend directory
+    char fe_path[48]; // device/vbd/<devid> (relative to home)
+    char be_path[128]; // backend directory
     domid_t backend_id;
     // features and properties of the backend
     uint64_t sectors;
@@ -56,13 +56,13 @@ struct Device {
     bool feature_flush;
     bool feature_barrier;
     bool feature_discard;
-    uint32_t max_indirect;  // 0: no indirect requests
+    uint32_t max_indirect; // 0: no indirect requests
     // transport
     ring_sring_header* sring;
     blkif_sring_entry* ring;
     grant_ref_t ring_gref;
     evtchn_port_t port;
-    uint32_t slot_segs;  // data pages per slot = segments per request
+    uint32_t slot_segs; // data pages per slot = segments per request
     bool use_indirect;
     // I/O state (lock)
     domus_mutex_t lock;
@@ -71,25 +71,25 @@ struct Device {
     Slot slots[kRingSlots];
     Slot* free_list;
     unsigned nr_free;
-    bool failed;         // set under lock, read anywhere
-    bool fail_reported;  // the store has been told (Closing)
+    bool failed; // set under lock, read anywhere
+    bool fail_reported; // the store has been told (Closing)
     bool connected;
-    domus_waitq waiters;  // threads waiting for a response, a slot or their op
+    domus_waitq waiters; // threads waiting for a response, a slot or their op
     // handshake
-    uint32_t state_gen;  // bumped by the backend-state watch
+    uint32_t state_gen; // bumped by the backend-state watch
 };
 
 // Boot context, after init_xenbus: starts the "blkfront-probe" thread when there is a
 // store; without one, blk_count() is 0 at once.
 void init();
 
-int count();  // waits for the probe
+int count(); // waits for the probe
 Device* device(int index);
 // After I/O: tells the store (state Closing) once when dev has failed. Thread context.
 void report_failure(Device* dev);
 
 // blkfront_io.cpp
-int setup_slots(Device* dev);  // allocates and grants the bounce pages; 0 or -errno
+int setup_slots(Device* dev); // allocates and grants the bounce pages; 0 or -errno
 void on_event(evtchn_port_t port, void* data);
 int submit(Device* dev, blk_op* op);
 int wait(blk_op* op);
@@ -97,4 +97,4 @@ bool done(blk_op* op);
 // Marks dev failed (once): in-flight ops end with -EIO, waiters wake. Takes the lock.
 void fail(Device* dev, const char* why, unsigned long value);
 
-}  // namespace domus::guest::blkfront
+} // namespace domus::guest::blkfront

@@ -18,80 +18,90 @@ namespace domus::guest::blkfront {
 
 namespace {
 
-constexpr uint32_t kSectorsPerPage = kPageSize / 512;
-constexpr unsigned kIdIndexBits = 8;
-constexpr size_t kSpareGrants =
-    512;  // left for other devices after an indirect pool  // request id = seq << 8 | slot index
-static_assert(kRingSlots <= (1u << kIdIndexBits));
-static_assert(kMaxIndirectSegs <= BLKIF_SEGMENTS_PER_INDIRECT_FRAME);  // one indirect page
+    constexpr uint32_t kSectorsPerPage = kPageSize / 512;
+    constexpr unsigned kIdIndexBits = 8;
+    constexpr size_t kSpareGrants = 512; // left for other devices after an indirect pool  //
+                                         // request id = seq << 8 | slot index
+    static_assert(kRingSlots <= (1u << kIdIndexBits));
+    static_assert(kMaxIndirectSegs <= BLKIF_SEGMENTS_PER_INDIRECT_FRAME); // one indirect page
 
-// A store->load fence (mfence): the ring's notification and final-check rules need it.
-void full_barrier() {
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
+    // A store->load fence (mfence): the ring's notification and final-check rules need it.
+    void full_barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
-// Sectors (or, for flush and discard, the one request) an op puts on the ring.
-uint64_t op_units(const blk_op* op) {
-    return op->type == BLK_OP_READ || op->type == BLK_OP_WRITE ? op->count : 1;
-}
-
-void mark_done(blk_op* op) {
-    __atomic_store_n(&op->_done, 1u, __ATOMIC_RELEASE);  // status and data before the flag
-}
-
-// One ring request of op has ended. Lock held.
-void finish_request(blk_op* op, int status) {
-    if (status && !op->status) op->status = status;
-    if (--op->_pending == 0 && op->_next >= op_units(op)) mark_done(op);
-}
-
-void free_slot(Device* dev, Slot* s) {
-    s->op = nullptr;
-    s->next_free = dev->free_list;
-    dev->free_list = s;
-    ++dev->nr_free;
-}
-
-void fail_locked(Device* dev, const char* why, unsigned long value) {
-    if (dev->failed) return;
-    __atomic_store_n(&dev->failed, true, __ATOMIC_RELEASE);
-    evtchn_mask(dev->port);  // a hostile backend gets no more of our time
-    printk("blkfront: %s: %s (%lu): device failed, I/O ends with -EIO\n", dev->name, why, value);
-    // The backend may still be using the pages of in-flight slots: those slots are never
-    // reused (nor their pages freed); only their ops end.
-    for (Slot& s : dev->slots) {
-        if (!s.op) continue;
-        blk_op* op = s.op;
-        s.op = nullptr;
-        finish_request(op, -EIO);
+    // Sectors (or, for flush and discard, the one request) an op puts on the ring.
+    uint64_t op_units(const blk_op* op)
+    {
+        return op->type == BLK_OP_READ || op->type == BLK_OP_WRITE ? op->count : 1;
     }
-    waitq_wake_all(&dev->waiters);
-}
 
-// Copies a response out of the shared slot with exactly one read of each word, so that
-// what we check is what we use (the backend may rewrite the slot at any time).
-blkif_response read_response(const blkif_sring_entry* entry) {
-    const volatile uint64_t* src = reinterpret_cast<const volatile uint64_t*>(&entry->rsp);
-    uint64_t words[2] = {src[0], src[1]};
-    blkif_response rsp;
-    memcpy(&rsp, words, sizeof rsp);
-    return rsp;
-}
+    void mark_done(blk_op* op)
+    {
+        __atomic_store_n(&op->_done, 1u, __ATOMIC_RELEASE); // status and data before the flag
+    }
 
-// Checks one response and ends its request. False if the backend broke the protocol.
-bool complete_locked(Device* dev, const blkif_response& rsp) {
-    unsigned index = unsigned(rsp.id & ((1u << kIdIndexBits) - 1));
-    Slot* s = index < kRingSlots ? &dev->slots[index] : nullptr;
-    if (!s || !s->op || s->seq != rsp.id >> kIdIndexBits) {
-        fail_locked(dev, "response with an unknown id", (unsigned long)rsp.id);
-        return false;
+    // One ring request of op has ended. Lock held.
+    void finish_request(blk_op* op, int status)
+    {
+        if (status && !op->status)
+            op->status = status;
+        if (--op->_pending == 0 && op->_next >= op_units(op))
+            mark_done(op);
     }
-    if (rsp.operation != s->ring_op) {
-        fail_locked(dev, "response for another operation", rsp.operation);
-        return false;
+
+    void free_slot(Device* dev, Slot* s)
+    {
+        s->op = nullptr;
+        s->next_free = dev->free_list;
+        dev->free_list = s;
+        ++dev->nr_free;
     }
-    int status;
-    switch (rsp.status) {
+
+    void fail_locked(Device* dev, const char* why, unsigned long value)
+    {
+        if (dev->failed)
+            return;
+        __atomic_store_n(&dev->failed, true, __ATOMIC_RELEASE);
+        evtchn_mask(dev->port); // a hostile backend gets no more of our time
+        printk(
+            "blkfront: %s: %s (%lu): device failed, I/O ends with -EIO\n", dev->name, why, value);
+        // The backend may still be using the pages of in-flight slots: those slots are never
+        // reused (nor their pages freed); only their ops end.
+        for (Slot& s : dev->slots) {
+            if (!s.op)
+                continue;
+            blk_op* op = s.op;
+            s.op = nullptr;
+            finish_request(op, -EIO);
+        }
+        waitq_wake_all(&dev->waiters);
+    }
+
+    // Copies a response out of the shared slot with exactly one read of each word, so that
+    // what we check is what we use (the backend may rewrite the slot at any time).
+    blkif_response read_response(const blkif_sring_entry* entry)
+    {
+        const volatile uint64_t* src = reinterpret_cast<const volatile uint64_t*>(&entry->rsp);
+        uint64_t words[2] = { src[0], src[1] };
+        blkif_response rsp;
+        memcpy(&rsp, words, sizeof rsp);
+        return rsp;
+    }
+
+    // Checks one response and ends its request. False if the backend broke the protocol.
+    bool complete_locked(Device* dev, const blkif_response& rsp)
+    {
+        unsigned index = unsigned(rsp.id & ((1u << kIdIndexBits) - 1));
+        Slot* s = index < kRingSlots ? &dev->slots[index] : nullptr;
+        if (!s || !s->op || s->seq != rsp.id >> kIdIndexBits) {
+            fail_locked(dev, "response with an unknown id", (unsigned long)rsp.id);
+            return false;
+        }
+        if (rsp.operation != s->ring_op) {
+            fail_locked(dev, "response for another operation", rsp.operation);
+            return false;
+        }
+        int status;
+        switch (rsp.status) {
         case BLKIF_RSP_OKAY:
             status = 0;
             break;
@@ -104,174 +114,193 @@ bool complete_locked(Device* dev, const blkif_response& rsp) {
         default:
             fail_locked(dev, "bad response status", (unsigned long)(uint16_t)rsp.status);
             return false;
+        }
+        blk_op* op = s->op;
+        if (status == 0 && s->data_op == BLKIF_OP_READ)
+            memcpy(static_cast<uint8_t*>(op->buf) + s->buf_offset, s->pages,
+                size_t(s->nr_sectors) * 512);
+        free_slot(dev, s);
+        finish_request(op, status);
+        return true;
     }
-    blk_op* op = s->op;
-    if (status == 0 && s->data_op == BLKIF_OP_READ)
-        memcpy(static_cast<uint8_t*>(op->buf) + s->buf_offset, s->pages,
-               size_t(s->nr_sectors) * 512);
-    free_slot(dev, s);
-    finish_request(op, status);
-    return true;
-}
 
-// Consumes every published response, then does the final check of PV ABI 3.6 so that
-// the backend notifies us for the next one. Wakes the waiters if anything ended. Lock held.
-void collect_locked(Device* dev) {
-    if (dev->failed) return;
-    bool any = false;
-    for (;;) {
-        // Acquire: the index is read before the slots it covers (the read barrier).
-        RING_IDX prod = __atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE);
-        if (RING_IDX(prod - dev->rsp_cons) > RING_IDX(dev->req_prod_pvt - dev->rsp_cons)) {
-            fail_locked(dev, "more responses than requests", RING_IDX(prod - dev->rsp_cons));
+    // Consumes every published response, then does the final check of PV ABI 3.6 so that
+    // the backend notifies us for the next one. Wakes the waiters if anything ended. Lock held.
+    void collect_locked(Device* dev)
+    {
+        if (dev->failed)
             return;
+        bool any = false;
+        for (;;) {
+            // Acquire: the index is read before the slots it covers (the read barrier).
+            RING_IDX prod = __atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE);
+            if (RING_IDX(prod - dev->rsp_cons) > RING_IDX(dev->req_prod_pvt - dev->rsp_cons)) {
+                fail_locked(dev, "more responses than requests", RING_IDX(prod - dev->rsp_cons));
+                return;
+            }
+            while (dev->rsp_cons != prod) {
+                blkif_response rsp = read_response(&dev->ring[dev->rsp_cons & (kRingSlots - 1)]);
+                ++dev->rsp_cons;
+                any = true;
+                if (!complete_locked(dev, rsp))
+                    return; // failed: fail_locked woke everyone
+            }
+            __atomic_store_n(&dev->sring->rsp_event, dev->rsp_cons + 1, __ATOMIC_RELAXED);
+            full_barrier(); // the rsp_event store before the second look at rsp_prod
+            if (__atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE) == dev->rsp_cons)
+                break;
         }
-        while (dev->rsp_cons != prod) {
-            blkif_response rsp = read_response(&dev->ring[dev->rsp_cons & (kRingSlots - 1)]);
-            ++dev->rsp_cons;
-            any = true;
-            if (!complete_locked(dev, rsp)) return;  // failed: fail_locked woke everyone
-        }
-        __atomic_store_n(&dev->sring->rsp_event, dev->rsp_cons + 1, __ATOMIC_RELAXED);
-        full_barrier();  // the rsp_event store before the second look at rsp_prod
-        if (__atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE) == dev->rsp_cons) break;
+        if (any)
+            waitq_wake_all(&dev->waiters);
     }
-    if (any) waitq_wake_all(&dev->waiters);
-}
 
-// Publishes the requests written since the last push and kicks the backend only if it
-// asked for it (PV ABI 3.5). Lock held.
-void push_locked(Device* dev) {
-    RING_IDX old = dev->sring->req_prod;  // only we write it
-    RING_IDX now = dev->req_prod_pvt;
-    if (old == now) return;
-    // Release: the request slots are written before the index (the write barrier).
-    __atomic_store_n(&dev->sring->req_prod, now, __ATOMIC_RELEASE);
-    full_barrier();  // the req_prod store before the req_event load
-    RING_IDX event = __atomic_load_n(&dev->sring->req_event, __ATOMIC_RELAXED);
-    if (RING_IDX(now - event) < RING_IDX(now - old)) evtchn_notify(dev->port);
-}
+    // Publishes the requests written since the last push and kicks the backend only if it
+    // asked for it (PV ABI 3.5). Lock held.
+    void push_locked(Device* dev)
+    {
+        RING_IDX old = dev->sring->req_prod; // only we write it
+        RING_IDX now = dev->req_prod_pvt;
+        if (old == now)
+            return;
+        // Release: the request slots are written before the index (the write barrier).
+        __atomic_store_n(&dev->sring->req_prod, now, __ATOMIC_RELEASE);
+        full_barrier(); // the req_prod store before the req_event load
+        RING_IDX event = __atomic_load_n(&dev->sring->req_event, __ATOMIC_RELAXED);
+        if (RING_IDX(now - event) < RING_IDX(now - old))
+            evtchn_notify(dev->port);
+    }
 
-// Writes one request for `nr_sectors` of op starting at op->_next into the next ring slot.
-void put_request(Device* dev, Slot* s, blk_op* op, uint32_t nr_sectors) {
-    unsigned index = unsigned(s - dev->slots);
-    blkif_sring_entry* entry = &dev->ring[dev->req_prod_pvt & (kRingSlots - 1)];
-    s->op = op;
-    s->seq = (s->seq + 1) & ((1ull << (64 - kIdIndexBits)) - 1);
-    s->nr_sectors = nr_sectors;
-    s->buf_offset = op->_next * 512;
-    uint64_t id = s->seq << kIdIndexBits | index;
+    // Writes one request for `nr_sectors` of op starting at op->_next into the next ring slot.
+    void put_request(Device* dev, Slot* s, blk_op* op, uint32_t nr_sectors)
+    {
+        unsigned index = unsigned(s - dev->slots);
+        blkif_sring_entry* entry = &dev->ring[dev->req_prod_pvt & (kRingSlots - 1)];
+        s->op = op;
+        s->seq = (s->seq + 1) & ((1ull << (64 - kIdIndexBits)) - 1);
+        s->nr_sectors = nr_sectors;
+        s->buf_offset = op->_next * 512;
+        uint64_t id = s->seq << kIdIndexBits | index;
 
-    if (op->type == BLK_OP_FLUSH) {
-        blkif_request r{};
-        r.operation = dev->feature_flush ? BLKIF_OP_FLUSH_DISKCACHE : BLKIF_OP_WRITE_BARRIER;
-        r.handle = uint16_t(dev->devid);
-        r.id = id;
-        s->ring_op = s->data_op = r.operation;
-        memcpy(&entry->req, &r, sizeof r);
-    } else if (op->type == BLK_OP_DISCARD) {
-        blkif_request_discard r{};
-        r.operation = BLKIF_OP_DISCARD;
-        r.handle = uint16_t(dev->devid);
-        r.id = id;
-        r.sector_number = op->sector;
-        r.nr_sectors = op->count;
-        s->ring_op = s->data_op = BLKIF_OP_DISCARD;
-        memcpy(entry, &r, sizeof r);
-    } else {
-        uint8_t data_op = op->type == BLK_OP_WRITE ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-        if (data_op == BLKIF_OP_WRITE)
-            memcpy(s->pages, static_cast<const uint8_t*>(op->buf) + s->buf_offset,
-                   size_t(nr_sectors) * 512);
-        unsigned nr_segs = (nr_sectors + kSectorsPerPage - 1) / kSectorsPerPage;
-        blkif_request_segment segs[kMaxIndirectSegs];
-        for (unsigned i = 0; i < nr_segs; ++i) {
-            uint32_t left = nr_sectors - i * kSectorsPerPage;
-            segs[i] = blkif_request_segment{};
-            segs[i].gref = s->grefs[i];
-            segs[i].first_sect = 0;
-            segs[i].last_sect = uint8_t((left < kSectorsPerPage ? left : kSectorsPerPage) - 1);
-        }
-        s->data_op = data_op;
-        if (nr_segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
-            blkif_request r{};
-            r.operation = data_op;
-            r.nr_segments = uint8_t(nr_segs);
+        if (op->type == BLK_OP_FLUSH) {
+            blkif_request r {};
+            r.operation = dev->feature_flush ? BLKIF_OP_FLUSH_DISKCACHE : BLKIF_OP_WRITE_BARRIER;
             r.handle = uint16_t(dev->devid);
             r.id = id;
-            r.sector_number = op->sector + op->_next;
-            memcpy(r.seg, segs, nr_segs * sizeof segs[0]);
-            s->ring_op = data_op;
+            s->ring_op = s->data_op = r.operation;
             memcpy(&entry->req, &r, sizeof r);
-        } else {
-            // The segment list goes into the slot's indirect page (granted read-only).
-            memcpy(s->pages + size_t(dev->slot_segs) * kPageSize, segs, nr_segs * sizeof segs[0]);
-            blkif_request_indirect r{};
-            r.operation = BLKIF_OP_INDIRECT;
-            r.indirect_op = data_op;
-            r.nr_segments = uint16_t(nr_segs);
-            r.id = id;
-            r.sector_number = op->sector + op->_next;
+        } else if (op->type == BLK_OP_DISCARD) {
+            blkif_request_discard r {};
+            r.operation = BLKIF_OP_DISCARD;
             r.handle = uint16_t(dev->devid);
-            r.indirect_grefs[0] = s->indirect_gref;
-            s->ring_op = BLKIF_OP_INDIRECT;
+            r.id = id;
+            r.sector_number = op->sector;
+            r.nr_sectors = op->count;
+            s->ring_op = s->data_op = BLKIF_OP_DISCARD;
             memcpy(entry, &r, sizeof r);
+        } else {
+            uint8_t data_op = op->type == BLK_OP_WRITE ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+            if (data_op == BLKIF_OP_WRITE)
+                memcpy(s->pages, static_cast<const uint8_t*>(op->buf) + s->buf_offset,
+                    size_t(nr_sectors) * 512);
+            unsigned nr_segs = (nr_sectors + kSectorsPerPage - 1) / kSectorsPerPage;
+            blkif_request_segment segs[kMaxIndirectSegs];
+            for (unsigned i = 0; i < nr_segs; ++i) {
+                uint32_t left = nr_sectors - i * kSectorsPerPage;
+                segs[i] = blkif_request_segment {};
+                segs[i].gref = s->grefs[i];
+                segs[i].first_sect = 0;
+                segs[i].last_sect = uint8_t((left < kSectorsPerPage ? left : kSectorsPerPage) - 1);
+            }
+            s->data_op = data_op;
+            if (nr_segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
+                blkif_request r {};
+                r.operation = data_op;
+                r.nr_segments = uint8_t(nr_segs);
+                r.handle = uint16_t(dev->devid);
+                r.id = id;
+                r.sector_number = op->sector + op->_next;
+                memcpy(r.seg, segs, nr_segs * sizeof segs[0]);
+                s->ring_op = data_op;
+                memcpy(&entry->req, &r, sizeof r);
+            } else {
+                // The segment list goes into the slot's indirect page (granted read-only).
+                memcpy(
+                    s->pages + size_t(dev->slot_segs) * kPageSize, segs, nr_segs * sizeof segs[0]);
+                blkif_request_indirect r {};
+                r.operation = BLKIF_OP_INDIRECT;
+                r.indirect_op = data_op;
+                r.nr_segments = uint16_t(nr_segs);
+                r.id = id;
+                r.sector_number = op->sector + op->_next;
+                r.handle = uint16_t(dev->devid);
+                r.indirect_grefs[0] = s->indirect_gref;
+                s->ring_op = BLKIF_OP_INDIRECT;
+                memcpy(entry, &r, sizeof r);
+            }
         }
+        ++dev->req_prod_pvt;
     }
-    ++dev->req_prod_pvt;
-}
 
-bool waiting_for_slot(void* ctx) {
-    auto* dev = static_cast<Device*>(ctx);
-    return !__atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&dev->free_list, __ATOMIC_ACQUIRE) &&
-           __atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE) ==
-               __atomic_load_n(&dev->rsp_cons, __ATOMIC_RELAXED);
-}
-
-struct OpWait {
-    Device* dev;
-    blk_op* op;
-};
-
-bool waiting_for_op(void* ctx) {
-    auto* w = static_cast<OpWait*>(ctx);
-    return !__atomic_load_n(&w->op->_done, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&w->dev->failed, __ATOMIC_ACQUIRE) &&
-           __atomic_load_n(&w->dev->sring->rsp_prod, __ATOMIC_ACQUIRE) ==
-               __atomic_load_n(&w->dev->rsp_cons, __ATOMIC_RELAXED);
-}
-
-// Ends access to a grant we made; false if the backend still holds it (the page must
-// then stay allocated: it is parked, never reused).
-bool revoke(grant_ref_t ref) {
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        int rc = gnttab_end_access(ref);
-        if (rc != -EBUSY) return rc == 0;
-        domus_sleep_ms(1);
+    bool waiting_for_slot(void* ctx)
+    {
+        auto* dev = static_cast<Device*>(ctx);
+        return !__atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE)
+            && !__atomic_load_n(&dev->free_list, __ATOMIC_ACQUIRE)
+            && __atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE)
+            == __atomic_load_n(&dev->rsp_cons, __ATOMIC_RELAXED);
     }
-    return false;
-}
 
-// Undoes a half-done setup_slots (the backend has not been told about any of it).
-void release_slots(Device* dev, unsigned nr_slots, size_t per_slot) {
-    for (unsigned i = 0; i < nr_slots; ++i) {
-        Slot& s = dev->slots[i];
-        bool all = true;
-        for (uint32_t j = 0; j < dev->slot_segs; ++j)
-            if (s.grefs[j] && !revoke(s.grefs[j])) all = false;
-        if (s.indirect_gref && !revoke(s.indirect_gref)) all = false;
-        if (all) page_free(s.pages, per_slot);
-        free(s.grefs);
-        s = Slot{};
+    struct OpWait {
+        Device* dev;
+        blk_op* op;
+    };
+
+    bool waiting_for_op(void* ctx)
+    {
+        auto* w = static_cast<OpWait*>(ctx);
+        return !__atomic_load_n(&w->op->_done, __ATOMIC_ACQUIRE)
+            && !__atomic_load_n(&w->dev->failed, __ATOMIC_ACQUIRE)
+            && __atomic_load_n(&w->dev->sring->rsp_prod, __ATOMIC_ACQUIRE)
+            == __atomic_load_n(&w->dev->rsp_cons, __ATOMIC_RELAXED);
     }
-    dev->free_list = nullptr;
-    dev->nr_free = 0;
-}
 
-}  // namespace
+    // Ends access to a grant we made; false if the backend still holds it (the page must
+    // then stay allocated: it is parked, never reused).
+    bool revoke(grant_ref_t ref)
+    {
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            int rc = gnttab_end_access(ref);
+            if (rc != -EBUSY)
+                return rc == 0;
+            domus_sleep_ms(1);
+        }
+        return false;
+    }
 
-int setup_slots(Device* dev) {
+    // Undoes a half-done setup_slots (the backend has not been told about any of it).
+    void release_slots(Device* dev, unsigned nr_slots, size_t per_slot)
+    {
+        for (unsigned i = 0; i < nr_slots; ++i) {
+            Slot& s = dev->slots[i];
+            bool all = true;
+            for (uint32_t j = 0; j < dev->slot_segs; ++j)
+                if (s.grefs[j] && !revoke(s.grefs[j]))
+                    all = false;
+            if (s.indirect_gref && !revoke(s.indirect_gref))
+                all = false;
+            if (all)
+                page_free(s.pages, per_slot);
+            free(s.grefs);
+            s = Slot {};
+        }
+        dev->free_list = nullptr;
+        dev->nr_free = 0;
+    }
+
+} // namespace
+
+int setup_slots(Device* dev)
+{
     uint32_t segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
     bool indirect = false;
     if (dev->max_indirect > BLKIF_MAX_SEGMENTS_PER_REQUEST) {
@@ -287,17 +316,19 @@ int setup_slots(Device* dev) {
     dev->slot_segs = segs;
     dev->use_indirect = indirect;
     size_t per_slot = segs + (indirect ? 1 : 0);
-    if (pages_free() < 2 * size_t(kRingSlots) * per_slot) return -ENOMEM;
+    if (pages_free() < 2 * size_t(kRingSlots) * per_slot)
+        return -ENOMEM;
 
     for (unsigned i = 0; i < kRingSlots; ++i) {
         Slot& s = dev->slots[i];
-        s = Slot{};
+        s = Slot {};
         s.pages = static_cast<uint8_t*>(page_alloc(per_slot));
         s.grefs = static_cast<grant_ref_t*>(calloc(segs, sizeof(grant_ref_t)));
         if (!s.pages || !s.grefs) {
-            if (s.pages) page_free(s.pages, per_slot);
+            if (s.pages)
+                page_free(s.pages, per_slot);
             free(s.grefs);
-            s = Slot{};
+            s = Slot {};
             release_slots(dev, i, per_slot);
             return -ENOMEM;
         }
@@ -305,11 +336,13 @@ int setup_slots(Device* dev) {
         int rc = 0;
         for (uint32_t j = 0; j < segs && rc >= 0; ++j) {
             rc = gnttab_grant_access(dev->backend_id, s.pages + size_t(j) * kPageSize, 0);
-            if (rc >= 0) s.grefs[j] = grant_ref_t(rc);
+            if (rc >= 0)
+                s.grefs[j] = grant_ref_t(rc);
         }
         if (rc >= 0 && indirect) {
             rc = gnttab_grant_access(dev->backend_id, s.pages + size_t(segs) * kPageSize, 1);
-            if (rc >= 0) s.indirect_gref = grant_ref_t(rc);
+            if (rc >= 0)
+                s.indirect_gref = grant_ref_t(rc);
         }
         if (rc < 0) {
             release_slots(dev, i + 1, per_slot);
@@ -320,24 +353,28 @@ int setup_slots(Device* dev) {
     return 0;
 }
 
-void on_event(evtchn_port_t, void* data) {
-    waitq_wake_all(&static_cast<Device*>(data)->waiters);  // upcall context: wake only
+void on_event(evtchn_port_t, void* data)
+{
+    waitq_wake_all(&static_cast<Device*>(data)->waiters); // upcall context: wake only
 }
 
-int submit(Device* dev, blk_op* op) {
+int submit(Device* dev, blk_op* op)
+{
     uint64_t total = op_units(op);
     uint32_t max_sectors = dev->slot_segs * kSectorsPerPage;
     mutex_lock(&dev->lock);
     while (op->_next < total) {
         if (dev->failed) {
-            if (!op->status) op->status = -EIO;
+            if (!op->status)
+                op->status = -EIO;
             op->_next = total;
             break;
         }
         if (!dev->free_list) {
-            push_locked(dev);  // the backend must see what we queued before we wait on it
+            push_locked(dev); // the backend must see what we queued before we wait on it
             collect_locked(dev);
-            if (dev->free_list || dev->failed) continue;
+            if (dev->free_list || dev->failed)
+                continue;
             mutex_unlock(&dev->lock);
             waitq_sleep_while(&dev->waiters, waiting_for_slot, dev);
             mutex_lock(&dev->lock);
@@ -348,27 +385,31 @@ int submit(Device* dev, blk_op* op) {
         --dev->nr_free;
         uint64_t left = total - op->_next;
         uint32_t n = op->type == BLK_OP_READ || op->type == BLK_OP_WRITE
-                         ? uint32_t(left < max_sectors ? left : max_sectors)
-                         : 1;
+            ? uint32_t(left < max_sectors ? left : max_sectors)
+            : 1;
         put_request(dev, s, op, n);
         ++op->_pending;
         op->_next += n;
     }
     push_locked(dev);
-    if (op->_pending == 0) mark_done(op);
+    if (op->_pending == 0)
+        mark_done(op);
     mutex_unlock(&dev->lock);
     return 0;
 }
 
-int wait(blk_op* op) {
+int wait(blk_op* op)
+{
     if (!__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE)) {
         Device* dev = device(op->_dev);
-        OpWait w{dev, op};
+        OpWait w { dev, op };
         mutex_lock(&dev->lock);
         for (;;) {
-            if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE)) break;
+            if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
+                break;
             collect_locked(dev);
-            if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE)) break;
+            if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
+                break;
             mutex_unlock(&dev->lock);
             waitq_sleep_while(&dev->waiters, waiting_for_op, &w);
             mutex_lock(&dev->lock);
@@ -378,8 +419,10 @@ int wait(blk_op* op) {
     return op->status;
 }
 
-bool done(blk_op* op) {
-    if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE)) return true;
+bool done(blk_op* op)
+{
+    if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
+        return true;
     Device* dev = device(op->_dev);
     mutex_lock(&dev->lock);
     collect_locked(dev);
@@ -387,10 +430,11 @@ bool done(blk_op* op) {
     return __atomic_load_n(&op->_done, __ATOMIC_ACQUIRE);
 }
 
-void fail(Device* dev, const char* why, unsigned long value) {
+void fail(Device* dev, const char* why, unsigned long value)
+{
     mutex_lock(&dev->lock);
     fail_locked(dev, why, value);
     mutex_unlock(&dev->lock);
 }
 
-}  // namespace domus::guest::blkfront
+} // namespace domus::guest::blkfront

@@ -11,14 +11,14 @@ BootInfo boot;
 
 namespace {
 
-[[noreturn]] void early_die(const char* msg)
-{
-    hyp_console_write(msg, strlen(msg));
-    domus_sched_exit ex{SHUTDOWN_crash, 1};
-    hyp_sched_op(SCHEDOP_domus_exit, &ex);
-    for (;;)
-        hyp_sched_op(SCHEDOP_yield);
-}
+    [[noreturn]] void early_die(const char* msg)
+    {
+        hyp_console_write(msg, strlen(msg));
+        domus_sched_exit ex { SHUTDOWN_crash, 1 };
+        hyp_sched_op(SCHEDOP_domus_exit, &ex);
+        for (;;)
+            hyp_sched_op(SCHEDOP_yield);
+    }
 
 } // namespace
 
@@ -28,8 +28,9 @@ void init_boot_info(const start_info* si)
         early_die("domus: bad start_info magic\n");
     boot.start = si;
     boot.shared = reinterpret_cast<shared_info*>(si->shared_info);
-    boot.console = si->console.mfn ? reinterpret_cast<xencons_interface*>(si->console.mfn << XEN_PAGE_SHIFT)
-                                   : nullptr;
+    boot.console = si->console.mfn
+        ? reinterpret_cast<xencons_interface*>(si->console.mfn << XEN_PAGE_SHIFT)
+        : nullptr;
     boot.console_port = si->console.evtchn;
     boot.heap_start = si->domus.heap_start;
     boot.heap_end = si->domus.heap_end;

@@ -10,15 +10,15 @@
 namespace domus::guest {
 
 struct BootInfo {
-    const start_info* start;     // the monitor's page (valid at boot only)
+    const start_info* start; // the monitor's page (valid at boot only)
     shared_info* shared;
-    xencons_interface* console;  // null: no ring, console_io only
+    xencons_interface* console; // null: no ring, console_io only
     evtchn_port_t console_port;
     uint64_t heap_start;
     uint64_t heap_end;
     uint64_t nr_pages;
-    uint32_t nr_vcpus;           // vCPUs the domain may bring up
-    uint32_t flags;              // DOMUS_BOOT_*
+    uint32_t nr_vcpus; // vCPUs the domain may bring up
+    uint32_t flags; // DOMUS_BOOT_*
     char cmdline[MAX_GUEST_CMDLINE];
 };
 

@@ -9,11 +9,11 @@ namespace domus::guest {
 
 namespace {
 
-constexpr int kMaxArgs = 64;
-char words[MAX_GUEST_CMDLINE];
-char* argv[kMaxArgs + 1];
-int argc;
-char program_name[] = "domus";
+    constexpr int kMaxArgs = 64;
+    char words[MAX_GUEST_CMDLINE];
+    char* argv[kMaxArgs + 1];
+    int argc;
+    char program_name[] = "domus";
 
 } // namespace
 

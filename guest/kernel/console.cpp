@@ -14,62 +14,63 @@ namespace domus::guest {
 
 namespace {
 
-Spinlock out_lock;
-Spinlock in_lock;
-domus_waitq readers;
-bool ring_ready;
+    Spinlock out_lock;
+    Spinlock in_lock;
+    domus_waitq readers;
+    bool ring_ready;
 
-void early_write(const char* buf, size_t len)
-{
-    while (len) {
-        size_t n = len > DOMUS_CONSOLEIO_MAX ? DOMUS_CONSOLEIO_MAX : len;
-        hyp_console_write(buf, n);
-        buf += n;
-        len -= n;
-    }
-}
-
-// Waits for ring space. The backend drains after a notify; between checks give the host
-// CPU away now and then (2 physical cores may be running all of our vCPUs).
-void wait_for_space(xencons_interface* intf, XENCONS_RING_IDX prod)
-{
-    hyp_domus_notify(boot.console_port);
-    for (unsigned spins = 0;
-         prod - __atomic_load_n(&intf->out_cons, __ATOMIC_ACQUIRE) >= sizeof intf->out; ++spins) {
-        if (spins % 256 == 255)
-            hyp_sched_op(SCHEDOP_yield);
-        else
-            cpu_relax();
-    }
-}
-
-void ring_write(const char* buf, size_t len)
-{
-    xencons_interface* intf = boot.console;
-    XENCONS_RING_IDX prod = intf->out_prod;
-    while (len) {
-        XENCONS_RING_IDX cons = __atomic_load_n(&intf->out_cons, __ATOMIC_ACQUIRE);
-        if (prod - cons >= sizeof intf->out) {
-            __atomic_store_n(&intf->out_prod, prod, __ATOMIC_RELEASE);
-            wait_for_space(intf, prod);
-            continue;
+    void early_write(const char* buf, size_t len)
+    {
+        while (len) {
+            size_t n = len > DOMUS_CONSOLEIO_MAX ? DOMUS_CONSOLEIO_MAX : len;
+            hyp_console_write(buf, n);
+            buf += n;
+            len -= n;
         }
-        size_t space = sizeof intf->out - (prod - cons);
-        for (; space && len; --space, --len)
-            intf->out[MASK_XENCONS_IDX(prod++, intf->out)] = *buf++;
     }
-    // Release: the data is visible before the new producer index.
-    __atomic_store_n(&intf->out_prod, prod, __ATOMIC_RELEASE);
-    hyp_domus_notify(boot.console_port);
-}
 
-bool input_available(void*)
-{
-    xencons_interface* intf = boot.console;
-    return __atomic_load_n(&intf->in_prod, __ATOMIC_ACQUIRE) == intf->in_cons;
-}
+    // Waits for ring space. The backend drains after a notify; between checks give the host
+    // CPU away now and then (2 physical cores may be running all of our vCPUs).
+    void wait_for_space(xencons_interface* intf, XENCONS_RING_IDX prod)
+    {
+        hyp_domus_notify(boot.console_port);
+        for (unsigned spins = 0;
+             prod - __atomic_load_n(&intf->out_cons, __ATOMIC_ACQUIRE) >= sizeof intf->out;
+             ++spins) {
+            if (spins % 256 == 255)
+                hyp_sched_op(SCHEDOP_yield);
+            else
+                cpu_relax();
+        }
+    }
 
-void on_console_event(evtchn_port_t, void*) { waitq_wake_all(&readers); }
+    void ring_write(const char* buf, size_t len)
+    {
+        xencons_interface* intf = boot.console;
+        XENCONS_RING_IDX prod = intf->out_prod;
+        while (len) {
+            XENCONS_RING_IDX cons = __atomic_load_n(&intf->out_cons, __ATOMIC_ACQUIRE);
+            if (prod - cons >= sizeof intf->out) {
+                __atomic_store_n(&intf->out_prod, prod, __ATOMIC_RELEASE);
+                wait_for_space(intf, prod);
+                continue;
+            }
+            size_t space = sizeof intf->out - (prod - cons);
+            for (; space && len; --space, --len)
+                intf->out[MASK_XENCONS_IDX(prod++, intf->out)] = *buf++;
+        }
+        // Release: the data is visible before the new producer index.
+        __atomic_store_n(&intf->out_prod, prod, __ATOMIC_RELEASE);
+        hyp_domus_notify(boot.console_port);
+    }
+
+    bool input_available(void*)
+    {
+        xencons_interface* intf = boot.console;
+        return __atomic_load_n(&intf->in_prod, __ATOMIC_ACQUIRE) == intf->in_cons;
+    }
+
+    void on_console_event(evtchn_port_t, void*) { waitq_wake_all(&readers); }
 
 } // namespace
 
@@ -146,8 +147,8 @@ void console_flush(uint64_t timeout_ns)
     xencons_interface* intf = boot.console;
     uint64_t deadline = monotonic_ns() + timeout_ns;
     unsigned spins = 0;
-    while (__atomic_load_n(&intf->out_cons, __ATOMIC_ACQUIRE) != intf->out_prod &&
-           monotonic_ns() < deadline) {
+    while (__atomic_load_n(&intf->out_cons, __ATOMIC_ACQUIRE) != intf->out_prod
+        && monotonic_ns() < deadline) {
         if (++spins % 256 == 0)
             hyp_sched_op(SCHEDOP_yield);
         else

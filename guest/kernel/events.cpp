@@ -14,38 +14,39 @@ namespace domus::guest {
 
 namespace {
 
-struct PortSlot {
-    domus_event_handler handler;
-    void* data;
-    uint32_t vcpu;
-    bool bound;
-};
+    struct PortSlot {
+        domus_event_handler handler;
+        void* data;
+        uint32_t vcpu;
+        bool bound;
+    };
 
-PortSlot ports[DOMUS_NR_EVENT_CHANNELS];
-uint64_t unhandled_events;
+    PortSlot ports[DOMUS_NR_EVENT_CHANNELS];
+    uint64_t unhandled_events;
 
-bool valid(evtchn_port_t port) { return port > 0 && port < DOMUS_NR_EVENT_CHANNELS; }
+    bool valid(evtchn_port_t port) { return port > 0 && port < DOMUS_NR_EVENT_CHANNELS; }
 
-// Records the binding and routes the port to `vcpu`'s demultiplexer.
-void attach(evtchn_port_t port, uint32_t vcpu)
-{
-    if (!valid(port) || vcpu >= DOMUS_MAX_VCPUS)
-        return;
-    for (unsigned i = 0; i < DOMUS_MAX_VCPUS; ++i)
-        if (cpus[i])
-            __atomic_fetch_and(&cpus[i]->port_bits[port / 64], ~(1ull << (port % 64)),
-                               __ATOMIC_SEQ_CST);
-    ports[port].vcpu = vcpu;
-    ports[port].bound = true;
-    if (cpus[vcpu])
-        __atomic_fetch_or(&cpus[vcpu]->port_bits[port / 64], 1ull << (port % 64), __ATOMIC_SEQ_CST);
-}
+    // Records the binding and routes the port to `vcpu`'s demultiplexer.
+    void attach(evtchn_port_t port, uint32_t vcpu)
+    {
+        if (!valid(port) || vcpu >= DOMUS_MAX_VCPUS)
+            return;
+        for (unsigned i = 0; i < DOMUS_MAX_VCPUS; ++i)
+            if (cpus[i])
+                __atomic_fetch_and(
+                    &cpus[i]->port_bits[port / 64], ~(1ull << (port % 64)), __ATOMIC_SEQ_CST);
+        ports[port].vcpu = vcpu;
+        ports[port].bound = true;
+        if (cpus[vcpu])
+            __atomic_fetch_or(
+                &cpus[vcpu]->port_bits[port / 64], 1ull << (port % 64), __ATOMIC_SEQ_CST);
+    }
 
 } // namespace
 
 void register_upcall_entry()
 {
-    callback_register cb{};
+    callback_register cb {};
     cb.type = CALLBACKTYPE_event;
     cb.address = reinterpret_cast<uint64_t>(&domus_upcall_entry);
     long rc = hyp_callback_op(CALLBACKOP_register, &cb);
@@ -74,9 +75,9 @@ void evtchn_demux(Cpu* cpu)
             if (word >= kPortWords)
                 continue;
             for (;;) {
-                uint64_t bits = __atomic_load_n(&s->evtchn_pending[word], __ATOMIC_ACQUIRE) &
-                                ~__atomic_load_n(&s->evtchn_mask[word], __ATOMIC_RELAXED) &
-                                __atomic_load_n(&cpu->port_bits[word], __ATOMIC_RELAXED);
+                uint64_t bits = __atomic_load_n(&s->evtchn_pending[word], __ATOMIC_ACQUIRE)
+                    & ~__atomic_load_n(&s->evtchn_mask[word], __ATOMIC_RELAXED)
+                    & __atomic_load_n(&cpu->port_bits[word], __ATOMIC_RELAXED);
                 if (!bits)
                     break;
                 unsigned bit = __builtin_ctzll(bits);
@@ -95,7 +96,7 @@ void evtchn_demux(Cpu* cpu)
 
 int evtchn_bind_ipi(unsigned vcpu, evtchn_port_t* port)
 {
-    struct evtchn_bind_ipi op{};
+    struct evtchn_bind_ipi op { };
     op.vcpu = vcpu;
     long rc = hyp_event_channel_op(EVTCHNOP_bind_ipi, &op);
     if (rc < 0)
@@ -107,7 +108,7 @@ int evtchn_bind_ipi(unsigned vcpu, evtchn_port_t* port)
 
 int evtchn_bind_virq(unsigned virq, unsigned vcpu, evtchn_port_t* port)
 {
-    struct evtchn_bind_virq op{};
+    struct evtchn_bind_virq op { };
     op.virq = virq;
     op.vcpu = vcpu;
     long rc = hyp_event_channel_op(EVTCHNOP_bind_virq, &op);
@@ -120,7 +121,7 @@ int evtchn_bind_virq(unsigned virq, unsigned vcpu, evtchn_port_t* port)
 
 int evtchn_alloc_unbound(domid_t remote, evtchn_port_t* port)
 {
-    struct evtchn_alloc_unbound op{};
+    struct evtchn_alloc_unbound op { };
     op.dom = DOMID_SELF;
     op.remote_dom = remote;
     long rc = hyp_event_channel_op(EVTCHNOP_alloc_unbound, &op);
@@ -133,11 +134,12 @@ int evtchn_alloc_unbound(domid_t remote, evtchn_port_t* port)
 
 void evtchn_bind_existing(evtchn_port_t port)
 {
-    struct evtchn_status st{};
+    struct evtchn_status st { };
     st.dom = DOMID_SELF;
     st.port = port;
     uint32_t vcpu = 0;
-    if (hyp_event_channel_op(EVTCHNOP_status, &st) == 0 && st.vcpu < DOMUS_MAX_VCPUS && cpus[st.vcpu])
+    if (hyp_event_channel_op(EVTCHNOP_status, &st) == 0 && st.vcpu < DOMUS_MAX_VCPUS
+        && cpus[st.vcpu])
         vcpu = st.vcpu;
     attach(port, vcpu);
 }
@@ -147,14 +149,16 @@ int evtchn_close(evtchn_port_t port)
     if (!valid(port))
         return -XEN_EINVAL;
     evtchn_mask(port);
-    struct evtchn_close op{port};
+    struct evtchn_close op {
+        port
+    };
     long rc = hyp_event_channel_op(EVTCHNOP_close, &op);
     if (rc < 0)
         return int(rc);
     for (unsigned i = 0; i < DOMUS_MAX_VCPUS; ++i)
         if (cpus[i])
-            __atomic_fetch_and(&cpus[i]->port_bits[port / 64], ~(1ull << (port % 64)),
-                               __ATOMIC_SEQ_CST);
+            __atomic_fetch_and(
+                &cpus[i]->port_bits[port / 64], ~(1ull << (port % 64)), __ATOMIC_SEQ_CST);
     __atomic_store_n(&ports[port].handler, nullptr, __ATOMIC_RELEASE);
     ports[port].bound = false;
     return 0;
@@ -173,17 +177,22 @@ void evtchn_set_handler(evtchn_port_t port, domus_event_handler handler, void* d
 void evtchn_mask(evtchn_port_t port)
 {
     if (valid(port))
-        __atomic_fetch_or(&boot.shared->evtchn_mask[port / 64], 1ull << (port % 64), __ATOMIC_SEQ_CST);
+        __atomic_fetch_or(
+            &boot.shared->evtchn_mask[port / 64], 1ull << (port % 64), __ATOMIC_SEQ_CST);
 }
 
 void evtchn_unmask(evtchn_port_t port)
 {
     if (!valid(port))
         return;
-    __atomic_fetch_and(&boot.shared->evtchn_mask[port / 64], ~(1ull << (port % 64)), __ATOMIC_SEQ_CST);
+    __atomic_fetch_and(
+        &boot.shared->evtchn_mask[port / 64], ~(1ull << (port % 64)), __ATOMIC_SEQ_CST);
     // It became pending while masked: no upcall was raised for it, let the monitor do it.
-    if (__atomic_load_n(&boot.shared->evtchn_pending[port / 64], __ATOMIC_SEQ_CST) & (1ull << (port % 64))) {
-        struct evtchn_unmask op{port};
+    if (__atomic_load_n(&boot.shared->evtchn_pending[port / 64], __ATOMIC_SEQ_CST)
+        & (1ull << (port % 64))) {
+        struct evtchn_unmask op {
+            port
+        };
         hyp_event_channel_op(EVTCHNOP_unmask, &op);
     }
 }

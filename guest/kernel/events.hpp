@@ -10,9 +10,9 @@ namespace domus::guest {
 
 struct Cpu;
 
-void init_events();                     // masks every port, registers the upcall entry
-void register_upcall_entry();           // on the calling vCPU
-void evtchn_demux(Cpu* cpu);            // upcall context, mask set
+void init_events(); // masks every port, registers the upcall entry
+void register_upcall_entry(); // on the calling vCPU
+void evtchn_demux(Cpu* cpu); // upcall context, mask set
 
 int evtchn_bind_ipi(unsigned vcpu, evtchn_port_t* port);
 int evtchn_bind_virq(unsigned virq, unsigned vcpu, evtchn_port_t* port);

@@ -15,22 +15,22 @@ namespace domus::guest {
 
 namespace {
 
-constexpr grant_ref_t kEntries = DOMUS_GUEST_GNTTAB_FRAMES * DOMUS_GNTTAB_ENTRIES_PER_FRAME;
-constexpr grant_ref_t kEnd = ~grant_ref_t(0); // end of the free list
-constexpr grant_ref_t kGranted = kEnd - 1;    // next_[ref] of a ref in use
+    constexpr grant_ref_t kEntries = DOMUS_GUEST_GNTTAB_FRAMES * DOMUS_GNTTAB_ENTRIES_PER_FRAME;
+    constexpr grant_ref_t kEnd = ~grant_ref_t(0); // end of the free list
+    constexpr grant_ref_t kGranted = kEnd - 1; // next_[ref] of a ref in use
 
-grant_entry_v1* table;        // null until registered
-grant_ref_t next_[kEntries];  // free list links, or kGranted
-grant_ref_t free_head = kEnd;
-unsigned nr_free;
-Spinlock lock;
+    grant_entry_v1* table; // null until registered
+    grant_ref_t next_[kEntries]; // free list links, or kGranted
+    grant_ref_t free_head = kEnd;
+    unsigned nr_free;
+    Spinlock lock;
 
-long grant_table_op(unsigned cmd, void* arg, unsigned count)
-{
-    return hypercall_raw(__HYPERVISOR_grant_table_op, cmd, ptr_arg(arg), count);
-}
+    long grant_table_op(unsigned cmd, void* arg, unsigned count)
+    {
+        return hypercall_raw(__HYPERVISOR_grant_table_op, cmd, ptr_arg(arg), count);
+    }
 
-uint16_t* flags_of(grant_ref_t ref) { return &table[ref].flags; }
+    uint16_t* flags_of(grant_ref_t ref) { return &table[ref].flags; }
 
 } // namespace
 
@@ -45,7 +45,7 @@ void init_gnttab()
     xen_pfn_t frames[DOMUS_GUEST_GNTTAB_FRAMES];
     for (unsigned i = 0; i < DOMUS_GUEST_GNTTAB_FRAMES; ++i)
         frames[i] = (reinterpret_cast<uint64_t>(pages) >> XEN_PAGE_SHIFT) + i;
-    gnttab_domus_set_table op{};
+    gnttab_domus_set_table op {};
     op.frame_list = ptr_arg(frames);
     op.nr_frames = DOMUS_GUEST_GNTTAB_FRAMES;
     long rc = grant_table_op(GNTTABOP_domus_set_table, &op, 1);
@@ -75,12 +75,15 @@ extern "C" {
 int gnttab_grant_access(domid_t domid, void* page, int readonly)
 {
     auto addr = reinterpret_cast<uint64_t>(page);
-    if (!page || addr % kPageSize) return -EINVAL;
-    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE)) return -ENODEV;
+    if (!page || addr % kPageSize)
+        return -EINVAL;
+    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+        return -ENODEV;
     grant_ref_t ref;
     {
         IrqSpinGuard guard(lock);
-        if (free_head == kEnd) return -ENOSPC;
+        if (free_head == kEnd)
+            return -ENOSPC;
         ref = free_head;
         free_head = next_[ref];
         next_[ref] = kGranted;
@@ -91,30 +94,33 @@ int gnttab_grant_access(domid_t domid, void* page, int readonly)
     grant_entry_v1* e = &table[ref];
     __atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
     __atomic_store_n(&e->frame, uint32_t(addr >> XEN_PAGE_SHIFT), __ATOMIC_RELAXED);
-    __atomic_store_n(&e->flags, uint16_t(GTF_permit_access | (readonly ? GTF_readonly : 0)),
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(
+        &e->flags, uint16_t(GTF_permit_access | (readonly ? GTF_readonly : 0)), __ATOMIC_RELEASE);
     return int(ref);
 }
 
 int gnttab_end_access(grant_ref_t ref)
 {
-    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE) || ref < GNTTAB_NR_RESERVED_ENTRIES ||
-        ref >= kEntries)
+    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE) || ref < GNTTAB_NR_RESERVED_ENTRIES
+        || ref >= kEntries)
         return -EINVAL;
     {
         IrqSpinGuard guard(lock);
-        if (next_[ref] != kGranted) return -EINVAL;
+        if (next_[ref] != kGranted)
+            return -EINVAL;
     }
     // Revoke only while the monitor does not use the grant: compare-exchange the flags
     // to 0 from a value without GTF_reading/GTF_writing. The monitor sets those bits by
     // compare-exchange too, so exactly one of us wins.
     uint16_t flags = __atomic_load_n(flags_of(ref), __ATOMIC_ACQUIRE);
     do {
-        if (flags & (GTF_reading | GTF_writing)) return -EBUSY;
-    } while (!__atomic_compare_exchange_n(flags_of(ref), &flags, uint16_t(0), false,
-                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+        if (flags & (GTF_reading | GTF_writing))
+            return -EBUSY;
+    } while (!__atomic_compare_exchange_n(
+        flags_of(ref), &flags, uint16_t(0), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     IrqSpinGuard guard(lock);
-    if (next_[ref] != kGranted) return -EINVAL; // a racing end_access of the same ref won
+    if (next_[ref] != kGranted)
+        return -EINVAL; // a racing end_access of the same ref won
     next_[ref] = free_head;
     free_head = ref;
     ++nr_free;
@@ -123,14 +129,18 @@ int gnttab_end_access(grant_ref_t ref)
 
 int gnttab_query(grant_ref_t ref, struct grant_entry_v1* out)
 {
-    if (!out || !__atomic_load_n(&table, __ATOMIC_ACQUIRE) || ref >= kEntries) return -EINVAL;
+    if (!out || !__atomic_load_n(&table, __ATOMIC_ACQUIRE) || ref >= kEntries)
+        return -EINVAL;
     out->flags = __atomic_load_n(&table[ref].flags, __ATOMIC_ACQUIRE);
     out->domid = __atomic_load_n(&table[ref].domid, __ATOMIC_RELAXED);
     out->frame = __atomic_load_n(&table[ref].frame, __ATOMIC_RELAXED);
     return 0;
 }
 
-unsigned gnttab_nr_entries(void) { return __atomic_load_n(&table, __ATOMIC_ACQUIRE) ? kEntries : 0; }
+unsigned gnttab_nr_entries(void)
+{
+    return __atomic_load_n(&table, __ATOMIC_ACQUIRE) ? kEntries : 0;
+}
 
 unsigned gnttab_nr_free(void)
 {

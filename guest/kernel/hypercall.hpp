@@ -19,7 +19,7 @@ namespace domus::guest {
 // The `call` pushes a return address: step over the 128-byte red zone first, in case
 // the caller is a leaf function keeping data below RSP.
 inline long hypercall_raw(unsigned nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
-                          uint64_t a4 = 0, uint64_t a5 = 0)
+    uint64_t a4 = 0, uint64_t a5 = 0)
 {
     register uint64_t r10 asm("r10") = a4;
     register uint64_t r8 asm("r8") = a5;
@@ -34,8 +34,7 @@ inline long hypercall_raw(unsigned nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_
     return ret;
 }
 
-template <typename T>
-inline uint64_t ptr_arg(T* p) { return reinterpret_cast<uint64_t>(p); }
+template <typename T> inline uint64_t ptr_arg(T* p) { return reinterpret_cast<uint64_t>(p); }
 
 inline long hyp_xen_version(int cmd, void* arg = nullptr)
 {

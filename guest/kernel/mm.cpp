@@ -9,16 +9,16 @@ namespace domus::guest {
 
 namespace {
 
-struct FreeRun {
-    FreeRun* next;
-    size_t pages;
-};
+    struct FreeRun {
+        FreeRun* next;
+        size_t pages;
+    };
 
-Spinlock lock;
-uintptr_t brk;        // end of the sbrk heap
-uintptr_t page_floor; // lowest page handed to the page allocator
-FreeRun* free_runs;
-size_t free_pages;
+    Spinlock lock;
+    uintptr_t brk; // end of the sbrk heap
+    uintptr_t page_floor; // lowest page handed to the page allocator
+    FreeRun* free_runs;
+    size_t free_pages;
 
 } // namespace
 

@@ -34,7 +34,7 @@ void set_gs_base(uint64_t base)
 void register_vcpu_info(Cpu* cpu)
 {
     auto addr = reinterpret_cast<uint64_t>(&cpu->vi);
-    vcpu_register_vcpu_info info{};
+    vcpu_register_vcpu_info info {};
     info.mfn = addr >> XEN_PAGE_SHIFT;
     info.offset = uint32_t(addr & (XEN_PAGE_SIZE - 1));
     long rc = hyp_vcpu_op(VCPUOP_register_vcpu_info, cpu->id, &info);

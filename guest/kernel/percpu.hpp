@@ -17,21 +17,21 @@ namespace domus::guest {
 constexpr unsigned kPortWords = DOMUS_NR_EVENT_CHANNELS / 64;
 
 struct alignas(64) Cpu {
-    Cpu* self;                 // CPU_SELF
-    domus_thread* current;     // CPU_CURRENT
+    Cpu* self; // CPU_SELF
+    domus_thread* current; // CPU_CURRENT
     uint32_t id;
     uint32_t online;
     uint8_t _pad0[64 - 24];
-    vcpu_info vi;              // CPU_VCPU_INFO; 64-aligned so it never crosses a page
+    vcpu_info vi; // CPU_VCPU_INFO; 64-aligned so it never crosses a page
     domus_thread idle_thread;
     // Timer state: touched only by this vCPU, with upcalls masked.
-    domus_thread* sleepers;    // sorted by wake_at
-    uint64_t slice_end;        // preempt the current thread after this time
+    domus_thread* sleepers; // sorted by wake_at
+    uint64_t slice_end; // preempt the current thread after this time
     uint64_t timer_programmed; // deadline given to set_timer_op, 0 = none
-    bool timer_dirty;          // re-evaluate the timer at the next sched_unlock
+    bool timer_dirty; // re-evaluate the timer at the next sched_unlock
     bool need_resched;
-    bool idle_claimed;         // the idle thread will run a thread woken in its upcall
-    uint64_t kick_mask;        // vCPUs to send a wake-up IPI after the scheduler lock drops
+    bool idle_claimed; // the idle thread will run a thread woken in its upcall
+    uint64_t kick_mask; // vCPUs to send a wake-up IPI after the scheduler lock drops
     evtchn_port_t timer_port;
     evtchn_port_t ipi_port;
     uint64_t port_bits[kPortWords]; // ports whose events this vCPU handles

@@ -9,48 +9,48 @@ namespace domus::guest {
 
 namespace {
 
-struct Out {
-    char* buf;
-    size_t size;
-    size_t len = 0;
-    void put(char c)
-    {
-        if (len + 1 < size)
-            buf[len] = c;
-        ++len;
-    }
-};
+    struct Out {
+        char* buf;
+        size_t size;
+        size_t len = 0;
+        void put(char c)
+        {
+            if (len + 1 < size)
+                buf[len] = c;
+            ++len;
+        }
+    };
 
-void put_number(Out& o, uint64_t v, unsigned base, bool upper, bool negative, int width, bool zero,
-                bool left)
-{
-    char tmp[24];
-    int n = 0;
-    const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    do {
-        tmp[n++] = digits[v % base];
-        v /= base;
-    } while (v);
-    int total = n + (negative ? 1 : 0);
-    if (!left && !zero)
-        for (; total < width; ++total)
+    void put_number(Out& o, uint64_t v, unsigned base, bool upper, bool negative, int width,
+        bool zero, bool left)
+    {
+        char tmp[24];
+        int n = 0;
+        const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+        do {
+            tmp[n++] = digits[v % base];
+            v /= base;
+        } while (v);
+        int total = n + (negative ? 1 : 0);
+        if (!left && !zero)
+            for (; total < width; ++total)
+                o.put(' ');
+        if (negative)
+            o.put('-');
+        if (!left && zero)
+            for (; total < width; ++total)
+                o.put('0');
+        while (n)
+            o.put(tmp[--n]);
+        for (; left && total < width; ++total)
             o.put(' ');
-    if (negative)
-        o.put('-');
-    if (!left && zero)
-        for (; total < width; ++total)
-            o.put('0');
-    while (n)
-        o.put(tmp[--n]);
-    for (; left && total < width; ++total)
-        o.put(' ');
-}
+    }
 
 } // namespace
 
 int kvsnprintf(char* buf, size_t size, const char* fmt, va_list ap)
 {
-    Out o{buf, size};
+    Out o { buf, size };
     for (const char* p = fmt; *p; ++p) {
         if (*p != '%') {
             o.put(*p);
@@ -79,7 +79,7 @@ int kvsnprintf(char* buf, size_t size, const char* fmt, va_list ap)
         case 'i': {
             int64_t v = longs ? va_arg(ap, int64_t) : va_arg(ap, int);
             put_number(o, v < 0 ? uint64_t(0) - uint64_t(v) : uint64_t(v), 10, false, v < 0, width,
-                       zero, left);
+                zero, left);
             break;
         }
         case 'u':
@@ -93,7 +93,7 @@ int kvsnprintf(char* buf, size_t size, const char* fmt, va_list ap)
             o.put('0');
             o.put('x');
             put_number(o, reinterpret_cast<uint64_t>(va_arg(ap, void*)), 16, false, false, 0, false,
-                       false);
+                false);
             break;
         case 's': {
             const char* s = va_arg(ap, const char*);

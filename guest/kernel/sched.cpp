@@ -13,37 +13,40 @@ namespace domus::guest {
 
 namespace {
 
-Spinlock sched_spin;
-domus_waitq run_queue;
-uint64_t idle_mask; // vCPUs blocked (or about to block) in their idle loop; under the lock
+    Spinlock sched_spin;
+    domus_waitq run_queue;
+    uint64_t idle_mask; // vCPUs blocked (or about to block) in their idle loop; under the lock
 
-bool eligible(const domus_thread* t, unsigned vcpu) { return t->vcpu < 0 || unsigned(t->vcpu) == vcpu; }
-
-domus_thread* runq_take(unsigned vcpu)
-{
-    domus_thread* prev = nullptr;
-    for (domus_thread* t = run_queue.head; t; prev = t, t = t->next) {
-        if (!eligible(t, vcpu))
-            continue;
-        if (prev)
-            prev->next = t->next;
-        else
-            run_queue.head = t->next;
-        if (run_queue.tail == t)
-            run_queue.tail = prev;
-        t->next = nullptr;
-        return t;
+    bool eligible(const domus_thread* t, unsigned vcpu)
+    {
+        return t->vcpu < 0 || unsigned(t->vcpu) == vcpu;
     }
-    return nullptr;
-}
 
-bool runq_has_work_for(unsigned vcpu)
-{
-    for (domus_thread* t = run_queue.head; t; t = t->next)
-        if (eligible(t, vcpu))
-            return true;
-    return false;
-}
+    domus_thread* runq_take(unsigned vcpu)
+    {
+        domus_thread* prev = nullptr;
+        for (domus_thread* t = run_queue.head; t; prev = t, t = t->next) {
+            if (!eligible(t, vcpu))
+                continue;
+            if (prev)
+                prev->next = t->next;
+            else
+                run_queue.head = t->next;
+            if (run_queue.tail == t)
+                run_queue.tail = prev;
+            t->next = nullptr;
+            return t;
+        }
+        return nullptr;
+    }
+
+    bool runq_has_work_for(unsigned vcpu)
+    {
+        for (domus_thread* t = run_queue.head; t; t = t->next)
+            if (eligible(t, vcpu))
+                return true;
+        return false;
+    }
 
 } // namespace
 

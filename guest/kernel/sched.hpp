@@ -20,9 +20,9 @@ constexpr uint64_t kTimeSliceNs = DOMUS_TIME_SLICE_NS;
 void init_sched();
 [[noreturn]] void idle_loop();
 
-uint8_t sched_lock();             // masks upcalls, returns the previous mask
+uint8_t sched_lock(); // masks upcalls, returns the previous mask
 void sched_unlock(uint8_t flags); // sends pending IPIs, reprograms the timer, restores the mask
-void schedule_locked();           // switch away from the current thread (its state says why)
+void schedule_locked(); // switch away from the current thread (its state says why)
 void make_runnable_locked(domus_thread* t);
 void block_current_locked(domus_waitq* q);
 void yield();

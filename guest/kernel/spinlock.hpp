@@ -25,7 +25,12 @@ private:
 
 class IrqSpinGuard {
 public:
-    explicit IrqSpinGuard(Spinlock& lock) : lock_(lock), flags_(irq_save()) { lock_.lock(); }
+    explicit IrqSpinGuard(Spinlock& lock)
+        : lock_(lock)
+        , flags_(irq_save())
+    {
+        lock_.lock();
+    }
     ~IrqSpinGuard()
     {
         lock_.unlock();

@@ -30,23 +30,23 @@ namespace domus::guest {
 
 namespace {
 
-Cpu cpu0;
+    Cpu cpu0;
 
-void main_thread(void*)
-{
-    int rc = domus_libc_main(cmdline_argc(), cmdline_argv());
-    poweroff(rc);
-}
+    void main_thread(void*)
+    {
+        int rc = domus_libc_main(cmdline_argc(), cmdline_argv());
+        poweroff(rc);
+    }
 
-void start_app()
-{
-    domus_thread_attr_t attr{};
-    attr.name = "main";
-    attr.vcpu = DOMUS_ANY_VCPU;
-    attr.stack_size = 256 * 1024;
-    if (!thread_create(main_thread, nullptr, &attr))
-        panic("cannot create the main thread");
-}
+    void start_app()
+    {
+        domus_thread_attr_t attr {};
+        attr.name = "main";
+        attr.vcpu = DOMUS_ANY_VCPU;
+        attr.stack_size = 256 * 1024;
+        if (!thread_create(main_thread, nullptr, &attr))
+            panic("cannot create the main thread");
+    }
 
 } // namespace
 
@@ -55,24 +55,24 @@ void start_app()
 extern "C" [[noreturn]] void domus_start_kernel(const start_info* si)
 {
     using namespace domus::guest;
-    init_boot_info(si);    // copy what start_info says; console_io output works from here
+    init_boot_info(si); // copy what start_info says; console_io output works from here
     init_percpu_boot(&cpu0); // GS base, vcpu_info of vCPU 0 registered
-    init_fpu();            // xsave size and mask for upcalls
-    init_mm();             // page allocator and sbrk heap
-    init_time();           // pvclock
-    init_events();         // all ports masked, upcall entry registered
-    init_console();        // console ring and input event
-    init_sched();          // run queue
+    init_fpu(); // xsave size and mask for upcalls
+    init_mm(); // page allocator and sbrk heap
+    init_time(); // pvclock
+    init_events(); // all ports masked, upcall entry registered
+    init_console(); // console ring and input event
+    init_sched(); // run queue
     init_cpu_timer(cpus[0]); // VIRQ_TIMER of vCPU 0
-    init_smp();            // IPI ports, secondary vCPUs up
-    init_cmdline();        // argc/argv
-    init_gnttab();         // grant table in own pages, registered with the monitor
-    init_xenbus();         // store ring (if any), xenbus threads, shutdown watcher
-    blkfront::init();      // vbd probe thread (if a store); blk_count() waits for it
+    init_smp(); // IPI ports, secondary vCPUs up
+    init_cmdline(); // argc/argv
+    init_gnttab(); // grant table in own pages, registered with the monitor
+    init_xenbus(); // store ring (if any), xenbus threads, shutdown watcher
+    blkfront::init(); // vbd probe thread (if a store); blk_count() waits for it
     if (strstr(boot.cmdline, "domus.verbose"))
         printk("domus: %u vCPUs, %lu MiB, heap 0x%lx-0x%lx\n", nr_cpus_online,
-               (unsigned long)(boot.nr_pages >> 8), (unsigned long)boot.heap_start,
-               (unsigned long)boot.heap_end);
-    start_app();           // main() in a thread
-    idle_loop();           // this boot context is vCPU 0's idle thread from now on
+            (unsigned long)(boot.nr_pages >> 8), (unsigned long)boot.heap_start,
+            (unsigned long)boot.heap_end);
+    start_app(); // main() in a thread
+    idle_loop(); // this boot context is vCPU 0's idle thread from now on
 }

@@ -9,35 +9,37 @@ namespace domus::guest {
 
 namespace {
 
-bool cas(uint32_t* p, uint32_t expected, uint32_t desired)
-{
-    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
-}
-
-// Releases m, handing it to its first waiter if there is one. Scheduler lock held.
-void unlock_slow_locked(domus_mutex_t* m)
-{
-    domus_thread* next = waitq_pop(&m->waiters);
-    if (!next) {
-        __atomic_store_n(&m->owner, nullptr, __ATOMIC_RELAXED);
-        __atomic_store_n(&m->state, 0u, __ATOMIC_RELEASE);
-        return;
+    bool cas(uint32_t* p, uint32_t expected, uint32_t desired)
+    {
+        return __atomic_compare_exchange_n(
+            p, &expected, desired, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
     }
-    __atomic_store_n(&m->owner, next, __ATOMIC_RELAXED);
-    __atomic_store_n(&m->state, m->waiters.head ? 2u : 1u, __ATOMIC_RELEASE);
-    make_runnable_locked(next);
-}
 
-void release(domus_mutex_t* m)
-{
-    __atomic_store_n(&m->owner, nullptr, __ATOMIC_RELAXED);
-    uint32_t expected = 1;
-    if (__atomic_compare_exchange_n(&m->state, &expected, 0u, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-        return;
-    uint8_t flags = sched_lock();
-    unlock_slow_locked(m);
-    sched_unlock(flags);
-}
+    // Releases m, handing it to its first waiter if there is one. Scheduler lock held.
+    void unlock_slow_locked(domus_mutex_t* m)
+    {
+        domus_thread* next = waitq_pop(&m->waiters);
+        if (!next) {
+            __atomic_store_n(&m->owner, nullptr, __ATOMIC_RELAXED);
+            __atomic_store_n(&m->state, 0u, __ATOMIC_RELEASE);
+            return;
+        }
+        __atomic_store_n(&m->owner, next, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->state, m->waiters.head ? 2u : 1u, __ATOMIC_RELEASE);
+        make_runnable_locked(next);
+    }
+
+    void release(domus_mutex_t* m)
+    {
+        __atomic_store_n(&m->owner, nullptr, __ATOMIC_RELAXED);
+        uint32_t expected = 1;
+        if (__atomic_compare_exchange_n(
+                &m->state, &expected, 0u, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+            return;
+        uint8_t flags = sched_lock();
+        unlock_slow_locked(m);
+        sched_unlock(flags);
+    }
 
 } // namespace
 
@@ -104,7 +106,8 @@ void cond_wait(domus_cond_t* c, domus_mutex_t* m)
     // in between the release and the switch.
     __atomic_store_n(&m->owner, nullptr, __ATOMIC_RELAXED);
     uint32_t held = 1;
-    if (!__atomic_compare_exchange_n(&m->state, &held, 0u, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+    if (!__atomic_compare_exchange_n(
+            &m->state, &held, 0u, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
         unlock_slow_locked(m);
     schedule_locked();
     sched_unlock(flags);

@@ -13,39 +13,39 @@ extern "C" void domus_thread_entry();
 // Weak defaults: a kernel linked without the C library glue keeps no per-thread state.
 extern "C" {
 __attribute__((weak)) extern const size_t domus_libc_thread_area_size = 0;
-__attribute__((weak)) void domus_libc_thread_init(void*) {}
-__attribute__((weak)) void domus_libc_thread_fini(void*) {}
+__attribute__((weak)) void domus_libc_thread_init(void*) { }
+__attribute__((weak)) void domus_libc_thread_fini(void*) { }
 }
 
 namespace domus::guest {
 
 namespace {
 
-uint64_t next_thread_id = 1;
-domus_thread* zombies; // detached threads that ended; under the scheduler lock
+    uint64_t next_thread_id = 1;
+    domus_thread* zombies; // detached threads that ended; under the scheduler lock
 
-size_t round_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+    size_t round_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 
-void copy_name(domus_thread* t, const char* name)
-{
-    size_t i = 0;
-    for (; name && name[i] && i + 1 < sizeof t->name; ++i)
-        t->name[i] = name[i];
-    t->name[i] = '\0';
-}
-
-void reap_zombies()
-{
-    uint8_t flags = sched_lock();
-    domus_thread* list = zombies;
-    zombies = nullptr;
-    sched_unlock(flags);
-    while (list) {
-        domus_thread* next = list->zombie_next;
-        page_free(list->block, list->block_pages);
-        list = next;
+    void copy_name(domus_thread* t, const char* name)
+    {
+        size_t i = 0;
+        for (; name && name[i] && i + 1 < sizeof t->name; ++i)
+            t->name[i] = name[i];
+        t->name[i] = '\0';
     }
-}
+
+    void reap_zombies()
+    {
+        uint8_t flags = sched_lock();
+        domus_thread* list = zombies;
+        zombies = nullptr;
+        sched_unlock(flags);
+        while (list) {
+            domus_thread* next = list->zombie_next;
+            page_free(list->block, list->block_pages);
+            list = next;
+        }
+    }
 
 } // namespace
 
@@ -99,14 +99,14 @@ domus_thread* thread_create(domus_thread_fn fn, void* arg, const domus_thread_at
     // registers, then returns into domus_thread_entry with RBX = t and RSP = top.
     auto* sp = reinterpret_cast<uint64_t*>(block + pages * kPageSize);
     *--sp = reinterpret_cast<uint64_t>(&domus_thread_entry);
-    *--sp = 0;                               // rbp
-    *--sp = reinterpret_cast<uint64_t>(t);   // rbx
-    *--sp = 0;                               // r12
-    *--sp = 0;                               // r13
-    *--sp = 0;                               // r14
-    *--sp = 0;                               // r15
-    *--sp = 0x1f80;                          // MXCSR: defaults, all exceptions masked
-    *--sp = 0x037f;                          // x87 control word
+    *--sp = 0; // rbp
+    *--sp = reinterpret_cast<uint64_t>(t); // rbx
+    *--sp = 0; // r12
+    *--sp = 0; // r13
+    *--sp = 0; // r14
+    *--sp = 0; // r15
+    *--sp = 0x1f80; // MXCSR: defaults, all exceptions masked
+    *--sp = 0x037f; // x87 control word
     t->saved_sp = sp;
 
     uint8_t flags = sched_lock();

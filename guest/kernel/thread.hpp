@@ -7,29 +7,29 @@
 #include <stdint.h>
 
 enum ThreadState : uint32_t {
-    kThreadRunning = 0,  // on a vCPU now
+    kThreadRunning = 0, // on a vCPU now
     kThreadRunnable = 1, // in the run queue
-    kThreadBlocked = 2,  // in a wait queue or a sleep list
-    kThreadDead = 3,     // finished; its stack is no longer in use once the lock drops
+    kThreadBlocked = 2, // in a wait queue or a sleep list
+    kThreadDead = 3, // finished; its stack is no longer in use once the lock drops
 };
 
 struct domus_thread {
-    void* saved_sp;        // while not running: stack pointer for domus_switch_context
-    domus_thread* next;    // link in the run queue, one wait queue or one sleep list
-    uint32_t state;        // ThreadState, changed under the scheduler lock
-    int32_t vcpu;          // DOMUS_ANY_VCPU or the vCPU it is pinned to
-    uint64_t wake_at;      // sleep deadline (monotonic ns)
+    void* saved_sp; // while not running: stack pointer for domus_switch_context
+    domus_thread* next; // link in the run queue, one wait queue or one sleep list
+    uint32_t state; // ThreadState, changed under the scheduler lock
+    int32_t vcpu; // DOMUS_ANY_VCPU or the vCPU it is pinned to
+    uint64_t wake_at; // sleep deadline (monotonic ns)
     domus_thread_fn fn;
     void* arg;
     domus_waitq joiners;
     bool detached;
-    bool idle;             // a vCPU's idle thread: never queued, never blocks
+    bool idle; // a vCPU's idle thread: never queued, never blocks
     uint32_t last_vcpu;
     uint64_t id;
-    void* block;           // the allocation holding this struct and the stack
+    void* block; // the allocation holding this struct and the stack
     size_t block_pages;
     uint64_t* stack_canary;
-    void* libc_area;       // per-thread C library state (struct _reent), may be null
+    void* libc_area; // per-thread C library state (struct _reent), may be null
     domus_thread* zombie_next;
     char name[24];
 };

@@ -12,27 +12,27 @@ namespace domus::guest {
 
 namespace {
 
-// Deadlines this close are treated as expired: cheaper than another timer round trip.
-constexpr uint64_t kTimerSlackNs = 20'000;
+    // Deadlines this close are treated as expired: cheaper than another timer round trip.
+    constexpr uint64_t kTimerSlackNs = 20'000;
 
-void on_timer(evtchn_port_t, void*)
-{
-    Cpu* c = this_cpu();
-    c->timer_programmed = 0; // one-shot: it fired (or was spurious; re-arming is cheap)
-    uint64_t now = monotonic_ns();
-    uint8_t flags = sched_lock();
-    while (c->sleepers && c->sleepers->wake_at <= now + kTimerSlackNs) {
-        domus_thread* t = c->sleepers;
-        c->sleepers = t->next;
-        make_runnable_locked(t);
+    void on_timer(evtchn_port_t, void*)
+    {
+        Cpu* c = this_cpu();
+        c->timer_programmed = 0; // one-shot: it fired (or was spurious; re-arming is cheap)
+        uint64_t now = monotonic_ns();
+        uint8_t flags = sched_lock();
+        while (c->sleepers && c->sleepers->wake_at <= now + kTimerSlackNs) {
+            domus_thread* t = c->sleepers;
+            c->sleepers = t->next;
+            make_runnable_locked(t);
+        }
+        if (!c->current->idle && now + kTimerSlackNs >= c->slice_end) {
+            c->need_resched = true; // schedule_locked keeps the thread if nobody else may run
+            c->slice_end = now + kTimeSliceNs;
+        }
+        c->timer_dirty = true;
+        sched_unlock(flags);
     }
-    if (!c->current->idle && now + kTimerSlackNs >= c->slice_end) {
-        c->need_resched = true; // schedule_locked keeps the thread if nobody else may run
-        c->slice_end = now + kTimeSliceNs;
-    }
-    c->timer_dirty = true;
-    sched_unlock(flags);
-}
 
 } // namespace
 

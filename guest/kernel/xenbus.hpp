@@ -26,46 +26,46 @@ void init_xenbus();
 
 namespace xenbus {
 
-// One piece of a message payload.
-struct Part {
-    const void* data;
-    size_t len;
-};
+    // One piece of a message payload.
+    struct Part {
+        const void* data;
+        size_t len;
+    };
 
-// A successful reply: `data` holds `len` payload bytes plus a NUL after them (malloc'd;
-// the caller frees it).
-struct Reply {
-    uint32_t type;
-    uint32_t len;
-    char* data;
-};
+    // A successful reply: `data` holds `len` payload bytes plus a NUL after them (malloc'd;
+    // the caller frees it).
+    struct Reply {
+        uint32_t type;
+        uint32_t len;
+        char* data;
+    };
 
-bool enabled(); // a store is connected and the connection has not failed
+    bool enabled(); // a store is connected and the connection has not failed
 
-// Sends one request (payload = the parts, concatenated) and waits for its reply.
-// Returns 0 and fills *reply, or a negative errno (XS_ERROR mapped; -ENODEV, -EIO, -E2BIG).
-int request(uint32_t type, xenbus_transaction_t tx, const Part* parts, unsigned nparts,
-            Reply* reply);
-// The same for requests whose success reply carries nothing of interest ("OK").
-int request_ok(uint32_t type, xenbus_transaction_t tx, const Part* parts, unsigned nparts);
+    // Sends one request (payload = the parts, concatenated) and waits for its reply.
+    // Returns 0 and fills *reply, or a negative errno (XS_ERROR mapped; -ENODEV, -EIO, -E2BIG).
+    int request(
+        uint32_t type, xenbus_transaction_t tx, const Part* parts, unsigned nparts, Reply* reply);
+    // The same for requests whose success reply carries nothing of interest ("OK").
+    int request_ok(uint32_t type, xenbus_transaction_t tx, const Part* parts, unsigned nparts);
 
-// XS_ERROR payload -> negative errno (unknown names: -EINVAL).
-int error_from_name(const char* name, size_t len);
+    // XS_ERROR payload -> negative errno (unknown names: -EINVAL).
+    int error_from_name(const char* name, size_t len);
 
-// xenbus_ring.cpp. One writer at a time (the caller serialises), one reader (xenbus-rx).
-bool ring_init(xenstore_domain_interface* intf, evtchn_port_t port);
-int ring_write(const Part* parts, unsigned nparts); // blocks for space; 0 or -EIO
-int ring_read(void* buf, size_t len);               // blocks until len bytes; 0 or -EIO
-// Reports a protocol violation once and stops the connection for good (wakes the waiters).
-void ring_fail(const char* what, unsigned long value);
-bool ring_failed();
+    // xenbus_ring.cpp. One writer at a time (the caller serialises), one reader (xenbus-rx).
+    bool ring_init(xenstore_domain_interface* intf, evtchn_port_t port);
+    int ring_write(const Part* parts, unsigned nparts); // blocks for space; 0 or -EIO
+    int ring_read(void* buf, size_t len); // blocks until len bytes; 0 or -EIO
+    // Reports a protocol violation once and stops the connection for good (wakes the waiters).
+    void ring_fail(const char* what, unsigned long value);
+    bool ring_failed();
 
-// xenbus_watch.cpp
-void watch_start_thread();                // creates "xenbus-watch"
-void watch_queue_event(char* data, uint32_t len); // takes ownership of data (xenbus-rx)
+    // xenbus_watch.cpp
+    void watch_start_thread(); // creates "xenbus-watch"
+    void watch_queue_event(char* data, uint32_t len); // takes ownership of data (xenbus-rx)
 
-// xenbus_shutdown.cpp: feature-poweroff/-reboot and the control/shutdown watch.
-void shutdown_watcher_start(); // in xenbus-watch, before it dispatches events
+    // xenbus_shutdown.cpp: feature-poweroff/-reboot and the control/shutdown watch.
+    void shutdown_watcher_start(); // in xenbus-watch, before it dispatches events
 
 } // namespace xenbus
 

@@ -15,7 +15,7 @@ namespace {
 
 int no_store() { return ring_failed() ? -EIO : -ENODEV; }
 
-Part str_part(const char* s) { return Part{s, strlen(s) + 1}; } // with its NUL
+Part str_part(const char* s) { return Part { s, strlen(s) + 1 }; } // with its NUL
 
 // Copies up to size-1 bytes and a NUL; returns len (snprintf-like).
 int copy_out(const char* data, size_t len, char* buf, size_t size)
@@ -57,7 +57,7 @@ int read_directory(xenbus_transaction_t tx, const char* path, char** list, size_
         for (;;) {
             char offset[24];
             ksnprintf(offset, sizeof offset, "%zu", acc_len);
-            Part parts[] = {str_part(path), str_part(offset)};
+            Part parts[] = { str_part(path), str_part(offset) };
             rc = request(XS_DIRECTORY_PART, tx, parts, 2, &r);
             if (rc < 0) {
                 free(acc);
@@ -79,8 +79,9 @@ int read_directory(xenbus_transaction_t tx, const char* path, char** list, size_
             }
             const char* names = r.data + glen + 1;
             size_t names_len = r.len - glen - 1;
-            bool last = names_len == 0 || (names[names_len - 1] == '\0' &&
-                                           (names_len == 1 || names[names_len - 2] == '\0'));
+            bool last = names_len == 0
+                || (names[names_len - 1] == '\0'
+                    && (names_len == 1 || names[names_len - 2] == '\0'));
             if (last && names_len)
                 --names_len; // drop the terminating empty string
             if (!last && names_len == 0) { // no progress: the store is confused
@@ -114,7 +115,8 @@ int read_directory(xenbus_transaction_t tx, const char* path, char** list, size_
 }
 
 // The common start of the calls that send one path and get data back.
-int path_request(uint32_t type, xenbus_transaction_t tx, const char* path, char* buf, size_t size, Reply* r)
+int path_request(
+    uint32_t type, xenbus_transaction_t tx, const char* path, char* buf, size_t size, Reply* r)
 {
     if (!enabled())
         return no_store();
@@ -147,7 +149,7 @@ int xenbus_write_bytes(xenbus_transaction_t tx, const char* path, const void* da
         return no_store();
     if (!path || (!data && len))
         return -EINVAL;
-    Part parts[] = {str_part(path), {data, len}};
+    Part parts[] = { str_part(path), { data, len } };
     return request_ok(XS_WRITE, tx, parts, 2);
 }
 
@@ -158,8 +160,7 @@ int xenbus_write(xenbus_transaction_t tx, const char* path, const char* value)
     return xenbus_write_bytes(tx, path, value, strlen(value));
 }
 
-int xenbus_printf(xenbus_transaction_t tx, const char* dir, const char* node, const char* fmt,
-                  ...)
+int xenbus_printf(xenbus_transaction_t tx, const char* dir, const char* node, const char* fmt, ...)
 {
     if (!enabled())
         return no_store();
@@ -191,7 +192,7 @@ int xenbus_printf(xenbus_transaction_t tx, const char* dir, const char* node, co
     if (vlen < 0 || size_t(vlen) >= room) {
         rc = -E2BIG;
     } else {
-        Part parts[] = {{buf, plen}, {buf + plen, size_t(vlen)}};
+        Part parts[] = { { buf, plen }, { buf + plen, size_t(vlen) } };
         rc = request_ok(XS_WRITE, tx, parts, 2);
     }
     free(buf);
@@ -244,8 +245,7 @@ int xenbus_directory(xenbus_transaction_t tx, const char* path, char* buf, size_
     return count;
 }
 
-int xenbus_directory_foreach(xenbus_transaction_t tx, const char* path, xenbus_dir_fn fn,
-                             void* arg)
+int xenbus_directory_foreach(xenbus_transaction_t tx, const char* path, xenbus_dir_fn fn, void* arg)
 {
     if (!enabled())
         return no_store();
@@ -309,7 +309,7 @@ int xenbus_set_perms(xenbus_transaction_t tx, const char* path, const char* perm
     }
     int rc = -EINVAL; // no entries at all
     if (n) {
-        Part parts[] = {str_part(path), {wire, n}};
+        Part parts[] = { str_part(path), { wire, n } };
         rc = request_ok(XS_SET_PERMS, tx, parts, 2);
     }
     free(wire);
@@ -322,7 +322,7 @@ int xenbus_transaction_start(xenbus_transaction_t* tx)
         return no_store();
     if (!tx)
         return -EINVAL;
-    Part p{"", 1};
+    Part p { "", 1 };
     Reply r;
     int rc = request(XS_TRANSACTION_START, XBT_NIL, &p, 1, &r);
     if (rc < 0)
@@ -345,7 +345,7 @@ int xenbus_transaction_end(xenbus_transaction_t tx, int abort)
         return no_store();
     if (tx == XBT_NIL)
         return -EINVAL;
-    Part p{abort ? "F" : "T", 2};
+    Part p { abort ? "F" : "T", 2 };
     return request_ok(XS_TRANSACTION_END, tx, &p, 1);
 }
 

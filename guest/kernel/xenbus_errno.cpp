@@ -9,17 +9,17 @@ namespace domus::guest::xenbus {
 
 namespace {
 
-struct ErrorName {
-    const char* name;
-    int value;
-};
+    struct ErrorName {
+        const char* name;
+        int value;
+    };
 
 // XSD_ERRORS lists the names in Xen's order with Linux's numbers; #name is taken before
 // macro expansion, `name` after it, i.e. <errno.h>'s value.
-#define DOMUS_XS_ERROR_ENTRY(name, linux_value) {#name, name},
-constexpr ErrorName kErrors[] = {XSD_ERRORS(DOMUS_XS_ERROR_ENTRY)};
+#define DOMUS_XS_ERROR_ENTRY(name, linux_value) { #name, name },
+    constexpr ErrorName kErrors[] = { XSD_ERRORS(DOMUS_XS_ERROR_ENTRY) };
 #undef DOMUS_XS_ERROR_ENTRY
-static_assert(sizeof kErrors / sizeof kErrors[0] == XSD_ERROR_COUNT);
+    static_assert(sizeof kErrors / sizeof kErrors[0] == XSD_ERROR_COUNT);
 
 } // namespace
 

@@ -15,51 +15,51 @@ namespace domus::guest::xenbus {
 
 namespace {
 
-xenstore_domain_interface* ring;
-evtchn_port_t store_port;
-XENSTORE_RING_IDX req_prod; // ours; published to ring->req_prod
-XENSTORE_RING_IDX rsp_cons; // ours; published to ring->rsp_cons
-uint32_t failed;            // set once by ring_fail, read by the wait predicates
-domus_waitq rx_waiters;     // xenbus-rx, waiting for rsp bytes
-domus_waitq tx_waiters;     // the writer, waiting for req space
+    xenstore_domain_interface* ring;
+    evtchn_port_t store_port;
+    XENSTORE_RING_IDX req_prod; // ours; published to ring->req_prod
+    XENSTORE_RING_IDX rsp_cons; // ours; published to ring->rsp_cons
+    uint32_t failed; // set once by ring_fail, read by the wait predicates
+    domus_waitq rx_waiters; // xenbus-rx, waiting for rsp bytes
+    domus_waitq tx_waiters; // the writer, waiting for req space
 
-uint32_t load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+    uint32_t load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 
-// The store stopped serving us (XENSTORE_SERVER_FEATURE_ERROR) or we gave up on it.
-bool dead()
-{
-    if (__atomic_load_n(&failed, __ATOMIC_ACQUIRE))
-        return true;
-    return (load(&ring->server_features) & XENSTORE_SERVER_FEATURE_ERROR) &&
-           load(&ring->error) != XENSTORE_ERROR_NONE;
-}
+    // The store stopped serving us (XENSTORE_SERVER_FEATURE_ERROR) or we gave up on it.
+    bool dead()
+    {
+        if (__atomic_load_n(&failed, __ATOMIC_ACQUIRE))
+            return true;
+        return (load(&ring->server_features) & XENSTORE_SERVER_FEATURE_ERROR)
+            && load(&ring->error) != XENSTORE_ERROR_NONE;
+    }
 
-// A reconnect is in progress (only the store may end it): the ring must not be used.
-bool paused() { return load(&ring->connection) != XENSTORE_CONNECTED; }
+    // A reconnect is in progress (only the store may end it): the ring must not be used.
+    bool paused() { return load(&ring->connection) != XENSTORE_CONNECTED; }
 
-// Wait predicates: evaluated under the scheduler lock, so an event that changes the
-// answer and then wakes the queue cannot be missed (waitq_sleep_while).
-bool rx_must_wait(void*) { return !dead() && (paused() || load(&ring->rsp_prod) == rsp_cons); }
-bool tx_must_wait(void*)
-{
-    return !dead() && (paused() || req_prod - load(&ring->req_cons) >= XENSTORE_RING_SIZE);
-}
+    // Wait predicates: evaluated under the scheduler lock, so an event that changes the
+    // answer and then wakes the queue cannot be missed (waitq_sleep_while).
+    bool rx_must_wait(void*) { return !dead() && (paused() || load(&ring->rsp_prod) == rsp_cons); }
+    bool tx_must_wait(void*)
+    {
+        return !dead() && (paused() || req_prod - load(&ring->req_cons) >= XENSTORE_RING_SIZE);
+    }
 
-// Upcall context: the store produced replies or consumed requests. Only wakes threads.
-void on_store_event(evtchn_port_t, void*)
-{
-    waitq_wake_all(&rx_waiters);
-    waitq_wake_all(&tx_waiters);
-}
+    // Upcall context: the store produced replies or consumed requests. Only wakes threads.
+    void on_store_event(evtchn_port_t, void*)
+    {
+        waitq_wake_all(&rx_waiters);
+        waitq_wake_all(&tx_waiters);
+    }
 
-int check_alive()
-{
-    if (!dead())
-        return 0;
-    if (!__atomic_load_n(&failed, __ATOMIC_ACQUIRE))
-        ring_fail("store set the ring's error field to", load(&ring->error));
-    return -EIO;
-}
+    int check_alive()
+    {
+        if (!dead())
+            return 0;
+        if (!__atomic_load_n(&failed, __ATOMIC_ACQUIRE))
+            ring_fail("store set the ring's error field to", load(&ring->error));
+        return -EIO;
+    }
 
 } // namespace
 

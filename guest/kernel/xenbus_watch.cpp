@@ -16,113 +16,114 @@ namespace domus::guest::xenbus {
 
 namespace {
 
-struct Watch {
-    Watch* next;
-    const char* path;  // both strings live in the same allocation, after the struct
-    const char* token;
-    xenbus_watch_fn fn;
-    void* arg;
-};
+    struct Watch {
+        Watch* next;
+        const char* path; // both strings live in the same allocation, after the struct
+        const char* token;
+        xenbus_watch_fn fn;
+        void* arg;
+    };
 
-struct Event {
-    Event* next;
-    char* data; // "epath\0token\0" (+ the NUL xenbus-rx adds after the payload)
-    uint32_t len;
-};
+    struct Event {
+        Event* next;
+        char* data; // "epath\0token\0" (+ the NUL xenbus-rx adds after the payload)
+        uint32_t len;
+    };
 
-domus_mutex_t registry_lock = DOMUS_MUTEX_INIT;
-Watch* watches;                 // under registry_lock
-Watch* running;                 // whose callback runs now; under registry_lock
-domus_cond_t callback_done = DOMUS_COND_INIT;
+    domus_mutex_t registry_lock = DOMUS_MUTEX_INIT;
+    Watch* watches; // under registry_lock
+    Watch* running; // whose callback runs now; under registry_lock
+    domus_cond_t callback_done = DOMUS_COND_INIT;
 
-domus_mutex_t queue_lock = DOMUS_MUTEX_INIT;
-domus_cond_t queue_ready = DOMUS_COND_INIT;
-Event* queue_head;              // under queue_lock
-Event* queue_tail;
+    domus_mutex_t queue_lock = DOMUS_MUTEX_INIT;
+    domus_cond_t queue_ready = DOMUS_COND_INIT;
+    Event* queue_head; // under queue_lock
+    Event* queue_tail;
 
-domus_thread* watch_thread;
+    domus_thread* watch_thread;
 
-Watch** find(const char* path, const char* token)
-{
-    for (Watch** link = &watches; *link; link = &(*link)->next)
-        if (strcmp((*link)->path, path) == 0 && strcmp((*link)->token, token) == 0)
-            return link;
-    return nullptr;
-}
-
-// epath is wpath itself or a node below it.
-bool covers(const char* wpath, const char* epath)
-{
-    size_t n = strlen(wpath);
-    if (strncmp(wpath, epath, n) != 0)
-        return false;
-    return epath[n] == '\0' || epath[n] == '/' || (n && wpath[n - 1] == '/');
-}
-
-// After a watch left the registry: waits until its callback is not running (unless we
-// are that callback). registry_lock held.
-void wait_not_running(Watch* w)
-{
-    if (current_thread() == watch_thread)
-        return;
-    while (running == w)
-        cond_wait(&callback_done, &registry_lock);
-}
-
-void dispatch(const Event* e)
-{
-    const char* epath = e->data;
-    size_t path_len = strnlen(epath, e->len);
-    const char* token = epath + path_len + 1;
-    if (path_len + 1 >= e->len || strnlen(token, e->len - path_len - 1) == e->len - path_len - 1) {
-        printk("xenbus: malformed watch event (%u bytes) dropped\n", e->len);
-        return;
+    Watch** find(const char* path, const char* token)
+    {
+        for (Watch** link = &watches; *link; link = &(*link)->next)
+            if (strcmp((*link)->path, path) == 0 && strcmp((*link)->token, token) == 0)
+                return link;
+        return nullptr;
     }
-    mutex_lock(&registry_lock);
-    Watch* w = watches;
-    for (; w; w = w->next)
-        if (strcmp(w->token, token) == 0 && covers(w->path, epath))
-            break;
-    if (!w) { // unwatched meanwhile, or a stale event: nothing to do
+
+    // epath is wpath itself or a node below it.
+    bool covers(const char* wpath, const char* epath)
+    {
+        size_t n = strlen(wpath);
+        if (strncmp(wpath, epath, n) != 0)
+            return false;
+        return epath[n] == '\0' || epath[n] == '/' || (n && wpath[n - 1] == '/');
+    }
+
+    // After a watch left the registry: waits until its callback is not running (unless we
+    // are that callback). registry_lock held.
+    void wait_not_running(Watch* w)
+    {
+        if (current_thread() == watch_thread)
+            return;
+        while (running == w)
+            cond_wait(&callback_done, &registry_lock);
+    }
+
+    void dispatch(const Event* e)
+    {
+        const char* epath = e->data;
+        size_t path_len = strnlen(epath, e->len);
+        const char* token = epath + path_len + 1;
+        if (path_len + 1 >= e->len
+            || strnlen(token, e->len - path_len - 1) == e->len - path_len - 1) {
+            printk("xenbus: malformed watch event (%u bytes) dropped\n", e->len);
+            return;
+        }
+        mutex_lock(&registry_lock);
+        Watch* w = watches;
+        for (; w; w = w->next)
+            if (strcmp(w->token, token) == 0 && covers(w->path, epath))
+                break;
+        if (!w) { // unwatched meanwhile, or a stale event: nothing to do
+            mutex_unlock(&registry_lock);
+            return;
+        }
+        running = w;
+        xenbus_watch_fn fn = w->fn;
+        void* arg = w->arg;
         mutex_unlock(&registry_lock);
-        return;
+
+        fn(epath, token, arg); // w may be unwatched (and freed) from in here
+
+        mutex_lock(&registry_lock);
+        running = nullptr;
+        cond_broadcast(&callback_done);
+        mutex_unlock(&registry_lock);
     }
-    running = w;
-    xenbus_watch_fn fn = w->fn;
-    void* arg = w->arg;
-    mutex_unlock(&registry_lock);
 
-    fn(epath, token, arg); // w may be unwatched (and freed) from in here
-
-    mutex_lock(&registry_lock);
-    running = nullptr;
-    cond_broadcast(&callback_done);
-    mutex_unlock(&registry_lock);
-}
-
-void watch_main(void*)
-{
-    shutdown_watcher_start();
-    for (;;) {
-        mutex_lock(&queue_lock);
-        while (!queue_head)
-            cond_wait(&queue_ready, &queue_lock);
-        Event* e = queue_head;
-        queue_head = e->next;
-        if (!queue_head)
-            queue_tail = nullptr;
-        mutex_unlock(&queue_lock);
-        dispatch(e);
-        free(e->data);
-        free(e);
+    void watch_main(void*)
+    {
+        shutdown_watcher_start();
+        for (;;) {
+            mutex_lock(&queue_lock);
+            while (!queue_head)
+                cond_wait(&queue_ready, &queue_lock);
+            Event* e = queue_head;
+            queue_head = e->next;
+            if (!queue_head)
+                queue_tail = nullptr;
+            mutex_unlock(&queue_lock);
+            dispatch(e);
+            free(e->data);
+            free(e);
+        }
     }
-}
 
 } // namespace
 
 void watch_start_thread()
 {
-    domus_thread_attr_t attr{};
+    domus_thread_attr_t attr {};
     attr.name = "xenbus-watch";
     attr.vcpu = DOMUS_ANY_VCPU;
     attr.detached = 1;
@@ -139,7 +140,7 @@ void watch_queue_event(char* data, uint32_t len)
         free(data);
         return;
     }
-    *e = Event{nullptr, data, len};
+    *e = Event { nullptr, data, len };
     mutex_lock(&queue_lock);
     if (queue_tail)
         queue_tail->next = e;
@@ -168,7 +169,7 @@ extern "C" int xenbus_watch(const char* path, const char* token, xenbus_watch_fn
     char* strings = reinterpret_cast<char*>(w + 1);
     memcpy(strings, path, plen);
     memcpy(strings + plen, token, tlen);
-    *w = Watch{nullptr, strings, strings + plen, fn, arg};
+    *w = Watch { nullptr, strings, strings + plen, fn, arg };
 
     // Registered before the request: the store sends the first event right after its OK.
     mutex_lock(&registry_lock);
@@ -181,7 +182,7 @@ extern "C" int xenbus_watch(const char* path, const char* token, xenbus_watch_fn
     watches = w;
     mutex_unlock(&registry_lock);
 
-    Part parts[] = {{path, plen}, {token, tlen}};
+    Part parts[] = { { path, plen }, { token, tlen } };
     int rc = request_ok(XS_WATCH, XBT_NIL, parts, 2);
     if (rc < 0) {
         mutex_lock(&registry_lock);
@@ -210,7 +211,7 @@ extern "C" int xenbus_unwatch(const char* path, const char* token)
     *link = w->next;
     wait_not_running(w);
     mutex_unlock(&registry_lock);
-    Part parts[] = {{path, strlen(path) + 1}, {token, strlen(token) + 1}};
+    Part parts[] = { { path, strlen(path) + 1 }, { token, strlen(token) + 1 } };
     int rc = request_ok(XS_UNWATCH, XBT_NIL, parts, 2);
     free(w);
     return rc;

@@ -21,9 +21,18 @@ void* checked(void* p, size_t size)
 void* operator new(size_t size) { return checked(malloc(size ? size : 1), size); }
 void* operator new[](size_t size) { return checked(malloc(size ? size : 1), size); }
 void* operator new(size_t size, const std::nothrow_t&) noexcept { return malloc(size ? size : 1); }
-void* operator new[](size_t size, const std::nothrow_t&) noexcept { return malloc(size ? size : 1); }
-void* operator new(size_t size, std::align_val_t a) { return checked(memalign(size_t(a), size ? size : 1), size); }
-void* operator new[](size_t size, std::align_val_t a) { return checked(memalign(size_t(a), size ? size : 1), size); }
+void* operator new[](size_t size, const std::nothrow_t&) noexcept
+{
+    return malloc(size ? size : 1);
+}
+void* operator new(size_t size, std::align_val_t a)
+{
+    return checked(memalign(size_t(a), size ? size : 1), size);
+}
+void* operator new[](size_t size, std::align_val_t a)
+{
+    return checked(memalign(size_t(a), size ? size : 1), size);
+}
 void operator delete(void* p) noexcept { free(p); }
 void operator delete[](void* p) noexcept { free(p); }
 void operator delete(void* p, size_t) noexcept { free(p); }
@@ -43,6 +52,6 @@ int __cxa_atexit(void (*)(void*), void*, void*) { return 0; }
 
 int __cxa_guard_acquire(long long* guard) { return !*reinterpret_cast<char*>(guard); }
 void __cxa_guard_release(long long* guard) { *reinterpret_cast<char*>(guard) = 1; }
-void __cxa_guard_abort(long long*) {}
+void __cxa_guard_abort(long long*) { }
 
 } // extern "C"

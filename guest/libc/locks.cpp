@@ -11,21 +11,21 @@ struct __lock {
 
 extern "C" {
 
-struct __lock __lock___sinit_recursive_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
-struct __lock __lock___sfp_recursive_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
-struct __lock __lock___atexit_recursive_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
-struct __lock __lock___at_quick_exit_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
-struct __lock __lock___malloc_recursive_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
-struct __lock __lock___env_recursive_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
-struct __lock __lock___tz_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
-struct __lock __lock___dd_hash_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
-struct __lock __lock___arc4random_mutex = {DOMUS_RECURSIVE_MUTEX_INIT};
+struct __lock __lock___sinit_recursive_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
+struct __lock __lock___sfp_recursive_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
+struct __lock __lock___atexit_recursive_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
+struct __lock __lock___at_quick_exit_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
+struct __lock __lock___malloc_recursive_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
+struct __lock __lock___env_recursive_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
+struct __lock __lock___tz_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
+struct __lock __lock___dd_hash_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
+struct __lock __lock___arc4random_mutex = { DOMUS_RECURSIVE_MUTEX_INIT };
 
 void __retarget_lock_init(_LOCK_T* lock)
 {
     auto* l = static_cast<struct __lock*>(malloc(sizeof(struct __lock)));
     if (l)
-        *l = __lock{DOMUS_RECURSIVE_MUTEX_INIT};
+        *l = __lock { DOMUS_RECURSIVE_MUTEX_INIT };
     *lock = l;
 }
 
@@ -45,7 +45,10 @@ int __retarget_lock_try_acquire(_LOCK_T lock)
 {
     return lock ? domus::guest::mutex_trylock(&lock->mutex) : 1;
 }
-int __retarget_lock_try_acquire_recursive(_LOCK_T lock) { return __retarget_lock_try_acquire(lock); }
+int __retarget_lock_try_acquire_recursive(_LOCK_T lock)
+{
+    return __retarget_lock_try_acquire(lock);
+}
 
 void __retarget_lock_release(_LOCK_T lock)
 {

@@ -9,7 +9,7 @@
 
 namespace {
 
-void no_cleanup(struct _reent*) {}
+void no_cleanup(struct _reent*) { }
 
 } // namespace
 
@@ -35,7 +35,10 @@ void domus_libc_thread_fini(void* area)
         _reclaim_reent(r);
 }
 
-void domus_libc_use_global_reent(void) { domus::guest::current_thread()->libc_area = _GLOBAL_REENT; }
+void domus_libc_use_global_reent(void)
+{
+    domus::guest::current_thread()->libc_area = _GLOBAL_REENT;
+}
 
 struct _reent* __getreent(void)
 {

@@ -19,11 +19,11 @@
 extern int errno;
 #define SET_ERRNO(e) (*__errno() = (e))
 
-void *domus_heap_sbrk(intptr_t increment); /* kernel, mm.cpp (C linkage wrapper) */
+void* domus_heap_sbrk(intptr_t increment); /* kernel, mm.cpp (C linkage wrapper) */
 
 #define ALIAS(name) __attribute__((alias(#name)))
 
-_READ_WRITE_RETURN_TYPE write(int fd, const void *buf, size_t len)
+_READ_WRITE_RETURN_TYPE write(int fd, const void* buf, size_t len)
 {
     if (fd != 1 && fd != 2) {
         SET_ERRNO(EBADF);
@@ -32,10 +32,9 @@ _READ_WRITE_RETURN_TYPE write(int fd, const void *buf, size_t len)
     domus_console_write(buf, len);
     return (_READ_WRITE_RETURN_TYPE)len;
 }
-_READ_WRITE_RETURN_TYPE _write(int fd, const void *buf, size_t len) ALIAS(write);
+_READ_WRITE_RETURN_TYPE _write(int fd, const void* buf, size_t len) ALIAS(write);
 
-
-_READ_WRITE_RETURN_TYPE read(int fd, void *buf, size_t len)
+_READ_WRITE_RETURN_TYPE read(int fd, void* buf, size_t len)
 {
     if (fd != 0) {
         SET_ERRNO(EBADF);
@@ -43,7 +42,7 @@ _READ_WRITE_RETURN_TYPE read(int fd, void *buf, size_t len)
     }
     return (_READ_WRITE_RETURN_TYPE)domus_console_read(buf, len);
 }
-_READ_WRITE_RETURN_TYPE _read(int fd, void *buf, size_t len) ALIAS(read);
+_READ_WRITE_RETURN_TYPE _read(int fd, void* buf, size_t len) ALIAS(read);
 
 int close(int fd)
 {
@@ -54,7 +53,7 @@ int close(int fd)
 }
 int _close(int fd) ALIAS(close);
 
-int fstat(int fd, struct stat *st)
+int fstat(int fd, struct stat* st)
 {
     if (fd < 0 || fd > 2) {
         SET_ERRNO(EBADF);
@@ -64,7 +63,7 @@ int fstat(int fd, struct stat *st)
     st->st_mode = S_IFCHR;
     return 0;
 }
-int _fstat(int fd, struct stat *st) ALIAS(fstat);
+int _fstat(int fd, struct stat* st) ALIAS(fstat);
 
 int isatty(int fd) { return fd >= 0 && fd <= 2; }
 int _isatty(int fd) ALIAS(isatty);
@@ -77,39 +76,39 @@ off_t lseek(int fd, off_t off, int whence)
 }
 off_t _lseek(int fd, off_t off, int whence) ALIAS(lseek);
 
-int open(const char *path, int flags, ...)
+int open(const char* path, int flags, ...)
 {
     (void)path, (void)flags;
     SET_ERRNO(ENOENT);
     return -1;
 }
-int _open(const char *path, int flags, ...) ALIAS(open);
+int _open(const char* path, int flags, ...) ALIAS(open);
 
-int stat(const char *restrict path, struct stat *restrict st)
+int stat(const char* restrict path, struct stat* restrict st)
 {
     (void)path, (void)st;
     SET_ERRNO(ENOENT);
     return -1;
 }
-int _stat(const char *restrict path, struct stat *restrict st) ALIAS(stat);
+int _stat(const char* restrict path, struct stat* restrict st) ALIAS(stat);
 
-int unlink(const char *path)
+int unlink(const char* path)
 {
     (void)path;
     SET_ERRNO(ENOENT);
     return -1;
 }
-int _unlink(const char *path) ALIAS(unlink);
+int _unlink(const char* path) ALIAS(unlink);
 
-int link(const char *old, const char *new_path)
+int link(const char* old, const char* new_path)
 {
     (void)old, (void)new_path;
     SET_ERRNO(EMLINK);
     return -1;
 }
-int _link(const char *old, const char *new_path) ALIAS(link);
+int _link(const char* old, const char* new_path) ALIAS(link);
 
-int mkdir(const char *path, mode_t mode)
+int mkdir(const char* path, mode_t mode)
 {
     (void)path, (void)mode;
     SET_ERRNO(ENOSYS);
@@ -130,21 +129,21 @@ int fork(void)
 }
 int _fork(void) ALIAS(fork);
 
-int execve(const char *path, char *const argv[], char *const envp[])
+int execve(const char* path, char* const argv[], char* const envp[])
 {
     (void)path, (void)argv, (void)envp;
     SET_ERRNO(ENOMEM);
     return -1;
 }
-int _execve(const char *path, char *const argv[], char *const envp[]) ALIAS(execve);
+int _execve(const char* path, char* const argv[], char* const envp[]) ALIAS(execve);
 
-int wait(int *status)
+int wait(int* status)
 {
     (void)status;
     SET_ERRNO(ECHILD);
     return -1;
 }
-int _wait(int *status) ALIAS(wait);
+int _wait(int* status) ALIAS(wait);
 
 int getpid(void) { return 1; }
 int _getpid(void) ALIAS(getpid);
@@ -160,7 +159,7 @@ int kill(int pid, int sig)
 }
 int _kill(int pid, int sig) ALIAS(kill);
 
-int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+int sigprocmask(int how, const sigset_t* set, sigset_t* old)
 {
     (void)how, (void)set;
     if (old)
@@ -168,21 +167,18 @@ int sigprocmask(int how, const sigset_t *set, sigset_t *old)
     return 0;
 }
 
-void _exit(int code)
-{
-    domus_poweroff(code);
-}
+void _exit(int code) { domus_poweroff(code); }
 
-void *sbrk(ptrdiff_t increment)
+void* sbrk(ptrdiff_t increment)
 {
-    void *p = domus_heap_sbrk(increment);
-    if (p == (void *)-1)
+    void* p = domus_heap_sbrk(increment);
+    if (p == (void*)-1)
         SET_ERRNO(ENOMEM);
     return p;
 }
-void *_sbrk(ptrdiff_t increment) ALIAS(sbrk);
+void* _sbrk(ptrdiff_t increment) ALIAS(sbrk);
 
-int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+int gettimeofday(struct timeval* restrict tv, void* restrict tz)
 {
     (void)tz;
     if (tv) {
@@ -192,10 +188,10 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
     }
     return 0;
 }
-int _gettimeofday(struct timeval *tv, void *tz) ALIAS(gettimeofday);
+int _gettimeofday(struct timeval* tv, void* tz) ALIAS(gettimeofday);
 
 /* newlib's clock() divides by CLOCKS_PER_SEC (1000): report milliseconds of uptime. */
-clock_t times(struct tms *buf)
+clock_t times(struct tms* buf)
 {
     clock_t ms = (clock_t)(domus_monotonic_ns() / 1000000u);
     if (buf) {
@@ -206,9 +202,9 @@ clock_t times(struct tms *buf)
     }
     return ms;
 }
-clock_t _times(struct tms *buf) ALIAS(times);
+clock_t _times(struct tms* buf) ALIAS(times);
 
-int clock_gettime(clockid_t clock, struct timespec *ts)
+int clock_gettime(clockid_t clock, struct timespec* ts)
 {
     uint64_t ns;
     if (clock == CLOCK_REALTIME)
@@ -224,7 +220,7 @@ int clock_gettime(clockid_t clock, struct timespec *ts)
     return 0;
 }
 
-int clock_getres(clockid_t clock, struct timespec *res)
+int clock_getres(clockid_t clock, struct timespec* res)
 {
     (void)clock;
     if (res) {
@@ -234,7 +230,7 @@ int clock_getres(clockid_t clock, struct timespec *res)
     return 0;
 }
 
-int nanosleep(const struct timespec *req, struct timespec *rem)
+int nanosleep(const struct timespec* req, struct timespec* rem)
 {
     if (!req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000 || req->tv_sec < 0) {
         SET_ERRNO(EINVAL);
@@ -264,10 +260,10 @@ int sched_yield(void)
     return 0;
 }
 
-int getentropy(void *buf, size_t len)
+int getentropy(void* buf, size_t len)
 {
     /* Not cryptographic: the TSC mixed through splitmix64. */
-    unsigned char *out = buf;
+    unsigned char* out = buf;
     for (size_t i = 0; i < len; i += 8) {
         uint32_t lo, hi;
         __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
@@ -281,11 +277,11 @@ int getentropy(void *buf, size_t len)
     return 0;
 }
 
-int posix_memalign(void **out, size_t align, size_t size)
+int posix_memalign(void** out, size_t align, size_t size)
 {
-    if (align < sizeof(void *) || (align & (align - 1)))
+    if (align < sizeof(void*) || (align & (align - 1)))
         return EINVAL;
-    void *p = memalign(align, size);
+    void* p = memalign(align, size);
     if (!p)
         return ENOMEM;
     *out = p;

@@ -30,13 +30,13 @@ extern "C" {
 #define BLK_MAX_DEVICES 16
 
 struct blk_info {
-    uint64_t sectors;      /* capacity in 512-byte units */
-    uint32_t sector_size;  /* logical block size in bytes (512, 4096, ...) */
-    int read_only;         /* the backend says VDISK_READONLY (or mode r) */
-    int flush;             /* blk_flush is supported (flush-cache or barrier) */
-    int discard;           /* blk_discard is supported */
+    uint64_t sectors; /* capacity in 512-byte units */
+    uint32_t sector_size; /* logical block size in bytes (512, 4096, ...) */
+    int read_only; /* the backend says VDISK_READONLY (or mode r) */
+    int flush; /* blk_flush is supported (flush-cache or barrier) */
+    int discard; /* blk_discard is supported */
     uint32_t max_segments; /* 4 KiB pages per ring request: 11, more with indirect */
-    char name[16];         /* "xvda", or "vbd<devid>" for other numbering */
+    char name[16]; /* "xvda", or "vbd<devid>" for other numbering */
 };
 
 /* Number of connected devices. The first call waits until the boot-time probe has
@@ -64,17 +64,17 @@ enum blk_op_type { BLK_OP_READ = 0, BLK_OP_WRITE = 1, BLK_OP_FLUSH = 2, BLK_OP_D
 
 struct blk_op {
     /* set by the caller */
-    int type;        /* enum blk_op_type */
+    int type; /* enum blk_op_type */
     uint64_t sector; /* 512-byte units */
-    uint64_t count;  /* 512-byte sectors; 0 for a flush; at most 2^32-1 for read/write */
-    void* buf;       /* read/write: count * 512 bytes; ignored otherwise */
+    uint64_t count; /* 512-byte sectors; 0 for a flush; at most 2^32-1 for read/write */
+    void* buf; /* read/write: count * 512 bytes; ignored otherwise */
     /* result, valid once done */
     int status; /* 0 or a negative errno */
     /* the kernel's; do not touch while in flight */
     int _dev;
     uint32_t _done;
     uint32_t _pending; /* ring requests in flight */
-    uint64_t _next;    /* sectors already put on the ring */
+    uint64_t _next; /* sectors already put on the ring */
 };
 
 /* Starts op on dev. Returns 0 if accepted; otherwise a negative errno, and the op is

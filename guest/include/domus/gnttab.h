@@ -20,7 +20,7 @@ extern "C" {
 /* Grants `domid` access to the 4 KiB page at `page` (page-aligned guest address),
  * read-only if `readonly`. Returns the grant ref (>= GNTTAB_NR_RESERVED_ENTRIES), or
  * -EINVAL (page not aligned), -ENOSPC (no free entry), -ENODEV (no table). */
-int gnttab_grant_access(domid_t domid, void *page, int readonly);
+int gnttab_grant_access(domid_t domid, void* page, int readonly);
 
 /* Revokes a grant made by gnttab_grant_access, as Xen's protocol says: -EBUSY (and the
  * grant stays valid) while the grantee uses it (GTF_reading/GTF_writing set): try again
@@ -29,7 +29,7 @@ int gnttab_grant_access(domid_t domid, void *page, int readonly);
 int gnttab_end_access(grant_ref_t ref);
 
 /* A snapshot of entry `ref` (any ref, reserved ones included); -EINVAL past the end. */
-int gnttab_query(grant_ref_t ref, struct grant_entry_v1 *out);
+int gnttab_query(grant_ref_t ref, struct grant_entry_v1* out);
 
 /* Entries in the registered table (0: none); refs still free to grant. */
 unsigned gnttab_nr_entries(void);
@@ -37,11 +37,11 @@ unsigned gnttab_nr_free(void);
 
 /* The live entry of `ref` (null past the end or without a table). For tests that
  * play the monitor's part; frontends never need it. */
-struct grant_entry_v1 *gnttab_entry_for_test(grant_ref_t ref);
+struct grant_entry_v1* gnttab_entry_for_test(grant_ref_t ref);
 
 /* grant_table_op(GNTTABOP_copy, ops, count): copies between grants of this domain's own
  * table (see grant_table.h). Returns the hypercall's result; each op has its status. */
-long gnttab_copy_batch(struct gnttab_copy *ops, unsigned count);
+long gnttab_copy_batch(struct gnttab_copy* ops, unsigned count);
 
 #ifdef __cplusplus
 }

@@ -27,24 +27,24 @@ extern "C" {
 /* ---- threads ---------------------------------------------------------------- */
 
 typedef struct domus_thread domus_thread_t;
-typedef void (*domus_thread_fn)(void *arg);
+typedef void (*domus_thread_fn)(void* arg);
 
 #define DOMUS_ANY_VCPU (-1)
 #define DOMUS_DEFAULT_STACK_SIZE (128u * 1024u)
 
 typedef struct domus_thread_attr {
-    const char *name;  /* copied; NULL = "thread" */
+    const char* name; /* copied; NULL = "thread" */
     size_t stack_size; /* 0 = DOMUS_DEFAULT_STACK_SIZE */
-    int vcpu;          /* DOMUS_ANY_VCPU, or the only vCPU the thread may run on */
-    int detached;      /* nonzero: freed on exit, cannot be joined */
+    int vcpu; /* DOMUS_ANY_VCPU, or the only vCPU the thread may run on */
+    int detached; /* nonzero: freed on exit, cannot be joined */
 } domus_thread_attr_t;
 
 /* Starts fn(arg) in a new thread. attr may be NULL. Returns NULL without memory. */
-domus_thread_t *domus_thread_create(domus_thread_fn fn, void *arg, const domus_thread_attr_t *attr);
+domus_thread_t* domus_thread_create(domus_thread_fn fn, void* arg, const domus_thread_attr_t* attr);
 /* Waits for a joinable thread to end and frees it. Returns 0, or -1 if detached/self. */
-int domus_thread_join(domus_thread_t *thread);
-domus_thread_t *domus_thread_self(void);
-const char *domus_thread_name(const domus_thread_t *thread);
+int domus_thread_join(domus_thread_t* thread);
+domus_thread_t* domus_thread_self(void);
+const char* domus_thread_name(const domus_thread_t* thread);
 void domus_thread_exit(void) __attribute__((noreturn));
 /* Gives the vCPU to another runnable thread, if any. */
 void domus_yield(void);
@@ -52,12 +52,12 @@ void domus_yield(void);
 /* ---- vCPUs -------------------------------------------------------------------- */
 
 unsigned domus_vcpu_count(void); /* vCPUs online (upcall-safe) */
-unsigned domus_vcpu_id(void);    /* the vCPU running the caller now (upcall-safe) */
+unsigned domus_vcpu_id(void); /* the vCPU running the caller now (upcall-safe) */
 
 /* ---- time --------------------------------------------------------------------- */
 
-uint64_t domus_monotonic_ns(void);       /* ns since the domain started (upcall-safe) */
-uint64_t domus_wallclock_ns(void);       /* ns since 1970 (upcall-safe) */
+uint64_t domus_monotonic_ns(void); /* ns since the domain started (upcall-safe) */
+uint64_t domus_wallclock_ns(void); /* ns since 1970 (upcall-safe) */
 void domus_sleep_until(uint64_t monotonic_ns);
 void domus_sleep_ns(uint64_t ns);
 void domus_sleep_us(uint64_t us);
@@ -72,74 +72,88 @@ struct domus_waitq {
 };
 
 typedef struct domus_mutex {
-    uint32_t state;     /* 0 free, 1 held, 2 held with waiters */
+    uint32_t state; /* 0 free, 1 held, 2 held with waiters */
     uint32_t recursion; /* for recursive mutexes: extra acquisitions */
-    domus_thread_t *owner;
+    domus_thread_t* owner;
     struct domus_waitq waiters;
     uint32_t recursive;
     uint32_t _pad;
 } domus_mutex_t;
-#define DOMUS_MUTEX_INIT {0, 0, 0, {0, 0}, 0, 0}
-#define DOMUS_RECURSIVE_MUTEX_INIT {0, 0, 0, {0, 0}, 1, 0}
+#define DOMUS_MUTEX_INIT                                                                           \
+    {                                                                                              \
+        0, 0, 0, { 0, 0 }, 0, 0                                                                    \
+    }
+#define DOMUS_RECURSIVE_MUTEX_INIT                                                                 \
+    {                                                                                              \
+        0, 0, 0, { 0, 0 }, 1, 0                                                                    \
+    }
 
-void domus_mutex_init(domus_mutex_t *m, int recursive);
-void domus_mutex_lock(domus_mutex_t *m);
-int domus_mutex_trylock(domus_mutex_t *m); /* 1 = acquired */
-void domus_mutex_unlock(domus_mutex_t *m);
+void domus_mutex_init(domus_mutex_t* m, int recursive);
+void domus_mutex_lock(domus_mutex_t* m);
+int domus_mutex_trylock(domus_mutex_t* m); /* 1 = acquired */
+void domus_mutex_unlock(domus_mutex_t* m);
 
 typedef struct domus_cond {
     struct domus_waitq waiters;
 } domus_cond_t;
-#define DOMUS_COND_INIT {{0, 0}}
+#define DOMUS_COND_INIT                                                                            \
+    {                                                                                              \
+        {                                                                                          \
+            0, 0                                                                                   \
+        }                                                                                          \
+    }
 
-void domus_cond_init(domus_cond_t *c);
-void domus_cond_wait(domus_cond_t *c, domus_mutex_t *m);
-void domus_cond_signal(domus_cond_t *c);    /* upcall-safe */
-void domus_cond_broadcast(domus_cond_t *c); /* upcall-safe */
+void domus_cond_init(domus_cond_t* c);
+void domus_cond_wait(domus_cond_t* c, domus_mutex_t* m);
+void domus_cond_signal(domus_cond_t* c); /* upcall-safe */
+void domus_cond_broadcast(domus_cond_t* c); /* upcall-safe */
 
 typedef struct domus_sem {
     int64_t count;
     struct domus_waitq waiters;
 } domus_sem_t;
-#define DOMUS_SEM_INIT(n) {(n), {0, 0}}
+#define DOMUS_SEM_INIT(n)                                                                          \
+    {                                                                                              \
+        (n), { 0, 0 }                                                                              \
+    }
 
-void domus_sem_init(domus_sem_t *s, int64_t count);
-void domus_sem_down(domus_sem_t *s);
-int domus_sem_trydown(domus_sem_t *s); /* 1 = got a unit (upcall-safe) */
-void domus_sem_up(domus_sem_t *s);     /* upcall-safe */
+void domus_sem_init(domus_sem_t* s, int64_t count);
+void domus_sem_down(domus_sem_t* s);
+int domus_sem_trydown(domus_sem_t* s); /* 1 = got a unit (upcall-safe) */
+void domus_sem_up(domus_sem_t* s); /* upcall-safe */
 
 /* ---- event channels ---------------------------------------------------------------
  * Ports come back masked-off (deliverable) with no handler; set one before use.
  * Results are 0 or a negative Xen errno. */
 
-typedef void (*domus_event_handler)(evtchn_port_t port, void *data);
+typedef void (*domus_event_handler)(evtchn_port_t port, void* data);
 
-int domus_evtchn_bind_ipi(unsigned vcpu, evtchn_port_t *port);
-int domus_evtchn_bind_virq(unsigned virq, unsigned vcpu, evtchn_port_t *port);
-int domus_evtchn_alloc_unbound(domid_t remote, evtchn_port_t *port);
+int domus_evtchn_bind_ipi(unsigned vcpu, evtchn_port_t* port);
+int domus_evtchn_bind_virq(unsigned virq, unsigned vcpu, evtchn_port_t* port);
+int domus_evtchn_alloc_unbound(domid_t remote, evtchn_port_t* port);
 int domus_evtchn_close(evtchn_port_t port);
-void domus_evtchn_set_handler(evtchn_port_t port, domus_event_handler handler, void *data);
-void domus_evtchn_mask(evtchn_port_t port);   /* upcall-safe */
+void domus_evtchn_set_handler(evtchn_port_t port, domus_event_handler handler, void* data);
+void domus_evtchn_mask(evtchn_port_t port); /* upcall-safe */
 void domus_evtchn_unmask(evtchn_port_t port); /* upcall-safe */
-int domus_evtchn_notify(evtchn_port_t port);  /* doorbell; upcall-safe */
+int domus_evtchn_notify(evtchn_port_t port); /* doorbell; upcall-safe */
 
 /* ---- console, command line, power ---------------------------------------------- */
 
-void domus_console_write(const char *buf, size_t len); /* one notify per call */
+void domus_console_write(const char* buf, size_t len); /* one notify per call */
 /* Blocks until console input arrives; returns 1..len bytes (0 without a console ring). */
-size_t domus_console_read(char *buf, size_t len);
-const char *domus_cmdline(void);
+size_t domus_console_read(char* buf, size_t len);
+const char* domus_cmdline(void);
 /* Value of key=value in the command line, or NULL; copies at most size-1 chars. */
-const char *domus_cmdline_get(const char *key, char *buf, size_t size);
+const char* domus_cmdline_get(const char* key, char* buf, size_t size);
 
 void domus_poweroff(int code) __attribute__((noreturn));
 void domus_reboot(void) __attribute__((noreturn));
-void domus_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-int domus_printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void domus_panic(const char* fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+int domus_printk(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Raw hypercall, for tests: nr indexes the hypercall page (0..127). */
 long domus_hypercall(unsigned nr, unsigned long a1, unsigned long a2, unsigned long a3,
-                     unsigned long a4, unsigned long a5);
+    unsigned long a4, unsigned long a5);
 
 /* Guest memory as the kernel sees it. */
 uint64_t domus_heap_start(void);

@@ -6,7 +6,7 @@
 #include "xen.h"
 
 #define MAX_GUEST_CMDLINE 1024
-#define DOMUS_START_INFO_MAGIC "domus-1.1-x86_64"
+#define DOMUS_START_INFO_MAGIC "domus-1.0-x86_64" /* fixed for ABI 1.x; the minor is in domus.abi_version */
 
 /* Boot contract (Domus):
  *  - guest-physical memory is mapped 1:1 at virtual 0 with 2 MiB user pages, except the
