@@ -93,7 +93,9 @@ std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw, c
     }
     if (request.kind == BlkRequest::Kind::write && limits.read_only) return BlkError::read_only;
     if (!add_segments(request, raw.seg, raw.nr_segments)) return BlkError::bad_segments;
-    if (!range_fits(request.sector, request.nr_sectors, limits.sectors)) return BlkError::out_of_range;
+    // A pure flush moves no sectors: its sector number means nothing (as in Xen's blkback).
+    if (request.kind != BlkRequest::Kind::flush && !range_fits(request.sector, request.nr_sectors, limits.sectors))
+        return BlkError::out_of_range;
     return request;
 }
 

@@ -73,6 +73,8 @@ TEST(BlkRequest, LastSectorOfTheDiskIsReachable) {
 TEST(BlkRequest, FlushWithAndWithoutData) {
     auto pure = std::get<BlkRequest>(parse_blk_request(rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 0), disk()));
     EXPECT_EQ(pure.kind, BlkRequest::Kind::flush);
+    // A flush moves nothing, so any sector number is fine.
+    EXPECT_TRUE(std::holds_alternative<BlkRequest>(parse_blk_request(rw(BLKIF_OP_FLUSH_DISKCACHE, ~0ull, 0), disk())));
     auto with_data = std::get<BlkRequest>(parse_blk_request(rw(BLKIF_OP_WRITE_BARRIER, 0, 2), disk()));
     EXPECT_EQ(with_data.kind, BlkRequest::Kind::write);
     EXPECT_TRUE(with_data.flush_before);
