@@ -3,28 +3,28 @@
 // runs only the figures whose name contains FILTER.
 #include <x86intrin.h>
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <random>
 
-#include "base/fd.hpp"
 #include <cstdio>
 #include <map>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
+#include "base/fd.hpp"
 
 #include "../tests/integration/process.hpp"
+#include "store/client.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/run_dir.hpp"
-#include "store/client.hpp"
 
 extern "C" double compute_kernel(unsigned iterations);
 
@@ -161,12 +161,15 @@ void kill_run_dir(const std::string& run_dir) {
 }
 
 void bench_toolstack() {
-    if (!wanted("create_to_running_ms") && !wanted("domains_started_per_s") && !wanted("max_domains")) return;
+    if (!wanted("create_to_running_ms") && !wanted("domains_started_per_s") &&
+        !wanted("max_domains"))
+        return;
     const char* limit = std::getenv("DOMUS_BENCH_MAX_DOMAINS");
     const int kDomains = limit ? std::atoi(limit) : 1000;  // 16 MiB each
     domus::toolstack::RunDir dir{"/tmp/domus-bench-" + std::to_string(::getpid())};
     ::setenv("DOMUS_RUN_DIR", dir.root.c_str(), 1);
-    auto started = run_process({g_bin, "info"}, std::chrono::seconds(30));  // starts domusd and the store
+    auto started =
+        run_process({g_bin, "info"}, std::chrono::seconds(30));  // starts domusd and the store
     if (started.status != 0) {
         std::fprintf(stderr, "bench: domusd did not start: %s\n", started.err.c_str());
         return;
@@ -178,13 +181,15 @@ void bench_toolstack() {
         std::string config = "name = \"bench" + std::to_string(i) + "\"\nkernel = \"" + g_guests +
                              "/idle.elf\"\nmemory = 16\n";
         auto t = std::chrono::steady_clock::now();
-        auto reply = domus::toolstack::json_request(dir.daemon_socket(),
-                                                    {{"op", "create"}, {"config", config}, {"file", "bench"}});
+        auto reply = domus::toolstack::json_request(
+            dir.daemon_socket(), {{"op", "create"}, {"config", config}, {"file", "bench"}});
         if (!reply) {
             std::fprintf(stderr, "bench: create %d failed: %s\n", i, reply.error().message.c_str());
             break;
         }
-        create_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+        create_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t)
+                .count());
         domids.push_back((*reply)["domid"].get<int>());
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -192,20 +197,24 @@ void bench_toolstack() {
     // guest's watch copies it to data/pong.
     int responsive = 0;
     if (auto store = domus::store::Client::connect(dir.store_socket())) {
-        for (int domid : domids) (void)store->write(fmt::format("/local/domain/{}/data/ping", domid), "p" + std::to_string(domid));
+        for (int domid : domids)
+            (void)store->write(fmt::format("/local/domain/{}/data/ping", domid),
+                               "p" + std::to_string(domid));
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         std::vector<bool> answered(domids.size(), false);
         while (responsive < int(domids.size()) && std::chrono::steady_clock::now() < deadline) {
             for (std::size_t i = 0; i < domids.size(); ++i) {
                 if (answered[i]) continue;
                 auto pong = store->read(fmt::format("/local/domain/{}/data/pong", domids[i]));
-                if (pong && *pong == "p" + std::to_string(domids[i])) answered[i] = true, ++responsive;
+                if (pong && *pong == "p" + std::to_string(domids[i]))
+                    answered[i] = true, ++responsive;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
     }
     if (!create_ms.empty()) {
-        std::vector<double> first(create_ms.begin(), create_ms.begin() + std::min<std::size_t>(create_ms.size(), 20));
+        std::vector<double> first(create_ms.begin(),
+                                  create_ms.begin() + std::min<std::size_t>(create_ms.size(), 20));
         emit("create_to_running_ms", median(first), "ms");
         emit("domains_started_per_s", double(create_ms.size()) / seconds, "domains/s");
     }
@@ -215,16 +224,19 @@ void bench_toolstack() {
 }
 
 // The same pattern natively on the host file: the baseline of the block figures.
-double host_io(const std::string& path, bool write, bool random, std::size_t block, std::uint64_t bytes) {
+double host_io(const std::string& path, bool write, bool random, std::size_t block,
+               std::uint64_t bytes) {
     domus::Fd fd(::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC));
     std::vector<char> buffer(block, 'x');
     std::mt19937_64 rng(1);
     std::uint64_t blocks = bytes / block, done = 0;
     auto t0 = std::chrono::steady_clock::now();
     auto deadline = t0 + std::chrono::seconds(2);
-    for (std::uint64_t i = 0; random ? std::chrono::steady_clock::now() < deadline : i < blocks; ++i) {
+    for (std::uint64_t i = 0; random ? std::chrono::steady_clock::now() < deadline : i < blocks;
+         ++i) {
         off_t offset = off_t((random ? rng() % blocks : i) * block);
-        ssize_t n = write ? ::pwrite(fd.get(), buffer.data(), block, offset) : ::pread(fd.get(), buffer.data(), block, offset);
+        ssize_t n = write ? ::pwrite(fd.get(), buffer.data(), block, offset)
+                          : ::pread(fd.get(), buffer.data(), block, offset);
         if (n != ssize_t(block)) break;
         ++done;
     }
@@ -237,17 +249,25 @@ void bench_block() {
     if (!wanted("blk_") && !wanted("edisk_")) return;
     domus::toolstack::RunDir dir{"/tmp/domus-blkbench-" + std::to_string(::getpid())};
     ::setenv("DOMUS_RUN_DIR", dir.root.c_str(), 1);
-    if (run_process({g_bin, "info"}, std::chrono::seconds(30)).status != 0) return;  // starts the store
+    if (run_process({g_bin, "info"}, std::chrono::seconds(30)).status != 0)
+        return;  // starts the store
     std::string image = dir.root + "/disk.img";
     constexpr std::uint64_t kBytes = 256ull << 20;
-    { domus::Fd fd(::open(image.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)); (void)::ftruncate(fd.get(), off_t(kBytes)); }
+    {
+        domus::Fd fd(::open(image.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        (void)::ftruncate(fd.get(), off_t(kBytes));
+    }
     auto pv = [&](const std::string& cmdline) {
-        auto r = domus_run("blk_tool", {"--store-run-dir", dir.root, "--domid", "900", "--stats", "--disk",
-                                        "format=raw, vdev=xvda, target=" + image, "--cmdline", cmdline});
+        auto r = domus_run("blk_tool",
+                           {"--store-run-dir", dir.root, "--domid", "900", "--stats", "--disk",
+                            "format=raw, vdev=xvda, target=" + image, "--cmdline", cmdline});
         auto f = figures(r.out);
         auto s = figures(r.err);
-        for (auto& [k, v] : s) f[k] = v;
-        if (r.status != 0) std::fprintf(stderr, "bench: blk_tool %s failed: %s%s\n", cmdline.c_str(), r.out.c_str(), r.err.c_str());
+        for (auto& [k, v] : s)
+            f[k] = v;
+        if (r.status != 0)
+            std::fprintf(stderr, "bench: blk_tool %s failed: %s%s\n", cmdline.c_str(),
+                         r.out.c_str(), r.err.c_str());
         return f;
     };
     // Sequential: 128 MiB in 128 KiB requests (indirect segments); random: 4 KiB for 2 s.
@@ -260,24 +280,31 @@ void bench_block() {
     double host_rand = host_io(image, false, true, 4096, 128ull << 20);
     // The emulated disk: a smaller run, it is slow (writes ~128 exits per sector).
     auto edisk = [&](const std::string& cmdline) {
-        auto r = domus_run("disk_bench", {"--stats", "--emulated-disk", image, "--cmdline", cmdline});
+        auto r =
+            domus_run("disk_bench", {"--stats", "--emulated-disk", image, "--cmdline", cmdline});
         auto f = figures(r.out);
-        for (auto& [k, v] : figures(r.err)) f[k] = v;
+        for (auto& [k, v] : figures(r.err))
+            f[k] = v;
         return f;
     };
     auto e_read = edisk("mode=seqread size_mb=4");
     auto e_rand = edisk("mode=randread ops=256");
     auto e_write = edisk("mode=seqwrite size_kb=256");
 
-    auto emit_ratio = [&](const char* name, double value, const char* unit, double host, double emulated) {
+    auto emit_ratio = [&](const char* name, double value, const char* unit, double host,
+                          double emulated) {
         emit(name, value, unit);
         if (host > 0) emit(std::string(name) + "_vs_host", value / host, "ratio");
         if (emulated > 0) emit(std::string(name) + "_vs_emulated", value / emulated, "ratio");
     };
-    emit_ratio("blk_seq_read_mib_s", seq_read["blk_seq_read_qd32_mib_s"], "MiB/s", host_seq_read, e_read["edisk_seq_read_mib_s"]);
-    emit_ratio("blk_seq_write_mib_s", seq_write["blk_seq_write_qd32_mib_s"], "MiB/s", host_seq_write, e_write["edisk_seq_write_mib_s"]);
-    emit_ratio("blk_rand4k_read_iops", rand_qd1["blk_rand4k_read_iops"], "IOPS", host_rand, e_rand["edisk_rand4k_read_iops"]);
-    emit_ratio("blk_rand4k_read_qd32_iops", rand_qd32["blk_rand4k_read_qd32_iops"], "IOPS", host_rand, 0);
+    emit_ratio("blk_seq_read_mib_s", seq_read["blk_seq_read_qd32_mib_s"], "MiB/s", host_seq_read,
+               e_read["edisk_seq_read_mib_s"]);
+    emit_ratio("blk_seq_write_mib_s", seq_write["blk_seq_write_qd32_mib_s"], "MiB/s",
+               host_seq_write, e_write["edisk_seq_write_mib_s"]);
+    emit_ratio("blk_rand4k_read_iops", rand_qd1["blk_rand4k_read_iops"], "IOPS", host_rand,
+               e_rand["edisk_rand4k_read_iops"]);
+    emit_ratio("blk_rand4k_read_qd32_iops", rand_qd32["blk_rand4k_read_qd32_iops"], "IOPS",
+               host_rand, 0);
     emit("blk_exits_per_mib", seq_read["blk_exits_per_mib"], "exits/MiB");
     emit("edisk_exits_per_mib", e_read["edisk_exits_per_mib"], "exits/MiB");
     emit("edisk_seq_write_exits_per_mib", e_write["edisk_exits_per_mib"], "exits/MiB");

@@ -30,10 +30,14 @@ bool add_segments(BlkRequest& request, const blkif_request_segment* segments, st
 
 const char* blk_error_name(BlkError error) noexcept {
     switch (error) {
-        case BlkError::unsupported: return "unsupported operation";
-        case BlkError::bad_segments: return "bad segments";
-        case BlkError::out_of_range: return "sector range outside the disk";
-        case BlkError::read_only: return "write to a read-only disk";
+        case BlkError::unsupported:
+            return "unsupported operation";
+        case BlkError::bad_segments:
+            return "bad segments";
+        case BlkError::out_of_range:
+            return "sector range outside the disk";
+        case BlkError::read_only:
+            return "write to a read-only disk";
     }
     return "?";
 }
@@ -42,7 +46,8 @@ std::int16_t blk_status(BlkError error) noexcept {
     return error == BlkError::unsupported ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
 }
 
-std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw, const DiskLimits& limits) {
+std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw,
+                                                     const DiskLimits& limits) {
     BlkRequest request;
     request.operation = raw.operation;
     request.id = raw.id;
@@ -50,8 +55,10 @@ std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw, c
     switch (raw.operation) {
         case BLKIF_OP_READ:
         case BLKIF_OP_WRITE:
-            request.kind = raw.operation == BLKIF_OP_READ ? BlkRequest::Kind::read : BlkRequest::Kind::write;
-            if (raw.nr_segments == 0 || raw.nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST) return BlkError::bad_segments;
+            request.kind =
+                raw.operation == BLKIF_OP_READ ? BlkRequest::Kind::read : BlkRequest::Kind::write;
+            if (raw.nr_segments == 0 || raw.nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+                return BlkError::bad_segments;
             break;
         case BLKIF_OP_FLUSH_DISKCACHE:
         case BLKIF_OP_WRITE_BARRIER:
@@ -68,7 +75,8 @@ std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw, c
             request.nr_sectors = discard.nr_sectors;
             if (discard.nr_sectors == 0) return BlkError::out_of_range;
             if (limits.read_only) return BlkError::read_only;
-            if (!range_fits(request.sector, request.nr_sectors, limits.sectors)) return BlkError::out_of_range;
+            if (!range_fits(request.sector, request.nr_sectors, limits.sectors))
+                return BlkError::out_of_range;
             return request;
         }
         case BLKIF_OP_INDIRECT: {
@@ -77,34 +85,43 @@ std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw, c
             std::memcpy(&indirect, &raw, sizeof(indirect));
             if (indirect.indirect_op != BLKIF_OP_READ && indirect.indirect_op != BLKIF_OP_WRITE)
                 return BlkError::unsupported;
-            request.kind = indirect.indirect_op == BLKIF_OP_READ ? BlkRequest::Kind::read : BlkRequest::Kind::write;
+            request.kind = indirect.indirect_op == BLKIF_OP_READ ? BlkRequest::Kind::read
+                                                                 : BlkRequest::Kind::write;
             request.sector = indirect.sector_number;
             if (indirect.nr_segments == 0 || indirect.nr_segments > limits.max_indirect_segments)
                 return BlkError::bad_segments;
             request.indirect_segments = indirect.nr_segments;
-            request.indirect_pages = std::uint8_t((indirect.nr_segments + BLKIF_SEGMENTS_PER_INDIRECT_FRAME - 1) /
-                                                  BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
-            if (request.indirect_pages > BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST) return BlkError::bad_segments;
-            std::memcpy(request.indirect_grefs.data(), indirect.indirect_grefs, sizeof(indirect.indirect_grefs));
-            if (request.kind == BlkRequest::Kind::write && limits.read_only) return BlkError::read_only;
+            request.indirect_pages =
+                std::uint8_t((indirect.nr_segments + BLKIF_SEGMENTS_PER_INDIRECT_FRAME - 1) /
+                             BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
+            if (request.indirect_pages > BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST)
+                return BlkError::bad_segments;
+            std::memcpy(request.indirect_grefs.data(), indirect.indirect_grefs,
+                        sizeof(indirect.indirect_grefs));
+            if (request.kind == BlkRequest::Kind::write && limits.read_only)
+                return BlkError::read_only;
             return request;  // segments come with parse_indirect_segments
         }
-        default: return BlkError::unsupported;
+        default:
+            return BlkError::unsupported;
     }
     if (request.kind == BlkRequest::Kind::write && limits.read_only) return BlkError::read_only;
     if (!add_segments(request, raw.seg, raw.nr_segments)) return BlkError::bad_segments;
     // A pure flush moves no sectors: its sector number means nothing (as in Xen's blkback).
-    if (request.kind != BlkRequest::Kind::flush && !range_fits(request.sector, request.nr_sectors, limits.sectors))
+    if (request.kind != BlkRequest::Kind::flush &&
+        !range_fits(request.sector, request.nr_sectors, limits.sectors))
         return BlkError::out_of_range;
     return request;
 }
 
-std::variant<bool, BlkError> parse_indirect_segments(BlkRequest& request, const blkif_request_segment* segments,
+std::variant<bool, BlkError> parse_indirect_segments(BlkRequest& request,
+                                                     const blkif_request_segment* segments,
                                                      const DiskLimits& limits) {
     request.segments.clear();
     request.nr_sectors = 0;
     if (!add_segments(request, segments, request.indirect_segments)) return BlkError::bad_segments;
-    if (!range_fits(request.sector, request.nr_sectors, limits.sectors)) return BlkError::out_of_range;
+    if (!range_fits(request.sector, request.nr_sectors, limits.sectors))
+        return BlkError::out_of_range;
     return true;
 }
 

@@ -13,9 +13,9 @@
 namespace domus::backends {
 
 struct DiskLimits {
-    std::uint64_t sectors = 0;          // capacity in 512-byte sectors
+    std::uint64_t sectors = 0;  // capacity in 512-byte sectors
     bool read_only = false;
-    bool discard = false;               // feature-discard advertised
+    bool discard = false;  // feature-discard advertised
     std::uint32_t max_indirect_segments = 256;
 };
 
@@ -27,7 +27,7 @@ struct BlkSegment {
 
 struct BlkRequest {
     enum class Kind { read, write, flush, discard } kind = Kind::read;
-    std::uint8_t operation = 0;    // the ring's op, echoed in the response
+    std::uint8_t operation = 0;  // the ring's op, echoed in the response
     std::uint64_t id = 0;
     std::uint64_t sector = 0;
     std::uint64_t nr_sectors = 0;  // of the data (read/write) or of the discard
@@ -41,17 +41,18 @@ struct BlkRequest {
 };
 
 enum class BlkError {
-    unsupported,    // answered with BLKIF_RSP_EOPNOTSUPP
-    bad_segments,   // count out of range, first/last sector wrong
-    out_of_range,   // past the end of the disk (or overflowing)
-    read_only,      // a write to a read-only disk
+    unsupported,   // answered with BLKIF_RSP_EOPNOTSUPP
+    bad_segments,  // count out of range, first/last sector wrong
+    out_of_range,  // past the end of the disk (or overflowing)
+    read_only,     // a write to a read-only disk
 };
 
 const char* blk_error_name(BlkError error) noexcept;
 std::int16_t blk_status(BlkError error) noexcept;  // the BLKIF_RSP_* to answer with
 
 // `raw` is the backend's private copy of the slot.
-std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw, const DiskLimits& limits);
+std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw,
+                                                     const DiskLimits& limits);
 
 // Fills request.segments from the copied indirect segment arrays (512 per page) and
 // checks them and the total range like direct segments.

@@ -45,7 +45,8 @@ public:
 
     // `ring` maps the frontend's ring page (kept mapped by the caller). Falls back to
     // synchronous I/O when the image has no direct fd or io_uring is unavailable.
-    BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::byte> ring, DiskLimits limits);
+    BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::byte> ring,
+            DiskLimits limits);
     // Waits for every I/O in flight before the grant mappings are released: the kernel
     // never writes into a page the frontend got back.
     ~BlkBack();
@@ -77,6 +78,8 @@ private:
         std::vector<std::unique_ptr<MappedPage>> pages;  // one per segment, until answered
         std::uint32_t ops = 0;  // io_uring operations submitted and not reaped
         bool failed = false;
+        bool bounced = false;           // the data goes through `bounce` in one operation
+        std::vector<std::byte> bounce;  // kept between requests (at most kMaxBounce)
     };
 
     // Synchronous engine.
@@ -85,7 +88,8 @@ private:
     std::int16_t transfer(const BlkRequest& request);
     // Both engines.
     std::int16_t load_indirect_segments(BlkRequest& request);
-    std::int16_t map_segments(const BlkRequest& request, std::vector<std::unique_ptr<MappedPage>>& pages);
+    std::int16_t map_segments(const BlkRequest& request,
+                              std::vector<std::unique_ptr<MappedPage>>& pages);
     void respond(std::uint64_t id, std::uint8_t operation, std::int16_t status);
     void publish();
     // Asynchronous engine.
@@ -95,10 +99,14 @@ private:
     void start_waiting();
     void start(std::uint32_t slot);
     void queue_segments(std::uint32_t slot);
+    bool queue_op(std::uint32_t slot, std::uint32_t op, std::uint64_t offset);
     void submit();
     void reap();
     void op_done(std::uint64_t tag, std::int32_t result);
     void finish(std::uint32_t slot);
+    static std::uint32_t op_length(const Slot& s, std::uint32_t op);
+    static void gather(Slot& s);   // pages -> bounce
+    static void scatter(Slot& s);  // bounce -> pages
     void wait_for_all_io() noexcept;
 
     BackendHost& host_;

@@ -41,8 +41,10 @@ public:
             prod_snapshot_ = prod;
         }
         if (req_cons_ == prod_snapshot_) return Next::empty;
-        if (RING_IDX(req_cons_ - rsp_prod_pvt_) >= size_) return Next::empty;  // no free response slot
-        std::memcpy(&out, &entries_[req_cons_ & (size_ - 1)], sizeof(Request));  // the only read of the slot
+        if (RING_IDX(req_cons_ - rsp_prod_pvt_) >= size_)
+            return Next::empty;  // no free response slot
+        std::memcpy(&out, &entries_[req_cons_ & (size_ - 1)],
+                    sizeof(Request));  // the only read of the slot
         ++req_cons_;
         return Next::request;
     }

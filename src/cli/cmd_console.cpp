@@ -37,12 +37,15 @@ private:
 int attach_console(const std::string& control_socket) {
     auto fd = toolstack::connect_unix(control_socket);
     if (!fd) return fail(fd.error());
-    if (auto sent = toolstack::send_json(fd->get(), {{"op", "console"}}); !sent) return fail(sent.error());
+    if (auto sent = toolstack::send_json(fd->get(), {{"op", "console"}}); !sent)
+        return fail(sent.error());
     std::string pending;
     auto reply = toolstack::receive_json(fd->get(), pending, std::chrono::seconds(5));
     if (!reply) return fail(reply.error());
-    if (!reply->value("ok", false)) return fail(make_error("{}", reply->value("error", std::string("console refused"))));
-    if (!pending.empty()) [[maybe_unused]] auto n = ::write(STDOUT_FILENO, pending.data(), pending.size());
+    if (!reply->value("ok", false))
+        return fail(make_error("{}", reply->value("error", std::string("console refused"))));
+    if (!pending.empty()) [[maybe_unused]]
+        auto n = ::write(STDOUT_FILENO, pending.data(), pending.size());
     RawTerminal terminal;
     bool input_open = true;
     for (;;) {
@@ -65,7 +68,8 @@ int attach_console(const std::string& control_socket) {
             }
             for (ssize_t i = 0; i < n; ++i)
                 if (buffer[i] == kDetach) {
-                    if (i) [[maybe_unused]] auto w = ::write(fd->get(), buffer, std::size_t(i));
+                    if (i) [[maybe_unused]]
+                        auto w = ::write(fd->get(), buffer, std::size_t(i));
                     return 0;
                 }
             [[maybe_unused]] auto w = ::write(fd->get(), buffer, std::size_t(n));

@@ -23,7 +23,8 @@ void add_create_command(CLI::App& app, int& status) {
     auto options = std::make_shared<Options>();
     auto* command = app.add_subcommand("create", "Create a domain from an xl.cfg file");
     command->add_option("config", options->file, "xl.cfg file")->required();
-    command->add_option("overrides", options->overrides, "key=value settings that override the file");
+    command->add_option("overrides", options->overrides,
+                        "key=value settings that override the file");
     command->add_flag("-c", options->console, "Attach to the console once created");
     command->callback([options, &status] {
         auto parsed = toolstack::load_xl_config(options->file, options->overrides);
@@ -31,7 +32,8 @@ void add_create_command(CLI::App& app, int& status) {
             status = fail(parsed.error());
             return;
         }
-        for (const auto& warning : parsed->warnings) std::fprintf(stderr, "domus: warning: %s\n", warning.c_str());
+        for (const auto& warning : parsed->warnings)
+            std::fprintf(stderr, "domus: warning: %s\n", warning.c_str());
         char cwd[PATH_MAX];
         if (!::getcwd(cwd, sizeof(cwd))) cwd[0] = 0;
         toolstack::DomainSpec spec = parsed->spec;
@@ -42,14 +44,16 @@ void add_create_command(CLI::App& app, int& status) {
                 status = fail(make_error("{}: disk: {}", options->file, parsed.error().message));
                 return;
             }
-            if (!parsed->target.empty() && parsed->target[0] != '/') parsed->target = std::string(cwd) + "/" + parsed->target;
+            if (!parsed->target.empty() && parsed->target[0] != '/')
+                parsed->target = std::string(cwd) + "/" + parsed->target;
             disk = toolstack::to_disk_spec(*parsed);
         }
         if (::access(spec.kernel.c_str(), R_OK) != 0) {
             status = fail(make_error("{}: kernel: cannot read {}", options->file, spec.kernel));
             return;
         }
-        auto reply = daemon_request({{"op", "create"}, {"config", toolstack::to_xl_config(spec)}, {"file", options->file}});
+        auto reply = daemon_request(
+            {{"op", "create"}, {"config", toolstack::to_xl_config(spec)}, {"file", options->file}});
         if (!reply) {
             status = fail(reply.error());
             return;

@@ -26,9 +26,11 @@ void add_lifecycle_commands(CLI::App& app, int& status) {
         auto options = std::make_shared<Options>();
         auto* command = app.add_subcommand(verb.name, verb.help);
         command->add_option("domain", options->domain, "Domain name or ID")->required();
-        if (verb.can_wait) command->add_flag("-w,--wait", options->wait, "Wait until the domain has shut down");
+        if (verb.can_wait)
+            command->add_flag("-w,--wait", options->wait, "Wait until the domain has shut down");
         command->callback([options, name = verb.name, &status] {
-            auto reply = daemon_request({{"op", name}, {"domain", options->domain}, {"wait", options->wait}});
+            auto reply = daemon_request(
+                {{"op", name}, {"domain", options->domain}, {"wait", options->wait}});
             status = reply ? 0 : fail(reply.error());
         });
     }

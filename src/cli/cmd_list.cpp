@@ -12,7 +12,8 @@ namespace {
 std::string xl_state(const std::string& state) {
     std::string columns = "------";
     static const std::string kLetters = "rbpscd";
-    if (auto at = kLetters.find(state); !state.empty() && at != std::string::npos) columns[at] = state[0];
+    if (auto at = kLetters.find(state); !state.empty() && at != std::string::npos)
+        columns[at] = state[0];
     return columns;
 }
 
@@ -32,11 +33,13 @@ void add_list_command(CLI::App& app, int& status) {
         if (*json) {
             std::printf("%s\n", rows.dump(2).c_str());
         } else {
-            std::printf("%-32s %5s %7s %5s %8s %10s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
+            std::printf("%-32s %5s %7s %5s %8s %10s\n", "Name", "ID", "Mem", "VCPUs", "State",
+                        "Time(s)");
             for (const auto& row : rows)
-                std::printf("%-32s %5d %7lu %5u %8s %10.1f\n", row["name"].get<std::string>().c_str(),
-                            row["domid"].get<int>(), row["memory_mib"].get<unsigned long>(),
-                            row["vcpus"].get<unsigned>(), xl_state(row["state"].get<std::string>()).c_str(),
+                std::printf("%-32s %5d %7lu %5u %8s %10.1f\n",
+                            row["name"].get<std::string>().c_str(), row["domid"].get<int>(),
+                            row["memory_mib"].get<unsigned long>(), row["vcpus"].get<unsigned>(),
+                            xl_state(row["state"].get<std::string>()).c_str(),
                             row["cpu_seconds"].get<double>());
         }
         status = 0;

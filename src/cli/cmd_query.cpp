@@ -9,10 +9,12 @@ namespace {
 
 std::string format_uptime(double seconds) {
     long total = long(seconds);
-    long days = total / 86400, hours = total / 3600 % 24, minutes = total / 60 % 60, secs = total % 60;
+    long days = total / 86400, hours = total / 3600 % 24, minutes = total / 60 % 60,
+         secs = total % 60;
     char text[64];
     if (days)
-        std::snprintf(text, sizeof(text), "%ld day%s, %2ld:%02ld:%02ld", days, days == 1 ? "" : "s", hours, minutes, secs);
+        std::snprintf(text, sizeof(text), "%ld day%s, %2ld:%02ld:%02ld", days, days == 1 ? "" : "s",
+                      hours, minutes, secs);
     else
         std::snprintf(text, sizeof(text), "%2ld:%02ld:%02ld", hours, minutes, secs);
     return text;
@@ -43,10 +45,13 @@ void add_query_commands(CLI::App& app, int& status) {
             status = fail(reply.error());
             return;
         }
-        for (const char* field : {"host", "version", "abi_version", "nr_cpus", "total_memory_mib", "free_memory_mib",
-                                  "run_dir", "store_socket", "domains", "daemon_uptime_seconds"}) {
+        for (const char* field :
+             {"host", "version", "abi_version", "nr_cpus", "total_memory_mib", "free_memory_mib",
+              "run_dir", "store_socket", "domains", "daemon_uptime_seconds"}) {
             const auto& value = (*reply)[field];
-            std::printf("%-22s: %s\n", field, value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
+            std::printf(
+                "%-22s: %s\n", field,
+                value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
         }
         status = 0;
     });
@@ -59,7 +64,8 @@ void add_query_commands(CLI::App& app, int& status) {
         }
         std::printf("%-32s %5s %s\n", "Name", "ID", "Uptime");
         for (const auto& row : (*reply)["domains"])
-            std::printf("%-32s %5d %s\n", row["name"].get<std::string>().c_str(), row["domid"].get<int>(),
+            std::printf("%-32s %5d %s\n", row["name"].get<std::string>().c_str(),
+                        row["domid"].get<int>(),
                         format_uptime(row["uptime_seconds"].get<double>()).c_str());
         status = 0;
     });

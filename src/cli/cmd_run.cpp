@@ -60,7 +60,8 @@ double monitor_overhead_mib() {
 
 double monitor_private_mib() {
     long shmem = proc_kib("/proc/self/status", {"RssShmem"});
-    return double(proc_kib("/proc/self/smaps_rollup", {"Private_Clean", "Private_Dirty"}) - shmem) / 1024.0;
+    return double(proc_kib("/proc/self/smaps_rollup", {"Private_Clean", "Private_Dirty"}) - shmem) /
+           1024.0;
 }
 
 int run_domain(const RunOptions& options) {
@@ -84,8 +85,9 @@ int run_domain(const RunOptions& options) {
             std::fprintf(stderr, "domus: --disk: %s\n", disk.error().message.c_str());
             return monitor::kStatusMonitorError;
         }
-        config.disks.push_back(monitor::make_vbd_config(disk->target, disk->format, disk->vdev, disk->virtual_device,
-                                                        disk->read_only, disk->discard));
+        config.disks.push_back(monitor::make_vbd_config(disk->target, disk->format, disk->vdev,
+                                                        disk->virtual_device, disk->read_only,
+                                                        disk->discard));
     }
     config.console_input_fd = options.no_input ? -1 : STDIN_FILENO;
     auto domain = monitor::Domain::create(*kvm, config);
@@ -135,8 +137,9 @@ int run_domain(const RunOptions& options) {
         }
         if (blk_requests) {
             double mib = double(blk_bytes) / (1024.0 * 1024.0);
-            edisk += fmt::format(" blk_requests={} blk_bad_requests={} blk_bytes={} blk_exits_per_mib={:.2f}",
-                                 blk_requests, blk_bad, blk_bytes, mib > 0 ? double(s.exits) / mib : 0.0);
+            edisk += fmt::format(
+                " blk_requests={} blk_bad_requests={} blk_bytes={} blk_exits_per_mib={:.2f}",
+                blk_requests, blk_bad, blk_bytes, mib > 0 ? double(s.exits) / mib : 0.0);
         }
         std::fprintf(
             stderr,
@@ -170,9 +173,10 @@ void add_run_command(CLI::App& app, int& status) {
     run->add_option("--domid", options->config.domid, "Domain ID (for the store)")
         ->check(CLI::Range(1, 0x7FEF))
         ->capture_default_str();
-    run->add_option("--disk", options->disks,
-                    "PV block device, xl DISKSPEC (e.g. 'format=qcow2, vdev=xvda, target=disk.qcow2'); "
-                    "needs --store-run-dir");
+    run->add_option(
+        "--disk", options->disks,
+        "PV block device, xl DISKSPEC (e.g. 'format=qcow2, vdev=xvda, target=disk.qcow2'); "
+        "needs --store-run-dir");
     run->add_option("--emulated-disk", options->config.emulated_disk,
                     "Attach a raw image as an emulated ATA PIO disk (ports 0x1F0-0x1F7, 0x3F6)")
         ->check(CLI::ExistingFile);

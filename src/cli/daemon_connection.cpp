@@ -12,7 +12,9 @@
 
 namespace domus::cli {
 
-toolstack::RunDir run_dir() { return toolstack::RunDir::from_environment(); }
+toolstack::RunDir run_dir() {
+    return toolstack::RunDir::from_environment();
+}
 
 int fail(const Error& error) {
     std::fprintf(stderr, "domus: %s\n", error.message.c_str());
@@ -24,8 +26,8 @@ Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
     auto fd = toolstack::connect_unix(dir.daemon_socket());
     if (!fd) {
         ::mkdir(dir.root.c_str(), 0700);
-        auto started = toolstack::spawn_detached({toolstack::executable_dir() + "/domusd", "--run-dir", dir.root},
-                                                 dir.daemon_log());
+        auto started = toolstack::spawn_detached(
+            {toolstack::executable_dir() + "/domusd", "--run-dir", dir.root}, dir.daemon_log());
         if (!started) return std::move(started).error();
         for (int i = 0; i < 500 && !fd; ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -36,7 +38,8 @@ Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
     DOMUS_TRY_VOID(toolstack::send_json(fd->get(), request));
     std::string pending;
     DOMUS_TRY(reply, toolstack::receive_json(fd->get(), pending, std::chrono::minutes(5)));
-    if (!reply.value("ok", false)) return make_error("{}", reply.value("error", std::string("request failed")));
+    if (!reply.value("ok", false))
+        return make_error("{}", reply.value("error", std::string("request failed")));
     return reply;
 }
 

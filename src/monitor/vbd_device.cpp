@@ -30,7 +30,8 @@ Result<std::unique_ptr<VbdDevice>> VbdDevice::create(Domain& domain, const VbdCo
     auto image = storage::open_image(config.target, config.format, config.read_only);
     if (!image) return make_error("disk {}: {}", config.vdev, image.error().message);
     DOMUS_TRY(store, store::Client::connect(store_socket));
-    std::unique_ptr<VbdDevice> device(new VbdDevice(domain, config, std::move(image).value(), std::move(store)));
+    std::unique_ptr<VbdDevice> device(
+        new VbdDevice(domain, config, std::move(image).value(), std::move(store)));
     device->doorbell_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     device->stop_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     DOMUS_TRY_VOID(device->publish());
@@ -39,7 +40,10 @@ Result<std::unique_ptr<VbdDevice>> VbdDevice::create(Domain& domain, const VbdCo
 
 VbdDevice::VbdDevice(Domain& domain, VbdConfig config, std::unique_ptr<storage::BlockImage> image,
                      store::Client store)
-    : domain_(domain), config_(std::move(config)), image_(std::move(image)), store_(std::move(store)) {
+    : domain_(domain),
+      config_(std::move(config)),
+      image_(std::move(image)),
+      store_(std::move(store)) {
     std::string domid = std::to_string(domain_.config().domid);
     std::string devid = std::to_string(config_.virtual_device);
     frontend_dir_ = "/local/domain/" + domid + "/device/vbd/" + devid;
@@ -75,28 +79,35 @@ Result<void> VbdDevice::publish() {
     DOMUS_TRY_VOID(s.write(backend_dir_ + "/dev", config_.vdev));
     DOMUS_TRY_VOID(s.write(backend_dir_ + "/type", "qdisk"));
     DOMUS_TRY_VOID(s.write(backend_dir_ + "/device-type", "disk"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/params",
-                           std::string(storage::format_name(config_.format)) + ":" + config_.target));
+    DOMUS_TRY_VOID(
+        s.write(backend_dir_ + "/params",
+                std::string(storage::format_name(config_.format)) + ":" + config_.target));
     DOMUS_TRY_VOID(s.write(frontend_dir_ + "/backend", backend_dir_));
     DOMUS_TRY_VOID(s.set_perms(frontend_dir_, {"n" + domid, "r0"}));
     DOMUS_TRY_VOID(s.write(frontend_dir_ + "/backend-id", "0"));
-    DOMUS_TRY_VOID(s.write(frontend_dir_ + "/virtual-device", std::to_string(config_.virtual_device)));
+    DOMUS_TRY_VOID(
+        s.write(frontend_dir_ + "/virtual-device", std::to_string(config_.virtual_device)));
     DOMUS_TRY_VOID(s.write(frontend_dir_ + "/device-type", "disk"));
     DOMUS_TRY_VOID(s.write(frontend_dir_ + "/state", "1"));
     // Only what is served is advertised.
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/sectors", std::to_string(image_->size_bytes() / storage::kSectorSize)));
+    DOMUS_TRY_VOID(s.write(backend_dir_ + "/sectors",
+                           std::to_string(image_->size_bytes() / storage::kSectorSize)));
     DOMUS_TRY_VOID(s.write(backend_dir_ + "/sector-size", "512"));
     DOMUS_TRY_VOID(s.write(backend_dir_ + "/info", config_.read_only ? "4" : "0"));
     DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-flush-cache", "1"));
     DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-barrier", "1"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-discard", config_.discard && !config_.read_only ? "1" : "0"));
+    DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-discard",
+                           config_.discard && !config_.read_only ? "1" : "0"));
     DOMUS_TRY_VOID(s.write(backend_dir_ + "/discard-granularity", "512"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-max-indirect-segments", std::to_string(kMaxIndirectSegments)));
+    DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-max-indirect-segments",
+                           std::to_string(kMaxIndirectSegments)));
     DOMUS_TRY_VOID(s.watch(frontend_dir_ + "/state", "vbd-frontend"));
     return set_backend_state(XenbusStateInitWait);
 }
 
-Result<void> VbdDevice::set_backend_state(int state) { return store_.write(backend_dir_ + "/state", std::to_string(state)); }
+Result<void> VbdDevice::set_backend_state(int state) {
+    return store_.write(backend_dir_ + "/state", std::to_string(state));
+}
 
 void VbdDevice::start() {
     thread_ = std::thread([this] { thread_main(); });
@@ -112,7 +123,9 @@ Result<std::unique_ptr<backends::MappedPage>> VbdDevice::map_grant(grant_ref_t r
     return std::unique_ptr<backends::MappedPage>(new GrantedPage(std::move(mapping)));
 }
 
-void VbdDevice::notify_frontend() { domain_.events().raise(port_); }
+void VbdDevice::notify_frontend() {
+    domain_.events().raise(port_);
+}
 
 void VbdDevice::thread_main() {
     for (;;) {
@@ -121,13 +134,19 @@ void VbdDevice::thread_main() {
             if (!*event) break;
             frontend_changed();
         }
-        pollfd fds[3] = {{store_.fd(), POLLIN, 0}, {doorbell_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-        if (::poll(fds, 3, -1) < 0 && errno != EINTR) break;
+        // The I/O completions of an asynchronous backend too (poll skips a -1 fd).
+        int completions = connected_ ? blkback_->completion_fd() : -1;
+        pollfd fds[4] = {{store_.fd(), POLLIN, 0},
+                         {doorbell_.get(), POLLIN, 0},
+                         {stop_.get(), POLLIN, 0},
+                         {completions, POLLIN, 0}};
+        if (::poll(fds, 4, -1) < 0 && errno != EINTR) break;
         if (fds[2].revents) break;
         if (fds[0].revents & (POLLIN | POLLHUP)) {
             auto event = store_.next_event(true);
             if (!event) {
-                DOMUS_LOG_WARN("vbd", "{}: store connection lost: {}", config_.vdev, event.error().message);
+                DOMUS_LOG_WARN("vbd", "{}: store connection lost: {}", config_.vdev,
+                               event.error().message);
                 break;
             }
             frontend_changed();
@@ -135,11 +154,15 @@ void VbdDevice::thread_main() {
         if (fds[1].revents & POLLIN) {
             std::uint64_t value;
             [[maybe_unused]] auto n = ::read(doorbell_.get(), &value, sizeof(value));
-            if (connected_ && !blkback_->process()) disconnect();  // a misbehaving frontend
-            if (blkback_) {
-                std::lock_guard lock(stats_mutex_);
-                stats_ = blkback_->stats();
-            }
+            if (connected_ && !blkback_->process()) fail_frontend();
+        }
+        if (fds[3].revents & POLLIN) {
+            // complete() resets the eventfd itself, then answers what finished.
+            if (connected_ && !blkback_->complete()) fail_frontend();
+        }
+        if (((fds[1].revents | fds[3].revents) & POLLIN) && blkback_) {
+            std::lock_guard lock(stats_mutex_);
+            stats_ = blkback_->stats();
         }
     }
     disconnect();
@@ -151,13 +174,17 @@ void VbdDevice::frontend_changed() {
     if ((value == XenbusStateInitialised || value == XenbusStateConnected) && !connected_) {
         if (auto connected = connect(); !connected) {
             static log::RateLimit limit;
-            if (limit.allow()) DOMUS_LOG_WARN("vbd", "{}: cannot connect: {}", config_.vdev, connected.error().message);
+            if (limit.allow())
+                DOMUS_LOG_WARN("vbd", "{}: cannot connect: {}", config_.vdev,
+                               connected.error().message);
             (void)set_backend_state(XenbusStateClosing);
         }
     } else if ((value == XenbusStateClosing || value == XenbusStateClosed) && connected_) {
         disconnect();
-        (void)set_backend_state(value == XenbusStateClosing ? XenbusStateClosing : XenbusStateClosed);
-        if (value == XenbusStateClosed) (void)set_backend_state(XenbusStateInitWait);  // ready for a new frontend
+        (void)set_backend_state(value == XenbusStateClosing ? XenbusStateClosing
+                                                            : XenbusStateClosed);
+        if (value == XenbusStateClosed)
+            (void)set_backend_state(XenbusStateInitWait);  // ready for a new frontend
     }
 }
 
@@ -165,16 +192,20 @@ Result<void> VbdDevice::connect() {
     DOMUS_TRY(ring_ref, store_.read(frontend_dir_ + "/ring-ref"));
     DOMUS_TRY(event_channel, store_.read(frontend_dir_ + "/event-channel"));
     auto protocol = store_.read(frontend_dir_ + "/protocol");
-    if (protocol && *protocol != "x86_64-abi") return make_error("protocol {} is not supported", *protocol);
+    if (protocol && *protocol != "x86_64-abi")
+        return make_error("protocol {} is not supported", *protocol);
     char* end = nullptr;
     unsigned long ref = std::strtoul(ring_ref.c_str(), &end, 10);
-    if (ring_ref.empty() || *end || ref > 0xFFFFFFFFul) return make_error("bad ring-ref \"{}\"", log::escape(ring_ref));
+    if (ring_ref.empty() || *end || ref > 0xFFFFFFFFul)
+        return make_error("bad ring-ref \"{}\"", log::escape(ring_ref));
     unsigned long port = std::strtoul(event_channel.c_str(), &end, 10);
-    if (event_channel.empty() || *end || port > 0xFFFFFFFFul) return make_error("bad event-channel");
+    if (event_channel.empty() || *end || port > 0xFFFFFFFFul)
+        return make_error("bad event-channel");
     DOMUS_TRY(ring, domain_.grants().map(0, grant_ref_t(ref), true));
     if (domain_.events().connect_backend(evtchn_port_t(port), 0, doorbell_.get()) != 0)
         return make_error("event channel {} is not offered to domain 0", port);
-    if (auto doorbell = domain_.vm().add_pio_eventfd(doorbell_.get(), DOMUS_DOORBELL_PORT, 4, port); !doorbell) {
+    if (auto doorbell = domain_.vm().add_pio_eventfd(doorbell_.get(), DOMUS_DOORBELL_PORT, 4, port);
+        !doorbell) {
         domain_.events().disconnect_backend(evtchn_port_t(port));
         return std::move(doorbell).error();
     }
@@ -186,15 +217,23 @@ Result<void> VbdDevice::connect() {
     connected_ = true;
     DOMUS_TRY_VOID(set_backend_state(XenbusStateConnected));
     DOMUS_LOG_DEBUG("vbd", "{} connected: ring-ref {}, port {}", config_.vdev, ref, port);
-    if (!blkback_->process()) disconnect();  // requests queued before we connected
+    if (!blkback_->process()) fail_frontend();  // requests queued before we connected
     return {};
+}
+
+void VbdDevice::fail_frontend() {
+    // The frontend broke the ring protocol: stop serving it and say so through XenBus
+    // (Closing), so that its driver gives up instead of waiting for answers.
+    DOMUS_LOG_WARN("vbd", "{}: frontend misbehaved; device closed", config_.vdev);
+    disconnect();
+    (void)set_backend_state(XenbusStateClosing);
 }
 
 void VbdDevice::disconnect() {
     if (!connected_) return;
     (void)domain_.vm().remove_pio_eventfd(doorbell_.get(), DOMUS_DOORBELL_PORT, 4, port_);
     domain_.events().disconnect_backend(port_);
-    blkback_.reset();
+    blkback_.reset();  // waits for the I/O in flight before the grants are released
     ring_page_.reset();
     connected_ = false;
 }

@@ -34,16 +34,19 @@ public:
     backends::BlkStats stats() const;
 
     // BackendHost
-    Result<std::unique_ptr<backends::MappedPage>> map_grant(grant_ref_t ref, bool writable) override;
+    Result<std::unique_ptr<backends::MappedPage>> map_grant(grant_ref_t ref,
+                                                            bool writable) override;
     void notify_frontend() override;
 
 private:
-    VbdDevice(Domain& domain, VbdConfig config, std::unique_ptr<storage::BlockImage> image, store::Client store);
+    VbdDevice(Domain& domain, VbdConfig config, std::unique_ptr<storage::BlockImage> image,
+              store::Client store);
     Result<void> publish();
     void thread_main();
     void frontend_changed();
     Result<void> connect();
     void disconnect();
+    void fail_frontend();
     Result<void> set_backend_state(int state);
 
     Domain& domain_;

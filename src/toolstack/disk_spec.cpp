@@ -37,19 +37,23 @@ Result<std::uint32_t> vbd_number(std::string_view vdev) {
         }
         return true;
     };
-    for (auto [prefix, major] : {std::pair{std::string_view("xvd"), 202}, std::pair{std::string_view("sd"), 8},
-                                 std::pair{std::string_view("hd"), 3}}) {
+    for (auto [prefix, major] :
+         {std::pair{std::string_view("xvd"), 202}, std::pair{std::string_view("sd"), 8},
+          std::pair{std::string_view("hd"), 3}}) {
         if (!vdev.starts_with(prefix)) continue;
         std::size_t end = prefix.size();
-        while (end < vdev.size() && vdev[end] >= 'a' && vdev[end] <= 'z') ++end;
+        while (end < vdev.size() && vdev[end] >= 'a' && vdev[end] <= 'z')
+            ++end;
         int disk = disk_index(vdev.substr(prefix.size(), end - prefix.size()));
         int part = 0;
         if (disk < 0 || !digits_tail(vdev, end, part)) break;
-        if (major == 202 && disk < 16 && part < 16) return std::uint32_t(202 << 8 | disk << 4 | part);
+        if (major == 202 && disk < 16 && part < 16)
+            return std::uint32_t(202 << 8 | disk << 4 | part);
         if (major == 202) return std::uint32_t(1u << 28 | disk << 8 | part);
         if (major == 8 && disk < 16 && part < 16) return std::uint32_t(8 << 8 | disk << 4 | part);
         if (major == 3 && disk < 2 && part < 64) return std::uint32_t(3 << 8 | disk << 6 | part);
-        if (major == 3 && disk < 4 && part < 64) return std::uint32_t(22 << 8 | (disk - 2) << 6 | part);
+        if (major == 3 && disk < 4 && part < 64)
+            return std::uint32_t(22 << 8 | (disk - 2) << 6 | part);
         break;
     }
     if (vdev.starts_with("d") && vdev.find('p') != std::string_view::npos) {
@@ -64,10 +68,12 @@ Result<std::uint32_t> vbd_number(std::string_view vdev) {
             }
             return true;
         };
-        if (number(vdev.substr(1, p - 1), disk) && number(vdev.substr(p + 1), part) && disk < (1 << 20) && part < 256)
+        if (number(vdev.substr(1, p - 1), disk) && number(vdev.substr(p + 1), part) &&
+            disk < (1 << 20) && part < 256)
             return std::uint32_t(1u << 28 | disk << 8 | part);
     }
-    return make_error("vdev \"{}\" is not a disk name Domus knows (xvdX, sdX, hdX, d<n>p<m>)", vdev);
+    return make_error("vdev \"{}\" is not a disk name Domus knows (xvdX, sdX, hdX, d<n>p<m>)",
+                      vdev);
 }
 
 Result<DiskSpec> parse_disk_spec(std::string_view text) {
@@ -92,18 +98,28 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
         std::string key = equals == std::string::npos ? "" : item.substr(0, equals);
         std::string value = equals == std::string::npos ? item : item.substr(equals + 1);
         if (key.empty()) {
-            if (item == "cdrom") return make_error("disk \"{}\": cdrom devices are not supported", text);
+            if (item == "cdrom")
+                return make_error("disk \"{}\": cdrom devices are not supported", text);
             if (item == "discard" || item == "no-discard") {
                 spec.discard = item == "discard";
                 continue;
             }
             if (item == "direct-io-safe" || item == "trusted" || item == "untrusted") continue;
             switch (positional++) {
-                case 0: key = "target"; break;
-                case 1: key = "format"; break;
-                case 2: key = "vdev"; break;
-                case 3: key = "access"; break;
-                default: return make_error("disk \"{}\": too many positional items", text);
+                case 0:
+                    key = "target";
+                    break;
+                case 1:
+                    key = "format";
+                    break;
+                case 2:
+                    key = "vdev";
+                    break;
+                case 3:
+                    key = "access";
+                    break;
+                default:
+                    return make_error("disk \"{}\": too many positional items", text);
             }
             if (value.empty()) continue;  // empty = default
         }
@@ -113,17 +129,23 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
             spec.target = value;
         } else if (key == "format") {
             if (value != "raw" && value != "qcow2")
-                return make_error("disk \"{}\": format \"{}\" is not supported (raw, qcow2)", text, value);
+                return make_error("disk \"{}\": format \"{}\" is not supported (raw, qcow2)", text,
+                                  value);
             spec.format = value;
         } else if (key == "vdev") {
             spec.vdev = value;
         } else if (key == "access") {
-            if (value == "r" || value == "ro") spec.read_only = true;
-            else if (value == "w" || value == "rw") spec.read_only = false;
-            else return make_error("disk \"{}\": access \"{}\" is not r, ro, w or rw", text, value);
+            if (value == "r" || value == "ro")
+                spec.read_only = true;
+            else if (value == "w" || value == "rw")
+                spec.read_only = false;
+            else
+                return make_error("disk \"{}\": access \"{}\" is not r, ro, w or rw", text, value);
         } else if (key == "devtype") {
-            if (value != "disk") return make_error("disk \"{}\": devtype \"{}\" is not supported", text, value);
-        } else if (key == "backend" || key == "backendtype" || key == "script" || key == "specification") {
+            if (value != "disk")
+                return make_error("disk \"{}\": devtype \"{}\" is not supported", text, value);
+        } else if (key == "backend" || key == "backendtype" || key == "script" ||
+                   key == "specification") {
             if (key == "backend" && value != "0" && value != "Domain-0")
                 return make_error("disk \"{}\": driver domains are not supported yet", text);
         } else {
@@ -138,8 +160,9 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
 }
 
 std::string to_disk_spec(const DiskSpec& spec) {
-    return "format=" + spec.format + ", vdev=" + spec.vdev + ", access=" + (spec.read_only ? "ro" : "rw") +
-           (spec.discard ? "" : ", no-discard") + ", target=" + spec.target;
+    return "format=" + spec.format + ", vdev=" + spec.vdev +
+           ", access=" + (spec.read_only ? "ro" : "rw") + (spec.discard ? "" : ", no-discard") +
+           ", target=" + spec.target;
 }
 
 }  // namespace domus::toolstack

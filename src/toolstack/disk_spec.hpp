@@ -13,9 +13,9 @@
 namespace domus::toolstack {
 
 struct DiskSpec {
-    std::string target;            // image file or block device
-    std::string format = "raw";    // raw | qcow2
-    std::string vdev;              // xvdX, hdX, sdX, or d<n>p<m>
+    std::string target;          // image file or block device
+    std::string format = "raw";  // raw | qcow2
+    std::string vdev;            // xvdX, hdX, sdX, or d<n>p<m>
     bool read_only = false;
     bool discard = true;
     std::uint32_t virtual_device = 0;  // the XenBus device id (vbd numbering, abi 4.8)

@@ -35,7 +35,8 @@ TEST(BackendRing, TakesRequestsInOrderAndAnswersThem) {
     Page page;
     page.header().req_event = page.header().rsp_event = 1;
     BlkRing ring({page.bytes, sizeof(page.bytes)});
-    for (std::uint64_t id = 1; id <= 5; ++id) page.push_request(id);
+    for (std::uint64_t id = 1; id <= 5; ++id)
+        page.push_request(id);
     blkif_request request;
     for (std::uint64_t id = 1; id <= 5; ++id) {
         ASSERT_EQ(ring.next(request), BlkRing::Next::request);
@@ -65,10 +66,12 @@ TEST(BackendRing, FinalCheckSeesRequestsThatRacedIn) {
 TEST(BackendRing, NeverTakesMoreThanItCanAnswer) {
     Page page;
     BlkRing ring({page.bytes, sizeof(page.bytes)});
-    for (int i = 0; i < 32; ++i) page.push_request(std::uint64_t(i));
+    for (int i = 0; i < 32; ++i)
+        page.push_request(std::uint64_t(i));
     blkif_request request;
     int taken = 0;
-    while (ring.next(request) == BlkRing::Next::request) ++taken;
+    while (ring.next(request) == BlkRing::Next::request)
+        ++taken;
     EXPECT_EQ(taken, 32);
 }
 

@@ -24,9 +24,12 @@ TEST_F(LifecycleTest, CreateListAndCleanShutdown) {
     EXPECT_NE(created.out.find("Created domain one"), std::string::npos);
     auto list = domus({"list"});
     EXPECT_NE(list.out.find("Domain-0"), std::string::npos);
-    EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "one") == "-b----"; })) << domus({"list"}).out;
+    EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "one") == "-b----"; }))
+        << domus({"list"}).out;
     // The guest published its own value; dom0's tools see it.
-    EXPECT_TRUE(eventually([&] { return xenstore("xenstore-read", {"/local/domain/1/data/idle/status"}).out == "running\n"; }));
+    EXPECT_TRUE(eventually([&] {
+        return xenstore("xenstore-read", {"/local/domain/1/data/idle/status"}).out == "running\n";
+    }));
     auto shutdown = domus({"shutdown", "-w", "one"});
     EXPECT_EQ(shutdown.status, 0) << shutdown.err;
     EXPECT_EQ(state_of(domus({"list"}).out, "one"), "");
@@ -48,7 +51,8 @@ TEST_F(LifecycleTest, Dom0AndGuestExchangeValuesThroughWatches) {
 }
 
 TEST_F(LifecycleTest, SeveralDomainsPauseUnpauseAndDestroy) {
-    for (auto name : {"a", "b", "c"}) ASSERT_EQ(domus({"create", idle_config(name)}).status, 0);
+    for (auto name : {"a", "b", "c"})
+        ASSERT_EQ(domus({"create", idle_config(name)}).status, 0);
     ASSERT_EQ(domus({"pause", "b"}).status, 0);
     EXPECT_EQ(state_of(domus({"list"}).out, "b"), "--p---");
     ASSERT_EQ(domus({"unpause", "b"}).status, 0);
@@ -74,13 +78,16 @@ TEST_F(LifecycleTest, NamesAreUniqueAndIdsAreNotReused) {
 TEST_F(LifecycleTest, RebootWithRestartComesBackUnderANewId) {
     ASSERT_EQ(domus({"create", idle_config("r", "on_reboot = \"restart\"\n")}).status, 0);
     ASSERT_EQ(domus({"reboot", "r"}).status, 0);
-    EXPECT_TRUE(eventually([&] { return domus({"domid", "r"}).out == "2\n"; })) << domus({"list"}).out;
+    EXPECT_TRUE(eventually([&] {
+        return domus({"domid", "r"}).out == "2\n";
+    })) << domus({"list"}).out;
     EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "r") == "-b----"; }));
 }
 
 TEST_F(LifecycleTest, CrashWithPreserveKeepsTheDomainUntilDestroyed) {
-    std::string cfg = config("crasher", "name = \"crasher\"\nkernel = \"" + guest_image("crash") +
-                                            "\"\ncmdline = \"mode=null\"\non_crash = \"preserve\"\n");
+    std::string cfg =
+        config("crasher", "name = \"crasher\"\nkernel = \"" + guest_image("crash") +
+                              "\"\ncmdline = \"mode=null\"\non_crash = \"preserve\"\n");
     ASSERT_EQ(domus({"create", cfg}).status, 0);
     EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "crasher") == "----c-"; }));
     ASSERT_EQ(domus({"destroy", "crasher"}).status, 0);
@@ -89,9 +96,11 @@ TEST_F(LifecycleTest, CrashWithPreserveKeepsTheDomainUntilDestroyed) {
 
 TEST_F(LifecycleTest, AGuestCrashDoesNotDisturbOtherDomains) {
     ASSERT_EQ(domus({"create", idle_config("steady")}).status, 0);
-    std::string cfg = config("boom", "name = \"boom\"\nkernel = \"" + guest_image("crash") + "\"\ncmdline = \"mode=null\"\n");
+    std::string cfg = config("boom", "name = \"boom\"\nkernel = \"" + guest_image("crash") +
+                                         "\"\ncmdline = \"mode=null\"\n");
     ASSERT_EQ(domus({"create", cfg}).status, 0);
-    EXPECT_TRUE(eventually([&] { return state_of(domus({"list"}).out, "boom") == ""; }));  // on_crash=destroy
+    EXPECT_TRUE(eventually(
+        [&] { return state_of(domus({"list"}).out, "boom") == ""; }));  // on_crash=destroy
     EXPECT_EQ(state_of(domus({"list"}).out, "steady"), "-b----");
 }
 
@@ -127,7 +136,8 @@ TEST_F(LifecycleTest, ConfigErrorsNameTheLineAndKey) {
 }
 
 TEST_F(LifecycleTest, StoreSelfTestFromInsideAGuest) {
-    std::string cfg = config("st", "name = \"st\"\nkernel = \"" + guest_image("store_test") + "\"\nvcpus = 2\n");
+    std::string cfg =
+        config("st", "name = \"st\"\nkernel = \"" + guest_image("store_test") + "\"\nvcpus = 2\n");
     ASSERT_EQ(domus({"create", cfg}).status, 0);
     // on_poweroff=destroy: the domain disappears when the test is over; its console
     // history goes with it, so read the verdict from the console while it runs.

@@ -34,8 +34,11 @@ protected:
         std::string bin = domus_binary();
         std::string xenstored = bin.substr(0, bin.rfind('/')) + "/domus-xenstored";
         std::string run_dir = dir_ + "/run";
-        std::vector<char*> argv = {xenstored.data(), const_cast<char*>("--run-dir"), run_dir.data(), nullptr};
-        ASSERT_EQ(::posix_spawn(&store_pid_, xenstored.c_str(), nullptr, nullptr, argv.data(), environ), 0);
+        std::vector<char*> argv = {xenstored.data(), const_cast<char*>("--run-dir"), run_dir.data(),
+                                   nullptr};
+        ASSERT_EQ(
+            ::posix_spawn(&store_pid_, xenstored.c_str(), nullptr, nullptr, argv.data(), environ),
+            0);
         std::string socket = run_dir + "/xenstored/socket";
         for (int i = 0; i < 500 && !std::filesystem::exists(socket); ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -62,14 +65,15 @@ TEST_F(PvBlockHostileTest, MaliciousFrontendGetsErrorsAndOtherDiskKeepsWorking) 
         std::ofstream out(b, std::ios::binary);
         std::vector<std::uint64_t> sector(64);
         for (std::uint64_t s = 0; s < kDiskSectors; ++s) {
-            for (unsigned i = 0; i < 64; ++i) sector[i] = 0x5a5a000000000000ull + s * 64 + i;
+            for (unsigned i = 0; i < 64; ++i)
+                sector[i] = 0x5a5a000000000000ull + s * 64 + i;
             out.write(reinterpret_cast<const char*>(sector.data()), 512);
         }
         ASSERT_TRUE(out.good());
     }
     auto r = run(guest_image("blk_hostile"),
-                 {"--store-run-dir", dir_ + "/run", "--disk", "format=raw, vdev=xvda, target=" + a, "--disk",
-                  "format=raw, vdev=xvdb, target=" + b},
+                 {"--store-run-dir", dir_ + "/run", "--disk", "format=raw, vdev=xvda, target=" + a,
+                  "--disk", "format=raw, vdev=xvdb, target=" + b},
                  std::chrono::seconds(120));
     ASSERT_FALSE(r.timed_out) << r.out << r.err;
     EXPECT_EQ(r.status, 0) << r.out << r.err;

@@ -23,8 +23,9 @@ protected:
     }
 
     ProcessResult blk_tool(const std::string& disk, const std::string& cmdline) {
-        return run(guest_image("blk_tool"), {"--store-run-dir", run_dir_, "--domid", "77", "--disk", disk,
-                                             "--cmdline", cmdline, "--stats"},
+        return run(guest_image("blk_tool"),
+                   {"--store-run-dir", run_dir_, "--domid", "77", "--disk", disk, "--cmdline",
+                    cmdline, "--stats"},
                    std::chrono::seconds(120));
     }
 };
@@ -57,10 +58,11 @@ TEST_F(PvBlockTest, ReadOnlyDiskRefusesWrites) {
 
 TEST_F(PvBlockTest, DomainWithADiskFromItsXlConfig) {
     std::string disk = image("cfg.img", "32M", "raw");
-    std::string cfg = config("withdisk", "name = \"withdisk\"\nkernel = \"" + guest_image("blk_tool") +
-                                             "\"\ncmdline = \"mode=verify size_mb=4\"\n"
-                                             "disk = [ 'format=raw, vdev=xvda, access=rw, target=" +
-                                             disk + "' ]\n");
+    std::string cfg =
+        config("withdisk", "name = \"withdisk\"\nkernel = \"" + guest_image("blk_tool") +
+                               "\"\ncmdline = \"mode=verify size_mb=4\"\n"
+                               "disk = [ 'format=raw, vdev=xvda, access=rw, target=" +
+                               disk + "' ]\n");
     auto created = domus({"create", cfg});
     ASSERT_EQ(created.status, 0) << created.err;
     auto console = domus({"console", "withdisk"}, std::chrono::seconds(60));
@@ -68,11 +70,12 @@ TEST_F(PvBlockTest, DomainWithADiskFromItsXlConfig) {
 }
 
 TEST_F(PvBlockTest, BadDiskSpecsAreRejected) {
-    auto r = run(guest_image("blk_tool"), {"--store-run-dir", run_dir_, "--disk", "/x.img,vhd,xvda"});
+    auto r =
+        run(guest_image("blk_tool"), {"--store-run-dir", run_dir_, "--disk", "/x.img,vhd,xvda"});
     EXPECT_EQ(r.status, kMonitorError);
     EXPECT_NE(r.err.find("not supported"), std::string::npos) << r.err;
-    r = run(guest_image("blk_tool"), {"--disk", "format=raw, vdev=xvda, target=/nonexistent.img", "--store-run-dir",
-                                      run_dir_});
+    r = run(guest_image("blk_tool"), {"--disk", "format=raw, vdev=xvda, target=/nonexistent.img",
+                                      "--store-run-dir", run_dir_});
     EXPECT_EQ(r.status, kMonitorError);
     EXPECT_NE(r.err.find("nonexistent.img"), std::string::npos) << r.err;
 }

@@ -38,13 +38,19 @@ TEST(DiskSpec, VbdNumbers) {
 }
 
 TEST(DiskSpec, Errors) {
-    EXPECT_NE(parse_disk_spec("/img,raw").error().message.find("vdev is mandatory"), std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,raw").error().message.find("vdev is mandatory"),
+              std::string::npos);
     EXPECT_NE(parse_disk_spec(",raw,xvda").error().message.find("no target"), std::string::npos);
-    EXPECT_NE(parse_disk_spec("/img,vhd,xvda").error().message.find("not supported"), std::string::npos);
-    EXPECT_NE(parse_disk_spec("/img,raw,xvda,rx").error().message.find("access"), std::string::npos);
-    EXPECT_NE(parse_disk_spec("/img,raw,xvda,rw,extra").error().message.find("too many"), std::string::npos);
-    EXPECT_NE(parse_disk_spec("colour=red,/img,raw,xvda").error().message.find("unknown key"), std::string::npos);
-    EXPECT_NE(parse_disk_spec("/img,raw,xvda,cdrom").error().message.find("cdrom"), std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,vhd,xvda").error().message.find("not supported"),
+              std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,raw,xvda,rx").error().message.find("access"),
+              std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,raw,xvda,rw,extra").error().message.find("too many"),
+              std::string::npos);
+    EXPECT_NE(parse_disk_spec("colour=red,/img,raw,xvda").error().message.find("unknown key"),
+              std::string::npos);
+    EXPECT_NE(parse_disk_spec("/img,raw,xvda,cdrom").error().message.find("cdrom"),
+              std::string::npos);
 }
 
 TEST(DiskSpec, RoundTrip) {

@@ -1,0 +1,407 @@
+// BlkBack against a frontend simulated in the test (a ring page in memory, grants that
+// are pages of a test buffer) over a real image file: raw (io_uring, many requests in
+// flight) and qcow2 (synchronous), with the same expectations.
+#include "backends/blkback.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "storage/image_create.hpp"
+
+namespace domus::backends {
+namespace {
+
+constexpr std::size_t kPages = 512;               // grant refs 0..511 are valid
+constexpr std::uint64_t kDiskBytes = 4ull << 20;  // 8192 sectors
+constexpr grant_ref_t kBadGref = 100000;
+
+// Grants are pages of one buffer; any other ref is refused, as a grant table would.
+class FakeHost final : public BackendHost {
+public:
+    FakeHost() : memory_(kPages * XEN_PAGE_SIZE) {}
+
+    Result<std::unique_ptr<MappedPage>> map_grant(grant_ref_t ref, bool writable) override {
+        if (ref >= kPages) return make_error("bad gref {}", ref);
+        if (writable) ++writable_maps;
+        return std::unique_ptr<MappedPage>(new Page(page(ref), live));
+    }
+    void notify_frontend() override { ++notifications; }
+
+    std::span<std::byte> page(grant_ref_t ref) {
+        return {memory_.data() + ref * XEN_PAGE_SIZE, XEN_PAGE_SIZE};
+    }
+
+    int live = 0;  // mappings not yet released
+    int writable_maps = 0;
+    int notifications = 0;
+
+private:
+    class Page final : public MappedPage {
+    public:
+        Page(std::span<std::byte> bytes, int& live) : bytes_(bytes), live_(live) { ++live_; }
+        ~Page() override { --live_; }
+        std::span<std::byte> bytes() noexcept override { return bytes_; }
+
+    private:
+        std::span<std::byte> bytes_;
+        int& live_;
+    };
+    std::vector<std::byte> memory_;
+};
+
+// The frontend's end of the ring.
+struct Frontend {
+    alignas(4096) std::byte bytes[4096]{};
+    RING_IDX rsp_cons = 0;
+    std::map<std::uint64_t, blkif_response> responses;
+
+    Frontend() { header().rsp_event = 1; }
+    ring_sring_header& header() { return *reinterpret_cast<ring_sring_header*>(bytes); }
+    blkif_sring_entry* entries() { return reinterpret_cast<blkif_sring_entry*>(bytes + 64); }
+    std::span<std::byte> area() { return {bytes, sizeof(bytes)}; }
+
+    void push(const blkif_request& request) {
+        std::memcpy(&entries()[header().req_prod & 31].req, &request, sizeof(request));
+        std::atomic_ref<RING_IDX>(header().req_prod).fetch_add(1, std::memory_order_release);
+    }
+    void collect() {
+        RING_IDX prod =
+            std::atomic_ref<RING_IDX>(header().rsp_prod).load(std::memory_order_acquire);
+        for (; rsp_cons != prod; ++rsp_cons) {
+            blkif_response response = entries()[rsp_cons & 31].rsp;
+            EXPECT_EQ(responses.count(response.id), 0u) << "two responses for id " << response.id;
+            responses[response.id] = response;
+        }
+        header().rsp_event = rsp_cons + 1;  // notify me on the next response
+    }
+};
+
+blkif_request rw(std::uint8_t op, std::uint64_t id, std::uint64_t sector) {
+    blkif_request request{};
+    request.operation = op;
+    request.id = id;
+    request.sector_number = sector;
+    return request;
+}
+
+void add_segment(blkif_request& request, grant_ref_t gref, std::uint8_t first = 0,
+                 std::uint8_t last = 7) {
+    request.seg[request.nr_segments++] = {gref, first, last, {}};
+}
+
+std::vector<std::byte> random_bytes(std::size_t n, std::mt19937& rng) {
+    std::vector<std::byte> out(n);
+    for (auto& b : out)
+        b = std::byte(rng());
+    return out;
+}
+
+class BlkBackTest : public testing::TestWithParam<storage::Format> {
+protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/blkback_test.XXXXXX";
+        ASSERT_NE(::mkdtemp(pattern), nullptr);
+        dir_ = pattern;
+        path_ = dir_ + "/disk";
+        ASSERT_TRUE(storage::create_image(path_, kDiskBytes, GetParam()));
+        auto image = storage::open_image(path_, GetParam(), false);
+        ASSERT_TRUE(image) << image.error().message;
+        image_ = std::move(image).value();
+        // A known pattern on the whole disk.
+        std::mt19937 rng(7);
+        disk_ = random_bytes(kDiskBytes, rng);
+        ASSERT_TRUE(image_->write(0, disk_));
+        back_ = std::make_unique<BlkBack>(host_, *image_, front_.area(),
+                                          DiskLimits{kDiskBytes / 512, false, true, 256});
+        EXPECT_EQ(back_->asynchronous(), GetParam() == storage::Format::raw);
+    }
+    void TearDown() override {
+        back_.reset();
+        EXPECT_EQ(host_.live, 0) << "grant mappings left behind";
+        image_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+
+    // Lets the backend run (as the device thread would) until `count` responses arrived.
+    void run_until(std::size_t count) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        front_.collect();
+        while (front_.responses.size() < count && std::chrono::steady_clock::now() < deadline) {
+            if (int fd = back_->completion_fd(); fd >= 0) {
+                pollfd p{fd, POLLIN, 0};
+                ::poll(&p, 1, 100);
+            }
+            ASSERT_TRUE(back_->complete());
+            front_.collect();
+        }
+        ASSERT_EQ(front_.responses.size(), count);
+    }
+
+    std::vector<std::byte> disk(std::uint64_t offset, std::size_t length) {
+        std::vector<std::byte> out(length);
+        EXPECT_TRUE(image_->read(offset, out));
+        return out;
+    }
+
+    std::string dir_, path_;
+    std::unique_ptr<storage::BlockImage> image_;
+    std::vector<std::byte> disk_;  // what the disk holds, as the test wrote it
+    FakeHost host_;
+    Frontend front_;
+    std::unique_ptr<BlkBack> back_;
+};
+
+TEST_P(BlkBackTest, ThirtyTwoRequestsInFlight) {
+    struct Expected {
+        bool write;
+        std::uint64_t offset;
+        std::vector<std::byte> data;  // what a write moved, in disk order
+    };
+    std::map<std::uint64_t, Expected> expected;
+    std::mt19937 rng(42);
+    for (std::uint32_t i = 0; i < 32; ++i) {
+        bool write = i % 2;
+        std::uint64_t id = 0x1000 + i * 7;
+        std::uint64_t sector = i * 128;  // disjoint ranges (at most 88 sectors each)
+        blkif_request request = rw(write ? BLKIF_OP_WRITE : BLKIF_OP_READ, id, sector);
+        Expected e{write, sector * 512, {}};
+        int segments = 1 + i % 11;
+        for (int s = 0; s < segments; ++s) {
+            // Various layouts: whole pages, page tails, heads and middles.
+            std::uint8_t first = std::uint8_t((i + s) % 3 == 0 ? 0 : (i + s) % 4);
+            std::uint8_t last = std::uint8_t(std::max<int>(first, 7 - (i * s) % 3));
+            grant_ref_t gref = i * 11 + s;
+            add_segment(request, gref, first, last);
+            auto bytes = host_.page(gref).subspan(first * 512, (last - first + 1) * 512);
+            if (write) {
+                auto data = random_bytes(bytes.size(), rng);
+                std::memcpy(bytes.data(), data.data(), data.size());
+                e.data.insert(e.data.end(), data.begin(), data.end());
+            } else {
+                std::memset(bytes.data(), 0xEE, bytes.size());
+            }
+        }
+        expected[id] = std::move(e);
+        front_.push(request);
+    }
+    ASSERT_TRUE(back_->process());
+    if (back_->asynchronous()) {
+        EXPECT_EQ(back_->requests_started(), 32u);  // nothing reaped yet: all 32 in flight
+    }
+    run_until(32);
+    EXPECT_EQ(back_->stats().max_in_flight, back_->asynchronous() ? 32u : 1u);
+    EXPECT_GE(host_.notifications, 1);
+
+    // Every answer, with the right id and operation; then the data, page by page.
+    for (std::uint32_t i = 0; i < 32; ++i) {
+        std::uint64_t id = 0x1000 + i * 7;
+        const blkif_response& response = front_.responses.at(id);
+        auto& e = expected.at(id);
+        EXPECT_EQ(response.status, BLKIF_RSP_OKAY) << "id " << id;
+        EXPECT_EQ(response.operation, e.write ? BLKIF_OP_WRITE : BLKIF_OP_READ);
+        // Reassemble what the pages hold, in segment order.
+        std::vector<std::byte> pages;
+        int segments = 1 + i % 11;
+        for (int s = 0; s < segments; ++s) {
+            std::uint8_t first = std::uint8_t((i + s) % 3 == 0 ? 0 : (i + s) % 4);
+            std::uint8_t last = std::uint8_t(std::max<int>(first, 7 - (i * s) % 3));
+            auto bytes = host_.page(i * 11 + s).subspan(first * 512, (last - first + 1) * 512);
+            pages.insert(pages.end(), bytes.begin(), bytes.end());
+        }
+        if (e.write) {
+            EXPECT_EQ(pages, e.data);
+            EXPECT_TRUE(disk(e.offset, pages.size()) == pages) << "write id " << id;
+        } else {
+            std::vector<std::byte> want(disk_.begin() + std::ptrdiff_t(e.offset),
+                                        disk_.begin() + std::ptrdiff_t(e.offset + pages.size()));
+            EXPECT_TRUE(pages == want) << "read id " << id;
+        }
+    }
+    EXPECT_EQ(back_->stats().requests, 32u);
+    EXPECT_EQ(back_->stats().bad_requests, 0u);
+}
+
+TEST_P(BlkBackTest, RawFileHoldsWhatWasWritten) {
+    if (GetParam() != storage::Format::raw) GTEST_SKIP() << "raw only: compares the file itself";
+    std::mt19937 rng(3);
+    auto data = random_bytes(3 * 4096, rng);
+    blkif_request request = rw(BLKIF_OP_WRITE, 9, 1000);
+    for (grant_ref_t g = 0; g < 3; ++g) {
+        std::memcpy(host_.page(g).data(), data.data() + g * 4096, 4096);
+        add_segment(request, g);
+    }
+    front_.push(request);
+    ASSERT_TRUE(back_->process());
+    run_until(1);
+    std::vector<std::byte> file(data.size());
+    FILE* f = std::fopen(path_.c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 1000 * 512, SEEK_SET);
+    ASSERT_EQ(std::fread(file.data(), 1, file.size(), f), file.size());
+    std::fclose(f);
+    EXPECT_TRUE(file == data);
+}
+
+TEST_P(BlkBackTest, WriteAfterFlushWaitsForIt) {
+    std::memset(host_.page(0).data(), 0xAA, 4096);
+    std::memset(host_.page(1).data(), 0xBB, 4096);
+    blkif_request first = rw(BLKIF_OP_WRITE, 1, 64);
+    add_segment(first, 0);
+    blkif_request flush = rw(BLKIF_OP_FLUSH_DISKCACHE, 2, 0);
+    blkif_request barrier = rw(BLKIF_OP_WRITE_BARRIER, 3, 64);  // flush, then write
+    add_segment(barrier, 1);
+    blkif_request read = rw(BLKIF_OP_READ, 4, 64);
+    add_segment(read, 2);
+    for (auto& r : {first, flush, barrier, read})
+        front_.push(r);
+    ASSERT_TRUE(back_->process());
+    if (back_->asynchronous()) {
+        // Nothing was reaped yet: the first write runs, the flush waits for it, and
+        // everything after the flush waits for the flush.
+        EXPECT_EQ(back_->requests_started(), 1u);
+        EXPECT_EQ(back_->requests_waiting(), 3u);
+    }
+    run_until(4);
+    for (std::uint64_t id = 1; id <= 4; ++id)
+        EXPECT_EQ(front_.responses.at(id).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(front_.responses.at(2).operation, BLKIF_OP_FLUSH_DISKCACHE);
+    EXPECT_EQ(front_.responses.at(3).operation, BLKIF_OP_WRITE_BARRIER);
+    std::vector<std::byte> want(4096, std::byte(0xBB));
+    EXPECT_TRUE(disk(64 * 512, 4096) == want);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), host_.page(2).begin()));
+}
+
+TEST_P(BlkBackTest, BadGrefFailsOnlyItsRequest) {
+    blkif_request a = rw(BLKIF_OP_READ, 10, 0);
+    add_segment(a, 0);
+    blkif_request b = rw(BLKIF_OP_WRITE, 11, 8);
+    add_segment(b, 1);
+    add_segment(b, kBadGref);
+    add_segment(b, 2);
+    blkif_request c = rw(BLKIF_OP_READ, 12, 16);
+    add_segment(c, 3);
+    add_segment(c, 4);
+    for (auto& r : {a, b, c})
+        front_.push(r);
+    ASSERT_TRUE(back_->process());
+    run_until(3);
+    EXPECT_EQ(front_.responses.at(10).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(front_.responses.at(11).status, BLKIF_RSP_ERROR);
+    EXPECT_EQ(front_.responses.at(12).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(back_->stats().bad_requests, 1u);
+    EXPECT_TRUE(
+        disk(8 * 512, 3 * 4096) ==
+        std::vector<std::byte>(disk_.begin() + 8 * 512, disk_.begin() + 8 * 512 + 3 * 4096));
+    EXPECT_TRUE(
+        std::equal(host_.page(4).begin(), host_.page(4).end(), disk_.begin() + 16 * 512 + 4096));
+    EXPECT_EQ(host_.live, 0);
+}
+
+TEST_P(BlkBackTest, IndirectRequestOfFortySegments) {
+    std::mt19937 rng(5);
+    auto data = random_bytes(40 * 4096, rng);
+    auto* list = reinterpret_cast<blkif_request_segment*>(host_.page(500).data());
+    for (grant_ref_t g = 0; g < 40; ++g) {
+        list[g] = {100 + g, 0, 7, {}};
+        std::memcpy(host_.page(100 + g).data(), data.data() + g * 4096, 4096);
+    }
+    blkif_request_indirect indirect{};
+    indirect.operation = BLKIF_OP_INDIRECT;
+    indirect.indirect_op = BLKIF_OP_WRITE;
+    indirect.nr_segments = 40;
+    indirect.id = 77;
+    indirect.sector_number = 2048;
+    indirect.indirect_grefs[0] = 500;
+    blkif_request raw;
+    std::memcpy(&raw, &indirect, sizeof(raw));
+    front_.push(raw);
+    ASSERT_TRUE(back_->process());
+    run_until(1);
+    EXPECT_EQ(front_.responses.at(77).status, BLKIF_RSP_OKAY);
+    EXPECT_TRUE(disk(2048 * 512, data.size()) == data);
+}
+
+TEST_P(BlkBackTest, DiscardReadsBackZeros) {
+    blkif_request_discard discard{};
+    discard.operation = BLKIF_OP_DISCARD;
+    discard.id = 5;
+    discard.sector_number = 128;
+    discard.nr_sectors = 128;
+    blkif_request raw;
+    std::memcpy(&raw, &discard, sizeof(raw));
+    blkif_request read = rw(BLKIF_OP_READ, 6, 128);
+    add_segment(read, 0);
+    std::memset(host_.page(0).data(), 0xEE, 4096);
+    front_.push(raw);
+    front_.push(read);
+    ASSERT_TRUE(back_->process());
+    run_until(2);
+    EXPECT_EQ(front_.responses.at(5).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(front_.responses.at(6).status, BLKIF_RSP_OKAY);
+    EXPECT_TRUE(std::all_of(host_.page(0).begin(), host_.page(0).end(),
+                            [](std::byte b) { return b == std::byte(0); }));
+}
+
+TEST_P(BlkBackTest, MoreRequestsThanTheRingRoundsAreAllServed) {
+    // 100 single-sector reads through a 32-slot ring: the frontend refills as answers come.
+    std::uint64_t next = 0;
+    auto refill = [&] {
+        while (next < 100 && front_.header().req_prod - front_.rsp_cons < 32) {
+            blkif_request r = rw(BLKIF_OP_READ, next, next * 8);
+            add_segment(r, grant_ref_t(next), 0, 0);
+            front_.push(r);
+            ++next;
+        }
+    };
+    refill();
+    ASSERT_TRUE(back_->process());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (front_.responses.size() < 100 && std::chrono::steady_clock::now() < deadline) {
+        if (int fd = back_->completion_fd(); fd >= 0) {
+            pollfd p{fd, POLLIN, 0};
+            ::poll(&p, 1, 100);
+        }
+        ASSERT_TRUE(back_->complete());
+        front_.collect();
+        refill();
+        ASSERT_TRUE(back_->process());
+    }
+    ASSERT_EQ(front_.responses.size(), 100u);
+    for (std::uint64_t id = 0; id < 100; ++id) {
+        EXPECT_EQ(front_.responses.at(id).status, BLKIF_RSP_OKAY);
+        EXPECT_TRUE(std::equal(host_.page(grant_ref_t(id)).begin(),
+                               host_.page(grant_ref_t(id)).begin() + 512,
+                               disk_.begin() + std::ptrdiff_t(id * 8 * 512)));
+    }
+}
+
+TEST_P(BlkBackTest, HostileRingIndexStopsTheDeviceAfterItsIo) {
+    blkif_request a = rw(BLKIF_OP_READ, 1, 0);
+    for (grant_ref_t g = 0; g < 11; ++g)
+        add_segment(a, g);
+    front_.push(a);
+    ASSERT_TRUE(back_->process());
+    // The frontend claims 40 more requests than the ring holds.
+    front_.header().req_prod += 40;
+    EXPECT_FALSE(back_->process());
+    EXPECT_FALSE(back_->complete());
+    // Destruction waits for the read still in flight, then releases its pages.
+    back_.reset();
+    EXPECT_EQ(host_.live, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, BlkBackTest,
+                         testing::Values(storage::Format::raw, storage::Format::qcow2),
+                         [](const testing::TestParamInfo<storage::Format>& info) {
+                             return std::string(storage::format_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace domus::backends
