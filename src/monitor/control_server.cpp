@@ -28,12 +28,14 @@ double process_cpu_seconds() {
 
 }  // namespace
 
-Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string& path, Domain& domain,
+Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string& path,
+                                                             Domain& domain,
                                                              DomainIdentity identity) {
     std::unique_ptr<ControlServer> server(new ControlServer(path, domain, std::move(identity)));
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(address.sun_path)) return make_error("control socket path too long: {}", path);
+    if (path.size() >= sizeof(address.sun_path))
+        return make_error("control socket path too long: {}", path);
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     server->listener_ = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!server->listener_) return errno_error("socket");
@@ -63,6 +65,13 @@ void ControlServer::domain_exited(const DomainExit& exit) {
     std::lock_guard lock(mutex_);
     exit_ = exit;
     notify_exit_locked();
+    // The console has said everything (the domain drained it before returning): end
+    // attached consoles, so `domus console` returns.
+    for (auto& client : clients_) {
+        if (!client->console || !client->fd) continue;
+        domain_->console().set_output(-1, false);
+        ::shutdown(client->fd.get(), SHUT_RDWR);
+    }
 }
 
 void ControlServer::notify_exit_locked() {
@@ -95,19 +104,22 @@ std::string ControlServer::info_json() {
         state = "p";
     else if (domain_->all_blocked())
         state = "b";
-    nlohmann::json info = {{"ok", true},
-                           {"domid", identity_.domid},
-                           {"name", identity_.name},
-                           {"state", state},
-                           {"memory_mib", identity_.memory_mib},
-                           {"vcpus", identity_.vcpus},
-                           {"cpu_seconds", process_cpu_seconds()},
-                           {"uptime_seconds", double(host_monotonic_ns() - started_ns_) / 1e9},
-                           {"pid", ::getpid()},
-                           {"console", {{"ring_ref", domain_->console_gfn()}, {"port", domain_->console_port()}}},
-                           {"store", {{"ring_ref", domain_->store_gfn()}, {"port", domain_->store_port()}}}};
+    nlohmann::json info = {
+        {"ok", true},
+        {"domid", identity_.domid},
+        {"name", identity_.name},
+        {"state", state},
+        {"memory_mib", identity_.memory_mib},
+        {"vcpus", identity_.vcpus},
+        {"cpu_seconds", process_cpu_seconds()},
+        {"uptime_seconds", double(host_monotonic_ns() - started_ns_) / 1e9},
+        {"pid", ::getpid()},
+        {"console", {{"ring_ref", domain_->console_gfn()}, {"port", domain_->console_port()}}},
+        {"store", {{"ring_ref", domain_->store_gfn()}, {"port", domain_->store_port()}}}};
     if (exit_)
-        info["exit"] = {{"kind", exit_kind_name(exit_->kind)}, {"code", exit_->code}, {"detail", exit_->detail}};
+        info["exit"] = {{"kind", exit_kind_name(exit_->kind)},
+                        {"code", exit_->code},
+                        {"detail", exit_->detail}};
     return info.dump();
 }
 
@@ -115,13 +127,15 @@ void ControlServer::send(Client& client, const std::string& json) {
     std::string line = json + "\n";
     // Replies are small and the socket buffer large: a client that does not read is
     // dropped rather than allowed to stall the domain's control.
-    if (::send(client.fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != ssize_t(line.size()))
+    if (::send(client.fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+        ssize_t(line.size()))
         client.fd.reset();
 }
 
 void ControlServer::handle_line(Client& client, const std::string& line) {
     auto request = nlohmann::json::parse(line, nullptr, false);
-    if (request.is_discarded() || !request.is_object() || !request.contains("op") || !request["op"].is_string()) {
+    if (request.is_discarded() || !request.is_object() || !request.contains("op") ||
+        !request["op"].is_string()) {
         send(client, R"({"ok":false,"error":"malformed request"})");
         return;
     }
@@ -154,6 +168,10 @@ void ControlServer::handle_line(Client& client, const std::string& line) {
         send(client, R"({"ok":true})");
         client.console = true;
         domain_->console().set_output(client.fd.get(), true);
+        if (exit_) {  // a preserved domain: its history, then the end
+            domain_->console().set_output(-1, false);
+            ::shutdown(client.fd.get(), SHUT_RDWR);
+        }
     } else {
         send(client, nlohmann::json({{"ok", false}, {"error", "unknown op: " + op}}).dump());
     }
@@ -172,7 +190,8 @@ void ControlServer::thread_main() {
             });
             fds.push_back({listener_.get(), POLLIN, 0});
             fds.push_back({wake_.get(), POLLIN, 0});
-            for (auto& client : clients_) fds.push_back({client->fd.get(), POLLIN, 0});
+            for (auto& client : clients_)
+                fds.push_back({client->fd.get(), POLLIN, 0});
         }
         if (::poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) continue;
@@ -185,11 +204,13 @@ void ControlServer::thread_main() {
         }
         if (fds[0].revents & POLLIN) {
             int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd >= 0) clients_.push_back(std::make_unique<Client>(Client{Fd(fd), {}, false, false}));
+            if (fd >= 0)
+                clients_.push_back(std::make_unique<Client>(Client{Fd(fd), {}, false, false}));
         }
         for (std::size_t i = 2; i < fds.size(); ++i) {
             if (!fds[i].revents) continue;
-            auto it = std::find_if(clients_.begin(), clients_.end(), [&](auto& c) { return c->fd.get() == fds[i].fd; });
+            auto it = std::find_if(clients_.begin(), clients_.end(),
+                                   [&](auto& c) { return c->fd.get() == fds[i].fd; });
             if (it == clients_.end()) continue;
             Client& client = **it;
             char buffer[4096];

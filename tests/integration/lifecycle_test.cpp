@@ -136,15 +136,13 @@ TEST_F(LifecycleTest, ConfigErrorsNameTheLineAndKey) {
 }
 
 TEST_F(LifecycleTest, StoreSelfTestFromInsideAGuest) {
-    std::string cfg =
-        config("st", "name = \"st\"\nkernel = \"" + guest_image("store_test") + "\"\nvcpus = 2\n");
+    // Kept after poweroff, so its console history is readable even when the test ended
+    // before the console attached.
+    std::string cfg = config("st", "name = \"st\"\nkernel = \"" + guest_image("store_test") +
+                                       "\"\nvcpus = 2\non_poweroff = \"preserve\"\n");
     ASSERT_EQ(domus({"create", cfg}).status, 0);
-    // on_poweroff=destroy: the domain disappears when the test is over; its console
-    // history goes with it, so read the verdict from the console while it runs.
-    std::string output;
     auto console = domus({"console", "st"}, std::chrono::seconds(30));
-    output = console.out;
-    EXPECT_NE(output.find("store_test: PASS"), std::string::npos) << output;
+    EXPECT_NE(console.out.find("store_test: PASS"), std::string::npos) << console.out;
 }
 
 }  // namespace

@@ -61,6 +61,8 @@ TEST_F(PvBlockTest, DomainWithADiskFromItsXlConfig) {
     std::string cfg =
         config("withdisk", "name = \"withdisk\"\nkernel = \"" + guest_image("blk_tool") +
                                "\"\ncmdline = \"mode=verify size_mb=4\"\n"
+                               // kept after poweroff, so the console history stays readable
+                               "on_poweroff = \"preserve\"\n"
                                "disk = [ 'format=raw, vdev=xvda, access=rw, target=" +
                                disk + "' ]\n");
     auto created = domus({"create", cfg});
