@@ -166,7 +166,8 @@ double in_process(Step step) {
 int main(int argc, char** argv) {
     // bench/run FILTER: only figures whose name contains FILTER.
     std::string filter = argc > 1 ? argv[1] : "";
-    if (filter.size() && std::string("store_ops_per_s store_txn_per_s").find(filter) == std::string::npos &&
+    if (filter.size() &&
+        std::string("store_ops_per_s store_txn_per_s").find(filter) == std::string::npos &&
         filter.find("store") == std::string::npos)
         return 0;
     domus::test::XenstoredProcess daemon(DOMUS_XENSTORED_BIN);

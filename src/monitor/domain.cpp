@@ -257,18 +257,21 @@ void Domain::stop(DomainExit exit) noexcept {
 
 std::vector<backends::BlkStats> Domain::disk_stats() const {
     std::vector<backends::BlkStats> stats;
-    for (const auto& vbd : vbds_) stats.push_back(vbd->stats());
+    for (const auto& vbd : vbds_)
+        stats.push_back(vbd->stats());
     return stats;
 }
 
 void Domain::pause() noexcept {
     paused_.store(true, std::memory_order_release);
-    for (auto& vcpu : vcpus_) vcpu->kick();
+    for (auto& vcpu : vcpus_)
+        vcpu->kick();
 }
 
 void Domain::unpause() noexcept {
     paused_.store(false, std::memory_order_release);
-    for (auto& vcpu : vcpus_) vcpu->kick();
+    for (auto& vcpu : vcpus_)
+        vcpu->kick();
 }
 
 bool Domain::all_blocked() const noexcept {

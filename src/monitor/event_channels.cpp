@@ -229,7 +229,8 @@ evtchn_port_t EventChannels::bind_backend(int backend_eventfd, std::uint32_t vcp
     return port;
 }
 
-int EventChannels::connect_backend(evtchn_port_t port, domid_t backend_dom, int backend_eventfd) noexcept {
+int EventChannels::connect_backend(evtchn_port_t port, domid_t backend_dom,
+                                   int backend_eventfd) noexcept {
     if (port == 0 || port >= kNrPorts) return -XEN_EINVAL;
     std::lock_guard lock(mutex_);
     Port& p = ports_[port];

@@ -19,8 +19,10 @@ struct VbdConfig {
 
 inline VbdConfig make_vbd_config(std::string target, const std::string& format, std::string vdev,
                                  std::uint32_t virtual_device, bool read_only, bool discard) {
-    return VbdConfig{std::move(target), format == "qcow2" ? storage::Format::qcow2 : storage::Format::raw,
-                     std::move(vdev), virtual_device, read_only, discard};
+    return VbdConfig{
+        std::move(target), format == "qcow2" ? storage::Format::qcow2 : storage::Format::raw,
+        std::move(vdev),   virtual_device,
+        read_only,         discard};
 }
 
 }  // namespace domus::monitor

@@ -38,7 +38,8 @@ int run(const Options& options) {
     using namespace domus::monitor;
     sigset_t signals;
     sigemptyset(&signals);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&signals, s);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2})
+        sigaddset(&signals, s);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     domus::log::Config::instance().domain_id.store(options.config.domid);
@@ -57,8 +58,9 @@ int run(const Options& options) {
             report(options.ready_fd, "error: disk: " + disk.error().message);
             return kStatusMonitorError;
         }
-        config.disks.push_back(make_vbd_config(disk->target, disk->format, disk->vdev, disk->virtual_device,
-                                               disk->read_only, disk->discard));
+        config.disks.push_back(make_vbd_config(disk->target, disk->format, disk->vdev,
+                                               disk->virtual_device, disk->read_only,
+                                               disk->discard));
     }
     config.console_output_fd = -1;  // console output goes to attached clients and the history
     auto domain = Domain::create(*kvm, config);
@@ -98,8 +100,11 @@ int main(int argc, char** argv) {
     Options options;
     app.add_option("kernel", options.config.kernel, "Guest image (ELF64)")->required();
     app.add_option("--name", options.name, "Domain name")->required();
-    app.add_option("--domid", options.config.domid, "Domain ID")->required()->check(CLI::Range(1, 0x7FEF));
-    app.add_option("-m,--memory", options.config.memory_mib, "Memory in MiB")->check(CLI::Range(4, 64 * 1024));
+    app.add_option("--domid", options.config.domid, "Domain ID")
+        ->required()
+        ->check(CLI::Range(1, 0x7FEF));
+    app.add_option("-m,--memory", options.config.memory_mib, "Memory in MiB")
+        ->check(CLI::Range(4, 64 * 1024));
     app.add_option("--vcpus", options.config.vcpus, "vCPUs")->check(CLI::Range(1, 64));
     app.add_option("--cmdline", options.config.cmdline, "Guest command line");
     app.add_option("--control-socket", options.control_socket, "Control socket path")->required();

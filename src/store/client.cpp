@@ -38,14 +38,17 @@ Result<void> read_all(int fd, void* data, std::size_t length) {
     return {};
 }
 
-std::string with_nul(std::string_view text) { return std::string(text) + '\0'; }
+std::string with_nul(std::string_view text) {
+    return std::string(text) + '\0';
+}
 
 }  // namespace
 
 Result<Client> Client::connect(const std::string& socket_path) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
-    if (socket_path.size() >= sizeof(address.sun_path)) return make_error("socket path too long: {}", socket_path);
+    if (socket_path.size() >= sizeof(address.sun_path))
+        return make_error("socket path too long: {}", socket_path);
     std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return errno_error("socket");
@@ -70,20 +73,24 @@ Result<std::string> Client::request(std::uint32_t type, std::string payload) {
     }
 }
 
-Result<std::optional<std::pair<std::uint32_t, std::string>>> Client::read_message(std::uint32_t* req_id) {
+Result<std::optional<std::pair<std::uint32_t, std::string>>> Client::read_message(
+    std::uint32_t* req_id) {
     xsd_sockmsg header{};
     DOMUS_TRY_VOID(read_all(fd_.get(), &header, sizeof(header)));
-    if (header.len > XENSTORE_PAYLOAD_MAX) return make_error("store: message of {} bytes", header.len);
+    if (header.len > XENSTORE_PAYLOAD_MAX)
+        return make_error("store: message of {} bytes", header.len);
     std::string body(header.len, '\0');
     DOMUS_TRY_VOID(read_all(fd_.get(), body.data(), body.size()));
     if (header.type == XS_WATCH_EVENT) {
         auto nul = body.find('\0');
-        WatchEvent event{body.substr(0, nul), nul == std::string::npos ? "" : std::string(body.c_str() + nul + 1)};
+        WatchEvent event{body.substr(0, nul),
+                         nul == std::string::npos ? "" : std::string(body.c_str() + nul + 1)};
         events_.push_back(std::move(event));
         return std::optional<std::pair<std::uint32_t, std::string>>();
     }
     *req_id = header.req_id;
-    return std::optional<std::pair<std::uint32_t, std::string>>(std::pair{header.type, std::move(body)});
+    return std::optional<std::pair<std::uint32_t, std::string>>(
+        std::pair{header.type, std::move(body)});
 }
 
 Result<void> Client::watch(std::string_view path, std::string_view token) {
@@ -110,7 +117,9 @@ Result<std::optional<WatchEvent>> Client::next_event(bool block) {
     return std::optional<WatchEvent>(std::move(event));
 }
 
-Result<std::string> Client::read(std::string_view path) { return request(XS_READ, with_nul(path)); }
+Result<std::string> Client::read(std::string_view path) {
+    return request(XS_READ, with_nul(path));
+}
 
 Result<void> Client::write(std::string_view path, std::string_view value) {
     std::string payload = with_nul(path);
@@ -132,7 +141,8 @@ Result<void> Client::remove(std::string_view path) {
 
 Result<void> Client::set_perms(std::string_view path, const std::vector<std::string>& perms) {
     std::string payload = with_nul(path);
-    for (const auto& perm : perms) payload += with_nul(perm);
+    for (const auto& perm : perms)
+        payload += with_nul(perm);
     DOMUS_TRY_VOID(request(XS_SET_PERMS, std::move(payload)));
     return {};
 }

@@ -54,7 +54,8 @@ private:
     // Error whose message is the error name (e.g. "ENOENT").
     Result<std::string> request(std::uint32_t type, std::string payload);
     // Reads one whole message; watch events go to events_, the rest is returned.
-    Result<std::optional<std::pair<std::uint32_t, std::string>>> read_message(std::uint32_t* req_id);
+    Result<std::optional<std::pair<std::uint32_t, std::string>>> read_message(
+        std::uint32_t* req_id);
 
     Fd fd_;
     std::deque<WatchEvent> events_;

@@ -23,7 +23,9 @@
 namespace domus::toolstack {
 namespace {
 
-double unix_now() { return double(std::time(nullptr)); }
+double unix_now() {
+    return double(std::time(nullptr));
+}
 
 bool all_digits(const std::string& text) {
     return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
@@ -32,7 +34,9 @@ bool all_digits(const std::string& text) {
 }  // namespace
 
 Daemon::Daemon(RunDir run_dir, Fd lock, store::Client store)
-    : run_dir_(std::move(run_dir)), lock_(std::move(lock)), store_(std::make_unique<store::Client>(std::move(store))) {
+    : run_dir_(std::move(run_dir)),
+      lock_(std::move(lock)),
+      store_(std::make_unique<store::Client>(std::move(store))) {
     started_unix_ = unix_now();
 }
 
@@ -50,15 +54,19 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
     auto store = store::Client::connect(run_dir.store_socket());
     if (!store) {
         std::string binary = executable_dir() + "/domus-xenstored";
-        auto spawned = spawn_detached({binary, "--run-dir", run_dir.root}, run_dir.root + "/xenstored.log");
+        auto spawned =
+            spawn_detached({binary, "--run-dir", run_dir.root}, run_dir.root + "/xenstored.log");
         if (!spawned) return std::move(spawned).error();
         for (int i = 0; i < 300 && !store; ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
             store = store::Client::connect(run_dir.store_socket());
         }
-        if (!store) return make_error("the store daemon did not start (see {}/xenstored.log)", run_dir.root);
+        if (!store)
+            return make_error("the store daemon did not start (see {}/xenstored.log)",
+                              run_dir.root);
     }
-    std::unique_ptr<Daemon> daemon(new Daemon(std::move(run_dir), std::move(lock), std::move(store).value()));
+    std::unique_ptr<Daemon> daemon(
+        new Daemon(std::move(run_dir), std::move(lock), std::move(store).value()));
     // Domain 0 as xl shows it.
     (void)daemon->store_->write("/local/domain/0/name", "Domain-0");
     (void)daemon->store_->write("/local/domain/0/domid", "0");
@@ -70,7 +78,8 @@ void Daemon::serve(int stop_fd) {
     std::string path = run_dir_.daemon_socket();
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), std::min(path.size() + 1, sizeof(address.sun_path) - 1));
+    std::memcpy(address.sun_path, path.c_str(),
+                std::min(path.size() + 1, sizeof(address.sun_path) - 1));
     Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     ::unlink(path.c_str());
     if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0 ||
@@ -87,7 +96,9 @@ void Daemon::serve(int stop_fd) {
         if (!(fds[0].revents & POLLIN)) continue;
         Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
         if (!client) continue;
-        std::thread([this, fd = std::move(client)]() mutable { client_thread(std::move(fd)); }).detach();
+        std::thread([this, fd = std::move(client)]() mutable {
+            client_thread(std::move(fd));
+        }).detach();
     }
     ::unlink(path.c_str());
 }
@@ -105,12 +116,18 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
     std::string op = request.value("op", "");
     Result<nlohmann::json> reply = make_error("unknown request \"{}\"", op);
     try {
-        if (op == "create") reply = create(request);
-        else if (op == "list") reply = list();
-        else if (op == "info") reply = info();
-        else if (op == "pause" || op == "unpause" || op == "destroy") reply = simple_op(request);
-        else if (op == "shutdown") reply = shutdown(request, "poweroff");
-        else if (op == "reboot") reply = shutdown(request, "reboot");
+        if (op == "create")
+            reply = create(request);
+        else if (op == "list")
+            reply = list();
+        else if (op == "info")
+            reply = info();
+        else if (op == "pause" || op == "unpause" || op == "destroy")
+            reply = simple_op(request);
+        else if (op == "shutdown")
+            reply = shutdown(request, "poweroff");
+        else if (op == "reboot")
+            reply = shutdown(request, "reboot");
         else if (op == "domid" || op == "domname" || op == "console") {
             auto entry = find(request);
             if (!entry) {
@@ -162,11 +179,15 @@ Result<nlohmann::json> Daemon::list() {
                     {"cpu_seconds", double(cpu.tv_sec) + double(cpu.tv_nsec) / 1e9},
                     {"uptime_seconds", double(host.uptime)}});
     for (auto& entry : entries) {
-        nlohmann::json row = {{"domid", entry->domid},      {"name", entry->name},
-                              {"memory_mib", entry->spec.memory_mib}, {"vcpus", entry->spec.vcpus},
-                              {"state", "?"},               {"cpu_seconds", 0.0},
+        nlohmann::json row = {{"domid", entry->domid},
+                              {"name", entry->name},
+                              {"memory_mib", entry->spec.memory_mib},
+                              {"vcpus", entry->spec.vcpus},
+                              {"state", "?"},
+                              {"cpu_seconds", 0.0},
                               {"uptime_seconds", 0.0}};
-        auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}}, std::chrono::seconds(2));
+        auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}},
+                                 std::chrono::seconds(2));
         if (info) {
             row["state"] = (*info)["state"];
             row["cpu_seconds"] = (*info)["cpu_seconds"];
@@ -207,7 +228,8 @@ Result<nlohmann::json> Daemon::simple_op(const nlohmann::json& request) {
         destroy(entry);
         return nlohmann::json::object();
     }
-    DOMUS_TRY_VOID(json_request(run_dir_.control_socket(entry->domid), {{"op", op}}, std::chrono::seconds(5)));
+    DOMUS_TRY_VOID(
+        json_request(run_dir_.control_socket(entry->domid), {{"op", op}}, std::chrono::seconds(5)));
     return nlohmann::json::object();
 }
 

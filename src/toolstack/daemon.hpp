@@ -17,8 +17,8 @@
 
 #include "base/fd.hpp"
 #include "base/result.hpp"
-#include "toolstack/run_dir.hpp"
 #include "store/client.hpp"
+#include "toolstack/run_dir.hpp"
 #include "toolstack/xl_config.hpp"
 
 namespace domus::toolstack {
@@ -39,10 +39,10 @@ private:
         DomainSpec spec;
         pid_t pid = 0;
         double created_unix = 0;
-        bool creating = true;     // reserved while the monitor starts
-        bool preserved = false;   // on_* = preserve: kept until `destroy`
-        std::string exit_kind;    // set once the domain ended
-        bool gone = false;        // destroyed and forgotten (guarded by mutex_)
+        bool creating = true;    // reserved while the monitor starts
+        bool preserved = false;  // on_* = preserve: kept until `destroy`
+        std::string exit_kind;   // set once the domain ended
+        bool gone = false;       // destroyed and forgotten (guarded by mutex_)
     };
 
     Daemon(RunDir run_dir, Fd lock, store::Client store);

@@ -13,7 +13,8 @@ namespace domus::toolstack {
 Result<Fd> connect_unix(const std::string& path) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(address.sun_path)) return make_error("socket path too long: {}", path);
+    if (path.size() >= sizeof(address.sun_path))
+        return make_error("socket path too long: {}", path);
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return errno_error("socket");
@@ -36,17 +37,20 @@ Result<void> send_json(int fd, const nlohmann::json& message) {
     return {};
 }
 
-Result<nlohmann::json> receive_json(int fd, std::string& pending, std::chrono::milliseconds timeout) {
+Result<nlohmann::json> receive_json(int fd, std::string& pending,
+                                    std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         if (auto at = pending.find('\n'); at != std::string::npos) {
             std::string line = pending.substr(0, at);
             pending.erase(0, at + 1);
             auto message = nlohmann::json::parse(line, nullptr, false);
-            if (message.is_discarded() || !message.is_object()) return make_error("malformed reply: {}", line);
+            if (message.is_discarded() || !message.is_object())
+                return make_error("malformed reply: {}", line);
             return message;
         }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return make_error("timed out waiting for a reply");
         pollfd p{fd, POLLIN, 0};
         int ready = ::poll(&p, 1, int(left.count()));
@@ -68,7 +72,8 @@ Result<nlohmann::json> json_request(const std::string& path, const nlohmann::jso
     DOMUS_TRY_VOID(send_json(fd.get(), request));
     std::string pending;
     DOMUS_TRY(reply, receive_json(fd.get(), pending, timeout));
-    if (!reply.value("ok", false)) return make_error("{}", reply.value("error", std::string("request failed")));
+    if (!reply.value("ok", false))
+        return make_error("{}", reply.value("error", std::string("request failed")));
     return reply;
 }
 

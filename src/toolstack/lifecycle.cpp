@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <poll.h>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <poll.h>
 #include <random>
 #include <thread>
 
@@ -27,12 +27,15 @@ namespace {
 std::string new_uuid() {
     std::random_device random;
     std::uint8_t bytes[16];
-    for (auto& b : bytes) b = std::uint8_t(random());
+    for (auto& b : bytes)
+        b = std::uint8_t(random());
     bytes[6] = (bytes[6] & 0x0F) | 0x40;  // version 4
     bytes[8] = (bytes[8] & 0x3F) | 0x80;  // RFC 4122 variant
-    return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                       bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
-                       bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
+    return fmt::format(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:"
+        "02x}{:02x}",
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
+        bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
 }
 
 // The last non-empty line of a monitor's log: its reason for failing.
@@ -63,7 +66,8 @@ Result<nlohmann::json> Daemon::create(const nlohmann::json& request) {
     return nlohmann::json{{"domid", domid}, {"name", parsed.spec.name}, {"warnings", warnings}};
 }
 
-Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::optional<std::string> uuid) {
+Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
+                                               std::optional<std::string> uuid) {
     if (spec.kernel.empty() || spec.kernel[0] != '/')
         return make_error("kernel path must be absolute for the daemon: {}", spec.kernel);
     for (const auto& disk : spec.disk) {
@@ -79,7 +83,9 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::opti
     {
         std::lock_guard lock(mutex_);
         for (auto& [id, other] : domains_)
-            if (other->name == spec.name) return make_error("a domain named \"{}\" already exists (domain {})", spec.name, id);
+            if (other->name == spec.name)
+                return make_error("a domain named \"{}\" already exists (domain {})", spec.name,
+                                  id);
         // IDs count up and wrap; one in use is never handed out.
         for (int tries = 0; tries < 0x7FEF; ++tries) {
             std::uint16_t candidate = next_domid_;
@@ -107,15 +113,23 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::opti
     Fd ready_read(ready[0]), ready_write(ready[1]);
     std::vector<std::string> argv = {executable_dir() + "/domus-vmm",
                                      spec.kernel,
-                                     "--name", spec.name,
-                                     "--domid", std::to_string(entry->domid),
-                                     "-m", std::to_string(spec.memory_mib),
-                                     "--vcpus", std::to_string(spec.vcpus),
-                                     "--cmdline", spec.cmdline,
-                                     "--control-socket", run_dir_.control_socket(entry->domid),
-                                     "--run-dir", run_dir_.root,
+                                     "--name",
+                                     spec.name,
+                                     "--domid",
+                                     std::to_string(entry->domid),
+                                     "-m",
+                                     std::to_string(spec.memory_mib),
+                                     "--vcpus",
+                                     std::to_string(spec.vcpus),
+                                     "--cmdline",
+                                     spec.cmdline,
+                                     "--control-socket",
+                                     run_dir_.control_socket(entry->domid),
+                                     "--run-dir",
+                                     run_dir_.root,
                                      "--store",
-                                     "--ready-fd", "3"};
+                                     "--ready-fd",
+                                     "3"};
     for (const auto& disk : spec.disk) {
         argv.push_back("--disk");
         argv.push_back(disk);
@@ -136,13 +150,17 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::opti
     if (report.rfind("ready", 0) != 0) {
         ::kill(*pid, SIGKILL);
         std::string reason = last_log_line(run_dir_.vmm_log(entry->domid));
-        return fail(make_error("domain {} failed to start: {}", spec.name, reason.empty() ? "no report" : reason));
+        return fail(make_error("domain {} failed to start: {}", spec.name,
+                               reason.empty() ? "no report" : reason));
     }
     // Where the console and store rings are, as Xen's toolstack publishes them (the
     // monitor chose them): ~/console/{ring-ref,port,...} and the deprecated ~/store/*.
-    if (auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}}, std::chrono::seconds(5))) {
+    if (auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}},
+                                 std::chrono::seconds(5))) {
         std::string home = "/local/domain/" + std::to_string(entry->domid);
-        auto number = [](const nlohmann::json& value) { return std::to_string(value.get<std::uint64_t>()); };
+        auto number = [](const nlohmann::json& value) {
+            return std::to_string(value.get<std::uint64_t>());
+        };
         (void)store_->write(home + "/console/ring-ref", number((*info)["console"]["ring_ref"]));
         (void)store_->write(home + "/console/port", number((*info)["console"]["port"]));
         (void)store_->write(home + "/console/limit", "1048576");
@@ -156,7 +174,8 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec, std::opti
     }
     save_record(*entry);
     std::thread([this, entry] { watch(entry); }).detach();
-    DOMUS_LOG_INFO("domusd", "created domain {} ({}), monitor pid {}", entry->domid, entry->name, entry->pid);
+    DOMUS_LOG_INFO("domusd", "created domain {} ({}), monitor pid {}", entry->domid, entry->name,
+                   entry->pid);
     return entry->domid;
 }
 
@@ -171,10 +190,13 @@ Result<void> Daemon::write_store_nodes(const Entry& entry) {
     DOMUS_TRY_VOID(store_->write(home + "/name", entry.name));
     DOMUS_TRY_VOID(store_->write(home + "/domid", self));
     DOMUS_TRY_VOID(store_->write(home + "/vm", vm));
-    DOMUS_TRY_VOID(store_->write(home + "/memory/static-max", std::to_string(entry.spec.maxmem_mib * 1024)));
-    DOMUS_TRY_VOID(store_->write(home + "/memory/target", std::to_string(entry.spec.memory_mib * 1024)));
-    for (const char* node : {"control/shutdown", "control/feature-poweroff", "control/feature-reboot",
-                             "control/feature-suspend", "control/sysrq", "data"}) {
+    DOMUS_TRY_VOID(
+        store_->write(home + "/memory/static-max", std::to_string(entry.spec.maxmem_mib * 1024)));
+    DOMUS_TRY_VOID(
+        store_->write(home + "/memory/target", std::to_string(entry.spec.memory_mib * 1024)));
+    for (const char* node :
+         {"control/shutdown", "control/feature-poweroff", "control/feature-reboot",
+          "control/feature-suspend", "control/sysrq", "data"}) {
         DOMUS_TRY_VOID(store_->write(home + "/" + node, ""));
         DOMUS_TRY_VOID(store_->set_perms(home + "/" + node, {"n" + self}));
     }
@@ -190,8 +212,10 @@ void Daemon::remove_store_nodes(const Entry& entry) {
 }
 
 void Daemon::save_record(const Entry& entry) {
-    nlohmann::json record = {{"domid", entry.domid},   {"name", entry.name},
-                             {"uuid", entry.uuid},     {"pid", entry.pid},
+    nlohmann::json record = {{"domid", entry.domid},
+                             {"name", entry.name},
+                             {"uuid", entry.uuid},
+                             {"pid", entry.pid},
                              {"created_unix", entry.created_unix},
                              {"config", to_xl_config(entry.spec)},
                              {"preserved", entry.preserved}};
@@ -223,7 +247,8 @@ void Daemon::domain_ended(std::shared_ptr<Entry> entry, const std::string& kind)
         if (entry->gone) return;  // destroyed on request: nothing to apply
     }
     Action action = action_for(entry->spec, kind);
-    DOMUS_LOG_INFO("domusd", "domain {} ({}) ended: {}; action {}", entry->domid, entry->name, kind, action_name(action));
+    DOMUS_LOG_INFO("domusd", "domain {} ({}) ended: {}; action {}", entry->domid, entry->name, kind,
+                   action_name(action));
     {
         std::lock_guard lock(mutex_);
         entry->exit_kind = kind;
@@ -245,11 +270,15 @@ void Daemon::domain_ended(std::shared_ptr<Entry> entry, const std::string& kind)
         case Action::SoftReset: {
             destroy(entry);
             auto again = create_from_spec(entry->spec, entry->uuid);
-            if (!again) DOMUS_LOG_ERROR("domusd", "restart of {} failed: {}", entry->name, again.error().message);
+            if (!again)
+                DOMUS_LOG_ERROR("domusd", "restart of {} failed: {}", entry->name,
+                                again.error().message);
             return;
         }
         case Action::Destroy:
-        case Action::CoredumpDestroy: destroy(entry); return;  // core dumps are not written yet
+        case Action::CoredumpDestroy:
+            destroy(entry);
+            return;  // core dumps are not written yet
     }
 }
 
@@ -260,7 +289,8 @@ void Daemon::destroy(std::shared_ptr<Entry> entry) {
         if (entry->gone) return;
         entry->gone = true;
     }
-    (void)json_request(run_dir_.control_socket(entry->domid), {{"op", "destroy"}}, std::chrono::seconds(5));
+    (void)json_request(run_dir_.control_socket(entry->domid), {{"op", "destroy"}},
+                       std::chrono::seconds(5));
     // The monitor exits on "destroy"; make sure, even if it hangs.
     for (int i = 0; i < 200 && entry->pid > 0 && ::kill(entry->pid, 0) == 0; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -297,7 +327,8 @@ void Daemon::recover() {
         entry->preserved = record.value("preserved", false);
         entry->creating = false;
         auto parsed = parse_xl_config(record.value("config", ""), "record");
-        auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}}, std::chrono::seconds(2));
+        auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}},
+                                 std::chrono::seconds(2));
         if (!parsed || !info || entry->domid == 0) {
             DOMUS_LOG_WARN("domusd", "domain {} is gone; cleaning up", entry->domid);
             remove_store_nodes(*entry);

@@ -15,7 +15,9 @@ struct RunDir {
     std::string daemon_log() const { return root + "/domusd.log"; }
     std::string store_socket() const { return root + "/xenstored/socket"; }
     std::string domains() const { return root + "/domains"; }
-    std::string domain_dir(std::uint16_t domid) const { return domains() + "/" + std::to_string(domid); }
+    std::string domain_dir(std::uint16_t domid) const {
+        return domains() + "/" + std::to_string(domid);
+    }
     std::string control_socket(std::uint16_t domid) const { return domain_dir(domid) + "/control"; }
     std::string record(std::uint16_t domid) const { return domain_dir(domid) + "/record.json"; }
     std::string vmm_log(std::uint16_t domid) const { return domain_dir(domid) + "/vmm.log"; }

@@ -15,7 +15,9 @@
 
 namespace domus::test {
 
-inline std::string repo_dir() { return DOMUS_SOURCE_DIR; }
+inline std::string repo_dir() {
+    return DOMUS_SOURCE_DIR;
+}
 
 class ToolstackTest : public DomainTest {
 protected:
@@ -35,7 +37,8 @@ protected:
     }
 
     // `domus ARGS...` with DOMUS_RUN_DIR set.
-    ProcessResult domus(std::vector<std::string> args, std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+    ProcessResult domus(std::vector<std::string> args,
+                        std::chrono::milliseconds limit = std::chrono::seconds(60)) {
         args.insert(args.begin(), domus_binary());
         return run_process(args, limit);
     }
@@ -54,14 +57,16 @@ protected:
 
     ProcessResult xenstore(const std::string& tool, std::vector<std::string> args) {
         std::string path = run_dir_ + "/xenstored/socket";
-        std::vector<std::string> argv = {"/usr/bin/env", "XENSTORED_PATH=" + path, "/usr/bin/" + tool};
+        std::vector<std::string> argv = {"/usr/bin/env", "XENSTORED_PATH=" + path,
+                                         "/usr/bin/" + tool};
         argv.insert(argv.end(), args.begin(), args.end());
         return run_process(argv, std::chrono::seconds(10));
     }
 
     // Polls `condition` for up to `limit`.
     template <class Condition>
-    static bool eventually(Condition condition, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    static bool eventually(Condition condition,
+                           std::chrono::milliseconds limit = std::chrono::seconds(10)) {
         auto deadline = std::chrono::steady_clock::now() + limit;
         while (std::chrono::steady_clock::now() < deadline) {
             if (condition()) return true;
@@ -84,7 +89,8 @@ protected:
     }
 
     void kill_run_dir_processes(int signal) {
-        for (pid_t pid : run_dir_processes()) ::kill(pid, signal);
+        for (pid_t pid : run_dir_processes())
+            ::kill(pid, signal);
     }
 
     std::string run_dir_;

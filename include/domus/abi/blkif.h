@@ -50,7 +50,7 @@ struct blkif_request {
     uint8_t nr_segments; /* 1..11 for read/write, 0 for a flush */
     uint16_t handle;
     uint32_t _pad;
-    uint64_t id;         /* the frontend's cookie, echoed in the response */
+    uint64_t id; /* the frontend's cookie, echoed in the response */
     blkif_sector_t sector_number;
     struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 };
@@ -80,7 +80,8 @@ struct blkif_request_indirect {
     grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
     uint8_t _pad3[52]; /* fills the ring slot */
 };
-DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct blkif_request_indirect, indirect_grefs) == 28, "layout");
+DOMUS_ABI_STATIC_ASSERT(__builtin_offsetof(struct blkif_request_indirect, indirect_grefs) == 28,
+                        "layout");
 DOMUS_ABI_STATIC_ASSERT(sizeof(struct blkif_request_indirect) == 112, "layout");
 
 struct blkif_response {

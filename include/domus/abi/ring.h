@@ -27,11 +27,11 @@ struct ring_sring_header {
 DOMUS_ABI_STATIC_ASSERT(sizeof(struct ring_sring_header) == 64, "ring header layout");
 
 /* Number of entries of `entry_size` bytes in `area` bytes: rounded down to a power of two. */
-static inline uint32_t ring_nr_entries(uint32_t area, uint32_t entry_size)
-{
+static inline uint32_t ring_nr_entries(uint32_t area, uint32_t entry_size) {
     uint32_t n = (area - (uint32_t)sizeof(struct ring_sring_header)) / entry_size;
     uint32_t p = 1;
-    while (p * 2 <= n) p *= 2;
+    while (p * 2 <= n)
+        p *= 2;
     return n ? p : 0;
 }
 

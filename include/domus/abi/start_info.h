@@ -6,7 +6,8 @@
 #include "xen.h"
 
 #define MAX_GUEST_CMDLINE 1024
-#define DOMUS_START_INFO_MAGIC "domus-1.0-x86_64" /* fixed for ABI 1.x; the minor is in domus.abi_version */
+#define DOMUS_START_INFO_MAGIC \
+    "domus-1.0-x86_64" /* fixed for ABI 1.x; the minor is in domus.abi_version */
 
 /* Boot contract (Domus):
  *  - guest-physical memory is mapped 1:1 at virtual 0 with 2 MiB user pages, except the
@@ -26,7 +27,7 @@ struct domus_boot_info {
     uint32_t flags;       /* DOMUS_BOOT_* */
     uint32_t _pad;
 };
-#define DOMUS_BOOT_FSGSBASE (1u << 0) /* wrfsbase/wrgsbase may be used */
+#define DOMUS_BOOT_FSGSBASE (1u << 0)      /* wrfsbase/wrgsbase may be used */
 #define DOMUS_BOOT_EMULATED_DISK (1u << 1) /* an emulated ATA disk (emulated_disk.h) */
 
 struct start_info {
