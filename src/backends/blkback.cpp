@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "base/log.hpp"
 
@@ -111,6 +112,20 @@ std::int16_t BlkBack::map_segments(const BlkRequest& request,
     return BLKIF_RSP_OKAY;
 }
 
+std::optional<BlkRequest> BlkBack::parse_or_refuse(const blkif_request& raw) {
+    ++stats_.requests;
+    auto parsed = parse_blk_request(raw, limits_);
+    if (auto* error = std::get_if<BlkError>(&parsed)) {
+        ++stats_.bad_requests;
+        static log::RateLimit limit;
+        if (limit.allow())
+            DOMUS_LOG_WARN("blkback", "request {}: {}", raw.id, blk_error_name(*error));
+        respond(raw.id, raw.operation, blk_status(*error));
+        return std::nullopt;
+    }
+    return std::move(std::get<BlkRequest>(parsed));
+}
+
 void BlkBack::respond(std::uint64_t id, std::uint8_t operation, std::int16_t status) {
     blkif_response response{};
     response.id = id;
@@ -142,17 +157,9 @@ bool BlkBack::process_sync() {
                 return false;
             }
             if (next == Ring::Next::empty) break;
-            ++stats_.requests;
-            auto parsed = parse_blk_request(raw, limits_);
-            if (auto* error = std::get_if<BlkError>(&parsed)) {
-                ++stats_.bad_requests;
-                static log::RateLimit limit;
-                if (limit.allow())
-                    DOMUS_LOG_WARN("blkback", "request {}: {}", raw.id, blk_error_name(*error));
-                respond(raw.id, raw.operation, blk_status(*error));
-                continue;
-            }
-            auto& request = std::get<BlkRequest>(parsed);
+            auto parsed = parse_or_refuse(raw);
+            if (!parsed) continue;
+            auto& request = *parsed;
             stats_.max_in_flight = std::max<std::uint64_t>(stats_.max_in_flight, 1);
             respond(request.id, request.operation, execute(request));
         }
@@ -249,17 +256,9 @@ bool BlkBack::take_requests() {
             return false;
         }
         if (next == Ring::Next::empty) return true;
-        ++stats_.requests;
-        auto parsed = parse_blk_request(raw, limits_);
-        if (auto* error = std::get_if<BlkError>(&parsed)) {
-            ++stats_.bad_requests;
-            static log::RateLimit limit;
-            if (limit.allow())
-                DOMUS_LOG_WARN("blkback", "request {}: {}", raw.id, blk_error_name(*error));
-            respond(raw.id, raw.operation, blk_status(*error));
-            continue;
-        }
-        auto& request = std::get<BlkRequest>(parsed);
+        auto parsed = parse_or_refuse(raw);
+        if (!parsed) continue;
+        auto& request = *parsed;
         if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) {
             respond(request.id, request.operation, status);
             continue;

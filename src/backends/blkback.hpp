@@ -90,6 +90,8 @@ private:
     std::int16_t load_indirect_segments(BlkRequest& request);
     std::int16_t map_segments(const BlkRequest& request,
                               std::vector<std::unique_ptr<MappedPage>>& pages);
+    // Counts and parses one copied request; a bad one is answered here (nothing returned).
+    std::optional<BlkRequest> parse_or_refuse(const blkif_request& raw);
     void respond(std::uint64_t id, std::uint8_t operation, std::int16_t status);
     void publish();
     // Asynchronous engine.
