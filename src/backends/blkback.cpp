@@ -36,8 +36,12 @@ bool is_barrier(const BlkRequest& request) {
 }  // namespace
 
 BlkBack::BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::byte> ring,
-                 DiskLimits limits)
-    : host_(host), image_(image), ring_(ring), limits_(limits), fd_(image.direct_fd()) {
+                 DiskLimits limits, bool resume)
+    : host_(host),
+      image_(image),
+      ring_(resume ? Ring(ring, Ring::Resume{}) : Ring(ring)),
+      limits_(limits),
+      fd_(image.direct_fd()) {
     if (fd_ < 0) return;
     // SQ of kMaxOps entries (the CQ gets twice that): with at most kMaxOps operations
     // queued or in flight, neither queue can fill up.

@@ -45,8 +45,10 @@ public:
 
     // `ring` maps the frontend's ring page (kept mapped by the caller). Falls back to
     // synchronous I/O when the image has no direct fd or io_uring is unavailable.
+    // `resume`: the ring is live and the previous BlkBack on it was drained (idle()), as
+    // when a snapshot swaps the image under a connected frontend.
     BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::byte> ring,
-            DiskLimits limits);
+            DiskLimits limits, bool resume = false);
     // Waits for every I/O in flight before the grant mappings are released: the kernel
     // never writes into a page the frontend got back.
     ~BlkBack();
@@ -68,6 +70,8 @@ public:
     // (behind a flush, or for io_uring room).
     std::size_t requests_started() const noexcept { return running_; }
     std::size_t requests_waiting() const noexcept { return waiting_.size(); }
+    // Nothing taken off the ring is unanswered: the ring can be handed over (resume).
+    bool idle() const noexcept { return running_ == 0 && waiting_.empty(); }
     const BlkStats& stats() const noexcept { return stats_; }
 
 private:

@@ -27,6 +27,15 @@ public:
           entries_(reinterpret_cast<Entry*>(area.data() + sizeof(ring_sring_header))),
           size_(ring_nr_entries(std::uint32_t(area.size()), sizeof(Entry))) {}
 
+    // Takes over a ring another BackendRing served until now and left with every request
+    // it took answered and published (the backend's engine is replaced under a live
+    // frontend): both private indices continue from the published rsp_prod.
+    struct Resume {};
+    BackendRing(std::span<std::byte> area, Resume) : BackendRing(area) {
+        req_cons_ = rsp_prod_pvt_ = prod_snapshot_ =
+            load(header_->rsp_prod, std::memory_order_acquire);
+    }
+
     std::uint32_t size() const noexcept { return size_; }
     RING_IDX req_cons() const noexcept { return req_cons_; }
 

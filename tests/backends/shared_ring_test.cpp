@@ -54,6 +54,32 @@ TEST(BackendRing, TakesRequestsInOrderAndAnswersThem) {
     EXPECT_FALSE(ring.publish_responses());
 }
 
+TEST(BackendRing, ResumeContinuesWhereTheDrainedRingStopped) {
+    Page page;
+    blkif_request request;
+    {
+        BlkRing first({page.bytes, sizeof(page.bytes)});
+        for (std::uint64_t id = 1; id <= 40; ++id) {  // wraps past the 32 slots
+            page.push_request(id);
+            ASSERT_EQ(first.next(request), BlkRing::Next::request);
+            first.push_response(blkif_response{id, 0, 0, 0, 0});
+            first.publish_responses();
+        }
+    }
+    page.push_request(41);
+    page.push_request(42);
+    BlkRing second({page.bytes, sizeof(page.bytes)}, BlkRing::Resume{});
+    ASSERT_EQ(second.next(request), BlkRing::Next::request);
+    EXPECT_EQ(request.id, 41u);
+    ASSERT_EQ(second.next(request), BlkRing::Next::request);
+    EXPECT_EQ(request.id, 42u);
+    EXPECT_EQ(second.next(request), BlkRing::Next::empty);
+    second.push_response(blkif_response{41, 0, 0, 0, 0});
+    second.publish_responses();
+    EXPECT_EQ(page.header().rsp_prod, 41u);
+    EXPECT_EQ(page.entries()[40 & 31].rsp.id, 41u);
+}
+
 TEST(BackendRing, FinalCheckSeesRequestsThatRacedIn) {
     Page page;
     BlkRing ring({page.bytes, sizeof(page.bytes)});
