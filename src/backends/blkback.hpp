@@ -4,10 +4,12 @@
 // keeps working. The caller owns the thread, calls process() when the frontend rang
 // (or after start-up) and complete() when completion_fd() is readable.
 //
-// Two engines behind the same calls. Images with a direct_fd() (raw) go through
-// io_uring: reads and writes run straight between the file and the granted pages,
-// many requests in flight, answered as they complete. Other images (qcow2) are served
-// synchronously inside process(), one request after the other.
+// Two engines behind the same calls. Images with a direct_fd() (raw) take the fast
+// path (blkback_uring.cpp): the data moves straight between the file and the granted
+// pages (vectored I/O over the mapped grants, no bounce copy), inline with
+// preadv2/pwritev2(RWF_NOWAIT) when the page cache can serve it at once and through
+// io_uring when it cannot, many requests in flight, answered as they complete. Other
+// images (qcow2) are served synchronously inside process(), one request after the other.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,8 @@
 #include <memory>
 #include <optional>
 #include <vector>
+
+#include <sys/uio.h>
 
 #include "backends/backend_host.hpp"
 #include "backends/blk_request.hpp"
@@ -32,6 +36,12 @@ struct BlkStats {
     std::uint64_t bytes_written = 0;
     std::uint64_t notifications = 0;  // frontend notifications we sent
     std::uint64_t max_in_flight = 0;  // most requests started and not yet answered at once
+    // Where the time goes (fast path): how often we were woken to look at the ring, how
+    // many requests the short poll before sleeping found, and how data moved.
+    std::uint64_t passes = 0;            // process() calls: doorbells (and start-up)
+    std::uint64_t polled_requests = 0;   // taken while polling, without a doorbell
+    std::uint64_t inline_transfers = 0;  // finished by preadv2/pwritev2 in the pass
+    std::uint64_t queued_transfers = 0;  // went (wholly or the rest) through io_uring
 };
 
 class BlkBack {
@@ -42,6 +52,12 @@ public:
     // it further), and most io_uring operations (one per segment, or an fsync) at once.
     static constexpr std::size_t kMaxInFlight = 64;
     static constexpr unsigned kMaxOps = 512;
+    // Before arming req_event and sleeping, the fast path watches the ring this long for
+    // the frontend's next request: one that keeps requests in flight sends it within
+    // microseconds, and finding it here saves the frontend a doorbell and us a wakeup
+    // (each costs several microseconds on the nested host, DESIGN.md). Only after a pass
+    // that took requests, so an idle frontend costs nothing.
+    static constexpr std::uint64_t kPollNs = 50'000;
 
     // `ring` maps the frontend's ring page (kept mapped by the caller). Falls back to
     // synchronous I/O when the image has no direct fd or io_uring is unavailable.
@@ -54,6 +70,14 @@ public:
     ~BlkBack();
     BlkBack(const BlkBack&) = delete;
     BlkBack& operator=(const BlkBack&) = delete;
+
+    // How the fast path behaves; the defaults are what the monitor uses. Tests turn the
+    // inline attempt and the poll off to watch requests in flight in io_uring.
+    struct Tuning {
+        bool inline_io = true;
+        std::uint64_t poll_ns = kPollNs;
+    };
+    void set_tuning(const Tuning& tuning) noexcept { tuning_ = tuning; }
 
     // Takes every request available (as many as there are free slots) and starts it, or
     // with the synchronous engine serves it. False when the frontend broke the ring
@@ -80,10 +104,13 @@ private:
         enum class Phase { free, waiting, flushing, transferring } phase = Phase::free;
         BlkRequest request;
         std::vector<std::unique_ptr<MappedPage>> pages;  // one per segment, until answered
+        // The data still to move: pieces of the mapped pages and the file offset of the
+        // first. io_uring reads this array when it runs the operation, so it lives in the
+        // slot until the completion is reaped (capacity kept between requests).
+        std::vector<iovec> pieces;
+        std::uint64_t offset = 0;
         std::uint32_t ops = 0;  // io_uring operations submitted and not reaped
         bool failed = false;
-        bool bounced = false;           // the data goes through `bounce` in one operation
-        std::vector<std::byte> bounce;  // kept between requests (at most kMaxBounce)
     };
 
     // Synchronous engine.
@@ -98,21 +125,22 @@ private:
     std::optional<BlkRequest> parse_or_refuse(const blkif_request& raw);
     void respond(std::uint64_t id, std::uint8_t operation, std::int16_t status);
     void publish();
-    // Asynchronous engine.
+    // Asynchronous engine (blkback_uring.cpp).
     bool serve_async();
-    bool take_requests();
+    // Requests taken (each started or waiting), or nothing if the ring is broken.
+    std::optional<std::size_t> take_requests();
     void take(BlkRequest request);
+    bool poll_ring(std::size_t& taken);
     void start_waiting();
     void start(std::uint32_t slot);
-    void queue_segments(std::uint32_t slot);
-    bool queue_op(std::uint32_t slot, std::uint32_t op, std::uint64_t offset);
+    void start_transfer(std::uint32_t slot);
+    bool transfer_inline(Slot& s);
+    bool queue_op(std::uint32_t slot, std::uint32_t op);
     void submit();
-    void reap();
+    std::size_t reap();
     void op_done(std::uint64_t tag, std::int32_t result);
+    bool finish_through_image(Slot& s);
     void finish(std::uint32_t slot);
-    static std::uint32_t op_length(const Slot& s, std::uint32_t op);
-    static void gather(Slot& s);   // pages -> bounce
-    static void scatter(Slot& s);  // bounce -> pages
     void wait_for_all_io() noexcept;
 
     BackendHost& host_;
@@ -131,6 +159,15 @@ private:
     unsigned ops_ = 0;                   // io_uring operations queued and not reaped
     bool barrier_running_ = false;       // a flush (or discard) runs: nothing else starts
     bool broken_ = false;                // the frontend broke the ring protocol
+    unsigned unpublished_ = 0;           // responses pushed since the last publish
+    Tuning tuning_;
+    // The file system answers RWF_NOWAIT with EOPNOTSUPP (ext4 does for buffered
+    // writes): reads then always go through io_uring; writes are done inline with a
+    // plain pwritev, because io_uring hands every such write to a worker thread, which
+    // costs more than the write (a page-cache copy) itself. A write that blocks (dirty
+    // throttling) holds up this one device's ring meanwhile, as it would the worker.
+    bool nowait_reads_ = true;
+    bool nowait_writes_ = true;
 };
 
 }  // namespace domus::backends

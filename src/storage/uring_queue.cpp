@@ -71,6 +71,22 @@ Result<void> UringQueue::queue_write(int fd, std::span<const std::byte> data, st
     return {};
 }
 
+Result<void> UringQueue::queue_readv(int fd, std::span<const iovec> pieces, std::uint64_t offset,
+                                     std::uint64_t tag) {
+    DOMUS_TRY(sqe, next_sqe());
+    io_uring_prep_readv(sqe, fd, pieces.data(), static_cast<unsigned>(pieces.size()), offset);
+    io_uring_sqe_set_data64(sqe, tag);
+    return {};
+}
+
+Result<void> UringQueue::queue_writev(int fd, std::span<const iovec> pieces, std::uint64_t offset,
+                                      std::uint64_t tag) {
+    DOMUS_TRY(sqe, next_sqe());
+    io_uring_prep_writev(sqe, fd, pieces.data(), static_cast<unsigned>(pieces.size()), offset);
+    io_uring_sqe_set_data64(sqe, tag);
+    return {};
+}
+
 Result<void> UringQueue::queue_fsync(int fd, bool data_only, std::uint64_t tag) {
     DOMUS_TRY(sqe, next_sqe());
     io_uring_prep_fsync(sqe, fd, data_only ? IORING_FSYNC_DATASYNC : 0);

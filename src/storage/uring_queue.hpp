@@ -1,6 +1,6 @@
-// UringQueue: an io_uring instance for one backend thread. Submit reads, writes and
-// fsyncs tagged with the caller's 64-bit value; reap completions without blocking or by
-// waiting; poll event_fd() (an eventfd io_uring signals per completion) from an event loop.
+// UringQueue: an io_uring instance for one backend thread. Submit reads, writes (plain
+// or vectored) and fsyncs tagged with the caller's 64-bit value; reap completions without blocking
+// or by waiting; poll event_fd() (an eventfd io_uring signals per completion) from an event loop.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+
+#include <sys/uio.h>
 
 #include "base/fd.hpp"
 #include "base/result.hpp"
@@ -36,6 +38,14 @@ public:
                             std::uint64_t tag);
     Result<void> queue_write(int fd, std::span<const std::byte> data, std::uint64_t offset,
                              std::uint64_t tag);
+    // Vectored: one operation moves the pieces to or from consecutive file bytes. The
+    // iovec array, not only the memory it points at, must stay valid until the
+    // completion is reaped (the kernel may read it when it runs the operation, which
+    // can be after submit() returned).
+    Result<void> queue_readv(int fd, std::span<const iovec> pieces, std::uint64_t offset,
+                             std::uint64_t tag);
+    Result<void> queue_writev(int fd, std::span<const iovec> pieces, std::uint64_t offset,
+                              std::uint64_t tag);
     Result<void> queue_fsync(int fd, bool data_only, std::uint64_t tag);
 
     // Hands queued operations to the kernel; returns how many it took.

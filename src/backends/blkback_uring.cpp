@@ -1,0 +1,372 @@
+// BlkBack's fast path for images with a direct fd (raw): vectored I/O straight between
+// the file and the mapped grants, inline when the page cache can serve it, through
+// io_uring when it cannot; ordering of barriers; polling before sleeping.
+//
+// A request moves through a slot: taken off the ring (parsed, grants mapped), waiting,
+// then started (an fsync first for a flush; then its data as one vectored transfer over
+// the granted pages), then answered when its last operation has finished. The data of a
+// start is first tried with preadv2/pwritev2(RWF_NOWAIT): a page-cache hit finishes in
+// that one system call and is answered in the same pass, without an io_uring round trip
+// (submit, completion eventfd, poll wakeup, reap). What the kernel cannot do without
+// waiting (or the rest of a partial transfer) goes to io_uring as one readv/writev.
+//
+// Ordering is kept here, not by io_uring flags: a barrier (flush, write with
+// flush_before, discard) starts only when everything taken before it has finished, and
+// nothing taken after it starts before it has finished (IOSQE_IO_DRAIN semantics).
+// Grants stay mapped until the request is answered, and the destructor waits for every
+// operation in flight, so the kernel never writes into a page the frontend got back.
+#include <fcntl.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <optional>
+
+#include "backends/blkback.hpp"
+#include "base/log.hpp"
+
+namespace domus::backends {
+namespace {
+
+// The io_uring tag of an operation: the slot in the high half, the operation in the low.
+constexpr std::uint32_t kDataOp = 0;  // the request's data: one readv or writev
+constexpr std::uint32_t kFsyncOp = 1;
+
+std::uint64_t make_tag(std::uint32_t slot, std::uint32_t op) {
+    return (std::uint64_t(slot) << 32) | op;
+}
+
+bool is_barrier(const BlkRequest& request) {
+    return request.kind == BlkRequest::Kind::flush || request.kind == BlkRequest::Kind::discard ||
+           request.flush_before;
+}
+
+bool is_write(const BlkRequest& request) {
+    return request.kind == BlkRequest::Kind::write;
+}
+
+// Drops the first `bytes` of `pieces` (a transfer got that far).
+void advance(std::vector<iovec>& pieces, std::uint64_t& offset, std::size_t bytes) {
+    offset += bytes;
+    std::size_t done = 0;
+    while (done < pieces.size() && bytes >= pieces[done].iov_len)
+        bytes -= pieces[done++].iov_len;
+    pieces.erase(pieces.begin(), pieces.begin() + std::ptrdiff_t(done));
+    if (bytes > 0) {
+        pieces.front().iov_base = static_cast<std::byte*>(pieces.front().iov_base) + bytes;
+        pieces.front().iov_len -= bytes;
+    }
+}
+
+std::uint64_t now_ns() {
+    return std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count());
+}
+
+}  // namespace
+
+bool BlkBack::serve_async() {
+    reap();
+    bool active = false;  // this call took requests: the frontend is busy, worth a poll
+    for (;;) {
+        auto taken = take_requests();
+        start_waiting();
+        submit();
+        publish();
+        if (!taken) {
+            broken_ = true;
+            return false;
+        }
+        if (*taken > 0) {
+            active = true;
+            continue;  // more may have come meanwhile; the next take finds out cheaply
+        }
+        // Every slot in use: a completion wakes us before the ring needs watching again.
+        if (free_slots_.empty()) return true;
+        if (active && tuning_.poll_ns > 0) {
+            std::size_t polled = 0;
+            if (!poll_ring(polled)) {
+                broken_ = true;
+                return false;
+            }
+            if (polled > 0) continue;
+            active = false;
+        }
+        if (!ring_.more_after_final_check()) return true;
+    }
+}
+
+bool BlkBack::poll_ring(std::size_t& taken) {
+    std::uint64_t deadline = now_ns() + tuning_.poll_ns;
+    do {
+        // Completions that came in are answered while we wait (no eventfd round trip).
+        if (reap() > 0) {
+            start_waiting();
+            submit();
+            publish();
+        }
+        auto got = take_requests();
+        if (!got) return false;
+        if (*got > 0) {
+            taken = *got;
+            stats_.polled_requests += *got;
+            return true;
+        }
+        __builtin_ia32_pause();
+    } while (now_ns() < deadline);
+    return true;
+}
+
+std::optional<std::size_t> BlkBack::take_requests() {
+    blkif_request raw;
+    std::size_t taken = 0;
+    while (!free_slots_.empty()) {
+        auto next = ring_.next(raw);
+        if (next == Ring::Next::overflow) {
+            static log::RateLimit limit;
+            if (limit.allow())
+                DOMUS_LOG_WARN("blkback", "frontend ring index out of range; device stopped");
+            return std::nullopt;
+        }
+        if (next == Ring::Next::empty) break;
+        ++taken;
+        auto parsed = parse_or_refuse(raw);
+        if (!parsed) continue;
+        auto& request = *parsed;
+        if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) {
+            respond(request.id, request.operation, status);
+            continue;
+        }
+        take(std::move(request));
+        // Start at once what may start: an inline transfer is answered right here and
+        // published at once (a store and a fence), so a frontend that polls reuses the
+        // slot while we go on with the rest; it is notified only if it sleeps.
+        start_waiting();
+        publish();
+    }
+    return taken;
+}
+
+void BlkBack::take(BlkRequest request) {
+    std::uint32_t slot = free_slots_.back();
+    Slot& s = slots_[slot];
+    s.request = std::move(request);
+    s.ops = 0;
+    s.failed = false;
+    // The pages stay mapped until the request is answered: the kernel reads or writes
+    // them directly.
+    if (auto status = map_segments(s.request, s.pages); status != BLKIF_RSP_OKAY) {
+        respond(s.request.id, s.request.operation, status);
+        return;
+    }
+    free_slots_.pop_back();
+    s.phase = Slot::Phase::waiting;
+    waiting_.push_back(slot);
+}
+
+void BlkBack::start_waiting() {
+    while (!waiting_.empty() && !barrier_running_) {
+        std::uint32_t slot = waiting_.front();
+        const BlkRequest& request = slots_[slot].request;
+        if (is_barrier(request) && running_ > 0) return;  // drain first
+        if (ops_ >= kMaxOps) return;                      // one operation per start at most
+        waiting_.pop_front();
+        start(slot);
+    }
+}
+
+void BlkBack::start(std::uint32_t slot) {
+    Slot& s = slots_[slot];
+    const BlkRequest& request = s.request;
+    if (request.kind == BlkRequest::Kind::discard) {
+        // Synchronous, and alone: start_waiting() let it through only with nothing
+        // running, and nothing else starts until it returns.
+        std::uint64_t offset = request.sector * storage::kSectorSize;
+        bool done = bool(image_.discard(offset, request.nr_sectors * storage::kSectorSize));
+        if (!done) ++stats_.io_errors;
+        respond(request.id, request.operation, done ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR);
+        s.pages.clear();
+        s.phase = Slot::Phase::free;
+        free_slots_.push_back(slot);
+        return;
+    }
+    ++running_;
+    stats_.max_in_flight = std::max<std::uint64_t>(stats_.max_in_flight, running_);
+    if (is_barrier(request)) {
+        // fdatasync after everything before it (drained above); the data of a
+        // flush_before write follows when it succeeds (finish()).
+        barrier_running_ = true;
+        s.phase = Slot::Phase::flushing;
+        queue_op(slot, kFsyncOp);
+    } else {
+        start_transfer(slot);
+    }
+    if (s.ops == 0) finish(slot);  // done inline, or nothing could be queued: answer now
+}
+
+void BlkBack::start_transfer(std::uint32_t slot) {
+    Slot& s = slots_[slot];
+    s.phase = Slot::Phase::transferring;
+    s.offset = s.request.sector * storage::kSectorSize;
+    s.pieces.clear();
+    for (std::size_t i = 0; i < s.pages.size(); ++i) {
+        const BlkSegment& segment = s.request.segments[i];
+        auto bytes = s.pages[i]->bytes().subspan(segment.offset, segment.length);
+        s.pieces.push_back({bytes.data(), bytes.size()});
+    }
+    if (s.pieces.empty() || transfer_inline(s)) return;
+    ++stats_.queued_transfers;
+    queue_op(slot, kDataOp);
+}
+
+bool BlkBack::transfer_inline(Slot& s) {
+    bool write = is_write(s.request);
+    if (!tuning_.inline_io || (!write && !nowait_reads_)) return false;
+    // Fewer pieces than IOV_MAX: parse_blk_request bounds the segments of a request.
+    int count = int(s.pieces.size());
+    ssize_t moved;
+    if (write && !nowait_writes_) {
+        moved = ::pwritev(fd_, s.pieces.data(), count, off_t(s.offset));
+    } else if (write) {
+        moved = ::pwritev2(fd_, s.pieces.data(), count, off_t(s.offset), RWF_NOWAIT);
+    } else {
+        moved = ::preadv2(fd_, s.pieces.data(), count, off_t(s.offset), RWF_NOWAIT);
+    }
+    if (moved < 0) {
+        if (errno == EOPNOTSUPP && (write ? nowait_writes_ : nowait_reads_)) {
+            // This file system cannot promise not to wait; see nowait_*_ for the choice.
+            (write ? nowait_writes_ : nowait_reads_) = false;
+            return write && transfer_inline(s);
+        }
+        // EAGAIN (not in the page cache, or the write would wait), EINTR, or a real error
+        // that io_uring reports in its completion: either way io_uring takes it.
+        return false;
+    }
+    // A short transfer (part cached, or the end of a file that shrank) leaves the rest
+    // to io_uring, which blocks where we must not and reports the end of the file.
+    advance(s.pieces, s.offset, std::size_t(moved));
+    if (!s.pieces.empty()) return false;
+    ++stats_.inline_transfers;
+    return true;
+}
+
+bool BlkBack::queue_op(std::uint32_t slot, std::uint32_t op) {
+    Slot& s = slots_[slot];
+    std::uint64_t tag = make_tag(slot, op);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        Result<void> queued = Error{};
+        if (op == kFsyncOp) {
+            queued = uring_->queue_fsync(fd_, true, tag);
+        } else {
+            queued = is_write(s.request) ? uring_->queue_writev(fd_, s.pieces, s.offset, tag)
+                                         : uring_->queue_readv(fd_, s.pieces, s.offset, tag);
+        }
+        if (queued) {
+            ++s.ops;
+            ++ops_;
+            return true;
+        }
+        submit();  // the submission queue is full: hand it to the kernel, then retry once
+    }
+    s.failed = true;
+    ++stats_.io_errors;
+    static log::RateLimit limit;
+    if (limit.allow()) DOMUS_LOG_WARN("blkback", "request {}: cannot queue I/O", s.request.id);
+    return false;
+}
+
+void BlkBack::submit() {
+    if (auto submitted = uring_->submit(); !submitted) {
+        // What stays queued goes with the next submit (the next doorbell or completion).
+        static log::RateLimit limit;
+        if (limit.allow()) DOMUS_LOG_WARN("blkback", "{}", submitted.error().message);
+    }
+}
+
+std::size_t BlkBack::reap() {
+    std::size_t count = 0;
+    for (; auto done = uring_->try_reap(); ++count)
+        op_done(done->tag, done->result);
+    return count;
+}
+
+void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
+    std::uint32_t slot = std::uint32_t(tag >> 32);
+    std::uint32_t op = std::uint32_t(tag);
+    Slot& s = slots_[slot];
+    --s.ops;
+    --ops_;
+    if (result < 0) {
+        s.failed = true;
+        ++stats_.io_errors;
+        static log::RateLimit limit;
+        if (limit.allow())
+            DOMUS_LOG_WARN("blkback", "request {}: {}", s.request.id,
+                           errno_error(op == kFsyncOp ? "fdatasync" : "I/O", -result).message);
+    } else if (op == kDataOp) {
+        advance(s.pieces, s.offset, std::size_t(result));
+        // Short transfer (a file that shrank, or the kernel stopped early): the image
+        // finishes it, looping, and reads zeros past the file's end.
+        if (!s.pieces.empty() && !finish_through_image(s)) {
+            s.failed = true;
+            ++stats_.io_errors;
+        }
+    }
+    if (s.ops == 0) finish(slot);
+}
+
+bool BlkBack::finish_through_image(Slot& s) {
+    for (const iovec& piece : s.pieces) {
+        std::span<std::byte> bytes{static_cast<std::byte*>(piece.iov_base), piece.iov_len};
+        bool done = is_write(s.request) ? bool(image_.write(s.offset, bytes))
+                                        : bool(image_.read(s.offset, bytes));
+        if (!done) return false;
+        s.offset += piece.iov_len;
+    }
+    s.pieces.clear();
+    return true;
+}
+
+void BlkBack::finish(std::uint32_t slot) {
+    Slot& s = slots_[slot];
+    const BlkRequest& request = s.request;
+    if (s.phase == Slot::Phase::flushing && !s.failed && is_write(request)) {
+        // The flush of a flush_before write is durable: now its data (the caller submits).
+        start_transfer(slot);
+        if (s.ops > 0) return;
+    }
+    if (!s.failed) {
+        std::uint64_t bytes = request.nr_sectors * storage::kSectorSize;
+        if (request.kind == BlkRequest::Kind::read) stats_.bytes_read += bytes;
+        if (request.kind == BlkRequest::Kind::write) stats_.bytes_written += bytes;
+    }
+    if (is_barrier(request)) barrier_running_ = false;
+    --running_;
+    // The pages are released before the response is published (publish() comes after
+    // this in every pass): a frontend that sees the answer can revoke its grants at once.
+    s.pages.clear();
+    s.pieces.clear();
+    respond(request.id, request.operation, s.failed ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY);
+    s.phase = Slot::Phase::free;
+    free_slots_.push_back(slot);
+}
+
+void BlkBack::wait_for_all_io() noexcept {
+    if (!uring_) return;
+    // Only what was submitted runs; what is still queued dies with the ring unexecuted.
+    while (uring_->in_flight() > 0) {
+        if (auto done = uring_->wait(); !done) {
+            // Never hand back a page the kernel may still write: keep the mappings.
+            DOMUS_LOG_ERROR("blkback", "waiting for I/O: {}; grant mappings kept",
+                            done.error().message);
+            for (auto& slot : slots_)
+                for (auto& page : slot.pages)
+                    [[maybe_unused]] auto* leaked = page.release();
+            return;
+        }
+    }
+}
+
+}  // namespace domus::backends
