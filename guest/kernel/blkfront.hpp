@@ -4,10 +4,18 @@
 //                     notification suppression, device failure
 //   blkfront_api.cpp  the C API (sync calls on top of submit/wait)
 //
-// Data pages: every ring slot owns `slot_segs` bounce pages (plus one indirect page when
-// the backend offers indirect requests), all granted to the backend once at connect
-// time and reused, so the I/O path never touches the grant table. Callers' buffers are
-// copied in (write, at submit) and out (read, at completion).
+// Data pages: a caller's buffer that is sector-aligned (512 bytes) is used directly: its
+// pages are granted to the backend for one request and revoked when the response has
+// come (zero-copy; the backend releases a grant before it answers). Other buffers, or
+// any request when the grant table runs short, go through bounce pages: every ring slot
+// owns `slot_segs` of them (plus one indirect page when the backend offers indirect
+// requests), granted once at connect time; the data is copied in (write, at submit)
+// and out (read, at completion).
+//
+// Notifications (PV ABI 3.5, 3.6): a thread that waits for a response first polls the
+// ring for a short while and arms rsp_event only before it sleeps, so a busy device
+// gets no events (each an upcall, tens of microseconds here); the backend polls the
+// same way, so a busy frontend rings no doorbells.
 //
 // Concurrency: one mutex per device guards the private ring indices, the slots and the
 // ops' counters. The event handler only wakes the device's wait queue; responses are
@@ -40,6 +48,14 @@ struct Slot {
     uint8_t* pages; // slot_segs contiguous bounce pages (+ the indirect page)
     grant_ref_t* grefs; // one per bounce page
     grant_ref_t indirect_gref;
+    // Zero-copy: grants of the caller's pages made for this request, revoked at its
+    // response. A failed device whose backend still holds one keeps the op waiting
+    // (stuck) until the revocation succeeds: the caller never gets back a page the
+    // backend may still write.
+    bool direct; // this request uses the caller's pages (not the bounce pages)
+    bool stuck;
+    uint32_t nr_direct; // grants of those pages not yet revoked
+    grant_ref_t direct_grefs[kMaxIndirectSegs];
 };
 
 struct Device {

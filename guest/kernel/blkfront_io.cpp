@@ -1,14 +1,17 @@
-// The blkif ring of one device (see blkfront.hpp): bounce slots granted once, requests
-// built into ring slots, responses copied once and checked before use, notification
-// suppression on both sides (PV ABI reference 3.5 and 3.6), and the failure path that
-// ends every waiter with -EIO when the backend misbehaves.
+// The blkif ring of one device (see blkfront.hpp): zero-copy grants of callers' pages
+// or bounce slots granted once, requests built into ring slots, responses copied once
+// and checked before use, notification suppression on both sides (PV ABI reference 3.5
+// and 3.6) with a short poll before sleeping, and the failure path that ends every
+// waiter with -EIO when the backend misbehaves.
 #include "blkfront.hpp"
 
+#include "arch.hpp"
 #include "events.hpp"
 #include "mm.hpp"
 #include "printk.hpp"
 #include "sched.hpp"
 #include "sync.hpp"
+#include "time.hpp"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +27,15 @@ namespace {
                                          // request id = seq << 8 | slot index
     static_assert(kRingSlots <= (1u << kIdIndexBits));
     static_assert(kMaxIndirectSegs <= BLKIF_SEGMENTS_PER_INDIRECT_FRAME); // one indirect page
+    // Zero-copy grants leave this many table entries to others (other devices' setup).
+    constexpr unsigned kDirectReserve = 256;
+    // A waiter polls the ring this long before it arms rsp_event and sleeps: blocking
+    // and being woken costs a hypercall exit plus an upcall (~60 us or more here), while
+    // a backend with requests in hand answers within microseconds.
+    constexpr uint64_t kPollNs = 50'000;
+    // Revoking a grant the backend answered for: it released the page before answering,
+    // so the first try succeeds; a few retries cover nothing but a misbehaving backend.
+    constexpr int kRevokeTries = 1000;
 
     // A store->load fence (mfence): the ring's notification and final-check rules need it.
     void full_barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
@@ -56,6 +68,57 @@ namespace {
         ++dev->nr_free;
     }
 
+    // Revokes the zero-copy grants of s (each tried up to `tries` times). False if the
+    // backend still holds one: those stay granted and recorded in s.
+    bool revoke_direct(Slot* s, int tries)
+    {
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < s->nr_direct; ++i) {
+            int rc = -EBUSY;
+            for (int t = 0; t < tries && rc == -EBUSY; ++t) {
+                rc = gnttab_end_access(s->direct_grefs[i]);
+                if (rc == -EBUSY)
+                    cpu_relax();
+            }
+            if (rc == -EBUSY)
+                s->direct_grefs[kept++] = s->direct_grefs[i];
+        }
+        s->nr_direct = kept;
+        return kept == 0;
+    }
+
+    // Grants the caller's own pages under one request of nr_sectors at data (sector-
+    // aligned) and describes them in segs. False, with nothing granted, when the grant
+    // table is short: the request then goes through the slot's bounce pages.
+    bool grant_direct(Device* dev, Slot* s, uint8_t* data, uint32_t nr_sectors, bool readonly,
+        blkif_request_segment* segs, unsigned* nr_segs)
+    {
+        auto addr = reinterpret_cast<uintptr_t>(data);
+        uint32_t first = uint32_t(addr % kPageSize) / 512;
+        unsigned pages = (first + nr_sectors + kSectorsPerPage - 1) / kSectorsPerPage;
+        if (pages > dev->slot_segs || gnttab_nr_free() < kDirectReserve + pages)
+            return false;
+        auto* page = reinterpret_cast<uint8_t*>(addr - addr % kPageSize);
+        s->nr_direct = 0;
+        for (uint32_t left = nr_sectors; left > 0; page += kPageSize) {
+            uint32_t in_page = kSectorsPerPage - first < left ? kSectorsPerPage - first : left;
+            int rc = gnttab_grant_access(dev->backend_id, page, readonly);
+            if (rc < 0) {
+                revoke_direct(s, 1); // never mapped: the backend has not seen them
+                return false;
+            }
+            segs[s->nr_direct] = blkif_request_segment {};
+            segs[s->nr_direct].gref = grant_ref_t(rc);
+            segs[s->nr_direct].first_sect = uint8_t(first);
+            segs[s->nr_direct].last_sect = uint8_t(first + in_page - 1);
+            s->direct_grefs[s->nr_direct++] = grant_ref_t(rc);
+            left -= in_page;
+            first = 0;
+        }
+        *nr_segs = s->nr_direct;
+        return true;
+    }
+
     void fail_locked(Device* dev, const char* why, unsigned long value)
     {
         if (dev->failed)
@@ -65,15 +128,33 @@ namespace {
         printk(
             "blkfront: %s: %s (%lu): device failed, I/O ends with -EIO\n", dev->name, why, value);
         // The backend may still be using the pages of in-flight slots: those slots are never
-        // reused (nor their pages freed); only their ops end.
+        // reused (nor their bounce pages freed); only their ops end, except an op whose own
+        // pages the backend still holds (see end_stuck_locked).
         for (Slot& s : dev->slots) {
             if (!s.op)
                 continue;
+            if (!revoke_direct(&s, 1)) {
+                s.stuck = true;
+                continue;
+            }
             blk_op* op = s.op;
             s.op = nullptr;
             finish_request(op, -EIO);
         }
         waitq_wake_all(&dev->waiters);
+    }
+
+    // Failed device: ends the ops whose pages the backend has let go of since. Lock held.
+    void end_stuck_locked(Device* dev)
+    {
+        for (Slot& s : dev->slots) {
+            if (!s.op || !s.stuck || !revoke_direct(&s, 1))
+                continue;
+            s.stuck = false;
+            blk_op* op = s.op;
+            s.op = nullptr;
+            finish_request(op, -EIO);
+        }
     }
 
     // Copies a response out of the shared slot with exactly one read of each word, so that
@@ -115,8 +196,15 @@ namespace {
             fail_locked(dev, "bad response status", (unsigned long)(uint16_t)rsp.status);
             return false;
         }
+        // The backend released our pages before it answered: revoking succeeds now, and
+        // must, before the caller may see its buffer again.
+        if (s->nr_direct && !revoke_direct(s, kRevokeTries)) {
+            fail_locked(
+                dev, "response for a request whose pages are still in use", (unsigned long)rsp.id);
+            return false;
+        }
         blk_op* op = s->op;
-        if (status == 0 && s->data_op == BLKIF_OP_READ)
+        if (status == 0 && s->data_op == BLKIF_OP_READ && !s->direct)
             memcpy(static_cast<uint8_t*>(op->buf) + s->buf_offset, s->pages,
                 size_t(s->nr_sectors) * 512);
         free_slot(dev, s);
@@ -124,34 +212,53 @@ namespace {
         return true;
     }
 
-    // Consumes every published response, then does the final check of PV ABI 3.6 so that
-    // the backend notifies us for the next one. Wakes the waiters if anything ended. Lock held.
+    // Consumes every published response, without asking for a notification (a thread
+    // that is going to sleep does that: arm_locked). Wakes the waiters if anything ended.
+    // Lock held.
     void collect_locked(Device* dev)
     {
         if (dev->failed)
             return;
-        bool any = false;
-        for (;;) {
-            // Acquire: the index is read before the slots it covers (the read barrier).
-            RING_IDX prod = __atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE);
-            if (RING_IDX(prod - dev->rsp_cons) > RING_IDX(dev->req_prod_pvt - dev->rsp_cons)) {
-                fail_locked(dev, "more responses than requests", RING_IDX(prod - dev->rsp_cons));
-                return;
-            }
-            while (dev->rsp_cons != prod) {
-                blkif_response rsp = read_response(&dev->ring[dev->rsp_cons & (kRingSlots - 1)]);
-                ++dev->rsp_cons;
-                any = true;
-                if (!complete_locked(dev, rsp))
-                    return; // failed: fail_locked woke everyone
-            }
-            __atomic_store_n(&dev->sring->rsp_event, dev->rsp_cons + 1, __ATOMIC_RELAXED);
-            full_barrier(); // the rsp_event store before the second look at rsp_prod
-            if (__atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE) == dev->rsp_cons)
-                break;
+        // Acquire: the index is read before the slots it covers (the read barrier).
+        RING_IDX prod = __atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE);
+        if (RING_IDX(prod - dev->rsp_cons) > RING_IDX(dev->req_prod_pvt - dev->rsp_cons)) {
+            fail_locked(dev, "more responses than requests", RING_IDX(prod - dev->rsp_cons));
+            return;
         }
-        if (any)
-            waitq_wake_all(&dev->waiters);
+        if (dev->rsp_cons == prod)
+            return;
+        while (dev->rsp_cons != prod) {
+            blkif_response rsp = read_response(&dev->ring[dev->rsp_cons & (kRingSlots - 1)]);
+            __atomic_store_n(&dev->rsp_cons, dev->rsp_cons + 1, __ATOMIC_RELAXED);
+            if (!complete_locked(dev, rsp))
+                return; // failed: fail_locked woke everyone
+        }
+        waitq_wake_all(&dev->waiters);
+    }
+
+    // The final check of PV ABI 3.6 before sleeping: asks the backend to notify us for
+    // the next response, then looks again. True if responses arrived meanwhile (collect
+    // them instead of sleeping). Lock held.
+    bool arm_locked(Device* dev)
+    {
+        __atomic_store_n(&dev->sring->rsp_event, dev->rsp_cons + 1, __ATOMIC_RELAXED);
+        full_barrier(); // the rsp_event store before the second look at rsp_prod
+        return __atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE) != dev->rsp_cons;
+    }
+
+    // Watches the ring without the lock for up to kPollNs: true when a response (or a
+    // failure) is there to collect.
+    bool poll_responses(Device* dev)
+    {
+        uint64_t deadline = monotonic_ns() + kPollNs;
+        do {
+            if (__atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE)
+                || __atomic_load_n(&dev->sring->rsp_prod, __ATOMIC_ACQUIRE)
+                    != __atomic_load_n(&dev->rsp_cons, __ATOMIC_RELAXED))
+                return true;
+            cpu_relax();
+        } while (monotonic_ns() < deadline);
+        return false;
     }
 
     // Publishes the requests written since the last push and kicks the backend only if it
@@ -179,6 +286,8 @@ namespace {
         s->seq = (s->seq + 1) & ((1ull << (64 - kIdIndexBits)) - 1);
         s->nr_sectors = nr_sectors;
         s->buf_offset = op->_next * 512;
+        s->direct = false;
+        s->nr_direct = 0;
         uint64_t id = s->seq << kIdIndexBits | index;
 
         if (op->type == BLK_OP_FLUSH) {
@@ -199,17 +308,25 @@ namespace {
             memcpy(entry, &r, sizeof r);
         } else {
             uint8_t data_op = op->type == BLK_OP_WRITE ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-            if (data_op == BLKIF_OP_WRITE)
-                memcpy(s->pages, static_cast<const uint8_t*>(op->buf) + s->buf_offset,
-                    size_t(nr_sectors) * 512);
-            unsigned nr_segs = (nr_sectors + kSectorsPerPage - 1) / kSectorsPerPage;
+            uint8_t* data = static_cast<uint8_t*>(op->buf) + s->buf_offset;
+            unsigned nr_segs = 0;
             blkif_request_segment segs[kMaxIndirectSegs];
-            for (unsigned i = 0; i < nr_segs; ++i) {
-                uint32_t left = nr_sectors - i * kSectorsPerPage;
-                segs[i] = blkif_request_segment {};
-                segs[i].gref = s->grefs[i];
-                segs[i].first_sect = 0;
-                segs[i].last_sect = uint8_t((left < kSectorsPerPage ? left : kSectorsPerPage) - 1);
+            // A write only lets the backend read our pages: grant them read-only.
+            s->direct = reinterpret_cast<uintptr_t>(data) % 512 == 0
+                && grant_direct(
+                    dev, s, data, nr_sectors, data_op == BLKIF_OP_WRITE, segs, &nr_segs);
+            if (!s->direct) {
+                if (data_op == BLKIF_OP_WRITE)
+                    memcpy(s->pages, data, size_t(nr_sectors) * 512);
+                nr_segs = (nr_sectors + kSectorsPerPage - 1) / kSectorsPerPage;
+                for (unsigned i = 0; i < nr_segs; ++i) {
+                    uint32_t left = nr_sectors - i * kSectorsPerPage;
+                    segs[i] = blkif_request_segment {};
+                    segs[i].gref = s->grefs[i];
+                    segs[i].first_sect = 0;
+                    segs[i].last_sect
+                        = uint8_t((left < kSectorsPerPage ? left : kSectorsPerPage) - 1);
+                }
             }
             s->data_op = data_op;
             if (nr_segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
@@ -362,7 +479,13 @@ int submit(Device* dev, blk_op* op)
 {
     uint64_t total = op_units(op);
     uint32_t max_sectors = dev->slot_segs * kSectorsPerPage;
+    // A sector-aligned buffer goes zero-copy (put_request): a request then covers at most
+    // slot_segs of its pages, the first one from the buffer's offset in it on.
+    auto addr = reinterpret_cast<uintptr_t>(op->buf);
+    if (addr % 512 == 0 && addr % kPageSize != 0)
+        max_sectors -= uint32_t(addr % kPageSize) / 512;
     mutex_lock(&dev->lock);
+    bool polled = false;
     while (op->_next < total) {
         if (dev->failed) {
             if (!op->status)
@@ -375,9 +498,19 @@ int submit(Device* dev, blk_op* op)
             collect_locked(dev);
             if (dev->free_list || dev->failed)
                 continue;
+            if (!polled) {
+                polled = true;
+                mutex_unlock(&dev->lock);
+                poll_responses(dev);
+                mutex_lock(&dev->lock);
+                continue;
+            }
+            if (arm_locked(dev))
+                continue;
             mutex_unlock(&dev->lock);
             waitq_sleep_while(&dev->waiters, waiting_for_slot, dev);
             mutex_lock(&dev->lock);
+            polled = false;
             continue;
         }
         Slot* s = dev->free_list;
@@ -390,6 +523,7 @@ int submit(Device* dev, blk_op* op)
         put_request(dev, s, op, n);
         ++op->_pending;
         op->_next += n;
+        max_sectors = dev->slot_segs * kSectorsPerPage; // the next request starts a page
     }
     push_locked(dev);
     if (op->_pending == 0)
@@ -403,16 +537,38 @@ int wait(blk_op* op)
     if (!__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE)) {
         Device* dev = device(op->_dev);
         OpWait w { dev, op };
+        bool polled = false;
         mutex_lock(&dev->lock);
         for (;;) {
             if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
                 break;
+            if (dev->failed) {
+                // Only ops whose pages the backend still holds are left: wait for it to
+                // let go (it does when the device is torn down).
+                end_stuck_locked(dev);
+                if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
+                    break;
+                mutex_unlock(&dev->lock);
+                domus_sleep_ms(1);
+                mutex_lock(&dev->lock);
+                continue;
+            }
             collect_locked(dev);
             if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
                 break;
+            if (!polled) {
+                polled = true;
+                mutex_unlock(&dev->lock);
+                poll_responses(dev);
+                mutex_lock(&dev->lock);
+                continue;
+            }
+            if (arm_locked(dev))
+                continue; // a response came in meanwhile: collect it instead of sleeping
             mutex_unlock(&dev->lock);
             waitq_sleep_while(&dev->waiters, waiting_for_op, &w);
             mutex_lock(&dev->lock);
+            polled = false;
         }
         mutex_unlock(&dev->lock);
     }
@@ -425,6 +581,8 @@ bool done(blk_op* op)
         return true;
     Device* dev = device(op->_dev);
     mutex_lock(&dev->lock);
+    if (dev->failed)
+        end_stuck_locked(dev);
     collect_locked(dev);
     mutex_unlock(&dev->lock);
     return __atomic_load_n(&op->_done, __ATOMIC_ACQUIRE);

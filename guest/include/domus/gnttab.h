@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define DOMUS_GUEST_GNTTAB_FRAMES 4 /* 2048 entries */
+#define DOMUS_GUEST_GNTTAB_FRAMES 8 /* 4096 entries */
 
 /* Grants `domid` access to the 4 KiB page at `page` (page-aligned guest address),
  * read-only if `readonly`. Returns the grant ref (>= GNTTAB_NR_RESERVED_ENTRIES), or
