@@ -15,6 +15,7 @@
 #include "kvm/kvm.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/guest_clock.hpp"
+#include "toolstack/channel_spec.hpp"
 #include "toolstack/disk_spec.hpp"
 
 namespace domus::cli {
@@ -22,7 +23,8 @@ namespace {
 
 struct RunOptions {
     monitor::DomainConfig config;
-    std::vector<std::string> disks;  // xl DISKSPEC strings
+    std::vector<std::string> disks;     // xl DISKSPEC strings
+    std::vector<std::string> channels;  // xl CHANNEL_SPEC_STRINGs
     bool stats = false;
     bool no_input = false;
 };
@@ -89,6 +91,13 @@ int run_domain(const RunOptions& options) {
                                                         disk->virtual_device, disk->read_only,
                                                         disk->discard));
     }
+    auto channels = toolstack::parse_channel_specs(options.channels);
+    if (!channels) {
+        std::fprintf(stderr, "domus: --channel: %s\n", channels.error().message.c_str());
+        return monitor::kStatusMonitorError;
+    }
+    for (std::size_t i = 0; i < channels->size(); ++i)  // device/console/0 is the primary
+        config.channels.push_back({(*channels)[i].name, (*channels)[i].path, std::uint32_t(i + 1)});
     config.console_input_fd = options.no_input ? -1 : STDIN_FILENO;
     auto domain = monitor::Domain::create(*kvm, config);
     if (!domain) {
@@ -177,6 +186,10 @@ void add_run_command(CLI::App& app, int& status) {
         "--disk", options->disks,
         "PV block device, xl DISKSPEC (e.g. 'format=qcow2, vdev=xvda, target=disk.qcow2'); "
         "needs --store-run-dir");
+    run->add_option("--channel", options->channels,
+                    "PV channel, xl CHANNEL_SPEC_STRING "
+                    "(e.g. 'name=org.example.agent,connection=socket,path=/run/agent.sock'); "
+                    "needs --store-run-dir");
     run->add_option("--emulated-disk", options->config.emulated_disk,
                     "Attach a raw image as an emulated ATA PIO disk (ports 0x1F0-0x1F7, 0x3F6)")
         ->check(CLI::ExistingFile);

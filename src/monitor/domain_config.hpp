@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "monitor/channel_config.hpp"
 #include "monitor/vbd_config.hpp"
 
 namespace domus::monitor {
@@ -21,6 +22,7 @@ struct DomainConfig {
     std::string emulated_disk;  // raw image behind the emulated ATA disk; empty: none
     bool emulated_disk_read_only = false;
     std::vector<VbdConfig> disks;  // PV block devices (need the store)
+    std::vector<ChannelConfig> channels;  // secondary PV consoles (need the store)
 };
 
 }  // namespace domus::monitor

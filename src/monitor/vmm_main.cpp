@@ -12,6 +12,7 @@
 #include "kvm/kvm.hpp"
 #include "monitor/control_server.hpp"
 #include "monitor/domain.hpp"
+#include "toolstack/channel_spec.hpp"
 #include "toolstack/disk_spec.hpp"
 
 namespace {
@@ -23,7 +24,8 @@ struct Options {
     bool store = false;
     std::string run_dir;
     int ready_fd = -1;
-    std::vector<std::string> disks;  // xl DISKSPEC strings
+    std::vector<std::string> disks;     // xl DISKSPEC strings
+    std::vector<std::string> channels;  // xl CHANNEL_SPEC_STRINGs
 };
 
 // Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
@@ -62,6 +64,13 @@ int run(const Options& options) {
                                                disk->virtual_device, disk->read_only,
                                                disk->discard));
     }
+    auto channels = domus::toolstack::parse_channel_specs(options.channels);
+    if (!channels) {
+        report(options.ready_fd, "error: " + channels.error().message);
+        return kStatusMonitorError;
+    }
+    for (std::size_t i = 0; i < channels->size(); ++i)  // device/console/0 is the primary
+        config.channels.push_back({(*channels)[i].name, (*channels)[i].path, std::uint32_t(i + 1)});
     config.console_output_fd = -1;  // console output goes to attached clients and the history
     auto domain = Domain::create(*kvm, config);
     if (!domain) {
@@ -112,6 +121,7 @@ int main(int argc, char** argv) {
     app.add_flag("--store", options.store, "Attach the domain to the store daemon of --run-dir");
     app.add_option("--ready-fd", options.ready_fd, "Report 'ready' or 'error: ...' on this fd");
     app.add_option("--disk", options.disks, "PV block device (xl DISKSPEC)");
+    app.add_option("--channel", options.channels, "PV channel (xl CHANNEL_SPEC_STRING)");
     CLI11_PARSE(app, argc, argv);
     return run(options);
 }

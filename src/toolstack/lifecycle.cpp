@@ -17,6 +17,7 @@
 
 #include "base/log.hpp"
 #include "toolstack/daemon.hpp"
+#include "toolstack/channel_spec.hpp"
 #include "toolstack/disk_spec.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/spawn.hpp"
@@ -75,6 +76,11 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         if (parsed.target.empty() || parsed.target[0] != '/')
             return make_error("disk target must be absolute for the daemon: {}", parsed.target);
     }
+    DOMUS_TRY(channels, parse_channel_specs(spec.channel));
+    for (const auto& channel : channels)
+        if (channel.path.front() != '/')
+            return make_error("channel {}: path must be absolute for the daemon: {}", channel.name,
+                              channel.path);
     auto entry = std::make_shared<Entry>();
     entry->spec = spec;
     entry->name = spec.name;
@@ -133,6 +139,10 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
     for (const auto& disk : spec.disk) {
         argv.push_back("--disk");
         argv.push_back(disk);
+    }
+    for (const auto& channel : spec.channel) {
+        argv.push_back("--channel");
+        argv.push_back(channel);
     }
     auto pid = spawn_detached(argv, run_dir_.vmm_log(entry->domid), ready_write.get());
     ready_write.reset();

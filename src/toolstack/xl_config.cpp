@@ -2,6 +2,8 @@
 // a semantic pass applies xl's defaults and Domus's limits to build a DomainSpec.
 #include "toolstack/xl_config.hpp"
 
+#include "toolstack/channel_spec.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -392,6 +394,10 @@ public:
         DOMUS_TRY(vif, string_list("vif"));
         spec.disk = std::move(disk);
         spec.vif = std::move(vif);
+        DOMUS_TRY(channel, string_list("channel"));
+        if (auto channels = parse_channel_specs(channel); !channels)
+            return at("channel", "{}", channels.error().message);
+        spec.channel = std::move(channel);
 
         for (const Setting* s : ordered_) {
             if (is_known(s->key)) continue;
@@ -403,10 +409,11 @@ public:
 
 private:
     static bool is_known(std::string_view key) {
-        static constexpr std::array<std::string_view, 18> kKnown{
+        static constexpr std::array<std::string_view, 19> kKnown{
             "name",        "type",      "builder",  "memory",      "maxmem", "vcpus",
             "maxvcpus",    "kernel",    "cmdline",  "extra",       "root",   "uuid",
-            "on_poweroff", "on_reboot", "on_crash", "on_watchdog", "disk",   "vif"};
+            "on_poweroff", "on_reboot", "on_crash", "on_watchdog", "disk",   "vif",
+            "channel"};
         for (auto k : kKnown) {
             if (k == key) return true;
         }
@@ -668,6 +675,7 @@ std::string to_xl_config(const DomainSpec& spec) {
     out += fmt::format("on_watchdog = \"{}\"\n", action_name(spec.on_watchdog));
     write_string_list(out, "disk", spec.disk);
     write_string_list(out, "vif", spec.vif);
+    write_string_list(out, "channel", spec.channel);
     if (!spec.extra_keys.empty()) out += "# Keys Domus does not interpret, kept as written.\n";
     for (const auto& [key, value] : spec.extra_keys) {
         out += key + " = ";

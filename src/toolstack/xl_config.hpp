@@ -63,6 +63,7 @@ struct DomainSpec {
     Action on_watchdog = Action::Destroy;
     std::vector<std::string> disk;            // DISKSPEC strings, not interpreted yet
     std::vector<std::string> vif;             // VIFSPEC strings, not interpreted yet
+    std::vector<std::string> channel;         // CHANNEL_SPEC_STRINGs, checked by channel_spec
     std::map<std::string, Value> extra_keys;  // keys Domus does not know (warned about)
 
     bool operator==(const DomainSpec&) const = default;

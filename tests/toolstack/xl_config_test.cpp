@@ -83,6 +83,19 @@ TEST(XlConfig, ParsesATypicalFile) {
     EXPECT_TRUE(r->warnings.empty());
 }
 
+TEST(XlConfig, ChannelsAreCheckedAndRoundTrip) {
+    auto spec = spec_of(
+        "name=\"c\"\nkernel=\"/k\"\n"
+        "channel = [ 'name=org.domus.echo, connection=socket, path=/run/e.sock' ]\n");
+    ASSERT_EQ(spec.channel.size(), 1u);
+    EXPECT_EQ(spec.channel[0], "name=org.domus.echo, connection=socket, path=/run/e.sock");
+    EXPECT_EQ(spec_of(to_xl_config(spec)), spec);
+    std::string error =
+        error_of("name=\"c\"\nkernel=\"/k\"\nchannel = [ 'name=x,connection=pty' ]\n");
+    EXPECT_NE(error.find("idle.cfg:3: channel:"), std::string::npos) << error;
+    EXPECT_NE(error.find("connection: pty is not supported"), std::string::npos) << error;
+}
+
 TEST(XlConfig, AppliesXlDefaults) {
     DomainSpec s = spec_of("name = 'idle'\nkernel = 'idle.elf'\n");
     EXPECT_EQ(s.memory_mib, 32u);
