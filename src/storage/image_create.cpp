@@ -97,7 +97,8 @@ Result<std::uint64_t> parse_size(const std::string& text) {
 }
 
 Result<void> create_image(const std::string& path, std::optional<std::uint64_t> size, Format format,
-                          std::optional<std::string> backing_path, std::uint64_t cluster_size) {
+                          std::optional<std::string> backing_path, std::uint64_t cluster_size,
+                          Format backing_format) {
     if (format == Format::autodetect) format = Format::qcow2;
     if (format == Format::raw) {
         if (backing_path) return make_error("raw images cannot have a backing file");
@@ -113,21 +114,24 @@ Result<void> create_image(const std::string& path, std::optional<std::uint64_t> 
                           cluster_size);
     auto cluster_bits = static_cast<std::uint32_t>(std::countr_zero(cluster_size));
 
-    std::string backing_format;
+    std::string backing_format_name;
     if (backing_path) {
         if (backing_path->empty()) return make_error("empty backing file name");
         std::string resolved = resolve_backing_path(path, *backing_path);
-        auto backing = open_image(resolved, Format::autodetect, true);
+        auto backing = open_image(resolved, backing_format, true);
         if (!backing)
             return make_error("backing file {}: {}", *backing_path, backing.error().message);
-        DOMUS_TRY(probed, probe_format(resolved));
-        backing_format = format_name(probed);
+        if (backing_format == Format::autodetect) {
+            DOMUS_TRY(probed, probe_format(resolved));
+            backing_format = probed;
+        }
+        backing_format_name = format_name(backing_format);
         if (!size) size = (*backing)->size_bytes();
     }
     if (!size) return make_error("{}: a size is required without a backing file", path);
     if (*size > (1ull << 62)) return make_error("{}: size {} is too large", path, *size);
     return create_qcow2(path, align_up(*size, kSectorSize), cluster_bits, backing_path.value_or(""),
-                        backing_format);
+                        backing_format_name);
 }
 
 }  // namespace domus::storage
