@@ -1,7 +1,7 @@
 /* blk_tool: exercises and measures a PV block device through <domus/block.h>.
  *
  * Command line (key=value):
- *   mode=info|verify|seqread|seqwrite|randread|randwrite   (default info)
+ *   mode=info|verify|crashwrite|seqread|seqwrite|randread|randwrite   (default info)
  *   dev=0  size_mb=16  block_kb=64  qd=1  seed=1  seconds=2 (random modes: run time)
  *
  * verify writes a pattern that encodes each sector number and the seed over the first
@@ -14,9 +14,14 @@
  * The benchmarks print "name value unit" lines (monotonic clock): blk_seq_read_mib_s,
  * blk_seq_write_mib_s, blk_rand4k_read_iops, blk_rand4k_write_iops, with _qd<N> before
  * the unit part when qd > 1 (blk_rand4k_read_qd32_iops).
+ * crashwrite writes the pattern front to back, block by block with QD 8, and after each
+ * flush_mb MiB flushes and then records in the store node data/flushed how many
+ * sectors from 0 are now flushed; a test kills the monitor meanwhile and checks that
+ * much of the image. It ends after size_mb ("blk_tool: PASS").
  * Without a block device: "blk_tool: no block device", exit 2. */
 #include <domus/block.h>
 #include <domus/guest.h>
+#include <domus/xenbus.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -225,6 +230,49 @@ static int verify(uint64_t sectors, uint64_t block_sectors, uint64_t seed)
     return 0;
 }
 
+/* ---- crash consistency ----------------------------------------------------------- */
+
+static int crashwrite(uint64_t sectors, uint64_t block_sectors, uint64_t seed, uint64_t flush_mb)
+{
+    enum { DEPTH = 8 };
+    static struct blk_op ops[DEPTH];
+    uint8_t* buf = malloc(DEPTH * block_sectors * SECTOR);
+    if (!buf)
+        return fail("out of memory", 0);
+    uint64_t flush_every = flush_mb * 2048, next_flush = flush_every;
+    for (uint64_t s = 0; s < sectors;) {
+        int n_ops = 0;
+        for (; n_ops < DEPTH && s < sectors; ++n_ops) {
+            uint64_t n = sectors - s < block_sectors ? sectors - s : block_sectors;
+            uint8_t* b = buf + n_ops * block_sectors * SECTOR;
+            fill(b, s, n, seed);
+            ops[n_ops]
+                = (struct blk_op) { .type = BLK_OP_WRITE, .sector = s, .count = n, .buf = b };
+            int rc = blk_submit(dev, &ops[n_ops]);
+            if (rc)
+                return fail("submit", rc);
+            s += n;
+        }
+        for (int i = 0; i < n_ops; ++i) {
+            int rc = blk_wait(&ops[i]);
+            if (rc)
+                return fail("write", rc);
+        }
+        if (s >= next_flush || s == sectors) {
+            int rc = blk_flush(dev);
+            if (rc)
+                return fail("flush", rc);
+            char value[24];
+            snprintf(value, sizeof value, "%llu", (unsigned long long)s);
+            xenbus_write(XBT_NIL, "data/flushed", value);
+            next_flush = s + flush_every;
+        }
+    }
+    free(buf);
+    printf("blk_tool: PASS\n");
+    return 0;
+}
+
 /* ---- benchmarks ------------------------------------------------------------------ */
 
 struct bench {
@@ -353,6 +401,8 @@ int main(void)
         sectors = info.sectors;
     uint64_t block_sectors = block_kb * 2;
 
+    if (!strcmp(mode, "crashwrite"))
+        return crashwrite(sectors, block_sectors, seed, arg_u64("flush_mb", 4));
     if (!strcmp(mode, "info")) {
         printf("blk_tool: %s (dev %d of %d): %" PRIu64 " sectors of 512 (%" PRIu64
                " MiB), sector-size %" PRIu32 ", %s, flush %d, discard %d, %" PRIu32

@@ -2,7 +2,9 @@
 // "blkfront-probe" lists device/vbd, and for each device waits for its backend's
 // InitWait, reads the features, sets up the ring, bounce slots and event channel,
 // publishes them in one transaction (state Initialised), waits for the backend's
-// Connected and says Connected too. A backend that later closes fails the device.
+// Connected and says Connected too. A backend that later closes (or vanishes) fails the
+// device. After the boot-time pass the thread stays, woken by a watch on device/vbd, and
+// connects devices attached later and forgets the ones whose directory went away.
 #include "blkfront.hpp"
 
 #include "events.hpp"
@@ -21,10 +23,22 @@ namespace domus::guest::blkfront {
 
 namespace {
 
+    // devices[0..nr_devices) only grows: an entry is written before nr_devices is
+    // released past it, and never changes afterwards.
     Device* devices[BLK_MAX_DEVICES];
     int nr_devices;
-    bool probe_done; // set once, release; then devices[] and nr_devices never change
-    domus_waitq probe_waiters;
+    bool probe_done; // set once (release), after the boot-time pass
+    domus_waitq probe_waiters; // woken at the end of that pass and for every new device
+    domus_sem_t rescan; // upped by the device/vbd watch
+
+    // The device ids present in the store that the prober has dealt with (connected
+    // or given up on), with their Device if one was made. Prober thread only.
+    struct Known {
+        unsigned devid;
+        Device* dev;
+    };
+    Known known[BLK_MAX_DEVICES];
+    unsigned nr_known;
 
     bool probe_running(void*) { return !__atomic_load_n(&probe_done, __ATOMIC_ACQUIRE); }
 
@@ -77,7 +91,9 @@ namespace {
         if (!__atomic_load_n(&dev->connected, __ATOMIC_ACQUIRE))
             return;
         int state = backend_state(dev);
-        if (state != XenbusStateClosing && state != XenbusStateClosed)
+        // Unknown: the node is gone (a forced removal took the backend away).
+        if (state != XenbusStateClosing && state != XenbusStateClosed
+            && state != XenbusStateUnknown)
             return;
         fail(dev, "backend closed", unsigned(state));
         if (!__atomic_exchange_n(&dev->fail_reported, true, __ATOMIC_ACQ_REL)) {
@@ -279,21 +295,83 @@ namespace {
         return dev;
     }
 
-    void probe_thread(void*)
+    bool listed(const ProbeList& list, unsigned devid)
+    {
+        for (unsigned i = 0; i < list.count; ++i)
+            if (list.ids[i] == devid)
+                return true;
+        return false;
+    }
+
+    // One pass over device/vbd: forget what went away, connect what is new.
+    void scan()
     {
         ProbeList list {};
         int rc = xenbus_directory_foreach(XBT_NIL, "device/vbd", collect_id, &list);
-        if (rc < 0 && rc != -ENOENT && rc != -EACCES) // no vbd / no home: nothing to probe
+        if (rc < 0 && rc != -ENOENT && rc != -EACCES) { // no vbd / no home: nothing to probe
             printk("blkfront: cannot list device/vbd (%d)\n", rc);
-        for (unsigned i = 0; i < list.count; ++i) {
-            Device* dev = make_device(list.ids[i]);
-            if (!dev)
-                continue;
-            if (connect(dev) < 0)
-                continue; // not freed: a watch callback or the backend may still refer to it
-            devices[nr_devices++] = dev;
+            return;
         }
+        for (unsigned i = 0; i < nr_known;) {
+            if (listed(list, known[i].devid)) {
+                ++i;
+                continue;
+            }
+            // Detached: the device keeps its number and stays failed; its watch goes, so
+            // that the same id can come back as a new device.
+            if (Device* dev = known[i].dev) {
+                fail(dev, "device removed", dev->devid);
+                char token[32];
+                char path[160];
+                ksnprintf(token, sizeof token, "blkfront-%u", dev->devid);
+                ksnprintf(path, sizeof path, "%s/state", dev->be_path);
+                xenbus_unwatch(path, token);
+            }
+            known[i] = known[--nr_known];
+        }
+        for (unsigned i = 0; i < list.count; ++i) {
+            bool seen = false;
+            for (unsigned k = 0; k < nr_known && !seen; ++k)
+                seen = known[k].devid == list.ids[i];
+            if (seen)
+                continue;
+            if (nr_known == BLK_MAX_DEVICES
+                || __atomic_load_n(&nr_devices, __ATOMIC_RELAXED) == BLK_MAX_DEVICES) {
+                printk("blkfront: device limit (%d) reached; vbd %u ignored\n", BLK_MAX_DEVICES,
+                    list.ids[i]);
+                continue;
+            }
+            Device* dev = make_device(list.ids[i]);
+            known[nr_known++] = Known { list.ids[i], dev };
+            if (!dev || connect(dev) < 0)
+                continue; // not freed: a watch callback or the backend may still refer to it
+            int index = __atomic_load_n(&nr_devices, __ATOMIC_RELAXED);
+            devices[index] = dev;
+            __atomic_store_n(&nr_devices, index + 1, __ATOMIC_RELEASE);
+            if (__atomic_load_n(&probe_done, __ATOMIC_ACQUIRE))
+                printk("blkfront: %s attached (%llu sectors)\n", dev->name,
+                    (unsigned long long)dev->sectors);
+            waitq_wake_all(&probe_waiters);
+        }
+    }
+
+    void on_vbd_change(const char*, const char*, void*) { sem_up(&rescan); }
+
+    void probe_thread(void*)
+    {
+        scan();
         finish_probe();
+        // Hot-plug: every change below device/vbd wakes the next pass.
+        if (int rc = xenbus_watch("device/vbd", "blkfront-hotplug", on_vbd_change, nullptr);
+            rc < 0) {
+            printk("blkfront: cannot watch device/vbd (%d); no hot-plug\n", rc);
+            return;
+        }
+        for (;;) {
+            sem_down(&rescan);
+            while (sem_trydown(&rescan)) { } // events coalesce: one pass sees them all
+            scan();
+        }
     }
 
 } // namespace
@@ -318,7 +396,21 @@ int count()
 {
     while (probe_running(nullptr))
         waitq_sleep_while(&probe_waiters, probe_running, nullptr);
-    return nr_devices;
+    return __atomic_load_n(&nr_devices, __ATOMIC_ACQUIRE);
+}
+
+int wait_count(int n, uint64_t timeout_ms)
+{
+    // The wait queue has no timeout: look again every few milliseconds.
+    uint64_t deadline = monotonic_ns() + timeout_ms * 1'000'000;
+    for (;;) {
+        int have = count();
+        if (have >= n)
+            return have;
+        if (monotonic_ns() >= deadline)
+            return -ETIMEDOUT;
+        sleep_until(monotonic_ns() + 5'000'000);
+    }
 }
 
 Device* device(int index) { return index >= 0 && index < count() ? devices[index] : nullptr; }

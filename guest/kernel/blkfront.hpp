@@ -1,5 +1,6 @@
 // PV block frontend (blkif): the public side is <domus/block.h>. Parts:
-//   blkfront.cpp      boot-time probe of device/vbd, the XenBus handshake, backend watch
+//   blkfront.cpp      probe of device/vbd (at boot, then on every change: hot-plug),
+//                     the XenBus handshake, backend watch
 //   blkfront_io.cpp   the ring: bounce slots, request building, response checking,
 //                     notification suppression, device failure
 //   blkfront_api.cpp  the C API (sync calls on top of submit/wait)
@@ -100,6 +101,7 @@ struct Device {
 void init();
 
 int count(); // waits for the probe
+int wait_count(int n, uint64_t timeout_ms); // hot-plug: count() >= n, or -ETIMEDOUT
 Device* device(int index);
 // After I/O: tells the store (state Closing) once when dev has failed. Thread context.
 void report_failure(Device* dev);

@@ -59,6 +59,8 @@ extern "C" {
 
 int blk_count(void) { return blkfront::count(); }
 
+int blk_wait_count(int n, uint64_t timeout_ms) { return blkfront::wait_count(n, timeout_ms); }
+
 int blk_info(int index, struct blk_info* info)
 {
     Device* dev = blkfront::device(index);
@@ -74,6 +76,7 @@ int blk_info(int index, struct blk_info* info)
     info->discard = dev->feature_discard;
     info->max_segments = dev->slot_segs;
     memcpy(info->name, dev->name, sizeof info->name);
+    info->connected = !__atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE);
     return 0;
 }
 

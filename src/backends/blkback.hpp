@@ -12,6 +12,7 @@
 // images (qcow2) are served synchronously inside process(), one request after the other.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -43,6 +44,21 @@ struct BlkStats {
     std::uint64_t inline_transfers = 0;  // finished by preadv2/pwritev2 in the pass
     std::uint64_t queued_transfers = 0;  // went (wholly or the rest) through io_uring
 };
+
+// Totals over a device's successive BlkBacks (reconnects, image swaps).
+inline BlkStats combine(const BlkStats& a, const BlkStats& b) {
+    return {a.requests + b.requests,
+            a.bad_requests + b.bad_requests,
+            a.io_errors + b.io_errors,
+            a.bytes_read + b.bytes_read,
+            a.bytes_written + b.bytes_written,
+            a.notifications + b.notifications,
+            std::max(a.max_in_flight, b.max_in_flight),
+            a.passes + b.passes,
+            a.polled_requests + b.polled_requests,
+            a.inline_transfers + b.inline_transfers,
+            a.queued_transfers + b.queued_transfers};
+}
 
 class BlkBack {
 public:

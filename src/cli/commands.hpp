@@ -13,5 +13,7 @@ void add_list_command(CLI::App& app, int& status);
 void add_lifecycle_commands(CLI::App& app, int& status);
 void add_query_commands(CLI::App& app, int& status);
 void add_image_command(CLI::App& app, int& status);
+void add_block_commands(CLI::App& app, int& status);
+void add_snapshot_command(CLI::App& app, int& status);
 
 }  // namespace domus::cli

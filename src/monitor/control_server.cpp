@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/log.hpp"
+#include "monitor/device_requests.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/guest_clock.hpp"
 
@@ -58,6 +59,8 @@ ControlServer::~ControlServer() {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof(one));
     if (thread_.joinable()) thread_.join();
+    for (auto& worker : workers_)
+        worker.join();
     ::unlink(path_.c_str());
 }
 
@@ -172,9 +175,21 @@ void ControlServer::handle_line(Client& client, const std::string& line) {
             domain_->console().set_output(-1, false);
             ::shutdown(client.fd.get(), SHUT_RDWR);
         }
+    } else if (is_device_request(op)) {
+        start_worker(client, std::move(request));
     } else {
         send(client, nlohmann::json({{"ok", false}, {"error", "unknown op: " + op}}).dump());
     }
+}
+
+void ControlServer::start_worker(Client& client, nlohmann::json request) {
+    // Caller holds mutex_. The answer goes to this client if it is still connected.
+    workers_.emplace_back([this, serial = client.serial, request = std::move(request)] {
+        nlohmann::json reply = handle_device_request(*domain_, request);
+        std::lock_guard lock(mutex_);
+        for (auto& c : clients_)
+            if (c->serial == serial && c->fd) send(*c, reply.dump());
+    });
 }
 
 void ControlServer::thread_main() {
@@ -205,7 +220,8 @@ void ControlServer::thread_main() {
         if (fds[0].revents & POLLIN) {
             int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
             if (fd >= 0)
-                clients_.push_back(std::make_unique<Client>(Client{Fd(fd), {}, false, false}));
+                clients_.push_back(
+                    std::make_unique<Client>(Client{Fd(fd), next_serial_++, {}, false, false}));
         }
         for (std::size_t i = 2; i < fds.size(); ++i) {
             if (!fds[i].revents) continue;

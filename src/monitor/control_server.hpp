@@ -4,6 +4,7 @@
 //   {"op":"pause"} / {"op":"unpause"} / {"op":"destroy"} -> {"ok":true}
 //   {"op":"watch"}     -> {"ok":true}, later {"event":"exit", "kind":..., "code":..., "detail":...}
 //   {"op":"console"}   -> {"ok":true}, then the connection carries raw console bytes
+//   device requests (device_requests.hpp), answered from a worker thread
 // Errors: {"ok":false, "error":"..."}. Runs one thread; callers own the Domain.
 #pragma once
 
@@ -14,6 +15,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "base/fd.hpp"
 #include "base/result.hpp"
@@ -45,6 +48,7 @@ public:
 private:
     struct Client {
         Fd fd;
+        std::uint64_t serial = 0;  // tells a worker's client from a later one at its address
         std::string input;
         bool watching = false;
         bool console = false;
@@ -57,6 +61,7 @@ private:
     std::string info_json();
     void send(Client& client, const std::string& json);
     void notify_exit_locked();
+    void start_worker(Client& client, nlohmann::json request);
 
     std::string path_;
     Domain* domain_;
@@ -70,6 +75,8 @@ private:
     bool destroy_ = false;
     bool stop_ = false;
     std::vector<std::unique_ptr<Client>> clients_;
+    std::uint64_t next_serial_ = 1;
+    std::vector<std::thread> workers_;  // device requests; joined at the end
     std::uint64_t started_ns_ = 0;
 };
 

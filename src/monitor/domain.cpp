@@ -103,7 +103,8 @@ Domain::~Domain() {
         vcpu->join();
     if (console_) console_->stop();
     // Backend threads raise events, which looks up vCPUs: stop them while those exist.
-    vbds_.clear();
+    if (block_devices_) block_devices_->clear();
+    channels_.clear();
     store_.reset();
 }
 
@@ -191,10 +192,18 @@ Result<void> Domain::build(const kvm::System& kvm) {
     }
     if (!config_.disks.empty() && config_.store_run_dir.empty())
         return make_error("PV disks are negotiated through the store: give a store run directory");
-    for (const auto& disk : config_.disks) {
-        DOMUS_TRY(vbd, VbdDevice::create(*this, disk, config_.store_run_dir + "/xenstored/socket"));
-        vbd->start();
-        vbds_.push_back(std::move(vbd));
+    if (!config_.store_run_dir.empty())
+        block_devices_ =
+            std::make_unique<BlockDevices>(*this, config_.store_run_dir + "/xenstored/socket");
+    for (const auto& disk : config_.disks)
+        DOMUS_TRY_VOID(block_devices_->attach(disk));
+    if (!config_.channels.empty() && config_.store_run_dir.empty())
+        return make_error("channels are negotiated through the store: give a store run directory");
+    for (const auto& channel : config_.channels) {
+        DOMUS_TRY(device, ChannelDevice::create(*this, channel,
+                                                config_.store_run_dir + "/xenstored/socket"));
+        device->start();
+        channels_.push_back(std::move(device));
     }
 
     domus_vcpu_context boot{};
@@ -239,6 +248,8 @@ DomainExit Domain::run() {
     for (auto& vcpu : vcpus_)
         vcpu->join();
     console_->stop();
+    // The guest is gone: its channels' clients see the end now, not at destruction.
+    channels_.clear();
     std::lock_guard lock(exit_mutex_);
     return exit_;
 }
@@ -257,8 +268,7 @@ void Domain::stop(DomainExit exit) noexcept {
 
 std::vector<backends::BlkStats> Domain::disk_stats() const {
     std::vector<backends::BlkStats> stats;
-    for (const auto& vbd : vbds_)
-        stats.push_back(vbd->stats());
+    if (block_devices_) stats = block_devices_->stats();
     return stats;
 }
 

@@ -14,6 +14,7 @@
 #include "backends/pio_device.hpp"
 #include "base/result.hpp"
 #include "kvm/kvm.hpp"
+#include "monitor/channel_device.hpp"
 #include "monitor/console_backend.hpp"
 #include "monitor/domain_config.hpp"
 #include "monitor/domain_exit.hpp"
@@ -24,7 +25,7 @@
 #include "monitor/guest_memory.hpp"
 #include "monitor/layout.hpp"
 #include "monitor/store_link.hpp"
-#include "monitor/vbd_device.hpp"
+#include "monitor/block_devices.hpp"
 #include "monitor/vcpu_runner.hpp"
 
 #include <domus/abi/start_info.h>
@@ -84,8 +85,10 @@ public:
     std::uint32_t console_port() const noexcept { return console_port_; }
     std::uint64_t store_gfn() const noexcept { return store_ ? layout_.store_ring / kPageSize : 0; }
     std::uint32_t store_port() const noexcept { return store_ ? store_->port() : 0; }
-    // The PV block devices' counters, in configuration order.
+    // The PV block devices' counters, in configuration (then attach) order.
     std::vector<backends::BlkStats> disk_stats() const;
+    // Hot-plug and image swaps; null without a store (PV devices need XenBus).
+    BlockDevices* block_devices() noexcept { return block_devices_.get(); }
     std::uint64_t nr_pages() const noexcept { return layout_.memory_size / kPageSize; }
     void set_pending_crash_reason(std::uint32_t reason) noexcept { shutdown_code_reason_ = reason; }
     DomainStats stats() const;
@@ -121,7 +124,8 @@ private:
     std::uint32_t console_port_ = 0;
     std::unique_ptr<backends::EmulatedDisk> emulated_disk_;
     std::vector<PioRegistration> pio_devices_;
-    std::vector<std::unique_ptr<VbdDevice>> vbds_;  // after grants_ and events_: go first
+    std::unique_ptr<BlockDevices> block_devices_;  // after grants_ and events_: go first
+    std::vector<std::unique_ptr<ChannelDevice>> channels_;  // likewise
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     std::uint32_t shutdown_code_reason_ = 0;
 

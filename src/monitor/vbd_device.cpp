@@ -7,6 +7,7 @@
 
 #include "base/log.hpp"
 #include "monitor/domain.hpp"
+#include "monitor/guest_clock.hpp"
 
 namespace domus::monitor {
 namespace {
@@ -34,6 +35,7 @@ Result<std::unique_ptr<VbdDevice>> VbdDevice::create(Domain& domain, const VbdCo
         new VbdDevice(domain, config, std::move(image).value(), std::move(store)));
     device->doorbell_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     device->stop_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    device->task_wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     DOMUS_TRY_VOID(device->publish());
     return device;
 }
@@ -134,13 +136,15 @@ void VbdDevice::thread_main() {
             if (!*event) break;
             frontend_changed();
         }
+        // While a swap is prepared, requests wait (the doorbell stays unread).
+        bool serving = connected_ && !frozen_;
         // The I/O completions of an asynchronous backend too (poll skips a -1 fd).
-        int completions = connected_ ? blkback_->completion_fd() : -1;
-        pollfd fds[4] = {{store_.fd(), POLLIN, 0},
-                         {doorbell_.get(), POLLIN, 0},
+        pollfd fds[5] = {{store_.fd(), POLLIN, 0},
+                         {serving ? doorbell_.get() : -1, POLLIN, 0},
                          {stop_.get(), POLLIN, 0},
-                         {completions, POLLIN, 0}};
-        if (::poll(fds, 4, -1) < 0 && errno != EINTR) break;
+                         {serving ? blkback_->completion_fd() : -1, POLLIN, 0},
+                         {task_wake_.get(), POLLIN, 0}};
+        if (::poll(fds, 5, -1) < 0 && errno != EINTR) break;
         if (fds[2].revents) break;
         if (fds[0].revents & (POLLIN | POLLHUP)) {
             auto event = store_.next_event(true);
@@ -151,26 +155,76 @@ void VbdDevice::thread_main() {
             }
             frontend_changed();
         }
-        if (fds[1].revents & POLLIN) {
-            std::uint64_t value;
-            [[maybe_unused]] auto n = ::read(doorbell_.get(), &value, sizeof(value));
-            if (connected_ && !blkback_->process()) fail_frontend();
-        }
+        if (fds[1].revents & POLLIN) serve_doorbell();
         if (fds[3].revents & POLLIN) {
             // complete() resets the eventfd itself, then answers what finished.
             if (connected_ && !blkback_->complete()) fail_frontend();
         }
+        if (fds[4].revents & POLLIN) run_tasks();
         if (((fds[1].revents | fds[3].revents) & POLLIN) && blkback_) {
             std::lock_guard lock(stats_mutex_);
-            stats_ = blkback_->stats();
+            stats_ = backends::combine(retired_stats_, blkback_->stats());
         }
     }
     disconnect();
+    std::deque<std::packaged_task<Result<void>()>> orphans;
+    {
+        std::lock_guard lock(tasks_mutex_);
+        thread_ended_ = true;
+        orphans.swap(tasks_);
+    }
+    for (auto& task : orphans)
+        task();  // their callers wait; the device is gone, which the tasks find out
+}
+
+void VbdDevice::serve_doorbell() {
+    std::uint64_t value;
+    [[maybe_unused]] auto n = ::read(doorbell_.get(), &value, sizeof(value));
+    if (connected_ && !blkback_->process()) fail_frontend();
+}
+
+Result<void> VbdDevice::run_on_thread(std::function<Result<void>()> task) {
+    std::packaged_task<Result<void>()> packaged(std::move(task));
+    auto result = packaged.get_future();
+    {
+        std::lock_guard lock(tasks_mutex_);
+        if (thread_ended_ || !thread_.joinable())
+            return make_error("{}: the device is not running", config_.vdev);
+        tasks_.push_back(std::move(packaged));
+    }
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(task_wake_.get(), &one, sizeof(one));
+    return result.get();
+}
+
+void VbdDevice::run_tasks() {
+    std::uint64_t value;
+    [[maybe_unused]] auto n = ::read(task_wake_.get(), &value, sizeof(value));
+    for (;;) {
+        std::packaged_task<Result<void>()> task;
+        {
+            std::lock_guard lock(tasks_mutex_);
+            if (tasks_.empty()) return;
+            task = std::move(tasks_.front());
+            tasks_.pop_front();
+        }
+        task();
+    }
 }
 
 void VbdDevice::frontend_changed() {
     auto state = store_.read(frontend_dir_ + "/state");
     int value = state ? std::atoi(state->c_str()) : XenbusStateClosed;
+    if (detaching_) {
+        // Never (re)connect a device on its way out; release it once the frontend let go.
+        if (connected_ && value != XenbusStateConnected && value != XenbusStateInitialised)
+            disconnect();
+        if (!connected_ && value != XenbusStateConnected && value != XenbusStateClosing) {
+            (void)set_backend_state(XenbusStateClosed);
+            released_.store(true, std::memory_order_release);
+        }
+        return;
+    }
     if ((value == XenbusStateInitialised || value == XenbusStateConnected) && !connected_) {
         if (auto connected = connect(); !connected) {
             static log::RateLimit limit;
@@ -186,6 +240,98 @@ void VbdDevice::frontend_changed() {
         if (value == XenbusStateClosed)
             (void)set_backend_state(XenbusStateInitWait);  // ready for a new frontend
     }
+}
+
+Result<void> VbdDevice::begin_detach() {
+    return run_on_thread([this]() -> Result<void> {
+        detaching_ = true;
+        DOMUS_TRY_VOID(store_.write(backend_dir_ + "/online", "0"));
+        DOMUS_TRY_VOID(set_backend_state(XenbusStateClosing));
+        frontend_changed();  // a frontend that is not connected is released at once
+        return {};
+    });
+}
+
+void VbdDevice::announce_closed() {
+    (void)run_on_thread([this]() -> Result<void> {
+        disconnect();
+        return set_backend_state(XenbusStateClosed);
+    });
+}
+
+Result<void> VbdDevice::flush_image() {
+    return run_on_thread([this] { return image_->flush(); });
+}
+
+Result<void> VbdDevice::drain() {
+    // Answer everything taken off the ring; the requests still on it are taken as slots
+    // free up (the caller paused the vCPUs, so the ring holds a bounded number).
+    while (connected_ && !blkback_->idle()) {
+        pollfd fd{blkback_->completion_fd(), POLLIN, 0};
+        if (fd.fd < 0) break;  // the synchronous engine is idle after every pass
+        int ready = ::poll(&fd, 1, 10'000);
+        if (ready < 0 && errno != EINTR) return errno_error("poll");
+        if (ready == 0) return make_error("{}: I/O did not finish within 10 s", config_.vdev);
+        if (!blkback_->complete()) fail_frontend();
+    }
+    return {};
+}
+
+Result<void> VbdDevice::prepare_swap(const std::string& target, storage::Format format) {
+    return run_on_thread([this, target, format]() -> Result<void> {
+        if (frozen_) return make_error("{}: a swap is already prepared", config_.vdev);
+        std::uint64_t t0 = host_monotonic_ns();
+        DOMUS_TRY_VOID(drain());
+        std::uint64_t t1 = host_monotonic_ns();
+        // Opened only now: the old image, about to become the backing file, is quiet and
+        // its metadata on disk final.
+        DOMUS_TRY_VOID(image_->flush());
+        std::uint64_t t2 = host_monotonic_ns();
+        auto next = storage::open_image(target, format, config_.read_only);
+        DOMUS_LOG_DEBUG("vbd", "{}: swap prepared: drain {} us, flush {} us, open {} us",
+                        config_.vdev, (t1 - t0) / 1000, (t2 - t1) / 1000,
+                        (host_monotonic_ns() - t2) / 1000);
+        if (!next) return make_error("{}: {}", target, next.error().message);
+        if ((*next)->size_bytes() != image_->size_bytes())
+            return make_error("{}: {} bytes, the disk has {}", target, (*next)->size_bytes(),
+                              image_->size_bytes());
+        staged_ = std::move(next).value();
+        staged_target_ = target;
+        staged_format_ = format;
+        frozen_ = true;
+        return {};
+    });
+}
+
+Result<void> VbdDevice::commit_swap() {
+    return run_on_thread([this]() -> Result<void> {
+        if (!frozen_) return make_error("{}: no swap prepared", config_.vdev);
+        if (connected_) retire_blkback();  // idle: drained in prepare_swap and frozen since
+        image_ = std::move(staged_);
+        config_.target = staged_target_;
+        config_.format = staged_format_;
+        frozen_ = false;
+        (void)store_.write(
+            backend_dir_ + "/params",
+            std::string(storage::format_name(config_.format)) + ":" + config_.target);
+        if (connected_) {
+            blkback_ = std::make_unique<backends::BlkBack>(*this, *image_, ring_page_.page(),
+                                                           limits(), true);
+            if (!blkback_->process()) fail_frontend();  // what waited during the swap
+        }
+        return {};
+    });
+}
+
+void VbdDevice::abort_swap() {
+    (void)run_on_thread([this]() -> Result<void> {
+        staged_.reset();
+        if (frozen_) {
+            frozen_ = false;
+            if (connected_ && !blkback_->process()) fail_frontend();
+        }
+        return {};
+    });
 }
 
 Result<void> VbdDevice::connect() {
@@ -211,14 +357,27 @@ Result<void> VbdDevice::connect() {
     }
     port_ = evtchn_port_t(port);
     ring_page_ = std::move(ring);
-    backends::DiskLimits limits{image_->size_bytes() / storage::kSectorSize, config_.read_only,
-                                config_.discard && !config_.read_only, kMaxIndirectSegments};
-    blkback_ = std::make_unique<backends::BlkBack>(*this, *image_, ring_page_.page(), limits);
+    blkback_ = std::make_unique<backends::BlkBack>(*this, *image_, ring_page_.page(), limits());
     connected_ = true;
     DOMUS_TRY_VOID(set_backend_state(XenbusStateConnected));
     DOMUS_LOG_DEBUG("vbd", "{} connected: ring-ref {}, port {}", config_.vdev, ref, port);
     if (!blkback_->process()) fail_frontend();  // requests queued before we connected
     return {};
+}
+
+backends::DiskLimits VbdDevice::limits() const {
+    return {image_->size_bytes() / storage::kSectorSize, config_.read_only,
+            config_.discard && !config_.read_only, kMaxIndirectSegments};
+}
+
+void VbdDevice::retire_blkback() {
+    // Its counters live on in the device's totals.
+    {
+        std::lock_guard lock(stats_mutex_);
+        retired_stats_ = backends::combine(retired_stats_, blkback_->stats());
+        stats_ = retired_stats_;
+    }
+    blkback_.reset();
 }
 
 void VbdDevice::fail_frontend() {
@@ -233,7 +392,7 @@ void VbdDevice::disconnect() {
     if (!connected_) return;
     (void)domain_.vm().remove_pio_eventfd(doorbell_.get(), DOMUS_DOORBELL_PORT, 4, port_);
     domain_.events().disconnect_backend(port_);
-    blkback_.reset();  // waits for the I/O in flight before the grants are released
+    retire_blkback();  // waits for the I/O in flight before the grants are released
     ring_page_.reset();
     connected_ = false;
 }

@@ -3,9 +3,15 @@
 // (frontend: /local/domain/<d>/device/vbd/<id>, backend: /local/domain/0/backend/vbd/
 // <d>/<id>), follows the frontend through the XenBus states, then serves its ring with
 // BlkBack on a thread of its own. Guest pages are reached only through grants.
+//
+// Changes to a live device (hot-unplug, swapping the image for a snapshot) run as tasks
+// on that thread, so the ring, BlkBack and the image keep a single owner.
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,6 +38,23 @@ public:
 
     void start();
     backends::BlkStats stats() const;
+    const std::string& vdev() const noexcept { return config_.vdev; }
+    std::uint32_t virtual_device() const noexcept { return config_.virtual_device; }
+
+    // Hot-unplug, as Xen's toolstack asks for it: the backend goes offline and Closing,
+    // and the device is released once the frontend has closed (or never connected).
+    Result<void> begin_detach();
+    bool released() const noexcept { return released_.load(std::memory_order_acquire); }
+    // Tells the frontend the device is gone (state Closed) before a forced removal.
+    void announce_closed();
+
+    // Image swap in two steps, for a consistent cut over several devices: prepare()
+    // finishes the I/O in flight, flushes, opens `target` and then holds every further
+    // request until commit() (switch to the new image) or abort() (keep the old one).
+    Result<void> flush_image();
+    Result<void> prepare_swap(const std::string& target, storage::Format format);
+    Result<void> commit_swap();
+    void abort_swap();
 
     // BackendHost
     Result<std::unique_ptr<backends::MappedPage>> map_grant(grant_ref_t ref,
@@ -43,6 +66,13 @@ private:
               store::Client store);
     Result<void> publish();
     void thread_main();
+    // Runs `task` on the device thread between two events; fails when the thread ended.
+    Result<void> run_on_thread(std::function<Result<void>()> task);
+    void run_tasks();
+    Result<void> drain();
+    void serve_doorbell();
+    backends::DiskLimits limits() const;
+    void retire_blkback();
     void frontend_changed();
     Result<void> connect();
     void disconnect();
@@ -57,7 +87,18 @@ private:
     std::string backend_dir_;
     Fd doorbell_;
     Fd stop_;
+    Fd task_wake_;
     std::thread thread_;
+    std::mutex tasks_mutex_;  // guards tasks_, thread_ended_
+    std::deque<std::packaged_task<Result<void>()>> tasks_;
+    bool thread_ended_ = false;
+    // Device thread only.
+    bool detaching_ = false;
+    bool frozen_ = false;  // a swap is prepared: take no requests
+    std::unique_ptr<storage::BlockImage> staged_;
+    std::string staged_target_;
+    storage::Format staged_format_ = storage::Format::raw;
+    std::atomic<bool> released_{false};
     // Connected state (backend thread only).
     GrantMapping ring_page_;
     std::unique_ptr<backends::BlkBack> blkback_;
@@ -65,6 +106,7 @@ private:
     bool connected_ = false;
     mutable std::mutex stats_mutex_;
     backends::BlkStats stats_;
+    backends::BlkStats retired_stats_;  // of the BlkBacks replaced by image swaps
 };
 
 }  // namespace domus::monitor

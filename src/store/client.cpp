@@ -121,6 +121,18 @@ Result<std::string> Client::read(std::string_view path) {
     return request(XS_READ, with_nul(path));
 }
 
+Result<std::vector<std::string>> Client::directory(std::string_view path) {
+    DOMUS_TRY(reply, request(XS_DIRECTORY, with_nul(path)));
+    std::vector<std::string> children;
+    for (std::size_t at = 0; at < reply.size();) {
+        std::size_t end = reply.find('\0', at);
+        if (end == std::string::npos) end = reply.size();
+        if (end > at) children.push_back(reply.substr(at, end - at));
+        at = end + 1;
+    }
+    return children;
+}
+
 Result<void> Client::write(std::string_view path, std::string_view value) {
     std::string payload = with_nul(path);
     payload.append(value);

@@ -28,6 +28,8 @@ public:
 
     Result<std::string> read(std::string_view path);
     Result<void> write(std::string_view path, std::string_view value);
+    // The names of path's children (XS_DIRECTORY).
+    Result<std::vector<std::string>> directory(std::string_view path);
     Result<void> mkdir(std::string_view path);
     Result<void> remove(std::string_view path);  // XS_RM; a missing node is not an error
     // perms in Xen's string form, e.g. {"n0", "r7"}.

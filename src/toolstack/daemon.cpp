@@ -128,6 +128,18 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = shutdown(request, "poweroff");
         else if (op == "reboot")
             reply = shutdown(request, "reboot");
+        else if (op == "block-attach")
+            reply = block_attach(request);
+        else if (op == "block-detach")
+            reply = block_detach(request);
+        else if (op == "block-list")
+            reply = block_list(request);
+        else if (op == "snapshot-create")
+            reply = snapshot_create(request);
+        else if (op == "snapshot-list")
+            reply = snapshot_list(request);
+        else if (op == "snapshot-revert")
+            reply = snapshot_revert(request);
         else if (op == "domid" || op == "domname" || op == "console") {
             auto entry = find(request);
             if (!entry) {

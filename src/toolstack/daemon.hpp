@@ -39,10 +39,11 @@ private:
         DomainSpec spec;
         pid_t pid = 0;
         double created_unix = 0;
-        bool creating = true;    // reserved while the monitor starts
-        bool preserved = false;  // on_* = preserve: kept until `destroy`
-        std::string exit_kind;   // set once the domain ended
-        bool gone = false;       // destroyed and forgotten (guarded by mutex_)
+        bool creating = true;      // reserved while the monitor starts
+        bool preserved = false;    // on_* = preserve: kept until `destroy`
+        std::string exit_kind;     // set once the domain ended
+        bool gone = false;         // destroyed and forgotten (guarded by mutex_)
+        std::mutex devices_mutex;  // one device change (hot-plug, snapshot) at a time
     };
 
     Daemon(RunDir run_dir, Fd lock, store::Client store);
@@ -60,6 +61,14 @@ private:
     Result<nlohmann::json> simple_op(const nlohmann::json& request);  // pause, unpause, destroy
     Result<nlohmann::json> shutdown(const nlohmann::json& request, const char* how);
     Result<std::shared_ptr<Entry>> find(const nlohmann::json& request);
+    // Devices of running domains (daemon_devices.cpp).
+    Result<nlohmann::json> device_request(const Entry& entry, const nlohmann::json& request);
+    Result<nlohmann::json> block_attach(const nlohmann::json& request);
+    Result<nlohmann::json> block_detach(const nlohmann::json& request);
+    Result<nlohmann::json> block_list(const nlohmann::json& request);
+    Result<nlohmann::json> snapshot_create(const nlohmann::json& request);
+    Result<nlohmann::json> snapshot_list(const nlohmann::json& request);
+    Result<nlohmann::json> snapshot_revert(const nlohmann::json& request);
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -24,8 +25,9 @@ protected:
     void SetUp() override {
         DomainTest::SetUp();
         if (IsSkipped()) return;
-        run_dir_ = ::testing::TempDir() + "domus-run-" + std::to_string(::getpid()) + "-" +
-                   ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        std::replace(test.begin(), test.end(), '/', '_');  // parameterised tests: "Name/0"
+        run_dir_ = ::testing::TempDir() + "domus-run-" + std::to_string(::getpid()) + "-" + test;
         std::filesystem::remove_all(run_dir_);
         ::setenv("DOMUS_RUN_DIR", run_dir_.c_str(), 1);
     }

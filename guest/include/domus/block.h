@@ -2,7 +2,10 @@
  *
  * At boot the kernel looks for virtual block devices under device/vbd/ in the store,
  * connects each one to its backend (blkif, PV ABI reference sections 3, 4 and 10) and
- * numbers the connected ones 0..blk_count()-1 in store order.
+ * numbers the connected ones 0..blk_count()-1 in store order. It then watches
+ * device/vbd: a disk attached later (hot-plug) gets the next number once connected; a
+ * detached one keeps its number, reports connected = 0, and its I/O ends with -EIO.
+ * Numbers are never reused (at most BLK_MAX_DEVICES over the kernel's life).
  *
  * Common contracts:
  *  - Sector numbers and counts are always in 512-byte units (as on the ring and in
@@ -27,7 +30,7 @@
 extern "C" {
 #endif
 
-#define BLK_MAX_DEVICES 16
+#define BLK_MAX_DEVICES 64
 
 struct blk_info {
     uint64_t sectors; /* capacity in 512-byte units */
@@ -37,6 +40,7 @@ struct blk_info {
     int discard; /* blk_discard is supported */
     uint32_t max_segments; /* 4 KiB pages per ring request: 11, more with indirect */
     char name[16]; /* "xvda", or "vbd<devid>" for other numbering */
+    int connected; /* 0 once the device was detached or failed */
 };
 
 /* Number of connected devices. The first call waits until the boot-time probe has
@@ -44,6 +48,9 @@ struct blk_info {
  * without any vbd it returns 0 at once. */
 int blk_count(void);
 int blk_info(int dev, struct blk_info* info);
+/* Waits until at least n devices have been numbered (hot-plug), or timeout_ms passed.
+ * Returns blk_count() then, or -ETIMEDOUT. */
+int blk_wait_count(int n, uint64_t timeout_ms);
 
 /* Synchronous I/O: return when the data is on the device (write: as far as the
  * backend's write cache; call blk_flush for durability) or in buf (read). */

@@ -1,0 +1,125 @@
+// BlockDevices: hot-plug and the image swaps behind snapshots.
+#include "monitor/block_devices.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "base/log.hpp"
+#include "monitor/domain.hpp"
+#include "monitor/guest_clock.hpp"
+
+namespace domus::monitor {
+
+VbdDevice* BlockDevices::find_locked(const std::string& vdev) const {
+    for (const auto& device : devices_)
+        if (device->vdev() == vdev) return device.get();
+    return nullptr;
+}
+
+Result<void> BlockDevices::attach(const VbdConfig& config) {
+    std::lock_guard change(change_mutex_);
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& device : devices_)
+            if (device->vdev() == config.vdev || device->virtual_device() == config.virtual_device)
+                return make_error("the domain already has a disk {} (device {})", device->vdev(),
+                                  device->virtual_device());
+    }
+    DOMUS_TRY(device, VbdDevice::create(domain_, config, store_socket_));
+    device->start();
+    std::lock_guard lock(mutex_);
+    devices_.push_back(std::move(device));
+    return {};
+}
+
+Result<bool> BlockDevices::detach(const std::string& vdev, bool force,
+                                  std::chrono::milliseconds timeout) {
+    std::lock_guard change(change_mutex_);
+    VbdDevice* device;
+    {
+        std::lock_guard lock(mutex_);
+        device = find_locked(vdev);
+    }
+    if (!device) return make_error("the domain has no disk {}", vdev);
+    auto asked = device->begin_detach();
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (asked && !device->released() && !domain_.stopping() &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    bool forced = !device->released();
+    if (forced && !force) {
+        if (!asked) return make_error("{}: {}", vdev, asked.error().message);
+        return make_error(
+            "the guest did not release {} within {} ms; it stays attached (--force removes it)",
+            vdev, timeout.count());
+    }
+    if (forced) device->announce_closed();
+    std::unique_ptr<VbdDevice> removed;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = std::find_if(devices_.begin(), devices_.end(),
+                               [&](const auto& d) { return d.get() == device; });
+        removed = std::move(*it);
+        devices_.erase(it);
+    }
+    removed.reset();  // stops its thread and removes its XenBus directories
+    DOMUS_LOG_INFO("vbd", "{} detached{}", vdev, forced ? " (forced)" : "");
+    return forced;
+}
+
+Result<double> BlockDevices::replace_images(const std::vector<Replacement>& replacements) {
+    std::lock_guard change(change_mutex_);
+    std::vector<VbdDevice*> devices;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& r : replacements) {
+            VbdDevice* device = find_locked(r.vdev);
+            if (!device) return make_error("the domain has no disk {}", r.vdev);
+            devices.push_back(device);
+        }
+    }
+    // Most dirty data goes to disk before the pause, so the flush inside it is short.
+    for (auto* device : devices)
+        DOMUS_TRY_VOID(device->flush_image());
+    bool was_paused = domain_.paused();  // by its owner: stays paused
+    domain_.pause();
+    std::uint64_t paused_at = host_monotonic_ns();
+    std::size_t prepared = 0;
+    Result<void> outcome;
+    for (; prepared < devices.size(); ++prepared) {
+        const auto& r = replacements[prepared];
+        outcome = devices[prepared]->prepare_swap(r.target, r.format);
+        if (!outcome) break;
+    }
+    if (outcome) {
+        // Cannot fail past a successful prepare except by a stopped device thread.
+        for (auto* device : devices)
+            if (auto committed = device->commit_swap(); !committed) outcome = committed;
+    } else {
+        for (std::size_t i = 0; i < prepared; ++i)
+            devices[i]->abort_swap();
+    }
+    double paused_ms = double(host_monotonic_ns() - paused_at) / 1e6;
+    if (!was_paused) domain_.unpause();
+    if (!outcome) return std::move(outcome).error();
+    return paused_ms;
+}
+
+std::vector<backends::BlkStats> BlockDevices::stats() const {
+    std::lock_guard lock(mutex_);
+    std::vector<backends::BlkStats> stats;
+    for (const auto& device : devices_)
+        stats.push_back(device->stats());
+    return stats;
+}
+
+void BlockDevices::clear() {
+    std::vector<std::unique_ptr<VbdDevice>> devices;
+    {
+        std::lock_guard lock(mutex_);
+        devices.swap(devices_);
+    }
+    devices.clear();
+}
+
+}  // namespace domus::monitor

@@ -1,0 +1,60 @@
+// BlockDevices: a domain's PV block devices, from boot to hot-plug. Attach and detach
+// work on a running domain (xl block-attach / block-detach); replace_images() switches
+// disks to other images at one consistent point, for snapshots and their revert.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backends/blkback.hpp"
+#include "base/result.hpp"
+#include "monitor/vbd_config.hpp"
+#include "monitor/vbd_device.hpp"
+#include "storage/block_image.hpp"
+
+namespace domus::monitor {
+
+class Domain;
+
+class BlockDevices {
+public:
+    BlockDevices(Domain& domain, std::string store_socket)
+        : domain_(domain), store_socket_(std::move(store_socket)) {}
+    ~BlockDevices() { clear(); }
+
+    // Publishes a new device; its frontend connects when the guest sees it. The vdev and
+    // its device number must be free.
+    Result<void> attach(const VbdConfig& config);
+
+    // Asks the frontend to let go and waits for it (up to `timeout`), then removes the
+    // device. A guest that does not answer keeps its device unless `force`; a forced
+    // removal ends its I/O with errors. Returns whether the removal was forced.
+    Result<bool> detach(const std::string& vdev, bool force, std::chrono::milliseconds timeout);
+
+    struct Replacement {
+        std::string vdev;
+        std::string target;
+        storage::Format format = storage::Format::qcow2;
+    };
+    // Switches each named disk to its new image with the vCPUs paused: all or none.
+    // Returns how long the vCPUs were paused, in milliseconds.
+    Result<double> replace_images(const std::vector<Replacement>& replacements);
+
+    std::vector<backends::BlkStats> stats() const;
+    // Stops every device (before the event channels and grant table they use go away).
+    void clear();
+
+private:
+    VbdDevice* find_locked(const std::string& vdev) const;
+
+    Domain& domain_;
+    std::string store_socket_;
+    std::mutex change_mutex_;   // one attach, detach or replacement at a time
+    mutable std::mutex mutex_;  // guards devices_
+    std::vector<std::unique_ptr<VbdDevice>> devices_;
+};
+
+}  // namespace domus::monitor

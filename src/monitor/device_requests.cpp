@@ -1,0 +1,84 @@
+// Device requests: JSON in, BlockDevices calls, JSON out.
+#include "monitor/device_requests.hpp"
+
+#include "monitor/domain.hpp"
+
+namespace domus::monitor {
+namespace {
+
+constexpr std::int64_t kMaxDetachTimeoutMs = 600'000;
+
+Result<storage::Format> format_of(const nlohmann::json& request) {
+    std::string format = request.value("format", "raw");
+    if (format == "raw") return storage::Format::raw;
+    if (format == "qcow2") return storage::Format::qcow2;
+    return make_error("unknown disk format \"{}\"", format);
+}
+
+Result<nlohmann::json> attach(BlockDevices& devices, const nlohmann::json& request) {
+    DOMUS_TRY(format, format_of(request));
+    VbdConfig config;
+    config.target = request.at("target").get<std::string>();
+    config.format = format;
+    config.vdev = request.at("vdev").get<std::string>();
+    config.virtual_device = request.at("virtual_device").get<std::uint32_t>();
+    config.read_only = request.value("read_only", false);
+    config.discard = request.value("discard", true);
+    if (config.target.empty() || config.vdev.empty()) return make_error("no target or vdev");
+    DOMUS_TRY_VOID(devices.attach(config));
+    return nlohmann::json::object();
+}
+
+Result<nlohmann::json> detach(BlockDevices& devices, const nlohmann::json& request) {
+    std::int64_t timeout = request.value("timeout_ms", std::int64_t(10'000));
+    if (timeout < 0 || timeout > kMaxDetachTimeoutMs)
+        return make_error("timeout_ms must be 0..{}", kMaxDetachTimeoutMs);
+    DOMUS_TRY(forced,
+              devices.detach(request.at("vdev").get<std::string>(), request.value("force", false),
+                             std::chrono::milliseconds(timeout)));
+    return nlohmann::json{{"forced", forced}};
+}
+
+Result<nlohmann::json> replace(BlockDevices& devices, const nlohmann::json& request) {
+    std::vector<BlockDevices::Replacement> replacements;
+    for (const auto& disk : request.at("disks")) {
+        DOMUS_TRY(format, format_of(disk));
+        replacements.push_back(
+            {disk.at("vdev").get<std::string>(), disk.at("target").get<std::string>(), format});
+    }
+    if (replacements.empty()) return make_error("no disks given");
+    DOMUS_TRY(paused_ms, devices.replace_images(replacements));
+    return nlohmann::json{{"paused_ms", paused_ms}};
+}
+
+}  // namespace
+
+bool is_device_request(const std::string& op) {
+    return op == "block-attach" || op == "block-detach" || op == "disk-replace";
+}
+
+nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& request) {
+    Result<nlohmann::json> reply = make_error("not a device request");
+    BlockDevices* devices = domain.block_devices();
+    std::string op = request.value("op", "");
+    try {
+        if (!devices)
+            reply = make_error("the domain has no store connection, so no PV devices");
+        else if (op == "block-attach" && domain.stopping())
+            reply = make_error("the domain has shut down");
+        else if (op == "block-attach")
+            reply = attach(*devices, request);
+        else if (op == "block-detach")
+            reply = detach(*devices, request);
+        else if (op == "disk-replace")
+            reply = replace(*devices, request);
+    } catch (const nlohmann::json::exception& error) {
+        reply = make_error("bad request: {}", error.what());
+    }
+    if (!reply) return {{"ok", false}, {"error", reply.error().message}};
+    nlohmann::json out = std::move(reply).value();
+    out["ok"] = true;
+    return out;
+}
+
+}  // namespace domus::monitor

@@ -1,0 +1,22 @@
+// The control socket's device requests, which may take seconds (a guest releasing a
+// disk) and so run off the control thread:
+//   {"op":"block-attach", "target":..., "format":"raw|qcow2", "vdev":..., "virtual_device":N,
+//    "read_only":bool, "discard":bool}                      -> {"ok":true}
+//   {"op":"block-detach", "vdev":..., "force":bool, "timeout_ms":N}
+//                                                           -> {"ok":true, "forced":bool}
+//   {"op":"disk-replace", "disks":[{"vdev":..., "target":..., "format":...}, ...]}
+//                                                           -> {"ok":true, "paused_ms":x}
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace domus::monitor {
+
+class Domain;
+
+bool is_device_request(const std::string& op);
+// Always answers: {"ok":true,...} or {"ok":false,"error":...}.
+nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& request);
+
+}  // namespace domus::monitor

@@ -1,0 +1,256 @@
+// domusd: devices of running domains. Block hot-plug (xl block-attach, block-detach,
+// block-list) and disk snapshots. The monitor does the device work; the daemon keeps
+// the domain's configuration in step (a restart gets the disks as they are now) and the
+// snapshot indexes (snapshot_index.hpp).
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "base/log.hpp"
+#include "storage/image_create.hpp"
+#include "toolstack/daemon.hpp"
+#include "toolstack/disk_spec.hpp"
+#include "toolstack/json_socket.hpp"
+#include "toolstack/snapshot_index.hpp"
+
+namespace domus::toolstack {
+namespace {
+
+// Generous: the monitor waits for the guest (detach) or for I/O to drain (snapshot).
+constexpr auto kDeviceRequestTimeout = std::chrono::seconds(90);
+
+storage::Format format_of(const std::string& name) {
+    return name == "qcow2" ? storage::Format::qcow2 : storage::Format::raw;
+}
+
+// The entry's disk whose vdev (or device number) is `key`.
+Result<std::size_t> find_disk(const std::vector<std::string>& disks, const std::string& key) {
+    for (std::size_t i = 0; i < disks.size(); ++i) {
+        DOMUS_TRY(spec, parse_disk_spec(disks[i]));
+        if (spec.vdev == key || std::to_string(spec.virtual_device) == key) return i;
+    }
+    return make_error("the domain has no disk {}", key);
+}
+
+}  // namespace
+
+Result<nlohmann::json> Daemon::device_request(const Entry& entry, const nlohmann::json& request) {
+    return json_request(run_dir_.control_socket(entry.domid), request, kDeviceRequestTimeout);
+}
+
+Result<nlohmann::json> Daemon::block_attach(const nlohmann::json& request) {
+    DOMUS_TRY(entry, find(request));
+    DOMUS_TRY(spec, parse_disk_spec(request.at("disk").get<std::string>()));
+    if (spec.target.empty() || spec.target[0] != '/')
+        return make_error("disk target must be absolute for the daemon: {}", spec.target);
+    std::lock_guard devices(entry->devices_mutex);
+    DOMUS_TRY_VOID(device_request(*entry, {{"op", "block-attach"},
+                                           {"target", spec.target},
+                                           {"format", spec.format},
+                                           {"vdev", spec.vdev},
+                                           {"virtual_device", spec.virtual_device},
+                                           {"read_only", spec.read_only},
+                                           {"discard", spec.discard}}));
+    {
+        std::lock_guard lock(mutex_);
+        entry->spec.disk.push_back(to_disk_spec(spec));
+    }
+    save_record(*entry);
+    return nlohmann::json{{"vdev", spec.vdev}, {"devid", spec.virtual_device}};
+}
+
+Result<nlohmann::json> Daemon::block_detach(const nlohmann::json& request) {
+    DOMUS_TRY(entry, find(request));
+    std::string key = request.at("vdev").get<std::string>();
+    std::lock_guard devices(entry->devices_mutex);
+    DOMUS_TRY(index, find_disk(entry->spec.disk, key));
+    DOMUS_TRY(spec, parse_disk_spec(entry->spec.disk[index]));
+    DOMUS_TRY(reply, device_request(*entry, {{"op", "block-detach"},
+                                             {"vdev", spec.vdev},
+                                             {"force", request.value("force", false)},
+                                             {"timeout_ms", request.value("timeout_ms", 10'000)}}));
+    {
+        std::lock_guard lock(mutex_);
+        entry->spec.disk.erase(entry->spec.disk.begin() + std::ptrdiff_t(index));
+    }
+    save_record(*entry);
+    return nlohmann::json{{"vdev", spec.vdev}, {"forced", reply.value("forced", false)}};
+}
+
+Result<nlohmann::json> Daemon::block_list(const nlohmann::json& request) {
+    // What xl block-list shows, read from the store as xl does.
+    DOMUS_TRY(entry, find(request));
+    std::string domid = std::to_string(entry->domid);
+    std::string backends = "/local/domain/0/backend/vbd/" + domid;
+    nlohmann::json rows = nlohmann::json::array();
+    auto ids = store_->directory(backends);
+    for (const auto& id : ids ? *ids : std::vector<std::string>{}) {
+        std::string be = backends + "/" + id;
+        auto text = [&](const std::string& path) {
+            auto value = store_->read(path);
+            return value ? *value : std::string();
+        };
+        std::string fe = text(be + "/frontend");
+        auto number = [&](const std::string& path) -> long {
+            auto text = store_->read(path);
+            if (!text || text->empty()) return -1;
+            char* end = nullptr;
+            long value = std::strtol(text->c_str(), &end, 10);
+            return *end ? -1 : value;
+        };
+        rows.push_back({{"devid", id},
+                        {"vdev", text(be + "/dev")},
+                        {"backend_id", 0},
+                        {"state", number(be + "/state")},
+                        {"frontend_state", fe.empty() ? -1 : number(fe + "/state")},
+                        {"event_channel", fe.empty() ? -1 : number(fe + "/event-channel")},
+                        {"ring_ref", fe.empty() ? -1 : number(fe + "/ring-ref")},
+                        {"params", text(be + "/params")},
+                        {"backend_path", be}});
+    }
+    return nlohmann::json{{"disks", rows}};
+}
+
+Result<nlohmann::json> Daemon::snapshot_create(const nlohmann::json& request) {
+    DOMUS_TRY(entry, find(request));
+    std::string name = request.at("name").get<std::string>();
+    DOMUS_TRY_VOID(check_snapshot_name(name));
+    std::lock_guard devices(entry->devices_mutex);
+    // Every writable disk gets an overlay; they switch at one point, with the vCPUs paused.
+    struct Plan {
+        std::size_t disk;
+        DiskSpec spec;
+        SnapshotIndex index;
+        std::string overlay;
+    };
+    std::vector<Plan> plans;
+    auto remove_overlays = [&] {
+        for (const auto& plan : plans)
+            std::filesystem::remove(plan.overlay);
+    };
+    for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
+        DOMUS_TRY(spec, parse_disk_spec(entry->spec.disk[i]));
+        if (spec.read_only) continue;
+        auto index = load_snapshot_index(spec.target, spec.format);
+        if (!index) return remove_overlays(), std::move(index).error();
+        if (index->find(name))
+            return remove_overlays(),
+                   make_error("{} already has a snapshot \"{}\"", spec.vdev, name);
+        std::string overlay = index->take_overlay_path();
+        std::error_code error;
+        if (!std::filesystem::exists(spec.target, error))
+            return remove_overlays(),
+                   make_error("{}: its image {} is missing", spec.vdev, spec.target);
+        std::filesystem::create_directory(index->dir, error);
+        if (error)
+            return remove_overlays(),
+                   make_error("cannot create {}: {}", index->dir, error.message());
+        auto created =
+            storage::create_image(overlay, std::nullopt, storage::Format::qcow2, spec.target,
+                                  storage::kDefaultClusterSize, format_of(spec.format));
+        if (!created) return remove_overlays(), std::move(created).error();
+        plans.push_back({i, spec, std::move(index).value(), overlay});
+    }
+    if (plans.empty()) return make_error("domain {} has no writable disk", entry->name);
+    nlohmann::json disks = nlohmann::json::array();
+    for (const auto& plan : plans)
+        disks.push_back({{"vdev", plan.spec.vdev}, {"target", plan.overlay}, {"format", "qcow2"}});
+    auto replaced = device_request(*entry, {{"op", "disk-replace"}, {"disks", disks}});
+    if (!replaced) return remove_overlays(), std::move(replaced).error();
+    double now = double(std::time(nullptr));
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& plan : plans) {
+        plan.index.snapshots.push_back({name, plan.index.active, plan.index.active_format, now});
+        plan.index.active = plan.overlay;
+        plan.index.active_format = "qcow2";
+        plan.index.based_on = name;
+        if (auto saved = save_snapshot_index(plan.index); !saved)
+            DOMUS_LOG_ERROR("domusd", "snapshot {} of {}: {}", name, plan.spec.vdev,
+                            saved.error().message);
+        DiskSpec active = plan.spec;
+        active.target = plan.overlay;
+        active.format = "qcow2";
+        {
+            std::lock_guard lock(mutex_);
+            entry->spec.disk[plan.disk] = to_disk_spec(active);
+        }
+        out.push_back({{"vdev", plan.spec.vdev},
+                       {"image", plan.index.snapshots.back().image},
+                       {"overlay", plan.overlay}});
+    }
+    save_record(*entry);
+    return nlohmann::json{{"name", name}, {"disks", out}, {"paused_ms", (*replaced)["paused_ms"]}};
+}
+
+Result<nlohmann::json> Daemon::snapshot_list(const nlohmann::json& request) {
+    DOMUS_TRY(entry, find(request));
+    std::lock_guard devices(entry->devices_mutex);
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& text : entry->spec.disk) {
+        DOMUS_TRY(spec, parse_disk_spec(text));
+        DOMUS_TRY(index, load_snapshot_index(spec.target, spec.format));
+        for (const auto& snapshot : index.snapshots)
+            rows.push_back({{"vdev", spec.vdev},
+                            {"name", snapshot.name},
+                            {"image", snapshot.image},
+                            {"format", snapshot.format},
+                            {"created_unix", snapshot.created_unix},
+                            {"current", snapshot.name == index.based_on}});
+    }
+    return nlohmann::json{{"snapshots", rows}};
+}
+
+Result<nlohmann::json> Daemon::snapshot_revert(const nlohmann::json& request) {
+    DOMUS_TRY(entry, find(request));
+    std::string name = request.at("name").get<std::string>();
+    std::lock_guard devices(entry->devices_mutex);
+    struct Plan {
+        std::size_t disk;
+        DiskSpec spec;
+        SnapshotIndex index;
+        std::string overlay;
+    };
+    std::vector<Plan> plans;
+    auto remove_overlays = [&] {
+        for (const auto& plan : plans)
+            std::filesystem::remove(plan.overlay);
+    };
+    for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
+        DOMUS_TRY(spec, parse_disk_spec(entry->spec.disk[i]));
+        auto index = load_snapshot_index(spec.target, spec.format);
+        if (!index) return remove_overlays(), std::move(index).error();
+        const Snapshot* snapshot = index->find(name);
+        if (!snapshot) continue;
+        std::string overlay = index->take_overlay_path();
+        auto created =
+            storage::create_image(overlay, std::nullopt, storage::Format::qcow2, snapshot->image,
+                                  storage::kDefaultClusterSize, format_of(snapshot->format));
+        if (!created) return remove_overlays(), std::move(created).error();
+        plans.push_back({i, spec, std::move(index).value(), overlay});
+    }
+    if (plans.empty()) return make_error("domain {} has no snapshot \"{}\"", entry->name, name);
+    nlohmann::json disks = nlohmann::json::array();
+    for (const auto& plan : plans)
+        disks.push_back({{"vdev", plan.spec.vdev}, {"target", plan.overlay}, {"format", "qcow2"}});
+    auto replaced = device_request(*entry, {{"op", "disk-replace"}, {"disks", disks}});
+    if (!replaced) return remove_overlays(), std::move(replaced).error();
+    for (auto& plan : plans) {
+        // The abandoned overlay holds only what was written since; nothing refers to it.
+        if (plan.index.active_is_overlay()) std::filesystem::remove(plan.index.active);
+        plan.index.active = plan.overlay;
+        plan.index.active_format = "qcow2";
+        plan.index.based_on = name;
+        if (auto saved = save_snapshot_index(plan.index); !saved)
+            DOMUS_LOG_ERROR("domusd", "revert to {} of {}: {}", name, plan.spec.vdev,
+                            saved.error().message);
+        DiskSpec active = plan.spec;
+        active.target = plan.overlay;
+        active.format = "qcow2";
+        std::lock_guard lock(mutex_);
+        entry->spec.disk[plan.disk] = to_disk_spec(active);
+    }
+    save_record(*entry);
+    return nlohmann::json{{"name", name}, {"paused_ms", (*replaced)["paused_ms"]}};
+}
+
+}  // namespace domus::toolstack
