@@ -224,10 +224,11 @@ void bench_toolstack() {
 }
 
 // The same pattern natively on the host file: the baseline of the block figures.
+// `buffers` rotate (the guest's requests in flight each have their own buffer).
 double host_io(const std::string& path, bool write, bool random, std::size_t block,
-               std::uint64_t bytes) {
+               std::uint64_t bytes, std::size_t buffers = 1) {
     domus::Fd fd(::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC));
-    std::vector<char> buffer(block, 'x');
+    std::vector<char> buffer(block * buffers, 'x');
     std::mt19937_64 rng(1);
     std::uint64_t blocks = bytes / block, done = 0;
     auto t0 = std::chrono::steady_clock::now();
@@ -235,8 +236,9 @@ double host_io(const std::string& path, bool write, bool random, std::size_t blo
     for (std::uint64_t i = 0; random ? std::chrono::steady_clock::now() < deadline : i < blocks;
          ++i) {
         off_t offset = off_t((random ? rng() % blocks : i) * block);
-        ssize_t n = write ? ::pwrite(fd.get(), buffer.data(), block, offset)
-                          : ::pread(fd.get(), buffer.data(), block, offset);
+        char* data = buffer.data() + (i % buffers) * block;
+        ssize_t n = write ? ::pwrite(fd.get(), data, block, offset)
+                          : ::pread(fd.get(), data, block, offset);
         if (n != ssize_t(block)) break;
         ++done;
     }
@@ -271,12 +273,30 @@ void bench_block() {
         return f;
     };
     // Sequential: 128 MiB in 128 KiB requests (indirect segments); random: 4 KiB for 2 s.
-    auto seq_write = pv("mode=seqwrite size_mb=128 block_kb=128 qd=32");
-    auto seq_read = pv("mode=seqread size_mb=128 block_kb=128 qd=32");
+    // A sequential pass lasts tens of milliseconds, so both sides, guest and host, are
+    // run kSeqRuns times and their best pass counts.
+    constexpr int kSeqRuns = 3;
+    auto best_pv = [&](const std::string& cmdline, const std::string& key) {
+        std::map<std::string, double> best;
+        for (int i = 0; i < kSeqRuns; ++i)
+            if (auto f = pv(cmdline); best.empty() || f[key] > best[key]) best = f;
+        return best;
+    };
+    auto best_host = [&](bool write, std::size_t buffers) {
+        double best = 0;
+        for (int i = 0; i < kSeqRuns; ++i)
+            best = std::max(best, host_io(image, write, false, 128 << 10, 128ull << 20, buffers));
+        return best;
+    };
+    auto seq_write =
+        best_pv("mode=seqwrite size_mb=128 block_kb=128 qd=32", "blk_seq_write_qd32_mib_s");
+    auto seq_read =
+        best_pv("mode=seqread size_mb=128 block_kb=128 qd=32", "blk_seq_read_qd32_mib_s");
     auto rand_qd1 = pv("mode=randread size_mb=128 qd=1");
     auto rand_qd32 = pv("mode=randread size_mb=128 qd=32");
-    double host_seq_write = host_io(image, true, false, 128 << 10, 128ull << 20);
-    double host_seq_read = host_io(image, false, false, 128 << 10, 128ull << 20);
+    double host_seq_write = best_host(true, 32);  // the guest has 32 requests in flight
+    double host_seq_read = best_host(false, 32);
+    double host_seq_read_one_buffer = best_host(false, 1);
     double host_rand = host_io(image, false, true, 4096, 128ull << 20);
     // The emulated disk: a smaller run, it is slow (writes ~128 exits per sector).
     auto edisk = [&](const std::string& cmdline) {
@@ -299,6 +319,10 @@ void bench_block() {
     };
     emit_ratio("blk_seq_read_mib_s", seq_read["blk_seq_read_qd32_mib_s"], "MiB/s", host_seq_read,
                e_read["edisk_seq_read_mib_s"]);
+    // And against one buffer (a plain read loop; on this host not always the faster).
+    if (host_seq_read_one_buffer > 0)
+        emit("blk_seq_read_mib_s_vs_host_one_buffer",
+             seq_read["blk_seq_read_qd32_mib_s"] / host_seq_read_one_buffer, "ratio");
     emit_ratio("blk_seq_write_mib_s", seq_write["blk_seq_write_qd32_mib_s"], "MiB/s",
                host_seq_write, e_write["edisk_seq_write_mib_s"]);
     emit_ratio("blk_rand4k_read_iops", rand_qd1["blk_rand4k_read_iops"], "IOPS", host_rand,

@@ -56,7 +56,7 @@ GrantTable::GrantTable(GuestMemory& memory, domid_t owner, std::uint64_t ram_beg
 
 GrantTable::~GrantTable() {
     // Backends release their mappings before the domain drops its table.
-    assert(active_.empty());
+    assert(in_use_ == 0);
 }
 
 std::uint32_t GrantTable::nr_frames() const noexcept {
@@ -66,7 +66,7 @@ std::uint32_t GrantTable::nr_frames() const noexcept {
 
 std::size_t GrantTable::grants_in_use() const noexcept {
     std::lock_guard lock(mutex_);
-    return active_.size();
+    return in_use_;
 }
 
 GrantTableStats GrantTable::stats() const noexcept {
@@ -95,9 +95,8 @@ std::int16_t GrantTable::set_table(std::uint64_t frame_list, std::uint32_t nr_fr
     auto refused = [&](std::int16_t status, std::string why) {
         return std::int16_t(refuse(&GrantTableStats::bad_set_table, status, std::move(why)).code);
     };
-    if (!active_.empty())
-        return refused(GNTST_eagain,
-                       fmt::format("set_table while {} grants are in use", active_.size()));
+    if (in_use_ != 0)
+        return refused(GNTST_eagain, fmt::format("set_table while {} grants are in use", in_use_));
     if (nr_frames > kMaxFrames)
         return refused(GNTST_general_error, fmt::format("set_table of {} frames", nr_frames));
 
@@ -121,6 +120,7 @@ std::int16_t GrantTable::set_table(std::uint64_t frame_list, std::uint32_t nr_fr
         frames.push_back(memory_.range(list[i] * kPageBytes, kPageBytes)->data());
     }
     frames_ = std::move(frames);
+    active_.assign(frames_.size() * kEntriesPerFrame, Active{});
     return GNTST_okay;
 }
 
@@ -130,11 +130,11 @@ Result<GrantMapping> GrantTable::map(domid_t grantee, grant_ref_t ref, bool writ
         return refuse(&GrantTableStats::bad_ref, GNTST_bad_gntref,
                       fmt::format("ref {} out of range ({} entries)", ref,
                                   frames_.size() * kEntriesPerFrame));
-    auto found = active_.find(ref);
-    if (found != active_.end() && found->second.grantee != grantee)
+    Active& active = active_[ref];
+    if (active.readers != 0 && active.grantee != grantee)
         return refuse(
             &GrantTableStats::bad_domain, GNTST_general_error,
-            fmt::format("ref {} in use by d{}, asked by d{}", ref, found->second.grantee, grantee));
+            fmt::format("ref {} in use by d{}, asked by d{}", ref, active.grantee, grantee));
 
     // Check and mark in one step: the guest may rewrite the entry at any moment.
     grant_entry_v1* e = entry(ref);
@@ -165,8 +165,8 @@ Result<GrantMapping> GrantTable::map(domid_t grantee, grant_ref_t ref, bool writ
     }
 
     std::uint64_t gfn;
-    if (found != active_.end()) {
-        gfn = found->second.gfn;  // fixed while in use, as Xen's active entry
+    if (active.readers != 0) {
+        gfn = active.gfn;  // fixed while in use, as Xen's active entry
     } else {
         gfn = std::atomic_ref<std::uint32_t>(e->frame).load(std::memory_order_acquire);
         if (!usable_frame(gfn)) {
@@ -175,9 +175,9 @@ Result<GrantMapping> GrantTable::map(domid_t grantee, grant_ref_t ref, bool writ
                           fmt::format("ref {}: frame {:#x} outside guest RAM", ref, gfn));
         }
     }
-    Active& active = active_[ref];
+    if (active.readers == 0) ++in_use_;
     active.grantee = grantee;
-    active.gfn = gfn;
+    active.gfn = std::uint32_t(gfn);
     ++active.readers;
     if (writable) ++active.writers;
     ++stats_.maps;
@@ -187,14 +187,13 @@ Result<GrantMapping> GrantTable::map(domid_t grantee, grant_ref_t ref, bool writ
 
 void GrantTable::release(grant_ref_t ref, bool writable) noexcept {
     std::lock_guard lock(mutex_);
-    auto found = active_.find(ref);
-    assert(found != active_.end());
-    Active& active = found->second;
+    Active& active = active_[ref];
+    assert(active.readers != 0);
     std::uint32_t clear = 0;
     if (writable && --active.writers == 0) clear |= GTF_writing;
     if (--active.readers == 0) {
         clear |= GTF_reading | GTF_writing;
-        active_.erase(found);
+        --in_use_;
     }
     // Only ever clears our bits: if the guest rewrote the entry meanwhile (a broken
     // revoke), nothing is set again. Release: our page accesses happen before.

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <mutex>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "base/log.hpp"
@@ -103,11 +102,11 @@ public:
 
 private:
     friend class GrantMapping;
-    struct Active {                 // one ref in use
+    struct Active {                 // one ref; in use while readers > 0
         std::uint32_t readers = 0;  // mappings, writable ones included
         std::uint32_t writers = 0;
+        std::uint32_t gfn = 0;  // captured at the first use, then fixed (RAM < 16 TiB)
         domid_t grantee = 0;
-        std::uint64_t gfn = 0;  // captured at the first use, then fixed
     };
 
     grant_entry_v1* entry(grant_ref_t ref) const noexcept;  // caller holds mutex_
@@ -123,7 +122,8 @@ private:
 
     mutable std::mutex mutex_;  // guards everything below
     std::vector<std::byte*> frames_;
-    std::unordered_map<grant_ref_t, Active> active_;
+    std::vector<Active> active_;  // by ref, one per entry of the table: no lookups to pay
+    std::size_t in_use_ = 0;      // refs with readers
     GrantTableStats stats_;
     log::RateLimit warn_limit_;
 };
