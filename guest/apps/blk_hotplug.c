@@ -6,7 +6,7 @@
  * It reports each step on the console and in its store node data/hotplug (for the
  * test driving it):
  *   "ready <count>", "attached <name> <index> <sectors>", "wrote <name>",
- *   "detached <name> <status of a read after it>", then "PASS" (exit 0), or
+ *   "detached <name> <status of a read after it> free=<free pages>", then "PASS" (exit 0), or
  *   "FAIL <what>" (exit 1). */
 #include <domus/block.h>
 #include <domus/guest.h>
@@ -77,7 +77,7 @@ int main(void)
             waited += 5;
         }
         rc = blk_read(dev, 0, info.sector_size / 512, sector);
-        report("detached %s %d", info.name, rc);
+        report("detached %s %d free=%llu", info.name, rc, (unsigned long long)domus_free_pages());
     }
     report("PASS");
     return 0;

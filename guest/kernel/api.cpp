@@ -115,6 +115,7 @@ long domus_hypercall(unsigned nr, unsigned long a1, unsigned long a2, unsigned l
 uint64_t domus_heap_start(void) { return boot.heap_start; }
 uint64_t domus_heap_end(void) { return boot.heap_end; }
 uint64_t domus_memory_bytes(void) { return boot.nr_pages * XEN_PAGE_SIZE; }
+uint64_t domus_free_pages(void) { return pages_free(); }
 
 } // extern "C"
 

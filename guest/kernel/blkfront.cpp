@@ -238,6 +238,7 @@ namespace {
         if (rc >= 0) {
             read_properties(dev);
             __atomic_store_n(&dev->connected, true, __ATOMIC_RELEASE);
+            __atomic_store_n(&dev->ever_connected, true, __ATOMIC_RELEASE);
             step = "state Connected";
             rc = write_state(dev, XenbusStateConnected);
         }
@@ -287,7 +288,7 @@ namespace {
         int n = xenbus_read(XBT_NIL, path, dev->be_path, sizeof dev->be_path);
         uint64_t backend_id = read_number(dev->fe_path, "backend-id", ~0ull);
         if (n <= 0 || size_t(n) >= sizeof dev->be_path || backend_id >= DOMID_FIRST_RESERVED) {
-            printk("blkfront: %s: no usable backend / backend-id; device skipped\n", dev->name);
+            printk("blkfront: %s: no usable backend / backend-id (yet)\n", dev->name);
             free(dev);
             return nullptr;
         }
@@ -303,6 +304,17 @@ namespace {
         return false;
     }
 
+    // A failed device whose directory says Initialising again: the toolstack removed it
+    // and published a new device under the same id since our last pass (only the
+    // toolstack writes state 1; we never go back to it).
+    bool replaced(Device* dev)
+    {
+        if (!dev || !__atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE)
+            || !__atomic_load_n(&dev->ever_connected, __ATOMIC_ACQUIRE))
+            return false;
+        return read_number(dev->fe_path, "state", XenbusStateUnknown) == XenbusStateInitialising;
+    }
+
     // One pass over device/vbd: forget what went away, connect what is new.
     void scan()
     {
@@ -313,12 +325,13 @@ namespace {
             return;
         }
         for (unsigned i = 0; i < nr_known;) {
-            if (listed(list, known[i].devid)) {
+            if (listed(list, known[i].devid) && !replaced(known[i].dev)) {
                 ++i;
                 continue;
             }
-            // Detached: the device keeps its number and stays failed; its watch goes, so
-            // that the same id can come back as a new device.
+            // Detached (or detached and attached again before this pass): the device
+            // keeps its number and stays failed; its watch goes, so that the same id can
+            // come back as a new device.
             if (Device* dev = known[i].dev) {
                 fail(dev, "device removed", dev->devid);
                 char token[32];
@@ -326,6 +339,7 @@ namespace {
                 ksnprintf(token, sizeof token, "blkfront-%u", dev->devid);
                 ksnprintf(path, sizeof path, "%s/state", dev->be_path);
                 xenbus_unwatch(path, token);
+                release(dev); // the backend and its mappings are gone with the directory
             }
             known[i] = known[--nr_known];
         }
@@ -341,9 +355,14 @@ namespace {
                     list.ids[i]);
                 continue;
             }
+            // A directory the toolstack is still writing (it does not use a transaction)
+            // may lack backend or backend-id yet: not known, so the next pass (its
+            // next write) looks again.
             Device* dev = make_device(list.ids[i]);
+            if (!dev)
+                continue;
             known[nr_known++] = Known { list.ids[i], dev };
-            if (!dev || connect(dev) < 0)
+            if (connect(dev) < 0)
                 continue; // not freed: a watch callback or the backend may still refer to it
             int index = __atomic_load_n(&nr_devices, __ATOMIC_RELAXED);
             devices[index] = dev;

@@ -91,6 +91,8 @@ struct Device {
     bool failed; // set under lock, read anywhere
     bool fail_reported; // the store has been told (Closing)
     bool connected;
+    bool released; // release() gave the pages and grants back (lock)
+    bool ever_connected; // a failed device that had connected can be replaced (hot-plug)
     domus_waitq waiters; // threads waiting for a response, a slot or their op
     // handshake
     uint32_t state_gen; // bumped by the backend-state watch
@@ -114,5 +116,8 @@ int wait(blk_op* op);
 bool done(blk_op* op);
 // Marks dev failed (once): in-flight ops end with -EIO, waiters wake. Takes the lock.
 void fail(Device* dev, const char* why, unsigned long value);
+// After the backend is gone (hot-unplug): gives back the bounce pages, grants and the
+// event channel of a failed device, except what a request still in flight holds. Once.
+void release(Device* dev);
 
 } // namespace domus::guest::blkfront

@@ -470,6 +470,45 @@ int setup_slots(Device* dev)
     return 0;
 }
 
+void release(Device* dev)
+{
+    mutex_lock(&dev->lock);
+    if (dev->failed && !dev->released) {
+        end_stuck_locked(dev);
+        size_t per_slot = dev->slot_segs + (dev->use_indirect ? 1 : 0);
+        unsigned kept = 0;
+        for (Slot& s : dev->slots) {
+            if (s.op || !s.pages) { // in flight, its pages perhaps still the backend's
+                kept += s.op ? 1 : 0;
+                continue;
+            }
+            bool all = true;
+            for (uint32_t j = 0; j < dev->slot_segs; ++j)
+                if (s.grefs[j] && !revoke(s.grefs[j]))
+                    all = false;
+            if (s.indirect_gref && !revoke(s.indirect_gref))
+                all = false;
+            if (all)
+                page_free(s.pages, per_slot);
+            free(s.grefs);
+            s.pages = nullptr;
+            s.grefs = nullptr;
+            s.indirect_gref = 0;
+        }
+        dev->free_list = nullptr; // never taken again: the device has failed
+        dev->nr_free = 0;
+        // The ring page itself stays: waiters may still look at its indices.
+        if (dev->sring)
+            revoke(dev->ring_gref);
+        if (dev->port)
+            evtchn_close(dev->port);
+        dev->released = true;
+        if (kept)
+            printk("blkfront: %s: %u requests still held; their pages stay\n", dev->name, kept);
+    }
+    mutex_unlock(&dev->lock);
+}
+
 void on_event(evtchn_port_t, void* data)
 {
     waitq_wake_all(&static_cast<Device*>(data)->waiters); // upcall context: wake only

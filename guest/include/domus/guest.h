@@ -159,6 +159,7 @@ long domus_hypercall(unsigned nr, unsigned long a1, unsigned long a2, unsigned l
 uint64_t domus_heap_start(void);
 uint64_t domus_heap_end(void);
 uint64_t domus_memory_bytes(void);
+uint64_t domus_free_pages(void); /* 4 KiB pages the kernel's page allocator has left */
 
 #ifdef __cplusplus
 }
