@@ -14,6 +14,7 @@
 #include "sync.hpp"
 #include "time.hpp"
 #include "xenbus.hpp"
+#include "xenbus_device.hpp"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +23,21 @@
 namespace domus::guest::blkfront {
 
 namespace {
+
+    using xenbus_device::read_number;
+
+    int backend_state(Device* dev) { return xenbus_device::backend_state(dev->be_path); }
+
+    int write_state(Device* dev, int state)
+    {
+        return xenbus_device::write_state(dev->fe_path, state);
+    }
+
+    int wait_backend(Device* dev, int want)
+    {
+        return xenbus_device::wait_backend(
+            dev->be_path, &dev->state_gen, want, kHandshakeTimeoutNs);
+    }
 
     // devices[0..nr_devices) only grows: an entry is written before nr_devices is
     // released past it, and never changes afterwards.
@@ -58,30 +74,6 @@ namespace {
             ksnprintf(dev->name, sizeof dev->name, "vbd%u", id);
     }
 
-    // A decimal store value; `fallback` when the node is absent, empty or not a number.
-    uint64_t read_number(const char* dir, const char* node, uint64_t fallback)
-    {
-        char path[192];
-        char value[32];
-        ksnprintf(path, sizeof path, "%s/%s", dir, node);
-        int n = xenbus_read(XBT_NIL, path, value, sizeof value);
-        if (n <= 0 || size_t(n) >= sizeof value)
-            return fallback;
-        char* end;
-        unsigned long long v = strtoull(value, &end, 10);
-        return *end == '\0' ? uint64_t(v) : fallback;
-    }
-
-    int backend_state(Device* dev)
-    {
-        return int(read_number(dev->be_path, "state", XenbusStateUnknown));
-    }
-
-    int write_state(Device* dev, int state)
-    {
-        return xenbus_printf(XBT_NIL, dev->fe_path, "state", "%d", state);
-    }
-
     // The store lets us know when the backend's state changes; the prober re-reads it.
     // After connect, a backend that closes ends the device (reference 10.3).
     void on_backend_state(const char*, const char*, void* arg)
@@ -100,27 +92,6 @@ namespace {
             write_state(dev, XenbusStateClosing);
             // The bounce pages stay granted and allocated: we do not reuse them.
             write_state(dev, XenbusStateClosed);
-        }
-    }
-
-    // Waits until the backend reaches at least `want` (or gives up on it). Returns the state
-    // seen, or -ETIMEDOUT. The kernel has no timed wait queue: between looks we sleep in
-    // short steps and look early only when the watch has fired.
-    int wait_backend(Device* dev, int want)
-    {
-        uint64_t deadline = monotonic_ns() + kHandshakeTimeoutNs;
-        for (;;) {
-            uint32_t gen = __atomic_load_n(&dev->state_gen, __ATOMIC_ACQUIRE);
-            int state = backend_state(dev);
-            if (state >= want)
-                return state;
-            for (;;) {
-                if (monotonic_ns() >= deadline)
-                    return -ETIMEDOUT;
-                if (__atomic_load_n(&dev->state_gen, __ATOMIC_ACQUIRE) != gen)
-                    break;
-                sleep_until(monotonic_ns() + 2'000'000);
-            }
         }
     }
 

@@ -13,6 +13,7 @@
 #include "sync.hpp"
 #include "time.hpp"
 #include "xenbus.hpp"
+#include "xenbus_device.hpp"
 
 #include <domus/abi/blkif.h> // enum xenbus_state
 #include <errno.h>
@@ -27,28 +28,18 @@ namespace {
     Channel* channels[CHANNEL_MAX_OPEN];
     int nr_channels; // written under open_lock (release), read anywhere (acquire)
 
-    // A decimal store value; `fallback` when the node is absent, empty or not a number.
-    uint64_t read_number(const char* dir, const char* node, uint64_t fallback)
-    {
-        char path[192];
-        char value[32];
-        ksnprintf(path, sizeof path, "%s/%s", dir, node);
-        int n = xenbus_read(XBT_NIL, path, value, sizeof value);
-        if (n <= 0 || size_t(n) >= sizeof value)
-            return fallback;
-        char* end;
-        unsigned long long v = strtoull(value, &end, 10);
-        return *end == '\0' ? uint64_t(v) : fallback;
-    }
+    using xenbus_device::read_number;
 
-    int backend_state(Channel* ch)
-    {
-        return int(read_number(ch->be_path, "state", XenbusStateUnknown));
-    }
+    int backend_state(Channel* ch) { return xenbus_device::backend_state(ch->be_path); }
 
     int write_state(Channel* ch, int state)
     {
-        return xenbus_printf(XBT_NIL, ch->fe_path, "state", "%d", state);
+        return xenbus_device::write_state(ch->fe_path, state);
+    }
+
+    int wait_backend(Channel* ch, int want)
+    {
+        return xenbus_device::wait_backend(ch->be_path, &ch->state_gen, want, kHandshakeTimeoutNs);
     }
 
     // The backend's state changed: the handshake re-reads it; after connect, a backend
@@ -66,26 +57,6 @@ namespace {
         if (!__atomic_exchange_n(&ch->fail_reported, true, __ATOMIC_ACQ_REL)) {
             write_state(ch, XenbusStateClosing);
             write_state(ch, XenbusStateClosed); // the ring page stays granted, never reused
-        }
-    }
-
-    // Waits until the backend reaches at least `want`: the state seen, or -ETIMEDOUT.
-    // No timed wait queue here: sleep in short steps, look early when the watch fired.
-    int wait_backend(Channel* ch, int want)
-    {
-        uint64_t deadline = monotonic_ns() + kHandshakeTimeoutNs;
-        for (;;) {
-            uint32_t gen = __atomic_load_n(&ch->state_gen, __ATOMIC_ACQUIRE);
-            int state = backend_state(ch);
-            if (state >= want)
-                return state;
-            for (;;) {
-                if (monotonic_ns() >= deadline)
-                    return -ETIMEDOUT;
-                if (__atomic_load_n(&ch->state_gen, __ATOMIC_ACQUIRE) != gen)
-                    break;
-                sleep_until(monotonic_ns() + 2'000'000);
-            }
         }
     }
 

@@ -32,6 +32,41 @@ Result<std::size_t> find_disk(const std::vector<std::string>& disks, const std::
     return make_error("the domain has no disk {}", key);
 }
 
+// One disk moving to a new overlay: snapshot create and revert.
+struct DiskSwitch {
+    std::size_t disk;  // index in the domain's disk list
+    DiskSpec spec;
+    SnapshotIndex index;
+    std::string overlay;
+};
+
+void remove_overlays(const std::vector<DiskSwitch>& switches) {
+    for (const auto& s : switches)
+        std::filesystem::remove(s.overlay);
+}
+
+// The monitor request that switches every disk at one point (vCPUs paused).
+nlohmann::json replace_request(const std::vector<DiskSwitch>& switches) {
+    nlohmann::json disks = nlohmann::json::array();
+    for (const auto& s : switches)
+        disks.push_back({{"vdev", s.spec.vdev}, {"target", s.overlay}, {"format", "qcow2"}});
+    return {{"op", "disk-replace"}, {"disks", disks}};
+}
+
+// After the switch: the overlay is the disk's active image in its index; returns the
+// disk's DISKSPEC for the domain's configuration.
+std::string make_active(DiskSwitch& s, const std::string& based_on) {
+    s.index.active = s.overlay;
+    s.index.active_format = "qcow2";
+    s.index.based_on = based_on;
+    if (auto saved = save_snapshot_index(s.index); !saved)
+        DOMUS_LOG_ERROR("domusd", "{} ({}): {}", s.spec.vdev, based_on, saved.error().message);
+    DiskSpec active = s.spec;
+    active.target = s.overlay;
+    active.format = "qcow2";
+    return to_disk_spec(active);
+}
+
 }  // namespace
 
 Result<nlohmann::json> Daemon::device_request(const Entry& entry, const nlohmann::json& request) {
@@ -116,67 +151,47 @@ Result<nlohmann::json> Daemon::snapshot_create(const nlohmann::json& request) {
     std::string name = request.at("name").get<std::string>();
     DOMUS_TRY_VOID(check_snapshot_name(name));
     std::lock_guard devices(entry->devices_mutex);
-    // Every writable disk gets an overlay; they switch at one point, with the vCPUs paused.
-    struct Plan {
-        std::size_t disk;
-        DiskSpec spec;
-        SnapshotIndex index;
-        std::string overlay;
-    };
-    std::vector<Plan> plans;
-    auto remove_overlays = [&] {
-        for (const auto& plan : plans)
-            std::filesystem::remove(plan.overlay);
+    // Every writable disk gets an overlay over its active image.
+    std::vector<DiskSwitch> switches;
+    auto fail = [&](Error error) -> Result<nlohmann::json> {
+        remove_overlays(switches);
+        return error;
     };
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
         DOMUS_TRY(spec, parse_disk_spec(entry->spec.disk[i]));
         if (spec.read_only) continue;
         auto index = load_snapshot_index(spec.target, spec.format);
-        if (!index) return remove_overlays(), std::move(index).error();
+        if (!index) return fail(std::move(index).error());
         if (index->find(name))
-            return remove_overlays(),
-                   make_error("{} already has a snapshot \"{}\"", spec.vdev, name);
-        std::string overlay = index->take_overlay_path();
+            return fail(make_error("{} already has a snapshot \"{}\"", spec.vdev, name));
         std::error_code error;
         if (!std::filesystem::exists(spec.target, error))
-            return remove_overlays(),
-                   make_error("{}: its image {} is missing", spec.vdev, spec.target);
+            return fail(make_error("{}: its image {} is missing", spec.vdev, spec.target));
         std::filesystem::create_directory(index->dir, error);
-        if (error)
-            return remove_overlays(),
-                   make_error("cannot create {}: {}", index->dir, error.message());
+        if (error) return fail(make_error("cannot create {}: {}", index->dir, error.message()));
+        std::string overlay = index->take_overlay_path();
         auto created =
             storage::create_image(overlay, std::nullopt, storage::Format::qcow2, spec.target,
                                   storage::kDefaultClusterSize, format_of(spec.format));
-        if (!created) return remove_overlays(), std::move(created).error();
-        plans.push_back({i, spec, std::move(index).value(), overlay});
+        if (!created) return fail(std::move(created).error());
+        switches.push_back({i, spec, std::move(index).value(), overlay});
     }
-    if (plans.empty()) return make_error("domain {} has no writable disk", entry->name);
-    nlohmann::json disks = nlohmann::json::array();
-    for (const auto& plan : plans)
-        disks.push_back({{"vdev", plan.spec.vdev}, {"target", plan.overlay}, {"format", "qcow2"}});
-    auto replaced = device_request(*entry, {{"op", "disk-replace"}, {"disks", disks}});
-    if (!replaced) return remove_overlays(), std::move(replaced).error();
+    if (switches.empty()) return make_error("domain {} has no writable disk", entry->name);
+    auto replaced = device_request(*entry, replace_request(switches));
+    if (!replaced) return fail(std::move(replaced).error());
     double now = double(std::time(nullptr));
     nlohmann::json out = nlohmann::json::array();
-    for (auto& plan : plans) {
-        plan.index.snapshots.push_back({name, plan.index.active, plan.index.active_format, now});
-        plan.index.active = plan.overlay;
-        plan.index.active_format = "qcow2";
-        plan.index.based_on = name;
-        if (auto saved = save_snapshot_index(plan.index); !saved)
-            DOMUS_LOG_ERROR("domusd", "snapshot {} of {}: {}", name, plan.spec.vdev,
-                            saved.error().message);
-        DiskSpec active = plan.spec;
-        active.target = plan.overlay;
-        active.format = "qcow2";
+    for (auto& s : switches) {
+        // The image written until now is the snapshot, frozen from here on.
+        s.index.snapshots.push_back({name, s.index.active, s.index.active_format, now});
+        std::string active = make_active(s, name);
         {
             std::lock_guard lock(mutex_);
-            entry->spec.disk[plan.disk] = to_disk_spec(active);
+            entry->spec.disk[s.disk] = active;
         }
-        out.push_back({{"vdev", plan.spec.vdev},
-                       {"image", plan.index.snapshots.back().image},
-                       {"overlay", plan.overlay}});
+        out.push_back({{"vdev", s.spec.vdev},
+                       {"image", s.index.snapshots.back().image},
+                       {"overlay", s.overlay}});
     }
     save_record(*entry);
     return nlohmann::json{{"name", name}, {"disks", out}, {"paused_ms", (*replaced)["paused_ms"]}};
@@ -204,50 +219,34 @@ Result<nlohmann::json> Daemon::snapshot_revert(const nlohmann::json& request) {
     DOMUS_TRY(entry, find(request));
     std::string name = request.at("name").get<std::string>();
     std::lock_guard devices(entry->devices_mutex);
-    struct Plan {
-        std::size_t disk;
-        DiskSpec spec;
-        SnapshotIndex index;
-        std::string overlay;
-    };
-    std::vector<Plan> plans;
-    auto remove_overlays = [&] {
-        for (const auto& plan : plans)
-            std::filesystem::remove(plan.overlay);
+    // Every disk that has the snapshot gets a fresh overlay over it.
+    std::vector<DiskSwitch> switches;
+    auto fail = [&](Error error) -> Result<nlohmann::json> {
+        remove_overlays(switches);
+        return error;
     };
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
         DOMUS_TRY(spec, parse_disk_spec(entry->spec.disk[i]));
         auto index = load_snapshot_index(spec.target, spec.format);
-        if (!index) return remove_overlays(), std::move(index).error();
+        if (!index) return fail(std::move(index).error());
         const Snapshot* snapshot = index->find(name);
         if (!snapshot) continue;
         std::string overlay = index->take_overlay_path();
         auto created =
             storage::create_image(overlay, std::nullopt, storage::Format::qcow2, snapshot->image,
                                   storage::kDefaultClusterSize, format_of(snapshot->format));
-        if (!created) return remove_overlays(), std::move(created).error();
-        plans.push_back({i, spec, std::move(index).value(), overlay});
+        if (!created) return fail(std::move(created).error());
+        switches.push_back({i, spec, std::move(index).value(), overlay});
     }
-    if (plans.empty()) return make_error("domain {} has no snapshot \"{}\"", entry->name, name);
-    nlohmann::json disks = nlohmann::json::array();
-    for (const auto& plan : plans)
-        disks.push_back({{"vdev", plan.spec.vdev}, {"target", plan.overlay}, {"format", "qcow2"}});
-    auto replaced = device_request(*entry, {{"op", "disk-replace"}, {"disks", disks}});
-    if (!replaced) return remove_overlays(), std::move(replaced).error();
-    for (auto& plan : plans) {
+    if (switches.empty()) return make_error("domain {} has no snapshot \"{}\"", entry->name, name);
+    auto replaced = device_request(*entry, replace_request(switches));
+    if (!replaced) return fail(std::move(replaced).error());
+    for (auto& s : switches) {
         // The abandoned overlay holds only what was written since; nothing refers to it.
-        if (plan.index.active_is_overlay()) std::filesystem::remove(plan.index.active);
-        plan.index.active = plan.overlay;
-        plan.index.active_format = "qcow2";
-        plan.index.based_on = name;
-        if (auto saved = save_snapshot_index(plan.index); !saved)
-            DOMUS_LOG_ERROR("domusd", "revert to {} of {}: {}", name, plan.spec.vdev,
-                            saved.error().message);
-        DiskSpec active = plan.spec;
-        active.target = plan.overlay;
-        active.format = "qcow2";
+        if (s.index.active_is_overlay()) std::filesystem::remove(s.index.active);
+        std::string active = make_active(s, name);
         std::lock_guard lock(mutex_);
-        entry->spec.disk[plan.disk] = to_disk_spec(active);
+        entry->spec.disk[s.disk] = active;
     }
     save_record(*entry);
     return nlohmann::json{{"name", name}, {"paused_ms", (*replaced)["paused_ms"]}};

@@ -18,13 +18,6 @@ protected:
         ASSERT_EQ(domus({"info"}).status, 0);
     }
 
-    std::string image(const std::string& name, const std::string& size, const std::string& format) {
-        std::string path = run_dir_ + "/" + name;
-        auto r = domus({"image", "create", path, size, "-f", format});
-        EXPECT_EQ(r.status, 0) << r.err;
-        return path;
-    }
-
     void create_hotplug_domain(const std::string& extra) {
         std::string cfg = config("hp", "name = \"hp\"\nkernel = \"" + guest_image("blk_hotplug") +
                                            "\"\nmemory = 64\non_poweroff = \"preserve\"\n" + extra);

@@ -15,13 +15,6 @@ protected:
         ASSERT_EQ(domus({"info"}).status, 0);  // starts domusd and the store
     }
 
-    std::string image(const std::string& name, const std::string& size, const std::string& format) {
-        std::string path = run_dir_ + "/" + name;
-        auto r = domus({"image", "create", path, size, "-f", format});
-        EXPECT_EQ(r.status, 0) << r.err;
-        return path;
-    }
-
     ProcessResult blk_tool(const std::string& disk, const std::string& cmdline) {
         return run(guest_image("blk_tool"),
                    {"--store-run-dir", run_dir_, "--domid", "77", "--disk", disk, "--cmdline",

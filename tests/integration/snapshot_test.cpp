@@ -24,13 +24,6 @@ protected:
         ASSERT_EQ(domus({"info"}).status, 0);
     }
 
-    std::string image(const std::string& name, const std::string& size, const std::string& format) {
-        std::string path = run_dir_ + "/" + name;
-        auto r = domus({"image", "create", path, size, "-f", format});
-        EXPECT_EQ(r.status, 0) << r.err;
-        return path;
-    }
-
     // The virtual disk's bytes, through qemu-img (backing chain included).
     std::vector<char> contents(const std::string& path) {
         std::string raw = run_dir_ + "/contents.raw";

@@ -45,6 +45,14 @@ protected:
         return run_process(args, limit);
     }
 
+    // A new disk image in the run directory (`domus image create`).
+    std::string image(const std::string& name, const std::string& size, const std::string& format) {
+        std::string path = run_dir_ + "/" + name;
+        auto r = domus({"image", "create", path, size, "-f", format});
+        EXPECT_EQ(r.status, 0) << r.err;
+        return path;
+    }
+
     // A config file in the run directory's parent; kernel paths are absolute.
     std::string config(const std::string& name, const std::string& body) {
         std::string path = ::testing::TempDir() + name + ".cfg";
