@@ -15,6 +15,7 @@
 
 #include "base/log.hpp"
 #include "monitor/domain.hpp"
+#include "monitor/xenbus_backend.hpp"
 
 #include <domus/abi/blkif.h>  // enum xenbus_state
 
@@ -22,18 +23,6 @@ namespace domus::monitor {
 namespace {
 
 constexpr std::size_t kIoChunk = 4096;
-
-// A decimal u32 store value written by the frontend (untrusted).
-std::optional<std::uint32_t> parse_u32(const std::string& text) {
-    if (text.empty() || text.size() > 10) return std::nullopt;
-    std::uint64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + std::uint64_t(c - '0');
-    }
-    if (value > 0xFFFFFFFFull) return std::nullopt;
-    return std::uint32_t(value);
-}
 
 void drain_eventfd(int fd) {
     std::uint64_t value;
@@ -291,53 +280,29 @@ void ChannelDevice::pump() {
         moved |= *put > 0;
     }
     // Space freed on `out` (a writer may wait for it) or bytes arrived on `in`.
-    if (moved) domain_.events().raise(port_);
+    if (moved && channel_) channel_->notify();
 }
 
 void ChannelDevice::frontend_changed() {
-    auto state = store_.read(frontend_dir_ + "/state");
-    int value = state ? std::atoi(state->c_str()) : XenbusStateClosed;
-    if ((value == XenbusStateInitialised || value == XenbusStateConnected) && !connected_) {
-        if (auto connected = connect(); !connected) {
-            static log::RateLimit limit;
-            if (limit.allow())
-                DOMUS_LOG_WARN("channel", "{}: cannot connect: {}", config_.name,
-                               connected.error().message);
-            (void)set_backend_state(XenbusStateClosing);
-        }
-    } else if ((value == XenbusStateClosing || value == XenbusStateClosed) && connected_) {
-        disconnect();
-        (void)set_backend_state(value == XenbusStateClosing ? XenbusStateClosing
-                                                            : XenbusStateClosed);
-        if (value == XenbusStateClosed)
-            (void)set_backend_state(XenbusStateInitWait);  // ready for a new frontend
-    }
+    follow_frontend(
+        frontend_state(store_, frontend_dir_), connected_, [this] { return connect(); },
+        [this] { disconnect(); }, [this](int state) { return set_backend_state(state); },
+        "channel " + config_.name);
 }
 
 Result<void> ChannelDevice::connect() {
     // Xen's console frontends publish `ring-ref` (a grant ref for secondary consoles)
     // and `port` (an unbound event channel for the backend domain).
-    DOMUS_TRY(ring_text, store_.read(frontend_dir_ + "/ring-ref"));
-    DOMUS_TRY(port_text, store_.read(frontend_dir_ + "/port"));
-    auto ref = parse_u32(ring_text);
-    if (!ref) return make_error("bad ring-ref \"{}\"", log::escape(ring_text));
-    auto port = parse_u32(port_text);
-    if (!port) return make_error("bad port \"{}\"", log::escape(port_text));
-    DOMUS_TRY(page, domain_.grants().map(0, grant_ref_t(*ref), true));
-    if (domain_.events().connect_backend(evtchn_port_t(*port), 0, doorbell_.get()) != 0)
-        return make_error("event channel {} is not offered to domain 0", *port);
-    if (auto doorbell =
-            domain_.vm().add_pio_eventfd(doorbell_.get(), DOMUS_DOORBELL_PORT, 4, *port);
-        !doorbell) {
-        domain_.events().disconnect_backend(evtchn_port_t(*port));
-        return std::move(doorbell).error();
-    }
-    port_ = evtchn_port_t(*port);
+    DOMUS_TRY(ref, read_frontend_u32(store_, frontend_dir_, "ring-ref"));
+    DOMUS_TRY(port, read_frontend_u32(store_, frontend_dir_, "port"));
+    DOMUS_TRY(page, domain_.grants().map(0, grant_ref_t(ref), true));
+    DOMUS_TRY(channel, BackendChannel::bind(domain_, evtchn_port_t(port), doorbell_.get()));
+    channel_.emplace(std::move(channel));
     ring_page_ = std::move(page);
     ring_.emplace(ring_page_.page());
     connected_ = true;
     DOMUS_TRY_VOID(set_backend_state(XenbusStateConnected));
-    DOMUS_LOG_DEBUG("channel", "{} connected: ring-ref {}, port {}", config_.name, *ref, *port);
+    DOMUS_LOG_DEBUG("channel", "{} connected: ring-ref {}, port {}", config_.name, ref, port);
     return {};
 }
 
@@ -354,8 +319,7 @@ void ChannelDevice::fail_frontend(const char* why) {
 
 void ChannelDevice::disconnect() {
     if (!connected_) return;
-    (void)domain_.vm().remove_pio_eventfd(doorbell_.get(), DOMUS_DOORBELL_PORT, 4, port_);
-    domain_.events().disconnect_backend(port_);
+    channel_.reset();
     ring_.reset();
     ring_page_.reset();
     connected_ = false;

@@ -24,6 +24,7 @@
 #include "backends/console_ring.hpp"
 #include "base/fd.hpp"
 #include "base/result.hpp"
+#include "monitor/backend_channel.hpp"
 #include "monitor/channel_config.hpp"
 #include "monitor/grant_table.hpp"
 #include "store/client.hpp"
@@ -84,7 +85,7 @@ private:
     std::string to_guest_;              // client bytes not yet on the ring
     GrantMapping ring_page_;
     std::optional<backends::ConsoleRing> ring_;
-    evtchn_port_t port_ = 0;
+    std::optional<BackendChannel> channel_;
     bool connected_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include "base/log.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/guest_clock.hpp"
+#include "monitor/xenbus_backend.hpp"
 
 namespace domus::monitor {
 namespace {
@@ -126,7 +127,7 @@ Result<std::unique_ptr<backends::MappedPage>> VbdDevice::map_grant(grant_ref_t r
 }
 
 void VbdDevice::notify_frontend() {
-    domain_.events().raise(port_);
+    if (channel_) channel_->notify();
 }
 
 void VbdDevice::thread_main() {
@@ -213,8 +214,7 @@ void VbdDevice::run_tasks() {
 }
 
 void VbdDevice::frontend_changed() {
-    auto state = store_.read(frontend_dir_ + "/state");
-    int value = state ? std::atoi(state->c_str()) : XenbusStateClosed;
+    int value = frontend_state(store_, frontend_dir_);
     if (detaching_) {
         // Never (re)connect a device on its way out; release it once the frontend let go.
         if (connected_ && value != XenbusStateConnected && value != XenbusStateInitialised)
@@ -225,21 +225,9 @@ void VbdDevice::frontend_changed() {
         }
         return;
     }
-    if ((value == XenbusStateInitialised || value == XenbusStateConnected) && !connected_) {
-        if (auto connected = connect(); !connected) {
-            static log::RateLimit limit;
-            if (limit.allow())
-                DOMUS_LOG_WARN("vbd", "{}: cannot connect: {}", config_.vdev,
-                               connected.error().message);
-            (void)set_backend_state(XenbusStateClosing);
-        }
-    } else if ((value == XenbusStateClosing || value == XenbusStateClosed) && connected_) {
-        disconnect();
-        (void)set_backend_state(value == XenbusStateClosing ? XenbusStateClosing
-                                                            : XenbusStateClosed);
-        if (value == XenbusStateClosed)
-            (void)set_backend_state(XenbusStateInitWait);  // ready for a new frontend
-    }
+    follow_frontend(
+        value, connected_, [this] { return connect(); }, [this] { disconnect(); },
+        [this](int state) { return set_backend_state(state); }, config_.vdev);
 }
 
 Result<void> VbdDevice::begin_detach() {
@@ -335,27 +323,14 @@ void VbdDevice::abort_swap() {
 }
 
 Result<void> VbdDevice::connect() {
-    DOMUS_TRY(ring_ref, store_.read(frontend_dir_ + "/ring-ref"));
-    DOMUS_TRY(event_channel, store_.read(frontend_dir_ + "/event-channel"));
     auto protocol = store_.read(frontend_dir_ + "/protocol");
     if (protocol && *protocol != "x86_64-abi")
         return make_error("protocol {} is not supported", *protocol);
-    char* end = nullptr;
-    unsigned long ref = std::strtoul(ring_ref.c_str(), &end, 10);
-    if (ring_ref.empty() || *end || ref > 0xFFFFFFFFul)
-        return make_error("bad ring-ref \"{}\"", log::escape(ring_ref));
-    unsigned long port = std::strtoul(event_channel.c_str(), &end, 10);
-    if (event_channel.empty() || *end || port > 0xFFFFFFFFul)
-        return make_error("bad event-channel");
+    DOMUS_TRY(ref, read_frontend_u32(store_, frontend_dir_, "ring-ref"));
+    DOMUS_TRY(port, read_frontend_u32(store_, frontend_dir_, "event-channel"));
     DOMUS_TRY(ring, domain_.grants().map(0, grant_ref_t(ref), true));
-    if (domain_.events().connect_backend(evtchn_port_t(port), 0, doorbell_.get()) != 0)
-        return make_error("event channel {} is not offered to domain 0", port);
-    if (auto doorbell = domain_.vm().add_pio_eventfd(doorbell_.get(), DOMUS_DOORBELL_PORT, 4, port);
-        !doorbell) {
-        domain_.events().disconnect_backend(evtchn_port_t(port));
-        return std::move(doorbell).error();
-    }
-    port_ = evtchn_port_t(port);
+    DOMUS_TRY(channel, BackendChannel::bind(domain_, evtchn_port_t(port), doorbell_.get()));
+    channel_.emplace(std::move(channel));
     ring_page_ = std::move(ring);
     blkback_ = std::make_unique<backends::BlkBack>(*this, *image_, ring_page_.page(), limits());
     connected_ = true;
@@ -390,8 +365,7 @@ void VbdDevice::fail_frontend() {
 
 void VbdDevice::disconnect() {
     if (!connected_) return;
-    (void)domain_.vm().remove_pio_eventfd(doorbell_.get(), DOMUS_DOORBELL_PORT, 4, port_);
-    domain_.events().disconnect_backend(port_);
+    channel_.reset();
     retire_blkback();  // waits for the I/O in flight before the grants are released
     ring_page_.reset();
     connected_ = false;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "backends/blkback.hpp"
 #include "base/fd.hpp"
 #include "base/result.hpp"
+#include "monitor/backend_channel.hpp"
 #include "monitor/grant_table.hpp"
 #include "monitor/vbd_config.hpp"
 #include "storage/block_image.hpp"
@@ -102,7 +104,7 @@ private:
     // Connected state (backend thread only).
     GrantMapping ring_page_;
     std::unique_ptr<backends::BlkBack> blkback_;
-    evtchn_port_t port_ = 0;
+    std::optional<BackendChannel> channel_;
     bool connected_ = false;
     mutable std::mutex stats_mutex_;
     backends::BlkStats stats_;
