@@ -146,28 +146,11 @@ namespace {
     // ring-ref, event-channel, protocol and state = Initialised in one transaction.
     int publish(Device* dev)
     {
-        for (int attempt = 0; attempt < 16; ++attempt) {
-            xenbus_transaction_t tx;
-            int rc = xenbus_transaction_start(&tx);
-            if (rc < 0)
-                return rc;
-            const char* fe = dev->fe_path;
-            rc = xenbus_printf(tx, fe, "ring-ref", "%u", dev->ring_gref);
-            if (rc == 0)
-                rc = xenbus_printf(tx, fe, "event-channel", "%u", dev->port);
-            if (rc == 0)
-                rc = xenbus_printf(tx, fe, "protocol", "%s", "x86_64-abi");
-            if (rc == 0)
-                rc = xenbus_printf(tx, fe, "state", "%d", XenbusStateInitialised);
-            if (rc < 0) {
-                xenbus_transaction_end(tx, 1);
-                return rc;
-            }
-            rc = xenbus_transaction_end(tx, 0);
-            if (rc != -EAGAIN)
-                return rc;
-        }
-        return -EAGAIN;
+        xenbus_device::Node nodes[3]
+            = { { "ring-ref", {} }, { "event-channel", {} }, { "protocol", "x86_64-abi" } };
+        ksnprintf(nodes[0].value, sizeof nodes[0].value, "%u", dev->ring_gref);
+        ksnprintf(nodes[1].value, sizeof nodes[1].value, "%u", dev->port);
+        return xenbus_device::publish_initialised(dev->fe_path, nodes, 3);
     }
 
     // The whole handshake for one device. 0, or a negative errno with the reason printed.

@@ -82,26 +82,10 @@ namespace {
     // ring-ref, port and state = Initialised in one transaction.
     int publish(Channel* ch)
     {
-        for (int attempt = 0; attempt < 16; ++attempt) {
-            xenbus_transaction_t tx;
-            int rc = xenbus_transaction_start(&tx);
-            if (rc < 0)
-                return rc;
-            const char* fe = ch->fe_path;
-            rc = xenbus_printf(tx, fe, "ring-ref", "%u", ch->ring_gref);
-            if (rc == 0)
-                rc = xenbus_printf(tx, fe, "port", "%u", ch->port);
-            if (rc == 0)
-                rc = xenbus_printf(tx, fe, "state", "%d", XenbusStateInitialised);
-            if (rc < 0) {
-                xenbus_transaction_end(tx, 1);
-                return rc;
-            }
-            rc = xenbus_transaction_end(tx, 0);
-            if (rc != -EAGAIN)
-                return rc;
-        }
-        return -EAGAIN;
+        xenbus_device::Node nodes[2] = { { "ring-ref", {} }, { "port", {} } };
+        ksnprintf(nodes[0].value, sizeof nodes[0].value, "%u", ch->ring_gref);
+        ksnprintf(nodes[1].value, sizeof nodes[1].value, "%u", ch->port);
+        return xenbus_device::publish_initialised(ch->fe_path, nodes, 2);
     }
 
     // The whole handshake. 0, or a negative errno with the reason printed.

@@ -54,4 +54,26 @@ int wait_backend(const char* backend_dir, const uint32_t* state_gen, int want, u
     }
 }
 
+int publish_initialised(const char* dir, const Node* nodes, unsigned count)
+{
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        xenbus_transaction_t tx;
+        int rc = xenbus_transaction_start(&tx);
+        if (rc < 0)
+            return rc;
+        for (unsigned i = 0; i < count && rc == 0; ++i)
+            rc = xenbus_printf(tx, dir, nodes[i].name, "%s", nodes[i].value);
+        if (rc == 0)
+            rc = xenbus_printf(tx, dir, "state", "%d", XenbusStateInitialised);
+        if (rc < 0) {
+            xenbus_transaction_end(tx, 1);
+            return rc;
+        }
+        rc = xenbus_transaction_end(tx, 0);
+        if (rc != -EAGAIN)
+            return rc;
+    }
+    return -EAGAIN;
+}
+
 } // namespace domus::guest::xenbus_device

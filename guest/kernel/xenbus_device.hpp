@@ -22,4 +22,12 @@ int backend_state(const char* backend_dir);
 // (the kernel has no timed wait queue).
 int wait_backend(const char* backend_dir, const uint32_t* state_gen, int want, uint64_t timeout_ns);
 
+// Publishes a frontend's nodes and state = Initialised in one transaction (redone when
+// it conflicts). 0 or a negative errno.
+struct Node {
+    const char* name;
+    char value[24];
+};
+int publish_initialised(const char* dir, const Node* nodes, unsigned count);
+
 } // namespace domus::guest::xenbus_device
