@@ -110,37 +110,40 @@ Result<void> ChannelDevice::listen() {
 Result<void> ChannelDevice::publish() {
     // What libxl writes for a channel (both directories, state 1; the name in both, the
     // connection only in the backend, the read-only frontend keys owned by dom0), then
-    // what a console backend adds before it waits for the frontend (state InitWait).
+    // what a console backend adds, in one transaction as libxl does; then the backend
+    // waits for its frontend (state InitWait).
     std::string domid = std::to_string(domain_.config().domid);
-    auto& s = store_;
-    std::string devices = "/local/domain/" + domid + "/device";
-    DOMUS_TRY_VOID(s.mkdir(devices + "/console"));
-    DOMUS_TRY_VOID(s.set_perms(devices, {"n0", "r" + domid}));
-    DOMUS_TRY_VOID(s.set_perms(devices + "/console", {"n0", "r" + domid}));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/frontend", frontend_dir_));
-    DOMUS_TRY_VOID(s.set_perms(backend_dir_, {"n0", "r" + domid}));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/frontend-id", domid));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/online", "1"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/state", "1"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/protocol", "vt100"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/name", config_.name));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/connection", "socket"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/path", config_.socket_path));
-    DOMUS_TRY_VOID(s.write(frontend_dir_ + "/backend", backend_dir_));
-    DOMUS_TRY_VOID(s.set_perms(frontend_dir_, {"n" + domid, "r0"}));
-    DOMUS_TRY_VOID(s.write(frontend_dir_ + "/backend-id", "0"));
-    DOMUS_TRY_VOID(s.write(frontend_dir_ + "/state", "1"));
-    const std::pair<const char*, std::string> read_only[] = {
-        {"name", config_.name},
-        {"limit", std::to_string(kOutputLimit)},
-        {"type", "ioemu"},  // the backend is not xenconsoled (which serves console 0 only)
-        {"output", "chardev:domus-channel" + std::to_string(config_.devid)},
-    };
-    for (const auto& [key, value] : read_only) {
-        DOMUS_TRY_VOID(s.write(frontend_dir_ + "/" + key, value));
-        DOMUS_TRY_VOID(s.set_perms(frontend_dir_ + "/" + key, {"n0", "r" + domid}));
-    }
-    DOMUS_TRY_VOID(s.watch(frontend_dir_ + "/state", "console-frontend"));
+    DOMUS_TRY_VOID(store_.transact([&](store::Transaction& t) -> Result<void> {
+        std::string devices = "/local/domain/" + domid + "/device";
+        DOMUS_TRY_VOID(t.mkdir(devices + "/console"));
+        DOMUS_TRY_VOID(t.set_perms(devices, {"n0", "r" + domid}));
+        DOMUS_TRY_VOID(t.set_perms(devices + "/console", {"n0", "r" + domid}));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/frontend", frontend_dir_));
+        DOMUS_TRY_VOID(t.set_perms(backend_dir_, {"n0", "r" + domid}));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/frontend-id", domid));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/online", "1"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/state", "1"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/protocol", "vt100"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/name", config_.name));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/connection", "socket"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/path", config_.socket_path));
+        DOMUS_TRY_VOID(t.write(frontend_dir_ + "/backend", backend_dir_));
+        DOMUS_TRY_VOID(t.set_perms(frontend_dir_, {"n" + domid, "r0"}));
+        DOMUS_TRY_VOID(t.write(frontend_dir_ + "/backend-id", "0"));
+        DOMUS_TRY_VOID(t.write(frontend_dir_ + "/state", "1"));
+        const std::pair<const char*, std::string> read_only[] = {
+            {"name", config_.name},
+            {"limit", std::to_string(kOutputLimit)},
+            {"type", "ioemu"},  // the backend is not xenconsoled (which serves console 0 only)
+            {"output", "chardev:domus-channel" + std::to_string(config_.devid)},
+        };
+        for (const auto& [key, value] : read_only) {
+            DOMUS_TRY_VOID(t.write(frontend_dir_ + "/" + key, value));
+            DOMUS_TRY_VOID(t.set_perms(frontend_dir_ + "/" + key, {"n0", "r" + domid}));
+        }
+        return {};
+    }));
+    DOMUS_TRY_VOID(store_.watch(frontend_dir_ + "/state", "console-frontend"));
     return set_backend_state(XenbusStateInitWait);
 }
 

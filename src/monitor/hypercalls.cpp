@@ -36,6 +36,7 @@ std::int64_t console_io(Domain& domain, const HypercallArgs& args) {
         case CONSOLEIO_write: {
             auto bytes = domain.memory().range(args.a3, count);
             if (!bytes) return -XEN_EFAULT;
+            if (count == 0) return 0;  // (a zero-length vector's data() may be null)
             std::vector<char> copy(count);
             std::memcpy(copy.data(), bytes->data(), count);
             domain.console().write_direct(copy.data(), copy.size());
@@ -44,6 +45,7 @@ std::int64_t console_io(Domain& domain, const HypercallArgs& args) {
         case CONSOLEIO_read: {
             auto bytes = domain.memory().range(args.a3, count);
             if (!bytes) return -XEN_EFAULT;
+            if (count == 0) return 0;
             std::vector<char> copy(count);
             std::size_t n = domain.console().read_direct(copy.data(), copy.size());
             std::memcpy(bytes->data(), copy.data(), n);

@@ -64,47 +64,50 @@ VbdDevice::~VbdDevice() {
 }
 
 Result<void> VbdDevice::publish() {
-    // What Xen's toolstack writes (both directories, state 1), then what blkback adds
-    // before it waits for the frontend (features, capacity, state InitWait).
+    // What Xen's toolstack writes (both directories, state 1) and what blkback adds
+    // (features, capacity), in one transaction as libxl does: the guest never sees half
+    // a device. Then the backend waits for its frontend (state InitWait).
     std::string domid = std::to_string(domain_.config().domid);
-    auto& s = store_;
-    // The guest's device directory is dom0's and readable by the guest (as libxl).
-    std::string devices = "/local/domain/" + domid + "/device";
-    DOMUS_TRY_VOID(s.mkdir(devices + "/vbd"));
-    DOMUS_TRY_VOID(s.set_perms(devices, {"n0", "r" + domid}));
-    DOMUS_TRY_VOID(s.set_perms(devices + "/vbd", {"n0", "r" + domid}));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/frontend", frontend_dir_));
-    DOMUS_TRY_VOID(s.set_perms(backend_dir_, {"n0", "r" + domid}));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/frontend-id", domid));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/online", "1"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/state", "1"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/mode", config_.read_only ? "r" : "w"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/dev", config_.vdev));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/type", "qdisk"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/device-type", "disk"));
-    DOMUS_TRY_VOID(
-        s.write(backend_dir_ + "/params",
-                std::string(storage::format_name(config_.format)) + ":" + config_.target));
-    DOMUS_TRY_VOID(s.write(frontend_dir_ + "/backend", backend_dir_));
-    DOMUS_TRY_VOID(s.set_perms(frontend_dir_, {"n" + domid, "r0"}));
-    DOMUS_TRY_VOID(s.write(frontend_dir_ + "/backend-id", "0"));
-    DOMUS_TRY_VOID(
-        s.write(frontend_dir_ + "/virtual-device", std::to_string(config_.virtual_device)));
-    DOMUS_TRY_VOID(s.write(frontend_dir_ + "/device-type", "disk"));
-    DOMUS_TRY_VOID(s.write(frontend_dir_ + "/state", "1"));
-    // Only what is served is advertised.
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/sectors",
-                           std::to_string(image_->size_bytes() / storage::kSectorSize)));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/sector-size", "512"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/info", config_.read_only ? "4" : "0"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-flush-cache", "1"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-barrier", "1"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-discard",
-                           config_.discard && !config_.read_only ? "1" : "0"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/discard-granularity", "512"));
-    DOMUS_TRY_VOID(s.write(backend_dir_ + "/feature-max-indirect-segments",
-                           std::to_string(kMaxIndirectSegments)));
-    DOMUS_TRY_VOID(s.watch(frontend_dir_ + "/state", "vbd-frontend"));
+    DOMUS_TRY_VOID(store_.transact([&](store::Transaction& t) -> Result<void> {
+        // The guest's device directory is dom0's and readable by the guest (as libxl).
+        std::string devices = "/local/domain/" + domid + "/device";
+        DOMUS_TRY_VOID(t.mkdir(devices + "/vbd"));
+        DOMUS_TRY_VOID(t.set_perms(devices, {"n0", "r" + domid}));
+        DOMUS_TRY_VOID(t.set_perms(devices + "/vbd", {"n0", "r" + domid}));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/frontend", frontend_dir_));
+        DOMUS_TRY_VOID(t.set_perms(backend_dir_, {"n0", "r" + domid}));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/frontend-id", domid));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/online", "1"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/state", "1"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/mode", config_.read_only ? "r" : "w"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/dev", config_.vdev));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/type", "qdisk"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/device-type", "disk"));
+        DOMUS_TRY_VOID(
+            t.write(backend_dir_ + "/params",
+                    std::string(storage::format_name(config_.format)) + ":" + config_.target));
+        DOMUS_TRY_VOID(t.write(frontend_dir_ + "/backend", backend_dir_));
+        DOMUS_TRY_VOID(t.set_perms(frontend_dir_, {"n" + domid, "r0"}));
+        DOMUS_TRY_VOID(t.write(frontend_dir_ + "/backend-id", "0"));
+        DOMUS_TRY_VOID(
+            t.write(frontend_dir_ + "/virtual-device", std::to_string(config_.virtual_device)));
+        DOMUS_TRY_VOID(t.write(frontend_dir_ + "/device-type", "disk"));
+        DOMUS_TRY_VOID(t.write(frontend_dir_ + "/state", "1"));
+        // Only what is served is advertised.
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/sectors",
+                               std::to_string(image_->size_bytes() / storage::kSectorSize)));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/sector-size", "512"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/info", config_.read_only ? "4" : "0"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/feature-flush-cache", "1"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/feature-barrier", "1"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/feature-discard",
+                               config_.discard && !config_.read_only ? "1" : "0"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/discard-granularity", "512"));
+        DOMUS_TRY_VOID(t.write(backend_dir_ + "/feature-max-indirect-segments",
+                               std::to_string(kMaxIndirectSegments)));
+        return {};
+    }));
+    DOMUS_TRY_VOID(store_.watch(frontend_dir_ + "/state", "vbd-frontend"));
     return set_backend_state(XenbusStateInitWait);
 }
 

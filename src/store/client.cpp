@@ -1,6 +1,8 @@
 // store::Client implementation: framing per include/domus/abi/xs_wire.h.
 #include "store/client.hpp"
 
+#include <cstdlib>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -57,9 +59,9 @@ Result<Client> Client::connect(const std::string& socket_path) {
     return Client(std::move(fd));
 }
 
-Result<std::string> Client::request(std::uint32_t type, std::string payload) {
+Result<std::string> Client::request(std::uint32_t type, std::string payload, std::uint32_t tx) {
     std::lock_guard lock(mutex_);
-    xsd_sockmsg header{type, next_id_++, 0, std::uint32_t(payload.size())};
+    xsd_sockmsg header{type, next_id_++, tx, std::uint32_t(payload.size())};
     DOMUS_TRY_VOID(write_all(fd_.get(), &header, sizeof(header)));
     DOMUS_TRY_VOID(write_all(fd_.get(), payload.data(), payload.size()));
     for (;;) {
@@ -117,12 +119,12 @@ Result<std::optional<WatchEvent>> Client::next_event(bool block) {
     return std::optional<WatchEvent>(std::move(event));
 }
 
-Result<std::string> Client::read(std::string_view path) {
-    return request(XS_READ, with_nul(path));
+Result<std::string> Client::read(std::string_view path, std::uint32_t tx) {
+    return request(XS_READ, with_nul(path), tx);
 }
 
-Result<std::vector<std::string>> Client::directory(std::string_view path) {
-    DOMUS_TRY(reply, request(XS_DIRECTORY, with_nul(path)));
+Result<std::vector<std::string>> Client::directory(std::string_view path, std::uint32_t tx) {
+    DOMUS_TRY(reply, request(XS_DIRECTORY, with_nul(path), tx));
     std::vector<std::string> children;
     for (std::size_t at = 0; at < reply.size();) {
         std::size_t end = reply.find('\0', at);
@@ -133,30 +135,51 @@ Result<std::vector<std::string>> Client::directory(std::string_view path) {
     return children;
 }
 
-Result<void> Client::write(std::string_view path, std::string_view value) {
+Result<void> Client::write(std::string_view path, std::string_view value, std::uint32_t tx) {
     std::string payload = with_nul(path);
     payload.append(value);
-    DOMUS_TRY_VOID(request(XS_WRITE, std::move(payload)));
+    DOMUS_TRY_VOID(request(XS_WRITE, std::move(payload), tx));
     return {};
 }
 
-Result<void> Client::mkdir(std::string_view path) {
-    DOMUS_TRY_VOID(request(XS_MKDIR, with_nul(path)));
+Result<void> Client::mkdir(std::string_view path, std::uint32_t tx) {
+    DOMUS_TRY_VOID(request(XS_MKDIR, with_nul(path), tx));
     return {};
 }
 
-Result<void> Client::remove(std::string_view path) {
-    auto result = request(XS_RM, with_nul(path));
+Result<void> Client::remove(std::string_view path, std::uint32_t tx) {
+    auto result = request(XS_RM, with_nul(path), tx);
     if (!result && result.error().message != "ENOENT") return std::move(result).error();
     return {};
 }
 
-Result<void> Client::set_perms(std::string_view path, const std::vector<std::string>& perms) {
+Result<void> Client::set_perms(std::string_view path, const std::vector<std::string>& perms,
+                               std::uint32_t tx) {
     std::string payload = with_nul(path);
     for (const auto& perm : perms)
         payload += with_nul(perm);
-    DOMUS_TRY_VOID(request(XS_SET_PERMS, std::move(payload)));
+    DOMUS_TRY_VOID(request(XS_SET_PERMS, std::move(payload), tx));
     return {};
+}
+
+Result<void> Client::transact(const std::function<Result<void>(Transaction&)>& body, int attempts) {
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        DOMUS_TRY(id_text, request(XS_TRANSACTION_START, with_nul("")));
+        char* end = nullptr;
+        unsigned long id = std::strtoul(id_text.c_str(), &end, 10);
+        if (id_text.empty() || *end || id == 0 || id > 0xFFFFFFFFul)
+            return make_error("store: transaction id \"{}\"", id_text);
+        auto tx = std::uint32_t(id);
+        Transaction transaction(*this, tx);
+        if (auto done = body(transaction); !done) {
+            (void)request(XS_TRANSACTION_END, with_nul("F"), tx);
+            return done;
+        }
+        auto committed = request(XS_TRANSACTION_END, with_nul("T"), tx);
+        if (committed) return {};
+        if (committed.error().message != "EAGAIN") return std::move(committed).error();
+    }
+    return make_error("store: transaction kept conflicting ({} attempts)", attempts);
 }
 
 }  // namespace domus::store

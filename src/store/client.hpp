@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,18 +23,28 @@ struct WatchEvent {
     std::string token;
 };
 
+class Transaction;
+
 class Client {
 public:
     static Result<Client> connect(const std::string& socket_path);
 
-    Result<std::string> read(std::string_view path);
-    Result<void> write(std::string_view path, std::string_view value);
+    // `tx`: a transaction of transact(), or 0 for none.
+    Result<std::string> read(std::string_view path, std::uint32_t tx = 0);
+    Result<void> write(std::string_view path, std::string_view value, std::uint32_t tx = 0);
     // The names of path's children (XS_DIRECTORY).
-    Result<std::vector<std::string>> directory(std::string_view path);
-    Result<void> mkdir(std::string_view path);
-    Result<void> remove(std::string_view path);  // XS_RM; a missing node is not an error
+    Result<std::vector<std::string>> directory(std::string_view path, std::uint32_t tx = 0);
+    Result<void> mkdir(std::string_view path, std::uint32_t tx = 0);
+    // XS_RM; a missing node is not an error.
+    Result<void> remove(std::string_view path, std::uint32_t tx = 0);
     // perms in Xen's string form, e.g. {"n0", "r7"}.
-    Result<void> set_perms(std::string_view path, const std::vector<std::string>& perms);
+    Result<void> set_perms(std::string_view path, const std::vector<std::string>& perms,
+                           std::uint32_t tx = 0);
+
+    // Runs body(transaction) and commits it: others see all of it or nothing. A commit
+    // that lost to a concurrent change (EAGAIN) runs the whole body again, up to
+    // `attempts` times; a failing body aborts the transaction.
+    Result<void> transact(const std::function<Result<void>(Transaction&)>& body, int attempts = 16);
 
     Result<void> watch(std::string_view path, std::string_view token);
     Result<void> unwatch(std::string_view path, std::string_view token);
@@ -54,7 +65,7 @@ private:
     explicit Client(Fd fd) : fd_(std::move(fd)) {}
     // Sends one request and returns the reply payload; an XS_ERROR reply becomes an
     // Error whose message is the error name (e.g. "ENOENT").
-    Result<std::string> request(std::uint32_t type, std::string payload);
+    Result<std::string> request(std::uint32_t type, std::string payload, std::uint32_t tx = 0);
     // Reads one whole message; watch events go to events_, the rest is returned.
     Result<std::optional<std::pair<std::uint32_t, std::string>>> read_message(
         std::uint32_t* req_id);
@@ -63,6 +74,25 @@ private:
     std::deque<WatchEvent> events_;
     std::mutex mutex_;
     std::uint32_t next_id_ = 1;
+};
+
+// The calls of one transaction of Client::transact.
+class Transaction {
+public:
+    Transaction(Client& client, std::uint32_t id) : client_(client), id_(id) {}
+    Result<std::string> read(std::string_view path) { return client_.read(path, id_); }
+    Result<void> write(std::string_view path, std::string_view value) {
+        return client_.write(path, value, id_);
+    }
+    Result<void> mkdir(std::string_view path) { return client_.mkdir(path, id_); }
+    Result<void> remove(std::string_view path) { return client_.remove(path, id_); }
+    Result<void> set_perms(std::string_view path, const std::vector<std::string>& perms) {
+        return client_.set_perms(path, perms, id_);
+    }
+
+private:
+    Client& client_;
+    std::uint32_t id_;
 };
 
 }  // namespace domus::store
