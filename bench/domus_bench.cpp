@@ -22,6 +22,7 @@
 #include "base/fd.hpp"
 
 #include "../tests/integration/process.hpp"
+#include "host_io.hpp"
 #include "store/client.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/run_dir.hpp"
@@ -30,6 +31,7 @@ extern "C" double compute_kernel(unsigned iterations);
 
 namespace {
 
+using domus::bench::host_io;
 using domus::test::ProcessResult;
 using domus::test::run_process;
 
@@ -221,30 +223,6 @@ void bench_toolstack() {
     emit("max_domains", responsive, "domains");
     kill_run_dir(dir.root);
     std::filesystem::remove_all(dir.root);
-}
-
-// The same pattern natively on the host file: the baseline of the block figures.
-// `buffers` rotate (the guest's requests in flight each have their own buffer).
-double host_io(const std::string& path, bool write, bool random, std::size_t block,
-               std::uint64_t bytes, std::size_t buffers = 1) {
-    domus::Fd fd(::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC));
-    std::vector<char> buffer(block * buffers, 'x');
-    std::mt19937_64 rng(1);
-    std::uint64_t blocks = bytes / block, done = 0;
-    auto t0 = std::chrono::steady_clock::now();
-    auto deadline = t0 + std::chrono::seconds(2);
-    for (std::uint64_t i = 0; random ? std::chrono::steady_clock::now() < deadline : i < blocks;
-         ++i) {
-        off_t offset = off_t((random ? rng() % blocks : i) * block);
-        char* data = buffer.data() + (i % buffers) * block;
-        ssize_t n = write ? ::pwrite(fd.get(), data, block, offset)
-                          : ::pread(fd.get(), data, block, offset);
-        if (n != ssize_t(block)) break;
-        ++done;
-    }
-    if (write) ::fdatasync(fd.get());
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return random ? double(done) / seconds : double(done * block) / (1024.0 * 1024.0) / seconds;
 }
 
 void bench_block() {
