@@ -27,6 +27,7 @@
 #include "backends/blkback.hpp"
 #include "base/fd.hpp"
 #include "monitor/grant_table.hpp"
+#include "monitor/granted_pages.hpp"
 #include "monitor/guest_memory.hpp"
 #include "storage/block_image.hpp"
 #include "storage/image_create.hpp"
@@ -72,27 +73,18 @@ void die(const std::string& what) {
 }
 
 // The monitor side of the device: grants mapped through the guest's table (as
-// VbdDevice::map_grant does), notifications counted (the frontend polls).
+// VbdDevice::map_grants does), notifications counted (the frontend polls).
 class Host final : public backends::BackendHost {
 public:
     explicit Host(monitor::GrantTable& grants) : grants_(grants) {}
-    Result<std::unique_ptr<backends::MappedPage>> map_grant(grant_ref_t ref,
-                                                            bool writable) override {
-        DOMUS_TRY(mapping, grants_.map(kBackendDomain, ref, writable));
-        return std::unique_ptr<backends::MappedPage>(new Page(std::move(mapping)));
+    Result<std::unique_ptr<backends::MappedPages>> map_grants(std::span<const grant_ref_t> refs,
+                                                              bool writable) override {
+        return monitor::GrantedPages::map(grants_, kBackendDomain, refs, writable);
     }
     void notify_frontend() override { ++notifications; }
     std::uint64_t notifications = 0;
 
 private:
-    class Page final : public backends::MappedPage {
-    public:
-        explicit Page(monitor::GrantMapping mapping) : mapping_(std::move(mapping)) {}
-        std::span<std::byte> bytes() noexcept override { return mapping_.page(); }
-
-    private:
-        monitor::GrantMapping mapping_;
-    };
     monitor::GrantTable& grants_;
 };
 

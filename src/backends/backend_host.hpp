@@ -13,19 +13,23 @@
 
 namespace domus::backends {
 
-// One granted page in use; releasing it (destruction) ends the use.
-class MappedPage {
+// The pages of several grants in use together (one request's segments, or its indirect
+// pages); releasing it (destruction) ends every use.
+class MappedPages {
 public:
-    virtual ~MappedPage() = default;
-    virtual std::span<std::byte> bytes() noexcept = 0;
+    virtual ~MappedPages() = default;
+    virtual std::size_t size() const noexcept = 0;
+    virtual std::span<std::byte> page(std::size_t i) const noexcept = 0;
 };
 
 class BackendHost {
 public:
     virtual ~BackendHost() = default;
-    // The page behind the frontend's grant `ref`, for writing too if `writable`.
-    // Fails (with a message naming the cause) for any grant the frontend may not give.
-    virtual Result<std::unique_ptr<MappedPage>> map_grant(grant_ref_t ref, bool writable) = 0;
+    // The pages behind the frontend's grants `refs` (in that order), for writing too if
+    // `writable`: all of them, or none and an error naming the cause for the first grant
+    // the frontend may not give. One call a request: the host takes one lock, not one a page.
+    virtual Result<std::unique_ptr<MappedPages>> map_grants(std::span<const grant_ref_t> refs,
+                                                            bool writable) = 0;
     // Raises the device's event channel in the frontend.
     virtual void notify_frontend() = 0;
 };

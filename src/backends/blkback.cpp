@@ -64,38 +64,42 @@ bool BlkBack::complete() noexcept {
 
 std::int16_t BlkBack::load_indirect_segments(BlkRequest& request) {
     if (!request.indirect_pages) return BLKIF_RSP_OKAY;
-    // The segment lists live in granted pages: copy them out, then check them.
-    std::vector<blkif_request_segment> segments(std::size_t(request.indirect_pages) *
-                                                BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
-    for (std::uint8_t page = 0; page < request.indirect_pages; ++page) {
-        auto mapped = host_.map_grant(request.indirect_grefs[page], false);
-        if (!mapped) return ++stats_.bad_requests, BLKIF_RSP_ERROR;
-        std::memcpy(segments.data() + std::size_t(page) * BLKIF_SEGMENTS_PER_INDIRECT_FRAME,
-                    (*mapped)->bytes().data(), XEN_PAGE_SIZE);
+    // The segment lists live in granted pages: copy them out (as far as nr_segments
+    // reaches), then check them.
+    refs_.assign(request.indirect_grefs.begin(),
+                 request.indirect_grefs.begin() + request.indirect_pages);
+    auto mapped = host_.map_grants(refs_, false);
+    if (!mapped) return ++stats_.bad_requests, BLKIF_RSP_ERROR;
+    indirect_segments_.resize(std::size_t(request.indirect_pages) *
+                              BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
+    std::size_t left = request.indirect_segments * sizeof(blkif_request_segment);
+    for (std::size_t page = 0; page < request.indirect_pages && left > 0; ++page) {
+        std::size_t bytes = std::min<std::size_t>(left, XEN_PAGE_SIZE);
+        std::memcpy(indirect_segments_.data() + page * BLKIF_SEGMENTS_PER_INDIRECT_FRAME,
+                    (*mapped)->page(page).data(), bytes);
+        left -= bytes;
     }
     if (std::holds_alternative<BlkError>(
-            parse_indirect_segments(request, segments.data(), limits_)))
+            parse_indirect_segments(request, indirect_segments_.data(), limits_)))
         return ++stats_.bad_requests, BLKIF_RSP_ERROR;
     return BLKIF_RSP_OKAY;
 }
 
-std::int16_t BlkBack::map_segments(const BlkRequest& request,
-                                   std::vector<std::unique_ptr<MappedPage>>& pages) {
+std::int16_t BlkBack::map_segments(const BlkRequest& request, std::unique_ptr<MappedPages>& pages) {
     bool write = request.kind == BlkRequest::Kind::write;
-    pages.clear();
-    pages.reserve(request.segments.size());
-    for (const auto& segment : request.segments) {
-        auto mapped = host_.map_grant(segment.gref, !write);  // a read writes guest memory
-        if (!mapped) {
-            pages.clear();
-            ++stats_.bad_requests;
-            static log::RateLimit limit;
-            if (limit.allow())
-                DOMUS_LOG_WARN("blkback", "request {}: {}", request.id, mapped.error().message);
-            return BLKIF_RSP_ERROR;
-        }
-        pages.push_back(std::move(mapped).value());
+    pages.reset();
+    refs_.clear();
+    for (const auto& segment : request.segments)
+        refs_.push_back(segment.gref);
+    auto mapped = host_.map_grants(refs_, !write);  // a read writes guest memory
+    if (!mapped) {
+        ++stats_.bad_requests;
+        static log::RateLimit limit;
+        if (limit.allow())
+            DOMUS_LOG_WARN("blkback", "request {}: {}", request.id, mapped.error().message);
+        return BLKIF_RSP_ERROR;
     }
+    pages = std::move(mapped).value();
     return BLKIF_RSP_OKAY;
 }
 
@@ -182,14 +186,14 @@ std::int16_t BlkBack::transfer(const BlkRequest& request) {
     std::size_t total = std::size_t(request.nr_sectors * storage::kSectorSize);
     bounce_.resize(total);
     bool write = request.kind == BlkRequest::Kind::write;
-    std::vector<std::unique_ptr<MappedPage>> pages;
+    std::unique_ptr<MappedPages> pages;
     if (auto status = map_segments(request, pages); status != BLKIF_RSP_OKAY) return status;
     std::uint64_t offset = request.sector * storage::kSectorSize;
     if (write) {
         std::size_t at = 0;
-        for (std::size_t i = 0; i < pages.size(); ++i) {
+        for (std::size_t i = 0; i < pages->size(); ++i) {
             const auto& segment = request.segments[i];
-            std::memcpy(bounce_.data() + at, pages[i]->bytes().data() + segment.offset,
+            std::memcpy(bounce_.data() + at, pages->page(i).data() + segment.offset,
                         segment.length);
             at += segment.length;
         }
@@ -199,9 +203,9 @@ std::int16_t BlkBack::transfer(const BlkRequest& request) {
     }
     if (!image_.read(offset, bounce_)) return ++stats_.io_errors, BLKIF_RSP_ERROR;
     std::size_t at = 0;
-    for (std::size_t i = 0; i < pages.size(); ++i) {
+    for (std::size_t i = 0; i < pages->size(); ++i) {
         const auto& segment = request.segments[i];
-        std::memcpy(pages[i]->bytes().data() + segment.offset, bounce_.data() + at, segment.length);
+        std::memcpy(pages->page(i).data() + segment.offset, bounce_.data() + at, segment.length);
         at += segment.length;
     }
     stats_.bytes_read += total;

@@ -119,7 +119,7 @@ private:
     struct Slot {
         enum class Phase { free, waiting, flushing, transferring } phase = Phase::free;
         BlkRequest request;
-        std::vector<std::unique_ptr<MappedPage>> pages;  // one per segment, until answered
+        std::unique_ptr<MappedPages> pages;  // one per segment, until answered
         // The data still to move: pieces of the mapped pages and the file offset of the
         // first. io_uring reads this array when it runs the operation, so it lives in the
         // slot until the completion is reaped (capacity kept between requests).
@@ -135,8 +135,7 @@ private:
     std::int16_t transfer(const BlkRequest& request);
     // Both engines.
     std::int16_t load_indirect_segments(BlkRequest& request);
-    std::int16_t map_segments(const BlkRequest& request,
-                              std::vector<std::unique_ptr<MappedPage>>& pages);
+    std::int16_t map_segments(const BlkRequest& request, std::unique_ptr<MappedPages>& pages);
     // Counts and parses one copied request; a bad one is answered here (nothing returned).
     std::optional<BlkRequest> parse_or_refuse(const blkif_request& raw);
     void respond(std::uint64_t id, std::uint8_t operation, std::int16_t status);
@@ -165,6 +164,10 @@ private:
     DiskLimits limits_;
     BlkStats stats_;
     std::vector<std::byte> bounce_;  // synchronous engine: one request's data
+    // Scratch of both engines, kept to reuse its capacity: the grant refs being mapped,
+    // and the segment lists copied out of indirect pages.
+    std::vector<grant_ref_t> refs_;
+    std::vector<blkif_request_segment> indirect_segments_;
 
     std::optional<storage::UringQueue> uring_;  // set: the asynchronous engine
     int fd_ = -1;                               // image_.direct_fd()

@@ -187,7 +187,7 @@ void BlkBack::start(std::uint32_t slot) {
         bool done = bool(image_.discard(offset, request.nr_sectors * storage::kSectorSize));
         if (!done) ++stats_.io_errors;
         respond(request.id, request.operation, done ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR);
-        s.pages.clear();
+        s.pages.reset();
         s.phase = Slot::Phase::free;
         free_slots_.push_back(slot);
         return;
@@ -211,9 +211,9 @@ void BlkBack::start_transfer(std::uint32_t slot) {
     s.phase = Slot::Phase::transferring;
     s.offset = s.request.sector * storage::kSectorSize;
     s.pieces.clear();
-    for (std::size_t i = 0; i < s.pages.size(); ++i) {
+    for (std::size_t i = 0; i < s.request.segments.size(); ++i) {
         const BlkSegment& segment = s.request.segments[i];
-        auto bytes = s.pages[i]->bytes().subspan(segment.offset, segment.length);
+        auto bytes = s.pages->page(i).subspan(segment.offset, segment.length);
         s.pieces.push_back({bytes.data(), bytes.size()});
     }
     if (s.pieces.empty() || transfer_inline(s)) return;
@@ -346,7 +346,7 @@ void BlkBack::finish(std::uint32_t slot) {
     --running_;
     // The pages are released before the response is published (publish() comes after
     // this in every pass): a frontend that sees the answer can revoke its grants at once.
-    s.pages.clear();
+    s.pages.reset();
     s.pieces.clear();
     respond(request.id, request.operation, s.failed ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY);
     s.phase = Slot::Phase::free;
@@ -362,8 +362,7 @@ void BlkBack::wait_for_all_io() noexcept {
             DOMUS_LOG_ERROR("blkback", "waiting for I/O: {}; grant mappings kept",
                             done.error().message);
             for (auto& slot : slots_)
-                for (auto& page : slot.pages)
-                    [[maybe_unused]] auto* leaked = page.release();
+                [[maybe_unused]] auto* leaked = slot.pages.release();
             return;
         }
     }

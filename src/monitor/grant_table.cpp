@@ -28,6 +28,26 @@ bool copy_range_ok(std::uint32_t offset, std::size_t size) noexcept {
 
 }  // namespace
 
+// ---- GrantBatch ---------------------------------------------------------------------
+GrantBatch& GrantBatch::operator=(GrantBatch&& o) noexcept {
+    if (this != &o) {
+        reset();
+        table_ = std::exchange(o.table_, nullptr);
+        writable_ = o.writable_;
+        refs_ = std::move(o.refs_);
+        pages_ = std::move(o.pages_);
+        o.refs_.clear();
+        o.pages_.clear();
+    }
+    return *this;
+}
+
+void GrantBatch::reset() noexcept {
+    if (table_) std::exchange(table_, nullptr)->release_batch(refs_, writable_);
+    refs_.clear();
+    pages_.clear();
+}
+
 // ---- GrantMapping -------------------------------------------------------------------
 GrantMapping& GrantMapping::operator=(GrantMapping&& o) noexcept {
     if (this != &o) {
@@ -126,6 +146,37 @@ std::int16_t GrantTable::set_table(std::uint64_t frame_list, std::uint32_t nr_fr
 
 Result<GrantMapping> GrantTable::map(domid_t grantee, grant_ref_t ref, bool writable) noexcept {
     std::lock_guard lock(mutex_);
+    std::uint64_t gfn = 0;
+    DOMUS_TRY(page, use_locked(grantee, ref, writable, gfn));
+    return GrantMapping(this, ref, writable, gfn, page);
+}
+
+Result<void> GrantTable::map_batch(domid_t grantee, std::span<const grant_ref_t> refs,
+                                   bool writable, GrantBatch& batch) noexcept {
+    batch.reset();
+    batch.refs_.reserve(refs.size());  // before the lock: the only allocation, if any
+    batch.pages_.reserve(refs.size());
+    std::lock_guard lock(mutex_);
+    for (grant_ref_t ref : refs) {
+        std::uint64_t gfn = 0;
+        auto page = use_locked(grantee, ref, writable, gfn);
+        if (!page) {
+            for (grant_ref_t taken : batch.refs_)
+                release_locked(taken, writable);
+            batch.refs_.clear();
+            batch.pages_.clear();
+            return std::move(page).error();
+        }
+        batch.refs_.push_back(ref);
+        batch.pages_.push_back(*page);
+    }
+    batch.table_ = this;
+    batch.writable_ = writable;
+    return {};
+}
+
+Result<std::span<std::byte>> GrantTable::use_locked(domid_t grantee, grant_ref_t ref, bool writable,
+                                                    std::uint64_t& gfn) noexcept {
     if (ref >= frames_.size() * kEntriesPerFrame)
         return refuse(&GrantTableStats::bad_ref, GNTST_bad_gntref,
                       fmt::format("ref {} out of range ({} entries)", ref,
@@ -164,7 +215,6 @@ Result<GrantMapping> GrantTable::map(domid_t grantee, grant_ref_t ref, bool writ
                           fmt::format("ref {}: entry keeps changing", ref));
     }
 
-    std::uint64_t gfn;
     if (active.readers != 0) {
         gfn = active.gfn;  // fixed while in use, as Xen's active entry
     } else {
@@ -181,12 +231,21 @@ Result<GrantMapping> GrantTable::map(domid_t grantee, grant_ref_t ref, bool writ
     ++active.readers;
     if (writable) ++active.writers;
     ++stats_.maps;
-    auto page = memory_.range(gfn * kPageBytes, kPageBytes);
-    return GrantMapping(this, ref, writable, gfn, *page);
+    return *memory_.range(gfn * kPageBytes, kPageBytes);
 }
 
 void GrantTable::release(grant_ref_t ref, bool writable) noexcept {
     std::lock_guard lock(mutex_);
+    release_locked(ref, writable);
+}
+
+void GrantTable::release_batch(std::span<const grant_ref_t> refs, bool writable) noexcept {
+    std::lock_guard lock(mutex_);
+    for (grant_ref_t ref : refs)
+        release_locked(ref, writable);
+}
+
+void GrantTable::release_locked(grant_ref_t ref, bool writable) noexcept {
     Active& active = active_[ref];
     assert(active.readers != 0);
     std::uint32_t clear = 0;

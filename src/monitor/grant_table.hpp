@@ -63,6 +63,31 @@ private:
     std::span<std::byte> page_;
 };
 
+// Several grants in use together (one request's pages): what GrantMapping is for one,
+// taken and released under one lock. Move-only; the destructor (or reset) releases
+// every use. Must not outlive its GrantTable. Its arrays keep their capacity across
+// reset(), so a batch reused for request after request allocates nothing.
+class GrantBatch {
+public:
+    GrantBatch() = default;
+    GrantBatch(GrantBatch&& o) noexcept { *this = std::move(o); }
+    GrantBatch& operator=(GrantBatch&& o) noexcept;
+    ~GrantBatch() { reset(); }
+
+    std::size_t size() const noexcept { return pages_.size(); }
+    // The granted page of the i-th ref (shared memory, as GrantMapping::page()).
+    std::span<std::byte> page(std::size_t i) const noexcept { return pages_[i]; }
+    bool writable() const noexcept { return writable_; }
+    void reset() noexcept;
+
+private:
+    friend class GrantTable;
+    GrantTable* table_ = nullptr;
+    bool writable_ = false;
+    std::vector<grant_ref_t> refs_;
+    std::vector<std::span<std::byte>> pages_;
+};
+
 // Thread-safe: vCPU threads (the hypercalls) and backend threads call it concurrently.
 // Errors are Result errors whose `code` is the GNTST_* status (see grant_table.h for
 // which cause gives which code) and whose message names the cause.
@@ -88,6 +113,10 @@ public:
     // Marks grant `ref` in use by `grantee` (for writing too if `writable`) and returns
     // its page. Several mappings of one ref may coexist; the flags drop with the last.
     Result<GrantMapping> map(domid_t grantee, grant_ref_t ref, bool writable) noexcept;
+    // map() for every ref in `refs`, all or none: the first ref refused fails the call
+    // (with its error) and the uses already taken are given back. `batch` is reset first.
+    Result<void> map_batch(domid_t grantee, std::span<const grant_ref_t> refs, bool writable,
+                           GrantBatch& batch) noexcept;
 
     // Copies bytes between a host buffer and [offset, offset + size) of a granted page.
     Result<void> copy_from_grant(domid_t grantee, grant_ref_t ref, std::uint32_t offset,
@@ -102,6 +131,7 @@ public:
 
 private:
     friend class GrantMapping;
+    friend class GrantBatch;
     struct Active {                 // one ref; in use while readers > 0
         std::uint32_t readers = 0;  // mappings, writable ones included
         std::uint32_t writers = 0;
@@ -113,7 +143,12 @@ private:
     bool usable_frame(std::uint64_t gfn) const noexcept;
     Error refuse(std::uint64_t GrantTableStats::*counter, std::int16_t status,
                  std::string message) noexcept;
+    // One use of `ref` (caller holds mutex_): its page and frame, or the refusal.
+    Result<std::span<std::byte>> use_locked(domid_t grantee, grant_ref_t ref, bool writable,
+                                            std::uint64_t& gfn) noexcept;
     void release(grant_ref_t ref, bool writable) noexcept;
+    void release_locked(grant_ref_t ref, bool writable) noexcept;
+    void release_batch(std::span<const grant_ref_t> refs, bool writable) noexcept;
 
     GuestMemory& memory_;
     const domid_t owner_;

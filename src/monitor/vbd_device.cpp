@@ -7,6 +7,7 @@
 
 #include "base/log.hpp"
 #include "monitor/domain.hpp"
+#include "monitor/granted_pages.hpp"
 #include "monitor/guest_clock.hpp"
 #include "monitor/xenbus_backend.hpp"
 
@@ -14,15 +15,6 @@ namespace domus::monitor {
 namespace {
 
 // A grant in use, as the backend sees it.
-class GrantedPage final : public backends::MappedPage {
-public:
-    explicit GrantedPage(GrantMapping mapping) : mapping_(std::move(mapping)) {}
-    std::span<std::byte> bytes() noexcept override { return mapping_.page(); }
-
-private:
-    GrantMapping mapping_;
-};
-
 constexpr std::uint32_t kMaxIndirectSegments = 256;
 
 }  // namespace
@@ -124,9 +116,9 @@ backends::BlkStats VbdDevice::stats() const {
     return stats_;
 }
 
-Result<std::unique_ptr<backends::MappedPage>> VbdDevice::map_grant(grant_ref_t ref, bool writable) {
-    DOMUS_TRY(mapping, domain_.grants().map(0, ref, writable));
-    return std::unique_ptr<backends::MappedPage>(new GrantedPage(std::move(mapping)));
+Result<std::unique_ptr<backends::MappedPages>> VbdDevice::map_grants(
+    std::span<const grant_ref_t> refs, bool writable) {
+    return GrantedPages::map(domain_.grants(), 0, refs, writable);
 }
 
 void VbdDevice::notify_frontend() {

@@ -59,8 +59,8 @@ public:
     void abort_swap();
 
     // BackendHost
-    Result<std::unique_ptr<backends::MappedPage>> map_grant(grant_ref_t ref,
-                                                            bool writable) override;
+    Result<std::unique_ptr<backends::MappedPages>> map_grants(std::span<const grant_ref_t> refs,
+                                                              bool writable) override;
     void notify_frontend() override;
 
 private:

@@ -29,10 +29,16 @@ class FakeHost final : public BackendHost {
 public:
     FakeHost() : memory_(kPages * XEN_PAGE_SIZE) {}
 
-    Result<std::unique_ptr<MappedPage>> map_grant(grant_ref_t ref, bool writable) override {
-        if (ref >= kPages) return make_error("bad gref {}", ref);
-        if (writable) ++writable_maps;
-        return std::unique_ptr<MappedPage>(new Page(page(ref), live));
+    Result<std::unique_ptr<MappedPages>> map_grants(std::span<const grant_ref_t> refs,
+                                                    bool writable) override {
+        for (grant_ref_t ref : refs)
+            if (ref >= kPages) return make_error("bad gref {}", ref);
+        if (writable) writable_maps += int(refs.size());
+        auto pages = std::make_unique<Pages>(live);
+        for (grant_ref_t ref : refs)
+            pages->pages.push_back(page(ref));
+        live += int(refs.size());
+        return std::unique_ptr<MappedPages>(std::move(pages));
     }
     void notify_frontend() override { ++notifications; }
 
@@ -45,14 +51,15 @@ public:
     int notifications = 0;
 
 private:
-    class Page final : public MappedPage {
+    class Pages final : public MappedPages {
     public:
-        Page(std::span<std::byte> bytes, int& live) : bytes_(bytes), live_(live) { ++live_; }
-        ~Page() override { --live_; }
-        std::span<std::byte> bytes() noexcept override { return bytes_; }
+        explicit Pages(int& live) : live_(live) {}
+        ~Pages() override { live_ -= int(pages.size()); }
+        std::size_t size() const noexcept override { return pages.size(); }
+        std::span<std::byte> page(std::size_t i) const noexcept override { return pages[i]; }
+        std::vector<std::span<std::byte>> pages;
 
     private:
-        std::span<std::byte> bytes_;
         int& live_;
     };
     std::vector<std::byte> memory_;

@@ -135,6 +135,50 @@ TEST_F(GrantTableTest, ConcurrentMappingsOfOneRefAreCounted) {
     EXPECT_EQ(flags(10), kRw);
 }
 
+TEST_F(GrantTableTest, BatchMapsEveryRefAndReleasesThemTogether) {
+    for (grant_ref_t ref = 20; ref < 24; ++ref)
+        grant(ref, kBackend, kData + ref, kRw);
+    const grant_ref_t refs[] = {20, 21, 22, 23};
+    GrantBatch batch;
+    ASSERT_TRUE(table_.map_batch(kBackend, refs, true, batch));
+    ASSERT_EQ(batch.size(), 4u);
+    EXPECT_EQ(table_.grants_in_use(), 4u);
+    for (std::size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(flags(refs[i]), kRw | GTF_reading | GTF_writing);
+        EXPECT_EQ(batch.page(i).data(), frame_bytes(kData + refs[i]));
+    }
+    GrantBatch moved = std::move(batch);  // a moved-from batch releases nothing
+    batch.reset();
+    EXPECT_EQ(table_.grants_in_use(), 4u);
+    // Reused for the next request: the previous uses end first.
+    const grant_ref_t again[] = {22};
+    ASSERT_TRUE(table_.map_batch(kBackend, again, false, moved));
+    EXPECT_EQ(flags(20), kRw);
+    EXPECT_EQ(flags(22), kRw | GTF_reading);
+    moved.reset();
+    EXPECT_EQ(table_.grants_in_use(), 0u);
+}
+
+TEST_F(GrantTableTest, BatchWithOneBadRefMapsNothing) {
+    grant(30, kBackend, kData, kRw);
+    grant(31, kBackend, kData + 1, kRo);  // a read-only grant in a writable batch
+    grant(32, kBackend, kData + 2, kRw);
+    const grant_ref_t refs[] = {30, 31, 32};
+    GrantBatch batch;
+    auto mapped = table_.map_batch(kBackend, refs, true, batch);
+    ASSERT_FALSE(mapped);
+    EXPECT_EQ(status(mapped.error()), GNTST_general_error);
+    EXPECT_EQ(batch.size(), 0u);
+    EXPECT_EQ(table_.grants_in_use(), 0u);
+    EXPECT_EQ(flags(30), kRw);  // the use taken before the bad ref was given back
+    EXPECT_EQ(flags(32), kRw);
+    const grant_ref_t out_of_range[] = {30, 100000};
+    auto far = table_.map_batch(kBackend, out_of_range, false, batch);
+    ASSERT_FALSE(far);
+    EXPECT_EQ(status(far.error()), GNTST_bad_gntref);
+    EXPECT_EQ(flags(30), kRw);
+}
+
 TEST_F(GrantTableTest, ReadOnlyGrantRefusesWritableMap) {
     grant(11, kBackend, kData, kRo);
     auto m = table_.map(kBackend, 11, true);
