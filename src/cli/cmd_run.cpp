@@ -138,17 +138,22 @@ int run_domain(const RunOptions& options) {
         }
         // PV disks: every exit of the domain (an upper bound for what the disk I/O
         // caused: doorbells to the backend do not exit) over the MiB they moved.
-        std::uint64_t blk_bytes = 0, blk_requests = 0, blk_bad = 0;
-        for (const auto& disk : dom.disk_stats()) {
-            blk_bytes += disk.bytes_read + disk.bytes_written;
-            blk_requests += disk.requests;
-            blk_bad += disk.bad_requests;
-        }
-        if (blk_requests) {
-            double mib = double(blk_bytes) / (1024.0 * 1024.0);
+        backends::BlkStats blk;
+        for (const auto& disk : dom.disk_stats())
+            blk = backends::combine(blk, disk);
+        if (blk.requests) {
+            std::uint64_t bytes = blk.bytes_read + blk.bytes_written;
+            double mib = double(bytes) / (1024.0 * 1024.0);
+            // Where the backend's time went: passes are doorbell wakeups, polled requests
+            // came without one; inline transfers were page-cache hits done in the pass.
             edisk += fmt::format(
-                " blk_requests={} blk_bad_requests={} blk_bytes={} blk_exits_per_mib={:.2f}",
-                blk_requests, blk_bad, blk_bytes, mib > 0 ? double(s.exits) / mib : 0.0);
+                " blk_requests={} blk_bad_requests={} blk_io_errors={} blk_bytes={} "
+                "blk_exits_per_mib={:.2f} blk_notifications={} blk_passes={} "
+                "blk_polled_requests={} blk_inline_transfers={} blk_queued_transfers={} "
+                "blk_max_in_flight={}",
+                blk.requests, blk.bad_requests, blk.io_errors, bytes,
+                mib > 0 ? double(s.exits) / mib : 0.0, blk.notifications, blk.passes,
+                blk.polled_requests, blk.inline_transfers, blk.queued_transfers, blk.max_in_flight);
         }
         std::fprintf(
             stderr,
