@@ -181,34 +181,20 @@ std::int16_t BlkBack::execute(BlkRequest& request) {
 }
 
 std::int16_t BlkBack::transfer(const BlkRequest& request) {
-    // Segments are consecutive on disk: gather them into one buffer and do one image
-    // call per request.
-    std::size_t total = std::size_t(request.nr_sectors * storage::kSectorSize);
-    bounce_.resize(total);
+    // Segments are consecutive on disk: one vectored image call per request, straight
+    // between the image and the granted pages.
     bool write = request.kind == BlkRequest::Kind::write;
     std::unique_ptr<MappedPages> pages;
     if (auto status = map_segments(request, pages); status != BLKIF_RSP_OKAY) return status;
-    std::uint64_t offset = request.sector * storage::kSectorSize;
-    if (write) {
-        std::size_t at = 0;
-        for (std::size_t i = 0; i < pages->size(); ++i) {
-            const auto& segment = request.segments[i];
-            std::memcpy(bounce_.data() + at, pages->page(i).data() + segment.offset,
-                        segment.length);
-            at += segment.length;
-        }
-        if (!image_.write(offset, bounce_)) return ++stats_.io_errors, BLKIF_RSP_ERROR;
-        stats_.bytes_written += total;
-        return BLKIF_RSP_OKAY;
-    }
-    if (!image_.read(offset, bounce_)) return ++stats_.io_errors, BLKIF_RSP_ERROR;
-    std::size_t at = 0;
-    for (std::size_t i = 0; i < pages->size(); ++i) {
+    pieces_.clear();
+    for (std::size_t i = 0; i < request.segments.size(); ++i) {
         const auto& segment = request.segments[i];
-        std::memcpy(pages->page(i).data() + segment.offset, bounce_.data() + at, segment.length);
-        at += segment.length;
+        pieces_.push_back({pages->page(i).data() + segment.offset, segment.length});
     }
-    stats_.bytes_read += total;
+    std::uint64_t offset = request.sector * storage::kSectorSize;
+    auto done = write ? image_.writev(offset, pieces_) : image_.readv(offset, pieces_);
+    if (!done) return ++stats_.io_errors, BLKIF_RSP_ERROR;
+    (write ? stats_.bytes_written : stats_.bytes_read) += request.nr_sectors * storage::kSectorSize;
     return BLKIF_RSP_OKAY;
 }
 

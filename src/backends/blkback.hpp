@@ -163,7 +163,7 @@ private:
     Ring ring_;
     DiskLimits limits_;
     BlkStats stats_;
-    std::vector<std::byte> bounce_;  // synchronous engine: one request's data
+    std::vector<iovec> pieces_;  // synchronous engine: one request's granted memory
     // Scratch of both engines, kept to reuse its capacity: the grant refs being mapped,
     // and the segment lists copied out of indirect pages.
     std::vector<grant_ref_t> refs_;

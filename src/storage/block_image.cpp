@@ -1,13 +1,16 @@
-// open_image(): format probing and dispatch to the raw and qcow2 implementations.
+// open_image(): format probing and dispatch to the raw and qcow2 implementations; the
+// bounce-buffer defaults of the vectored calls.
 #include "storage/block_image.hpp"
 
 #include <fcntl.h>
 
 #include <array>
+#include <vector>
 
 #include "base/checked.hpp"
 #include "base/fd.hpp"
 #include "storage/file_io.hpp"
+#include "storage/io_vector.hpp"
 #include "storage/qcow2_backing.hpp"
 #include "storage/qcow2_format.hpp"
 
@@ -23,6 +26,19 @@ const char* format_name(Format format) {
             return "autodetect";
     }
     return "?";
+}
+
+Result<void> BlockImage::readv(std::uint64_t offset, std::span<const iovec> pieces) {
+    std::vector<std::byte> bounce(io_bytes(pieces));
+    DOMUS_TRY_VOID(read(offset, bounce));
+    io_scatter(bounce.data(), pieces);
+    return {};
+}
+
+Result<void> BlockImage::writev(std::uint64_t offset, std::span<const iovec> pieces) {
+    std::vector<std::byte> bounce(io_bytes(pieces));
+    io_gather(pieces, bounce.data());
+    return write(offset, bounce);
 }
 
 Result<void> check_request(const BlockImage& image, std::uint64_t offset, std::uint64_t length) {

@@ -8,6 +8,8 @@
 #include <span>
 #include <string>
 
+#include <sys/uio.h>
+
 #include "base/result.hpp"
 
 namespace domus::storage {
@@ -32,6 +34,12 @@ public:
     // Offsets and lengths must be kSectorSize-aligned and lie inside size_bytes().
     virtual Result<void> read(std::uint64_t offset, std::span<std::byte> buffer) = 0;
     virtual Result<void> write(std::uint64_t offset, std::span<const std::byte> data) = 0;
+
+    // The same for memory in pieces (a request's granted pages): `pieces`, in order, hold
+    // [offset, offset + their total). The defaults go through one bounce buffer; qcow2
+    // moves the data straight between its clusters and the pieces.
+    virtual Result<void> readv(std::uint64_t offset, std::span<const iovec> pieces);
+    virtual Result<void> writev(std::uint64_t offset, std::span<const iovec> pieces);
 
     // fdatasync semantics: every write acknowledged before this call is durable when it
     // returns successfully, and survives a crash of the process or the host.

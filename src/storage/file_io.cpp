@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+
+#include "storage/io_vector.hpp"
 
 namespace domus::storage {
 
@@ -29,6 +33,51 @@ Result<void> read_exact(int fd, std::span<std::byte> buffer, std::uint64_t offse
         return make_error("short read at {:#x}: {} of {} bytes (beyond end of file)", offset, got,
                           buffer.size());
     return {};
+}
+
+namespace {
+
+// Drops the first `bytes` of `pieces` (a transfer got that far).
+void advance(std::vector<iovec>& pieces, std::size_t bytes) {
+    std::size_t done = 0;
+    while (done < pieces.size() && bytes >= pieces[done].iov_len)
+        bytes -= pieces[done++].iov_len;
+    pieces.erase(pieces.begin(), pieces.begin() + std::ptrdiff_t(done));
+    if (bytes > 0) {
+        pieces.front().iov_base = static_cast<std::byte*>(pieces.front().iov_base) + bytes;
+        pieces.front().iov_len -= bytes;
+    }
+}
+
+// preadv/pwritev until `pieces` is empty; stops early only at end of file (reads).
+Result<void> transfer_v(int fd, std::vector<iovec>& pieces, std::uint64_t offset, bool write) {
+    while (!pieces.empty()) {
+        int count = int(std::min<std::size_t>(pieces.size(), IOV_MAX));
+        ssize_t n = write ? ::pwritev(fd, pieces.data(), count, off_t(offset))
+                          : ::preadv(fd, pieces.data(), count, off_t(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_error(fmt::format("{} at {:#x}", write ? "pwritev" : "preadv", offset));
+        }
+        if (n == 0) {
+            if (write) return make_error("pwritev at {:#x} wrote nothing", offset);
+            return make_error("short read at {:#x}: {} bytes beyond end of file", offset,
+                              io_bytes(pieces));
+        }
+        advance(pieces, std::size_t(n));
+        offset += std::uint64_t(n);
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<void> read_exact_v(int fd, std::vector<iovec>& pieces, std::uint64_t offset) {
+    return transfer_v(fd, pieces, offset, false);
+}
+
+Result<void> write_all_v(int fd, std::vector<iovec>& pieces, std::uint64_t offset) {
+    return transfer_v(fd, pieces, offset, true);
 }
 
 Result<void> write_all(int fd, std::span<const std::byte> data, std::uint64_t offset) {

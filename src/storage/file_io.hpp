@@ -5,6 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
+
+#include <sys/uio.h>
 
 #include "base/result.hpp"
 
@@ -17,6 +20,11 @@ Result<std::size_t> read_some(int fd, std::span<std::byte> buffer, std::uint64_t
 Result<void> read_exact(int fd, std::span<std::byte> buffer, std::uint64_t offset);
 
 Result<void> write_all(int fd, std::span<const std::byte> data, std::uint64_t offset);
+
+// The same for a list of pieces (preadv/pwritev; `pieces` is consumed: on return it holds
+// what was not transferred). read_exact_v fails on a short read (end of file).
+Result<void> read_exact_v(int fd, std::vector<iovec>& pieces, std::uint64_t offset);
+Result<void> write_all_v(int fd, std::vector<iovec>& pieces, std::uint64_t offset);
 
 Result<void> sync_data(int fd);
 

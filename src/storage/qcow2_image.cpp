@@ -10,6 +10,7 @@
 
 #include "base/log.hpp"
 #include "storage/file_io.hpp"
+#include "storage/io_vector.hpp"
 
 namespace domus::storage {
 
@@ -96,44 +97,100 @@ Result<Qcow2Image::ClusterMapping> Qcow2Image::lookup(std::uint64_t guest_cluste
     return ClusterMapping{Kind::normal, host, copied};
 }
 
-Result<void> Qcow2Image::read_backing(std::uint64_t guest_offset, std::span<std::byte> out) {
-    std::size_t from_backing = 0;
-    if (backing_ && guest_offset < backing_->size_bytes()) {
-        std::uint64_t available = backing_->size_bytes() - guest_offset;
-        from_backing = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), available) &
-                                                ~(kSectorSize - 1));
-        if (from_backing > 0) DOMUS_TRY_VOID(backing_->read(guest_offset, out.first(from_backing)));
+Result<void> Qcow2Image::read(std::uint64_t offset, std::span<std::byte> buffer) {
+    const iovec whole{buffer.data(), buffer.size()};
+    return readv(offset, {&whole, 1});
+}
+
+Result<void> Qcow2Image::readv_backing(std::uint64_t guest_offset, std::span<const iovec> pieces) {
+    std::uint64_t total = io_bytes(pieces);
+    std::uint64_t from_backing = 0;
+    if (backing_ && guest_offset < backing_->size_bytes())
+        from_backing = std::min(total, backing_->size_bytes() - guest_offset) & ~(kSectorSize - 1);
+    IoCursor cursor(pieces);
+    std::vector<iovec> part;
+    if (from_backing > 0) {
+        cursor.take(from_backing, part);
+        DOMUS_TRY_VOID(backing_->readv(guest_offset, part));
+        part.clear();
     }
-    std::memset(out.data() + from_backing, 0, out.size() - from_backing);
+    cursor.take(total - from_backing, part);
+    io_zero(part);
     return {};
 }
 
-Result<void> Qcow2Image::read_chunk(std::uint64_t guest_offset, std::span<std::byte> out) {
-    DOMUS_TRY(mapping, lookup(guest_offset >> header_.cluster_bits));
-    switch (mapping.kind) {
-        case Kind::unallocated:
-            return read_backing(guest_offset, out);
-        case Kind::zero:
-            std::memset(out.data(), 0, out.size());
-            return {};
-        case Kind::compressed:
-            return make_error("qcow2: compressed clusters not supported");
-        case Kind::normal:
-            break;
+Result<std::uint64_t> Qcow2Image::run_length(std::uint64_t guest_offset, std::uint64_t length,
+                                             const ClusterMapping& first) {
+    const std::uint64_t cluster_size = file_.cluster_size();
+    std::uint64_t in_cluster = guest_offset & (cluster_size - 1);
+    std::uint64_t run = std::min(length, cluster_size - in_cluster);
+    while (run < length) {
+        DOMUS_TRY(next, lookup((guest_offset + run) >> header_.cluster_bits));
+        bool joins = next.kind == first.kind;
+        if (first.kind == Kind::normal)
+            joins = joins && next.copied == first.copied &&
+                    next.host_offset == first.host_offset + in_cluster + run;
+        if (first.kind == Kind::compressed) joins = false;
+        if (!joins) break;
+        run += std::min(length - run, cluster_size);
     }
-    std::uint64_t in_cluster = guest_offset & (file_.cluster_size() - 1);
-    return read_exact(fd_.get(), out, mapping.host_offset + in_cluster);
+    return run;
 }
 
-Result<void> Qcow2Image::read(std::uint64_t offset, std::span<std::byte> buffer) {
-    DOMUS_TRY_VOID(check_request(*this, offset, buffer.size()));
-    const std::uint64_t cluster_size = file_.cluster_size();
-    while (!buffer.empty()) {
-        std::size_t chunk = static_cast<std::size_t>(
-            std::min<std::uint64_t>(buffer.size(), cluster_size - (offset & (cluster_size - 1))));
-        DOMUS_TRY_VOID(read_chunk(offset, buffer.first(chunk)));
-        offset += chunk;
-        buffer = buffer.subspan(chunk);
+Result<void> Qcow2Image::readv(std::uint64_t offset, std::span<const iovec> pieces) {
+    std::uint64_t left = io_bytes(pieces);
+    DOMUS_TRY_VOID(check_request(*this, offset, left));
+    IoCursor cursor(pieces);
+    while (left > 0) {
+        DOMUS_TRY(first, lookup(offset >> header_.cluster_bits));
+        if (first.kind == Kind::compressed)
+            return make_error("qcow2: compressed clusters not supported");
+        DOMUS_TRY(run, run_length(offset, left, first));
+        run_.clear();
+        cursor.take(run, run_);
+        if (first.kind == Kind::normal) {
+            std::uint64_t in_cluster = offset & (file_.cluster_size() - 1);
+            DOMUS_TRY_VOID(read_exact_v(fd_.get(), run_, first.host_offset + in_cluster));
+        } else if (first.kind == Kind::zero) {
+            io_zero(run_);
+        } else {
+            DOMUS_TRY_VOID(readv_backing(offset, run_));
+        }
+        offset += run;
+        left -= run;
+    }
+    return {};
+}
+
+Result<void> Qcow2Image::writev(std::uint64_t offset, std::span<const iovec> pieces) {
+    if (read_only_) return make_error("{}: image is read-only", path_);
+    std::uint64_t left = io_bytes(pieces);
+    DOMUS_TRY_VOID(check_request(*this, offset, left));
+    IoCursor cursor(pieces);
+    while (left > 0) {
+        DOMUS_TRY(first, lookup(offset >> header_.cluster_bits));
+        if (first.kind == Kind::compressed)
+            return make_error("qcow2: compressed clusters not supported");
+        std::uint64_t run;
+        if (first.kind == Kind::normal && first.copied) {
+            // Our own clusters: overwritten in place, as write_chunk does.
+            DOMUS_TRY(length, run_length(offset, left, first));
+            run = length;
+            run_.clear();
+            cursor.take(run, run_);
+            std::uint64_t in_cluster = offset & (file_.cluster_size() - 1);
+            DOMUS_TRY_VOID(write_all_v(fd_.get(), run_, first.host_offset + in_cluster));
+        } else {
+            // Allocating (or refused) cluster: one chunk through write_chunk.
+            run = std::min(left, file_.cluster_size() - (offset & (file_.cluster_size() - 1)));
+            run_.clear();
+            cursor.take(run, run_);
+            bounce_.resize(run);
+            io_gather(run_, bounce_.data());
+            DOMUS_TRY_VOID(write_chunk(offset, bounce_));
+        }
+        offset += run;
+        left -= run;
     }
     return {};
 }
@@ -154,8 +211,10 @@ Result<void> Qcow2Image::write_chunk(std::uint64_t guest_offset, std::span<const
     // Copy-on-write: build the whole new cluster, write it somewhere no L2 entry
     // points yet, and only then (in the cache) point the L2 entry at it.
     std::vector<std::byte> cluster(cluster_size);
-    if (data.size() < cluster_size && mapping.kind == Kind::unallocated)
-        DOMUS_TRY_VOID(read_backing(guest_cluster << header_.cluster_bits, cluster));
+    if (data.size() < cluster_size && mapping.kind == Kind::unallocated) {
+        const iovec whole{cluster.data(), cluster.size()};
+        DOMUS_TRY_VOID(readv_backing(guest_cluster << header_.cluster_bits, {&whole, 1}));
+    }
     std::memcpy(cluster.data() + in_cluster, data.data(), data.size());
     std::uint64_t host = 0;
     if (mapping.kind == Kind::zero && mapping.host_offset != 0 && mapping.copied) {

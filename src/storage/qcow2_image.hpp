@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/fd.hpp"
 #include "storage/block_image.hpp"
@@ -41,6 +42,11 @@ public:
     bool read_only() const override { return read_only_; }
     Result<void> read(std::uint64_t offset, std::span<std::byte> buffer) override;
     Result<void> write(std::uint64_t offset, std::span<const std::byte> data) override;
+    // Zero-copy: runs of clusters that lie back to back in the file move with one
+    // preadv/pwritev straight into or out of the pieces (a sequential request is usually
+    // one system call). Writes that allocate (copy-on-write) take write()'s path.
+    Result<void> readv(std::uint64_t offset, std::span<const iovec> pieces) override;
+    Result<void> writev(std::uint64_t offset, std::span<const iovec> pieces) override;
     Result<void> flush() override;
     // Whole clusters become zero clusters (their space is freed after the next flush);
     // partial clusters are overwritten with zeros.
@@ -60,10 +66,14 @@ private:
     Qcow2Image() = default;
 
     Result<ClusterMapping> lookup(std::uint64_t guest_cluster);
-    Result<void> read_chunk(std::uint64_t guest_offset, std::span<std::byte> out);
     Result<void> write_chunk(std::uint64_t guest_offset, std::span<const std::byte> data);
     Result<void> discard_cluster(std::uint64_t guest_cluster);
-    Result<void> read_backing(std::uint64_t guest_offset, std::span<std::byte> out);
+    Result<void> readv_backing(std::uint64_t guest_offset, std::span<const iovec> pieces);
+    // The longest run from guest_offset (at most `length`) of clusters of first's kind
+    // that readv/writev can move in one go: normal clusters back to back in the file, or
+    // clusters that all read from the backing file or all read as zeros.
+    Result<std::uint64_t> run_length(std::uint64_t guest_offset, std::uint64_t length,
+                                     const ClusterMapping& first);
     // Makes refcount increments and data durable: what an L2 write may rely on.
     Result<void> metadata_barrier();
 
@@ -75,6 +85,8 @@ private:
     std::optional<Qcow2Tables> tables_;
     std::unique_ptr<BlockImage> backing_;
     bool read_only_ = true;
+    std::vector<iovec> run_;         // readv/writev scratch: the pieces of one run
+    std::vector<std::byte> bounce_;  // writev: one cluster's data on the allocating path
 };
 
 }  // namespace domus::storage
