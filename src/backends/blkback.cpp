@@ -19,7 +19,9 @@ BlkBack::BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::b
       image_(image),
       ring_(resume ? Ring(ring, Ring::Resume{}) : Ring(ring)),
       limits_(limits),
-      fd_(image.direct_fd()) {
+      fd_(image.direct_fd()),
+      alignment_(image.direct_alignment()),
+      uncached_(image.direct_uncached()) {
     if (fd_ < 0) return;
     // SQ of kMaxOps entries (the CQ gets twice that): with at most kMaxOps operations
     // queued or in flight, neither queue can fill up.
@@ -40,9 +42,10 @@ BlkBack::BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::b
 BlkBack::~BlkBack() {
     wait_for_all_io();
     DOMUS_LOG_DEBUG("blkback",
-                    "{} requests, {} passes, {} polled, {} inline, {} io_uring, {} notifications",
+                    "{} requests, {} passes, {} polled, {} inline, {} io_uring, {} unaligned, "
+                    "{} notifications",
                     stats_.requests, stats_.passes, stats_.polled_requests, stats_.inline_transfers,
-                    stats_.queued_transfers, stats_.notifications);
+                    stats_.queued_transfers, stats_.unaligned_transfers, stats_.notifications);
 }
 
 bool BlkBack::process() noexcept {

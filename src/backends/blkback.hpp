@@ -8,8 +8,10 @@
 // path (blkback_uring.cpp): the data moves straight between the file and the granted
 // pages (vectored I/O over the mapped grants, no bounce copy), inline with
 // preadv2/pwritev2(RWF_NOWAIT) when the page cache can serve it at once and through
-// io_uring when it cannot, many requests in flight, answered as they complete. Other
-// images (qcow2) are served synchronously inside process(), one request after the other.
+// io_uring when it cannot, many requests in flight, answered as they complete (O_DIRECT
+// images: always through io_uring, and a request not aligned for O_DIRECT through the
+// image's bounce buffer). Other images (qcow2) are served synchronously inside
+// process(), one request after the other.
 #pragma once
 
 #include <algorithm>
@@ -43,6 +45,8 @@ struct BlkStats {
     std::uint64_t polled_requests = 0;   // taken while polling, without a doorbell
     std::uint64_t inline_transfers = 0;  // finished by preadv2/pwritev2 in the pass
     std::uint64_t queued_transfers = 0;  // went (wholly or the rest) through io_uring
+    // Not aligned as an O_DIRECT image needs: done by the image through a bounce buffer.
+    std::uint64_t unaligned_transfers = 0;
 };
 
 // Totals over a device's successive BlkBacks (reconnects, image swaps).
@@ -57,7 +61,8 @@ inline BlkStats combine(const BlkStats& a, const BlkStats& b) {
             a.passes + b.passes,
             a.polled_requests + b.polled_requests,
             a.inline_transfers + b.inline_transfers,
-            a.queued_transfers + b.queued_transfers};
+            a.queued_transfers + b.queued_transfers,
+            a.unaligned_transfers + b.unaligned_transfers};
 }
 
 class BlkBack {
@@ -150,6 +155,7 @@ private:
     void start(std::uint32_t slot);
     void start_transfer(std::uint32_t slot);
     bool transfer_inline(Slot& s);
+    bool aligned(const Slot& s) const;
     bool queue_op(std::uint32_t slot, std::uint32_t op);
     void submit();
     std::size_t reap();
@@ -171,6 +177,8 @@ private:
 
     std::optional<storage::UringQueue> uring_;  // set: the asynchronous engine
     int fd_ = -1;                               // image_.direct_fd()
+    std::size_t alignment_;                     // image_.direct_alignment()
+    bool uncached_;                             // image_.direct_uncached(): no inline tries
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_slots_;
     std::deque<std::uint32_t> waiting_;  // taken, not started, in ring order

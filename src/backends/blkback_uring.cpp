@@ -217,13 +217,36 @@ void BlkBack::start_transfer(std::uint32_t slot) {
         s.pieces.push_back({bytes.data(), bytes.size()});
     }
     if (s.pieces.empty() || transfer_inline(s)) return;
+    if (!aligned(s)) {
+        // O_DIRECT cannot take these pages (a segment at a sector offset in its page):
+        // the image moves them through its aligned bounce buffer, here and now.
+        ++stats_.unaligned_transfers;
+        auto done = is_write(s.request) ? image_.writev(s.offset, s.pieces)
+                                        : image_.readv(s.offset, s.pieces);
+        if (!done) {
+            s.failed = true;
+            ++stats_.io_errors;
+        }
+        s.pieces.clear();
+        return;
+    }
     ++stats_.queued_transfers;
     queue_op(slot, kDataOp);
 }
 
+bool BlkBack::aligned(const Slot& s) const {
+    if (alignment_ <= storage::kSectorSize) return true;  // what every request already is
+    if (s.offset % alignment_ != 0) return false;
+    for (const iovec& piece : s.pieces)
+        if (reinterpret_cast<std::uintptr_t>(piece.iov_base) % alignment_ != 0 ||
+            piece.iov_len % alignment_ != 0)
+            return false;
+    return true;
+}
+
 bool BlkBack::transfer_inline(Slot& s) {
     bool write = is_write(s.request);
-    if (!tuning_.inline_io || (!write && !nowait_reads_)) return false;
+    if (!tuning_.inline_io || uncached_ || (!write && !nowait_reads_)) return false;
     // Fewer pieces than IOV_MAX: parse_blk_request bounds the segments of a request.
     int count = int(s.pieces.size());
     ssize_t moved;

@@ -89,7 +89,7 @@ int run_domain(const RunOptions& options) {
         }
         config.disks.push_back(monitor::make_vbd_config(disk->target, disk->format, disk->vdev,
                                                         disk->virtual_device, disk->read_only,
-                                                        disk->discard));
+                                                        disk->discard, disk->direct_io));
     }
     auto channels = toolstack::parse_channel_specs(options.channels);
     if (!channels) {
@@ -150,10 +150,11 @@ int run_domain(const RunOptions& options) {
                 " blk_requests={} blk_bad_requests={} blk_io_errors={} blk_bytes={} "
                 "blk_exits_per_mib={:.2f} blk_notifications={} blk_passes={} "
                 "blk_polled_requests={} blk_inline_transfers={} blk_queued_transfers={} "
-                "blk_max_in_flight={}",
+                "blk_unaligned_transfers={} blk_max_in_flight={}",
                 blk.requests, blk.bad_requests, blk.io_errors, bytes,
                 mib > 0 ? double(s.exits) / mib : 0.0, blk.notifications, blk.passes,
-                blk.polled_requests, blk.inline_transfers, blk.queued_transfers, blk.max_in_flight);
+                blk.polled_requests, blk.inline_transfers, blk.queued_transfers,
+                blk.unaligned_transfers, blk.max_in_flight);
         }
         std::fprintf(
             stderr,

@@ -24,6 +24,7 @@ Result<nlohmann::json> attach(BlockDevices& devices, const nlohmann::json& reque
     config.virtual_device = request.at("virtual_device").get<std::uint32_t>();
     config.read_only = request.value("read_only", false);
     config.discard = request.value("discard", true);
+    config.direct_io = request.value("direct_io", false);
     if (config.target.empty() || config.vdev.empty()) return make_error("no target or vdev");
     DOMUS_TRY_VOID(devices.attach(config));
     return nlohmann::json::object();

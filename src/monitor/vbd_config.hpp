@@ -15,14 +15,19 @@ struct VbdConfig {
     std::uint32_t virtual_device = 51712;  // XenBus device id (vbd numbering)
     bool read_only = false;
     bool discard = true;
+    // O_DIRECT on a raw image. A qcow2 overlay that a snapshot puts on top of it is
+    // served through the page cache (qcow2 images never use O_DIRECT).
+    bool direct_io = false;
 };
 
 inline VbdConfig make_vbd_config(std::string target, const std::string& format, std::string vdev,
-                                 std::uint32_t virtual_device, bool read_only, bool discard) {
+                                 std::uint32_t virtual_device, bool read_only, bool discard,
+                                 bool direct_io) {
     return VbdConfig{
         std::move(target), format == "qcow2" ? storage::Format::qcow2 : storage::Format::raw,
         std::move(vdev),   virtual_device,
-        read_only,         discard};
+        read_only,         discard,
+        direct_io};
 }
 
 }  // namespace domus::monitor

@@ -21,7 +21,8 @@ constexpr std::uint32_t kMaxIndirectSegments = 256;
 
 Result<std::unique_ptr<VbdDevice>> VbdDevice::create(Domain& domain, const VbdConfig& config,
                                                      const std::string& store_socket) {
-    auto image = storage::open_image(config.target, config.format, config.read_only);
+    auto image =
+        storage::open_image(config.target, config.format, config.read_only, config.direct_io);
     if (!image) return make_error("disk {}: {}", config.vdev, image.error().message);
     DOMUS_TRY(store, store::Client::connect(store_socket));
     std::unique_ptr<VbdDevice> device(
@@ -270,7 +271,8 @@ Result<void> VbdDevice::prepare_swap(const std::string& target, storage::Format 
         // its metadata on disk final.
         DOMUS_TRY_VOID(image_->flush());
         std::uint64_t t2 = host_monotonic_ns();
-        auto next = storage::open_image(target, format, config_.read_only);
+        auto next = storage::open_image(target, format, config_.read_only,
+                                        config_.direct_io && format == storage::Format::raw);
         DOMUS_LOG_DEBUG("vbd", "{}: swap prepared: drain {} us, flush {} us, open {} us",
                         config_.vdev, (t1 - t0) / 1000, (t2 - t1) / 1000,
                         (host_monotonic_ns() - t2) / 1000);

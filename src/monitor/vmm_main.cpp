@@ -61,8 +61,8 @@ int run(const Options& options) {
             return kStatusMonitorError;
         }
         config.disks.push_back(make_vbd_config(disk->target, disk->format, disk->vdev,
-                                               disk->virtual_device, disk->read_only,
-                                               disk->discard));
+                                               disk->virtual_device, disk->read_only, disk->discard,
+                                               disk->direct_io));
     }
     auto channels = domus::toolstack::parse_channel_specs(options.channels);
     if (!channels) {

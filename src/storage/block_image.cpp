@@ -13,6 +13,7 @@
 #include "storage/io_vector.hpp"
 #include "storage/qcow2_backing.hpp"
 #include "storage/qcow2_format.hpp"
+#include "storage/raw_image.hpp"
 
 namespace domus::storage {
 
@@ -61,8 +62,16 @@ Result<Format> probe_format(const std::string& path) {
 }
 
 Result<std::unique_ptr<BlockImage>> open_image(const std::string& path, Format format,
-                                               bool read_only) {
-    return open_image_chain(path, format, read_only, BackingContext{});
+                                               bool read_only, bool direct) {
+    if (!direct) return open_image_chain(path, format, read_only, BackingContext{});
+    if (format == Format::autodetect) {
+        DOMUS_TRY(probed, probe_format(path));
+        format = probed;
+    }
+    if (format != Format::raw)
+        return make_error("{}: direct I/O (O_DIRECT) is supported for raw images only", path);
+    DOMUS_TRY(raw, RawImage::open(path, RawOptions{read_only, true}));
+    return std::unique_ptr<BlockImage>(std::move(raw));
 }
 
 }  // namespace domus::storage

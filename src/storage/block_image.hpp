@@ -54,6 +54,12 @@ public:
     // needs its own code on every access (qcow2: metadata updates must be ordered) and
     // callers must use read()/write()/flush(). The fd stays owned by the image.
     virtual int direct_fd() const { return -1; }
+    // What direct_fd() I/O must be aligned to (buffer addresses, lengths and offsets);
+    // a request that is not goes through readv()/writev() instead.
+    virtual std::size_t direct_alignment() const { return kSectorSize; }
+    // direct_fd() bypasses the host page cache (O_DIRECT): every transfer waits for the
+    // device, so trying one that must not wait is a wasted system call.
+    virtual bool direct_uncached() const { return false; }
 };
 
 // Checks a request against the alignment rule and the disk size (overflow-safe).
@@ -61,8 +67,10 @@ Result<void> check_request(const BlockImage& image, std::uint64_t offset, std::u
 
 // Opens `path`; autodetect reads the qcow2 magic and falls back to raw. qcow2 backing
 // files are opened read-only, recursively (at most kMaxBackingDepth deep, no loops).
+// `direct`: O_DIRECT, bypassing the host page cache (raw images only; refused with a
+// clear error for qcow2 and where the file system cannot do it).
 Result<std::unique_ptr<BlockImage>> open_image(const std::string& path, Format format,
-                                               bool read_only);
+                                               bool read_only, bool direct = false);
 
 // Detects the format from the first bytes of the file.
 Result<Format> probe_format(const std::string& path);

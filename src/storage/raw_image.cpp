@@ -18,9 +18,7 @@
 namespace domus::storage {
 namespace {
 
-// O_DIRECT wants buffer, offset and length aligned to the logical block size; 4 KiB
-// covers every device we meet.
-constexpr std::size_t kDirectAlignment = 4096;
+constexpr std::size_t kDirectAlignment = RawImage::kDirectAlignment;
 
 struct AlignedBuffer {
     explicit AlignedBuffer(std::size_t size)

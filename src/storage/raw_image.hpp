@@ -18,6 +18,10 @@ struct RawOptions {
 
 class RawImage final : public BlockImage {
 public:
+    // O_DIRECT wants buffer, offset and length aligned to the logical block size; 4 KiB
+    // covers every device we meet.
+    static constexpr std::size_t kDirectAlignment = 4096;
+
     static Result<std::unique_ptr<RawImage>> open(const std::string& path, RawOptions options);
 
     std::uint64_t size_bytes() const override { return size_; }
@@ -26,9 +30,13 @@ public:
     Result<void> write(std::uint64_t offset, std::span<const std::byte> data) override;
     Result<void> flush() override;
     Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
-    // The file itself, except with O_DIRECT (its buffers must be block-aligned, which
-    // granted pages at a sector offset are not; read()/write() bounce those).
-    int direct_fd() const override { return direct_ ? -1 : fd_.get(); }
+    // The file itself. With O_DIRECT, transfers must be kDirectAlignment-aligned (whole
+    // granted pages are; pages at a sector offset go through read()/write(), which bounce).
+    int direct_fd() const override { return fd_.get(); }
+    std::size_t direct_alignment() const override {
+        return direct_ ? kDirectAlignment : kSectorSize;
+    }
+    bool direct_uncached() const override { return direct_; }
 
     bool is_block_device() const { return block_device_; }
 

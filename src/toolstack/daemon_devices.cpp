@@ -85,7 +85,8 @@ Result<nlohmann::json> Daemon::block_attach(const nlohmann::json& request) {
                                            {"vdev", spec.vdev},
                                            {"virtual_device", spec.virtual_device},
                                            {"read_only", spec.read_only},
-                                           {"discard", spec.discard}}));
+                                           {"discard", spec.discard},
+                                           {"direct_io", spec.direct_io}}));
     {
         std::lock_guard lock(mutex_);
         entry->spec.disk.push_back(to_disk_spec(spec));

@@ -104,7 +104,11 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
                 spec.discard = item == "discard";
                 continue;
             }
-            if (item == "direct-io-safe" || item == "trusted" || item == "untrusted") continue;
+            if (item == "direct-io-safe") {
+                spec.direct_io = true;
+                continue;
+            }
+            if (item == "trusted" || item == "untrusted") continue;
             switch (positional++) {
                 case 0:
                     key = "target";
@@ -153,6 +157,9 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
         }
     }
     if (spec.target.empty()) return make_error("disk \"{}\": no target", text);
+    if (spec.direct_io && spec.format != "raw")
+        return make_error("disk \"{}\": direct-io-safe (O_DIRECT) is supported for raw images only",
+                          text);
     if (spec.vdev.empty()) return make_error("disk \"{}\": vdev is mandatory", text);
     DOMUS_TRY(number, vbd_number(spec.vdev));
     spec.virtual_device = number;
@@ -162,7 +169,7 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
 std::string to_disk_spec(const DiskSpec& spec) {
     return "format=" + spec.format + ", vdev=" + spec.vdev +
            ", access=" + (spec.read_only ? "ro" : "rw") + (spec.discard ? "" : ", no-discard") +
-           ", target=" + spec.target;
+           (spec.direct_io ? ", direct-io-safe" : "") + ", target=" + spec.target;
 }
 
 }  // namespace domus::toolstack

@@ -18,6 +18,9 @@ struct DiskSpec {
     std::string vdev;            // xvdX, hdX, sdX, or d<n>p<m>
     bool read_only = false;
     bool discard = true;
+    // `direct-io-safe`: the backend may bypass the host page cache, and does (O_DIRECT,
+    // raw images only), as Xen's backends may when the toolstack says it is safe.
+    bool direct_io = false;
     std::uint32_t virtual_device = 0;  // the XenBus device id (vbd numbering, abi 4.8)
 
     bool operator==(const DiskSpec&) const = default;

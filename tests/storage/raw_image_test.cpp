@@ -64,6 +64,26 @@ TEST(RawImage, RejectsUnalignedAndOutOfRange) {
     EXPECT_TRUE((*image)->read((1 << 20) - 1024, buffer));
 }
 
+TEST(RawImage, DirectIoThroughOpenImage) {
+    TempDir dir;
+    auto path = dir.file("disk.raw");
+    ASSERT_TRUE(create_image(path, 1 << 20, Format::raw));
+    auto image = open_image(path, Format::autodetect, false, true);
+    if (!image) GTEST_SKIP() << image.error().message;
+    EXPECT_TRUE((*image)->direct_uncached());
+    EXPECT_EQ((*image)->direct_alignment(), RawImage::kDirectAlignment);
+    EXPECT_GE((*image)->direct_fd(), 0);
+    auto cached = open_image(path, Format::raw, false);
+    ASSERT_TRUE(cached);
+    EXPECT_FALSE((*cached)->direct_uncached());
+    EXPECT_EQ((*cached)->direct_alignment(), kSectorSize);
+    auto qcow2 = dir.file("disk.qcow2");
+    ASSERT_TRUE(create_image(qcow2, 1 << 20, Format::qcow2));
+    auto refused = open_image(qcow2, Format::autodetect, false, true);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("raw images only"), std::string::npos);
+}
+
 TEST(RawImage, DirectIoWhenSupported) {
     TempDir dir;
     auto path = dir.file("disk.raw");

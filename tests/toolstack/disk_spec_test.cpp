@@ -51,6 +51,20 @@ TEST(DiskSpec, Errors) {
               std::string::npos);
     EXPECT_NE(parse_disk_spec("/img,raw,xvda,cdrom").error().message.find("cdrom"),
               std::string::npos);
+    EXPECT_NE(parse_disk_spec("/i.qcow2,qcow2,xvda,direct-io-safe")
+                  .error()
+                  .message.find("raw images only"),
+              std::string::npos);
+}
+
+TEST(DiskSpec, DirectIoSafeAsksForODirect) {
+    auto spec = parse_disk_spec("/img,raw,xvda,direct-io-safe");
+    ASSERT_TRUE(spec) << spec.error().message;
+    EXPECT_TRUE(spec->direct_io);
+    EXPECT_FALSE(parse_disk_spec("/img,raw,xvda")->direct_io);
+    auto again = parse_disk_spec(to_disk_spec(*spec));
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_EQ(*spec, *again);
 }
 
 TEST(DiskSpec, RoundTrip) {
