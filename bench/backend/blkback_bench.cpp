@@ -78,9 +78,9 @@ void die(const std::string& what) {
 class Host final : public backends::BackendHost {
 public:
     explicit Host(monitor::GrantTable& grants) : grants_(grants) {}
-    Result<std::unique_ptr<backends::MappedPages>> map_grants(std::span<const grant_ref_t> refs,
-                                                              bool writable) override {
-        return monitor::GrantedPages::map(grants_, kBackendDomain, refs, writable);
+    Result<void> map_grants(std::span<const grant_ref_t> refs, bool writable,
+                            std::unique_ptr<backends::MappedPages>& pages) override {
+        return monitor::GrantedPages::map(grants_, kBackendDomain, refs, writable, pages);
     }
     void notify_frontend() override { ++notifications; }
     std::uint64_t notifications = 0;

@@ -14,22 +14,26 @@
 namespace domus::backends {
 
 // The pages of several grants in use together (one request's segments, or its indirect
-// pages); releasing it (destruction) ends every use.
+// pages). release() (or destruction) ends every use; a released object can be handed to
+// map_grants again, so a backend reuses one per request slot and allocates nothing.
 class MappedPages {
 public:
     virtual ~MappedPages() = default;
     virtual std::size_t size() const noexcept = 0;
     virtual std::span<std::byte> page(std::size_t i) const noexcept = 0;
+    virtual void release() noexcept = 0;
 };
 
 class BackendHost {
 public:
     virtual ~BackendHost() = default;
-    // The pages behind the frontend's grants `refs` (in that order), for writing too if
-    // `writable`: all of them, or none and an error naming the cause for the first grant
-    // the frontend may not give. One call a request: the host takes one lock, not one a page.
-    virtual Result<std::unique_ptr<MappedPages>> map_grants(std::span<const grant_ref_t> refs,
-                                                            bool writable) = 0;
+    // Maps the pages behind the frontend's grants `refs` (in that order), for writing too
+    // if `writable`, into `pages`: all of them, or none and an error naming the cause for
+    // the first grant the frontend may not give. `pages` is reused when it holds an object
+    // from an earlier call (its uses end first), created otherwise. One call a request:
+    // the host takes one lock, not one a page.
+    virtual Result<void> map_grants(std::span<const grant_ref_t> refs, bool writable,
+                                    std::unique_ptr<MappedPages>& pages) = 0;
     // Raises the device's event channel in the frontend.
     virtual void notify_frontend() = 0;
 };

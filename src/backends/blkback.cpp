@@ -71,17 +71,18 @@ std::int16_t BlkBack::load_indirect_segments(BlkRequest& request) {
     // reaches), then check them.
     refs_.assign(request.indirect_grefs.begin(),
                  request.indirect_grefs.begin() + request.indirect_pages);
-    auto mapped = host_.map_grants(refs_, false);
-    if (!mapped) return ++stats_.bad_requests, BLKIF_RSP_ERROR;
+    if (!host_.map_grants(refs_, false, indirect_pages_))
+        return ++stats_.bad_requests, BLKIF_RSP_ERROR;
     indirect_segments_.resize(std::size_t(request.indirect_pages) *
                               BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
     std::size_t left = request.indirect_segments * sizeof(blkif_request_segment);
     for (std::size_t page = 0; page < request.indirect_pages && left > 0; ++page) {
         std::size_t bytes = std::min<std::size_t>(left, XEN_PAGE_SIZE);
         std::memcpy(indirect_segments_.data() + page * BLKIF_SEGMENTS_PER_INDIRECT_FRAME,
-                    (*mapped)->page(page).data(), bytes);
+                    indirect_pages_->page(page).data(), bytes);
         left -= bytes;
     }
+    indirect_pages_->release();
     if (std::holds_alternative<BlkError>(
             parse_indirect_segments(request, indirect_segments_.data(), limits_)))
         return ++stats_.bad_requests, BLKIF_RSP_ERROR;
@@ -90,19 +91,17 @@ std::int16_t BlkBack::load_indirect_segments(BlkRequest& request) {
 
 std::int16_t BlkBack::map_segments(const BlkRequest& request, std::unique_ptr<MappedPages>& pages) {
     bool write = request.kind == BlkRequest::Kind::write;
-    pages.reset();
     refs_.clear();
     for (const auto& segment : request.segments)
         refs_.push_back(segment.gref);
-    auto mapped = host_.map_grants(refs_, !write);  // a read writes guest memory
-    if (!mapped) {
+    // A read writes guest memory. `pages` keeps its object (and capacity) for the next.
+    if (auto mapped = host_.map_grants(refs_, !write, pages); !mapped) {
         ++stats_.bad_requests;
         static log::RateLimit limit;
         if (limit.allow())
             DOMUS_LOG_WARN("blkback", "request {}: {}", request.id, mapped.error().message);
         return BLKIF_RSP_ERROR;
     }
-    pages = std::move(mapped).value();
     return BLKIF_RSP_OKAY;
 }
 
@@ -187,15 +186,15 @@ std::int16_t BlkBack::transfer(const BlkRequest& request) {
     // Segments are consecutive on disk: one vectored image call per request, straight
     // between the image and the granted pages.
     bool write = request.kind == BlkRequest::Kind::write;
-    std::unique_ptr<MappedPages> pages;
-    if (auto status = map_segments(request, pages); status != BLKIF_RSP_OKAY) return status;
+    if (auto status = map_segments(request, sync_pages_); status != BLKIF_RSP_OKAY) return status;
     pieces_.clear();
     for (std::size_t i = 0; i < request.segments.size(); ++i) {
         const auto& segment = request.segments[i];
-        pieces_.push_back({pages->page(i).data() + segment.offset, segment.length});
+        pieces_.push_back({sync_pages_->page(i).data() + segment.offset, segment.length});
     }
     std::uint64_t offset = request.sector * storage::kSectorSize;
     auto done = write ? image_.writev(offset, pieces_) : image_.readv(offset, pieces_);
+    sync_pages_->release();
     if (!done) return ++stats_.io_errors, BLKIF_RSP_ERROR;
     (write ? stats_.bytes_written : stats_.bytes_read) += request.nr_sectors * storage::kSectorSize;
     return BLKIF_RSP_OKAY;

@@ -124,7 +124,8 @@ private:
     struct Slot {
         enum class Phase { free, waiting, flushing, transferring } phase = Phase::free;
         BlkRequest request;
-        std::unique_ptr<MappedPages> pages;  // one per segment, until answered
+        // One per segment, mapped until answered (then released: the object is reused).
+        std::unique_ptr<MappedPages> pages;
         // The data still to move: pieces of the mapped pages and the file offset of the
         // first. io_uring reads this array when it runs the operation, so it lives in the
         // slot until the completion is reaped (capacity kept between requests).
@@ -169,10 +170,12 @@ private:
     Ring ring_;
     DiskLimits limits_;
     BlkStats stats_;
-    std::vector<iovec> pieces_;  // synchronous engine: one request's granted memory
+    std::vector<iovec> pieces_;                // synchronous engine: one request's granted memory
+    std::unique_ptr<MappedPages> sync_pages_;  // synchronous engine: that request's grants
     // Scratch of both engines, kept to reuse its capacity: the grant refs being mapped,
     // and the segment lists copied out of indirect pages.
     std::vector<grant_ref_t> refs_;
+    std::unique_ptr<MappedPages> indirect_pages_;
     std::vector<blkif_request_segment> indirect_segments_;
 
     std::optional<storage::UringQueue> uring_;  // set: the asynchronous engine

@@ -187,7 +187,7 @@ void BlkBack::start(std::uint32_t slot) {
         bool done = bool(image_.discard(offset, request.nr_sectors * storage::kSectorSize));
         if (!done) ++stats_.io_errors;
         respond(request.id, request.operation, done ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR);
-        s.pages.reset();
+        s.pages->release();
         s.phase = Slot::Phase::free;
         free_slots_.push_back(slot);
         return;
@@ -369,7 +369,7 @@ void BlkBack::finish(std::uint32_t slot) {
     --running_;
     // The pages are released before the response is published (publish() comes after
     // this in every pass): a frontend that sees the answer can revoke its grants at once.
-    s.pages.reset();
+    s.pages->release();
     s.pieces.clear();
     respond(request.id, request.operation, s.failed ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY);
     s.phase = Slot::Phase::free;

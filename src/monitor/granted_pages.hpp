@@ -14,14 +14,17 @@ class GrantedPages final : public backends::MappedPages {
 public:
     std::size_t size() const noexcept override { return batch_.size(); }
     std::span<std::byte> page(std::size_t i) const noexcept override { return batch_.page(i); }
+    void release() noexcept override { batch_.reset(); }
 
     // BackendHost::map_grants for a backend serving `grantee` from `table`.
-    static Result<std::unique_ptr<backends::MappedPages>> map(GrantTable& table, domid_t grantee,
-                                                              std::span<const grant_ref_t> refs,
-                                                              bool writable) {
-        auto pages = std::make_unique<GrantedPages>();
-        DOMUS_TRY_VOID(table.map_batch(grantee, refs, writable, pages->batch_));
-        return std::unique_ptr<backends::MappedPages>(std::move(pages));
+    static Result<void> map(GrantTable& table, domid_t grantee, std::span<const grant_ref_t> refs,
+                            bool writable, std::unique_ptr<backends::MappedPages>& pages) {
+        auto* granted = dynamic_cast<GrantedPages*>(pages.get());
+        if (!granted) {
+            pages = std::make_unique<GrantedPages>();
+            granted = static_cast<GrantedPages*>(pages.get());
+        }
+        return table.map_batch(grantee, refs, writable, granted->batch_);
     }
 
 private:

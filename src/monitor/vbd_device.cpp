@@ -117,9 +117,9 @@ backends::BlkStats VbdDevice::stats() const {
     return stats_;
 }
 
-Result<std::unique_ptr<backends::MappedPages>> VbdDevice::map_grants(
-    std::span<const grant_ref_t> refs, bool writable) {
-    return GrantedPages::map(domain_.grants(), 0, refs, writable);
+Result<void> VbdDevice::map_grants(std::span<const grant_ref_t> refs, bool writable,
+                                   std::unique_ptr<backends::MappedPages>& pages) {
+    return GrantedPages::map(domain_.grants(), 0, refs, writable, pages);
 }
 
 void VbdDevice::notify_frontend() {

@@ -59,8 +59,8 @@ public:
     void abort_swap();
 
     // BackendHost
-    Result<std::unique_ptr<backends::MappedPages>> map_grants(std::span<const grant_ref_t> refs,
-                                                              bool writable) override;
+    Result<void> map_grants(std::span<const grant_ref_t> refs, bool writable,
+                            std::unique_ptr<backends::MappedPages>& pages) override;
     void notify_frontend() override;
 
 private:

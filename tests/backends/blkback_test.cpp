@@ -34,16 +34,18 @@ public:
         std::memset(memory_.get(), 0, kPages * XEN_PAGE_SIZE);
     }
 
-    Result<std::unique_ptr<MappedPages>> map_grants(std::span<const grant_ref_t> refs,
-                                                    bool writable) override {
+    Result<void> map_grants(std::span<const grant_ref_t> refs, bool writable,
+                            std::unique_ptr<MappedPages>& pages) override {
+        if (!pages) pages = std::make_unique<Pages>(live);
+        auto& mine = static_cast<Pages&>(*pages);
+        mine.release();
         for (grant_ref_t ref : refs)
             if (ref >= kPages) return make_error("bad gref {}", ref);
         if (writable) writable_maps += int(refs.size());
-        auto pages = std::make_unique<Pages>(live);
         for (grant_ref_t ref : refs)
-            pages->pages.push_back(page(ref));
+            mine.pages.push_back(page(ref));
         live += int(refs.size());
-        return std::unique_ptr<MappedPages>(std::move(pages));
+        return {};
     }
     void notify_frontend() override { ++notifications; }
 
@@ -59,9 +61,13 @@ private:
     class Pages final : public MappedPages {
     public:
         explicit Pages(int& live) : live_(live) {}
-        ~Pages() override { live_ -= int(pages.size()); }
+        ~Pages() override { release(); }
         std::size_t size() const noexcept override { return pages.size(); }
         std::span<std::byte> page(std::size_t i) const noexcept override { return pages[i]; }
+        void release() noexcept override {
+            live_ -= int(pages.size());
+            pages.clear();
+        }
         std::vector<std::span<std::byte>> pages;
 
     private:
