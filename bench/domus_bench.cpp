@@ -22,6 +22,7 @@
 #include "base/fd.hpp"
 
 #include "../tests/integration/process.hpp"
+#include "figures.hpp"
 #include "host_io.hpp"
 #include "store/client.hpp"
 #include "toolstack/json_socket.hpp"
@@ -31,26 +32,15 @@ extern "C" double compute_kernel(unsigned iterations);
 
 namespace {
 
+using domus::bench::emit;
+using domus::bench::group_wanted;
 using domus::bench::host_io;
+using domus::bench::wanted;
 using domus::test::ProcessResult;
 using domus::test::run_process;
 
-std::string g_filter;
 std::string g_bin = DOMUS_BIN;
 std::string g_guests = DOMUS_GUEST_DIR;
-
-bool wanted(const std::string& name) {
-    return g_filter.empty() || name.find(g_filter) != std::string::npos;
-}
-
-// Whether any figure whose name starts with `prefix` is wanted (FILTER may name one).
-bool group_wanted(const std::string& prefix) {
-    return wanted(prefix) || g_filter.starts_with(prefix);
-}
-
-void emit(const std::string& name, double value, const char* unit) {
-    if (wanted(name)) std::printf("%s %.3f %s\n", name.c_str(), value, unit), std::fflush(stdout);
-}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -337,7 +327,7 @@ void bench_block() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc > 1) g_filter = argv[1];
+    if (argc > 1) domus::bench::figure_filter() = argv[1];
     bench_boot();
     bench_events();
     bench_compute();

@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "../figures.hpp"
 #include "../host_io.hpp"
 #include "backends/blkback.hpp"
 #include "base/fd.hpp"
@@ -36,6 +37,9 @@
 namespace {
 
 using namespace domus;
+using bench::emit;
+using bench::group_wanted;
+using bench::wanted;
 
 constexpr domid_t kGuest = 1;
 constexpr domid_t kBackendDomain = 0;
@@ -52,21 +56,6 @@ constexpr std::uint64_t kIndirect = kRing + kPage;  // one segment page per slot
 constexpr std::uint64_t kData = 4ull << 20;         // kSegments pages per slot
 constexpr std::uint64_t kMemory = kData + kQueueDepth * kSegments * kPage;
 constexpr std::uint64_t kDiskBytes = 256ull << 20;
-
-std::string g_filter;
-
-bool wanted(const std::string& name) {
-    return g_filter.empty() || name.find(g_filter) != std::string::npos;
-}
-
-// Whether any figure whose name starts with `prefix` is wanted.
-bool group_wanted(const std::string& prefix) {
-    return wanted(prefix) || g_filter.starts_with(prefix);
-}
-
-void emit(const std::string& name, double value, const char* unit) {
-    if (wanted(name)) std::printf("%s %.3f %s\n", name.c_str(), value, unit), std::fflush(stdout);
-}
 
 void die(const std::string& what) {
     std::fprintf(stderr, "domus-backend-bench: %s\n", what.c_str());
@@ -353,7 +342,7 @@ void measure(Guest& guest, const std::string& prefix, const std::string& path,
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc > 1) g_filter = argv[1];
+    if (argc > 1) domus::bench::figure_filter() = argv[1];
     if (!group_wanted("blkback_")) return 0;
     std::string dir = "/tmp/domus-backend-bench-" + std::to_string(::getpid());
     std::filesystem::create_directories(dir);

@@ -25,6 +25,7 @@
 
 #include "backends/blkback.hpp"
 #include "base/log.hpp"
+#include "storage/io_vector.hpp"
 
 namespace domus::backends {
 namespace {
@@ -44,19 +45,6 @@ bool is_barrier(const BlkRequest& request) {
 
 bool is_write(const BlkRequest& request) {
     return request.kind == BlkRequest::Kind::write;
-}
-
-// Drops the first `bytes` of `pieces` (a transfer got that far).
-void advance(std::vector<iovec>& pieces, std::uint64_t& offset, std::size_t bytes) {
-    offset += bytes;
-    std::size_t done = 0;
-    while (done < pieces.size() && bytes >= pieces[done].iov_len)
-        bytes -= pieces[done++].iov_len;
-    pieces.erase(pieces.begin(), pieces.begin() + std::ptrdiff_t(done));
-    if (bytes > 0) {
-        pieces.front().iov_base = static_cast<std::byte*>(pieces.front().iov_base) + bytes;
-        pieces.front().iov_len -= bytes;
-    }
 }
 
 std::uint64_t now_ns() {
@@ -269,7 +257,8 @@ bool BlkBack::transfer_inline(Slot& s) {
     }
     // A short transfer (part cached, or the end of a file that shrank) leaves the rest
     // to io_uring, which blocks where we must not and reports the end of the file.
-    advance(s.pieces, s.offset, std::size_t(moved));
+    s.offset += std::uint64_t(moved);
+    storage::io_advance(s.pieces, std::size_t(moved));
     if (!s.pieces.empty()) return false;
     ++stats_.inline_transfers;
     return true;
@@ -329,7 +318,8 @@ void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
             DOMUS_LOG_WARN("blkback", "request {}: {}", s.request.id,
                            errno_error(op == kFsyncOp ? "fdatasync" : "I/O", -result).message);
     } else if (op == kDataOp) {
-        advance(s.pieces, s.offset, std::size_t(result));
+        s.offset += std::uint64_t(result);
+        storage::io_advance(s.pieces, std::size_t(result));
         // Short transfer (a file that shrank, or the kernel stopped early): the image
         // finishes it, looping, and reads zeros past the file's end.
         if (!s.pieces.empty() && !finish_through_image(s)) {

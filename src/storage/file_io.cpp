@@ -37,18 +37,6 @@ Result<void> read_exact(int fd, std::span<std::byte> buffer, std::uint64_t offse
 
 namespace {
 
-// Drops the first `bytes` of `pieces` (a transfer got that far).
-void advance(std::vector<iovec>& pieces, std::size_t bytes) {
-    std::size_t done = 0;
-    while (done < pieces.size() && bytes >= pieces[done].iov_len)
-        bytes -= pieces[done++].iov_len;
-    pieces.erase(pieces.begin(), pieces.begin() + std::ptrdiff_t(done));
-    if (bytes > 0) {
-        pieces.front().iov_base = static_cast<std::byte*>(pieces.front().iov_base) + bytes;
-        pieces.front().iov_len -= bytes;
-    }
-}
-
 // preadv/pwritev until `pieces` is empty; stops early only at end of file (reads).
 Result<void> transfer_v(int fd, std::vector<iovec>& pieces, std::uint64_t offset, bool write) {
     while (!pieces.empty()) {
@@ -64,7 +52,7 @@ Result<void> transfer_v(int fd, std::vector<iovec>& pieces, std::uint64_t offset
             return make_error("short read at {:#x}: {} bytes beyond end of file", offset,
                               io_bytes(pieces));
         }
-        advance(pieces, std::size_t(n));
+        io_advance(pieces, std::size_t(n));
         offset += std::uint64_t(n);
     }
     return {};

@@ -24,6 +24,17 @@ void IoCursor::take(std::size_t bytes, std::vector<iovec>& out) {
     }
 }
 
+void io_advance(std::vector<iovec>& pieces, std::size_t bytes) {
+    std::size_t done = 0;
+    while (done < pieces.size() && bytes >= pieces[done].iov_len)
+        bytes -= pieces[done++].iov_len;
+    pieces.erase(pieces.begin(), pieces.begin() + std::ptrdiff_t(done));
+    if (bytes > 0) {
+        pieces.front().iov_base = static_cast<std::byte*>(pieces.front().iov_base) + bytes;
+        pieces.front().iov_len -= bytes;
+    }
+}
+
 void io_zero(std::span<const iovec> pieces) noexcept {
     for (const iovec& piece : pieces)
         std::memset(piece.iov_base, 0, piece.iov_len);

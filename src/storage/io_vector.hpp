@@ -30,6 +30,9 @@ private:
     std::size_t used_ = 0;   // bytes of it already handed out
 };
 
+// Drops the first `bytes` of `pieces` (a transfer got that far).
+void io_advance(std::vector<iovec>& pieces, std::size_t bytes);
+
 void io_zero(std::span<const iovec> pieces) noexcept;
 // Copies between the pieces and one flat buffer of io_bytes(pieces).
 void io_gather(std::span<const iovec> pieces, std::byte* to) noexcept;

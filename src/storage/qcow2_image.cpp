@@ -102,6 +102,13 @@ Result<void> Qcow2Image::read(std::uint64_t offset, std::span<std::byte> buffer)
     return readv(offset, {&whole, 1});
 }
 
+Result<Qcow2Image::ClusterMapping> Qcow2Image::lookup_data(std::uint64_t guest_offset) {
+    DOMUS_TRY(mapping, lookup(guest_offset >> header_.cluster_bits));
+    if (mapping.kind == Kind::compressed)
+        return make_error("qcow2: compressed clusters not supported");
+    return mapping;
+}
+
 Result<void> Qcow2Image::readv_backing(std::uint64_t guest_offset, std::span<const iovec> pieces) {
     std::uint64_t total = io_bytes(pieces);
     std::uint64_t from_backing = 0;
@@ -142,9 +149,7 @@ Result<void> Qcow2Image::readv(std::uint64_t offset, std::span<const iovec> piec
     DOMUS_TRY_VOID(check_request(*this, offset, left));
     IoCursor cursor(pieces);
     while (left > 0) {
-        DOMUS_TRY(first, lookup(offset >> header_.cluster_bits));
-        if (first.kind == Kind::compressed)
-            return make_error("qcow2: compressed clusters not supported");
+        DOMUS_TRY(first, lookup_data(offset));
         DOMUS_TRY(run, run_length(offset, left, first));
         run_.clear();
         cursor.take(run, run_);
@@ -168,23 +173,21 @@ Result<void> Qcow2Image::writev(std::uint64_t offset, std::span<const iovec> pie
     DOMUS_TRY_VOID(check_request(*this, offset, left));
     IoCursor cursor(pieces);
     while (left > 0) {
-        DOMUS_TRY(first, lookup(offset >> header_.cluster_bits));
-        if (first.kind == Kind::compressed)
-            return make_error("qcow2: compressed clusters not supported");
-        std::uint64_t run;
-        if (first.kind == Kind::normal && first.copied) {
-            // Our own clusters: overwritten in place, as write_chunk does.
+        DOMUS_TRY(first, lookup_data(offset));
+        // Our own clusters are overwritten in place (as write_chunk does), a run at a time;
+        // a cluster that must be allocated (or is refused) goes through write_chunk alone.
+        bool in_place = first.kind == Kind::normal && first.copied;
+        std::uint64_t in_cluster = offset & (file_.cluster_size() - 1);
+        std::uint64_t run = std::min(left, file_.cluster_size() - in_cluster);
+        if (in_place) {
             DOMUS_TRY(length, run_length(offset, left, first));
             run = length;
-            run_.clear();
-            cursor.take(run, run_);
-            std::uint64_t in_cluster = offset & (file_.cluster_size() - 1);
+        }
+        run_.clear();
+        cursor.take(run, run_);
+        if (in_place) {
             DOMUS_TRY_VOID(write_all_v(fd_.get(), run_, first.host_offset + in_cluster));
         } else {
-            // Allocating (or refused) cluster: one chunk through write_chunk.
-            run = std::min(left, file_.cluster_size() - (offset & (file_.cluster_size() - 1)));
-            run_.clear();
-            cursor.take(run, run_);
             bounce_.resize(run);
             io_gather(run_, bounce_.data());
             DOMUS_TRY_VOID(write_chunk(offset, bounce_));
@@ -199,9 +202,7 @@ Result<void> Qcow2Image::write_chunk(std::uint64_t guest_offset, std::span<const
     const std::uint64_t cluster_size = file_.cluster_size();
     const std::uint64_t guest_cluster = guest_offset >> header_.cluster_bits;
     const std::uint64_t in_cluster = guest_offset & (cluster_size - 1);
-    DOMUS_TRY(mapping, lookup(guest_cluster));
-    if (mapping.kind == Kind::compressed)
-        return make_error("qcow2: compressed clusters not supported");
+    DOMUS_TRY(mapping, lookup_data(guest_offset));
     if (mapping.kind == Kind::normal) {
         if (!mapping.copied)
             return make_error("qcow2: shared cluster (internal snapshot) cannot be written");

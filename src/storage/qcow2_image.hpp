@@ -66,6 +66,8 @@ private:
     Qcow2Image() = default;
 
     Result<ClusterMapping> lookup(std::uint64_t guest_cluster);
+    // The cluster holding guest_offset, for data access: compressed ones are refused.
+    Result<ClusterMapping> lookup_data(std::uint64_t guest_offset);
     Result<void> write_chunk(std::uint64_t guest_offset, std::span<const std::byte> data);
     Result<void> discard_cluster(std::uint64_t guest_cluster);
     Result<void> readv_backing(std::uint64_t guest_offset, std::span<const iovec> pieces);
