@@ -77,7 +77,6 @@ public:
     std::size_t size() const noexcept { return pages_.size(); }
     // The granted page of the i-th ref (shared memory, as GrantMapping::page()).
     std::span<std::byte> page(std::size_t i) const noexcept { return pages_[i]; }
-    bool writable() const noexcept { return writable_; }
     void reset() noexcept;
 
 private:

@@ -14,7 +14,6 @@
 namespace domus::monitor {
 namespace {
 
-// A grant in use, as the backend sees it.
 constexpr std::uint32_t kMaxIndirectSegments = 256;
 
 }  // namespace

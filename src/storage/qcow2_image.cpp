@@ -137,7 +137,6 @@ Result<std::uint64_t> Qcow2Image::run_length(std::uint64_t guest_offset, std::ui
         if (first.kind == Kind::normal)
             joins = joins && next.copied == first.copied &&
                     next.host_offset == first.host_offset + in_cluster + run;
-        if (first.kind == Kind::compressed) joins = false;
         if (!joins) break;
         run += std::min(length - run, cluster_size);
     }
