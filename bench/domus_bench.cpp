@@ -122,6 +122,23 @@ void bench_events() {
         if (f.count(name)) emit(name, f[name], "us");
 }
 
+// How late a guest's 50 ms sleep ends (its timer's one-shot deadline, delivered as
+// VIRQ_TIMER): the median over runs, by the guest's clock.
+void bench_timer() {
+    if (!wanted("timer_sleep_50ms_late_ms")) return;
+    std::vector<double> late;
+    for (int i = 0; i < 11; ++i) {
+        auto r = domus_run("timer", {});
+        auto f = figures(r.out);
+        if (r.status != 0 || !f.count("sleep_ms")) {
+            std::fprintf(stderr, "bench: timer failed (%d): %s\n", r.status, r.err.c_str());
+            return;
+        }
+        late.push_back(f["sleep_ms"] - 50.0);
+    }
+    emit("timer_sleep_50ms_late_ms", median(late), "ms");
+}
+
 void bench_compute() {
     if (!group_wanted("compute")) return;
     constexpr unsigned kIterations = 20000;  // the same work the guest does
@@ -330,6 +347,7 @@ int main(int argc, char** argv) {
     if (argc > 1) domus::bench::figure_filter() = argv[1];
     bench_boot();
     bench_events();
+    bench_timer();
     bench_compute();
     bench_toolstack();
     bench_block();

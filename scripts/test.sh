@@ -3,9 +3,22 @@
 # then the unit and integration tests again with host code under ASan/UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# ctest in build dir $1; without /dev/kvm, says loudly how many tests that skipped.
+run_ctest() {
+    (cd "$1" && ctest --output-on-failure -j2 2>&1 | tee ctest.log)
+    if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+        skipped=$(grep -c '\*\*\*Skipped' "$1/ctest.log" || true)
+        echo "************************************************************************"
+        echo "* WARNING: no usable /dev/kvm: $skipped tests in $1 were SKIPPED (they boot"
+        echo "* real guests). Run the suite on a machine with /dev/kvm to test them."
+        echo "************************************************************************"
+    fi
+}
+
 scripts/setup.sh build
-(cd build && ctest --output-on-failure -j2)
+run_ctest build
 # Sanitizer configuration: host code only (guests are the same images from build/).
 scripts/setup.sh build-asan -DDOMUS_SANITIZE=ON -DDOMUS_BUILD_GUEST=OFF \
     -DDOMUS_GUEST_DIR="$PWD/build/guest"
-(cd build-asan && ctest --output-on-failure -j2)
+run_ctest build-asan

@@ -26,7 +26,7 @@
 
 #include "../figures.hpp"
 #include "../host_io.hpp"
-#include "backends/blkback.hpp"
+#include "backends/block/blkback.hpp"
 #include "base/fd.hpp"
 #include "monitor/grant_table.hpp"
 #include "monitor/granted_pages.hpp"
@@ -63,8 +63,8 @@ void die(const std::string& what) {
 }
 
 // The monitor side of the device: grants mapped through the guest's table (as
-// VbdDevice::map_grants does); no notifications (the frontend polls).
-class Host final : public backends::BackendHost {
+// DeviceHost::map_grants does); no notifications (the frontend polls).
+class Host final : public backends::DataPathHost {
 public:
     explicit Host(monitor::GrantTable& grants) : grants_(grants) {}
     Result<void> map_grants(std::span<const grant_ref_t> refs, bool writable,

@@ -19,14 +19,28 @@ namespace {
     domus_waitq readers;
     bool ring_ready;
 
+    // Terminals want CRLF: like Mini-OS and Linux's hvc (ONLCR), the console turns each
+    // bare LF into CR LF; the backend passes the bytes through as they are.
+    bool needs_cr(const char* buf, size_t i)
+    {
+        return buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r');
+    }
+
     void early_write(const char* buf, size_t len)
     {
-        while (len) {
-            size_t n = len > DOMUS_CONSOLEIO_MAX ? DOMUS_CONSOLEIO_MAX : len;
-            hyp_console_write(buf, n);
-            buf += n;
-            len -= n;
+        char chunk[256]; // a small stack piece; each call stays far below DOMUS_CONSOLEIO_MAX
+        size_t used = 0;
+        for (size_t i = 0; i < len; ++i) {
+            if (used + 2 > sizeof chunk) {
+                hyp_console_write(chunk, used);
+                used = 0;
+            }
+            if (needs_cr(buf, i))
+                chunk[used++] = '\r';
+            chunk[used++] = buf[i];
         }
+        if (used)
+            hyp_console_write(chunk, used);
     }
 
     // Waits for ring space. The backend drains after a notify; between checks give the host
@@ -44,20 +58,23 @@ namespace {
         }
     }
 
+    void ring_put(xencons_interface* intf, XENCONS_RING_IDX& prod, char c)
+    {
+        if (prod - __atomic_load_n(&intf->out_cons, __ATOMIC_ACQUIRE) >= sizeof intf->out) {
+            __atomic_store_n(&intf->out_prod, prod, __ATOMIC_RELEASE);
+            wait_for_space(intf, prod);
+        }
+        intf->out[MASK_XENCONS_IDX(prod++, intf->out)] = c;
+    }
+
     void ring_write(const char* buf, size_t len)
     {
         xencons_interface* intf = boot.console;
         XENCONS_RING_IDX prod = intf->out_prod;
-        while (len) {
-            XENCONS_RING_IDX cons = __atomic_load_n(&intf->out_cons, __ATOMIC_ACQUIRE);
-            if (prod - cons >= sizeof intf->out) {
-                __atomic_store_n(&intf->out_prod, prod, __ATOMIC_RELEASE);
-                wait_for_space(intf, prod);
-                continue;
-            }
-            size_t space = sizeof intf->out - (prod - cons);
-            for (; space && len; --space, --len)
-                intf->out[MASK_XENCONS_IDX(prod++, intf->out)] = *buf++;
+        for (size_t i = 0; i < len; ++i) {
+            if (needs_cr(buf, i))
+                ring_put(intf, prod, '\r');
+            ring_put(intf, prod, buf[i]);
         }
         // Release: the data is visible before the new producer index.
         __atomic_store_n(&intf->out_prod, prod, __ATOMIC_RELEASE);

@@ -1,15 +1,19 @@
-// BackendHost: what a split-driver backend needs from the monitor that hosts it, and
-// nothing more: access to pages the frontend granted, and a way to notify it. A driver
-// domain would implement the same interface over a foreign-mapping device.
+// BackendHost: a split-driver device's whole view of the host that serves it: the
+// frontend's grants, the device's event channel, and the store. The monitor gives each
+// device one of its own; a driver domain would implement the same interface over a
+// foreign-mapping device, and tests implement it with fakes.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <span>
 
+#include "backends/xenbus_store.hpp"
 #include "base/result.hpp"
 
-#include <domus/abi/blkif.h>
+#include <domus/abi/event_channel.h>
+#include <domus/abi/grant_table.h>
+#include <domus/abi/xen.h>
 
 namespace domus::backends {
 
@@ -24,9 +28,12 @@ public:
     virtual void release() noexcept = 0;
 };
 
-class BackendHost {
+// What a device's data path (a ring engine such as BlkBack) needs from the host: the
+// frontend's grants and a way to notify it. Called from the device thread only.
+class DataPathHost {
 public:
-    virtual ~BackendHost() = default;
+    virtual ~DataPathHost() = default;
+
     // Maps the pages behind the frontend's grants `refs` (in that order), for writing too
     // if `writable`, into `pages`: all of them, or none and an error naming the cause for
     // the first grant the frontend may not give. `pages` is reused when it holds an object
@@ -34,8 +41,28 @@ public:
     // the host takes one lock, not one a page.
     virtual Result<void> map_grants(std::span<const grant_ref_t> refs, bool writable,
                                     std::unique_ptr<MappedPages>& pages) = 0;
-    // Raises the device's event channel in the frontend.
+    // Raises the device's event channel in the frontend (nothing when none is bound).
     virtual void notify_frontend() = 0;
+};
+
+// The whole of it, for the device: the data path's needs, the event channel's binding and
+// the store. Called from the device thread; the device owns its host, so the host
+// outlives every call.
+class BackendHost : public DataPathHost {
+public:
+    // The frontend's domain.
+    virtual domid_t frontend_id() const noexcept = 0;
+
+    // Takes the unbound event channel `port` the frontend offered to this backend's
+    // domain: from then on the frontend's notifications on it signal the eventfd
+    // `doorbell_fd` (without waking the monitor), and notify_frontend() raises it.
+    // One channel a device: binding again replaces the previous one.
+    virtual Result<void> bind_frontend(evtchn_port_t port, int doorbell_fd) = 0;
+    // Gives the channel back (no-op when none is bound).
+    virtual void unbind_frontend() noexcept = 0;
+
+    // The device's own Domain-0 connection to the store.
+    virtual XenbusStore& store() = 0;
 };
 
 }  // namespace domus::backends

@@ -87,9 +87,9 @@ int run_domain(const RunOptions& options) {
             std::fprintf(stderr, "domus: --disk: %s\n", disk.error().message.c_str());
             return monitor::kStatusMonitorError;
         }
-        config.disks.push_back(monitor::make_vbd_config(disk->target, disk->format, disk->vdev,
-                                                        disk->virtual_device, disk->read_only,
-                                                        disk->discard, disk->direct_io));
+        config.disks.push_back(domus::config::make_vbd_config(
+            disk->target, disk->format, disk->vdev, disk->virtual_device, disk->read_only,
+            disk->discard, disk->direct_io));
     }
     auto channels = toolstack::parse_channel_specs(options.channels);
     if (!channels) {

@@ -5,18 +5,19 @@
 #include <thread>
 
 #include "base/log.hpp"
+#include "monitor/device_host.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/guest_clock.hpp"
 
 namespace domus::monitor {
 
-VbdDevice* BlockDevices::find_locked(const std::string& vdev) const {
+backends::VbdDevice* BlockDevices::find_locked(const std::string& vdev) const {
     for (const auto& device : devices_)
         if (device->vdev() == vdev) return device.get();
     return nullptr;
 }
 
-Result<void> BlockDevices::attach(const VbdConfig& config) {
+Result<void> BlockDevices::attach(const config::VbdConfig& config) {
     std::lock_guard change(change_mutex_);
     {
         std::lock_guard lock(mutex_);
@@ -25,7 +26,8 @@ Result<void> BlockDevices::attach(const VbdConfig& config) {
                 return make_error("the domain already has a disk {} (device {})", device->vdev(),
                                   device->virtual_device());
     }
-    DOMUS_TRY(device, VbdDevice::create(domain_, config, store_socket_));
+    DOMUS_TRY(host, DeviceHost::create(domain_, store_socket_));
+    DOMUS_TRY(device, backends::VbdDevice::create(std::move(host), config));
     device->start();
     std::lock_guard lock(mutex_);
     devices_.push_back(std::move(device));
@@ -35,7 +37,7 @@ Result<void> BlockDevices::attach(const VbdConfig& config) {
 Result<bool> BlockDevices::detach(const std::string& vdev, bool force,
                                   std::chrono::milliseconds timeout) {
     std::lock_guard change(change_mutex_);
-    VbdDevice* device;
+    backends::VbdDevice* device;
     {
         std::lock_guard lock(mutex_);
         device = find_locked(vdev);
@@ -54,7 +56,7 @@ Result<bool> BlockDevices::detach(const std::string& vdev, bool force,
             vdev, timeout.count());
     }
     if (forced) device->announce_closed();
-    std::unique_ptr<VbdDevice> removed;
+    std::unique_ptr<backends::VbdDevice> removed;
     {
         std::lock_guard lock(mutex_);
         auto it = std::find_if(devices_.begin(), devices_.end(),
@@ -69,11 +71,11 @@ Result<bool> BlockDevices::detach(const std::string& vdev, bool force,
 
 Result<double> BlockDevices::replace_images(const std::vector<Replacement>& replacements) {
     std::lock_guard change(change_mutex_);
-    std::vector<VbdDevice*> devices;
+    std::vector<backends::VbdDevice*> devices;
     {
         std::lock_guard lock(mutex_);
         for (const auto& r : replacements) {
-            VbdDevice* device = find_locked(r.vdev);
+            backends::VbdDevice* device = find_locked(r.vdev);
             if (!device) return make_error("the domain has no disk {}", r.vdev);
             devices.push_back(device);
         }
@@ -114,7 +116,7 @@ std::vector<backends::BlkStats> BlockDevices::stats() const {
 }
 
 void BlockDevices::clear() {
-    std::vector<std::unique_ptr<VbdDevice>> devices;
+    std::vector<std::unique_ptr<backends::VbdDevice>> devices;
     {
         std::lock_guard lock(mutex_);
         devices.swap(devices_);

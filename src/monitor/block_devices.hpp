@@ -9,10 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "backends/blkback.hpp"
+#include "backends/block/vbd_device.hpp"
 #include "base/result.hpp"
-#include "monitor/vbd_config.hpp"
-#include "monitor/vbd_device.hpp"
+#include "config/vbd_config.hpp"
 #include "storage/block_image.hpp"
 
 namespace domus::monitor {
@@ -27,7 +26,7 @@ public:
 
     // Publishes a new device; its frontend connects when the guest sees it. The vdev and
     // its device number must be free.
-    Result<void> attach(const VbdConfig& config);
+    Result<void> attach(const config::VbdConfig& config);
 
     // Asks the frontend to let go and waits for it (up to `timeout`), then removes the
     // device. A guest that does not answer keeps its device unless `force`; a forced
@@ -48,13 +47,13 @@ public:
     void clear();
 
 private:
-    VbdDevice* find_locked(const std::string& vdev) const;
+    backends::VbdDevice* find_locked(const std::string& vdev) const;
 
     Domain& domain_;
     std::string store_socket_;
     std::mutex change_mutex_;   // one attach, detach or replacement at a time
     mutable std::mutex mutex_;  // guards devices_
-    std::vector<std::unique_ptr<VbdDevice>> devices_;
+    std::vector<std::unique_ptr<backends::VbdDevice>> devices_;
 };
 
 }  // namespace domus::monitor

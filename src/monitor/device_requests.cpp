@@ -17,7 +17,7 @@ Result<storage::Format> format_of(const nlohmann::json& request) {
 
 Result<nlohmann::json> attach(BlockDevices& devices, const nlohmann::json& request) {
     DOMUS_TRY(format, format_of(request));
-    VbdConfig config;
+    config::VbdConfig config;
     config.target = request.at("target").get<std::string>();
     config.format = format;
     config.vdev = request.at("vdev").get<std::string>();

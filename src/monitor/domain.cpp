@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "monitor/device_host.hpp"
 #include "monitor/hypercall_page.hpp"
 #include "monitor/page_tables.hpp"
 
@@ -151,9 +152,9 @@ Result<void> Domain::build(const kvm::System& kvm) {
     grants_ =
         std::make_unique<GrantTable>(memory_, config_.domid, kImageBase, layout_.monitor_area);
 
-    auto* ring = memory_.object<xencons_interface>(layout_.console_ring);
-    console_ = std::make_unique<ConsoleBackend>(*ring, config_.console_output_fd,
-                                                config_.console_input_fd);
+    console_ = std::make_unique<backends::PrimaryConsole>(
+        *memory_.range(layout_.console_ring, kPageSize), config_.console_output_fd,
+        config_.console_input_fd);
     evtchn_port_t console_port = events_->bind_backend(console_->doorbell_fd());
     console_port_ = console_port;
     DOMUS_TRY_VOID(
@@ -176,7 +177,7 @@ Result<void> Domain::build(const kvm::System& kvm) {
         if (info) clock_.publish(memory_.object<vcpu_info>(info)->time);
     }
     DOMUS_TRY_VOID(write_start_info(image));
-    console_->start(*events_, console_port);
+    console_->start([this, console_port] { events_->raise(console_port); });
     auto* start = memory_.object<start_info>(layout_.start_info);
     start->console.evtchn = console_port;
     if (!config_.store_run_dir.empty()) {
@@ -200,8 +201,8 @@ Result<void> Domain::build(const kvm::System& kvm) {
     if (!config_.channels.empty() && config_.store_run_dir.empty())
         return make_error("channels are negotiated through the store: give a store run directory");
     for (const auto& channel : config_.channels) {
-        DOMUS_TRY(device, ChannelDevice::create(*this, channel,
-                                                config_.store_run_dir + "/xenstored/socket"));
+        DOMUS_TRY(host, DeviceHost::create(*this, config_.store_run_dir + "/xenstored/socket"));
+        DOMUS_TRY(device, backends::ChannelDevice::create(std::move(host), channel));
         device->start();
         channels_.push_back(std::move(device));
     }

@@ -10,12 +10,13 @@
 #include <mutex>
 #include <vector>
 
+#include "backends/console/channel_device.hpp"
+#include "backends/console/primary_console.hpp"
 #include "backends/emulated_disk.hpp"
 #include "backends/pio_device.hpp"
 #include "base/result.hpp"
 #include "kvm/kvm.hpp"
-#include "monitor/channel_device.hpp"
-#include "monitor/console_backend.hpp"
+#include "monitor/block_devices.hpp"
 #include "monitor/domain_config.hpp"
 #include "monitor/domain_exit.hpp"
 #include "monitor/elf_loader.hpp"
@@ -25,7 +26,6 @@
 #include "monitor/guest_memory.hpp"
 #include "monitor/layout.hpp"
 #include "monitor/store_link.hpp"
-#include "monitor/block_devices.hpp"
 #include "monitor/vcpu_runner.hpp"
 
 #include <domus/abi/start_info.h>
@@ -75,7 +75,7 @@ public:
     const GuestClock& clock() const noexcept { return clock_; }
     EventChannels& events() noexcept { return *events_; }
     GrantTable& grants() noexcept { return *grants_; }
-    ConsoleBackend& console() noexcept { return *console_; }
+    backends::PrimaryConsole& console() noexcept { return *console_; }
     shared_info& shared() noexcept { return *shared_; }
     VcpuRunner* vcpu(std::uint32_t index) noexcept {
         return index < vcpus_.size() ? vcpus_[index].get() : nullptr;
@@ -119,13 +119,13 @@ private:
     shared_info* shared_ = nullptr;
     std::unique_ptr<EventChannels> events_;
     std::unique_ptr<GrantTable> grants_;  // before the backends: their mappings go first
-    std::unique_ptr<ConsoleBackend> console_;
+    std::unique_ptr<backends::PrimaryConsole> console_;
     std::unique_ptr<StoreLink> store_;
     std::uint32_t console_port_ = 0;
     std::unique_ptr<backends::EmulatedDisk> emulated_disk_;
     std::vector<PioRegistration> pio_devices_;
     std::unique_ptr<BlockDevices> block_devices_;  // after grants_ and events_: go first
-    std::vector<std::unique_ptr<ChannelDevice>> channels_;  // likewise
+    std::vector<std::unique_ptr<backends::ChannelDevice>> channels_;  // likewise
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     std::uint32_t shutdown_code_reason_ = 0;
 

@@ -60,9 +60,9 @@ int run(const Options& options) {
             report(options.ready_fd, "error: disk: " + disk.error().message);
             return kStatusMonitorError;
         }
-        config.disks.push_back(make_vbd_config(disk->target, disk->format, disk->vdev,
-                                               disk->virtual_device, disk->read_only, disk->discard,
-                                               disk->direct_io));
+        config.disks.push_back(domus::config::make_vbd_config(
+            disk->target, disk->format, disk->vdev, disk->virtual_device, disk->read_only,
+            disk->discard, disk->direct_io));
     }
     auto channels = domus::toolstack::parse_channel_specs(options.channels);
     if (!channels) {

@@ -55,14 +55,18 @@ TEST_F(BootTest, FaultingGuestIsReportedAsCrashedWithRegisters) {
     EXPECT_NE(r.err.find("rip="), std::string::npos) << r.err;
 }
 
-TEST_F(BootTest, SleepOf50MillisecondsLasts50Milliseconds) {
+// What the guest can promise under any load: a sleep never ends early by the guest's
+// clock, that clock does not run ahead of the host's, and the timer fires. How late it
+// fires on a quiet host is a benchmark figure (timer_sleep_50ms_late_ms in bench/run).
+TEST_F(BootTest, SleepOf50MillisecondsNeverEndsEarlyAndEnds) {
     auto r = run(guest_image("timer"));
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     std::smatch m;
     ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(sleep_ms ([0-9.]+))"))) << r.out;
     double ms = std::stod(m[1]);
-    EXPECT_GE(ms, 45.0);
-    EXPECT_LE(ms, 55.0);
+    EXPECT_GE(ms, 50.0);
+    EXPECT_GE(r.elapsed.count(), ms);  // the whole run, by the host's clock
+    EXPECT_LT(ms, 10'000.0);
 }
 
 TEST_F(BootTest, SelfTestPassesOnFourVcpus) {

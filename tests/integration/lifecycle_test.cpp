@@ -106,13 +106,16 @@ TEST_F(LifecycleTest, AGuestCrashDoesNotDisturbOtherDomains) {
 
 TEST_F(LifecycleTest, DaemonKilledWithDomainsRunningIsRecovered) {
     ASSERT_EQ(domus({"create", idle_config("survivor")}).status, 0);
+    std::vector<pid_t> killed;
     for (pid_t pid : run_dir_processes()) {
         std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
         std::string comm;
         std::getline(in, comm);
-        if (comm == "domusd") ::kill(pid, SIGKILL);
+        if (comm == "domusd" && ::kill(pid, SIGKILL) == 0) killed.push_back(pid);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_EQ(killed.size(), 1u);
+    // Gone (or a zombie: its files, sockets and lock are released by then).
+    ASSERT_TRUE(eventually([&] { return !process_running(killed[0]); }));
     // The next command starts a new daemon, which finds the domain again.
     EXPECT_EQ(state_of(domus({"list"}).out, "survivor"), "-b----");
     EXPECT_EQ(domus({"shutdown", "-w", "survivor"}).status, 0);

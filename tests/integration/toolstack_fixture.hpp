@@ -98,6 +98,14 @@ protected:
         return pids;
     }
 
+    // True while `pid` exists and is not a zombie.
+    static bool process_running(pid_t pid) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), {});
+        auto close = stat.rfind(')');  // the state follows the command name
+        return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+    }
+
     void kill_run_dir_processes(int signal) {
         for (pid_t pid : run_dir_processes())
             ::kill(pid, signal);

@@ -18,12 +18,14 @@
 #include <fcntl.h>
 #include <sys/uio.h>
 
+#include <climits>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <optional>
 
-#include "backends/blkback.hpp"
+#include "backends/block/blkback.hpp"
 #include "base/log.hpp"
 #include "storage/io_vector.hpp"
 
@@ -236,6 +238,7 @@ bool BlkBack::transfer_inline(Slot& s) {
     bool write = is_write(s.request);
     if (!tuning_.inline_io || uncached_ || (!write && !nowait_reads_)) return false;
     // Fewer pieces than IOV_MAX: parse_blk_request bounds the segments of a request.
+    static_assert(kMaxIndirectSegments <= IOV_MAX);
     int count = int(s.pieces.size());
     ssize_t moved;
     if (write && !nowait_writes_) {

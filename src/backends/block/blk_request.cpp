@@ -1,5 +1,5 @@
 // blkif request validation.
-#include "backends/blk_request.hpp"
+#include "backends/block/blk_request.hpp"
 
 #include <cstring>
 
@@ -88,7 +88,8 @@ std::variant<BlkRequest, BlkError> parse_blk_request(const blkif_request& raw,
             request.kind = indirect.indirect_op == BLKIF_OP_READ ? BlkRequest::Kind::read
                                                                  : BlkRequest::Kind::write;
             request.sector = indirect.sector_number;
-            if (indirect.nr_segments == 0 || indirect.nr_segments > limits.max_indirect_segments)
+            if (indirect.nr_segments == 0 || indirect.nr_segments > limits.max_indirect_segments ||
+                indirect.nr_segments > kMaxIndirectSegments)
                 return BlkError::bad_segments;
             request.indirect_segments = indirect.nr_segments;
             request.indirect_pages =

@@ -6,7 +6,7 @@
 
 #include "storage/block_image.hpp"
 
-namespace domus::monitor {
+namespace domus::config {
 
 struct VbdConfig {
     std::string target;  // image file or block device
@@ -30,4 +30,4 @@ inline VbdConfig make_vbd_config(std::string target, const std::string& format, 
         direct_io};
 }
 
-}  // namespace domus::monitor
+}  // namespace domus::config

@@ -1,7 +1,7 @@
 // BlkBack: ring pass, grant mapping and image I/O for one virtual block device: what
 // both engines share, and the synchronous engine (qcow2). The fast path for raw images
 // is in blkback_uring.cpp.
-#include "backends/blkback.hpp"
+#include "backends/block/blkback.hpp"
 
 #include <unistd.h>
 
@@ -13,7 +13,7 @@
 
 namespace domus::backends {
 
-BlkBack::BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::byte> ring,
+BlkBack::BlkBack(DataPathHost& host, storage::BlockImage& image, std::span<std::byte> ring,
                  DiskLimits limits, bool resume)
     : host_(host),
       image_(image),

@@ -12,11 +12,16 @@
 
 namespace domus::backends {
 
+// The most segments an indirect request may ever carry here, whatever a device
+// advertises: one request's data is moved with one vectored call, which takes at most
+// IOV_MAX (1024) pieces.
+inline constexpr std::uint32_t kMaxIndirectSegments = 256;
+
 struct DiskLimits {
     std::uint64_t sectors = 0;  // capacity in 512-byte sectors
     bool read_only = false;
-    bool discard = false;  // feature-discard advertised
-    std::uint32_t max_indirect_segments = 256;
+    bool discard = false;                                        // feature-discard advertised
+    std::uint32_t max_indirect_segments = kMaxIndirectSegments;  // at most that; 0: none
 };
 
 struct BlkSegment {

@@ -1,5 +1,5 @@
 // ConsoleRing against a page the test plays the frontend on, hostile indices included.
-#include "backends/console_ring.hpp"
+#include "backends/console/console_ring.hpp"
 
 #include <gtest/gtest.h>
 
@@ -68,6 +68,24 @@ TEST(ConsoleRing, ImpossibleIndicesBreakTheRingAndTakeNothing) {
     page.ring().in_cons = 5;              // ahead of our in_prod (0)
     EXPECT_FALSE(ring.put_input("x"));
     EXPECT_EQ(page.ring().in_prod, 0u);
+}
+
+TEST(ConsoleRing, KeepsItsOwnIndicesWhateverTheFrontendWritesOverThem) {
+    Page page;
+    ConsoleRing ring(page.bytes);
+    page.produce("once\n");
+    std::string out;
+    EXPECT_EQ(ring.take_output(out, 100), 5u);
+    // A hostile frontend rewinds the backend's out_cons and moves its in_prod: the
+    // backend neither hands the same bytes out twice nor loses track of `in`.
+    page.ring().out_cons -= 5;
+    page.ring().in_prod += 5000;
+    EXPECT_EQ(ring.take_output(out, 100), 0u);
+    EXPECT_EQ(out, "once\n");
+    EXPECT_EQ(ring.output_pending(), 0u);
+    EXPECT_EQ(ring.put_input("ok"), 2u);
+    EXPECT_EQ(page.ring().in_prod, 2u);
+    EXPECT_EQ(page.consume(), "ok");
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // blkif request validation: every rejection, and hostile random requests.
-#include "backends/blk_request.hpp"
+#include "backends/block/blk_request.hpp"
 
 #include <gtest/gtest.h>
 

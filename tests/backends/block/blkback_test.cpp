@@ -2,7 +2,7 @@
 // are pages of a test buffer) over a real image file, with the same expectations for
 // each engine: raw inline (page-cache hits answered in the pass), raw through io_uring
 // only (many requests in flight), and qcow2 (synchronous).
-#include "backends/blkback.hpp"
+#include "backends/block/blkback.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -25,7 +25,7 @@ constexpr std::uint64_t kDiskBytes = 4ull << 20;  // 8192 sectors
 constexpr grant_ref_t kBadGref = 100000;
 
 // Grants are pages of one buffer; any other ref is refused, as a grant table would.
-class FakeHost final : public BackendHost {
+class FakeHost final : public DataPathHost {
 public:
     // Page-aligned, as guest pages are (O_DIRECT takes whole pages as they come).
     FakeHost()

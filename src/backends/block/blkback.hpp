@@ -24,7 +24,7 @@
 #include <sys/uio.h>
 
 #include "backends/backend_host.hpp"
-#include "backends/blk_request.hpp"
+#include "backends/block/blk_request.hpp"
 #include "backends/shared_ring.hpp"
 #include "storage/block_image.hpp"
 #include "storage/uring_queue.hpp"
@@ -84,7 +84,7 @@ public:
     // synchronous I/O when the image has no direct fd or io_uring is unavailable.
     // `resume`: the ring is live and the previous BlkBack on it was drained (idle()), as
     // when a snapshot swaps the image under a connected frontend.
-    BlkBack(BackendHost& host, storage::BlockImage& image, std::span<std::byte> ring,
+    BlkBack(DataPathHost& host, storage::BlockImage& image, std::span<std::byte> ring,
             DiskLimits limits, bool resume = false);
     // Waits for every I/O in flight before the grant mappings are released: the kernel
     // never writes into a page the frontend got back.
@@ -165,7 +165,7 @@ private:
     void finish(std::uint32_t slot);
     void wait_for_all_io() noexcept;
 
-    BackendHost& host_;
+    DataPathHost& host_;
     storage::BlockImage& image_;
     Ring ring_;
     DiskLimits limits_;

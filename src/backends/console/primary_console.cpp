@@ -1,6 +1,6 @@
-// Console backend: ring draining with Xen's index discipline (read prod once, check it,
-// copy, then publish cons) and input feeding.
-#include "monitor/console_backend.hpp"
+// PrimaryConsole: draining the ring (ConsoleRing's index discipline), input feeding and
+// the output history.
+#include "backends/console/primary_console.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -10,15 +10,9 @@
 #include <atomic>
 
 #include "base/log.hpp"
-#include "monitor/event_channels.hpp"
 
-namespace domus::monitor {
+namespace domus::backends {
 namespace {
-
-template <class T>
-std::atomic_ref<T> shared(T& value) {
-    return std::atomic_ref<T>(value);
-}
 
 void drain_eventfd(int fd) {
     std::uint64_t value;
@@ -27,25 +21,23 @@ void drain_eventfd(int fd) {
 
 }  // namespace
 
-ConsoleBackend::ConsoleBackend(xencons_interface& ring, int output_fd, int input_fd)
-    : ring_(ring),
+PrimaryConsole::PrimaryConsole(std::span<std::byte> page, int output_fd, int input_fd)
+    : ring_(page),
       output_fd_(output_fd),
       input_fd_(input_fd),
       doorbell_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-ConsoleBackend::~ConsoleBackend() {
+PrimaryConsole::~PrimaryConsole() {
     stop();
 }
 
-void ConsoleBackend::start(EventChannels& events, std::uint32_t port) {
-    events_ = &events;
-    port_ = port;
-    shared(ring_.connection).store(0);
+void PrimaryConsole::start(std::function<void()> notify_guest) {
+    notify_guest_ = std::move(notify_guest);
     thread_ = std::thread([this] { thread_main(); });
 }
 
-void ConsoleBackend::stop() {
+void PrimaryConsole::stop() {
     if (!thread_.joinable()) return;
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof(one));
@@ -53,7 +45,7 @@ void ConsoleBackend::stop() {
     drain_output();
 }
 
-void ConsoleBackend::thread_main() {
+void PrimaryConsole::thread_main() {
     pollfd fds[3] = {
         {doorbell_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}, {input_fd_, POLLIN, 0}};
     for (;;) {
@@ -83,58 +75,46 @@ void ConsoleBackend::thread_main() {
     }
 }
 
-void ConsoleBackend::drain_output() {
-    // The guest owns out_prod; read it once, reject impossible values, copy, then
-    // publish out_cons so the guest may reuse the space.
-    constexpr XENCONS_RING_IDX kSize = sizeof(ring_.out);
+void PrimaryConsole::drain_output() {
+    constexpr std::size_t kSize = sizeof(xencons_interface::out);
     std::lock_guard lock(drain_mutex_);  // the console thread and console_io both drain
-    XENCONS_RING_IDX cons = shared(ring_.out_cons).load(std::memory_order_relaxed);
-    XENCONS_RING_IDX prod = shared(ring_.out_prod).load(std::memory_order_acquire);
-    XENCONS_RING_IDX used = prod - cons;
-    if (used == 0) return;
-    if (used > kSize) {
+    drained_.clear();
+    auto taken = ring_.take_output(drained_, kSize);
+    if (!taken) {
+        // A confused guest: say so (rate-limited) and carry on from where it claims to be.
         static log::RateLimit limit;
-        if (limit.allow())
-            DOMUS_LOG_WARN("console", "guest console ring index out of range ({} bytes)", used);
-        shared(ring_.out_cons).store(prod, std::memory_order_release);  // resynchronise
+        if (limit.allow()) DOMUS_LOG_WARN("console", "guest console ring index out of range");
+        ring_.skip_output();
         return;
     }
-    char copy[kSize];
-    for (XENCONS_RING_IDX i = 0; i < used; ++i)
-        copy[i] = ring_.out[MASK_XENCONS_IDX(cons + i, ring_.out)];
-    shared(ring_.out_cons).store(prod, std::memory_order_release);
-    write_all(copy, used);
-    bytes_out_.fetch_add(used, std::memory_order_relaxed);
+    if (*taken == 0) return;
+    write_all(drained_.data(), drained_.size());
+    bytes_out_.fetch_add(*taken, std::memory_order_relaxed);
     // A guest that found the ring full waits for space: tell it when the ring was at
     // least half full (the guest contract in console.h); smaller drains stay silent.
-    if (used >= kSize / 2 && events_) {
-        notifications_.fetch_add(1, std::memory_order_relaxed);
-        events_->raise(port_);
-    }
+    if (*taken >= kSize / 2) notify();
 }
 
-void ConsoleBackend::feed_input() {
-    constexpr XENCONS_RING_IDX kSize = sizeof(ring_.in);
+void PrimaryConsole::feed_input() {
     std::lock_guard lock(input_mutex_);
     if (pending_input_.empty()) return;
-    XENCONS_RING_IDX prod = shared(ring_.in_prod).load(std::memory_order_relaxed);
-    XENCONS_RING_IDX cons = shared(ring_.in_cons).load(std::memory_order_acquire);
-    XENCONS_RING_IDX used = prod - cons;
-    if (used > kSize) used = kSize;  // a confused guest: just stop feeding
-    std::size_t room = std::min<std::size_t>(kSize - used, pending_input_.size());
-    for (std::size_t i = 0; i < room; ++i)
-        ring_.in[MASK_XENCONS_IDX(prod + i, ring_.in)] = pending_input_[i];
-    shared(ring_.in_prod).store(prod + XENCONS_RING_IDX(room), std::memory_order_release);
-    pending_input_.erase(0, room);
-    if (room && events_) events_->raise(port_);
+    auto put = ring_.put_input(pending_input_);
+    if (!put || *put == 0) return;  // full, or a confused guest: just stop feeding
+    pending_input_.erase(0, *put);
+    notify();
 }
 
-void ConsoleBackend::write_direct(const char* data, std::size_t length) {
+void PrimaryConsole::notify() {
+    notifications_.fetch_add(1, std::memory_order_relaxed);
+    if (notify_guest_) notify_guest_();
+}
+
+void PrimaryConsole::write_direct(const char* data, std::size_t length) {
     drain_output();  // keep ring output that came first ahead of this
     write_all(data, length);
 }
 
-std::size_t ConsoleBackend::read_direct(char* data, std::size_t length) {
+std::size_t PrimaryConsole::read_direct(char* data, std::size_t length) {
     std::lock_guard lock(input_mutex_);
     std::size_t n = std::min(length, pending_input_.size());
     std::copy_n(pending_input_.data(), n, data);
@@ -144,7 +124,7 @@ std::size_t ConsoleBackend::read_direct(char* data, std::size_t length) {
 
 constexpr std::size_t kHistoryBytes = 64 * 1024;
 
-void ConsoleBackend::write_all(const char* data, std::size_t length) {
+void PrimaryConsole::write_all(const char* data, std::size_t length) {
     std::lock_guard lock(output_mutex_);
     history_.append(data, length);
     if (history_.size() > kHistoryBytes) history_.erase(0, history_.size() - kHistoryBytes);
@@ -160,7 +140,7 @@ void ConsoleBackend::write_all(const char* data, std::size_t length) {
     }
 }
 
-void ConsoleBackend::set_output(int fd, bool replay) {
+void PrimaryConsole::set_output(int fd, bool replay) {
     drain_output();
     std::lock_guard lock(output_mutex_);
     output_fd_ = fd;
@@ -181,7 +161,7 @@ void ConsoleBackend::set_output(int fd, bool replay) {
     }
 }
 
-void ConsoleBackend::push_input(std::string_view bytes) {
+void PrimaryConsole::push_input(std::string_view bytes) {
     {
         std::lock_guard lock(input_mutex_);
         pending_input_.append(bytes);
@@ -189,4 +169,4 @@ void ConsoleBackend::push_input(std::string_view bytes) {
     feed_input();
 }
 
-}  // namespace domus::monitor
+}  // namespace domus::backends

@@ -1,0 +1,291 @@
+// XenbusDevice against a fake host and an in-memory store: the common keys published in
+// one transaction, the backend following the frontend's states, hot-unplug, teardown,
+// and the frontend's numeric keys parsed digits-only.
+#include "backends/xenbus_device.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include <domus/abi/blkif.h>  // enum xenbus_state
+
+namespace domus::backends {
+namespace {
+
+// The store: a map, one watch list, events signalled on an eventfd.
+class MemoryStore final : public XenbusStore {
+public:
+    MemoryStore() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+    Result<std::string> read(std::string_view path) override {
+        std::lock_guard lock(mutex_);
+        auto it = nodes_.find(std::string(path));
+        if (it == nodes_.end()) return make_error("ENOENT");
+        return it->second;
+    }
+    Result<void> write(std::string_view path, std::string_view value) override {
+        std::lock_guard lock(mutex_);
+        set_locked(std::string(path), std::string(value));
+        return {};
+    }
+    Result<void> remove(std::string_view path) override {
+        std::lock_guard lock(mutex_);
+        std::string prefix(path);
+        for (auto it = nodes_.begin(); it != nodes_.end();)
+            it = (it->first == prefix || it->first.starts_with(prefix + "/")) ? nodes_.erase(it)
+                                                                              : std::next(it);
+        ++removals;
+        return {};
+    }
+    Result<void> transact(const std::function<Result<void>(XenbusTransaction&)>& body) override {
+        // Buffered, then applied at once: nobody sees half of it.
+        struct Buffer final : XenbusTransaction {
+            std::vector<std::pair<std::string, std::string>> writes;
+            Result<void> write(std::string_view p, std::string_view v) override {
+                writes.emplace_back(p, v);
+                return {};
+            }
+            Result<void> mkdir(std::string_view p) override { return write(p, ""); }
+            Result<void> set_perms(std::string_view, const std::vector<std::string>&) override {
+                return {};
+            }
+        } buffer;
+        DOMUS_TRY_VOID(body(buffer));
+        std::lock_guard lock(mutex_);
+        for (auto& [p, v] : buffer.writes)
+            set_locked(p, v);
+        ++transactions;
+        return {};
+    }
+    Result<void> watch(std::string_view path, std::string_view token) override {
+        std::lock_guard lock(mutex_);
+        watches_.emplace_back(path, token);
+        queue_locked(std::string(path), std::string(token));  // Xen fires a new watch once
+        return {};
+    }
+    Result<std::optional<XenbusWatchEvent>> next_event(bool) override {
+        std::lock_guard lock(mutex_);
+        if (events_.empty()) {
+            std::uint64_t value;
+            [[maybe_unused]] auto n = ::read(wake_.get(), &value, sizeof(value));
+            return std::optional<XenbusWatchEvent>();
+        }
+        auto event = std::move(events_.front());
+        events_.pop_front();
+        return std::optional<XenbusWatchEvent>(std::move(event));
+    }
+    int fd() const noexcept override { return wake_.get(); }
+
+    std::string get(const std::string& path) {
+        auto value = read(path);
+        return value ? *value : "<none>";
+    }
+    int transactions = 0;
+    int removals = 0;
+
+private:
+    void set_locked(std::string path, std::string value) {
+        nodes_[path] = std::move(value);
+        for (auto& [watched, token] : watches_)
+            if (path == watched) queue_locked(path, token);
+    }
+    void queue_locked(std::string path, std::string token) {
+        events_.push_back({std::move(path), std::move(token)});
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof(one));
+    }
+
+    Fd wake_;
+    std::mutex mutex_;
+    std::map<std::string, std::string> nodes_;
+    std::vector<std::pair<std::string, std::string>> watches_;
+    std::deque<XenbusWatchEvent> events_;
+};
+
+// One page of the test's own, "mapped" while in use.
+struct Page final : MappedPages {
+    alignas(4096) std::byte bytes[4096] = {};
+    bool mapped = false;
+    std::size_t size() const noexcept override { return mapped ? 1 : 0; }
+    std::span<std::byte> page(std::size_t) const noexcept override {
+        return std::span<std::byte>(const_cast<std::byte*>(bytes), sizeof bytes);
+    }
+    void release() noexcept override { mapped = false; }
+};
+
+class FakeHost final : public BackendHost {
+public:
+    explicit FakeHost(MemoryStore& store) : store_(store) {}
+    domid_t frontend_id() const noexcept override { return 7; }
+    Result<void> map_grants(std::span<const grant_ref_t> refs, bool,
+                            std::unique_ptr<MappedPages>& pages) override {
+        if (refs.size() != 1 || refs[0] != 8) return make_error("bad gref {}", refs[0]);
+        if (!pages) pages = std::make_unique<Page>();
+        static_cast<Page&>(*pages).mapped = true;
+        return {};
+    }
+    void notify_frontend() override {}
+    Result<void> bind_frontend(evtchn_port_t port, int) override {
+        if (port != 5) return make_error("port {} not offered", port);
+        bound = true;
+        return {};
+    }
+    void unbind_frontend() noexcept override { bound = false; }
+    XenbusStore& store() override { return store_; }
+    std::atomic<bool> bound = false;
+
+private:
+    MemoryStore& store_;
+};
+
+// A device whose connect maps the frontend's ring-ref and binds its port.
+class TestDevice final : public XenbusDevice {
+public:
+    TestDevice(std::unique_ptr<BackendHost> host)
+        : XenbusDevice(std::move(host), "vtest", 3, "t3") {}
+    ~TestDevice() override { stop(); }
+    std::atomic<int> connects = 0, disconnects = 0;
+    bool ring_mapped() {
+        bool mapped = false;
+        (void)run_on_thread([&] {
+            mapped = pages_ && pages_->size() == 1;
+            return Result<void>();
+        });
+        return mapped;
+    }
+
+    // Waits (bounded) until `done` holds; the device thread changes what it looks at.
+    template <class F>
+    bool wait_for(F done) {
+        for (int i = 0; i < 5000 && !done(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return done();
+    }
+
+private:
+    Result<void> publish_keys(XenbusTransaction& t) override {
+        return t.write(backend_dir() + "/feature-test", "1");
+    }
+    Result<void> connect() override {
+        DOMUS_TRY_VOID(take_ring("ring-ref", "port", -1, pages_));
+        ++connects;
+        return {};
+    }
+    void disconnect() override {
+        pages_->release();
+        ++disconnects;
+    }
+    std::size_t device_fds(std::span<pollfd, kMaxDeviceFds>) override { return 0; }
+    void device_ready(std::span<const pollfd>) override {}
+
+    std::unique_ptr<MappedPages> pages_;
+};
+
+constexpr const char* kFront = "/local/domain/7/device/vtest/3";
+constexpr const char* kBack = "/local/domain/0/backend/vtest/7/3";
+
+struct XenbusDeviceTest : ::testing::Test {
+    MemoryStore store;
+    FakeHost* host = nullptr;
+    std::unique_ptr<TestDevice> device;
+
+    void SetUp() override {
+        auto owned = std::make_unique<FakeHost>(store);
+        host = owned.get();
+        device = std::make_unique<TestDevice>(std::move(owned));
+        ASSERT_TRUE(device->publish());
+        device->start();
+    }
+    std::string state() { return store.get(std::string(kBack) + "/state"); }
+    void frontend(const std::string& key, const std::string& value) {
+        ASSERT_TRUE(store.write(std::string(kFront) + "/" + key, value));
+    }
+};
+
+TEST_F(XenbusDeviceTest, PublishesBothDirectoriesInOneTransaction) {
+    EXPECT_EQ(store.transactions, 1);
+    EXPECT_EQ(store.get(std::string(kBack) + "/frontend"), kFront);
+    EXPECT_EQ(store.get(std::string(kBack) + "/frontend-id"), "7");
+    EXPECT_EQ(store.get(std::string(kBack) + "/online"), "1");
+    EXPECT_EQ(store.get(std::string(kBack) + "/feature-test"), "1");
+    EXPECT_EQ(store.get(std::string(kFront) + "/backend"), kBack);
+    EXPECT_EQ(store.get(std::string(kFront) + "/backend-id"), "0");
+    EXPECT_EQ(state(), std::to_string(XenbusStateInitWait));
+}
+
+TEST_F(XenbusDeviceTest, ConnectsFollowsClosingAndWaitsForTheNextFrontend) {
+    frontend("ring-ref", "8");
+    frontend("port", "5");
+    frontend("state", std::to_string(XenbusStateInitialised));
+    ASSERT_TRUE(device->wait_for([&] { return state() == std::to_string(XenbusStateConnected); }));
+    EXPECT_EQ(device->connects, 1);
+    EXPECT_TRUE(host->bound);
+    frontend("state", std::to_string(XenbusStateClosing));
+    ASSERT_TRUE(device->wait_for([&] { return state() == std::to_string(XenbusStateClosing); }));
+    EXPECT_EQ(device->disconnects, 1);
+    EXPECT_FALSE(host->bound);
+    frontend("state", std::to_string(XenbusStateClosed));
+    ASSERT_TRUE(device->wait_for([&] { return state() == std::to_string(XenbusStateInitWait); }));
+    frontend("state", std::to_string(XenbusStateConnected));  // a new frontend
+    ASSERT_TRUE(device->wait_for([&] { return state() == std::to_string(XenbusStateConnected); }));
+    EXPECT_EQ(device->connects, 2);
+}
+
+TEST_F(XenbusDeviceTest, AFrontendWithBadKeysGetsClosingAndKeepsNothingBound) {
+    frontend("ring-ref", "8");
+    frontend("port", "9");  // not offered: the binding is refused
+    frontend("state", std::to_string(XenbusStateInitialised));
+    ASSERT_TRUE(device->wait_for([&] { return state() == std::to_string(XenbusStateClosing); }));
+    EXPECT_EQ(device->connects, 0);
+    EXPECT_FALSE(host->bound);
+    EXPECT_FALSE(device->ring_mapped());  // the ring it had mapped was let go
+}
+
+TEST_F(XenbusDeviceTest, DetachReleasesAnIdleDeviceAndNeverReconnects) {
+    ASSERT_TRUE(device->begin_detach());
+    EXPECT_TRUE(device->released());
+    EXPECT_EQ(store.get(std::string(kBack) + "/online"), "0");
+    EXPECT_EQ(state(), std::to_string(XenbusStateClosed));
+    frontend("ring-ref", "8");
+    frontend("port", "5");
+    frontend("state", std::to_string(XenbusStateInitialised));
+    ASSERT_TRUE(device->run_on_thread([] { return Result<void>(); }));  // events handled
+    EXPECT_EQ(device->connects, 0);
+}
+
+TEST_F(XenbusDeviceTest, DetachWaitsForAConnectedFrontendToClose) {
+    frontend("ring-ref", "8");
+    frontend("port", "5");
+    frontend("state", std::to_string(XenbusStateConnected));
+    ASSERT_TRUE(device->wait_for([&] { return host->bound.load(); }));
+    ASSERT_TRUE(device->begin_detach());
+    EXPECT_FALSE(device->released());
+    frontend("state", std::to_string(XenbusStateClosing));
+    ASSERT_TRUE(device->wait_for([&] { return !host->bound.load(); }));
+    frontend("state", std::to_string(XenbusStateClosed));
+    ASSERT_TRUE(device->wait_for([&] { return device->released(); }));
+}
+
+TEST_F(XenbusDeviceTest, TeardownRemovesBothDirectories) {
+    device.reset();
+    EXPECT_EQ(store.get(std::string(kBack) + "/state"), "<none>");
+    EXPECT_EQ(store.get(std::string(kFront) + "/backend"), "<none>");
+}
+
+TEST(ParseFrontendU32, TakesDigitsOnly) {
+    EXPECT_EQ(*parse_frontend_u32("0", "k"), 0u);
+    EXPECT_EQ(*parse_frontend_u32("4294967295", "k"), 4294967295u);
+    for (const char* bad : {"", " 1", "+1", "-1", "1x", "4294967296", "99999999999", "0x10"})
+        EXPECT_FALSE(parse_frontend_u32(bad, "k")) << bad;
+}
+
+}  // namespace
+}  // namespace domus::backends
