@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "base/log.hpp"
@@ -78,14 +79,15 @@ DomainSocketServer::~DomainSocketServer() {
 
 void DomainSocketServer::add_monitor(Fd socket) {
     Pending& pending = pending_.emplace_back(Pending{std::move(socket), 0});
-    auto token = loop_.add(pending.socket.get(), EPOLLIN | EPOLLRDHUP,
-                           [this, &pending](std::uint32_t) { on_handshake(pending); });
-    if (!token) {
-        DOMUS_LOG_WARN("xenstored", "{}", token.error().message);
+    try {
+        auto token = loop_.add(pending.socket.get(), EPOLLIN | EPOLLRDHUP,
+                               [this, &pending](std::uint32_t) { on_handshake(pending); });
+        if (!token) throw std::runtime_error(token.error().message);
+        pending.token = *token;
+    } catch (...) {  // UnixListener logs it
         drop_pending(pending);
-        return;
+        throw;
     }
-    pending.token = *token;
 }
 
 void DomainSocketServer::drop_pending(Pending& pending) noexcept {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 #include "base/log.hpp"
 
@@ -110,15 +111,16 @@ ToolSocketServer::~ToolSocketServer() {
 
 void ToolSocketServer::add_client(Fd fd) {
     Client& client = clients_.emplace_back(*this, std::move(fd));
-    router_.attach(client.connection_, client);
-    auto token = loop_.add(client.fd_.get(), client.interest_,
-                           [this, &client](std::uint32_t events) { serve(client, events); });
-    if (!token) {
-        DOMUS_LOG_WARN("xenstored", "{}", token.error().message);
+    try {
+        router_.attach(client.connection_, client);
+        auto token = loop_.add(client.fd_.get(), client.interest_,
+                               [this, &client](std::uint32_t events) { serve(client, events); });
+        if (!token) throw std::runtime_error(token.error().message);
+        client.token = *token;
+    } catch (...) {  // UnixListener logs it
         close_client(client);
-        return;
+        throw;
     }
-    client.token = *token;
 }
 
 void ToolSocketServer::serve(Client& client, std::uint32_t events) noexcept {
@@ -128,7 +130,10 @@ void ToolSocketServer::serve(Client& client, std::uint32_t events) noexcept {
         router_.route();  // watch events and domain changes this client caused
     } catch (...) {
         keep = false;
-        DOMUS_LOG_WARN("xenstored", "tool client: request failed unexpectedly; closed");
+        try {
+            DOMUS_LOG_WARN("xenstored", "tool client: request failed unexpectedly; closed");
+        } catch (...) {  // out of memory: closing it matters more than saying so
+        }
     }
     if (!keep) close_client(client);
 }

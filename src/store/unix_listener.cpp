@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 
 #include "base/log.hpp"
 #include "base/unix_socket.hpp"
@@ -41,8 +42,10 @@ void UnixListener::accept_all() {
         }
         try {
             on_accept_(std::move(connection));
-        } catch (...) {  // e.g. out of memory: that connection is closed, the others live on
-            DOMUS_LOG_WARN("xenstored", "{}: could not take a connection; closed it", path_);
+        } catch (const std::exception& e) {  // that connection is closed, the others live on
+            DOMUS_LOG_WARN("xenstored", "{}: connection refused: {}", path_, e.what());
+        } catch (...) {
+            DOMUS_LOG_WARN("xenstored", "{}: connection refused", path_);
         }
     }
 }

@@ -15,6 +15,7 @@ namespace domus::store {
 class UnixListener {
 public:
     // Gets each accepted connection: non-blocking, close-on-exec, owned by the callee.
+    // If it throws, that connection is closed (and the reason logged), no other.
     using OnAccept = std::function<void(Fd connection)>;
 
     // Binds `path` with mode 0600 (a stale file there is removed first; the caller holds
