@@ -1,69 +1,38 @@
 // store::Client implementation: framing per include/domus/abi/xs_wire.h.
 #include "store/client.hpp"
 
+#include <domus/abi/xs_wire.h>
+#include <poll.h>
+
 #include <cstdlib>
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cstring>
-
-#include <domus/abi/xs_wire.h>
+#include "base/unix_socket.hpp"
 
 namespace domus::store {
 namespace {
-
-Result<void> write_all(int fd, const void* data, std::size_t length) {
-    auto* bytes = static_cast<const char*>(data);
-    while (length > 0) {
-        ssize_t n = ::send(fd, bytes, length, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return errno_error("store: send");
-        bytes += n;
-        length -= std::size_t(n);
-    }
-    return {};
-}
-
-Result<void> read_all(int fd, void* data, std::size_t length) {
-    auto* bytes = static_cast<char*>(data);
-    while (length > 0) {
-        ssize_t n = ::recv(fd, bytes, length, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n == 0) return make_error("store: the store daemon closed the connection");
-        if (n < 0) return errno_error("store: recv");
-        bytes += n;
-        length -= std::size_t(n);
-    }
-    return {};
-}
 
 std::string with_nul(std::string_view text) {
     return std::string(text) + '\0';
 }
 
+// Socket failures name the connection they happened on.
+Result<void> store_io(Result<void> done) {
+    if (done) return done;
+    return Error{"store: " + done.error().message, done.error().code};
+}
+
 }  // namespace
 
 Result<Client> Client::connect(const std::string& socket_path) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (socket_path.size() >= sizeof(address.sun_path))
-        return make_error("socket path too long: {}", socket_path);
-    std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) return errno_error("socket");
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0)
-        return errno_error(fmt::format("connect {}", socket_path));
+    DOMUS_TRY(fd, connect_unix(socket_path));
     return Client(std::move(fd));
 }
 
 Result<std::string> Client::request(std::uint32_t type, std::string payload, std::uint32_t tx) {
     std::lock_guard lock(mutex_);
     xsd_sockmsg header{type, next_id_++, tx, std::uint32_t(payload.size())};
-    DOMUS_TRY_VOID(write_all(fd_.get(), &header, sizeof(header)));
-    DOMUS_TRY_VOID(write_all(fd_.get(), payload.data(), payload.size()));
+    payload.insert(0, reinterpret_cast<const char*>(&header), sizeof(header));
+    DOMUS_TRY_VOID(store_io(send_all(fd_.get(), payload)));
     for (;;) {
         std::uint32_t req_id = 0;
         DOMUS_TRY(message, read_message(&req_id));
@@ -78,11 +47,11 @@ Result<std::string> Client::request(std::uint32_t type, std::string payload, std
 Result<std::optional<std::pair<std::uint32_t, std::string>>> Client::read_message(
     std::uint32_t* req_id) {
     xsd_sockmsg header{};
-    DOMUS_TRY_VOID(read_all(fd_.get(), &header, sizeof(header)));
+    DOMUS_TRY_VOID(store_io(receive_all(fd_.get(), &header, sizeof(header))));
     if (header.len > XENSTORE_PAYLOAD_MAX)
         return make_error("store: message of {} bytes", header.len);
     std::string body(header.len, '\0');
-    DOMUS_TRY_VOID(read_all(fd_.get(), body.data(), body.size()));
+    DOMUS_TRY_VOID(store_io(receive_all(fd_.get(), body.data(), body.size())));
     if (header.type == XS_WATCH_EVENT) {
         auto nul = body.find('\0');
         WatchEvent event{body.substr(0, nul),

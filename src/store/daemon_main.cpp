@@ -3,6 +3,7 @@
 // attaching guest rings). Runs in the foreground; daemonising is the parent's job.
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -23,7 +24,16 @@ namespace {
 struct Options {
     std::string run_dir;
     std::string log_level = "info";
+    int ready_fd = -1;  // written and closed once both sockets accept connections
 };
+
+// Readiness as an event: whoever started us reads a line (or, if we die first, EOF)
+// instead of polling the socket.
+void report_ready(int fd) {
+    if (fd < 0) return;
+    [[maybe_unused]] auto n = ::write(fd, "ready\n", 6);
+    ::close(fd);
+}
 
 // SIGTERM and SIGINT as a readable fd: the loop stops and the destructors unlink the
 // sockets. The signals are blocked first so that they never kill us mid-request.
@@ -100,6 +110,7 @@ int run(const Options& options) {
         DOMUS_LOG_ERROR("xenstored", "{}", started.error().message);
         return 1;
     }
+    report_ready(options.ready_fd);
     if (auto ran = daemon.loop.run(); !ran) {
         DOMUS_LOG_ERROR("xenstored", "{}", ran.error().message);
         return 1;
@@ -119,6 +130,8 @@ int main(int argc, char** argv) {
     app.add_option("--run-dir", options.run_dir,
                    "state folder (default $DOMUS_RUN_DIR or /run/domus)");
     app.add_flag("--foreground", foreground, "stay in the foreground (the only mode)");
+    app.add_option("--ready-fd", options.ready_fd,
+                   "write \"ready\\n\" to this inherited fd and close it once serving");
     app.add_option("--log-level", options.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
     CLI11_PARSE(app, argc, argv);

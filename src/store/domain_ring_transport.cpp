@@ -14,8 +14,6 @@ namespace {
 
 constexpr XENSTORE_RING_IDX kRingSize = XENSTORE_RING_SIZE;
 
-log::RateLimit g_guest_warnings;
-
 // The shared indices, read and written as atomics: the guest runs concurrently.
 XENSTORE_RING_IDX load_acquire(XENSTORE_RING_IDX& index) {
     return std::atomic_ref<XENSTORE_RING_IDX>(index).load(std::memory_order_acquire);
@@ -65,11 +63,13 @@ void DomainRingTransport::on_guest_notify() noexcept {
         flush_output();  // the guest may have consumed replies
         if (connection_) consume_requests();
         if (connection_) flush_output();
-    } catch (const std::bad_alloc&) {
-        fail(XENSTORE_ERROR_COMM);
+        router_.route();  // events for other connections, caused by this guest's requests
+    } catch (...) {
+        // Whatever broke (out of memory, a bug this guest's input found), it costs
+        // this guest its connection and nobody else anything.
+        if (connection_) fail(XENSTORE_ERROR_COMM);
     }
     notify_guest();
-    router_.route();  // events for other connections, caused by this guest's requests
 }
 
 void DomainRingTransport::consume_requests() {
@@ -95,9 +95,7 @@ void DomainRingTransport::consume_requests() {
     Store::Output output = store_.receive(*connection_, std::string_view(bytes, available));
     pending_.append(output.bytes);
     if (output.close) {
-        if (g_guest_warnings.allow())
-            DOMUS_LOG_WARN("xenstored", "dom{}: request payload over {} bytes; ring closed", domid_,
-                           XENSTORE_PAYLOAD_MAX);
+        warn("dom{}: request payload over {} bytes; ring closed", domid_, XENSTORE_PAYLOAD_MAX);
         return fail(XENSTORE_ERROR_PROTO);
     }
 }
@@ -130,31 +128,32 @@ void DomainRingTransport::flush_output() {
     }
 }
 
-void DomainRingTransport::send(std::string_view bytes) {
+void DomainRingTransport::send(std::string_view bytes) noexcept {
     if (!connection_) return;
     if (pending_output() + bytes.size() > kMaxPendingOutput) {
         ++dropped_events_;
-        if (g_guest_warnings.allow())
-            DOMUS_LOG_WARN("xenstored", "dom{}: not consuming its ring; watch events dropped",
-                           domid_);
+        warn("dom{}: not consuming its ring; watch events dropped", domid_);
         return;
     }
-    pending_.append(bytes);
-    flush_output();
+    try {
+        pending_.append(bytes);
+        flush_output();
+    } catch (...) {  // as in on_guest_notify: only this guest pays
+        if (connection_) fail(XENSTORE_ERROR_COMM);
+    }
     notify_guest();
 }
 
-void DomainRingTransport::fail(std::uint32_t error) {
+void DomainRingTransport::fail(std::uint32_t error) noexcept {
     error_ = error;
     store_release(ring()->error, error);
-    if (g_guest_warnings.allow())
-        DOMUS_LOG_WARN("xenstored", "dom{}: ring error {}; no longer served", domid_, error);
     router_.detach(*connection_);
     store_.disconnect(*connection_);  // drops its watches and transactions
     connection_ = nullptr;
     pending_.clear();
     pending_head_ = 0;
     ring_changed_ = true;
+    warn("dom{}: ring error {}; no longer served", domid_, error);
 }
 
 void DomainRingTransport::notify_guest() {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/fd.hpp"
+#include "base/log.hpp"
 #include "base/mapping.hpp"
 #include "store/event_router.hpp"
 
@@ -38,11 +39,12 @@ public:
     // Call when guest_notify_fd() is readable (or, in tests, after writing it; the fd
     // should then be non-blocking). Drains the eventfd, moves queued output into the
     // space the guest freed, reads the requests the guest produced, answers them and
-    // routes the watch events they caused.
+    // routes the watch events they caused. Anything thrown meanwhile cuts off this
+    // guest only (XENSTORE_ERROR_COMM); the daemon and the other clients go on.
     void on_guest_notify() noexcept;
 
     // Peer: queues replies / watch events and writes what fits into `rsp`.
-    void send(std::string_view bytes) override;
+    void send(std::string_view bytes) noexcept override;
 
     int guest_notify_fd() const noexcept { return guest_notify_.get(); }
     DomainId domid() const noexcept { return domid_; }
@@ -50,13 +52,24 @@ public:
     std::uint32_t error() const noexcept { return error_; }
     std::size_t pending_output() const noexcept { return pending_.size() - pending_head_; }
     std::uint64_t dropped_events() const noexcept { return dropped_events_; }
+    // This guest's warnings not logged (over the per-guest rate limit).
+    std::uint64_t suppressed_warnings() const noexcept { return warnings_.suppressed(); }
 
 private:
     xenstore_domain_interface* ring() const noexcept;
     void consume_requests();
     void flush_output();
-    void fail(std::uint32_t error);
+    void fail(std::uint32_t error) noexcept;
     void notify_guest();
+    // Logs a warning about this guest, within its own rate limit: a guest flooding the
+    // log silences only itself. Never throws (it runs on the failure paths).
+    template <class... Args>
+    void warn(fmt::format_string<Args...> format, Args&&... args) noexcept {
+        try {
+            if (warnings_.allow()) DOMUS_LOG_WARN("xenstored", format, std::forward<Args>(args)...);
+        } catch (...) {  // out of memory: the warning is lost, not the daemon
+        }
+    }
 
     Store& store_;
     EventRouter& router_;
@@ -72,6 +85,7 @@ private:
     bool ring_changed_ = false;  // an index moved since the last notification
     std::uint32_t error_ = XENSTORE_ERROR_NONE;
     std::uint64_t dropped_events_ = 0;
+    log::RateLimit warnings_;
 };
 
 }  // namespace domus::store

@@ -9,10 +9,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "base/log.hpp"
-#include "store/unix_listener.hpp"
 
 namespace domus::store {
 namespace {
@@ -58,64 +58,57 @@ Result<std::unique_ptr<DomainSocketServer>> DomainSocketServer::listen(EventLoop
                                                                        Store& store,
                                                                        EventRouter& router,
                                                                        std::string path) {
-    DOMUS_TRY(fd, listen_unix(path, SOCK_SEQPACKET));
-    std::unique_ptr<DomainSocketServer> server(
-        new DomainSocketServer(loop, store, router, std::move(path), std::move(fd)));
-    DOMUS_TRY(token, loop.add(server->listener_.get(), EPOLLIN,
-                              [s = server.get()](std::uint32_t) { s->accept_monitors(); }));
-    server->listener_token_ = token;
+    std::unique_ptr<DomainSocketServer> server(new DomainSocketServer(loop, store, router));
+    DOMUS_TRY(listener,
+              UnixListener::listen(loop, std::move(path), SOCK_SEQPACKET,
+                                   [s = server.get()](Fd fd) { s->add_monitor(std::move(fd)); }));
+    server->listener_ = std::move(listener);
     return server;
 }
 
-DomainSocketServer::DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router,
-                                       std::string path, Fd fd)
-    : loop_(loop),
-      store_(store),
-      router_(router),
-      path_(std::move(path)),
-      listener_(std::move(fd)),
-      control_(store.connect({0, true})) {}
+DomainSocketServer::DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router)
+    : loop_(loop), store_(store), router_(router), control_(store.connect({0, true})) {}
 
 DomainSocketServer::~DomainSocketServer() {
     while (!domains_.empty())
         detach(domains_.begin()->first, true);
-    for (Pending& pending : pending_)
-        loop_.remove(pending.token);
-    loop_.remove(listener_token_);
+    while (!pending_.empty())
+        drop_pending(pending_.front());
     store_.disconnect(control_);
-    ::unlink(path_.c_str());
 }
 
-void DomainSocketServer::accept_monitors() {
-    while (true) {
-        Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (!fd) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                DOMUS_LOG_WARN("xenstored", "accept on domain socket: {}", std::strerror(errno));
-            return;
-        }
-        Pending& pending = pending_.emplace_back(Pending{std::move(fd), 0});
+void DomainSocketServer::add_monitor(Fd socket) {
+    Pending& pending = pending_.emplace_back(Pending{std::move(socket), 0});
+    try {
         auto token = loop_.add(pending.socket.get(), EPOLLIN | EPOLLRDHUP,
                                [this, &pending](std::uint32_t) { on_handshake(pending); });
-        if (!token) {
-            DOMUS_LOG_WARN("xenstored", "{}", token.error().message);
-            pending_.pop_back();
-            continue;
-        }
+        if (!token) throw std::runtime_error(token.error().message);
         pending.token = *token;
+    } catch (...) {  // UnixListener logs it
+        drop_pending(pending);
+        throw;
     }
 }
 
-void DomainSocketServer::on_handshake(Pending& pending) {
+void DomainSocketServer::drop_pending(Pending& pending) noexcept {
+    loop_.remove(pending.token);
+    pending_.remove_if([&](const Pending& p) { return &p == &pending; });
+}
+
+void DomainSocketServer::on_handshake(Pending& pending) noexcept {
     DomainAttach request;
     std::vector<Fd> fds;
     bool truncated = false;
-    ssize_t n = receive_attach(pending.socket.get(), request, fds, truncated);
+    ssize_t n = -ENOMEM;
+    try {
+        fds.reserve(kMaxFds);  // so that receiving never allocates while fds are unowned
+        n = receive_attach(pending.socket.get(), request, fds, truncated);
+    } catch (...) {  // the reserve: out of memory, refuse this monitor
+    }
     if (n == -EAGAIN || n == -EINTR) return;
     Fd socket = std::move(pending.socket);
-    loop_.remove(pending.token);
-    pending_.remove_if([&](const Pending& p) { return &p == &pending; });  // `pending` is gone
-    if (n <= 0) return;  // the monitor left (or failed) before attaching
+    drop_pending(pending);  // `pending` is gone
+    if (n <= 0) return;     // the monitor left (or failed) before attaching
 
     int status = 0;
     if (size_t(n) != sizeof(DomainAttach) || truncated || request.magic != kDomainAttachMagic)
@@ -124,21 +117,27 @@ void DomainSocketServer::on_handshake(Pending& pending) {
         status = -EPROTONOSUPPORT;
     else if (fds.size() != 3)
         status = -EBADF;
-    else {
-        Fd three[3] = {std::move(fds[0]), std::move(fds[1]), std::move(fds[2])};
-        status = attach(request, three);
+    auto domid = DomainId(request.domid);
+    bool claimed = status == 0 && !domains_.contains(domid);  // what to undo on an exception
+    try {
+        if (status == 0) {
+            Fd three[3] = {std::move(fds[0]), std::move(fds[1]), std::move(fds[2])};
+            status = attach(request, three);
+        }
+        DomainAttachReply reply{status};
+        bool sent = ::send(socket.get(), &reply, sizeof(reply), MSG_DONTWAIT | MSG_NOSIGNAL) ==
+                    ssize_t(sizeof(reply));
+        if (status != 0) {
+            DOMUS_LOG_WARN("xenstored", "domain attach refused (domid {}): {}", request.domid,
+                           std::strerror(-status));
+        } else if (!sent || !watch_monitor(domid, std::move(socket))) {
+            DOMUS_LOG_WARN("xenstored", "dom{}: monitor gone during attach", request.domid);
+            detach(domid, true);
+        }
+        router_.route();
+    } catch (...) {
+        if (claimed) detach(domid, true);  // the monitor sees its connection close
     }
-    DomainAttachReply reply{status};
-    bool sent = ::send(socket.get(), &reply, sizeof(reply), MSG_DONTWAIT | MSG_NOSIGNAL) ==
-                ssize_t(sizeof(reply));
-    if (status != 0) {
-        DOMUS_LOG_WARN("xenstored", "domain attach refused (domid {}): {}", request.domid,
-                       std::strerror(-status));
-    } else if (!sent || !watch_monitor(DomainId(request.domid), std::move(socket))) {
-        DOMUS_LOG_WARN("xenstored", "dom{}: monitor gone during attach", request.domid);
-        detach(DomainId(request.domid), true);
-    }
-    router_.route();
 }
 
 int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
@@ -169,8 +168,7 @@ int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
         return -ENOMEM;
     }
     domain.notify_token = *notify;
-    control(XS_INTRODUCE, fmt::format("{}{}{}{}{}{}", request.domid, '\0', request.ring_gfn, '\0',
-                                      request.port, '\0'));
+    control(XS_INTRODUCE, {request.domid, request.ring_gfn, request.port});
     DOMUS_LOG_INFO("xenstored", "dom{}: ring attached (gfn {:#x}, port {})", domid,
                    request.ring_gfn, request.port);
     return 0;
@@ -178,30 +176,36 @@ int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
 
 bool DomainSocketServer::watch_monitor(DomainId domid, Fd socket) {
     Attached& domain = domains_.at(domid);
-    auto token = loop_.add(socket.get(), EPOLLIN | EPOLLRDHUP, [this, domid](std::uint32_t) {
-        auto it = domains_.find(domid);
-        if (it == domains_.end()) return;
-        char byte;
-        ssize_t n = ::recv(it->second.socket.get(), &byte, 1, MSG_DONTWAIT);
-        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;  // ignore extras
-        DOMUS_LOG_INFO("xenstored", "dom{}: monitor closed its connection; released", domid);
-        detach(domid, true);
-        router_.route();
-    });
+    auto token = loop_.add(socket.get(), EPOLLIN | EPOLLRDHUP,
+                           [this, domid](std::uint32_t) { on_monitor_event(domid); });
     if (!token) return false;
     domain.socket = std::move(socket);
     domain.socket_token = *token;
     return true;
 }
 
-void DomainSocketServer::detach(DomainId domid, bool tell_store) {
+void DomainSocketServer::on_monitor_event(DomainId domid) noexcept {
+    auto it = domains_.find(domid);
+    if (it == domains_.end()) return;
+    char byte;
+    ssize_t n = ::recv(it->second.socket.get(), &byte, 1, MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;  // ignore extras
+    detach(domid, true);
+    try {
+        DOMUS_LOG_INFO("xenstored", "dom{}: monitor closed its connection; released", domid);
+        router_.route();
+    } catch (...) {  // out of memory: the events wait for the next route()
+    }
+}
+
+void DomainSocketServer::detach(DomainId domid, bool tell_store) noexcept {
     auto it = domains_.find(domid);
     if (it == domains_.end()) return;
     loop_.remove(it->second.notify_token);
     loop_.remove(it->second.socket_token);
     domains_.erase(it);  // the transport drops its connection, watches, transactions
     // Our own RELEASE comes back through on_domain_change, and finds nothing to do.
-    if (tell_store) control(XS_RELEASE, fmt::format("{}{}", domid, '\0'));
+    if (tell_store) control(XS_RELEASE, {domid});
 }
 
 void DomainSocketServer::on_domain_change(const DomainChange& change) {
@@ -211,11 +215,18 @@ void DomainSocketServer::on_domain_change(const DomainChange& change) {
     detach(change.domain.domid, false);
 }
 
-void DomainSocketServer::control(std::uint32_t type, std::string payload) {
-    Message reply = store_.handle(control_, Message{type, 0, 0, std::move(payload)});
-    if (reply.type == XS_ERROR)
-        DOMUS_LOG_WARN("xenstored", "internal request {} failed: {}", type,
-                       log::escape(reply.payload));
+void DomainSocketServer::control(std::uint32_t type,
+                                 std::initializer_list<std::uint64_t> fields) noexcept {
+    try {
+        std::string payload;
+        for (std::uint64_t field : fields)
+            payload += fmt::format("{}{}", field, '\0');
+        Message reply = store_.handle(control_, Message{type, 0, 0, std::move(payload)});
+        if (reply.type == XS_ERROR)
+            DOMUS_LOG_WARN("xenstored", "internal request {} failed: {}", type,
+                           log::escape(reply.payload));
+    } catch (...) {  // out of memory, so not even a log line: the request was not made
+    }
 }
 
 }  // namespace domus::store

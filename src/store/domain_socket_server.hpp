@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <list>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "store/domain_ring_transport.hpp"
 #include "store/event_loop.hpp"
 #include "store/event_router.hpp"
+#include "store/unix_listener.hpp"
 
 namespace domus::store {
 
@@ -45,27 +47,30 @@ private:
         std::unique_ptr<DomainRingTransport> ring;
     };
 
-    DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router, std::string path, Fd fd);
-    void accept_monitors();
-    void on_handshake(Pending& pending);
+    DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router);
+    void add_monitor(Fd socket);
+    // Reads the monitor's DomainAttach and answers it. Whatever goes wrong, even an
+    // exception, costs only this monitor its connection (and its domain).
+    void on_handshake(Pending& pending) noexcept;
+    void drop_pending(Pending& pending) noexcept;
     // Validates, maps the ring, starts serving it and INTRODUCEs the domain. 0 on
     // success (the domain is in domains_), else a negative errno for the reply.
     int attach(const DomainAttach& request, Fd (&fds)[3]);
     // After the reply: the monitor's connection closing releases the domain.
     bool watch_monitor(DomainId domid, Fd socket);
+    void on_monitor_event(DomainId domid) noexcept;
     // Stops serving `domid`; with `tell_store`, also RELEASEs it (fires @releaseDomain).
-    void detach(DomainId domid, bool tell_store);
-    void control(std::uint32_t type, std::string payload);
+    void detach(DomainId domid, bool tell_store) noexcept;
+    // A privileged request whose payload is `fields` in decimal, each NUL-terminated.
+    void control(std::uint32_t type, std::initializer_list<std::uint64_t> fields) noexcept;
 
     EventLoop& loop_;
     Store& store_;
     EventRouter& router_;
-    std::string path_;
-    Fd listener_;
-    EventLoop::Token listener_token_ = 0;
     Connection& control_;  // privileged: INTRODUCE and RELEASE on behalf of monitors
     std::list<Pending> pending_;
     std::map<DomainId, Attached> domains_;
+    std::unique_ptr<UnixListener> listener_;
 };
 
 }  // namespace domus::store

@@ -15,8 +15,10 @@ namespace domus::store {
 class Peer {
 public:
     // Queues encoded messages (whole messages only) for the client. Must not close the
-    // peer or call back into the router; a broken channel is noticed by its own fd.
-    virtual void send(std::string_view bytes) = 0;
+    // peer; a broken channel is noticed by its own fd. A failure here (even out of
+    // memory) is the peer's alone: it may stop serving its client (detach) but never
+    // throws into route(), which is running another client's request.
+    virtual void send(std::string_view bytes) noexcept = 0;
 
 protected:
     ~Peer() = default;

@@ -6,9 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 #include "base/log.hpp"
-#include "store/unix_listener.hpp"
 
 namespace domus::store {
 
@@ -18,9 +18,14 @@ public:
     Client(ToolSocketServer& server, Fd fd)
         : server_(server), fd_(std::move(fd)), connection_(server.store_.connect({0, true})) {}
 
-    void send(std::string_view bytes) override {
-        out_.append(bytes);
-        flush();
+    void send(std::string_view bytes) noexcept override {
+        try {
+            out_.append(bytes);
+            flush();
+        } catch (...) {  // no room for this client's events: it loses its connection
+            broken_ = true;
+            (void)server_.loop_.modify(token, EPOLLOUT | EPOLLRDHUP);  // serve() closes it
+        }
     }
 
     // Reads what is available (bounded), feeds the store, writes the replies.
@@ -88,59 +93,53 @@ public:
 Result<std::unique_ptr<ToolSocketServer>> ToolSocketServer::listen(EventLoop& loop, Store& store,
                                                                    EventRouter& router,
                                                                    std::string path) {
-    DOMUS_TRY(fd, listen_unix(path, SOCK_STREAM));
-    std::unique_ptr<ToolSocketServer> server(
-        new ToolSocketServer(loop, store, router, std::move(path), std::move(fd)));
-    DOMUS_TRY(token, loop.add(server->listener_.get(), EPOLLIN,
-                              [s = server.get()](std::uint32_t) { s->accept_clients(); }));
-    server->listener_token_ = token;
+    std::unique_ptr<ToolSocketServer> server(new ToolSocketServer(loop, store, router));
+    DOMUS_TRY(listener,
+              UnixListener::listen(loop, std::move(path), SOCK_STREAM,
+                                   [s = server.get()](Fd fd) { s->add_client(std::move(fd)); }));
+    server->listener_ = std::move(listener);
     return server;
 }
 
-ToolSocketServer::ToolSocketServer(EventLoop& loop, Store& store, EventRouter& router,
-                                   std::string path, Fd fd)
-    : loop_(loop),
-      store_(store),
-      router_(router),
-      path_(std::move(path)),
-      listener_(std::move(fd)) {}
+ToolSocketServer::ToolSocketServer(EventLoop& loop, Store& store, EventRouter& router)
+    : loop_(loop), store_(store), router_(router) {}
 
 ToolSocketServer::~ToolSocketServer() {
     while (!clients_.empty())
         close_client(clients_.front());
-    loop_.remove(listener_token_);
-    ::unlink(path_.c_str());
 }
 
-void ToolSocketServer::accept_clients() {
-    while (true) {
-        Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (!fd) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                DOMUS_LOG_WARN("xenstored", "accept on tool socket: {}", std::strerror(errno));
-            return;
-        }
-        Client& client = clients_.emplace_back(*this, std::move(fd));
+void ToolSocketServer::add_client(Fd fd) {
+    Client& client = clients_.emplace_back(*this, std::move(fd));
+    try {
         router_.attach(client.connection_, client);
-        auto token =
-            loop_.add(client.fd_.get(), client.interest_, [this, &client](std::uint32_t ev) {
-                bool keep = client.on_events(ev);
-                router_.route();  // watch events and domain changes this client caused
-                if (!keep) close_client(client);
-            });
-        if (!token) {
-            DOMUS_LOG_WARN("xenstored", "{}", token.error().message);
-            router_.detach(client.connection_);
-            store_.disconnect(client.connection_);
-            clients_.pop_back();
-            continue;
-        }
+        auto token = loop_.add(client.fd_.get(), client.interest_,
+                               [this, &client](std::uint32_t events) { serve(client, events); });
+        if (!token) throw std::runtime_error(token.error().message);
         client.token = *token;
+    } catch (...) {  // UnixListener logs it
+        close_client(client);
+        throw;
     }
 }
 
-void ToolSocketServer::close_client(Client& client) {
-    loop_.remove(client.token);
+void ToolSocketServer::serve(Client& client, std::uint32_t events) noexcept {
+    bool keep = false;
+    try {
+        keep = client.on_events(events);
+        router_.route();  // watch events and domain changes this client caused
+    } catch (...) {
+        keep = false;
+        try {
+            DOMUS_LOG_WARN("xenstored", "tool client: request failed unexpectedly; closed");
+        } catch (...) {  // out of memory: closing it matters more than saying so
+        }
+    }
+    if (!keep) close_client(client);
+}
+
+void ToolSocketServer::close_client(Client& client) noexcept {
+    loop_.remove(client.token);  // 0 (never added) is no token
     router_.detach(client.connection_);
     store_.disconnect(client.connection_);
     clients_.remove_if([&](const Client& c) { return &c == &client; });

@@ -12,6 +12,7 @@
 #include "base/result.hpp"
 #include "store/event_loop.hpp"
 #include "store/event_router.hpp"
+#include "store/unix_listener.hpp"
 
 namespace domus::store {
 
@@ -31,17 +32,18 @@ public:
 
 private:
     class Client;
-    ToolSocketServer(EventLoop& loop, Store& store, EventRouter& router, std::string path, Fd fd);
-    void accept_clients();
-    void close_client(Client& client);
+    ToolSocketServer(EventLoop& loop, Store& store, EventRouter& router);
+    void add_client(Fd fd);
+    // Serves one readiness event; whatever goes wrong, even an exception, costs only
+    // this client its connection.
+    void serve(Client& client, std::uint32_t events) noexcept;
+    void close_client(Client& client) noexcept;
 
     EventLoop& loop_;
     Store& store_;
     EventRouter& router_;
-    std::string path_;
-    Fd listener_;
-    EventLoop::Token listener_token_ = 0;
     std::list<Client> clients_;
+    std::unique_ptr<UnixListener> listener_;
 };
 
 }  // namespace domus::store

@@ -1,31 +1,53 @@
-// listen_unix: bind + listen on a Unix socket path, owner-only.
+// UnixListener: listen_unix, then accept4 until EAGAIN on every readable event.
 #include "store/unix_listener.hpp"
 
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+#include <exception>
+
+#include "base/log.hpp"
+#include "base/unix_socket.hpp"
 
 namespace domus::store {
 
-Result<Fd> listen_unix(const std::string& path, int type) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(address.sun_path))
-        return make_error("socket path too long ({} bytes): {}", path.size(), path);
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    Fd fd(::socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) return errno_error("socket");
-    ::unlink(path.c_str());  // stale: the caller holds the run dir's pid-file lock
-    // umask makes the file 0600 at bind time: no window in which others could connect.
-    mode_t old_mask = ::umask(0177);
-    int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    ::umask(old_mask);
-    if (bound != 0) return errno_error("bind " + path);
-    if (::listen(fd.get(), 128) != 0) return errno_error("listen " + path);
-    return fd;
+Result<std::unique_ptr<UnixListener>> UnixListener::listen(EventLoop& loop, std::string path,
+                                                           int type, OnAccept on_accept) {
+    DOMUS_TRY(fd, listen_unix(path, type));
+    std::unique_ptr<UnixListener> listener(
+        new UnixListener(loop, std::move(path), std::move(fd), std::move(on_accept)));
+    DOMUS_TRY(token, loop.add(listener->fd_.get(), EPOLLIN,
+                              [l = listener.get()](std::uint32_t) { l->accept_all(); }));
+    listener->token_ = token;
+    return listener;
+}
+
+UnixListener::UnixListener(EventLoop& loop, std::string path, Fd fd, OnAccept on_accept)
+    : loop_(loop), path_(std::move(path)), fd_(std::move(fd)), on_accept_(std::move(on_accept)) {}
+
+UnixListener::~UnixListener() {
+    loop_.remove(token_);
+    ::unlink(path_.c_str());
+}
+
+void UnixListener::accept_all() {
+    while (true) {
+        Fd connection(::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!connection) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                DOMUS_LOG_WARN("xenstored", "accept on {}: {}", path_, std::strerror(errno));
+            return;
+        }
+        try {
+            on_accept_(std::move(connection));
+        } catch (const std::exception& e) {  // that connection is closed, the others live on
+            DOMUS_LOG_WARN("xenstored", "{}: connection refused: {}", path_, e.what());
+        } catch (...) {
+            DOMUS_LOG_WARN("xenstored", "{}: connection refused", path_);
+        }
+    }
 }
 
 }  // namespace domus::store

@@ -3,38 +3,13 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <cstring>
+#include <cerrno>
 
 namespace domus::toolstack {
 
-Result<Fd> connect_unix(const std::string& path) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(address.sun_path))
-        return make_error("socket path too long: {}", path);
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) return errno_error("socket");
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0)
-        return errno_error(fmt::format("connect {}", path));
-    return fd;
-}
-
 Result<void> send_json(int fd, const nlohmann::json& message) {
-    std::string line = message.dump() + "\n";
-    const char* data = line.data();
-    std::size_t length = line.size();
-    while (length > 0) {
-        ssize_t n = ::send(fd, data, length, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return errno_error("send");
-        data += n;
-        length -= std::size_t(n);
-    }
-    return {};
+    return send_all(fd, message.dump() + "\n");
 }
 
 Result<nlohmann::json> receive_json(int fd, std::string& pending,

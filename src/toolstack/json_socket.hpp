@@ -8,10 +8,11 @@
 
 #include "base/fd.hpp"
 #include "base/result.hpp"
+#include "base/unix_socket.hpp"
 
 namespace domus::toolstack {
 
-Result<Fd> connect_unix(const std::string& path);
+using domus::connect_unix;  // the sockets are SOCK_STREAM, the default
 Result<void> send_json(int fd, const nlohmann::json& message);
 // Reads one line (a JSON object); `pending` keeps bytes past the line for the next call.
 Result<nlohmann::json> receive_json(int fd, std::string& pending,

@@ -7,11 +7,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "../store/ring_fixture.hpp"
 #include "store/domain_attach.hpp"
 #include "xenstore_tools.hpp"
+#include "xenstore_watch.hpp"
 
 namespace domus::test {
 namespace {
@@ -99,16 +99,15 @@ TEST_F(DomainAttachTest, GuestWritesOverTheRingAndDom0SeesIt) {
     ASSERT_EQ(tools.run("write", {"/local/domain/7/data", ""}).status, 0);
     ASSERT_EQ(tools.run("chmod", {"/local/domain/7", "n0", "r7"}).status, 0);
     ASSERT_EQ(tools.run("chmod", {"/local/domain/7/data", "n7"}).status, 0);
-    auto introduced = tools.start("watch", {"-n", "2", "@introduceDomain"}, 10s);
-    std::this_thread::sleep_for(200ms);  // let the watch register
+    XenstoreWatch introduced(daemon_, {"-n", "2", "@introduceDomain"});
+    ASSERT_EQ(introduced.next_line(), "@introduceDomain");  // the watch is registered
 
     Fd socket = monitor();
     ASSERT_TRUE(socket);
     ASSERT_EQ(attach(socket.get(), 7), 0) << daemon_.log();
     EXPECT_EQ(guest_.ring()->server_features, unsigned(XENSTORE_SERVER_FEATURE_ERROR));
-    auto watch = introduced.get();
-    EXPECT_EQ(watch.status, 0) << watch.err;
-    EXPECT_EQ(watch.out, "@introduceDomain\n@introduceDomain\n");
+    EXPECT_EQ(introduced.next_line(), "@introduceDomain");
+    EXPECT_EQ(introduced.exit_status(), 0);
 
     auto replies = guest_exchange(request(XS_WRITE, std::string("data/greeting\0hi", 16), 1) +
                                       request(XS_READ, std::string("data/greeting\0", 14), 2),
@@ -128,11 +127,11 @@ TEST_F(DomainAttachTest, GuestWritesOverTheRingAndDom0SeesIt) {
               std::string("T\0", 2));
 
     // The monitor goes away: the domain is released.
-    auto released = tools.start("watch", {"-n", "2", "@releaseDomain"}, 10s);
-    std::this_thread::sleep_for(200ms);
+    XenstoreWatch released(daemon_, {"-n", "2", "@releaseDomain"});
+    ASSERT_EQ(released.next_line(), "@releaseDomain");
     socket.reset();
-    auto release = released.get();
-    EXPECT_EQ(release.status, 0) << release.err;
+    EXPECT_EQ(released.next_line(), "@releaseDomain");
+    EXPECT_EQ(released.exit_status(), 0);
     EXPECT_EQ(xs_call(dom0.get(), XS_IS_DOMAIN_INTRODUCED, std::string("7\0", 2)),
               std::string("F\0", 2));
 }
@@ -192,8 +191,9 @@ TEST_F(DomainAttachTest, HostileRingIndexCutsOffOnlyThatGuest) {
     ASSERT_EQ(attach(socket.get(), 11), 0) << daemon_.log();
     guest_.ring()->req_prod = guest_.ring()->req_cons + 5000;
     guest_.kick();
-    for (int i = 0; i < 100 && guest_.ring()->error == 0; ++i)
-        std::this_thread::sleep_for(10ms);
+    // The store raises the port once it has set the error field.
+    pollfd kicked{guest_.store_notify_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&kicked, 1, 10000), 1) << daemon_.log();
     EXPECT_EQ(guest_.ring()->error, unsigned(XENSTORE_ERROR_RINGIDX));
     Fd dom0 = connect_unix(daemon_.tool_socket(), SOCK_STREAM);
     EXPECT_EQ(xs_call(dom0.get(), XS_WRITE, std::string("/alive\0yes", 10)),

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <future>
 #include <string>
 #include <vector>
 
@@ -40,12 +39,6 @@ public:
                                          "/usr/bin/xenstore-" + tool};
         argv.insert(argv.end(), args.begin(), args.end());
         return run_process(argv, limit);
-    }
-    // The same, in the background (for xenstore-watch).
-    std::future<ProcessResult> start(const std::string& tool, std::vector<std::string> args,
-                                     std::chrono::milliseconds limit) const {
-        return std::async(std::launch::async,
-                          [this, tool, args, limit] { return run(tool, args, limit); });
     }
 
 private:

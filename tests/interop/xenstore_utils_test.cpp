@@ -6,9 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "xenstore_tools.hpp"
+#include "xenstore_watch.hpp"
 
 namespace domus::test {
 namespace {
@@ -85,22 +85,22 @@ TEST_F(XenstoreUtils, ChmodShowsInLsPermissions) {
 
 TEST_F(XenstoreUtils, WatchFiresOnAWriteFromAnotherTool) {
     ASSERT_EQ(tools_.run("write", {"/w", ""}).status, 0);
-    // Two events: the one every new watch gets at once, then the write's.
-    auto watch = tools_.start("watch", {"-n", "2", "/w"}, 10s);
-    // The watch may not be registered yet: keep writing until the watcher is done.
-    for (int i = 0; i < 100 && watch.wait_for(100ms) != std::future_status::ready; ++i)
-        ASSERT_EQ(tools_.run("write", {"/w/k", "v"}).status, 0);
-    auto result = watch.get();
-    EXPECT_EQ(result.status, 0) << result.err;
-    EXPECT_FALSE(result.timed_out);
-    EXPECT_EQ(result.out.substr(0, 3), "/w\n") << result.out;
-    EXPECT_NE(result.out.find("/w/k\n"), std::string::npos) << result.out;
+    XenstoreWatch watch(daemon_, {"-n", "2", "/w"});
+    // Every new watch fires once at once: from then on, it is registered.
+    ASSERT_EQ(watch.next_line(), "/w");
+    ASSERT_EQ(tools_.run("write", {"/w/k", "v"}).status, 0);
+    EXPECT_EQ(watch.next_line(), "/w/k");
+    EXPECT_EQ(watch.exit_status(), 0);
 }
 
-TEST_F(XenstoreUtils, WatchWithoutChangesGetsOnlyTheInitialEvent) {
-    auto watch = tools_.run("watch", {"-n", "2", "/quiet"}, 1s);
-    EXPECT_TRUE(watch.timed_out);  // 4.17's xenstore-watch has no timeout of its own
-    EXPECT_EQ(watch.out, "/quiet\n");
+TEST_F(XenstoreUtils, WatchIgnoresChangesOutsideItsPath) {
+    XenstoreWatch watch(daemon_, {"-n", "2", "/quiet"});
+    ASSERT_EQ(watch.next_line(), "/quiet");
+    ASSERT_EQ(tools_.run("write", {"/quieter", "no", "/elsewhere/quiet", "no"}).status, 0);
+    ASSERT_EQ(tools_.run("write", {"/quiet/k", "yes"}).status, 0);
+    // The store is one ordered stream: had the first writes fired, we would see it here.
+    EXPECT_EQ(watch.next_line(), "/quiet/k");
+    EXPECT_EQ(watch.exit_status(), 0);
 }
 
 TEST(XenstoredDaemon, RefusesASecondInstanceForTheSameRunDir) {
@@ -129,21 +129,13 @@ TEST(XenstoredDaemon, SocketsAreOwnerOnlyAndRemovedOnSigterm) {
 }
 
 TEST(XenstoredDaemon, ReplacesAStaleSocketFile) {
-    XenstoredProcess daemon(DOMUS_XENSTORED_BIN);
-    ASSERT_TRUE(daemon.running()) << daemon.log();
-    std::string dir = daemon.run_dir();
-    ASSERT_EQ(daemon.stop(), 0);
-    std::ofstream(dir + "/xenstored/socket") << "stale";  // as after a crash
-    auto restarted = std::async(std::launch::async, [&] {
-        return run_process({DOMUS_XENSTORED_BIN, "--run-dir", dir}, 2s);
-    });
-    bool connected = false;
-    for (int i = 0; i < 100 && !connected; ++i) {
-        std::this_thread::sleep_for(10ms);
-        connected = bool(connect_unix(dir + "/xenstored/socket", SOCK_STREAM));
-    }
-    EXPECT_TRUE(connected);
-    restarted.get();  // killed at its time limit
+    XenstoredProcess first(DOMUS_XENSTORED_BIN);
+    ASSERT_TRUE(first.running()) << first.log();
+    ASSERT_EQ(first.stop(), 0);
+    std::ofstream(first.tool_socket()) << "stale";  // as after a crash
+    XenstoredProcess restarted(DOMUS_XENSTORED_BIN, first.run_dir());
+    ASSERT_TRUE(restarted.running()) << restarted.log();
+    EXPECT_TRUE(connect_unix(restarted.tool_socket(), SOCK_STREAM));
 }
 
 }  // namespace

@@ -15,9 +15,11 @@ namespace domus::test {
 
 class XenstoredProcess {
 public:
-    // Starts `binary --run-dir <fresh temp dir>` and waits until the tool socket
-    // accepts connections (up to 5 s). running() says whether that worked.
-    explicit XenstoredProcess(const std::string& binary);
+    // Starts `binary --run-dir <dir>` and waits until it reports that it serves
+    // (--ready-fd), or exits, for up to `limit`; running() says whether it serves. An
+    // empty `run_dir` is a fresh temporary one, removed again by the destructor.
+    explicit XenstoredProcess(const std::string& binary, std::string run_dir = {},
+                              std::chrono::milliseconds limit = std::chrono::seconds(30));
     ~XenstoredProcess();  // SIGTERM, wait, remove the temp dir
     XenstoredProcess(const XenstoredProcess&) = delete;
     XenstoredProcess& operator=(const XenstoredProcess&) = delete;
@@ -34,7 +36,9 @@ public:
 
 private:
     std::string run_dir_;
+    bool owns_run_dir_ = false;
     pid_t pid_ = -1;
+    Fd exited_;  // pidfd: readable once the daemon has exited
 };
 
 // A blocking connection to a Unix socket (SOCK_STREAM or SOCK_SEQPACKET); invalid Fd

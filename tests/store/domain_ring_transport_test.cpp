@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "allocation_fault.hpp"
 #include "client.hpp"
 #include "ring_fixture.hpp"
 
@@ -19,39 +20,44 @@ std::string request(std::uint32_t type, std::string payload, std::uint32_t req_i
     return encode(Message{type, req_id, 0, std::move(payload)});
 }
 
+// The guest publishes `bytes` (all must fit) and kicks; the store runs.
+void guest_sends(FakeGuest& guest, DomainRingTransport& transport, std::string_view bytes) {
+    ASSERT_EQ(guest.produce(bytes), bytes.size());
+    guest.kick();
+    transport.on_guest_notify();
+}
+
+// Replies and events that arrived at `guest`, decoded.
+std::vector<Message> guest_receives(FakeGuest& guest, Decoder& decoder) {
+    decoder.feed(guest.consume());
+    std::vector<Message> out;
+    for (auto next = decoder.next(); next.status == Decoder::Status::Message; next = decoder.next())
+        out.push_back(next.message);
+    return out;
+}
+
 class RingTest : public ::testing::Test {
 protected:
     static constexpr DomainId kDomid = 5;
 
-    void attach() {
-        transport_ = std::make_unique<DomainRingTransport>(
-            store_, router_, kDomid, testing::map_page(guest_.memfd(), FakeGuest::kRingOffset),
-            guest_.dup_fd(guest_.guest_notify_fd()), guest_.dup_fd(guest_.store_notify_fd()));
+    void attach() { transport_ = serve(guest_, kDomid); }
+    std::unique_ptr<DomainRingTransport> serve(FakeGuest& guest, DomainId domid) {
+        return std::make_unique<DomainRingTransport>(
+            store_, router_, domid, testing::map_page(guest.memfd(), FakeGuest::kRingOffset),
+            guest.dup_fd(guest.guest_notify_fd()), guest.dup_fd(guest.store_notify_fd()));
     }
-    // The guest publishes `bytes` (all must fit) and kicks; the store runs.
-    void send(std::string_view bytes) {
-        ASSERT_EQ(guest_.produce(bytes), bytes.size());
-        guest_.kick();
-        transport_->on_guest_notify();
-    }
+    void send(std::string_view bytes) { guest_sends(guest_, *transport_, bytes); }
     // What a toolstack does before starting a guest: its home readable by it
-    // (n0 r5), and a data folder it owns.
-    void make_home() {
+    // (n0 r<domid>), and a data folder it owns.
+    void make_home(DomainId domid = kDomid) {
         testing::Client dom0(store_, 0, true);
-        ASSERT_EQ(dom0.mkdir("/local/domain/5"), kOk);
-        ASSERT_EQ(dom0.set_perms("/local/domain/5", {"n0", "r5"}), kOk);
-        ASSERT_EQ(dom0.mkdir("/local/domain/5/data"), kOk);
-        ASSERT_EQ(dom0.set_perms("/local/domain/5/data", {"n5"}), kOk);
+        std::string home = fmt::format("/local/domain/{}", domid);
+        ASSERT_EQ(dom0.mkdir(home), kOk);
+        ASSERT_EQ(dom0.set_perms(home, {"n0", fmt::format("r{}", domid)}), kOk);
+        ASSERT_EQ(dom0.mkdir(home + "/data"), kOk);
+        ASSERT_EQ(dom0.set_perms(home + "/data", {fmt::format("n{}", domid)}), kOk);
     }
-    // Replies and events that arrived, decoded.
-    std::vector<Message> receive() {
-        decoder_.feed(guest_.consume());
-        std::vector<Message> out;
-        for (auto next = decoder_.next(); next.status == Decoder::Status::Message;
-             next = decoder_.next())
-            out.push_back(next.message);
-        return out;
-    }
+    std::vector<Message> receive() { return guest_receives(guest_, decoder_); }
 
     Store store_;
     EventRouter router_{store_};
@@ -214,6 +220,62 @@ TEST_F(RingTest, ClosingDropsTheConnection) {
     testing::Client dom0(store_, 0, true);
     EXPECT_EQ(dom0.write("/x", "1"), kOk);
     EXPECT_TRUE(store_.take_notified().empty());
+}
+
+TEST_F(RingTest, AnExceptionWhileServingAGuestCutsOffOnlyThatGuest) {
+    make_home();
+    make_home(6);
+    attach();
+    FakeGuest other;
+    auto other_transport = serve(other, 6);
+    testing::Client dom0(store_, 0, true);
+
+    // Not std::bad_alloc: whatever a guest's request makes the handling throw.
+    ASSERT_EQ(guest_.produce(request(XS_WRITE, z("data/x") + "1")), 24u);
+    guest_.kick();
+    testing::fail_allocation();
+    transport_->on_guest_notify();
+    testing::cancel_allocation_fault();
+    EXPECT_EQ(transport_->error(), unsigned(XENSTORE_ERROR_COMM));
+    EXPECT_EQ(guest_.ring()->error, unsigned(XENSTORE_ERROR_COMM));
+    EXPECT_EQ(dom0.read("/local/domain/5/data/x"), "ERR:ENOENT");
+
+    // The other guest and dom0 are served as before.
+    Decoder other_decoder;
+    guest_sends(other, *other_transport, request(XS_WRITE, z("data/y") + "2", 3));
+    auto replies = guest_receives(other, other_decoder);
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_EQ(replies[0], (Message{XS_WRITE, 3, 0, kOk}));
+    EXPECT_EQ(other_transport->error(), unsigned(XENSTORE_ERROR_NONE));
+    EXPECT_EQ(dom0.read("/local/domain/6/data/y"), "2");
+    EXPECT_EQ(dom0.write("/after", "ok"), kOk);
+}
+
+TEST_F(RingTest, OneGuestsWarningsDoNotSilenceAnothers) {
+    testing::Client dom0(store_, 0, true);
+    ASSERT_EQ(dom0.write("/shared", ""), kOk);
+    ASSERT_EQ(dom0.set_perms("/shared", {"r0"}), kOk);  // everyone may read
+    attach();
+    // dom5 watches with a long token and never consumes: once its queue is full, each
+    // event dropped is a warning, far more than its rate limit lets through.
+    send(request(XS_WATCH, strings({"/shared", std::string(900, 't')})));
+    for (std::size_t i = 0; transport_->dropped_events() < 40 && i < 2000; ++i) {
+        ASSERT_EQ(dom0.write("/shared/k", std::to_string(i)), kOk);
+        router_.route();
+    }
+    ASSERT_GE(transport_->dropped_events(), 40u);
+    ASSERT_GT(transport_->suppressed_warnings(), 0u);
+
+    // Right after, another guest misbehaves once: its warning is logged all the same.
+    FakeGuest other;
+    auto other_transport = serve(other, 6);
+    other.ring()->req_prod = other.ring()->req_cons + 2000;
+    other.kick();
+    ::testing::internal::CaptureStderr();
+    other_transport->on_guest_notify();
+    std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(other_transport->error(), unsigned(XENSTORE_ERROR_RINGIDX));
+    EXPECT_NE(log.find("dom6: ring error"), std::string::npos) << log;
 }
 
 }  // namespace

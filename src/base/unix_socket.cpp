@@ -1,0 +1,71 @@
+// connect_unix, listen_unix, send_all, receive_all over AF_UNIX sockets.
+#include "base/unix_socket.hpp"
+
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace domus {
+namespace {
+
+Result<sockaddr_un> address_of(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path))
+        return make_error("socket path too long ({} bytes): {}", path.size(), path);
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    return address;
+}
+
+}  // namespace
+
+Result<Fd> connect_unix(const std::string& path, int type) {
+    DOMUS_TRY(address, address_of(path));
+    Fd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+    if (!fd) return errno_error("socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
+        return errno_error("connect " + path);
+    return fd;
+}
+
+Result<Fd> listen_unix(const std::string& path, int type) {
+    DOMUS_TRY(address, address_of(path));
+    Fd fd(::socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return errno_error("socket");
+    ::unlink(path.c_str());
+    // umask makes the file 0600 at bind time: no window in which others could connect.
+    mode_t old_mask = ::umask(0177);
+    int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    ::umask(old_mask);
+    if (bound != 0) return errno_error("bind " + path);
+    if (::listen(fd.get(), 128) != 0) return errno_error("listen " + path);
+    return fd;
+}
+
+Result<void> send_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return errno_error("send");
+        bytes.remove_prefix(std::size_t(n));
+    }
+    return {};
+}
+
+Result<void> receive_all(int fd, void* data, std::size_t length) {
+    auto* bytes = static_cast<char*>(data);
+    while (length > 0) {
+        ssize_t n = ::recv(fd, bytes, length, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) return make_error("connection closed by the peer");
+        if (n < 0) return errno_error("recv");
+        bytes += n;
+        length -= std::size_t(n);
+    }
+    return {};
+}
+
+}  // namespace domus

@@ -1,0 +1,30 @@
+// AF_UNIX sockets by path, and whole-buffer send/receive with EINTR handled: the
+// socket plumbing that the store, the toolstack and their clients share.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "base/fd.hpp"
+#include "base/result.hpp"
+
+namespace domus {
+
+// A blocking, close-on-exec connection of `type` (SOCK_STREAM, SOCK_SEQPACKET) to `path`.
+Result<Fd> connect_unix(const std::string& path, int type = SOCK_STREAM);
+
+// Removes a stale file at `path`, binds a non-blocking, close-on-exec socket of `type`
+// there with mode 0600 from the start, and listens. The caller must own the folder
+// (e.g. hold its pid-file lock): the unlink assumes nobody else serves that path.
+Result<Fd> listen_unix(const std::string& path, int type);
+
+// Sends all of `bytes` (MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE).
+Result<void> send_all(int fd, std::string_view bytes);
+
+// Receives exactly `length` bytes; the peer closing first is an error.
+Result<void> receive_all(int fd, void* data, std::size_t length);
+
+}  // namespace domus
