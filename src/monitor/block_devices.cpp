@@ -16,7 +16,7 @@ VbdDevice* BlockDevices::find_locked(const std::string& vdev) const {
     return nullptr;
 }
 
-Result<void> BlockDevices::attach(const VbdConfig& config) {
+Result<void> BlockDevices::attach(const config::VbdConfig& config) {
     std::lock_guard change(change_mutex_);
     {
         std::lock_guard lock(mutex_);

@@ -11,7 +11,7 @@
 
 #include "backends/blkback.hpp"
 #include "base/result.hpp"
-#include "monitor/vbd_config.hpp"
+#include "config/vbd_config.hpp"
 #include "monitor/vbd_device.hpp"
 #include "storage/block_image.hpp"
 
@@ -27,7 +27,7 @@ public:
 
     // Publishes a new device; its frontend connects when the guest sees it. The vdev and
     // its device number must be free.
-    Result<void> attach(const VbdConfig& config);
+    Result<void> attach(const config::VbdConfig& config);
 
     // Asks the frontend to let go and waits for it (up to `timeout`), then removes the
     // device. A guest that does not answer keeps its device unless `force`; a forced
@@ -37,7 +37,7 @@ public:
     struct Replacement {
         std::string vdev;
         std::string target;
-        storage::Format format = storage::Format::qcow2;
+        config::DiskFormat format = config::DiskFormat::qcow2;
     };
     // Switches each named disk to its new image with the vCPUs paused: all or none.
     // Returns how long the vCPUs were paused, in milliseconds.

@@ -32,7 +32,7 @@ void drain_eventfd(int fd) {
 }  // namespace
 
 Result<std::unique_ptr<ChannelDevice>> ChannelDevice::create(Domain& domain,
-                                                             const ChannelConfig& config,
+                                                             const config::ChannelConfig& config,
                                                              const std::string& store_socket) {
     DOMUS_TRY(store, store::Client::connect(store_socket));
     std::unique_ptr<ChannelDevice> device(new ChannelDevice(domain, config, std::move(store)));
@@ -46,7 +46,7 @@ Result<std::unique_ptr<ChannelDevice>> ChannelDevice::create(Domain& domain,
     return device;
 }
 
-ChannelDevice::ChannelDevice(Domain& domain, ChannelConfig config, store::Client store)
+ChannelDevice::ChannelDevice(Domain& domain, config::ChannelConfig config, store::Client store)
     : domain_(domain), config_(std::move(config)), store_(std::move(store)) {
     std::string domid = std::to_string(domain_.config().domid);
     std::string devid = std::to_string(config_.devid);

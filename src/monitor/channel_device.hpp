@@ -24,8 +24,8 @@
 #include "backends/console_ring.hpp"
 #include "base/fd.hpp"
 #include "base/result.hpp"
+#include "config/channel_config.hpp"
 #include "monitor/backend_channel.hpp"
-#include "monitor/channel_config.hpp"
 #include "monitor/grant_table.hpp"
 #include "store/client.hpp"
 
@@ -42,7 +42,7 @@ public:
 
     // Creates the listening socket and publishes the device (backend state InitWait).
     static Result<std::unique_ptr<ChannelDevice>> create(Domain& domain,
-                                                         const ChannelConfig& config,
+                                                         const config::ChannelConfig& config,
                                                          const std::string& store_socket);
     ~ChannelDevice();
     ChannelDevice(const ChannelDevice&) = delete;
@@ -51,7 +51,7 @@ public:
     void start();
 
 private:
-    ChannelDevice(Domain& domain, ChannelConfig config, store::Client store);
+    ChannelDevice(Domain& domain, config::ChannelConfig config, store::Client store);
     Result<void> listen();
     Result<void> publish();
     Result<void> set_backend_state(int state);
@@ -68,7 +68,7 @@ private:
     void finish();  // the domain ends: last guest bytes to the client, within a second
 
     Domain& domain_;
-    ChannelConfig config_;
+    config::ChannelConfig config_;
     store::Client store_;
     std::string frontend_dir_;
     std::string backend_dir_;

@@ -8,16 +8,16 @@ namespace {
 
 constexpr std::int64_t kMaxDetachTimeoutMs = 600'000;
 
-Result<storage::Format> format_of(const nlohmann::json& request) {
+Result<config::DiskFormat> format_of(const nlohmann::json& request) {
     std::string format = request.value("format", "raw");
-    if (format == "raw") return storage::Format::raw;
-    if (format == "qcow2") return storage::Format::qcow2;
+    if (format == "raw") return config::DiskFormat::raw;
+    if (format == "qcow2") return config::DiskFormat::qcow2;
     return make_error("unknown disk format \"{}\"", format);
 }
 
 Result<nlohmann::json> attach(BlockDevices& devices, const nlohmann::json& request) {
     DOMUS_TRY(format, format_of(request));
-    VbdConfig config;
+    config::VbdConfig config;
     config.target = request.at("target").get<std::string>();
     config.format = format;
     config.vdev = request.at("vdev").get<std::string>();

@@ -16,12 +16,18 @@ namespace {
 
 constexpr std::uint32_t kMaxIndirectSegments = 256;
 
+// The one place a configured disk format becomes storage's (config knows no storage).
+storage::Format storage_format(config::DiskFormat format) {
+    return format == config::DiskFormat::qcow2 ? storage::Format::qcow2 : storage::Format::raw;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<VbdDevice>> VbdDevice::create(Domain& domain, const VbdConfig& config,
+Result<std::unique_ptr<VbdDevice>> VbdDevice::create(Domain& domain,
+                                                     const config::VbdConfig& config,
                                                      const std::string& store_socket) {
-    auto image =
-        storage::open_image(config.target, config.format, config.read_only, config.direct_io);
+    auto image = storage::open_image(config.target, storage_format(config.format), config.read_only,
+                                     config.direct_io);
     if (!image) return make_error("disk {}: {}", config.vdev, image.error().message);
     DOMUS_TRY(store, store::Client::connect(store_socket));
     std::unique_ptr<VbdDevice> device(
@@ -33,8 +39,8 @@ Result<std::unique_ptr<VbdDevice>> VbdDevice::create(Domain& domain, const VbdCo
     return device;
 }
 
-VbdDevice::VbdDevice(Domain& domain, VbdConfig config, std::unique_ptr<storage::BlockImage> image,
-                     store::Client store)
+VbdDevice::VbdDevice(Domain& domain, config::VbdConfig config,
+                     std::unique_ptr<storage::BlockImage> image, store::Client store)
     : domain_(domain),
       config_(std::move(config)),
       image_(std::move(image)),
@@ -77,7 +83,7 @@ Result<void> VbdDevice::publish() {
         DOMUS_TRY_VOID(t.write(backend_dir_ + "/device-type", "disk"));
         DOMUS_TRY_VOID(
             t.write(backend_dir_ + "/params",
-                    std::string(storage::format_name(config_.format)) + ":" + config_.target));
+                    std::string(config::disk_format_name(config_.format)) + ":" + config_.target));
         DOMUS_TRY_VOID(t.write(frontend_dir_ + "/backend", backend_dir_));
         DOMUS_TRY_VOID(t.set_perms(frontend_dir_, {"n" + domid, "r0"}));
         DOMUS_TRY_VOID(t.write(frontend_dir_ + "/backend-id", "0"));
@@ -260,7 +266,7 @@ Result<void> VbdDevice::drain() {
     return {};
 }
 
-Result<void> VbdDevice::prepare_swap(const std::string& target, storage::Format format) {
+Result<void> VbdDevice::prepare_swap(const std::string& target, config::DiskFormat format) {
     return run_on_thread([this, target, format]() -> Result<void> {
         if (frozen_) return make_error("{}: a swap is already prepared", config_.vdev);
         std::uint64_t t0 = host_monotonic_ns();
@@ -270,8 +276,8 @@ Result<void> VbdDevice::prepare_swap(const std::string& target, storage::Format 
         // its metadata on disk final.
         DOMUS_TRY_VOID(image_->flush());
         std::uint64_t t2 = host_monotonic_ns();
-        auto next = storage::open_image(target, format, config_.read_only,
-                                        config_.direct_io && format == storage::Format::raw);
+        auto next = storage::open_image(target, storage_format(format), config_.read_only,
+                                        config_.direct_io && format == config::DiskFormat::raw);
         DOMUS_LOG_DEBUG("vbd", "{}: swap prepared: drain {} us, flush {} us, open {} us",
                         config_.vdev, (t1 - t0) / 1000, (t2 - t1) / 1000,
                         (host_monotonic_ns() - t2) / 1000);
@@ -297,7 +303,7 @@ Result<void> VbdDevice::commit_swap() {
         frozen_ = false;
         (void)store_.write(
             backend_dir_ + "/params",
-            std::string(storage::format_name(config_.format)) + ":" + config_.target);
+            std::string(config::disk_format_name(config_.format)) + ":" + config_.target);
         if (connected_) {
             blkback_ = std::make_unique<backends::BlkBack>(*this, *image_, ring_page_.page(),
                                                            limits(), true);

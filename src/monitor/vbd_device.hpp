@@ -21,9 +21,9 @@
 #include "backends/blkback.hpp"
 #include "base/fd.hpp"
 #include "base/result.hpp"
+#include "config/vbd_config.hpp"
 #include "monitor/backend_channel.hpp"
 #include "monitor/grant_table.hpp"
-#include "monitor/vbd_config.hpp"
 #include "storage/block_image.hpp"
 #include "store/client.hpp"
 
@@ -34,7 +34,8 @@ class Domain;
 class VbdDevice final : public backends::BackendHost {
 public:
     // Opens the image and publishes the device (backend state InitWait).
-    static Result<std::unique_ptr<VbdDevice>> create(Domain& domain, const VbdConfig& config,
+    static Result<std::unique_ptr<VbdDevice>> create(Domain& domain,
+                                                     const config::VbdConfig& config,
                                                      const std::string& store_socket);
     ~VbdDevice() override;
 
@@ -54,7 +55,7 @@ public:
     // finishes the I/O in flight, flushes, opens `target` and then holds every further
     // request until commit() (switch to the new image) or abort() (keep the old one).
     Result<void> flush_image();
-    Result<void> prepare_swap(const std::string& target, storage::Format format);
+    Result<void> prepare_swap(const std::string& target, config::DiskFormat format);
     Result<void> commit_swap();
     void abort_swap();
 
@@ -64,7 +65,7 @@ public:
     void notify_frontend() override;
 
 private:
-    VbdDevice(Domain& domain, VbdConfig config, std::unique_ptr<storage::BlockImage> image,
+    VbdDevice(Domain& domain, config::VbdConfig config, std::unique_ptr<storage::BlockImage> image,
               store::Client store);
     Result<void> publish();
     void thread_main();
@@ -82,7 +83,7 @@ private:
     Result<void> set_backend_state(int state);
 
     Domain& domain_;
-    VbdConfig config_;
+    config::VbdConfig config_;
     std::unique_ptr<storage::BlockImage> image_;
     store::Client store_;
     std::string frontend_dir_;
@@ -99,7 +100,7 @@ private:
     bool frozen_ = false;  // a swap is prepared: take no requests
     std::unique_ptr<storage::BlockImage> staged_;
     std::string staged_target_;
-    storage::Format staged_format_ = storage::Format::raw;
+    config::DiskFormat staged_format_ = config::DiskFormat::raw;
     std::atomic<bool> released_{false};
     // Connected state (backend thread only).
     GrantMapping ring_page_;

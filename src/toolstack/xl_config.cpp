@@ -2,7 +2,7 @@
 // a semantic pass applies xl's defaults and Domus's limits to build a DomainSpec.
 #include "toolstack/xl_config.hpp"
 
-#include "toolstack/channel_spec.hpp"
+#include "config/channel_spec.hpp"
 
 #include <algorithm>
 #include <array>
@@ -395,7 +395,7 @@ public:
         spec.disk = std::move(disk);
         spec.vif = std::move(vif);
         DOMUS_TRY(channel, string_list("channel"));
-        if (auto channels = parse_channel_specs(channel); !channels)
+        if (auto channels = config::parse_channel_specs(channel); !channels)
             return at("channel", "{}", channels.error().message);
         spec.channel = std::move(channel);
 

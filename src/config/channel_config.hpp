@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-namespace domus::monitor {
+namespace domus::config {
 
 struct ChannelConfig {
     std::string name;         // written to the frontend (and backend) `name` key
@@ -12,4 +12,4 @@ struct ChannelConfig {
     std::uint32_t devid = 1;  // device/console/<devid>; 0 is the primary console
 };
 
-}  // namespace domus::monitor
+}  // namespace domus::config
