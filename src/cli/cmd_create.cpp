@@ -9,7 +9,7 @@
 
 #include "cli/cmd_console.hpp"
 #include "cli/daemon_connection.hpp"
-#include "toolstack/disk_spec.hpp"
+#include "config/disk_spec.hpp"
 #include "toolstack/xl_config.hpp"
 
 namespace domus::cli {
@@ -39,14 +39,14 @@ void add_create_command(CLI::App& app, int& status) {
         toolstack::DomainSpec spec = parsed->spec;
         spec.kernel = toolstack::resolve_kernel_path(spec, cwd);
         for (auto& disk : spec.disk) {
-            auto parsed = toolstack::parse_disk_spec(disk);
+            auto parsed = config::parse_disk_spec(disk);
             if (!parsed) {
                 status = fail(make_error("{}: disk: {}", options->file, parsed.error().message));
                 return;
             }
             if (!parsed->target.empty() && parsed->target[0] != '/')
                 parsed->target = std::string(cwd) + "/" + parsed->target;
-            disk = toolstack::to_disk_spec(*parsed);
+            disk = config::to_disk_spec(*parsed);
         }
         if (::access(spec.kernel.c_str(), R_OK) != 0) {
             status = fail(make_error("{}: kernel: cannot read {}", options->file, spec.kernel));

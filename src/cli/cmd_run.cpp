@@ -12,17 +12,16 @@
 #include <thread>
 
 #include "base/log.hpp"
+#include "config/device_specs.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/guest_clock.hpp"
-#include "toolstack/channel_spec.hpp"
-#include "toolstack/disk_spec.hpp"
 
 namespace domus::cli {
 namespace {
 
 struct RunOptions {
-    monitor::DomainConfig config;
+    config::DomainConfig config;
     std::vector<std::string> disks;     // xl DISKSPEC strings
     std::vector<std::string> channels;  // xl CHANNEL_SPEC_STRINGs
     bool stats = false;
@@ -81,23 +80,10 @@ int run_domain(const RunOptions& options) {
         return monitor::kStatusMonitorError;
     }
     auto config = options.config;
-    for (const auto& text : options.disks) {
-        auto disk = toolstack::parse_disk_spec(text);
-        if (!disk) {
-            std::fprintf(stderr, "domus: --disk: %s\n", disk.error().message.c_str());
-            return monitor::kStatusMonitorError;
-        }
-        config.disks.push_back(domus::config::make_vbd_config(
-            disk->target, disk->format, disk->vdev, disk->virtual_device, disk->read_only,
-            disk->discard, disk->direct_io));
-    }
-    auto channels = toolstack::parse_channel_specs(options.channels);
-    if (!channels) {
-        std::fprintf(stderr, "domus: --channel: %s\n", channels.error().message.c_str());
+    if (auto added = config::add_devices(config, options.disks, options.channels); !added) {
+        std::fprintf(stderr, "domus: %s\n", added.error().message.c_str());
         return monitor::kStatusMonitorError;
     }
-    for (std::size_t i = 0; i < channels->size(); ++i)  // device/console/0 is the primary
-        config.channels.push_back({(*channels)[i].name, (*channels)[i].path, std::uint32_t(i + 1)});
     config.console_input_fd = options.no_input ? -1 : STDIN_FILENO;
     auto domain = monitor::Domain::create(*kvm, config);
     if (!domain) {

@@ -36,7 +36,7 @@ public:
     struct Replacement {
         std::string vdev;
         std::string target;
-        storage::Format format = storage::Format::qcow2;
+        config::DiskFormat format = config::DiskFormat::qcow2;
     };
     // Switches each named disk to its new image with the vCPUs paused: all or none.
     // Returns how long the vCPUs were paused, in milliseconds.

@@ -8,11 +8,10 @@ namespace {
 
 constexpr std::int64_t kMaxDetachTimeoutMs = 600'000;
 
-Result<storage::Format> format_of(const nlohmann::json& request) {
-    std::string format = request.value("format", "raw");
-    if (format == "raw") return storage::Format::raw;
-    if (format == "qcow2") return storage::Format::qcow2;
-    return make_error("unknown disk format \"{}\"", format);
+Result<config::DiskFormat> format_of(const nlohmann::json& request) {
+    std::string name = request.value("format", "raw");
+    if (auto format = config::parse_disk_format(name)) return *format;
+    return make_error("unknown disk format \"{}\"", name);
 }
 
 Result<nlohmann::json> attach(BlockDevices& devices, const nlohmann::json& request) {

@@ -90,7 +90,7 @@ Result<void> configure_vcpu(const kvm::System& kvm, kvm::Vcpu& vcpu, const Layou
     return {};
 }
 
-Domain::Domain(const DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout,
+Domain::Domain(const config::DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout,
                std::uint64_t tsc_khz)
     : config_(config),
       vm_(std::move(vm)),
@@ -109,7 +109,8 @@ Domain::~Domain() {
     store_.reset();
 }
 
-Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm, const DomainConfig& config) {
+Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
+                                               const config::DomainConfig& config) {
     if (config.vcpus < 1 || config.vcpus > DOMUS_MAX_VCPUS)
         return make_error("vcpus must be 1..{}, not {}", DOMUS_MAX_VCPUS, config.vcpus);
     if (config.cmdline.size() >= MAX_GUEST_CMDLINE)

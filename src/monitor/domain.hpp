@@ -15,9 +15,9 @@
 #include "backends/emulated_disk.hpp"
 #include "backends/pio_device.hpp"
 #include "base/result.hpp"
+#include "config/domain_config.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/block_devices.hpp"
-#include "monitor/domain_config.hpp"
 #include "monitor/domain_exit.hpp"
 #include "monitor/elf_loader.hpp"
 #include "monitor/event_channels.hpp"
@@ -53,7 +53,7 @@ struct PioRegistration {
 class Domain final : public EventSink {
 public:
     static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm,
-                                                  const DomainConfig& config);
+                                                  const config::DomainConfig& config);
     ~Domain() override;
 
     // Starts vCPU 0 and waits until the domain shuts down, crashes or fails.
@@ -68,7 +68,7 @@ public:
     // True when every vCPU that is up sleeps in SCHEDOP_block/poll (xl's "b" state).
     bool all_blocked() const noexcept;
 
-    const DomainConfig& config() const noexcept { return config_; }
+    const config::DomainConfig& config() const noexcept { return config_; }
     const Layout& layout() const noexcept { return layout_; }
     GuestMemory& memory() noexcept { return memory_; }
     kvm::Vm& vm() noexcept { return vm_; }
@@ -105,13 +105,13 @@ public:
     void notify_backend(int backend_eventfd) noexcept override;
 
 private:
-    Domain(const DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout,
+    Domain(const config::DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout,
            std::uint64_t tsc_khz);
     Result<void> build(const kvm::System& kvm);
     Result<void> write_start_info(const ElfImage& image);
     Result<void> setup_boot_vcpu(const kvm::System& kvm, const ElfImage& image);
 
-    DomainConfig config_;
+    config::DomainConfig config_;
     kvm::Vm vm_;
     GuestMemory memory_;
     Layout layout_;

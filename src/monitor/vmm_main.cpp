@@ -9,16 +9,15 @@
 #include <thread>
 
 #include "base/log.hpp"
+#include "config/device_specs.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/control_server.hpp"
 #include "monitor/domain.hpp"
-#include "toolstack/channel_spec.hpp"
-#include "toolstack/disk_spec.hpp"
 
 namespace {
 
 struct Options {
-    domus::monitor::DomainConfig config;
+    domus::config::DomainConfig config;
     std::string name;
     std::string control_socket;
     bool store = false;
@@ -54,23 +53,10 @@ int run(const Options& options) {
     }
     auto config = options.config;
     if (options.store) config.store_run_dir = options.run_dir;
-    for (const auto& text : options.disks) {
-        auto disk = domus::toolstack::parse_disk_spec(text);
-        if (!disk) {
-            report(options.ready_fd, "error: disk: " + disk.error().message);
-            return kStatusMonitorError;
-        }
-        config.disks.push_back(domus::config::make_vbd_config(
-            disk->target, disk->format, disk->vdev, disk->virtual_device, disk->read_only,
-            disk->discard, disk->direct_io));
-    }
-    auto channels = domus::toolstack::parse_channel_specs(options.channels);
-    if (!channels) {
-        report(options.ready_fd, "error: " + channels.error().message);
+    if (auto added = domus::config::add_devices(config, options.disks, options.channels); !added) {
+        report(options.ready_fd, "error: " + added.error().message);
         return kStatusMonitorError;
     }
-    for (std::size_t i = 0; i < channels->size(); ++i)  // device/console/0 is the primary
-        config.channels.push_back({(*channels)[i].name, (*channels)[i].path, std::uint32_t(i + 1)});
     config.console_output_fd = -1;  // console output goes to attached clients and the history
     auto domain = Domain::create(*kvm, config);
     if (!domain) {

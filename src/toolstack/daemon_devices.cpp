@@ -7,9 +7,9 @@
 #include <filesystem>
 
 #include "base/log.hpp"
+#include "config/disk_spec.hpp"
 #include "storage/image_create.hpp"
 #include "toolstack/daemon.hpp"
-#include "toolstack/disk_spec.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/snapshot_index.hpp"
 
@@ -26,7 +26,7 @@ storage::Format format_of(const std::string& name) {
 // The entry's disk whose vdev (or device number) is `key`.
 Result<std::size_t> find_disk(const std::vector<std::string>& disks, const std::string& key) {
     for (std::size_t i = 0; i < disks.size(); ++i) {
-        DOMUS_TRY(spec, parse_disk_spec(disks[i]));
+        DOMUS_TRY(spec, config::parse_disk_spec(disks[i]));
         if (spec.vdev == key || std::to_string(spec.virtual_device) == key) return i;
     }
     return make_error("the domain has no disk {}", key);
@@ -35,7 +35,7 @@ Result<std::size_t> find_disk(const std::vector<std::string>& disks, const std::
 // One disk moving to a new overlay: snapshot create and revert.
 struct DiskSwitch {
     std::size_t disk;  // index in the domain's disk list
-    DiskSpec spec;
+    config::DiskSpec spec;
     SnapshotIndex index;
     std::string overlay;
 };
@@ -61,10 +61,10 @@ std::string make_active(DiskSwitch& s, const std::string& based_on) {
     s.index.based_on = based_on;
     if (auto saved = save_snapshot_index(s.index); !saved)
         DOMUS_LOG_ERROR("domusd", "{} ({}): {}", s.spec.vdev, based_on, saved.error().message);
-    DiskSpec active = s.spec;
+    config::DiskSpec active = s.spec;
     active.target = s.overlay;
     active.format = "qcow2";
-    return to_disk_spec(active);
+    return config::to_disk_spec(active);
 }
 
 }  // namespace
@@ -75,7 +75,7 @@ Result<nlohmann::json> Daemon::device_request(const Entry& entry, const nlohmann
 
 Result<nlohmann::json> Daemon::block_attach(const nlohmann::json& request) {
     DOMUS_TRY(entry, find(request));
-    DOMUS_TRY(spec, parse_disk_spec(request.at("disk").get<std::string>()));
+    DOMUS_TRY(spec, config::parse_disk_spec(request.at("disk").get<std::string>()));
     if (spec.target.empty() || spec.target[0] != '/')
         return make_error("disk target must be absolute for the daemon: {}", spec.target);
     std::lock_guard devices(entry->devices_mutex);
@@ -89,7 +89,7 @@ Result<nlohmann::json> Daemon::block_attach(const nlohmann::json& request) {
                                            {"direct_io", spec.direct_io}}));
     {
         std::lock_guard lock(mutex_);
-        entry->spec.disk.push_back(to_disk_spec(spec));
+        entry->spec.disk.push_back(config::to_disk_spec(spec));
     }
     save_record(*entry);
     return nlohmann::json{{"vdev", spec.vdev}, {"devid", spec.virtual_device}};
@@ -100,7 +100,7 @@ Result<nlohmann::json> Daemon::block_detach(const nlohmann::json& request) {
     std::string key = request.at("vdev").get<std::string>();
     std::lock_guard devices(entry->devices_mutex);
     DOMUS_TRY(index, find_disk(entry->spec.disk, key));
-    DOMUS_TRY(spec, parse_disk_spec(entry->spec.disk[index]));
+    DOMUS_TRY(spec, config::parse_disk_spec(entry->spec.disk[index]));
     DOMUS_TRY(reply, device_request(*entry, {{"op", "block-detach"},
                                              {"vdev", spec.vdev},
                                              {"force", request.value("force", false)},
@@ -159,7 +159,7 @@ Result<nlohmann::json> Daemon::snapshot_create(const nlohmann::json& request) {
         return error;
     };
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
-        DOMUS_TRY(spec, parse_disk_spec(entry->spec.disk[i]));
+        DOMUS_TRY(spec, config::parse_disk_spec(entry->spec.disk[i]));
         if (spec.read_only) continue;
         auto index = load_snapshot_index(spec.target, spec.format);
         if (!index) return fail(std::move(index).error());
@@ -203,7 +203,7 @@ Result<nlohmann::json> Daemon::snapshot_list(const nlohmann::json& request) {
     std::lock_guard devices(entry->devices_mutex);
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& text : entry->spec.disk) {
-        DOMUS_TRY(spec, parse_disk_spec(text));
+        DOMUS_TRY(spec, config::parse_disk_spec(text));
         DOMUS_TRY(index, load_snapshot_index(spec.target, spec.format));
         for (const auto& snapshot : index.snapshots)
             rows.push_back({{"vdev", spec.vdev},
@@ -227,7 +227,7 @@ Result<nlohmann::json> Daemon::snapshot_revert(const nlohmann::json& request) {
         return error;
     };
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
-        DOMUS_TRY(spec, parse_disk_spec(entry->spec.disk[i]));
+        DOMUS_TRY(spec, config::parse_disk_spec(entry->spec.disk[i]));
         auto index = load_snapshot_index(spec.target, spec.format);
         if (!index) return fail(std::move(index).error());
         const Snapshot* snapshot = index->find(name);

@@ -16,9 +16,9 @@
 #include <thread>
 
 #include "base/log.hpp"
+#include "config/channel_spec.hpp"
+#include "config/disk_spec.hpp"
 #include "toolstack/daemon.hpp"
-#include "toolstack/channel_spec.hpp"
-#include "toolstack/disk_spec.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/spawn.hpp"
 
@@ -72,11 +72,11 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
     if (spec.kernel.empty() || spec.kernel[0] != '/')
         return make_error("kernel path must be absolute for the daemon: {}", spec.kernel);
     for (const auto& disk : spec.disk) {
-        DOMUS_TRY(parsed, parse_disk_spec(disk));
+        DOMUS_TRY(parsed, config::parse_disk_spec(disk));
         if (parsed.target.empty() || parsed.target[0] != '/')
             return make_error("disk target must be absolute for the daemon: {}", parsed.target);
     }
-    DOMUS_TRY(channels, parse_channel_specs(spec.channel));
+    DOMUS_TRY(channels, config::parse_channel_specs(spec.channel));
     for (const auto& channel : channels)
         if (channel.path.front() != '/')
             return make_error("channel {}: path must be absolute for the daemon: {}", channel.name,

@@ -11,6 +11,11 @@
 namespace domus::backends {
 namespace {
 
+// The one place a configured disk format becomes storage's (config knows no storage).
+storage::Format storage_format(config::DiskFormat format) {
+    return format == config::DiskFormat::qcow2 ? storage::Format::qcow2 : storage::Format::raw;
+}
+
 std::int64_t microseconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                                  start)
@@ -21,8 +26,8 @@ std::int64_t microseconds_since(std::chrono::steady_clock::time_point start) {
 
 Result<std::unique_ptr<VbdDevice>> VbdDevice::create(std::unique_ptr<BackendHost> host,
                                                      const config::VbdConfig& config) {
-    auto image =
-        storage::open_image(config.target, config.format, config.read_only, config.direct_io);
+    auto image = storage::open_image(config.target, storage_format(config.format), config.read_only,
+                                     config.direct_io);
     if (!image) return make_error("disk {}: {}", config.vdev, image.error().message);
     std::unique_ptr<VbdDevice> device(
         new VbdDevice(std::move(host), config, std::move(image).value()));
@@ -43,7 +48,7 @@ VbdDevice::~VbdDevice() {
 }
 
 std::string VbdDevice::params() const {
-    return std::string(storage::format_name(config_.format)) + ":" + config_.target;
+    return std::string(config::disk_format_name(config_.format)) + ":" + config_.target;
 }
 
 Result<void> VbdDevice::publish_keys(XenbusTransaction& t) {
@@ -122,7 +127,7 @@ Result<void> VbdDevice::drain() {
     return {};
 }
 
-Result<void> VbdDevice::prepare_swap(const std::string& target, storage::Format format) {
+Result<void> VbdDevice::prepare_swap(const std::string& target, config::DiskFormat format) {
     return run_on_thread([this, target, format]() -> Result<void> {
         if (frozen_) return make_error("{}: a swap is already prepared", config_.vdev);
         auto t0 = std::chrono::steady_clock::now();
@@ -132,8 +137,8 @@ Result<void> VbdDevice::prepare_swap(const std::string& target, storage::Format 
         // its metadata on disk final.
         DOMUS_TRY_VOID(image_->flush());
         auto flushed_us = microseconds_since(t0);
-        auto next = storage::open_image(target, format, config_.read_only,
-                                        config_.direct_io && format == storage::Format::raw);
+        auto next = storage::open_image(target, storage_format(format), config_.read_only,
+                                        config_.direct_io && format == config::DiskFormat::raw);
         DOMUS_LOG_DEBUG("vbd", "{}: swap prepared: drain {} us, flush {} us, open {} us",
                         config_.vdev, drained_us, flushed_us - drained_us,
                         microseconds_since(t0) - flushed_us);

@@ -36,7 +36,7 @@ public:
     // finishes the I/O in flight, flushes, opens `target` and then holds every further
     // request until commit() (switch to the new image) or abort() (keep the old one).
     Result<void> flush_image();
-    Result<void> prepare_swap(const std::string& target, storage::Format format);
+    Result<void> prepare_swap(const std::string& target, config::DiskFormat format);
     Result<void> commit_swap();
     void abort_swap();
 
@@ -65,7 +65,7 @@ private:
     bool frozen_ = false;  // a swap is prepared: take no requests
     std::unique_ptr<storage::BlockImage> staged_;
     std::string staged_target_;
-    storage::Format staged_format_ = storage::Format::raw;
+    config::DiskFormat staged_format_ = config::DiskFormat::raw;
     std::unique_ptr<MappedPages> ring_page_;
     std::unique_ptr<BlkBack> blkback_;
     mutable std::mutex stats_mutex_;

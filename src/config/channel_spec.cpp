@@ -1,11 +1,11 @@
 // CHANNEL_SPEC_STRING parsing (xl.cfg(5) `channel`, docs/misc/channels.txt in Xen).
-#include "toolstack/channel_spec.hpp"
+#include "config/channel_spec.hpp"
 
 #include <sys/un.h>
 
 #include <set>
 
-namespace domus::toolstack {
+namespace domus::config {
 namespace {
 
 std::string_view trim(std::string_view text) {
@@ -110,4 +110,4 @@ std::string to_channel_spec(const ChannelSpec& spec) {
     return "name=" + spec.name + ",connection=socket,path=" + spec.path;
 }
 
-}  // namespace domus::toolstack
+}  // namespace domus::config

@@ -10,7 +10,7 @@
 
 #include "base/result.hpp"
 
-namespace domus::toolstack {
+namespace domus::config {
 
 struct DiskSpec {
     std::string target;          // image file or block device
@@ -32,4 +32,4 @@ Result<std::uint32_t> vbd_number(std::string_view vdev);
 // Back to a DISKSPEC string (named form, target last).
 std::string to_disk_spec(const DiskSpec& spec);
 
-}  // namespace domus::toolstack
+}  // namespace domus::config

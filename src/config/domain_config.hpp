@@ -8,7 +8,7 @@
 #include "config/channel_config.hpp"
 #include "config/vbd_config.hpp"
 
-namespace domus::monitor {
+namespace domus::config {
 
 struct DomainConfig {
     std::string kernel;  // path to the ELF image
@@ -21,8 +21,8 @@ struct DomainConfig {
     std::string store_run_dir;  // attach to the store daemon of this run dir; empty: no store
     std::string emulated_disk;  // raw image behind the emulated ATA disk; empty: none
     bool emulated_disk_read_only = false;
-    std::vector<config::VbdConfig> disks;         // PV block devices (need the store)
-    std::vector<config::ChannelConfig> channels;  // secondary PV consoles (need the store)
+    std::vector<VbdConfig> disks;         // PV block devices (need the store)
+    std::vector<ChannelConfig> channels;  // secondary PV consoles (need the store)
 };
 
-}  // namespace domus::monitor
+}  // namespace domus::config

@@ -14,7 +14,7 @@
 
 #include "base/result.hpp"
 
-namespace domus::toolstack {
+namespace domus::config {
 
 struct ChannelSpec {
     std::string name;  // 1..64 of [A-Za-z0-9._:-]
@@ -29,4 +29,4 @@ Result<std::vector<ChannelSpec>> parse_channel_specs(const std::vector<std::stri
 // Back to a CHANNEL_SPEC_STRING.
 std::string to_channel_spec(const ChannelSpec& spec);
 
-}  // namespace domus::toolstack
+}  // namespace domus::config

@@ -1,9 +1,11 @@
 // DISKSPEC parsing (xl-disk-configuration) and vbd numbering.
-#include "toolstack/disk_spec.hpp"
+#include "config/disk_spec.hpp"
 
 #include <vector>
 
-namespace domus::toolstack {
+#include "config/disk_format.hpp"
+
+namespace domus::config {
 namespace {
 
 std::string trim(std::string_view text) {
@@ -132,7 +134,7 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
                 if (value.starts_with(prefix)) value = value.substr(prefix.size());
             spec.target = value;
         } else if (key == "format") {
-            if (value != "raw" && value != "qcow2")
+            if (!parse_disk_format(value))
                 return make_error("disk \"{}\": format \"{}\" is not supported (raw, qcow2)", text,
                                   value);
             spec.format = value;
@@ -172,4 +174,4 @@ std::string to_disk_spec(const DiskSpec& spec) {
            (spec.direct_io ? ", direct-io-safe" : "") + ", target=" + spec.target;
 }
 
-}  // namespace domus::toolstack
+}  // namespace domus::config

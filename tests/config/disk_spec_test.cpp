@@ -1,9 +1,9 @@
 // DISKSPEC parsing: the forms xl documents, and the errors.
-#include "toolstack/disk_spec.hpp"
+#include "config/disk_spec.hpp"
 
 #include <gtest/gtest.h>
 
-namespace domus::toolstack {
+namespace domus::config {
 namespace {
 
 TEST(DiskSpec, PositionalAndNamedFormsMeanTheSame) {
@@ -76,4 +76,4 @@ TEST(DiskSpec, RoundTrip) {
 }
 
 }  // namespace
-}  // namespace domus::toolstack
+}  // namespace domus::config

@@ -1,9 +1,9 @@
 // CHANNEL_SPEC_STRING parsing: the forms xl.cfg(5) documents, and errors that name the key.
-#include "toolstack/channel_spec.hpp"
+#include "config/channel_spec.hpp"
 
 #include <gtest/gtest.h>
 
-namespace domus::toolstack {
+namespace domus::config {
 namespace {
 
 std::string error_of(std::string_view text) {
@@ -73,4 +73,4 @@ TEST(ChannelSpec, RoundTrip) {
 }
 
 }  // namespace
-}  // namespace domus::toolstack
+}  // namespace domus::config

@@ -1,0 +1,42 @@
+// Device strings to DomainConfig device lists.
+#include "config/device_specs.hpp"
+
+namespace domus::config {
+
+VbdConfig vbd_config(const DiskSpec& spec) {
+    // parse_disk_spec accepted the format, so it has a name here.
+    return VbdConfig{
+        .target = spec.target,
+        .format = parse_disk_format(spec.format).value_or(DiskFormat::raw),
+        .vdev = spec.vdev,
+        .virtual_device = spec.virtual_device,
+        .read_only = spec.read_only,
+        .discard = spec.discard,
+        .direct_io = spec.direct_io,
+    };
+}
+
+std::vector<ChannelConfig> channel_configs(const std::vector<ChannelSpec>& specs,
+                                           std::uint32_t first_devid) {
+    std::vector<ChannelConfig> out;
+    for (std::size_t i = 0; i < specs.size(); ++i)
+        out.push_back({specs[i].name, specs[i].path, first_devid + std::uint32_t(i)});
+    return out;
+}
+
+Result<void> add_devices(DomainConfig& config, const std::vector<std::string>& disks,
+                         const std::vector<std::string>& channels) {
+    std::vector<VbdConfig> vbds;
+    for (const auto& text : disks) {
+        DOMUS_TRY(spec, parse_disk_spec(text));
+        vbds.push_back(vbd_config(spec));
+    }
+    DOMUS_TRY(specs, parse_channel_specs(channels));
+    config.disks.insert(config.disks.end(), vbds.begin(), vbds.end());
+    // Numbered after any the caller listed already.
+    for (auto& channel : channel_configs(specs, std::uint32_t(config.channels.size() + 1)))
+        config.channels.push_back(std::move(channel));
+    return {};
+}
+
+}  // namespace domus::config

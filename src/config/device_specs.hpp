@@ -1,0 +1,28 @@
+// From xl's device strings (DISKSPEC, CHANNEL_SPEC_STRING) to the device lists of a
+// DomainConfig: the one translation `domus run` and domus-vmm (given the strings by domusd) share.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "config/channel_spec.hpp"
+#include "config/disk_spec.hpp"
+#include "config/domain_config.hpp"
+
+namespace domus::config {
+
+// One parsed DISKSPEC as a PV block device.
+VbdConfig vbd_config(const DiskSpec& spec);
+// Parsed channels as secondary consoles device/console/<first_devid>.. in order (0 is the
+// primary console).
+std::vector<ChannelConfig> channel_configs(const std::vector<ChannelSpec>& specs,
+                                           std::uint32_t first_devid = 1);
+
+// Parses `disks` and `channels` and appends them to `config.disks` and `config.channels`.
+// On an error (which names the offending string and key) `config` is unchanged.
+Result<void> add_devices(DomainConfig& config, const std::vector<std::string>& disks,
+                         const std::vector<std::string>& channels);
+
+}  // namespace domus::config
