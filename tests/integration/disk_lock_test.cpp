@@ -109,6 +109,9 @@ TEST_F(DiskLockTest, ASecondWriterIsRefusedEverywhereAndTheFirstDomainIsUndistur
                                                "--disk", disk + ",qcow2,xvda,w"});
     EXPECT_EQ(alone.status, kMonitorError) << alone.out << alone.err;
     EXPECT_NE(alone.err.find(holder), std::string::npos) << alone.err;
+    alone = run(guest_image("idle"), {"--emulated-disk", disk});  // the ATA baseline too
+    EXPECT_EQ(alone.status, kMonitorError) << alone.out << alone.err;
+    EXPECT_NE(alone.err.find(holder), std::string::npos) << alone.err;
 
     auto io = run_process({"/usr/bin/qemu-io", "-f", "qcow2", "-c", "write 0 4k", disk},
                           std::chrono::seconds(20));
