@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -169,6 +170,10 @@ Result<ImageLock> ImageLock::acquire(int fd, const std::string& path, LockPermis
         }
     }
     const int lock_fd = file.fd.get();
+    const int write = std::countr_zero(perm::kWrite);
+    if ((wanted.held & perm::kWrite) && file.held[write] > 0)
+        return make_error("{} is already open for writing in this process, {}", path,
+                          describe_process(::getpid()));
     // The bytes this holder adds (nobody of this owner had them yet), undone on refusal.
     std::vector<off_t> added;
     auto undo = [&] {

@@ -50,11 +50,12 @@ inline constexpr LockPermissions kRawWriterLock{perm::kConsistentRead | perm::kW
                                                 perm::kConsistentRead | perm::kWriteUnchanged};
 
 // The lock bytes one owner holds: one open file description per image file (dev, inode),
-// whatever number of images of that owner have the file open. Images of one owner do not
-// refuse each other: a process coordinates its own opens (a snapshot swap opens the old
-// top as the new overlay's backing file while the old top is still open for writing,
-// as QEMU turns one node from top into backing). Every process has one owner,
-// ImageLockTable::process(); tests make more to play two processes in one.
+// whatever number of images of that owner have the file open. Within one owner only a
+// second writer is refused (one disk twice in a domain); readers beside a writer are
+// not: a snapshot swap opens the old top as the new overlay's backing file while the
+// old top is still open for writing, as QEMU turns one node from top into backing.
+// Every process has one owner, ImageLockTable::process(); tests make more to play two
+// processes in one.
 class ImageLockTable {
 public:
     ImageLockTable() = default;

@@ -132,6 +132,19 @@ TEST_F(DiskLockTest, ASecondWriterIsRefusedEverywhereAndTheFirstDomainIsUndistur
     EXPECT_EQ(r.status, 0) << r.err;
 }
 
+TEST_F(DiskLockTest, OneDiskTwiceInADomainIsRefused) {
+    std::string disk = image("twice.raw", "16M", "raw");
+    auto r =
+        domus({"create", config("twice", "name = \"twice\"\nkernel = \"" + guest_image("idle") +
+                                             "\"\nmemory = 16\ndisk = [ '" + disk +
+                                             ",raw,xvda,w', '" + disk + ",raw,xvdb,w' ]\n")});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find(disk + " is already open for writing in this process, domain \"twice\""),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(listed("twice"));
+}
+
 TEST_F(DiskLockTest, ADomainCannotOpenADiskQemuIoHoldsForWriting) {
     std::string disk = image("held.qcow2", "16M", "qcow2");
     {

@@ -167,6 +167,20 @@ TEST_F(ImageLockTest, OneOwnersImagesDoNotRefuseEachOtherAndReleaseOnlyTheirOwnB
     EXPECT_FALSE(ImageLock::acquire(fd.get(), path, kWriterLock, other));
 }
 
+TEST_F(ImageLockTest, OneOwnerRefusesASecondWriterOfTheSameFile) {
+    // One disk given twice to one domain: two writers with their own caches.
+    ImageLockTable monitor;
+    auto first = ImageLock::acquire(fd.get(), path, kWriterLock, monitor);
+    ASSERT_TRUE(first) << first.error().message;
+    Fd second_fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    auto second = ImageLock::acquire(second_fd.get(), path, kRawWriterLock, monitor);
+    ASSERT_FALSE(second);
+    EXPECT_NE(second.error().message.find(path + " is already open for writing in this process"),
+              std::string::npos)
+        << second.error().message;
+    EXPECT_EQ(taken_bytes(path), kQemuWriterBytes);  // the first one's, untouched
+}
+
 TEST_F(ImageLockTest, TheRefusalNamesTheDomainHoldingTheImage) {
     Holder vmm(path, kQemuWriterBytes,
                {"/usr/libexec/domus/domus-vmm", "/k/idle", "--name", "web", "--domid", "3"});
