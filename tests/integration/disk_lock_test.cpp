@@ -145,6 +145,35 @@ TEST_F(DiskLockTest, OneDiskTwiceInADomainIsRefused) {
     EXPECT_FALSE(listed("twice"));
 }
 
+TEST_F(DiskLockTest, ARevertToASnapshotAnotherDomainWritesIsRefusedAndChangesNothing) {
+    std::string disk = image("d.qcow2", "16M", "qcow2");
+    ASSERT_EQ(domus({"create", disk_config("alpha", "idle", disk + ",qcow2,xvda,w")}).status, 0);
+    ASSERT_EQ(domus({"snapshot", "create", "alpha", "s1"}).status, 0);  // d frozen
+    ASSERT_EQ(domus({"snapshot", "create", "alpha", "s2"}).status, 0);  // overlay-1 frozen
+    ASSERT_EQ(domus({"snapshot", "revert", "alpha", "s1"}).status, 0);  // alpha: overlay-3 on d
+    // s2's image is in no chain of alpha's now: another domain may write it (sharing
+    // d, its backing file, with alpha as readers).
+    std::string s2 = disk + ".snapshots/overlay-1.qcow2";
+    auto r = domus({"create", disk_config("beta", "idle", s2 + ",qcow2,xvda,w")});
+    ASSERT_EQ(r.status, 0) << r.err;
+
+    r = domus({"snapshot", "revert", "alpha", "s2"});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find(s2 + " is in use by domain \"beta\" (domus-vmm pid "), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("which has it open for writing"), std::string::npos) << r.err;
+    // alpha still runs on what it had; the refused overlay is gone.
+    auto list = domus({"snapshot", "list", "alpha"});
+    EXPECT_NE(list.out.find("* xvda   s1"), std::string::npos) << list.out;
+    EXPECT_FALSE(std::filesystem::exists(disk + ".snapshots/overlay-4.qcow2"));
+    auto disks = domus({"block-list", "alpha", "--json"});
+    EXPECT_NE(disks.out.find("overlay-3.qcow2"), std::string::npos) << disks.out;
+    // Once beta is gone the same revert goes through.
+    ASSERT_EQ(domus({"destroy", "beta"}).status, 0);
+    r = domus({"snapshot", "revert", "alpha", "s2"});
+    EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST_F(DiskLockTest, ADomainCannotOpenADiskQemuIoHoldsForWriting) {
     std::string disk = image("held.qcow2", "16M", "qcow2");
     {
