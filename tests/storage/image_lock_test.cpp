@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "storage/block_image.hpp"
@@ -136,6 +137,23 @@ TEST_F(ImageLockTest, ASecondWriterIsRefusedAndTheFirstKeepsItsLock) {
     EXPECT_FALSE(ImageLock::acquire(fd.get(), path, kReaderLock, second));
     a->release();
     EXPECT_TRUE(ImageLock::acquire(fd.get(), path, kWriterLock, second));
+}
+
+TEST_F(ImageLockTest, TwoWritersRacingNeverBothGetTheImage) {
+    // Each takes its bytes before it looks for the other's: at worst both fail.
+    int both = 0, one = 0;
+    for (int round = 0; round < 150; ++round) {
+        ImageLockTable first, second;
+        std::optional<Result<ImageLock>> a, b;
+        std::thread racer(
+            [&] { a.emplace(ImageLock::acquire(fd.get(), path, kWriterLock, first)); });
+        b.emplace(ImageLock::acquire(fd.get(), path, kWriterLock, second));
+        racer.join();
+        both += (*a && *b);
+        one += (bool(*a) != bool(*b));
+    }
+    EXPECT_EQ(both, 0);
+    EXPECT_GT(one, 0);
 }
 
 TEST_F(ImageLockTest, ReadersShareAndKeepWritersOut) {
