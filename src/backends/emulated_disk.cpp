@@ -70,6 +70,9 @@ Result<std::unique_ptr<EmulatedDisk>> EmulatedDisk::open(const std::string& path
     if (::fstat(fd.get(), &st) != 0) return errno_error("emulated disk " + path);
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
         return make_error("emulated disk {}: not a regular file or block device", path);
+    DOMUS_TRY(lock,
+              storage::ImageLock::acquire(
+                  fd.get(), path, read_only ? storage::kReaderLock : storage::kRawWriterLock));
     off_t size = ::lseek(fd.get(), 0, SEEK_END);
     if (size < 0) return errno_error("emulated disk " + path);
     std::uint64_t sectors = std::uint64_t(size) / kSector;
@@ -79,7 +82,9 @@ Result<std::unique_ptr<EmulatedDisk>> EmulatedDisk::open(const std::string& path
                        EDISK_MAX_LBA28_SECTORS);
         sectors = EDISK_MAX_LBA28_SECTORS;
     }
-    return std::unique_ptr<EmulatedDisk>(new EmulatedDisk(std::move(fd), sectors, read_only));
+    std::unique_ptr<EmulatedDisk> disk(new EmulatedDisk(std::move(fd), sectors, read_only));
+    disk->lock_ = std::move(lock);
+    return disk;
 }
 
 EmulatedDisk::EmulatedDisk(Fd fd, std::uint64_t sectors, bool read_only)

@@ -14,6 +14,7 @@
 #include "backends/pio_device.hpp"
 #include "base/fd.hpp"
 #include "base/result.hpp"
+#include "storage/image_lock.hpp"
 
 #include <domus/abi/emulated_disk.h>
 
@@ -69,6 +70,7 @@ private:
     void complete() noexcept;
 
     const Fd fd_;
+    storage::ImageLock lock_;  // like every image a domain opens (set by open())
     const std::uint64_t sectors_;
     const bool read_only_;
 

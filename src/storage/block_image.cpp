@@ -74,4 +74,10 @@ Result<std::unique_ptr<BlockImage>> open_image(const std::string& path, Format f
     return std::unique_ptr<BlockImage>(std::move(raw));
 }
 
+Result<std::unique_ptr<BlockImage>> inspect_image(const std::string& path, Format format) {
+    BackingContext context;
+    context.lock = false;
+    return open_image_chain(path, format, true, std::move(context));
+}
+
 }  // namespace domus::storage

@@ -69,8 +69,17 @@ Result<void> check_request(const BlockImage& image, std::uint64_t offset, std::u
 // files are opened read-only, recursively (at most kMaxBackingDepth deep, no loops).
 // `direct`: O_DIRECT, bypassing the host page cache (raw images only; refused with a
 // clear error for qcow2 and where the file system cannot do it).
+// Every image of the chain holds an ImageLock while open (QEMU's lock bytes): the top
+// exclusive when writable, backing files and read-only images shared. An image another
+// process writes (or reads without sharing writes, when we would write) is refused with
+// an error naming the image and its holder.
 Result<std::unique_ptr<BlockImage>> open_image(const std::string& path, Format format,
                                                bool read_only, bool direct = false);
+
+// open_image() read-only and without locks, for looking at an image that may be in use
+// (its header and size: `image info`, a new overlay's backing), like qemu-img's -U. What
+// it reads may be mid-update; never give it to a domain.
+Result<std::unique_ptr<BlockImage>> inspect_image(const std::string& path, Format format);
 
 // Detects the format from the first bytes of the file.
 Result<Format> probe_format(const std::string& path);

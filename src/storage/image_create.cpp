@@ -12,16 +12,27 @@
 #include "base/checked.hpp"
 #include "base/fd.hpp"
 #include "storage/file_io.hpp"
+#include "storage/image_lock.hpp"
 #include "storage/qcow2_backing.hpp"
 #include "storage/qcow2_format.hpp"
 
 namespace domus::storage {
 namespace {
 
-Result<Fd> create_file(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+// A file being written from scratch, locked like a writable image for as long as that
+// takes (as qemu-img create does).
+struct NewFile {
+    Fd fd;
+    ImageLock lock;
+};
+
+// Truncated only once locked: an existing image a domain uses is refused, not wiped.
+Result<NewFile> create_file(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!fd) return errno_error("create " + path);
-    return fd;
+    DOMUS_TRY(lock, ImageLock::acquire(fd.get(), path, kWriterLock));
+    if (::ftruncate(fd.get(), 0) != 0) return errno_error("truncate " + path);
+    return NewFile{std::move(fd), std::move(lock)};
 }
 
 Result<void> create_qcow2(const std::string& path, std::uint64_t size, std::uint32_t cluster_bits,
@@ -62,7 +73,8 @@ Result<void> create_qcow2(const std::string& path, std::uint64_t size, std::uint
     for (std::uint64_t c = 0; c < total; ++c)
         store_be16(&blocks[c * 2], 1);
 
-    DOMUS_TRY(fd, create_file(path));
+    DOMUS_TRY(file, create_file(path));
+    const Fd& fd = file.fd;
     DOMUS_TRY_VOID(write_all(fd.get(), header, 0));
     DOMUS_TRY_VOID(write_all(fd.get(), table, cluster_size));
     DOMUS_TRY_VOID(write_all(fd.get(), blocks, (1 + table_clusters) * cluster_size));
@@ -103,7 +115,8 @@ Result<void> create_image(const std::string& path, std::optional<std::uint64_t> 
     if (format == Format::raw) {
         if (backing_path) return make_error("raw images cannot have a backing file");
         if (!size) return make_error("{}: a size is required", path);
-        DOMUS_TRY(fd, create_file(path));
+        DOMUS_TRY(file, create_file(path));
+        const Fd& fd = file.fd;
         if (::ftruncate(fd.get(), static_cast<off_t>(align_up(*size, kSectorSize))) != 0)
             return errno_error("ftruncate " + path);
         return sync_data(fd.get());
@@ -118,7 +131,8 @@ Result<void> create_image(const std::string& path, std::optional<std::uint64_t> 
     if (backing_path) {
         if (backing_path->empty()) return make_error("empty backing file name");
         std::string resolved = resolve_backing_path(path, *backing_path);
-        auto backing = open_image(resolved, backing_format, true);
+        // Only its size and format: a domain may be writing it (a snapshot's overlay).
+        auto backing = inspect_image(resolved, backing_format);
         if (!backing)
             return make_error("backing file {}: {}", *backing_path, backing.error().message);
         if (backing_format == Format::autodetect) {

@@ -35,7 +35,7 @@ Result<ImageInfo> image_info(const std::string& path) {
     info.format = format;
     info.allocated_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
     if (format == Format::raw) {
-        DOMUS_TRY(raw, open_image(path, Format::raw, true));
+        DOMUS_TRY(raw, inspect_image(path, Format::raw));  // works on an image in use
         info.virtual_size = raw->size_bytes();
         return info;
     }

@@ -38,10 +38,12 @@ Result<std::unique_ptr<BlockImage>> open_image_chain(const std::string& path, Fo
         format = probed;
     }
     if (format == Format::raw) {
-        DOMUS_TRY(raw, RawImage::open(path, RawOptions{read_only, false}));
+        DOMUS_TRY(raw, RawImage::open(path, RawOptions{read_only, false, context.lock}));
         return std::unique_ptr<BlockImage>(std::move(raw));
     }
-    DOMUS_TRY(qcow2, Qcow2Image::open(path, Qcow2Options{read_only}, std::move(context)));
+    DOMUS_TRY(qcow2, Qcow2Image::open(
+                         path, Qcow2Options{read_only, Qcow2Options{}.l2_cache_bytes, context.lock},
+                         std::move(context)));
     return std::unique_ptr<BlockImage>(std::move(qcow2));
 }
 

@@ -17,6 +17,7 @@ inline constexpr int kMaxBackingDepth = 16;
 struct BackingContext {
     int depth = 0;                        // 0 = the image the caller asked for
     std::vector<std::string> real_paths;  // canonical paths of the images above
+    bool lock = true;                     // take image locks (RawOptions::lock)
 };
 
 // `name` as stored in the header: absolute, or relative to the overlay's directory.

@@ -22,6 +22,12 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open(const std::string& path, Qc
     image->fd_ = Fd(::open(path.c_str(), (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
     if (!image->fd_) return errno_error("open " + path);
     int fd = image->fd_.get();
+    if (options.lock) {
+        // Before the first byte is read: a writer elsewhere may be mid-update.
+        DOMUS_TRY(lock,
+                  ImageLock::acquire(fd, path, options.read_only ? kReaderLock : kWriterLock));
+        image->lock_ = std::move(lock);
+    }
     DOMUS_TRY(size, file_size(fd));
     // The header and its extensions fill at most the first cluster: read that much once
     // the cluster size is known (a 2 MiB read per open made long chains slow to open).
@@ -69,6 +75,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open(const std::string& path, Qc
         DOMUS_TRY(format, backing_format_from_name(h.backing_format));
         std::string backing_path = resolve_backing_path(path, h.backing_file);
         ++context.depth;
+        context.lock = options.lock;
         auto backing = open_image_chain(backing_path, format, true, std::move(context));
         if (!backing)
             return make_error("{}: backing file {}: {}", path, h.backing_file,

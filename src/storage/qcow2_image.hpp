@@ -16,6 +16,7 @@
 
 #include "base/fd.hpp"
 #include "storage/block_image.hpp"
+#include "storage/image_lock.hpp"
 #include "storage/qcow2_backing.hpp"
 #include "storage/qcow2_format.hpp"
 #include "storage/qcow2_host_file.hpp"
@@ -27,6 +28,7 @@ namespace domus::storage {
 struct Qcow2Options {
     bool read_only = false;
     std::size_t l2_cache_bytes = 2u << 20;  // bounded metadata cache
+    bool lock = true;                       // as RawOptions::lock; for the whole chain
 };
 
 class Qcow2Image final : public BlockImage {
@@ -81,6 +83,7 @@ private:
 
     std::string path_;
     Fd fd_;
+    ImageLock lock_;  // released after the destructor's flush
     Qcow2Header header_;
     Qcow2HostFile file_;
     std::optional<Qcow2Refcounts> refcounts_;  // writable images only

@@ -57,8 +57,14 @@ Result<std::unique_ptr<RawImage>> RawImage::open(const std::string& path, RawOpt
     } else {
         return make_error("{}: not a regular file or block device", path);
     }
-    return std::unique_ptr<RawImage>(
-        new RawImage(std::move(fd), size, options.read_only, block_device, options.direct));
+    ImageLock lock;
+    if (options.lock) {
+        DOMUS_TRY(taken, ImageLock::acquire(fd.get(), path,
+                                            options.read_only ? kReaderLock : kRawWriterLock));
+        lock = std::move(taken);
+    }
+    return std::unique_ptr<RawImage>(new RawImage(std::move(fd), std::move(lock), size,
+                                                  options.read_only, block_device, options.direct));
 }
 
 Result<void> RawImage::read(std::uint64_t offset, std::span<std::byte> buffer) {

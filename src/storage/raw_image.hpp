@@ -6,6 +6,7 @@
 
 #include "base/fd.hpp"
 #include "storage/block_image.hpp"
+#include "storage/image_lock.hpp"
 
 namespace domus::storage {
 
@@ -14,6 +15,9 @@ struct RawOptions {
     // O_DIRECT bypasses the host page cache; refused with a clear error where the file
     // system does not support it (tmpfs). Unaligned buffers go through a bounce buffer.
     bool direct = false;
+    // Take the image lock (shared for read-only, exclusive for writers). Off only for
+    // inspecting an image that may be in use (image info, a new overlay's backing size).
+    bool lock = true;
 };
 
 class RawImage final : public BlockImage {
@@ -41,8 +45,10 @@ public:
     bool is_block_device() const { return block_device_; }
 
 private:
-    RawImage(Fd fd, std::uint64_t size, bool read_only, bool block_device, bool direct)
+    RawImage(Fd fd, ImageLock lock, std::uint64_t size, bool read_only, bool block_device,
+             bool direct)
         : fd_(std::move(fd)),
+          lock_(std::move(lock)),
           size_(size),
           read_only_(read_only),
           block_device_(block_device),
@@ -51,6 +57,7 @@ private:
     Result<void> write_zeros(std::uint64_t offset, std::uint64_t length);
 
     Fd fd_;
+    ImageLock lock_;
     std::uint64_t size_;
     bool read_only_;
     bool block_device_;

@@ -24,10 +24,12 @@ protected:
         ASSERT_EQ(domus({"info"}).status, 0);
     }
 
-    // The virtual disk's bytes, through qemu-img (backing chain included).
+    // The virtual disk's bytes, through qemu-img (backing chain included). -U: the
+    // preserved domain still holds its active overlay (locked for writing) and qemu-img
+    // refuses to read an image in use without it.
     std::vector<char> contents(const std::string& path) {
         std::string raw = run_dir_ + "/contents.raw";
-        auto r = run_process({"/usr/bin/qemu-img", "convert", "-O", "raw", path, raw},
+        auto r = run_process({"/usr/bin/qemu-img", "convert", "-U", "-O", "raw", path, raw},
                              std::chrono::seconds(60));
         EXPECT_EQ(r.status, 0) << r.err;
         std::ifstream in(raw, std::ios::binary);
@@ -57,7 +59,7 @@ protected:
     }
 
     ProcessResult qemu_check(const std::string& path) {
-        return run_process({"/usr/bin/qemu-img", "check", path}, std::chrono::seconds(30));
+        return run_process({"/usr/bin/qemu-img", "check", "-U", path}, std::chrono::seconds(30));
     }
 };
 
@@ -137,7 +139,7 @@ TEST_F(SnapshotTest, RevertReturnsTheDisksToTheSnapshot) {
     EXPECT_FALSE(std::filesystem::exists(abandoned));
     std::string active = dir + "/overlay-3.qcow2";
     auto compare =
-        run_process({"/usr/bin/qemu-img", "compare", a, active}, std::chrono::seconds(30));
+        run_process({"/usr/bin/qemu-img", "compare", "-U", a, active}, std::chrono::seconds(30));
     EXPECT_EQ(compare.status, 0) << compare.out << compare.err;
     EXPECT_EQ(qemu_check(active).status, 0);
     EXPECT_EQ(qemu_check(a).status, 0);
@@ -146,7 +148,7 @@ TEST_F(SnapshotTest, RevertReturnsTheDisksToTheSnapshot) {
     EXPECT_NE(list.out.find("* xvdb   full"), std::string::npos) << list.out;
     // The raw disk got the same treatment: its overlay reads as the raw file.
     compare = run_process(
-        {"/usr/bin/qemu-img", "compare", "-f", "raw", b, b + ".snapshots/overlay-3.qcow2"},
+        {"/usr/bin/qemu-img", "compare", "-U", "-f", "raw", b, b + ".snapshots/overlay-3.qcow2"},
         std::chrono::seconds(30));
     EXPECT_EQ(compare.status, 0) << compare.out << compare.err;
 }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "domus_fixture.hpp"
 
@@ -53,9 +54,11 @@ protected:
         return path;
     }
 
-    // A config file in the run directory's parent; kernel paths are absolute.
+    // A config file in this test's run directory (tests running side by side under
+    // ctest -j each have their own, even with the same name); kernel paths are absolute.
     std::string config(const std::string& name, const std::string& body) {
-        std::string path = ::testing::TempDir() + name + ".cfg";
+        std::filesystem::create_directories(run_dir_);
+        std::string path = run_dir_ + "/" + name + ".cfg";
         std::ofstream(path) << body;
         return path;
     }
@@ -85,15 +88,38 @@ protected:
         return condition();
     }
 
-    // Processes whose command line names this run directory: domusd, the store, monitors.
+    // The arguments of a process (empty once it is gone).
+    static std::vector<std::string> process_argv(pid_t pid) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+        std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+        std::vector<std::string> argv;
+        for (std::size_t at = 0; at < cmdline.size();) {
+            std::size_t end = std::min(cmdline.find('\0', at), cmdline.size());
+            argv.push_back(cmdline.substr(at, end - at));
+            at = end + 1;
+        }
+        return argv;
+    }
+
+    // True when `argv` holds exactly "--run-dir <dir>" for this test's directory.
+    bool started_for_this_run_dir(const std::vector<std::string>& argv) const {
+        for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+            if (argv[i] == "--run-dir" && argv[i + 1] == run_dir_) return true;
+        return false;
+    }
+
+    // This run directory's processes: domusd, the store, monitors, each started with
+    // "--run-dir <dir>". Matched argument by argument: another test's monitor mentions
+    // this directory's name inside other arguments (--disk target=<its own dir>/...
+    // starts with ours when ours is a prefix of it) and must be left alone.
     std::vector<pid_t> run_dir_processes() {
         std::vector<pid_t> pids;
-        for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        std::error_code error;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
             std::string name = entry.path().filename();
             if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-            std::ifstream in(entry.path() / "cmdline");
-            std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-            if (cmdline.find(run_dir_) != std::string::npos) pids.push_back(std::stoi(name));
+            pid_t pid = std::stoi(name);
+            if (started_for_this_run_dir(process_argv(pid))) pids.push_back(pid);
         }
         return pids;
     }

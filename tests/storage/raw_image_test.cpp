@@ -73,6 +73,7 @@ TEST(RawImage, DirectIoThroughOpenImage) {
     EXPECT_TRUE((*image)->direct_uncached());
     EXPECT_EQ((*image)->direct_alignment(), RawImage::kDirectAlignment);
     EXPECT_GE((*image)->direct_fd(), 0);
+    (*image).reset();  // one writer of a file per process
     auto cached = open_image(path, Format::raw, false);
     ASSERT_TRUE(cached);
     EXPECT_FALSE((*cached)->direct_uncached());
