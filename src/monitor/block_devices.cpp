@@ -48,7 +48,9 @@ Result<bool> BlockDevices::detach(const std::string& vdev, bool force,
     while (asked && !device->released() && !domain_.stopping() &&
            std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    bool forced = !device->released();
+    // A guest that ended meanwhile (it may power off right after letting go, before the
+    // backend saw its last state) holds nothing any more: that is a release too.
+    bool forced = !device->released() && !domain_.stopping();
     if (forced && !force) {
         if (!asked) return make_error("{}: {}", vdev, asked.error().message);
         return make_error(
