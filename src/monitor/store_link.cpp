@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "base/unix_socket.hpp"
 #include "monitor/event_channels.hpp"
 #include "monitor/guest_memory.hpp"
 #include "monitor/layout.hpp"
@@ -28,16 +29,11 @@ Result<std::unique_ptr<StoreLink>> StoreLink::attach(const std::string& run_dir,
     if (!link->guest_notify_ || !link->store_notify_ || !link->stop_) return errno_error("eventfd");
 
     std::string path = run_dir + "/xenstored/" + store::kDomainSocketName;
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(address.sun_path))
-        return make_error("store socket path too long: {}", path);
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    link->socket_ = Fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    if (!link->socket_) return errno_error("socket");
-    if (::connect(link->socket_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0)
-        return errno_error(
-            fmt::format("connect to the store at {} (is domus-xenstored running?)", path));
+    auto socket = connect_unix(path, SOCK_SEQPACKET);
+    if (!socket)
+        return make_error("the store at {} (is domus-xenstored running?): {}", path,
+                          socket.error().message);
+    link->socket_ = std::move(socket).value();
 
     link->port_ = events.bind_backend(link->guest_notify_.get());
     if (!link->port_) return make_error("no free event channel for the store");

@@ -4,9 +4,9 @@
 namespace domus::monitor {
 namespace {
 
-class ClientTransaction final : public backends::XenbusTransaction {
+class WrappedTransaction final : public backends::XenbusTransaction {
 public:
-    explicit ClientTransaction(store::Transaction& t) : t_(t) {}
+    explicit WrappedTransaction(store::ClientTransaction& t) : t_(t) {}
     Result<void> write(std::string_view path, std::string_view value) override {
         return t_.write(path, value);
     }
@@ -16,7 +16,7 @@ public:
     }
 
 private:
-    store::Transaction& t_;
+    store::ClientTransaction& t_;
 };
 
 }  // namespace
@@ -29,8 +29,8 @@ Result<std::unique_ptr<XenbusStoreClient>> XenbusStoreClient::connect(
 
 Result<void> XenbusStoreClient::transact(
     const std::function<Result<void>(backends::XenbusTransaction&)>& body) {
-    return client_.transact([&](store::Transaction& t) {
-        ClientTransaction wrapped(t);
+    return client_.transact([&](store::ClientTransaction& t) {
+        WrappedTransaction wrapped(t);
         return body(wrapped);
     });
 }

@@ -131,7 +131,8 @@ Result<void> Client::set_perms(std::string_view path, const std::vector<std::str
     return {};
 }
 
-Result<void> Client::transact(const std::function<Result<void>(Transaction&)>& body, int attempts) {
+Result<void> Client::transact(const std::function<Result<void>(ClientTransaction&)>& body,
+                              int attempts) {
     for (int attempt = 0; attempt < attempts; ++attempt) {
         DOMUS_TRY(id_text, request(XS_TRANSACTION_START, with_nul("")));
         char* end = nullptr;
@@ -139,7 +140,7 @@ Result<void> Client::transact(const std::function<Result<void>(Transaction&)>& b
         if (id_text.empty() || *end || id == 0 || id > 0xFFFFFFFFul)
             return make_error("store: transaction id \"{}\"", id_text);
         auto tx = std::uint32_t(id);
-        Transaction transaction(*this, tx);
+        ClientTransaction transaction(*this, tx);
         if (auto done = body(transaction); !done) {
             (void)request(XS_TRANSACTION_END, with_nul("F"), tx);
             return done;

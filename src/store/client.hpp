@@ -23,7 +23,7 @@ struct WatchEvent {
     std::string token;
 };
 
-class Transaction;
+class ClientTransaction;
 
 class Client {
 public:
@@ -44,7 +44,8 @@ public:
     // Runs body(transaction) and commits it: others see all of it or nothing. A commit
     // that lost to a concurrent change (EAGAIN) runs the whole body again, up to
     // `attempts` times; a failing body aborts the transaction.
-    Result<void> transact(const std::function<Result<void>(Transaction&)>& body, int attempts = 16);
+    Result<void> transact(const std::function<Result<void>(ClientTransaction&)>& body,
+                          int attempts = 16);
 
     Result<void> watch(std::string_view path, std::string_view token);
     Result<void> unwatch(std::string_view path, std::string_view token);
@@ -77,9 +78,9 @@ private:
 };
 
 // The calls of one transaction of Client::transact.
-class Transaction {
+class ClientTransaction {
 public:
-    Transaction(Client& client, std::uint32_t id) : client_(client), id_(id) {}
+    ClientTransaction(Client& client, std::uint32_t id) : client_(client), id_(id) {}
     Result<std::string> read(std::string_view path) { return client_.read(path, id_); }
     Result<void> write(std::string_view path, std::string_view value) {
         return client_.write(path, value, id_);

@@ -1,6 +1,7 @@
 // domusd: start-up, the CLI protocol and the read-only queries.
 #include "toolstack/daemon.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "base/log.hpp"
+#include "base/unix_socket.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/spawn.hpp"
 
@@ -40,6 +42,27 @@ Daemon::Daemon(RunDir run_dir, Fd lock, store::Client store)
     started_unix_ = unix_now();
 }
 
+namespace {
+
+// Starts domus-xenstored and waits (up to 3 s) for its report that both sockets accept.
+Result<void> start_store(const RunDir& run_dir) {
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) < 0) return errno_error("pipe");
+    Fd ready_read(ready[0]), ready_write(ready[1]);
+    std::string binary = executable_dir() + "/domus-xenstored";
+    DOMUS_TRY(pid, spawn_detached({binary, "--run-dir", run_dir.root, "--ready-fd", "3"},
+                                  run_dir.root + "/xenstored.log", ready_write.get()));
+    (void)pid;
+    ready_write.reset();  // the store's copy is the only writer now: EOF if it dies
+    pollfd p{ready_read.get(), POLLIN, 0};
+    char byte;
+    if (::poll(&p, 1, 3000) != 1 || ::read(ready_read.get(), &byte, 1) != 1)
+        return make_error("the store daemon did not start (see {}/xenstored.log)", run_dir.root);
+    return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
     ::mkdir(run_dir.root.c_str(), 0700);
     ::mkdir(run_dir.domains().c_str(), 0700);
@@ -53,17 +76,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
 
     auto store = store::Client::connect(run_dir.store_socket());
     if (!store) {
-        std::string binary = executable_dir() + "/domus-xenstored";
-        auto spawned =
-            spawn_detached({binary, "--run-dir", run_dir.root}, run_dir.root + "/xenstored.log");
-        if (!spawned) return std::move(spawned).error();
-        for (int i = 0; i < 300 && !store; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            store = store::Client::connect(run_dir.store_socket());
-        }
-        if (!store)
-            return make_error("the store daemon did not start (see {}/xenstored.log)",
-                              run_dir.root);
+        DOMUS_TRY_VOID(start_store(run_dir));
+        store = store::Client::connect(run_dir.store_socket());
+        if (!store) return std::move(store).error();
     }
     std::unique_ptr<Daemon> daemon(
         new Daemon(std::move(run_dir), std::move(lock), std::move(store).value()));
@@ -76,18 +91,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
 
 void Daemon::serve(int stop_fd) {
     std::string path = run_dir_.daemon_socket();
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(),
-                std::min(path.size() + 1, sizeof(address.sun_path) - 1));
-    Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    ::unlink(path.c_str());
-    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0 ||
-        ::listen(listener.get(), 64) < 0) {
-        DOMUS_LOG_ERROR("domusd", "cannot listen on {}: {}", path, std::strerror(errno));
+    auto listening = listen_unix(path, SOCK_STREAM);  // we hold the run directory's lock
+    if (!listening) {
+        DOMUS_LOG_ERROR("domusd", "cannot listen on {}: {}", path, listening.error().message);
         return;
     }
-    ::chmod(path.c_str(), 0600);
+    Fd listener = std::move(listening).value();
     DOMUS_LOG_INFO("domusd", "listening on {}", path);
     for (;;) {
         pollfd fds[2] = {{listener.get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
