@@ -66,11 +66,10 @@ Result<void> configure_vcpu(const kvm::System& kvm, kvm::Vcpu& vcpu, const Layou
     DOMUS_TRY(sregs, vcpu.get_sregs());
     sregs.cs = user_segment(kUserCode, true);
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = user_segment(kUserData, false);
-    // A CPL3 port write traps on a PVM host (which never gives guests IOPL) and is
-    // emulated only if the TSS I/O bitmap allows the port: all-zero bitmap, all ports.
+    // The TSS's I/O bitmap lets CPL3 use every port (layout.hpp, build_tss).
     sregs.tr = {};
     sregs.tr.base = layout.tss;
-    sregs.tr.limit = kPageSize - 1;
+    sregs.tr.limit = kTssLimit;
     sregs.tr.type = 0xB;
     sregs.tr.present = 1;
     sregs.ldt = {};
@@ -140,8 +139,8 @@ Result<void> Domain::build(const kvm::System& kvm) {
     if (!tables || !build_identity_map(*tables, layout_.page_tables, layout_.memory_size))
         return make_error("cannot build page tables for {} bytes", layout_.memory_size);
 
-    constexpr std::uint16_t kIoBitmapOffset = 104;  // right after the 104-byte TSS
-    memory_.write<std::uint16_t>(layout_.tss + 102, kIoBitmapOffset);
+    auto tss = memory_.range(layout_.tss, kTssPages * kPageSize);
+    if (!tss || !build_tss(*tss)) return make_error("cannot build the TSS");
 
     shared_ = memory_.object<shared_info>(layout_.shared_info);
     for (auto& info : shared_->vcpu_info)
