@@ -144,11 +144,12 @@ int run_domain(const RunOptions& options) {
         }
         std::fprintf(
             stderr,
-            "domus-stats: run_seconds=%.6f exits=%lu hypercalls=%lu doorbell_exits=%lu upcalls=%lu "
-            "blocks=%lu console_bytes=%lu console_notifications=%lu monitor_overhead_mib=%.2f "
-            "monitor_private_mib=%.2f%s\n",
-            seconds, s.exits, s.hypercalls, s.doorbells, s.upcalls, s.blocks, s.console_bytes,
-            s.console_notifications, monitor_overhead_mib(), monitor_private_mib(), edisk.c_str());
+            "domus-stats: run_seconds=%.6f exits=%lu hypercalls=%lu unknown_hypercalls=%lu "
+            "doorbell_exits=%lu upcalls=%lu blocks=%lu console_bytes=%lu "
+            "console_notifications=%lu monitor_overhead_mib=%.2f monitor_private_mib=%.2f%s\n",
+            seconds, s.exits, s.hypercalls, s.unknown_hypercalls, s.doorbells, s.upcalls, s.blocks,
+            s.console_bytes, s.console_notifications, monitor_overhead_mib(), monitor_private_mib(),
+            edisk.c_str());
     }
     return monitor::exit_status(exit);
 }

@@ -67,11 +67,10 @@ Result<void> configure_vcpu(const kvm::System& kvm, kvm::Vcpu& vcpu, const Layou
     DOMUS_TRY(sregs, vcpu.get_sregs());
     sregs.cs = user_segment(kUserCode, true);
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = user_segment(kUserData, false);
-    // A CPL3 port write traps on a PVM host (which never gives guests IOPL) and is
-    // emulated only if the TSS I/O bitmap allows the port: all-zero bitmap, all ports.
+    // The TSS's I/O bitmap lets CPL3 use every port (layout.hpp, build_tss).
     sregs.tr = {};
     sregs.tr.base = layout.tss;
-    sregs.tr.limit = kPageSize - 1;
+    sregs.tr.limit = kTssLimit;
     sregs.tr.type = 0xB;
     sregs.tr.present = 1;
     sregs.ldt = {};
@@ -137,13 +136,14 @@ Result<void> Domain::build(const kvm::System& kvm) {
     const ElfImage& image = parsed.value();
     DOMUS_TRY_VOID(load_elf(image, file, memory_));
     fill_hypercall_page(*memory_.range(image.hypercall_page, kPageSize));
+    hypercall_page_ = image.hypercall_page;
 
     auto tables = memory_.range(layout_.page_tables, layout_.page_table_frames * kPageSize);
     if (!tables || !build_identity_map(*tables, layout_.page_tables, layout_.memory_size))
         return make_error("cannot build page tables for {} bytes", layout_.memory_size);
 
-    constexpr std::uint16_t kIoBitmapOffset = 104;  // right after the 104-byte TSS
-    memory_.write<std::uint16_t>(layout_.tss + 102, kIoBitmapOffset);
+    auto tss = memory_.range(layout_.tss, kTssPages * kPageSize);
+    if (!tss || !build_tss(*tss)) return make_error("cannot build the TSS");
 
     shared_ = memory_.object<shared_info>(layout_.shared_info);
     for (auto& info : shared_->vcpu_info)
@@ -306,6 +306,29 @@ void Domain::kick(std::uint32_t vcpu) noexcept {
     if (vcpu < vcpus_.size()) vcpus_[vcpu]->kick();
 }
 
+void Domain::console_write(std::span<const char> text) noexcept {
+    try {  // the backend's history buffer may grow: losing a line beats terminating
+        console_->write_direct(text.data(), text.size());
+    } catch (...) {
+    }
+}
+
+std::size_t Domain::console_read(std::span<char> buffer) noexcept {
+    return console_->read_direct(buffer.data(), buffer.size());
+}
+
+void Domain::guest_shutdown(ExitKind kind, std::uint32_t code) noexcept {
+    const char* why = kind == ExitKind::crash      ? "the guest reported a crash"
+                      : kind == ExitKind::watchdog ? "watchdog"
+                                                   : "";
+    DomainExit exit{kind, code, {}};
+    try {  // the description is the only allocation; without it the exit still counts
+        exit.detail = why;
+    } catch (...) {
+    }
+    stop(std::move(exit));
+}
+
 void Domain::notify_backend(int backend_eventfd) noexcept {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(backend_eventfd, &one, sizeof(one));
@@ -321,6 +344,7 @@ DomainStats Domain::stats() const {
         total.upcalls += s.upcalls.load();
         total.blocks += s.blocks.load();
     }
+    total.unknown_hypercalls = unknown_hypercalls_.load(std::memory_order_relaxed);
     if (console_) {
         total.console_bytes = console_->bytes_out();
         total.console_notifications = console_->notifications();

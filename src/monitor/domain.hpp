@@ -24,6 +24,7 @@
 #include "monitor/grant_table.hpp"
 #include "monitor/guest_clock.hpp"
 #include "monitor/guest_memory.hpp"
+#include "monitor/hypercalls/host.hpp"
 #include "monitor/layout.hpp"
 #include "monitor/store_link.hpp"
 #include "monitor/vcpu_runner.hpp"
@@ -40,7 +41,8 @@ struct DomainStats {
     std::uint64_t blocks = 0;
     std::uint64_t console_bytes = 0;
     std::uint64_t console_notifications = 0;
-    bool emulated_disk = false;  // the edisk_* figures below are meaningful
+    std::uint64_t unknown_hypercalls = 0;  // numbers no handler knows (answered -ENOSYS)
+    bool emulated_disk = false;            // the edisk_* figures below are meaningful
     backends::EmulatedDiskStats edisk;
 };
 
@@ -50,7 +52,7 @@ struct PioRegistration {
     backends::PioDevice* device;
 };
 
-class Domain final : public EventSink {
+class Domain final : public EventSink, public HypercallDomain {
 public:
     static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm,
                                                   const config::DomainConfig& config);
@@ -69,15 +71,15 @@ public:
     bool all_blocked() const noexcept;
 
     const config::DomainConfig& config() const noexcept { return config_; }
-    const Layout& layout() const noexcept { return layout_; }
-    GuestMemory& memory() noexcept { return memory_; }
+    const Layout& layout() const noexcept override { return layout_; }
+    GuestMemory& memory() noexcept override { return memory_; }
     kvm::Vm& vm() noexcept { return vm_; }
-    const GuestClock& clock() const noexcept { return clock_; }
-    EventChannels& events() noexcept { return *events_; }
-    GrantTable& grants() noexcept { return *grants_; }
+    const GuestClock& clock() const noexcept override { return clock_; }
+    EventChannels& events() noexcept override { return *events_; }
+    GrantTable& grants() noexcept override { return *grants_; }
     backends::PrimaryConsole& console() noexcept { return *console_; }
     shared_info& shared() noexcept { return *shared_; }
-    VcpuRunner* vcpu(std::uint32_t index) noexcept {
+    VcpuRunner* vcpu(std::uint32_t index) noexcept override {
         return index < vcpus_.size() ? vcpus_[index].get() : nullptr;
     }
     // The primary console's and the store's ring frame and port (0: no store).
@@ -89,8 +91,6 @@ public:
     std::vector<backends::BlkStats> disk_stats() const;
     // Hot-plug and image swaps; null without a store (PV devices need XenBus).
     BlockDevices* block_devices() noexcept { return block_devices_.get(); }
-    std::uint64_t nr_pages() const noexcept { return layout_.memory_size / kPageSize; }
-    void set_pending_crash_reason(std::uint32_t reason) noexcept { shutdown_code_reason_ = reason; }
     DomainStats stats() const;
     // Port-I/O devices: KVM_EXIT_IO on a port other than the hypercall and doorbell
     // ports goes to the device whose range holds the access's first port. Registered
@@ -98,11 +98,25 @@ public:
     Result<void> add_pio_device(backends::PioRange range, backends::PioDevice& device);
     backends::PioDevice* pio_device(std::uint16_t port) const noexcept;
 
-    // EventSink
+    // EventSink (nr_vcpus and vcpu_info_of serve HypercallDomain too)
     std::uint32_t nr_vcpus() const noexcept override { return std::uint32_t(vcpus_.size()); }
     vcpu_info* vcpu_info_of(std::uint32_t vcpu) noexcept override;
     void kick(std::uint32_t vcpu) noexcept override;
     void notify_backend(int backend_eventfd) noexcept override;
+
+    // HypercallDomain
+    domid_t domid() const noexcept override { return config_.domid; }
+    std::uint64_t hypercall_page() const noexcept override { return hypercall_page_; }
+    std::mutex& vcpu_lock() noexcept override { return vcpu_lock_; }
+    void console_write(std::span<const char> text) noexcept override;
+    std::size_t console_read(std::span<char> buffer) noexcept override;
+    void guest_shutdown(ExitKind kind, std::uint32_t code) noexcept override;
+    void set_pending_crash_reason(std::uint32_t reason) noexcept override {
+        shutdown_code_reason_ = reason;
+    }
+    void count_unknown_hypercall() noexcept override {
+        unknown_hypercalls_.fetch_add(1, std::memory_order_relaxed);
+    }
 
 private:
     Domain(const config::DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout,
@@ -128,6 +142,9 @@ private:
     std::vector<std::unique_ptr<backends::ChannelDevice>> channels_;  // likewise
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     std::uint32_t shutdown_code_reason_ = 0;
+    std::uint64_t hypercall_page_ = 0;  // guest-physical, inside the image
+    std::mutex vcpu_lock_;
+    std::atomic<std::uint64_t> unknown_hypercalls_{0};
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> paused_{false};

@@ -1,7 +1,10 @@
 // Event channels: port table and 2-level delivery (Xen's evtchn_2l semantics).
 #include "monitor/event_channels.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <new>
 
 namespace domus::monitor {
 namespace {
@@ -144,7 +147,7 @@ int EventChannels::close(evtchn_port_t port) noexcept {
 int EventChannels::send(evtchn_port_t port) noexcept {
     if (port == 0 || port >= kNrPorts) return -XEN_EINVAL;
     std::unique_lock lock(mutex_);
-    const Port p = ports_[port];
+    const Port p = ports_[port];  // holds the doorbell open until this send is done
     lock.unlock();
     switch (p.state) {
         case State::ipi:
@@ -158,7 +161,7 @@ int EventChannels::send(evtchn_port_t port) noexcept {
             return 0;
         }
         case State::backend:
-            sink_.notify_backend(p.backend_fd);
+            sink_.notify_backend(p.doorbell->get());
             return 0;
         case State::unbound:
             return 0;  // nobody listens yet: dropped, as in Xen
@@ -219,12 +222,24 @@ int EventChannels::status(evtchn_status& status) noexcept {
     return 0;
 }
 
+std::shared_ptr<const Fd> EventChannels::duplicate(int backend_eventfd) noexcept {
+    Fd copy(::fcntl(backend_eventfd, F_DUPFD_CLOEXEC, 0));
+    if (!copy) return nullptr;
+    try {
+        return std::make_shared<const Fd>(std::move(copy));
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+
 evtchn_port_t EventChannels::bind_backend(int backend_eventfd, std::uint32_t vcpu) noexcept {
+    auto doorbell = duplicate(backend_eventfd);
+    if (!doorbell) return 0;
     std::lock_guard lock(mutex_);
     evtchn_port_t port = allocate_locked();
     if (!port) return 0;
     ports_[port].state = State::backend;
-    ports_[port].backend_fd = backend_eventfd;
+    ports_[port].doorbell = std::move(doorbell);
     ports_[port].vcpu = vcpu;
     return port;
 }
@@ -232,11 +247,13 @@ evtchn_port_t EventChannels::bind_backend(int backend_eventfd, std::uint32_t vcp
 int EventChannels::connect_backend(evtchn_port_t port, domid_t backend_dom,
                                    int backend_eventfd) noexcept {
     if (port == 0 || port >= kNrPorts) return -XEN_EINVAL;
+    auto doorbell = duplicate(backend_eventfd);
+    if (!doorbell) return -XEN_ENOMEM;
     std::lock_guard lock(mutex_);
     Port& p = ports_[port];
     if (p.state != State::unbound || p.remote_dom != backend_dom) return -XEN_EINVAL;
     p.state = State::backend;
-    p.backend_fd = backend_eventfd;
+    p.doorbell = std::move(doorbell);
     return 0;
 }
 
@@ -246,7 +263,7 @@ void EventChannels::disconnect_backend(evtchn_port_t port) noexcept {
     Port& p = ports_[port];
     if (p.state != State::backend) return;
     p.state = State::unbound;
-    p.backend_fd = -1;
+    p.doorbell.reset();  // closed now, or by the last send() still writing to it
 }
 
 std::uint32_t EventChannels::notify_vcpu(evtchn_port_t port) noexcept {

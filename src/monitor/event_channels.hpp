@@ -6,7 +6,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+
+#include "base/fd.hpp"
 
 #include <domus/abi/event_channel.h>
 #include <domus/abi/shared_info.h>
@@ -21,7 +24,8 @@ public:
     virtual std::uint32_t nr_vcpus() const noexcept = 0;
     virtual vcpu_info* vcpu_info_of(std::uint32_t vcpu) noexcept = 0;
     virtual void kick(std::uint32_t vcpu) noexcept = 0;
-    // A port connected to a monitor backend was notified by the guest.
+    // A port connected to a monitor backend was notified by the guest. The fd is the
+    // port's own duplicate of the backend's eventfd, open until this call returns.
     virtual void notify_backend(int backend_eventfd) noexcept = 0;
 };
 
@@ -45,11 +49,14 @@ public:
     int status(evtchn_status& status) noexcept;
 
     // Monitor side: a port whose far end is a backend in this monitor; the guest's
-    // notifications signal `backend_eventfd`. Returns 0 when no port is free.
+    // notifications signal `backend_eventfd`. The port keeps a duplicate of the fd, so
+    // the backend may close its own at any time. Returns 0 when no port is free (or
+    // the fd cannot be duplicated).
     evtchn_port_t bind_backend(int backend_eventfd, std::uint32_t vcpu = 0) noexcept;
     // Monitor side, XenBus devices: takes over the guest's unbound `port` offered to
     // `backend_dom` (the frontend's alloc_unbound); its notifications then signal
-    // `backend_eventfd`. -XEN_EINVAL unless the port is unbound for that domain.
+    // `backend_eventfd` (duplicated, as above). -XEN_EINVAL unless the port is unbound
+    // for that domain; -XEN_ENOMEM when the fd cannot be duplicated.
     int connect_backend(evtchn_port_t port, domid_t backend_dom, int backend_eventfd) noexcept;
     // Gives a port taken with connect_backend back to the guest (unbound again).
     void disconnect_backend(evtchn_port_t port) noexcept;
@@ -70,8 +77,12 @@ private:
         domid_t remote_dom = 0;
         evtchn_port_t remote_port = 0;  // interdomain loopback peer
         std::uint32_t virq = 0;
-        int backend_fd = -1;
+        // The backend's doorbell: a duplicate of its eventfd, shared with every send()
+        // in flight, so a detach between the lookup and the write cannot let the write
+        // land in a reused fd number (it closes when the last sender lets go).
+        std::shared_ptr<const Fd> doorbell;
     };
+    static std::shared_ptr<const Fd> duplicate(int backend_eventfd) noexcept;
 
     evtchn_port_t allocate_locked() noexcept;  // 0 when full
     void deliver(evtchn_port_t port, std::uint32_t vcpu) noexcept;

@@ -8,6 +8,7 @@
 #include <cassert>
 #include <cstddef>
 #include <cstring>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -20,6 +21,17 @@ constexpr int kCasRetries = 4;  // as Xen: then the entry is "unstable"
 std::atomic_ref<std::uint32_t> header_word(grant_entry_v1* entry) noexcept {
     static_assert(offsetof(grant_entry_v1, flags) == 0 && offsetof(grant_entry_v1, domid) == 2);
     return std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(entry));
+}
+
+// A refusal's description. These run on hypercall paths that must not terminate the
+// monitor: without memory for the text, the refusal still counts, undescribed.
+template <class... Args>
+std::string describe(fmt::format_string<Args...> format, Args&&... args) noexcept {
+    try {
+        return fmt::format(format, std::forward<Args>(args)...);
+    } catch (...) {
+        return {};
+    }
 }
 
 bool copy_range_ok(std::uint32_t offset, std::size_t size) noexcept {
@@ -72,7 +84,11 @@ GrantTable::GrantTable(GuestMemory& memory, domid_t owner, std::uint64_t ram_beg
     : memory_(memory),
       owner_(owner),
       ram_begin_(ram_begin),
-      ram_end_(std::min(ram_end, memory.size())) {}
+      ram_end_(std::min(ram_end, memory.size())) {
+    // usable_frame() stands for memory_.range() succeeding (use_locked dereferences it):
+    // true only if no usable frame lies in the guard that range() refuses.
+    assert(ram_begin_ >= memory.guard());
+}
 
 GrantTable::~GrantTable() {
     // Backends release their mappings before the domain drops its table.
@@ -106,7 +122,10 @@ grant_entry_v1* GrantTable::entry(grant_ref_t ref) const noexcept {
 Error GrantTable::refuse(std::uint64_t GrantTableStats::*counter, std::int16_t status,
                          std::string message) noexcept {
     ++(stats_.*counter);
-    if (warn_limit_.allow()) DOMUS_LOG_WARN("gnttab", "{}", message);
+    try {
+        if (warn_limit_.allow()) DOMUS_LOG_WARN("gnttab", "{}", message);
+    } catch (...) {  // the log line is lost, not the monitor
+    }
     return Error{std::move(message), status};
 }
 
@@ -116,27 +135,32 @@ std::int16_t GrantTable::set_table(std::uint64_t frame_list, std::uint32_t nr_fr
         return std::int16_t(refuse(&GrantTableStats::bad_set_table, status, std::move(why)).code);
     };
     if (in_use_ != 0)
-        return refused(GNTST_eagain, fmt::format("set_table while {} grants are in use", in_use_));
+        return refused(GNTST_eagain, describe("set_table while {} grants are in use", in_use_));
     if (nr_frames > kMaxFrames)
-        return refused(GNTST_general_error, fmt::format("set_table of {} frames", nr_frames));
+        return refused(GNTST_general_error, describe("set_table of {} frames", nr_frames));
 
     xen_pfn_t list[kMaxFrames];  // the only read of the guest's list
     if (nr_frames) {
         auto bytes = memory_.range(frame_list, std::uint64_t(nr_frames) * sizeof(xen_pfn_t));
         if (!bytes)
             return refused(GNTST_bad_virt_addr,
-                           fmt::format("set_table: bad frame list address {:#x}", frame_list));
+                           describe("set_table: bad frame list address {:#x}", frame_list));
         std::memcpy(list, bytes->data(), bytes->size());
     }
     std::vector<std::byte*> frames;
-    frames.reserve(nr_frames);
+    try {  // once per registration, not per I/O; out of memory refuses it
+        frames.reserve(nr_frames);
+        active_.reserve(std::size_t(nr_frames) * kEntriesPerFrame);
+    } catch (const std::bad_alloc&) {
+        return refused(GNTST_general_error, {});
+    }
     for (std::uint32_t i = 0; i < nr_frames; ++i) {
         if (!usable_frame(list[i]))
             return refused(GNTST_general_error,
-                           fmt::format("set_table: frame {:#x} outside guest RAM", list[i]));
+                           describe("set_table: frame {:#x} outside guest RAM", list[i]));
         if (std::find(list, list + i, list[i]) != list + i)
             return refused(GNTST_general_error,
-                           fmt::format("set_table: frame {:#x} listed twice", list[i]));
+                           describe("set_table: frame {:#x} listed twice", list[i]));
         frames.push_back(memory_.range(list[i] * kPageBytes, kPageBytes)->data());
     }
     frames_ = std::move(frames);
@@ -178,14 +202,13 @@ Result<void> GrantTable::map_batch(domid_t grantee, std::span<const grant_ref_t>
 Result<std::span<std::byte>> GrantTable::use_locked(domid_t grantee, grant_ref_t ref, bool writable,
                                                     std::uint64_t& gfn) noexcept {
     if (ref >= frames_.size() * kEntriesPerFrame)
-        return refuse(&GrantTableStats::bad_ref, GNTST_bad_gntref,
-                      fmt::format("ref {} out of range ({} entries)", ref,
-                                  frames_.size() * kEntriesPerFrame));
+        return refuse(
+            &GrantTableStats::bad_ref, GNTST_bad_gntref,
+            describe("ref {} out of range ({} entries)", ref, frames_.size() * kEntriesPerFrame));
     Active& active = active_[ref];
     if (active.readers != 0 && active.grantee != grantee)
-        return refuse(
-            &GrantTableStats::bad_domain, GNTST_general_error,
-            fmt::format("ref {} in use by d{}, asked by d{}", ref, active.grantee, grantee));
+        return refuse(&GrantTableStats::bad_domain, GNTST_general_error,
+                      describe("ref {} in use by d{}, asked by d{}", ref, active.grantee, grantee));
 
     // Check and mark in one step: the guest may rewrite the entry at any moment.
     grant_entry_v1* e = entry(ref);
@@ -197,13 +220,13 @@ Result<std::span<std::byte>> GrantTable::use_locked(domid_t grantee, grant_ref_t
         auto domid = domid_t(seen >> 16);
         if ((flags & GTF_type_mask) != GTF_permit_access)
             return refuse(&GrantTableStats::bad_type, GNTST_general_error,
-                          fmt::format("ref {}: flags {:#x} grant no access", ref, flags));
+                          describe("ref {}: flags {:#x} grant no access", ref, flags));
         if (domid != grantee && !(grantee == owner_ && domid == DOMID_SELF))
             return refuse(&GrantTableStats::bad_domain, GNTST_general_error,
-                          fmt::format("ref {}: granted to d{}, not d{}", ref, domid, grantee));
+                          describe("ref {}: granted to d{}, not d{}", ref, domid, grantee));
         if (writable && (flags & GTF_readonly))
             return refuse(&GrantTableStats::readonly, GNTST_general_error,
-                          fmt::format("ref {}: write use of a read-only grant", ref));
+                          describe("ref {}: write use of a read-only grant", ref));
         if ((seen | want) == seen) break;
         // acq_rel: our bits are visible before we touch the page; the guest's frame
         // write (ordered before its flags write) is visible after.
@@ -212,7 +235,7 @@ Result<std::span<std::byte>> GrantTable::use_locked(domid_t grantee, grant_ref_t
             break;
         if (tries == kCasRetries)
             return refuse(&GrantTableStats::unstable, GNTST_general_error,
-                          fmt::format("ref {}: entry keeps changing", ref));
+                          describe("ref {}: entry keeps changing", ref));
     }
 
     if (active.readers != 0) {
@@ -222,7 +245,7 @@ Result<std::span<std::byte>> GrantTable::use_locked(domid_t grantee, grant_ref_t
         if (!usable_frame(gfn)) {
             word.fetch_and(~want, std::memory_order_release);  // undo: nobody else uses it
             return refuse(&GrantTableStats::bad_frame, GNTST_bad_page,
-                          fmt::format("ref {}: frame {:#x} outside guest RAM", ref, gfn));
+                          describe("ref {}: frame {:#x} outside guest RAM", ref, gfn));
         }
     }
     if (active.readers == 0) ++in_use_;
@@ -264,7 +287,7 @@ Result<void> GrantTable::copy_from_grant(domid_t grantee, grant_ref_t ref, std::
     if (!copy_range_ok(offset, out.size())) {
         std::lock_guard lock(mutex_);
         return refuse(&GrantTableStats::bad_copy_arg, GNTST_bad_copy_arg,
-                      fmt::format("copy of {} bytes at {} crosses the page", out.size(), offset));
+                      describe("copy of {} bytes at {} crosses the page", out.size(), offset));
     }
     DOMUS_TRY(mapping, map(grantee, ref, false));
     std::memcpy(out.data(), mapping.page().data() + offset, out.size());
@@ -276,7 +299,7 @@ Result<void> GrantTable::copy_to_grant(domid_t grantee, grant_ref_t ref, std::ui
     if (!copy_range_ok(offset, in.size())) {
         std::lock_guard lock(mutex_);
         return refuse(&GrantTableStats::bad_copy_arg, GNTST_bad_copy_arg,
-                      fmt::format("copy of {} bytes at {} crosses the page", in.size(), offset));
+                      describe("copy of {} bytes at {} crosses the page", in.size(), offset));
     }
     DOMUS_TRY(mapping, map(grantee, ref, true));
     std::memcpy(mapping.page().data() + offset, in.data(), in.size());
@@ -290,17 +313,17 @@ std::int16_t GrantTable::copy(const gnttab_copy& op) noexcept {
         if ((op.flags & (GNTCOPY_source_gref | GNTCOPY_dest_gref)) !=
             (GNTCOPY_source_gref | GNTCOPY_dest_gref))
             return std::int16_t(refuse(&GrantTableStats::bad_copy_arg, GNTST_permission_denied,
-                                       "copy: a side is a frame, not a grant ref")
+                                       describe("copy: a side is a frame, not a grant ref"))
                                     .code);
         if (!self(op.source.domid) || !self(op.dest.domid))
             return std::int16_t(
                 refuse(&GrantTableStats::bad_copy_arg, GNTST_bad_domain,
-                       fmt::format("copy between d{} and d{}", op.source.domid, op.dest.domid))
+                       describe("copy between d{} and d{}", op.source.domid, op.dest.domid))
                     .code);
         if (!copy_range_ok(op.source.offset, op.len) || !copy_range_ok(op.dest.offset, op.len))
             return std::int16_t(refuse(&GrantTableStats::bad_copy_arg, GNTST_bad_copy_arg,
-                                       fmt::format("copy of {} bytes at {}/{} crosses the page",
-                                                   op.len, op.source.offset, op.dest.offset))
+                                       describe("copy of {} bytes at {}/{} crosses the page",
+                                                op.len, op.source.offset, op.dest.offset))
                                     .code);
     }
     auto source = map(owner_, op.source.u.ref, false);

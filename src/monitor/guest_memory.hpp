@@ -25,6 +25,7 @@ public:
     std::uint64_t size() const noexcept { return mapping_.size(); }
     std::byte* base() const noexcept { return mapping_.data(); }
     int fd() const noexcept { return fd_.get(); }
+    std::uint64_t guard() const noexcept { return guard_; }
 
     // The host bytes of [gpa, gpa + length), or an empty optional when any part lies
     // outside guest memory (the range check is overflow-safe).

@@ -1,21 +1,18 @@
-// Hypercall dispatch: one entry per hypercall number, each decoding its arguments
-// through a typed copy of guest memory and answering 0/positive or -XEN_E*.
+// Hypercall dispatch: one entry per hypercall number (the table is in
+// hypercalls/dispatch.cpp, the families in hypercalls/*.cpp), each decoding its
+// registers through a typed view (hypercalls/args.hpp) and answering 0/positive or -XEN_E*.
 #pragma once
 
 #include <cstdint>
 
+#include "monitor/hypercalls/args.hpp"
+#include "monitor/hypercalls/host.hpp"
+
 namespace domus::monitor {
 
-class Domain;
-class VcpuRunner;
-
-// Arguments in Xen's x86-64 order: RDI, RSI, RDX, R10, R8.
-struct HypercallArgs {
-    std::uint64_t a1, a2, a3, a4, a5;
-};
-
-// Runs on the calling vCPU's thread. Never throws, never trusts an argument.
-std::int64_t dispatch_hypercall(Domain& domain, VcpuRunner& vcpu, std::uint32_t nr,
-                                const HypercallArgs& args) noexcept;
+// Runs on the calling vCPU's thread. Never throws, never allocates, never trusts an
+// argument; an unknown number is counted (HypercallDomain::count_unknown_hypercall).
+std::int64_t dispatch_hypercall(HypercallDomain& domain, HypercallVcpu& caller, std::uint32_t nr,
+                                const HypercallRegs& regs) noexcept;
 
 }  // namespace domus::monitor

@@ -21,7 +21,7 @@ Result<Layout> Layout::compute(std::uint64_t memory_size) {
     layout.console_ring = layout.store_ring - kPageSize;
     layout.shared_info = layout.console_ring - kPageSize;
     layout.start_info = layout.shared_info - kPageSize;
-    layout.tss = layout.start_info - kPageSize;
+    layout.tss = layout.start_info - kTssPages * kPageSize;
     layout.monitor_area = layout.tss;
     return layout;
 }

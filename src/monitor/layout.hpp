@@ -16,10 +16,19 @@ inline constexpr std::uint64_t kMinMemory = 4ull << 20;
 inline constexpr std::uint64_t kMaxMemory = 64ull << 30;
 inline constexpr std::uint64_t kBootStackSize = 16 * 1024;
 
+// The TSS exists for its I/O bitmap: a CPL3 port access traps on a PVM host (which
+// never gives guests IOPL) and is emulated only if the bitmap allows the port. The
+// bitmap follows the 104-byte TSS, one bit per port for all 64 Ki ports, and the byte
+// after it must be 0xff (the CPU reads two bytes per check). kTssLimit is that byte.
+inline constexpr std::uint64_t kTssIoBitmapOffset = 104;
+inline constexpr std::uint64_t kTssIoBitmapBytes = 0x10000 / 8;
+inline constexpr std::uint64_t kTssLimit = kTssIoBitmapOffset + kTssIoBitmapBytes;
+inline constexpr std::uint64_t kTssPages = (kTssLimit + kPageSize) / kPageSize;  // 3
+
 struct Layout {
     std::uint64_t memory_size = 0;   // multiple of 2 MiB
     std::uint64_t monitor_area = 0;  // first byte of the monitor area == heap end
-    std::uint64_t tss = 0;           // task state segment: its I/O bitmap lets CPL3 use ports
+    std::uint64_t tss = 0;           // kTssPages: the task state segment and its I/O bitmap
     std::uint64_t start_info = 0;
     std::uint64_t shared_info = 0;
     std::uint64_t console_ring = 0;

@@ -1,4 +1,4 @@
-// Identity-map page-table builder (x86-64 4-level paging, 2 MiB leaves).
+// Identity-map page-table builder (x86-64 4-level paging, 2 MiB leaves) and the TSS.
 #include "monitor/page_tables.hpp"
 
 #include <cstring>
@@ -73,6 +73,16 @@ std::optional<std::uint64_t> translate(std::span<const std::byte> tables, std::u
         table = entry & kAddressMask;
     }
     return std::nullopt;
+}
+
+bool build_tss(std::span<std::byte> tss) noexcept {
+    if (tss.size() < kTssLimit + 1) return false;
+    std::memset(tss.data(), 0, kTssLimit + 1);    // a clear bit allows its port
+    constexpr std::size_t kIoMapBaseField = 102;  // 16 bits: where the bitmap starts
+    const std::uint16_t base = kTssIoBitmapOffset;
+    std::memcpy(tss.data() + kIoMapBaseField, &base, sizeof(base));
+    tss[kTssLimit] = std::byte{0xff};
+    return true;
 }
 
 }  // namespace domus::monitor

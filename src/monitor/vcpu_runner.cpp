@@ -101,6 +101,17 @@ int VcpuRunner::bring_up() noexcept {
     return 0;
 }
 
+bool VcpuRunner::set_segment_base(SegmentBase which, std::uint64_t base) noexcept {
+    try {  // only a failing ioctl builds an error message (and may allocate)
+        auto sregs = vcpu_->get_sregs();
+        if (!sregs) return false;
+        (which == SegmentBase::fs ? sregs->fs : sregs->gs).base = base;
+        return bool(vcpu_->set_sregs(*sregs));
+    } catch (...) {
+        return false;
+    }
+}
+
 void VcpuRunner::set_timer(std::uint64_t deadline_ns) noexcept {
     timer_deadline_.store(deadline_ns);
     if (!host_timer_) return;
@@ -156,7 +167,7 @@ void VcpuRunner::wait_kick(std::uint64_t deadline_ns) {
     [[maybe_unused]] auto n = ::read(kick_fd_.get(), &value, sizeof(value));
 }
 
-void VcpuRunner::block_until(const std::function<bool()>& ready, std::uint64_t deadline_ns) {
+void VcpuRunner::block_until(WakeCondition ready, std::uint64_t deadline_ns) noexcept {
     stats_.blocks.fetch_add(1, std::memory_order_relaxed);
     for (;;) {
         state_.store(State::blocked);  // publish before looking (see the header)
@@ -305,7 +316,7 @@ void VcpuRunner::handle_io() {
             io_pending_ = port_write_unfinished(DOMUS_HYPERCALL_PORT);
             stats_.hypercalls.fetch_add(1, std::memory_order_relaxed);
             kvm_regs& regs = vcpu_->regs();
-            HypercallArgs args{regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8};
+            HypercallRegs args{regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8};
             regs.rax = std::uint64_t(dispatch_hypercall(domain_, *this, value, args));
             vcpu_->mark_regs_dirty();
             return;

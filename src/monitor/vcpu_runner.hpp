@@ -13,7 +13,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +20,7 @@
 
 #include "base/fd.hpp"
 #include "kvm/kvm.hpp"
+#include "monitor/hypercalls/host.hpp"
 
 #include <domus/abi/shared_info.h>
 #include <domus/abi/vcpu.h>
@@ -37,12 +37,12 @@ struct VcpuStats {
     std::atomic<std::uint64_t> blocks{0};
 };
 
-class VcpuRunner {
+class VcpuRunner final : public HypercallVcpu {
 public:
     VcpuRunner(Domain& domain, std::unique_ptr<kvm::Vcpu> vcpu, std::uint64_t default_vcpu_info);
-    ~VcpuRunner();
+    ~VcpuRunner() override;
 
-    std::uint32_t index() const noexcept { return std::uint32_t(vcpu_->index()); }
+    std::uint32_t index() const noexcept override { return std::uint32_t(vcpu_->index()); }
     kvm::Vcpu& kvm() noexcept { return *vcpu_; }
     VcpuStats& stats() noexcept { return stats_; }
 
@@ -51,28 +51,32 @@ public:
     void kick() noexcept;
 
     // Guest-physical address of this vCPU's vcpu_info (0: none registered yet).
-    std::uint64_t vcpu_info_gpa() const noexcept {
+    std::uint64_t vcpu_info_gpa() const noexcept override {
         return vcpu_info_gpa_.load(std::memory_order_acquire);
     }
-    void set_vcpu_info_gpa(std::uint64_t gpa) noexcept {
-        vcpu_info_gpa_.store(gpa, std::memory_order_release);
+    bool vcpu_info_registered() const noexcept override {
+        return vcpu_info_registered_.load(std::memory_order_acquire);
     }
-    bool vcpu_info_registered() const noexcept { return vcpu_info_registered_; }
-    void mark_vcpu_info_registered() noexcept { vcpu_info_registered_ = true; }
+    // Under the domain's vcpu_lock(), with this vCPU down or calling (hypercalls/vcpu.cpp).
+    void move_vcpu_info(std::uint64_t gpa) noexcept override {
+        vcpu_info_gpa_.store(gpa, std::memory_order_release);
+        vcpu_info_registered_.store(true, std::memory_order_release);
+    }
 
     // Hypercall services, called on this vCPU's own thread.
-    void set_timer(std::uint64_t deadline_ns) noexcept;  // 0 cancels
+    void set_timer(std::uint64_t deadline_ns) noexcept override;  // 0 cancels
     // Sleeps until `ready()` or the deadline (system ns; 0 = none). The timer VIRQ still
     // fires meanwhile. Returns early when the domain stops.
-    void block_until(const std::function<bool()>& ready, std::uint64_t deadline_ns);
-    void go_down() noexcept { up_.store(false); }
+    void block_until(WakeCondition ready, std::uint64_t deadline_ns) noexcept override;
+    void go_down() noexcept override { up_.store(false); }
     // The event callback (CALLBACKOP_register), per vCPU as in Xen; 0: none.
-    void set_upcall_entry(std::uint64_t address) noexcept { upcall_entry_ = address; }
+    void set_upcall_entry(std::uint64_t address) noexcept override { upcall_entry_ = address; }
+    bool set_segment_base(SegmentBase which, std::uint64_t base) noexcept override;
 
     // Cross-vCPU operations (VCPUOP_initialise/up/is_up), callable from any thread.
-    int initialise(const domus_vcpu_context& context) noexcept;
-    int bring_up() noexcept;
-    bool is_up() const noexcept { return up_.load(); }
+    int initialise(const domus_vcpu_context& context) noexcept override;
+    int bring_up() noexcept override;
+    bool is_up() const noexcept override { return up_.load(); }
     bool blocked() const noexcept { return state_.load() == State::blocked; }
 
 private:
@@ -98,12 +102,11 @@ private:
     std::atomic<State> state_{State::in_monitor};
     std::atomic<bool> up_{false};
     std::atomic<std::uint64_t> vcpu_info_gpa_;
-    bool vcpu_info_registered_ = false;
+    std::atomic<bool> vcpu_info_registered_{false};
     std::atomic<std::uint64_t> timer_deadline_{0};
     std::optional<timer_t> host_timer_;
-    bool io_pending_ = false;
-    std::uint64_t upcall_entry_ = 0;  // only this vCPU's thread touches it  // the last exit was a
-                                      // port write not yet completed by KVM
+    bool io_pending_ = false;         // the last exit was a port write KVM has not completed
+    std::uint64_t upcall_entry_ = 0;  // only this vCPU's thread touches it
 
     std::mutex start_mutex_;
     std::optional<domus_vcpu_context> start_context_;

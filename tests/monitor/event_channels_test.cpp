@@ -4,12 +4,19 @@
 #include "monitor/event_channels.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
 #include <vector>
+
+#include "base/fd.hpp"
 
 namespace domus::monitor {
 namespace {
@@ -33,14 +40,32 @@ public:
             ++stray_kicks;
         }
     }
-    void notify_backend(int fd) noexcept override { notified.push_back(fd); }
+    // As the domain does: rings the doorbell with an 8-byte write. `before_write` lets a
+    // test act between the port lookup and the write.
+    void notify_backend(int fd) noexcept override {
+        if (before_write) before_write();
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(fd, &one, sizeof(one));
+        notified.push_back(fd);
+    }
 
     std::vector<vcpu_info> infos = std::vector<vcpu_info>(kVcpus);
     std::vector<bool> registered = std::vector<bool>(kVcpus, true);
     std::vector<int> kicks = std::vector<int>(kVcpus);
     int stray_kicks = 0;
     std::vector<int> notified;
+    std::function<void()> before_write;
 };
+
+Fd eventfd() {
+    return Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+// The doorbell count an eventfd received (and resets it).
+std::uint64_t rings(const Fd& fd) {
+    std::uint64_t count = 0;
+    return ::read(fd.get(), &count, sizeof(count)) == sizeof(count) ? count : 0;
+}
 
 class EventChannelsTest : public ::testing::Test {
 protected:
@@ -95,6 +120,7 @@ protected:
     }
 
     shared_info shared{};
+    Fd doorbell = eventfd();
     FakeSink sink;
     EventChannels events{shared, sink, kSelf};
 };
@@ -371,20 +397,61 @@ TEST_F(EventChannelsTest, AReusedPortStartsClean) {
 // ---- Monitor backends -----------------------------------------------------------------------
 
 TEST_F(EventChannelsTest, BackendPortNotifiesItsEventfd) {
-    evtchn_port_t p = events.bind_backend(42, 1);
-    evtchn_port_t q = events.bind_backend(43);
+    Fd other = eventfd();
+    evtchn_port_t p = events.bind_backend(doorbell.get(), 1);
+    evtchn_port_t q = events.bind_backend(other.get());
     ASSERT_NE(p, 0u);
     ASSERT_NE(q, 0u);
     ASSERT_EQ(events.send(p), 0);
     ASSERT_EQ(events.send(q), 0);
     ASSERT_EQ(events.send(p), 0);
-    EXPECT_EQ(sink.notified, (std::vector<int>{42, 43, 42}));
+    EXPECT_EQ(sink.notified.size(), 3u);
+    EXPECT_EQ(rings(doorbell), 2u);
+    EXPECT_EQ(rings(other), 1u);
     EXPECT_FALSE(pending(p));
     EXPECT_EQ(total_kicks(), 0);
 }
 
+TEST_F(EventChannelsTest, BackendPortOutlivesTheBackendsOwnFd) {
+    Fd copy(::dup(doorbell.get()));
+    evtchn_port_t port = events.bind_backend(doorbell.get());
+    doorbell.reset();  // the backend may close its fd: the port holds its own
+    ASSERT_EQ(events.send(port), 0);
+    EXPECT_EQ(rings(copy), 1u);
+}
+
+TEST_F(EventChannelsTest, BackendBindRefusesABadFd) {
+    evtchn_port_t port = 0;
+    EXPECT_EQ(events.bind_backend(-1), 0u);
+    ASSERT_EQ(events.alloc_unbound(DOMID_SELF, 0, port), 0);
+    EXPECT_EQ(events.connect_backend(port, 0, -1), -XEN_ENOMEM);
+    EXPECT_EQ(status(port).status, EVTCHNSTAT_unbound);
+}
+
+// The review's race: a guest sends on a backend port, the device detaches between the
+// port lookup and the doorbell write, and the fd number is reused by a newly opened
+// file (an image). The 8-byte doorbell must not land in that file.
+TEST_F(EventChannelsTest, SendRacingADetachNeverWritesIntoAReusedFdNumber) {
+    evtchn_port_t port = unbound(0);
+    ASSERT_EQ(events.connect_backend(port, 0, doorbell.get()), 0);
+    const int number = doorbell.get();
+    Fd image(::memfd_create("reused-fd-number", MFD_CLOEXEC));
+    ASSERT_TRUE(image);
+    sink.before_write = [&] {
+        events.disconnect_backend(port);                 // the device detaches...
+        doorbell.reset();                                // ...closes its eventfd...
+        ASSERT_EQ(::dup2(image.get(), number), number);  // ...and the number is reused
+    };
+    ASSERT_EQ(events.send(port), 0);
+    Fd reused(number);
+    struct stat st {};
+    ASSERT_EQ(::fstat(image.get(), &st), 0);
+    EXPECT_EQ(st.st_size, 0) << "the doorbell was written into the reused fd";
+    EXPECT_EQ(status(port).status, EVTCHNSTAT_unbound);
+}
+
 TEST_F(EventChannelsTest, BackendRaiseDeliversToItsVcpu) {
-    evtchn_port_t port = events.bind_backend(42, 1);
+    evtchn_port_t port = events.bind_backend(doorbell.get(), 1);
     events.raise(port);
     EXPECT_TRUE(pending(port));
     EXPECT_TRUE(upcall(1));
@@ -399,7 +466,7 @@ TEST_F(EventChannelsTest, RaiseIgnoresBadPorts) {
 }
 
 TEST_F(EventChannelsTest, GuestCannotCloseABackendPort) {
-    evtchn_port_t port = events.bind_backend(42);
+    evtchn_port_t port = events.bind_backend(doorbell.get());
     EXPECT_EQ(events.close(port), -XEN_EPERM);
     evtchn_status s = status(port);
     EXPECT_EQ(s.status, EVTCHNSTAT_interdomain);
@@ -420,7 +487,7 @@ TEST_F(EventChannelsTest, AllPortsCanBeUsedThenEnospc) {
     EXPECT_EQ(events.alloc_unbound(DOMID_SELF, DOMID_SELF, port), -XEN_ENOSPC);
     EXPECT_EQ(events.bind_interdomain(DOMID_SELF, open, port), -XEN_ENOSPC);
     EXPECT_EQ(status(open).status, EVTCHNSTAT_unbound);  // the failed bind changed nothing
-    EXPECT_EQ(events.bind_backend(42), 0u);
+    EXPECT_EQ(events.bind_backend(doorbell.get()), 0u);
 
     ASSERT_EQ(events.close(500), 0);
     EXPECT_EQ(ipi(), 500u);
@@ -437,7 +504,7 @@ TEST_F(EventChannelsTest, StatusReportsEachState) {
     evtchn_status s = status(ipi(2));
     EXPECT_EQ(s.status, EVTCHNSTAT_ipi);
     EXPECT_EQ(s.vcpu, 2u);
-    EXPECT_EQ(status(events.bind_backend(7)).status, EVTCHNSTAT_interdomain);
+    EXPECT_EQ(status(events.bind_backend(doorbell.get())).status, EVTCHNSTAT_interdomain);
 }
 
 TEST_F(EventChannelsTest, StatusRejectsBadArguments) {
@@ -670,8 +737,8 @@ TEST_F(EventChannelsTest, SurvivesRandomHostileOperations) {
             }
             case 11:
                 if (hostile.below(8) == 0) {  // the monitor is trusted: valid vCPUs only
-                    port = events.bind_backend(int(hostile.below(100)),
-                                               std::uint32_t(hostile.below(kVcpus)));
+                    port =
+                        events.bind_backend(doorbell.get(), std::uint32_t(hostile.below(kVcpus)));
                     opened(port ? 0 : -XEN_ENOSPC, port);
                     if (port) backend.insert(port);
                 }

@@ -45,8 +45,8 @@ protected:
     Layout layout = compute_ok(GetParam());
 };
 
-TEST_P(LayoutAreas, AreOrderedOnePageEach) {
-    EXPECT_EQ(layout.start_info, layout.tss + kPageSize);
+TEST_P(LayoutAreas, AreOrderedOnePageEachButTheTss) {
+    EXPECT_EQ(layout.start_info, layout.tss + kTssPages * kPageSize);
     EXPECT_EQ(layout.shared_info, layout.start_info + kPageSize);
     EXPECT_EQ(layout.console_ring, layout.shared_info + kPageSize);
     EXPECT_EQ(layout.store_ring, layout.console_ring + kPageSize);
@@ -73,6 +73,14 @@ TEST_P(LayoutAreas, PageTablesEndExactlyAtTheTopOfMemory) {
 TEST_P(LayoutAreas, MonitorAreaStartsAtTheLowestArea) {
     EXPECT_EQ(layout.monitor_area, layout.tss);
     EXPECT_EQ(layout.memory_size % kLargePageSize, 0u);
+}
+
+// The review's finding: a one-page TSS (limit 4095) let the bitmap stop near port 0x7cb8.
+TEST_P(LayoutAreas, TssHoldsABitmapForEveryPortAndItsClosingByte) {
+    constexpr std::uint64_t kLastPortByte = kTssIoBitmapOffset + 0xffff / 8;
+    EXPECT_LT(kLastPortByte, kTssLimit);  // (the CPU reads it and the byte after)
+    EXPECT_EQ(kTssLimit, kTssIoBitmapOffset + 0x10000 / 8);
+    EXPECT_LE(layout.tss + kTssLimit + 1, layout.start_info);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, LayoutAreas,

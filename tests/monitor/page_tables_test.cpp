@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -108,5 +109,36 @@ TEST(BuildIdentityMap, RejectsMoreThanOnePdptCanMap) {
     EXPECT_FALSE(build_identity_map(tables.bytes, tables.gpa, tables.memory_size));
 }
 
+// ---- TSS --------------------------------------------------------------------------
+
+// Whether the CPU lets CPL3 use `size` bytes of ports from `port`: every bit clear, and
+// the bytes it reads (two from the port's byte) inside the limit.
+bool tss_allows(std::span<const std::byte> tss, std::uint64_t limit, std::uint32_t port,
+                std::uint32_t size) {
+    std::uint16_t base;
+    std::memcpy(&base, tss.data() + 102, sizeof(base));
+    std::uint64_t first = base + port / 8;
+    if (first + 1 > limit) return false;
+    std::uint16_t bits;
+    std::memcpy(&bits, tss.data() + first, sizeof(bits));
+    std::uint16_t wanted = std::uint16_t(((1u << size) - 1) << (port % 8));
+    return (bits & wanted) == 0;
+}
+
+TEST(BuildTss, AllowsEveryPortUpTo0xffff) {
+    std::vector<std::byte> tss(kTssPages * kPageSize, std::byte{0x5a});
+    ASSERT_TRUE(build_tss(tss));
+    for (std::uint32_t port : {0u, 0x80u, 0x7cb8u, 0x7cc0u, 0x8000u, 0xfff0u, 0xfffcu})
+        EXPECT_TRUE(tss_allows(tss, kTssLimit, port, 4)) << std::hex << port;
+    EXPECT_TRUE(tss_allows(tss, kTssLimit, 0xffff, 1));
+    EXPECT_EQ(tss[kTssLimit], std::byte{0xff});  // the closing byte
+}
+
+TEST(BuildTss, RejectsABufferWithoutRoomForTheClosingByte) {
+    std::vector<std::byte> tss(kTssLimit);
+    EXPECT_FALSE(build_tss(tss));
+}
+
 }  // namespace
+
 }  // namespace domus::monitor
