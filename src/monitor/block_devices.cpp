@@ -109,6 +109,15 @@ Result<double> BlockDevices::replace_images(const std::vector<Replacement>& repl
     return paused_ms;
 }
 
+std::vector<std::pair<std::string, std::string>> BlockDevices::images() {
+    std::lock_guard change(change_mutex_);  // no swap runs while the targets are read
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, std::string>> images;
+    for (const auto& device : devices_)
+        images.emplace_back(device->vdev(), device->target());
+    return images;
+}
+
 std::vector<backends::BlkStats> BlockDevices::stats() const {
     std::lock_guard lock(mutex_);
     std::vector<backends::BlkStats> stats;

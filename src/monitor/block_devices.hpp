@@ -42,6 +42,9 @@ public:
     // Returns how long the vCPUs were paused, in milliseconds.
     Result<double> replace_images(const std::vector<Replacement>& replacements);
 
+    // The image each disk uses now, as (vdev, target), after any change in progress.
+    std::vector<std::pair<std::string, std::string>> images();
+
     std::vector<backends::BlkStats> stats() const;
     // Stops every device (before the event channels and grant table they use go away).
     void clear();

@@ -51,10 +51,18 @@ Result<nlohmann::json> replace(BlockDevices& devices, const nlohmann::json& requ
     return nlohmann::json{{"paused_ms", paused_ms}};
 }
 
+Result<nlohmann::json> images(BlockDevices& devices) {
+    nlohmann::json disks = nlohmann::json::array();
+    for (const auto& [vdev, target] : devices.images())
+        disks.push_back({{"vdev", vdev}, {"target", target}});
+    return nlohmann::json{{"disks", disks}};
+}
+
 }  // namespace
 
 bool is_device_request(const std::string& op) {
-    return op == "block-attach" || op == "block-detach" || op == "disk-replace";
+    return op == "block-attach" || op == "block-detach" || op == "disk-replace" ||
+           op == "disk-images";
 }
 
 nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& request) {
@@ -72,6 +80,8 @@ nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& reque
             reply = detach(*devices, request);
         else if (op == "disk-replace")
             reply = replace(*devices, request);
+        else if (op == "disk-images")
+            reply = images(*devices);
     } catch (const nlohmann::json::exception& error) {
         reply = make_error("bad request: {}", error.what());
     }

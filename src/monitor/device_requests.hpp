@@ -6,6 +6,8 @@
 //                                                           -> {"ok":true, "forced":bool}
 //   {"op":"disk-replace", "disks":[{"vdev":..., "target":..., "format":...}, ...]}
 //                                                           -> {"ok":true, "paused_ms":x}
+//   {"op":"disk-images"}  -> {"ok":true, "disks":[{"vdev":..., "target":...}, ...]}
+//                            (after any change in progress: for the daemon's recovery)
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -19,6 +19,7 @@
 #include "base/result.hpp"
 #include "store/client.hpp"
 #include "toolstack/run_dir.hpp"
+#include "toolstack/snapshot_journal.hpp"
 #include "toolstack/xl_config.hpp"
 
 namespace domus::toolstack {
@@ -69,6 +70,12 @@ private:
     Result<nlohmann::json> snapshot_create(const nlohmann::json& request);
     Result<nlohmann::json> snapshot_list(const nlohmann::json& request);
     Result<nlohmann::json> snapshot_revert(const nlohmann::json& request);
+    // Snapshot operations, crash-safe through their intent (snapshot_journal.hpp).
+    std::string snapshot_intent_path(const Entry& entry) const;
+    Result<nlohmann::json> switch_disks(Entry& entry, const SnapshotIntent& intent);
+    void finish_snapshot(Entry& entry, const SnapshotIntent& intent);
+    void undo_snapshot(Entry& entry, const SnapshotIntent& intent);
+    void recover_snapshot(Entry& entry);
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);

@@ -9,9 +9,11 @@
 #include "base/log.hpp"
 #include "config/disk_spec.hpp"
 #include "storage/image_create.hpp"
+#include "toolstack/crash_point.hpp"
 #include "toolstack/daemon.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/snapshot_index.hpp"
+#include "toolstack/snapshot_journal.hpp"
 
 namespace domus::toolstack {
 namespace {
@@ -32,39 +34,32 @@ Result<std::size_t> find_disk(const std::vector<std::string>& disks, const std::
     return make_error("the domain has no disk {}", key);
 }
 
-// One disk moving to a new overlay: snapshot create and revert.
-struct DiskSwitch {
-    std::size_t disk;  // index in the domain's disk list
-    config::DiskSpec spec;
-    SnapshotIndex index;
-    std::string overlay;
-};
-
-void remove_overlays(const std::vector<DiskSwitch>& switches) {
-    for (const auto& s : switches)
-        std::filesystem::remove(s.overlay);
+void remove_overlays(const SnapshotIntent& intent) {
+    for (const auto& d : intent.disks)
+        std::filesystem::remove(d.overlay);
 }
 
 // The monitor request that switches every disk at one point (vCPUs paused).
-nlohmann::json replace_request(const std::vector<DiskSwitch>& switches) {
+nlohmann::json replace_request(const SnapshotIntent& intent) {
     nlohmann::json disks = nlohmann::json::array();
-    for (const auto& s : switches)
-        disks.push_back({{"vdev", s.spec.vdev}, {"target", s.overlay}, {"format", "qcow2"}});
+    for (const auto& d : intent.disks)
+        disks.push_back({{"vdev", d.vdev}, {"target", d.overlay}, {"format", "qcow2"}});
     return {{"op", "disk-replace"}, {"disks", disks}};
 }
 
-// After the switch: the overlay is the disk's active image in its index; returns the
-// disk's DISKSPEC for the domain's configuration.
-std::string make_active(DiskSwitch& s, const std::string& based_on) {
-    s.index.active = s.overlay;
-    s.index.active_format = "qcow2";
-    s.index.based_on = based_on;
-    if (auto saved = save_snapshot_index(s.index); !saved)
-        DOMUS_LOG_ERROR("domusd", "{} ({}): {}", s.spec.vdev, based_on, saved.error().message);
-    config::DiskSpec active = s.spec;
-    active.target = s.overlay;
+// A disk's step of the operation: its new overlay becomes active in its index (based on
+// snapshot `name`), and its DISKSPEC names the overlay.
+SnapshotIntent::Disk switch_to_overlay(std::size_t disk, const config::DiskSpec& spec,
+                                       SnapshotIndex index, std::string overlay,
+                                       const std::string& name) {
+    index.active = overlay;
+    index.active_format = "qcow2";
+    index.based_on = name;
+    config::DiskSpec active = spec;
+    active.target = overlay;
     active.format = "qcow2";
-    return config::to_disk_spec(active);
+    return {disk, spec.vdev,       std::move(overlay), config::to_disk_spec(active),
+            "",   std::move(index)};
 }
 
 }  // namespace
@@ -147,17 +142,91 @@ Result<nlohmann::json> Daemon::block_list(const nlohmann::json& request) {
     return nlohmann::json{{"disks", rows}};
 }
 
+std::string Daemon::snapshot_intent_path(const Entry& entry) const {
+    return run_dir_.domain_dir(entry.domid) + "/snapshot-intent.json";
+}
+
+Result<nlohmann::json> Daemon::switch_disks(Entry& entry, const SnapshotIntent& intent) {
+    if (auto written = write_snapshot_intent(snapshot_intent_path(entry), intent); !written) {
+        remove_overlays(intent);
+        return std::move(written).error();
+    }
+    crash_point("snapshot-intent-written");
+    auto replaced = device_request(entry, replace_request(intent));
+    if (!replaced) {
+        // The monitor switches all disks or none: none did.
+        undo_snapshot(entry, intent);
+        return std::move(replaced).error();
+    }
+    crash_point("snapshot-switched");
+    finish_snapshot(entry, intent);
+    return replaced;
+}
+
+void Daemon::finish_snapshot(Entry& entry, const SnapshotIntent& intent) {
+    // Each step may be a repeat (recovery): all of them are idempotent.
+    for (const auto& d : intent.disks)
+        if (auto saved = save_snapshot_index(d.index); !saved)
+            DOMUS_LOG_ERROR("domusd", "{} ({}): {}", d.vdev, intent.name, saved.error().message);
+    crash_point("snapshot-indexes-saved");
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& d : intent.disks)
+            if (d.disk < entry.spec.disk.size()) entry.spec.disk[d.disk] = d.spec;
+    }
+    save_record(entry);
+    // What the switch abandoned (a reverted overlay) holds nothing anyone refers to now.
+    for (const auto& d : intent.disks)
+        if (!d.abandoned.empty()) std::filesystem::remove(d.abandoned);
+    std::filesystem::remove(snapshot_intent_path(entry));
+}
+
+void Daemon::undo_snapshot(Entry& entry, const SnapshotIntent& intent) {
+    remove_overlays(intent);
+    std::filesystem::remove(snapshot_intent_path(entry));
+}
+
+void Daemon::recover_snapshot(Entry& entry) {
+    auto intent = read_snapshot_intent(snapshot_intent_path(entry));
+    if (!intent || !*intent) {
+        if (!intent)
+            DOMUS_LOG_ERROR("domusd", "domain {}: {}", entry.domid, intent.error().message);
+        return;
+    }
+    auto reply = device_request(entry, {{"op", "disk-images"}});
+    std::vector<std::pair<std::string, std::string>> images;
+    if (reply)
+        for (const auto& disk : reply->value("disks", nlohmann::json::array()))
+            images.emplace_back(disk.value("vdev", ""), disk.value("target", ""));
+    auto switched =
+        reply ? snapshot_intent_switched(**intent, images) : Result<bool>(std::move(reply).error());
+    if (!switched) {
+        // Keep the intent: the next recovery asks again; nothing is lost meanwhile.
+        DOMUS_LOG_ERROR("domusd", "domain {}: snapshot \"{}\" left unresolved: {}", entry.domid,
+                        (*intent)->name, switched.error().message);
+        return;
+    }
+    DOMUS_LOG_INFO("domusd", "domain {}: snapshot {} \"{}\" {} after a restart", entry.domid,
+                   (*intent)->operation, (*intent)->name, *switched ? "completed" : "undone");
+    if (*switched)
+        finish_snapshot(entry, **intent);
+    else
+        undo_snapshot(entry, **intent);
+}
+
 Result<nlohmann::json> Daemon::snapshot_create(const nlohmann::json& request) {
     DOMUS_TRY(entry, find(request));
     std::string name = request.at("name").get<std::string>();
     DOMUS_TRY_VOID(check_snapshot_name(name));
     std::lock_guard devices(entry->devices_mutex);
-    // Every writable disk gets an overlay over its active image.
-    std::vector<DiskSwitch> switches;
+    // Every writable disk gets an overlay over its active image, which becomes snapshot
+    // `name`, frozen from the switch on.
+    SnapshotIntent intent{"create", name, {}};
     auto fail = [&](Error error) -> Result<nlohmann::json> {
-        remove_overlays(switches);
+        remove_overlays(intent);
         return error;
     };
+    double now = double(std::time(nullptr));
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
         DOMUS_TRY(spec, config::parse_disk_spec(entry->spec.disk[i]));
         if (spec.read_only) continue;
@@ -175,27 +244,16 @@ Result<nlohmann::json> Daemon::snapshot_create(const nlohmann::json& request) {
             storage::create_image(overlay, std::nullopt, storage::Format::qcow2, spec.target,
                                   storage::kDefaultClusterSize, format_of(spec.format));
         if (!created) return fail(std::move(created).error());
-        switches.push_back({i, spec, std::move(index).value(), overlay});
+        index->snapshots.push_back({name, index->active, index->active_format, now});
+        intent.disks.push_back(switch_to_overlay(i, spec, std::move(index).value(), overlay, name));
     }
-    if (switches.empty()) return make_error("domain {} has no writable disk", entry->name);
-    auto replaced = device_request(*entry, replace_request(switches));
-    if (!replaced) return fail(std::move(replaced).error());
-    double now = double(std::time(nullptr));
+    if (intent.disks.empty()) return make_error("domain {} has no writable disk", entry->name);
+    DOMUS_TRY(replaced, switch_disks(*entry, intent));
     nlohmann::json out = nlohmann::json::array();
-    for (auto& s : switches) {
-        // The image written until now is the snapshot, frozen from here on.
-        s.index.snapshots.push_back({name, s.index.active, s.index.active_format, now});
-        std::string active = make_active(s, name);
-        {
-            std::lock_guard lock(mutex_);
-            entry->spec.disk[s.disk] = active;
-        }
-        out.push_back({{"vdev", s.spec.vdev},
-                       {"image", s.index.snapshots.back().image},
-                       {"overlay", s.overlay}});
-    }
-    save_record(*entry);
-    return nlohmann::json{{"name", name}, {"disks", out}, {"paused_ms", (*replaced)["paused_ms"]}};
+    for (const auto& d : intent.disks)
+        out.push_back(
+            {{"vdev", d.vdev}, {"image", d.index.snapshots.back().image}, {"overlay", d.overlay}});
+    return nlohmann::json{{"name", name}, {"disks", out}, {"paused_ms", replaced["paused_ms"]}};
 }
 
 Result<nlohmann::json> Daemon::snapshot_list(const nlohmann::json& request) {
@@ -220,10 +278,11 @@ Result<nlohmann::json> Daemon::snapshot_revert(const nlohmann::json& request) {
     DOMUS_TRY(entry, find(request));
     std::string name = request.at("name").get<std::string>();
     std::lock_guard devices(entry->devices_mutex);
-    // Every disk that has the snapshot gets a fresh overlay over it.
-    std::vector<DiskSwitch> switches;
+    // Every disk that has the snapshot gets a fresh overlay over it; the overlay it wrote
+    // until now is abandoned (it holds only what was written since).
+    SnapshotIntent intent{"revert", name, {}};
     auto fail = [&](Error error) -> Result<nlohmann::json> {
-        remove_overlays(switches);
+        remove_overlays(intent);
         return error;
     };
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
@@ -237,20 +296,14 @@ Result<nlohmann::json> Daemon::snapshot_revert(const nlohmann::json& request) {
             storage::create_image(overlay, std::nullopt, storage::Format::qcow2, snapshot->image,
                                   storage::kDefaultClusterSize, format_of(snapshot->format));
         if (!created) return fail(std::move(created).error());
-        switches.push_back({i, spec, std::move(index).value(), overlay});
+        std::string abandoned = index->active_is_overlay() ? index->active : "";
+        intent.disks.push_back(switch_to_overlay(i, spec, std::move(index).value(), overlay, name));
+        intent.disks.back().abandoned = abandoned;
     }
-    if (switches.empty()) return make_error("domain {} has no snapshot \"{}\"", entry->name, name);
-    auto replaced = device_request(*entry, replace_request(switches));
-    if (!replaced) return fail(std::move(replaced).error());
-    for (auto& s : switches) {
-        // The abandoned overlay holds only what was written since; nothing refers to it.
-        if (s.index.active_is_overlay()) std::filesystem::remove(s.index.active);
-        std::string active = make_active(s, name);
-        std::lock_guard lock(mutex_);
-        entry->spec.disk[s.disk] = active;
-    }
-    save_record(*entry);
-    return nlohmann::json{{"name", name}, {"paused_ms", (*replaced)["paused_ms"]}};
+    if (intent.disks.empty())
+        return make_error("domain {} has no snapshot \"{}\"", entry->name, name);
+    DOMUS_TRY(replaced, switch_disks(*entry, intent));
+    return nlohmann::json{{"name", name}, {"paused_ms", replaced["paused_ms"]}};
 }
 
 }  // namespace domus::toolstack

@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "base/durable_file.hpp"
 #include "base/log.hpp"
 #include "config/channel_spec.hpp"
 #include "config/disk_spec.hpp"
@@ -230,8 +231,8 @@ void Daemon::save_record(const Entry& entry) {
                              {"config", to_xl_config(entry.spec)},
                              {"preserved", entry.preserved}};
     std::string path = run_dir_.record(entry.domid);
-    std::ofstream(path + ".tmp") << record.dump(2) << "\n";
-    std::rename((path + ".tmp").c_str(), path.c_str());
+    if (auto saved = replace_file_durably(path, record.dump(2) + "\n"); !saved)
+        DOMUS_LOG_ERROR("domusd", "domain {}: {}", entry.domid, saved.error().message);
 }
 
 void Daemon::watch(std::shared_ptr<Entry> entry) {
@@ -352,6 +353,7 @@ void Daemon::recover() {
             next_domid_ = std::max<std::uint16_t>(next_domid_, std::uint16_t(entry->domid + 1));
         }
         DOMUS_LOG_INFO("domusd", "recovered domain {} ({})", entry->domid, entry->name);
+        recover_snapshot(*entry);
         if (!entry->preserved) std::thread([this, entry] { watch(entry); }).detach();
     }
 }

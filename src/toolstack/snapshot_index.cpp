@@ -1,6 +1,8 @@
 // SnapshotIndex: index.json in the disk's .snapshots directory.
 #include "toolstack/snapshot_index.hpp"
 
+#include "base/durable_file.hpp"
+
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -71,6 +73,34 @@ Result<SnapshotIndex> load_snapshot_index(const std::string& active, const std::
         return index;
     }
     auto json = nlohmann::json::parse(in, nullptr, false);
+    auto parsed = snapshot_index_from_json(json, index.dir);
+    if (!parsed)
+        return make_error("{} is damaged: {}", index_path(index.dir), parsed.error().message);
+    index = std::move(parsed).value();
+    if (index.active != active)
+        return make_error("{} says the disk's active image is {}, but the domain uses {}",
+                          index_path(index.dir), index.active, active);
+    return index;
+}
+
+nlohmann::json snapshot_index_json(const SnapshotIndex& index) {
+    nlohmann::json snapshots = nlohmann::json::array();
+    for (const auto& s : index.snapshots)
+        snapshots.push_back({{"name", s.name},
+                             {"image", s.image},
+                             {"format", s.format},
+                             {"created_unix", s.created_unix}});
+    return {{"disk", index.disk},
+            {"active", index.active},
+            {"active_format", index.active_format},
+            {"based_on", index.based_on},
+            {"next_overlay", index.next_overlay},
+            {"snapshots", snapshots}};
+}
+
+Result<SnapshotIndex> snapshot_index_from_json(const nlohmann::json& json, const std::string& dir) {
+    SnapshotIndex index;
+    index.dir = dir;
     try {
         if (json.is_discarded() || !json.is_object()) throw std::runtime_error("not a JSON object");
         index.disk = json.at("disk").get<std::string>();
@@ -83,39 +113,15 @@ Result<SnapshotIndex> load_snapshot_index(const std::string& active, const std::
                 {s.at("name").get<std::string>(), s.at("image").get<std::string>(),
                  s.at("format").get<std::string>(), s.value("created_unix", 0.0)});
     } catch (const std::exception& error) {
-        return make_error("{} is damaged: {}", index_path(index.dir), error.what());
+        return make_error("{}", error.what());
     }
-    if (index.active != active)
-        return make_error("{} says the disk's active image is {}, but the domain uses {}",
-                          index_path(index.dir), index.active, active);
     return index;
 }
 
 Result<void> save_snapshot_index(const SnapshotIndex& index) {
     if (::mkdir(index.dir.c_str(), 0755) != 0 && errno != EEXIST)
         return errno_error("mkdir " + index.dir);
-    nlohmann::json snapshots = nlohmann::json::array();
-    for (const auto& s : index.snapshots)
-        snapshots.push_back({{"name", s.name},
-                             {"image", s.image},
-                             {"format", s.format},
-                             {"created_unix", s.created_unix}});
-    nlohmann::json json = {{"disk", index.disk},
-                           {"active", index.active},
-                           {"active_format", index.active_format},
-                           {"based_on", index.based_on},
-                           {"next_overlay", index.next_overlay},
-                           {"snapshots", snapshots}};
-    std::string path = index_path(index.dir);
-    {
-        std::ofstream out(path + ".tmp");
-        out << json.dump(2) << "\n";
-        out.flush();
-        if (!out) return make_error("cannot write {}.tmp", path);
-    }
-    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
-        return errno_error("rename " + path);
-    return {};
+    return replace_file_durably(index_path(index.dir), snapshot_index_json(index).dump(2) + "\n");
 }
 
 }  // namespace domus::toolstack

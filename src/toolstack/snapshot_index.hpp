@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/result.hpp"
 
 namespace domus::toolstack {
@@ -51,7 +53,13 @@ std::string snapshot_dir_for(const std::string& active);
 // Reads the index of the disk whose active image is `active` (format `format`); a disk
 // without snapshots gets a fresh index (nothing is written until save).
 Result<SnapshotIndex> load_snapshot_index(const std::string& active, const std::string& format);
-// Atomically replaces index.json (creating the directory).
+// Durably replaces index.json (creating the directory): the old index or the new one
+// survives a crash, never half of one.
 Result<void> save_snapshot_index(const SnapshotIndex& index);
+
+// The index as index.json holds it, and back (`dir` is where it lives); for the journal
+// of snapshot operations too.
+nlohmann::json snapshot_index_json(const SnapshotIndex& index);
+Result<SnapshotIndex> snapshot_index_from_json(const nlohmann::json& json, const std::string& dir);
 
 }  // namespace domus::toolstack

@@ -108,10 +108,7 @@ TEST_F(LifecycleTest, DaemonKilledWithDomainsRunningIsRecovered) {
     ASSERT_EQ(domus({"create", idle_config("survivor")}).status, 0);
     std::vector<pid_t> killed;
     for (pid_t pid : run_dir_processes()) {
-        std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
-        std::string comm;
-        std::getline(in, comm);
-        if (comm == "domusd" && ::kill(pid, SIGKILL) == 0) killed.push_back(pid);
+        if (process_name(pid) == "domusd" && ::kill(pid, SIGKILL) == 0) killed.push_back(pid);
     }
     ASSERT_EQ(killed.size(), 1u);
     // Gone (or a zombie: its files, sockets and lock are released by then).

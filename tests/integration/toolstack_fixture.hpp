@@ -3,8 +3,10 @@
 #pragma once
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -88,10 +90,31 @@ protected:
         return condition();
     }
 
+    // A /proc/<pid>/ file's text; empty when the process is gone, even mid-read (where
+    // a stream would throw ESRCH).
+    static std::string proc_text(pid_t pid, const char* file) {
+        std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return {};
+        std::string text;
+        char buffer[4096];
+        ssize_t n;
+        while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+            text.append(buffer, std::size_t(n));
+        ::close(fd);
+        return n < 0 ? std::string() : text;
+    }
+
+    // A process's name (its comm, without the newline).
+    static std::string process_name(pid_t pid) {
+        std::string comm = proc_text(pid, "comm");
+        if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+        return comm;
+    }
+
     // The arguments of a process (empty once it is gone).
     static std::vector<std::string> process_argv(pid_t pid) {
-        std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-        std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+        std::string cmdline = proc_text(pid, "cmdline");
         std::vector<std::string> argv;
         for (std::size_t at = 0; at < cmdline.size();) {
             std::size_t end = std::min(cmdline.find('\0', at), cmdline.size());
@@ -126,8 +149,7 @@ protected:
 
     // True while `pid` exists and is not a zombie.
     static bool process_running(pid_t pid) {
-        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-        std::string stat((std::istreambuf_iterator<char>(in)), {});
+        std::string stat = proc_text(pid, "stat");
         auto close = stat.rfind(')');  // the state follows the command name
         return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
     }

@@ -31,6 +31,9 @@ public:
     BlkStats stats() const;
     const std::string& vdev() const noexcept { return config_.vdev; }
     std::uint32_t virtual_device() const noexcept { return config_.virtual_device; }
+    // The image served now. An image swap changes it on the device thread: callers hold
+    // off swaps while they read it (BlockDevices' change lock).
+    const std::string& target() const noexcept { return config_.target; }
 
     // Image swap in two steps, for a consistent cut over several devices: prepare()
     // finishes the I/O in flight, flushes, opens `target` and then holds every further

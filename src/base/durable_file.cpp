@@ -1,0 +1,34 @@
+// replace_file_durably: write, fsync, rename, fsync the directory.
+#include "base/durable_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/fd.hpp"
+
+namespace domus {
+
+Result<void> replace_file_durably(const std::string& path, std::string_view content) {
+    std::string temporary = path + ".tmp";
+    {
+        Fd file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (!file) return errno_error("create " + temporary);
+        while (!content.empty()) {
+            ssize_t n = ::write(file.get(), content.data(), content.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return errno_error("write " + temporary);
+            content.remove_prefix(std::size_t(n));
+        }
+        if (::fsync(file.get()) < 0) return errno_error("fsync " + temporary);
+    }
+    if (::rename(temporary.c_str(), path.c_str()) < 0) return errno_error("rename " + path);
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    Fd directory(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!directory || ::fsync(directory.get()) < 0) return errno_error("fsync " + dir);
+    return {};
+}
+
+}  // namespace domus
