@@ -1,9 +1,11 @@
 // `domus image create PATH SIZE [--format qcow2|raw] [--backing FILE] [--cluster-size N]`
-// and `domus image info PATH [--json]`: disk images without a daemon, like qemu-img.
+// and `domus image info PATH [--json]` (and `convert`, in its own file): disk images
+// without a daemon, like qemu-img.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli/cmd_image_convert.hpp"
 #include "cli/daemon_connection.hpp"
 #include "storage/image_create.hpp"
 #include "storage/image_info.hpp"
@@ -99,6 +101,8 @@ void add_image_command(CLI::App& app, int& status) {
             std::fputs(storage::render_info(*info).c_str(), stdout);
         status = 0;
     });
+
+    add_image_convert_command(*image, status);
 }
 
 }  // namespace domus::cli
