@@ -394,20 +394,30 @@ namespace {
         return false;
     }
 
+    // Ends the grants of a slot's bounce pages and frees them; pages whose grant the
+    // backend still holds stay allocated (parked, never reused).
+    void release_slot_pages(Device* dev, Slot& s, size_t per_slot)
+    {
+        bool all = true;
+        for (uint32_t j = 0; j < dev->slot_segs; ++j)
+            if (s.grefs[j] && !revoke(s.grefs[j]))
+                all = false;
+        if (s.indirect_gref && !revoke(s.indirect_gref))
+            all = false;
+        if (all)
+            page_free(s.pages, per_slot);
+        free(s.grefs);
+        s.pages = nullptr;
+        s.grefs = nullptr;
+        s.indirect_gref = 0;
+    }
+
     // Undoes a half-done setup_slots (the backend has not been told about any of it).
     void release_slots(Device* dev, unsigned nr_slots, size_t per_slot)
     {
         for (unsigned i = 0; i < nr_slots; ++i) {
             Slot& s = dev->slots[i];
-            bool all = true;
-            for (uint32_t j = 0; j < dev->slot_segs; ++j)
-                if (s.grefs[j] && !revoke(s.grefs[j]))
-                    all = false;
-            if (s.indirect_gref && !revoke(s.indirect_gref))
-                all = false;
-            if (all)
-                page_free(s.pages, per_slot);
-            free(s.grefs);
+            release_slot_pages(dev, s, per_slot);
             s = Slot {};
         }
         dev->free_list = nullptr;
@@ -482,18 +492,7 @@ void release(Device* dev)
                 kept += s.op ? 1 : 0;
                 continue;
             }
-            bool all = true;
-            for (uint32_t j = 0; j < dev->slot_segs; ++j)
-                if (s.grefs[j] && !revoke(s.grefs[j]))
-                    all = false;
-            if (s.indirect_gref && !revoke(s.indirect_gref))
-                all = false;
-            if (all)
-                page_free(s.pages, per_slot);
-            free(s.grefs);
-            s.pages = nullptr;
-            s.grefs = nullptr;
-            s.indirect_gref = 0;
+            release_slot_pages(dev, s, per_slot);
         }
         dev->free_list = nullptr; // never taken again: the device has failed
         dev->nr_free = 0;
