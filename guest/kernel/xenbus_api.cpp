@@ -126,6 +126,17 @@ int path_request(
     return request(type, tx, &p, 1, r);
 }
 
+// The calls that send one path and get only "OK" back (mkdir, rm).
+int path_command(uint32_t type, xenbus_transaction_t tx, const char* path)
+{
+    if (!enabled())
+        return no_store();
+    if (!path)
+        return -EINVAL;
+    Part p = str_part(path);
+    return request_ok(type, tx, &p, 1);
+}
+
 } // namespace
 
 extern "C" {
@@ -201,23 +212,10 @@ int xenbus_printf(xenbus_transaction_t tx, const char* dir, const char* node, co
 
 int xenbus_mkdir(xenbus_transaction_t tx, const char* path)
 {
-    if (!enabled())
-        return no_store();
-    if (!path)
-        return -EINVAL;
-    Part p = str_part(path);
-    return request_ok(XS_MKDIR, tx, &p, 1);
+    return path_command(XS_MKDIR, tx, path);
 }
 
-int xenbus_rm(xenbus_transaction_t tx, const char* path)
-{
-    if (!enabled())
-        return no_store();
-    if (!path)
-        return -EINVAL;
-    Part p = str_part(path);
-    return request_ok(XS_RM, tx, &p, 1);
-}
+int xenbus_rm(xenbus_transaction_t tx, const char* path) { return path_command(XS_RM, tx, path); }
 
 int xenbus_directory(xenbus_transaction_t tx, const char* path, char* buf, size_t size)
 {
