@@ -40,9 +40,22 @@ struct DiskSwitch {
     std::string overlay;
 };
 
-void remove_overlays(const std::vector<DiskSwitch>& switches) {
+// A snapshot create or revert that fails before its disks switched: the overlays made so far go
+// (nothing refers to them yet) and `error` is passed on.
+Error abandon(const std::vector<DiskSwitch>& switches, Error error) {
     for (const auto& s : switches)
         std::filesystem::remove(s.overlay);
+    return error;
+}
+
+// A fresh qcow2 overlay over `backing` (an image in `backing_format`) at the index's next
+// overlay path; returns that path.
+Result<std::string> create_overlay(SnapshotIndex& index, const std::string& backing,
+                                   const std::string& backing_format) {
+    std::string overlay = index.take_overlay_path();
+    DOMUS_TRY_VOID(storage::create_image(overlay, std::nullopt, storage::Format::qcow2, backing,
+                                         storage::kDefaultClusterSize, format_of(backing_format)));
+    return overlay;
 }
 
 // The monitor request that switches every disk at one point (vCPUs paused).
@@ -154,32 +167,29 @@ Result<nlohmann::json> Daemon::snapshot_create(const nlohmann::json& request) {
     std::lock_guard devices(entry->devices_mutex);
     // Every writable disk gets an overlay over its active image.
     std::vector<DiskSwitch> switches;
-    auto fail = [&](Error error) -> Result<nlohmann::json> {
-        remove_overlays(switches);
-        return error;
-    };
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
         DOMUS_TRY(spec, config::parse_disk_spec(entry->spec.disk[i]));
         if (spec.read_only) continue;
         auto index = load_snapshot_index(spec.target, spec.format);
-        if (!index) return fail(std::move(index).error());
+        if (!index) return abandon(switches, std::move(index).error());
         if (index->find(name))
-            return fail(make_error("{} already has a snapshot \"{}\"", spec.vdev, name));
+            return abandon(switches,
+                           make_error("{} already has a snapshot \"{}\"", spec.vdev, name));
         std::error_code error;
         if (!std::filesystem::exists(spec.target, error))
-            return fail(make_error("{}: its image {} is missing", spec.vdev, spec.target));
+            return abandon(switches,
+                           make_error("{}: its image {} is missing", spec.vdev, spec.target));
         std::filesystem::create_directory(index->dir, error);
-        if (error) return fail(make_error("cannot create {}: {}", index->dir, error.message()));
-        std::string overlay = index->take_overlay_path();
-        auto created =
-            storage::create_image(overlay, std::nullopt, storage::Format::qcow2, spec.target,
-                                  storage::kDefaultClusterSize, format_of(spec.format));
-        if (!created) return fail(std::move(created).error());
-        switches.push_back({i, spec, std::move(index).value(), overlay});
+        if (error)
+            return abandon(switches,
+                           make_error("cannot create {}: {}", index->dir, error.message()));
+        auto overlay = create_overlay(*index, spec.target, spec.format);
+        if (!overlay) return abandon(switches, std::move(overlay).error());
+        switches.push_back({i, spec, std::move(index).value(), *overlay});
     }
     if (switches.empty()) return make_error("domain {} has no writable disk", entry->name);
     auto replaced = device_request(*entry, replace_request(switches));
-    if (!replaced) return fail(std::move(replaced).error());
+    if (!replaced) return abandon(switches, std::move(replaced).error());
     double now = double(std::time(nullptr));
     nlohmann::json out = nlohmann::json::array();
     for (auto& s : switches) {
@@ -222,26 +232,19 @@ Result<nlohmann::json> Daemon::snapshot_revert(const nlohmann::json& request) {
     std::lock_guard devices(entry->devices_mutex);
     // Every disk that has the snapshot gets a fresh overlay over it.
     std::vector<DiskSwitch> switches;
-    auto fail = [&](Error error) -> Result<nlohmann::json> {
-        remove_overlays(switches);
-        return error;
-    };
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
         DOMUS_TRY(spec, config::parse_disk_spec(entry->spec.disk[i]));
         auto index = load_snapshot_index(spec.target, spec.format);
-        if (!index) return fail(std::move(index).error());
+        if (!index) return abandon(switches, std::move(index).error());
         const Snapshot* snapshot = index->find(name);
         if (!snapshot) continue;
-        std::string overlay = index->take_overlay_path();
-        auto created =
-            storage::create_image(overlay, std::nullopt, storage::Format::qcow2, snapshot->image,
-                                  storage::kDefaultClusterSize, format_of(snapshot->format));
-        if (!created) return fail(std::move(created).error());
-        switches.push_back({i, spec, std::move(index).value(), overlay});
+        auto overlay = create_overlay(*index, snapshot->image, snapshot->format);
+        if (!overlay) return abandon(switches, std::move(overlay).error());
+        switches.push_back({i, spec, std::move(index).value(), *overlay});
     }
     if (switches.empty()) return make_error("domain {} has no snapshot \"{}\"", entry->name, name);
     auto replaced = device_request(*entry, replace_request(switches));
-    if (!replaced) return fail(std::move(replaced).error());
+    if (!replaced) return abandon(switches, std::move(replaced).error());
     for (auto& s : switches) {
         // The abandoned overlay holds only what was written since; nothing refers to it.
         if (s.index.active_is_overlay()) std::filesystem::remove(s.index.active);
