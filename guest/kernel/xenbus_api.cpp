@@ -126,6 +126,18 @@ int path_request(
     return request(type, tx, &p, 1, r);
 }
 
+// The common start of the directory calls: read_directory after the checks of the
+// store and of the arguments (`args_ok`: the rest of them).
+int directory_request(
+    xenbus_transaction_t tx, const char* path, bool args_ok, char** list, size_t* len)
+{
+    if (!enabled())
+        return no_store();
+    if (!path || !args_ok)
+        return -EINVAL;
+    return read_directory(tx, path, list, len);
+}
+
 // The calls that send one path and get only "OK" back (mkdir, rm).
 int path_command(uint32_t type, xenbus_transaction_t tx, const char* path)
 {
@@ -219,13 +231,9 @@ int xenbus_rm(xenbus_transaction_t tx, const char* path) { return path_command(X
 
 int xenbus_directory(xenbus_transaction_t tx, const char* path, char* buf, size_t size)
 {
-    if (!enabled())
-        return no_store();
-    if (!path || (!buf && size))
-        return -EINVAL;
     char* list;
     size_t len;
-    int rc = read_directory(tx, path, &list, &len);
+    int rc = directory_request(tx, path, buf || !size, &list, &len);
     if (rc < 0)
         return rc;
     if (len > size) {
@@ -245,13 +253,9 @@ int xenbus_directory(xenbus_transaction_t tx, const char* path, char* buf, size_
 
 int xenbus_directory_foreach(xenbus_transaction_t tx, const char* path, xenbus_dir_fn fn, void* arg)
 {
-    if (!enabled())
-        return no_store();
-    if (!path || !fn)
-        return -EINVAL;
     char* list;
     size_t len;
-    int rc = read_directory(tx, path, &list, &len);
+    int rc = directory_request(tx, path, fn != nullptr, &list, &len);
     if (rc < 0)
         return rc;
     int calls = 0;
