@@ -86,9 +86,14 @@ TEST_F(TransactionTest, RmInsideTransaction) {
     EXPECT_TRUE(tree.consistent());
 }
 
-TEST(StoreTransactionTest, TwoConnectionsEagainThenRetrySucceeds) {
+// A store and a dom0 connection `a` on it.
+class StoreTransactionTest : public ::testing::Test {
+protected:
     Store store;
-    Client a(store, 0, true);
+    Client a{store, 0, true};
+};
+
+TEST_F(StoreTransactionTest, TwoConnectionsEagainThenRetrySucceeds) {
     Client b(store, 0, true);
     ASSERT_EQ(a.write("/counter", "1"), kOk);
 
@@ -109,9 +114,7 @@ TEST(StoreTransactionTest, TwoConnectionsEagainThenRetrySucceeds) {
     EXPECT_EQ(b.read("/counter"), "11");
 }
 
-TEST(StoreTransactionTest, AbortDiscards) {
-    Store store;
-    Client a(store, 0, true);
+TEST_F(StoreTransactionTest, AbortDiscards) {
     std::uint32_t tx = a.start();
     ASSERT_EQ(a.write("/gone", "x", tx), kOk);
     EXPECT_EQ(a.end(tx, false), kOk);
@@ -119,9 +122,7 @@ TEST(StoreTransactionTest, AbortDiscards) {
     EXPECT_EQ(a.end(tx, true), "ERR:ENOENT");  // id no longer valid
 }
 
-TEST(StoreTransactionTest, IdRules) {
-    Store store;
-    Client a(store, 0, true);
+TEST_F(StoreTransactionTest, IdRules) {
     Client b(store, 0, true);
     std::uint32_t tx = a.start();
     EXPECT_EQ(a.call(XS_TRANSACTION_START, z(""), tx), "ERR:EBUSY");
@@ -135,12 +136,9 @@ TEST(StoreTransactionTest, IdRules) {
     EXPECT_EQ(reply.req_id, 7u);
 }
 
-TEST(StoreTransactionTest, WatchEventsOnlyOnCommit) {
-    Store store;
-    Client a(store, 0, true);
+TEST_F(StoreTransactionTest, WatchEventsOnlyOnCommit) {
     Client watcher(store, 0, true);
-    ASSERT_EQ(watcher.watch("/w", "tok"), kOk);
-    watcher.events();
+    ASSERT_EQ(watcher.watch_from_now("/w", "tok"), kOk);
     std::uint32_t tx = a.start();
     ASSERT_EQ(a.write("/w/x", "1", tx), kOk);
     EXPECT_TRUE(watcher.events().empty());
@@ -153,9 +151,7 @@ TEST(StoreTransactionTest, WatchEventsOnlyOnCommit) {
     EXPECT_TRUE(watcher.events().empty());
 }
 
-TEST(StoreTransactionTest, DirectoryInsideTransactionSeesOwnWrites) {
-    Store store;
-    Client a(store, 0, true);
+TEST_F(StoreTransactionTest, DirectoryInsideTransactionSeesOwnWrites) {
     ASSERT_EQ(a.write("/d/one", ""), kOk);
     std::uint32_t tx = a.start();
     ASSERT_EQ(a.write("/d/two", "", tx), kOk);
