@@ -329,6 +329,21 @@ static grant_ref_t free_ref(void)
     return 2; /* reserved and never granted */
 }
 
+/* A one-page read into `ref` and a write from it, both of which the backend must refuse;
+ * `what` names the ref ("a grant for d5"). */
+static void expect_refused(grant_ref_t ref, const char* what)
+{
+    char msg[96];
+    struct blkif_request r = rw(BLKIF_OP_READ, 8, 1);
+    r.seg[0].gref = ref;
+    snprintf(msg, sizeof msg, "read into %s", what);
+    expect(&r, BLKIF_RSP_ERROR, msg);
+    r.operation = BLKIF_OP_WRITE;
+    r.sector_number = SCRATCH;
+    snprintf(msg, sizeof msg, "write from %s", what);
+    expect(&r, BLKIF_RSP_ERROR, msg);
+}
+
 /* ---- case 1: grants -------------------------------------------------------------- */
 
 static void case_grants(void)
@@ -338,12 +353,7 @@ static void case_grants(void)
     grant_ref_t bogus[] = { gnttab_nr_entries(), gnttab_nr_entries() + 1, 0x7fffffffu, 0xffffffffu,
         DOMUS_GNTTAB_MAX_FRAMES * 512u, free_ref(), 2 /* reserved, unused */ };
     for (unsigned i = 0; i < sizeof bogus / sizeof bogus[0]; ++i) {
-        r = rw(BLKIF_OP_READ, 8, 1);
-        r.seg[0].gref = bogus[i];
-        expect(&r, BLKIF_RSP_ERROR, "read into an invalid/ungranted ref");
-        r.operation = BLKIF_OP_WRITE;
-        r.sector_number = SCRATCH;
-        expect(&r, BLKIF_RSP_ERROR, "write from an invalid/ungranted ref");
+        expect_refused(bogus[i], "an invalid/ungranted ref");
         /* a bad ref in the last of several segments */
         r = rw(BLKIF_OP_READ, 16, 5);
         r.seg[4].gref = bogus[i];
@@ -356,12 +366,7 @@ static void case_grants(void)
     if (other < 0)
         fail("grant to d5 (%d)", other);
     else {
-        r = rw(BLKIF_OP_READ, 8, 1);
-        r.seg[0].gref = (grant_ref_t)other;
-        expect(&r, BLKIF_RSP_ERROR, "read into a grant for d5");
-        r.operation = BLKIF_OP_WRITE;
-        r.sector_number = SCRATCH;
-        expect(&r, BLKIF_RSP_ERROR, "write from a grant for d5");
+        expect_refused((grant_ref_t)other, "a grant for d5");
         if (gnttab_end_access((grant_ref_t)other) != 0)
             fail("end_access of the d5 grant");
     }
@@ -382,10 +387,7 @@ static void case_grants(void)
         if (rc != 0)
             fail("end_access after use: %d (grant left in use?)", rc);
         memset(page[7], 0xee, 4096);
-        expect(&r, BLKIF_RSP_ERROR, "read into a revoked grant");
-        r.operation = BLKIF_OP_WRITE;
-        r.sector_number = SCRATCH;
-        expect(&r, BLKIF_RSP_ERROR, "write from a revoked grant");
+        expect_refused((grant_ref_t)revoked, "a revoked grant");
         if (!is_filled(page[7], 0xee, 4096))
             fail("revoked page was written");
     }

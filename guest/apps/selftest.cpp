@@ -34,6 +34,16 @@ domus_thread_t* spawn(domus_thread_fn fn, void* arg, const char* name, int vcpu 
     return t;
 }
 
+// Runs `n` (at most 16) threads of `fn` on `arg`, anywhere, and waits for them all.
+void run_threads(domus_thread_fn fn, void* arg, const char* name, unsigned n)
+{
+    domus_thread_t* threads[16];
+    for (unsigned i = 0; i < n; ++i)
+        threads[i] = spawn(fn, arg, name);
+    for (unsigned i = 0; i < n; ++i)
+        domus_thread_join(threads[i]);
+}
+
 // ---- parallelism: one pinned thread per vCPU, busy for a while; two of them on
 // different vCPUs must have been running at the same moment.
 struct Span {
@@ -113,11 +123,7 @@ void recursive_thread(void* p)
 void test_recursive_mutex(unsigned nthreads)
 {
     static RecursiveTest m;
-    static domus_thread_t* threads[16];
-    for (unsigned i = 0; i < nthreads; ++i)
-        threads[i] = spawn(recursive_thread, &m, "rmutex");
-    for (unsigned i = 0; i < nthreads; ++i)
-        domus_thread_join(threads[i]);
+    run_threads(recursive_thread, &m, "rmutex", nthreads);
     check(m.counter == uint64_t(nthreads) * 4000, "recursive mutex: lost updates");
 }
 
@@ -144,11 +150,7 @@ void exact_mutex_thread(void* p)
 void test_exact_mutex(unsigned nthreads)
 {
     static ExactMutex m;
-    static domus_thread_t* threads[16];
-    for (unsigned i = 0; i < nthreads; ++i)
-        threads[i] = spawn(exact_mutex_thread, &m, "xmutex");
-    for (unsigned i = 0; i < nthreads; ++i)
-        domus_thread_join(threads[i]);
+    run_threads(exact_mutex_thread, &m, "xmutex", nthreads);
     check(m.counter == uint64_t(nthreads) * 5000, "mutex: lost updates under contention");
     printf("selftest: mutex counter %lu of %lu\n", (unsigned long)m.counter,
         (unsigned long)(nthreads * 5000ul));
@@ -238,11 +240,7 @@ void sem_thread(void* p)
 void test_sem()
 {
     static SemTest s;
-    domus_thread_t* t[6];
-    for (auto*& th : t)
-        th = spawn(sem_thread, &s, "sem");
-    for (auto* th : t)
-        domus_thread_join(th);
+    run_threads(sem_thread, &s, "sem", 6);
     check(s.max_holders <= 2, "sem: more holders than units");
     int units = 0;
     while (domus_sem_trydown(&s.sem))
@@ -331,11 +329,7 @@ void malloc_thread(void* p)
 void test_malloc()
 {
     int bad = 0;
-    domus_thread_t* t[8];
-    for (auto*& th : t)
-        th = spawn(malloc_thread, &bad, "malloc");
-    for (auto* th : t)
-        domus_thread_join(th);
+    run_threads(malloc_thread, &bad, "malloc", 8);
     check(bad == 0, "malloc: corrupted or failed allocations");
 }
 

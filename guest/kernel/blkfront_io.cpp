@@ -381,6 +381,26 @@ namespace {
             == __atomic_load_n(&w->dev->rsp_cons, __ATOMIC_RELAXED);
     }
 
+    // One round of waiting for a response, lock held (and held again on return): first a
+    // poll of the ring without the lock; the next time, the final check of arm_locked and,
+    // if nothing came in meanwhile, a sleep on the device's waiters while `must_wait(ctx)`.
+    void wait_round_locked(Device* dev, bool& polled, bool (*must_wait)(void*), void* ctx)
+    {
+        if (!polled) {
+            polled = true;
+            mutex_unlock(&dev->lock);
+            poll_responses(dev);
+            mutex_lock(&dev->lock);
+            return;
+        }
+        if (arm_locked(dev))
+            return; // a response came in meanwhile: collect it instead of sleeping
+        mutex_unlock(&dev->lock);
+        waitq_sleep_while(&dev->waiters, must_wait, ctx);
+        mutex_lock(&dev->lock);
+        polled = false;
+    }
+
     // Ends access to a grant we made; false if the backend still holds it (the page must
     // then stay allocated: it is parked, never reused).
     bool revoke(grant_ref_t ref)
@@ -394,20 +414,30 @@ namespace {
         return false;
     }
 
+    // Ends the grants of a slot's bounce pages and frees them; pages whose grant the
+    // backend still holds stay allocated (parked, never reused).
+    void release_slot_pages(Device* dev, Slot& s, size_t per_slot)
+    {
+        bool all = true;
+        for (uint32_t j = 0; j < dev->slot_segs; ++j)
+            if (s.grefs[j] && !revoke(s.grefs[j]))
+                all = false;
+        if (s.indirect_gref && !revoke(s.indirect_gref))
+            all = false;
+        if (all)
+            page_free(s.pages, per_slot);
+        free(s.grefs);
+        s.pages = nullptr;
+        s.grefs = nullptr;
+        s.indirect_gref = 0;
+    }
+
     // Undoes a half-done setup_slots (the backend has not been told about any of it).
     void release_slots(Device* dev, unsigned nr_slots, size_t per_slot)
     {
         for (unsigned i = 0; i < nr_slots; ++i) {
             Slot& s = dev->slots[i];
-            bool all = true;
-            for (uint32_t j = 0; j < dev->slot_segs; ++j)
-                if (s.grefs[j] && !revoke(s.grefs[j]))
-                    all = false;
-            if (s.indirect_gref && !revoke(s.indirect_gref))
-                all = false;
-            if (all)
-                page_free(s.pages, per_slot);
-            free(s.grefs);
+            release_slot_pages(dev, s, per_slot);
             s = Slot {};
         }
         dev->free_list = nullptr;
@@ -482,18 +512,7 @@ void release(Device* dev)
                 kept += s.op ? 1 : 0;
                 continue;
             }
-            bool all = true;
-            for (uint32_t j = 0; j < dev->slot_segs; ++j)
-                if (s.grefs[j] && !revoke(s.grefs[j]))
-                    all = false;
-            if (s.indirect_gref && !revoke(s.indirect_gref))
-                all = false;
-            if (all)
-                page_free(s.pages, per_slot);
-            free(s.grefs);
-            s.pages = nullptr;
-            s.grefs = nullptr;
-            s.indirect_gref = 0;
+            release_slot_pages(dev, s, per_slot);
         }
         dev->free_list = nullptr; // never taken again: the device has failed
         dev->nr_free = 0;
@@ -535,21 +554,8 @@ int submit(Device* dev, blk_op* op)
         if (!dev->free_list) {
             push_locked(dev); // the backend must see what we queued before we wait on it
             collect_locked(dev);
-            if (dev->free_list || dev->failed)
-                continue;
-            if (!polled) {
-                polled = true;
-                mutex_unlock(&dev->lock);
-                poll_responses(dev);
-                mutex_lock(&dev->lock);
-                continue;
-            }
-            if (arm_locked(dev))
-                continue;
-            mutex_unlock(&dev->lock);
-            waitq_sleep_while(&dev->waiters, waiting_for_slot, dev);
-            mutex_lock(&dev->lock);
-            polled = false;
+            if (!dev->free_list && !dev->failed)
+                wait_round_locked(dev, polled, waiting_for_slot, dev);
             continue;
         }
         Slot* s = dev->free_list;
@@ -595,19 +601,7 @@ int wait(blk_op* op)
             collect_locked(dev);
             if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
                 break;
-            if (!polled) {
-                polled = true;
-                mutex_unlock(&dev->lock);
-                poll_responses(dev);
-                mutex_lock(&dev->lock);
-                continue;
-            }
-            if (arm_locked(dev))
-                continue; // a response came in meanwhile: collect it instead of sleeping
-            mutex_unlock(&dev->lock);
-            waitq_sleep_while(&dev->waiters, waiting_for_op, &w);
-            mutex_lock(&dev->lock);
-            polled = false;
+            wait_round_locked(dev, polled, waiting_for_op, &w);
         }
         mutex_unlock(&dev->lock);
     }

@@ -61,8 +61,9 @@ namespace {
         return -EIO;
     }
 
-    // Waits for the next DRQ block of a transfer.
-    int wait_drq()
+    // Waits until BSY clears, then reads the command's state: ERR fails it, and DRQ must
+    // be `drq` (set: the next block of a transfer is ready; clear: the command is over).
+    int wait_ready(bool drq)
     {
         uint8_t status;
         if (int rc = wait_not_busy(status))
@@ -71,21 +72,14 @@ namespace {
             printk("edisk: error %#x\n", inb(EDISK_PORT_ERROR));
             return -EIO;
         }
-        return (status & EDISK_STATUS_DRQ) ? 0 : -EIO;
+        return bool(status & EDISK_STATUS_DRQ) == drq ? 0 : -EIO;
     }
 
+    // Waits for the next DRQ block of a transfer.
+    int wait_drq() { return wait_ready(true); }
+
     // After the last block: the command is over, successfully or not.
-    int wait_done()
-    {
-        uint8_t status;
-        if (int rc = wait_not_busy(status))
-            return rc;
-        if (status & EDISK_STATUS_ERR) {
-            printk("edisk: error %#x\n", inb(EDISK_PORT_ERROR));
-            return -EIO;
-        }
-        return (status & EDISK_STATUS_DRQ) ? -EIO : 0;
-    }
+    int wait_done() { return wait_ready(false); }
 
     void issue(uint8_t command, uint64_t lba, unsigned count)
     {

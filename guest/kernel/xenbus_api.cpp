@@ -126,6 +126,29 @@ int path_request(
     return request(type, tx, &p, 1, r);
 }
 
+// The common start of the directory calls: read_directory after the checks of the
+// store and of the arguments (`args_ok`: the rest of them).
+int directory_request(
+    xenbus_transaction_t tx, const char* path, bool args_ok, char** list, size_t* len)
+{
+    if (!enabled())
+        return no_store();
+    if (!path || !args_ok)
+        return -EINVAL;
+    return read_directory(tx, path, list, len);
+}
+
+// The calls that send one path and get only "OK" back (mkdir, rm).
+int path_command(uint32_t type, xenbus_transaction_t tx, const char* path)
+{
+    if (!enabled())
+        return no_store();
+    if (!path)
+        return -EINVAL;
+    Part p = str_part(path);
+    return request_ok(type, tx, &p, 1);
+}
+
 } // namespace
 
 extern "C" {
@@ -201,33 +224,16 @@ int xenbus_printf(xenbus_transaction_t tx, const char* dir, const char* node, co
 
 int xenbus_mkdir(xenbus_transaction_t tx, const char* path)
 {
-    if (!enabled())
-        return no_store();
-    if (!path)
-        return -EINVAL;
-    Part p = str_part(path);
-    return request_ok(XS_MKDIR, tx, &p, 1);
+    return path_command(XS_MKDIR, tx, path);
 }
 
-int xenbus_rm(xenbus_transaction_t tx, const char* path)
-{
-    if (!enabled())
-        return no_store();
-    if (!path)
-        return -EINVAL;
-    Part p = str_part(path);
-    return request_ok(XS_RM, tx, &p, 1);
-}
+int xenbus_rm(xenbus_transaction_t tx, const char* path) { return path_command(XS_RM, tx, path); }
 
 int xenbus_directory(xenbus_transaction_t tx, const char* path, char* buf, size_t size)
 {
-    if (!enabled())
-        return no_store();
-    if (!path || (!buf && size))
-        return -EINVAL;
     char* list;
     size_t len;
-    int rc = read_directory(tx, path, &list, &len);
+    int rc = directory_request(tx, path, buf || !size, &list, &len);
     if (rc < 0)
         return rc;
     if (len > size) {
@@ -247,13 +253,9 @@ int xenbus_directory(xenbus_transaction_t tx, const char* path, char* buf, size_
 
 int xenbus_directory_foreach(xenbus_transaction_t tx, const char* path, xenbus_dir_fn fn, void* arg)
 {
-    if (!enabled())
-        return no_store();
-    if (!path || !fn)
-        return -EINVAL;
     char* list;
     size_t len;
-    int rc = read_directory(tx, path, &list, &len);
+    int rc = directory_request(tx, path, fn != nullptr, &list, &len);
     if (rc < 0)
         return rc;
     int calls = 0;

@@ -39,6 +39,23 @@ void remove_overlays(const SnapshotIntent& intent) {
         std::filesystem::remove(d.overlay);
 }
 
+// A snapshot create or revert that fails before its disks switched: the overlays made so
+// far go (nothing refers to them yet) and `error` is passed on.
+Error abandon(const SnapshotIntent& intent, Error error) {
+    remove_overlays(intent);
+    return error;
+}
+
+// A fresh qcow2 overlay over `backing` (an image in `backing_format`) at the index's next
+// overlay path; returns that path.
+Result<std::string> create_overlay(SnapshotIndex& index, const std::string& backing,
+                                   const std::string& backing_format) {
+    std::string overlay = index.take_overlay_path();
+    DOMUS_TRY_VOID(storage::create_image(overlay, std::nullopt, storage::Format::qcow2, backing,
+                                         storage::kDefaultClusterSize, format_of(backing_format)));
+    return overlay;
+}
+
 // The monitor request that switches every disk at one point (vCPUs paused).
 nlohmann::json replace_request(const SnapshotIntent& intent) {
     nlohmann::json disks = nlohmann::json::array();
@@ -222,30 +239,28 @@ Result<nlohmann::json> Daemon::snapshot_create(const nlohmann::json& request) {
     // Every writable disk gets an overlay over its active image, which becomes snapshot
     // `name`, frozen from the switch on.
     SnapshotIntent intent{"create", name, {}};
-    auto fail = [&](Error error) -> Result<nlohmann::json> {
-        remove_overlays(intent);
-        return error;
-    };
     double now = double(std::time(nullptr));
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
-        DOMUS_TRY(spec, config::parse_disk_spec(entry->spec.disk[i]));
-        if (spec.read_only) continue;
-        auto index = load_snapshot_index(spec.target, spec.format);
-        if (!index) return fail(std::move(index).error());
+        auto spec = config::parse_disk_spec(entry->spec.disk[i]);
+        if (!spec) return abandon(intent, std::move(spec).error());
+        if (spec->read_only) continue;
+        auto index = load_snapshot_index(spec->target, spec->format);
+        if (!index) return abandon(intent, std::move(index).error());
         if (index->find(name))
-            return fail(make_error("{} already has a snapshot \"{}\"", spec.vdev, name));
+            return abandon(intent,
+                           make_error("{} already has a snapshot \"{}\"", spec->vdev, name));
         std::error_code error;
-        if (!std::filesystem::exists(spec.target, error))
-            return fail(make_error("{}: its image {} is missing", spec.vdev, spec.target));
+        if (!std::filesystem::exists(spec->target, error))
+            return abandon(intent,
+                           make_error("{}: its image {} is missing", spec->vdev, spec->target));
         std::filesystem::create_directory(index->dir, error);
-        if (error) return fail(make_error("cannot create {}: {}", index->dir, error.message()));
-        std::string overlay = index->take_overlay_path();
-        auto created =
-            storage::create_image(overlay, std::nullopt, storage::Format::qcow2, spec.target,
-                                  storage::kDefaultClusterSize, format_of(spec.format));
-        if (!created) return fail(std::move(created).error());
+        if (error)
+            return abandon(intent, make_error("cannot create {}: {}", index->dir, error.message()));
+        auto overlay = create_overlay(*index, spec->target, spec->format);
+        if (!overlay) return abandon(intent, std::move(overlay).error());
         index->snapshots.push_back({name, index->active, index->active_format, now});
-        intent.disks.push_back(switch_to_overlay(i, spec, std::move(index).value(), overlay, name));
+        intent.disks.push_back(
+            switch_to_overlay(i, *spec, std::move(index).value(), *overlay, name));
     }
     if (intent.disks.empty()) return make_error("domain {} has no writable disk", entry->name);
     DOMUS_TRY(replaced, switch_disks(*entry, intent));
@@ -281,23 +296,18 @@ Result<nlohmann::json> Daemon::snapshot_revert(const nlohmann::json& request) {
     // Every disk that has the snapshot gets a fresh overlay over it; the overlay it wrote
     // until now is abandoned (it holds only what was written since).
     SnapshotIntent intent{"revert", name, {}};
-    auto fail = [&](Error error) -> Result<nlohmann::json> {
-        remove_overlays(intent);
-        return error;
-    };
     for (std::size_t i = 0; i < entry->spec.disk.size(); ++i) {
-        DOMUS_TRY(spec, config::parse_disk_spec(entry->spec.disk[i]));
-        auto index = load_snapshot_index(spec.target, spec.format);
-        if (!index) return fail(std::move(index).error());
+        auto spec = config::parse_disk_spec(entry->spec.disk[i]);
+        if (!spec) return abandon(intent, std::move(spec).error());
+        auto index = load_snapshot_index(spec->target, spec->format);
+        if (!index) return abandon(intent, std::move(index).error());
         const Snapshot* snapshot = index->find(name);
         if (!snapshot) continue;
-        std::string overlay = index->take_overlay_path();
-        auto created =
-            storage::create_image(overlay, std::nullopt, storage::Format::qcow2, snapshot->image,
-                                  storage::kDefaultClusterSize, format_of(snapshot->format));
-        if (!created) return fail(std::move(created).error());
+        auto overlay = create_overlay(*index, snapshot->image, snapshot->format);
+        if (!overlay) return abandon(intent, std::move(overlay).error());
         std::string abandoned = index->active_is_overlay() ? index->active : "";
-        intent.disks.push_back(switch_to_overlay(i, spec, std::move(index).value(), overlay, name));
+        intent.disks.push_back(
+            switch_to_overlay(i, *spec, std::move(index).value(), *overlay, name));
         intent.disks.back().abandoned = abandoned;
     }
     if (intent.disks.empty())

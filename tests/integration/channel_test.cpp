@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -118,21 +119,25 @@ TEST_F(ChannelTest, EchoesThroughTheSocketAcrossReconnectsWithXensPaths) {
     const std::string fe = "/local/domain/78/device/console/1";
     const std::string be = "/local/domain/0/backend/console/78/1";
     EXPECT_TRUE(eventually([&] { return read(fe + "/state") == "4"; })) << read(fe + "/state");
-    EXPECT_EQ(read(be + "/state"), "4");
-    EXPECT_EQ(read(fe + "/name"), "org.domus.echo");
-    EXPECT_EQ(read(fe + "/backend"), be);
-    EXPECT_EQ(read(fe + "/backend-id"), "0");
-    EXPECT_EQ(read(fe + "/limit"), "1048576");
-    EXPECT_EQ(read(fe + "/type"), "ioemu");
+    const std::pair<std::string, std::string> keys[] = {
+        {be + "/state", "4"},
+        {fe + "/name", "org.domus.echo"},
+        {fe + "/backend", be},
+        {fe + "/backend-id", "0"},
+        {fe + "/limit", "1048576"},
+        {fe + "/type", "ioemu"},
+        {be + "/frontend", fe},
+        {be + "/frontend-id", "78"},
+        {be + "/online", "1"},
+        {be + "/protocol", "vt100"},
+        {be + "/name", "org.domus.echo"},
+        {be + "/connection", "socket"},
+        {be + "/path", sock},
+    };
+    for (const auto& [key, value] : keys)
+        EXPECT_EQ(read(key), value) << key;
     EXPECT_NE(read(fe + "/ring-ref"), "<absent>");
     EXPECT_NE(read(fe + "/port"), "<absent>");
-    EXPECT_EQ(read(be + "/frontend"), fe);
-    EXPECT_EQ(read(be + "/frontend-id"), "78");
-    EXPECT_EQ(read(be + "/online"), "1");
-    EXPECT_EQ(read(be + "/protocol"), "vt100");
-    EXPECT_EQ(read(be + "/name"), "org.domus.echo");
-    EXPECT_EQ(read(be + "/connection"), "socket");
-    EXPECT_EQ(read(be + "/path"), sock);
     auto listing = xenstore("xenstore-ls", {"-f", fe});
     EXPECT_NE(listing.out.find(fe + "/ring-ref"), std::string::npos) << listing.out;
 

@@ -12,6 +12,16 @@ namespace {
 using testing::pattern;
 using testing::TempDir;
 
+// A fresh 1 MiB sparse raw image in `dir`, opened read-write (null, and a failed
+// expectation, if that does not work).
+std::unique_ptr<RawImage> fresh_image(const TempDir& dir) {
+    auto path = dir.file("disk.raw");
+    EXPECT_TRUE(create_image(path, 1 << 20, Format::raw));
+    auto image = RawImage::open(path, {});
+    EXPECT_TRUE(image);
+    return image ? std::move(image).value() : nullptr;
+}
+
 TEST(RawImage, WriteReadFlushReopen) {
     TempDir dir;
     auto path = dir.file("disk.raw");
@@ -34,16 +44,14 @@ TEST(RawImage, WriteReadFlushReopen) {
 
 TEST(RawImage, DiscardReadsZeros) {
     TempDir dir;
-    auto path = dir.file("disk.raw");
-    ASSERT_TRUE(create_image(path, 1 << 20, Format::raw));
-    auto image = RawImage::open(path, {});
+    auto image = fresh_image(dir);
     ASSERT_TRUE(image);
     auto data = pattern(0, 1 << 20, 2);
-    ASSERT_TRUE((*image)->write(0, data));
-    ASSERT_TRUE((*image)->discard(4096, 512 * 3));  // partial block: zeros too
-    ASSERT_TRUE((*image)->discard(65536, 65536));
+    ASSERT_TRUE(image->write(0, data));
+    ASSERT_TRUE(image->discard(4096, 512 * 3));  // partial block: zeros too
+    ASSERT_TRUE(image->discard(65536, 65536));
     std::vector<std::byte> back(1 << 20);
-    ASSERT_TRUE((*image)->read(0, back));
+    ASSERT_TRUE(image->read(0, back));
     for (std::size_t i = 0; i < back.size(); ++i) {
         bool zeroed = (i >= 4096 && i < 4096 + 1536) || (i >= 65536 && i < 131072);
         ASSERT_EQ(back[i], zeroed ? std::byte{0} : data[i]) << i;
@@ -52,16 +60,14 @@ TEST(RawImage, DiscardReadsZeros) {
 
 TEST(RawImage, RejectsUnalignedAndOutOfRange) {
     TempDir dir;
-    auto path = dir.file("disk.raw");
-    ASSERT_TRUE(create_image(path, 1 << 20, Format::raw));
-    auto image = RawImage::open(path, {});
+    auto image = fresh_image(dir);
     ASSERT_TRUE(image);
     std::vector<std::byte> buffer(1024);
-    EXPECT_FALSE((*image)->read(100, buffer));
-    EXPECT_FALSE((*image)->write(0, std::span<const std::byte>(buffer).first(100)));
-    EXPECT_FALSE((*image)->read((1 << 20) - 512, buffer));
-    EXPECT_FALSE((*image)->discard(~0ull & ~511ull, 1024));  // would overflow
-    EXPECT_TRUE((*image)->read((1 << 20) - 1024, buffer));
+    EXPECT_FALSE(image->read(100, buffer));
+    EXPECT_FALSE(image->write(0, std::span<const std::byte>(buffer).first(100)));
+    EXPECT_FALSE(image->read((1 << 20) - 512, buffer));
+    EXPECT_FALSE(image->discard(~0ull & ~511ull, 1024));  // would overflow
+    EXPECT_TRUE(image->read((1 << 20) - 1024, buffer));
 }
 
 TEST(RawImage, DirectIoThroughOpenImage) {

@@ -56,6 +56,12 @@ public:
     std::string watch(std::string_view path, std::string_view token) {
         return call(XS_WATCH, strings({path, token}));
     }
+    // A watch whose initial event is dropped, for tests of the events that follow.
+    std::string watch_from_now(std::string_view path, std::string_view token) {
+        std::string reply = watch(path, token);
+        events();
+        return reply;
+    }
     std::uint32_t start() {
         return static_cast<std::uint32_t>(std::stoul(call(XS_TRANSACTION_START, z(""))));
     }

@@ -153,8 +153,7 @@ TEST(StoreTest, NotifiedListsOtherConnections) {
     Store store;
     Client writer(store, 0, true);
     Client watcher(store, 0, true);
-    ASSERT_EQ(watcher.watch("/n", "t"), kOk);
-    watcher.events();
+    ASSERT_EQ(watcher.watch_from_now("/n", "t"), kOk);
     store.take_notified();
     ASSERT_EQ(writer.write("/n", "1"), kOk);
     auto notified = store.take_notified();

@@ -17,12 +17,20 @@ using testing::z;
 
 Caller dom0{0, true, std::nullopt};
 
-TEST(TransactionTest, ViewIsolatedUntilCommit) {
+// One tree that tests change `direct`ly and through transactions (`in(tx)`), as dom0.
+class TransactionTest : public ::testing::Test {
+protected:
+    OpContext in(Transaction& tx) { return OpContext{tx, dom0, quotas, changes}; }
+
     NodeTree tree;
     Quotas quotas;
     std::vector<Change> changes;
+    OpContext direct{tree, dom0, quotas, changes};
+};
+
+TEST_F(TransactionTest, ViewIsolatedUntilCommit) {
     Transaction tx(tree, 1);
-    OpContext in_tx{tx, dom0, quotas, changes};
+    OpContext in_tx = in(tx);
     ASSERT_TRUE(write_value(in_tx, "/a/b", "1"));
     EXPECT_EQ(read_value(in_tx, "/a/b").value(), "1");
     EXPECT_EQ(tree.lookup("/a"), nullptr);
@@ -32,14 +40,10 @@ TEST(TransactionTest, ViewIsolatedUntilCommit) {
     EXPECT_EQ(tree.lookup("/")->children, std::vector<std::string>{"a"});
 }
 
-TEST(TransactionTest, ConflictOnReadNode) {
-    NodeTree tree;
-    Quotas quotas;
-    std::vector<Change> changes;
-    OpContext direct{tree, dom0, quotas, changes};
+TEST_F(TransactionTest, ConflictOnReadNode) {
     ASSERT_TRUE(write_value(direct, "/x", "0"));
     Transaction tx(tree, 1);
-    OpContext in_tx{tx, dom0, quotas, changes};
+    OpContext in_tx = in(tx);
     ASSERT_TRUE(read_value(in_tx, "/x"));
     ASSERT_TRUE(write_value(in_tx, "/y", "1"));
     ASSERT_TRUE(write_value(direct, "/x", "changed"));
@@ -49,41 +53,29 @@ TEST(TransactionTest, ConflictOnReadNode) {
     EXPECT_EQ(tree.lookup("/y"), nullptr);  // nothing applied
 }
 
-TEST(TransactionTest, ConflictOnNodeCreatedMeanwhile) {
-    NodeTree tree;
-    Quotas quotas;
-    std::vector<Change> changes;
-    OpContext direct{tree, dom0, quotas, changes};
+TEST_F(TransactionTest, ConflictOnNodeCreatedMeanwhile) {
     Transaction tx(tree, 1);
-    OpContext in_tx{tx, dom0, quotas, changes};
+    OpContext in_tx = in(tx);
     EXPECT_FALSE(read_value(in_tx, "/new"));  // read as absent
     ASSERT_TRUE(write_value(direct, "/new", "v"));
     EXPECT_FALSE(tx.commit());
 }
 
-TEST(TransactionTest, UnrelatedChangeDoesNotConflict) {
-    NodeTree tree;
-    Quotas quotas;
-    std::vector<Change> changes;
-    OpContext direct{tree, dom0, quotas, changes};
+TEST_F(TransactionTest, UnrelatedChangeDoesNotConflict) {
     ASSERT_TRUE(write_value(direct, "/a/x", "0"));
     ASSERT_TRUE(write_value(direct, "/b/y", "0"));
     Transaction tx(tree, 1);
-    OpContext in_tx{tx, dom0, quotas, changes};
+    OpContext in_tx = in(tx);
     ASSERT_TRUE(write_value(in_tx, "/a/x", "1"));
     ASSERT_TRUE(write_value(direct, "/b/y", "2"));
     EXPECT_TRUE(tx.commit());
     EXPECT_EQ(tree.lookup("/a/x")->value, "1");
 }
 
-TEST(TransactionTest, RmInsideTransaction) {
-    NodeTree tree;
-    Quotas quotas;
-    std::vector<Change> changes;
-    OpContext direct{tree, dom0, quotas, changes};
+TEST_F(TransactionTest, RmInsideTransaction) {
     ASSERT_TRUE(write_value(direct, "/r/s/t", "0"));
     Transaction tx(tree, 1);
-    OpContext in_tx{tx, dom0, quotas, changes};
+    OpContext in_tx = in(tx);
     ASSERT_TRUE(remove_subtree(in_tx, "/r"));
     EXPECT_FALSE(read_value(in_tx, "/r/s/t"));
     EXPECT_NE(tree.lookup("/r/s/t"), nullptr);
@@ -94,9 +86,14 @@ TEST(TransactionTest, RmInsideTransaction) {
     EXPECT_TRUE(tree.consistent());
 }
 
-TEST(StoreTransactionTest, TwoConnectionsEagainThenRetrySucceeds) {
+// A store and a dom0 connection `a` on it.
+class StoreTransactionTest : public ::testing::Test {
+protected:
     Store store;
-    Client a(store, 0, true);
+    Client a{store, 0, true};
+};
+
+TEST_F(StoreTransactionTest, TwoConnectionsEagainThenRetrySucceeds) {
     Client b(store, 0, true);
     ASSERT_EQ(a.write("/counter", "1"), kOk);
 
@@ -117,9 +114,7 @@ TEST(StoreTransactionTest, TwoConnectionsEagainThenRetrySucceeds) {
     EXPECT_EQ(b.read("/counter"), "11");
 }
 
-TEST(StoreTransactionTest, AbortDiscards) {
-    Store store;
-    Client a(store, 0, true);
+TEST_F(StoreTransactionTest, AbortDiscards) {
     std::uint32_t tx = a.start();
     ASSERT_EQ(a.write("/gone", "x", tx), kOk);
     EXPECT_EQ(a.end(tx, false), kOk);
@@ -127,9 +122,7 @@ TEST(StoreTransactionTest, AbortDiscards) {
     EXPECT_EQ(a.end(tx, true), "ERR:ENOENT");  // id no longer valid
 }
 
-TEST(StoreTransactionTest, IdRules) {
-    Store store;
-    Client a(store, 0, true);
+TEST_F(StoreTransactionTest, IdRules) {
     Client b(store, 0, true);
     std::uint32_t tx = a.start();
     EXPECT_EQ(a.call(XS_TRANSACTION_START, z(""), tx), "ERR:EBUSY");
@@ -143,12 +136,9 @@ TEST(StoreTransactionTest, IdRules) {
     EXPECT_EQ(reply.req_id, 7u);
 }
 
-TEST(StoreTransactionTest, WatchEventsOnlyOnCommit) {
-    Store store;
-    Client a(store, 0, true);
+TEST_F(StoreTransactionTest, WatchEventsOnlyOnCommit) {
     Client watcher(store, 0, true);
-    ASSERT_EQ(watcher.watch("/w", "tok"), kOk);
-    watcher.events();
+    ASSERT_EQ(watcher.watch_from_now("/w", "tok"), kOk);
     std::uint32_t tx = a.start();
     ASSERT_EQ(a.write("/w/x", "1", tx), kOk);
     EXPECT_TRUE(watcher.events().empty());
@@ -161,9 +151,7 @@ TEST(StoreTransactionTest, WatchEventsOnlyOnCommit) {
     EXPECT_TRUE(watcher.events().empty());
 }
 
-TEST(StoreTransactionTest, DirectoryInsideTransactionSeesOwnWrites) {
-    Store store;
-    Client a(store, 0, true);
+TEST_F(StoreTransactionTest, DirectoryInsideTransactionSeesOwnWrites) {
     ASSERT_EQ(a.write("/d/one", ""), kOk);
     std::uint32_t tx = a.start();
     ASSERT_EQ(a.write("/d/two", "", tx), kOk);

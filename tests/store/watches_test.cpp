@@ -55,49 +55,48 @@ TEST(WatchListTest, AddRemoveLimits) {
     EXPECT_EQ(list.size(), 1u);
 }
 
-TEST(StoreWatchTest, InitialEventAfterOkThenChanges) {
+// A store and a dom0 connection on it.
+class StoreWatchTest : public ::testing::Test {
+protected:
     Store store;
-    Client c(store, 0, true);
-    ASSERT_EQ(c.watch("/a", "tok"), kOk);
-    EXPECT_EQ(c.events(), Events{"/a|tok"});
-    ASSERT_EQ(c.write("/a/b", "1"), kOk);
-    ASSERT_EQ(c.write("/ab", "1"), kOk);
-    ASSERT_EQ(c.write("/a", "x"), kOk);
-    EXPECT_EQ(c.events(), (Events{"/a/b|tok", "/a|tok"}));
-    ASSERT_EQ(c.write("/a", "x"), kOk);  // same value still fires
-    EXPECT_EQ(c.events(), Events{"/a|tok"});
-    ASSERT_EQ(c.mkdir("/a"), kOk);  // existing: nothing
-    EXPECT_TRUE(c.events().empty());
+    Client dom0{store, 0, true};
+};
+
+TEST_F(StoreWatchTest, InitialEventAfterOkThenChanges) {
+    ASSERT_EQ(dom0.watch("/a", "tok"), kOk);
+    EXPECT_EQ(dom0.events(), Events{"/a|tok"});
+    ASSERT_EQ(dom0.write("/a/b", "1"), kOk);
+    ASSERT_EQ(dom0.write("/ab", "1"), kOk);
+    ASSERT_EQ(dom0.write("/a", "x"), kOk);
+    EXPECT_EQ(dom0.events(), (Events{"/a/b|tok", "/a|tok"}));
+    ASSERT_EQ(dom0.write("/a", "x"), kOk);  // same value still fires
+    EXPECT_EQ(dom0.events(), Events{"/a|tok"});
+    ASSERT_EQ(dom0.mkdir("/a"), kOk);  // existing: nothing
+    EXPECT_TRUE(dom0.events().empty());
 }
 
-TEST(StoreWatchTest, DuplicateWatchAndUnwatch) {
-    Store store;
-    Client c(store, 0, true);
-    ASSERT_EQ(c.watch("/a", "t"), kOk);
-    EXPECT_EQ(c.watch("/a", "t"), "ERR:EEXIST");
-    EXPECT_EQ(c.call(XS_UNWATCH, strings({"/a", "other"})), "ERR:ENOENT");
-    EXPECT_EQ(c.call(XS_UNWATCH, strings({"/a", "t"})), kOk);
-    c.events();
-    ASSERT_EQ(c.write("/a", "1"), kOk);
-    EXPECT_TRUE(c.events().empty());
+TEST_F(StoreWatchTest, DuplicateWatchAndUnwatch) {
+    ASSERT_EQ(dom0.watch("/a", "t"), kOk);
+    EXPECT_EQ(dom0.watch("/a", "t"), "ERR:EEXIST");
+    EXPECT_EQ(dom0.call(XS_UNWATCH, strings({"/a", "other"})), "ERR:ENOENT");
+    EXPECT_EQ(dom0.call(XS_UNWATCH, strings({"/a", "t"})), kOk);
+    dom0.events();
+    ASSERT_EQ(dom0.write("/a", "1"), kOk);
+    EXPECT_TRUE(dom0.events().empty());
 }
 
-TEST(StoreWatchTest, RemoveFiresBelowWithWatchPath) {
-    Store store;
-    Client c(store, 0, true);
-    ASSERT_EQ(c.write("/p/q/r", "1"), kOk);
-    ASSERT_EQ(c.watch("/p/q/r", "deep"), kOk);
-    ASSERT_EQ(c.watch("/p", "top"), kOk);
-    c.events();
-    ASSERT_EQ(c.rm("/p/q"), kOk);
-    Events events = c.events();
+TEST_F(StoreWatchTest, RemoveFiresBelowWithWatchPath) {
+    ASSERT_EQ(dom0.write("/p/q/r", "1"), kOk);
+    ASSERT_EQ(dom0.watch("/p/q/r", "deep"), kOk);
+    ASSERT_EQ(dom0.watch("/p", "top"), kOk);
+    dom0.events();
+    ASSERT_EQ(dom0.rm("/p/q"), kOk);
+    Events events = dom0.events();
     std::sort(events.begin(), events.end());
     EXPECT_EQ(events, (Events{"/p/q/r|deep", "/p/q|top"}));
 }
 
-TEST(StoreWatchTest, RelativeWatchReportsRelativePaths) {
-    Store store;
-    Client dom0(store, 0, true);
+TEST_F(StoreWatchTest, RelativeWatchReportsRelativePaths) {
     Client guest(store, 5, false);
     ASSERT_EQ(dom0.mkdir("/local/domain/5/control"), kOk);
     ASSERT_EQ(dom0.set_perms("/local/domain/5/control", {"n5"}), kOk);
@@ -109,15 +108,12 @@ TEST(StoreWatchTest, RelativeWatchReportsRelativePaths) {
     EXPECT_EQ(guest.call(XS_UNWATCH, strings({"control/shutdown", "sd"})), kOk);
 }
 
-TEST(StoreWatchTest, EventsOnlyForReadableNodes) {
-    Store store;
-    Client dom0(store, 0, true);
+TEST_F(StoreWatchTest, EventsOnlyForReadableNodes) {
     Client guest(store, 3, false);
     ASSERT_EQ(dom0.write("/pub/x", ""), kOk);
     ASSERT_EQ(dom0.set_perms("/pub", {"n0", "r3"}), kOk);
     ASSERT_EQ(dom0.set_perms("/pub/x", {"n0", "r3"}), kOk);
-    ASSERT_EQ(guest.watch("/", "all"), kOk);
-    guest.events();
+    ASSERT_EQ(guest.watch_from_now("/", "all"), kOk);
     ASSERT_EQ(dom0.write("/private", "secret"), kOk);  // inherits n0 from /
     EXPECT_TRUE(guest.events().empty());
     ASSERT_EQ(dom0.write("/pub/x", "1"), kOk);
@@ -127,9 +123,7 @@ TEST(StoreWatchTest, EventsOnlyForReadableNodes) {
     EXPECT_EQ(guest.events(), Events{"/pub/x|all"});
 }
 
-TEST(StoreWatchTest, SpecialWatchesPrivilegedUnlessGranted) {
-    Store store;
-    Client dom0(store, 0, true);
+TEST_F(StoreWatchTest, SpecialWatchesPrivilegedUnlessGranted) {
     Client guest(store, 9, false);
     ASSERT_EQ(dom0.watch("@introduceDomain", "i"), kOk);
     ASSERT_EQ(guest.watch("@introduceDomain", "i"), kOk);
@@ -145,12 +139,9 @@ TEST(StoreWatchTest, SpecialWatchesPrivilegedUnlessGranted) {
     EXPECT_EQ(guest.set_perms("@introduceDomain", {"b9"}), "ERR:EACCES");
 }
 
-TEST(StoreWatchTest, ReleaseDomainFiresOncePerShutdownUntilResume) {
-    Store store;
-    Client dom0(store, 0, true);
+TEST_F(StoreWatchTest, ReleaseDomainFiresOncePerShutdownUntilResume) {
     ASSERT_EQ(dom0.call(XS_INTRODUCE, strings({"4", "1234", "5"})), kOk);
-    ASSERT_EQ(dom0.watch("@releaseDomain", "r"), kOk);
-    dom0.events();
+    ASSERT_EQ(dom0.watch_from_now("@releaseDomain", "r"), kOk);
     store.domain_shutdown(4);
     store.domain_shutdown(4);
     EXPECT_EQ(dom0.events(), Events{"@releaseDomain|r"});
@@ -161,36 +152,29 @@ TEST(StoreWatchTest, ReleaseDomainFiresOncePerShutdownUntilResume) {
     EXPECT_EQ(dom0.events(), Events{"@releaseDomain|r"});
 }
 
-TEST(StoreWatchTest, ResetWatchesDropsWatchesAndTransactions) {
-    Store store;
-    Client c(store, 0, true);
-    ASSERT_EQ(c.watch("/a", "t"), kOk);
-    std::uint32_t tx = c.start();
-    c.events();
-    ASSERT_EQ(c.call(XS_RESET_WATCHES, z("")), kOk);
-    EXPECT_EQ(c.connection().watches().size(), 0u);
-    EXPECT_EQ(c.read("/", tx), "ERR:ENOENT");
-    ASSERT_EQ(c.write("/a", "1"), kOk);
-    EXPECT_TRUE(c.events().empty());
+TEST_F(StoreWatchTest, ResetWatchesDropsWatchesAndTransactions) {
+    ASSERT_EQ(dom0.watch("/a", "t"), kOk);
+    std::uint32_t tx = dom0.start();
+    dom0.events();
+    ASSERT_EQ(dom0.call(XS_RESET_WATCHES, z("")), kOk);
+    EXPECT_EQ(dom0.connection().watches().size(), 0u);
+    EXPECT_EQ(dom0.read("/", tx), "ERR:ENOENT");
+    ASSERT_EQ(dom0.write("/a", "1"), kOk);
+    EXPECT_TRUE(dom0.events().empty());
 }
 
-TEST(StoreWatchTest, IdenticalPendingEventsCoalesce) {
-    Store store;
-    Client c(store, 0, true);
-    ASSERT_EQ(c.watch("/a", "t"), kOk);
-    c.events();
-    ASSERT_EQ(c.write("/a", "1"), kOk);
-    ASSERT_EQ(c.write("/a", "2"), kOk);
-    EXPECT_EQ(c.events(), Events{"/a|t"});
+TEST_F(StoreWatchTest, IdenticalPendingEventsCoalesce) {
+    ASSERT_EQ(dom0.watch_from_now("/a", "t"), kOk);
+    ASSERT_EQ(dom0.write("/a", "1"), kOk);
+    ASSERT_EQ(dom0.write("/a", "2"), kOk);
+    EXPECT_EQ(dom0.events(), Events{"/a|t"});
 }
 
-TEST(StoreWatchTest, BadWatchArguments) {
-    Store store;
-    Client c(store, 0, true);
-    EXPECT_EQ(c.call(XS_WATCH, z("/a")), "ERR:EINVAL");
-    EXPECT_EQ(c.call(XS_WATCH, strings({"/a//b", "t"})), "ERR:EINVAL");
-    EXPECT_EQ(c.call(XS_WATCH, std::string("/a\0t", 4)), "ERR:EINVAL");  // unterminated
-    EXPECT_TRUE(c.events().empty());
+TEST_F(StoreWatchTest, BadWatchArguments) {
+    EXPECT_EQ(dom0.call(XS_WATCH, z("/a")), "ERR:EINVAL");
+    EXPECT_EQ(dom0.call(XS_WATCH, strings({"/a//b", "t"})), "ERR:EINVAL");
+    EXPECT_EQ(dom0.call(XS_WATCH, std::string("/a\0t", 4)), "ERR:EINVAL");  // unterminated
+    EXPECT_TRUE(dom0.events().empty());
 }
 
 }  // namespace

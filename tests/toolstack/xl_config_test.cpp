@@ -11,6 +11,8 @@
 #include <random>
 #include <string>
 
+#include "xl_values.hpp"
+
 namespace domus::toolstack {
 namespace {
 
@@ -26,16 +28,6 @@ DomainSpec spec_of(std::string_view text) {
     auto r = parse_xl_config(text, "t.cfg");
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r->spec : DomainSpec{};
-}
-
-Value str(std::string s) {
-    return Value{.data = std::move(s)};
-}
-Value num(std::int64_t n) {
-    return Value{.data = n};
-}
-Value list(std::vector<Value> items) {
-    return Value{.data = std::move(items)};
 }
 
 constexpr std::string_view kTypical = R"(# A typical PV guest.

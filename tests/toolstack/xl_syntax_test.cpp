@@ -4,18 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include "xl_values.hpp"
+
 namespace domus::toolstack::xl {
 namespace {
-
-Value str(std::string s) {
-    return Value{.data = std::move(s)};
-}
-Value num(std::int64_t n) {
-    return Value{.data = n};
-}
-Value list(std::vector<Value> items) {
-    return Value{.data = std::move(items)};
-}
 
 TEST(XlSyntax, SettingsCarryKeyValueAndWhere) {
     // Neither name nor kernel: the syntax pass requires no key.
