@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/fd.hpp"
+#include "qemu_fixture.hpp"
 #include "storage/image_convert.hpp"
 #include "test_files.hpp"
 
@@ -31,26 +32,8 @@ std::string read_text(const std::string& path) {
     return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
-class ConvertInterop : public ::testing::Test {
+class ConvertInterop : public QemuTest {
 protected:
-    void SetUp() override {
-        for (const char* tool : {"qemu-img", "qemu-io"})
-            if (!testing::have_program(tool))
-                GTEST_SKIP() << "skipped: " << tool << " not installed (qemu-utils)";
-    }
-    TempDir dir;
-
-    std::string run(const std::string& command, int expected = 0) {
-        std::string output;
-        int status = run_command(command, &output);
-        EXPECT_EQ(status, expected) << command << "\n" << output;
-        return output;
-    }
-    void expect_check_clean(const std::string& path) {
-        std::string output = run("qemu-img check " + path);
-        EXPECT_CONTAINS(output, "No errors were found");
-        EXPECT_EQ(output.find("leaked"), std::string::npos) << output;
-    }
     std::uint64_t actual_size(const std::string& path) {
         auto info = nlohmann::json::parse(run("qemu-img info -U --output=json " + path));
         return info["actual-size"].get<std::uint64_t>();

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "qemu_fixture.hpp"
 #include "storage/image_create.hpp"
 #include "storage/image_info.hpp"
 #include "storage/qcow2_image.hpp"
@@ -26,29 +27,8 @@ using testing::pattern;
 using testing::run_command;
 using testing::TempDir;
 
-class QemuInterop : public ::testing::Test {
+class QemuInterop : public QemuTest {
 protected:
-    void SetUp() override {
-        // Both come with Debian's qemu-utils (scripts/setup.sh). A missing one skips
-        // loudly: a weaker test passing in its place would hide the gap.
-        for (const char* tool : {"qemu-img", "qemu-io"})
-            if (!testing::have_program(tool))
-                GTEST_SKIP() << "skipped: " << tool << " not installed (qemu-utils)";
-    }
-    TempDir dir;
-
-    // Runs a command that must succeed (exit status `expected`).
-    std::string run(const std::string& command, int expected = 0) {
-        std::string output;
-        int status = run_command(command, &output);
-        EXPECT_EQ(status, expected) << command << "\n" << output;
-        return output;
-    }
-    void expect_check_clean(const std::string& path) {
-        std::string output = run("qemu-img check " + path);
-        EXPECT_NE(output.find("No errors were found"), std::string::npos) << output;
-        EXPECT_EQ(output.find("leaked"), std::string::npos) << output;
-    }
     std::vector<std::byte> read_all(const std::string& path) {
         auto image = open_image(path, Format::autodetect, true);
         EXPECT_TRUE(image) << image.error().message;
