@@ -8,9 +8,15 @@ namespace domus::store {
 const Node* Transaction::find(std::string_view path) {
     if (auto it = writes_.find(path); it != writes_.end())
         return it->second ? &*it->second : nullptr;
-    const Node* node = tree_.lookup(path);
-    if (!reads_.contains(path)) reads_.emplace(std::string(path), node ? node->generation : 0);
-    return node;
+    auto it = reads_.find(path);
+    if (it == reads_.end()) {
+        const Node* node = tree_.lookup(path);
+        it = reads_
+                 .emplace(std::string(path), Read{node ? node->generation : 0,
+                                                  node ? std::optional<Node>(*node) : std::nullopt})
+                 .first;
+    }
+    return it->second.node ? &*it->second.node : nullptr;
 }
 
 void Transaction::put(const std::string& path, Node node) {
@@ -41,9 +47,9 @@ std::size_t Transaction::touched_nodes() const noexcept {
 }
 
 Result<void> Transaction::commit() {
-    for (const auto& [path, generation] : reads_) {
+    for (const auto& [path, read] : reads_) {
         const Node* now = tree_.lookup(path);
-        if ((now ? now->generation : 0) != generation) return xs_error(XsError::Again);
+        if ((now ? now->generation : 0) != read.generation) return xs_error(XsError::Again);
     }
     for (auto& [path, node] : writes_) {
         if (node)

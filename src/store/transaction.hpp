@@ -1,6 +1,9 @@
 // A transaction: a copy-on-write view over the committed tree. Reads go to the
-// transaction's own writes first, then to the tree, and every node read from the
-// tree is remembered with the generation it had (0 = absent). Commit fails with
+// transaction's own writes first, then to the nodes it has read before, then to the
+// tree; every node read from the tree is kept as it was then, with its generation
+// (0 = absent), so the transaction sees one consistent view, as C xenstored gives it:
+// a node keeps the value it had when the transaction first read it (or the value the
+// transaction wrote), whatever others write meanwhile. Commit fails with
 // EAGAIN if any of those nodes has changed since, like C xenstored's per-node
 // generation check. Operations read every node they write (permissions, parents),
 // so written nodes are effectively checked too: stricter than xenstored, which the
@@ -43,7 +46,11 @@ public:
 private:
     NodeTree& tree_;
     std::uint32_t id_;
-    std::map<std::string, std::uint64_t, std::less<>> reads_;         // path -> generation
+    struct Read {
+        std::uint64_t generation;  // 0: absent
+        std::optional<Node> node;  // as first read
+    };
+    std::map<std::string, Read, std::less<>> reads_;
     std::map<std::string, std::optional<Node>, std::less<>> writes_;  // nullopt = erased
     std::map<DomainId, long> owned_delta_;
     std::vector<Change> changes_;

@@ -53,6 +53,30 @@ TEST_F(TransactionTest, ConflictOnReadNode) {
     EXPECT_EQ(tree.lookup("/y"), nullptr);  // nothing applied
 }
 
+// C xenstored's isolation: what the transaction read stays as it read it, whatever
+// another connection writes meanwhile (and the commit then fails with EAGAIN).
+TEST_F(TransactionTest, ReadsSeeTheValueOfTheFirstReadNotLaterWrites) {
+    ASSERT_TRUE(write_value(direct, "/x", "before"));
+    ASSERT_TRUE(write_value(direct, "/d/one", "1"));
+    Transaction tx(tree, 1);
+    OpContext in_tx = in(tx);
+    EXPECT_EQ(read_value(in_tx, "/x").value(), "before");
+    EXPECT_EQ(read_node(in_tx, "/d").value()->children, std::vector<std::string>{"one"});
+    EXPECT_FALSE(read_value(in_tx, "/gone-later-made"));
+    ASSERT_TRUE(write_value(direct, "/x", "after"));
+    ASSERT_TRUE(write_value(direct, "/d/two", "2"));
+    ASSERT_TRUE(write_value(direct, "/gone-later-made", "now"));
+    EXPECT_EQ(read_value(in_tx, "/x").value(), "before");
+    EXPECT_EQ(read_node(in_tx, "/d").value()->children, std::vector<std::string>{"one"});
+    EXPECT_FALSE(read_value(in_tx, "/gone-later-made"));
+    ASSERT_TRUE(write_value(in_tx, "/x", "mine"));
+    EXPECT_EQ(read_value(in_tx, "/x").value(), "mine");
+    auto result = tx.commit();
+    ASSERT_FALSE(result);
+    EXPECT_EQ(xs_error_of(result.error()), XsError::Again);
+    EXPECT_EQ(tree.lookup("/x")->value, "after");
+}
+
 TEST_F(TransactionTest, ConflictOnNodeCreatedMeanwhile) {
     Transaction tx(tree, 1);
     OpContext in_tx = in(tx);
