@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,9 +32,21 @@ protected:
         if (IsSkipped()) return;
         std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
         std::replace(test.begin(), test.end(), '/', '_');  // parameterised tests: "Name/0"
+        // The run directory holds UNIX sockets, whose paths must fit in 108 bytes: a long
+        // test name is cut and made unique again by its hash.
+        constexpr std::size_t kMaxName = 40;
+        if (test.size() > kMaxName)
+            test = test.substr(0, kMaxName - 9) + "-" +
+                   fmt_hex(std::hash<std::string>{}(test)&0xffffffffu);
         run_dir_ = ::testing::TempDir() + "domus-run-" + std::to_string(::getpid()) + "-" + test;
         std::filesystem::remove_all(run_dir_);
         ::setenv("DOMUS_RUN_DIR", run_dir_.c_str(), 1);
+    }
+
+    static std::string fmt_hex(std::size_t value) {
+        char text[17];
+        std::snprintf(text, sizeof text, "%08zx", value);
+        return text;
     }
 
     void TearDown() override {
