@@ -74,11 +74,10 @@ protected:
         std::string spec = "format=" + format + ", vdev=xvda, access=w, " +
                            (GetParam() == std::string("direct") ? "direct-io-safe, " : "") +
                            "target=" + disk;
-        std::string cfg =
-            config(name, "name = \"" + name + "\"\nkernel = \"" + guest_image("blk_tool") +
-                             "\"\nmemory = 64\ndisk = [ '" + spec +
-                             "' ]\nextra = \"mode=crashwrite " + "size_mb=" + size_mb +
-                             " block_kb=128 flush_mb=4 seed=11\"\n");
+        std::string cfg = config(
+            name, "name = \"" + name + "\"\nkernel = \"" + guest_image("blk_tool") +
+                      "\"\nmemory = 64\ndisk = [ '" + spec + "' ]\nextra = \"mode=crashwrite " +
+                      "size_mb=" + size_mb + " block_kb=128 flush_mb=4 seed=11\"\n");
         auto r = domus({"create", cfg});
         EXPECT_EQ(r.status, 0) << r.err;
         auto domid = domus({"domid", name});
@@ -196,7 +195,8 @@ TEST_P(CrashConsistencyTest, DISABLED_ManyKillsUnderCpuAndMemoryPressureLoseNoth
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, CrashConsistencyTest, ::testing::Values("raw", "qcow2", "direct"));
+INSTANTIATE_TEST_SUITE_P(Formats, CrashConsistencyTest,
+                         ::testing::Values("raw", "qcow2", "direct"));
 
 }  // namespace
 }  // namespace domus::test

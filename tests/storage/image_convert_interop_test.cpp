@@ -95,54 +95,11 @@ TEST_F(ConvertInterop, DifferentSourceAndTargetClusterSizes) {
     EXPECT_EQ(info["cluster-size"], 2 << 20);
 }
 
-// `qemu-io -f FORMAT PATH` holding the image open for writing until its stdin closes.
-class QemuIoWriter {
-public:
-    explicit QemuIoWriter(const std::string& path) {
-        int pipe_fds[2];
-        EXPECT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
-        commands_ = Fd(pipe_fds[1]);
-        Fd read_end(pipe_fds[0]);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, read_end.get(), 0);
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-        std::string argv0 = "qemu-io", f = "-f", format = "qcow2", image = path;
-        char* args[] = {argv0.data(), f.data(), format.data(), image.data(), nullptr};
-        EXPECT_EQ(posix_spawnp(&pid_, "qemu-io", &actions, nullptr, args, environ), 0);
-        posix_spawn_file_actions_destroy(&actions);
-        // It holds "write" (byte 101) once its image is open; polled, as no event says so.
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (!write_locked(path) && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        EXPECT_TRUE(write_locked(path)) << "qemu-io did not open " << path;
-    }
-    ~QemuIoWriter() {
-        commands_.reset();
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-    }
-
-private:
-    static bool write_locked(const std::string& path) {
-        Fd probe(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        struct flock lock {};
-        lock.l_type = F_WRLCK;
-        lock.l_whence = SEEK_SET;
-        lock.l_start = 101;
-        lock.l_len = 1;
-        return ::fcntl(probe.get(), F_OFD_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
-    }
-    Fd commands_;
-    pid_t pid_ = -1;
-};
-
 TEST_F(ConvertInterop, SourceQemuIoWritesIsRefusedUnlessForceShare) {
     auto src = dir.file("busy.qcow2"), out = dir.file("out.qcow2");
     run("qemu-img create -q -f qcow2 " + src + " 4M");
     run("qemu-io -f qcow2 -c 'write -P 0x51 64k 64k' " + src);
-    QemuIoWriter writer(src);
+    QemuIoHolder writer(src, "qcow2", false);
     auto refused = convert_image(src, out, {});
     ASSERT_FALSE(refused);
     EXPECT_CONTAINS(refused.error().message, src);
