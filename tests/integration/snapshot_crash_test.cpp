@@ -67,6 +67,9 @@ TEST_P(SnapshotCrashTest, NextDaemonResolves) {
                                 domus_binary(), "snapshot", c.operation, "cs", name},
                                std::chrono::seconds(60));
     EXPECT_NE(crashed.status, 0) << "the daemon did not reach " << c.point;
+    // Killed mid-request, not refused: the command lost its daemon.
+    EXPECT_NE(crashed.err.find("connection closed"), std::string::npos) << crashed.err;
+    SCOPED_TRACE("the crashed command said: " + crashed.out + crashed.err);
     kill_daemon();  // gone already; makes sure
 
     // The next command's daemon recovers the domain and resolves the intent.
@@ -90,6 +93,14 @@ TEST_P(SnapshotCrashTest, NextDaemonResolves) {
         }
     auto check = run_process({"/usr/bin/qemu-img", "check", "-U", now}, std::chrono::seconds(30));
     EXPECT_EQ(check.status, 0) << check.out << check.err;
+
+    if (HasFailure()) {  // what the daemons and the monitor said, to tell why
+        for (const std::string& log : {run_dir_ + "/domusd.log", run_dir_ + "/domains/1/vmm.log"}) {
+            std::ifstream in(log);
+            std::string text((std::istreambuf_iterator<char>(in)), {});
+            ADD_FAILURE() << log << ":\n" << text;
+        }
+    }
 
     // Snapshots go on working.
     auto next = domus({"snapshot", "create", "cs", "after"});
