@@ -59,6 +59,18 @@ struct Slot {
     grant_ref_t direct_grefs[kMaxIndirectSegs];
 };
 
+// Where the frontend's time goes (blk_stats): TSC cycles by stage, and counts.
+struct Stats {
+    uint64_t requests; // ring requests answered
+    uint64_t submit_cycles; // building requests: grants, ring slots, bounce copies, push
+    uint64_t complete_cycles; // checking responses, revoking grants, bounce copies
+    uint64_t wait_cycles; // waiting for a response or a slot: polling, then sleeping
+    uint64_t grant_ops; // data grants made and revoked (each takes the table's lock)
+    uint64_t lock_acquisitions; // of the device lock
+    uint64_t notifications; // doorbells to the backend
+    uint64_t sleeps; // waits that armed rsp_event and slept
+};
+
 struct Device {
     // identity, from the store
     unsigned devid;
@@ -94,6 +106,8 @@ struct Device {
     bool released; // release() gave the pages and grants back (lock)
     bool ever_connected; // a failed device that had connected can be replaced (hot-plug)
     domus_waitq waiters; // threads waiting for a response, a slot or their op
+    Stats stats; // (lock)
+    uint64_t anchor_cycles, anchor_ns; // at setup: the time base of the stats' cycles
     // handshake
     uint32_t state_gen; // bumped by the backend-state watch
 };
@@ -114,6 +128,7 @@ void on_event(evtchn_port_t port, void* data);
 int submit(Device* dev, blk_op* op);
 int wait(blk_op* op);
 bool done(blk_op* op);
+void stats(Device* dev, struct blk_stats* out);
 // Marks dev failed (once): in-flight ops end with -EIO, waiters wake. Takes the lock.
 void fail(Device* dev, const char* why, unsigned long value);
 // After the backend is gone (hot-unplug): gives back the bounce pages, grants and the

@@ -115,6 +115,17 @@ int blk_wait(struct blk_op* op)
 
 int blk_done(struct blk_op* op) { return op && blkfront::done(op) ? 1 : 0; }
 
+int blk_stats(int index, struct blk_stats* out)
+{
+    Device* dev = blkfront::device(index);
+    if (!dev)
+        return -ENODEV;
+    if (!out)
+        return -EINVAL;
+    blkfront::stats(dev, out);
+    return 0;
+}
+
 int blk_read(int dev, uint64_t sector, uint32_t count, void* buf)
 {
     return run(dev, BLK_OP_READ, sector, count, buf);

@@ -37,6 +37,14 @@ namespace {
     // so the first try succeeds; a few retries cover nothing but a misbehaving backend.
     constexpr int kRevokeTries = 1000;
 
+    uint64_t cycles() { return rdtsc_ordered(); }
+
+    void lock(Device* dev)
+    {
+        mutex_lock(&dev->lock);
+        ++dev->stats.lock_acquisitions;
+    }
+
     // A store->load fence (mfence): the ring's notification and final-check rules need it.
     void full_barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
@@ -70,13 +78,14 @@ namespace {
 
     // Revokes the zero-copy grants of s (each tried up to `tries` times). False if the
     // backend still holds one: those stay granted and recorded in s.
-    bool revoke_direct(Slot* s, int tries)
+    bool revoke_direct(Device* dev, Slot* s, int tries)
     {
         uint32_t kept = 0;
         for (uint32_t i = 0; i < s->nr_direct; ++i) {
             int rc = -EBUSY;
             for (int t = 0; t < tries && rc == -EBUSY; ++t) {
                 rc = gnttab_end_access(s->direct_grefs[i]);
+                ++dev->stats.grant_ops;
                 if (rc == -EBUSY)
                     cpu_relax();
             }
@@ -103,8 +112,9 @@ namespace {
         for (uint32_t left = nr_sectors; left > 0; page += kPageSize) {
             uint32_t in_page = kSectorsPerPage - first < left ? kSectorsPerPage - first : left;
             int rc = gnttab_grant_access(dev->backend_id, page, readonly);
+            ++dev->stats.grant_ops;
             if (rc < 0) {
-                revoke_direct(s, 1); // never mapped: the backend has not seen them
+                revoke_direct(dev, s, 1); // never mapped: the backend has not seen them
                 return false;
             }
             segs[s->nr_direct] = blkif_request_segment {};
@@ -133,7 +143,7 @@ namespace {
         for (Slot& s : dev->slots) {
             if (!s.op)
                 continue;
-            if (!revoke_direct(&s, 1)) {
+            if (!revoke_direct(dev, &s, 1)) {
                 s.stuck = true;
                 continue;
             }
@@ -148,7 +158,7 @@ namespace {
     void end_stuck_locked(Device* dev)
     {
         for (Slot& s : dev->slots) {
-            if (!s.op || !s.stuck || !revoke_direct(&s, 1))
+            if (!s.op || !s.stuck || !revoke_direct(dev, &s, 1))
                 continue;
             s.stuck = false;
             blk_op* op = s.op;
@@ -198,7 +208,7 @@ namespace {
         }
         // The backend released our pages before it answered: revoking succeeds now, and
         // must, before the caller may see its buffer again.
-        if (s->nr_direct && !revoke_direct(s, kRevokeTries)) {
+        if (s->nr_direct && !revoke_direct(dev, s, kRevokeTries)) {
             fail_locked(
                 dev, "response for a request whose pages are still in use", (unsigned long)rsp.id);
             return false;
@@ -227,12 +237,15 @@ namespace {
         }
         if (dev->rsp_cons == prod)
             return;
+        uint64_t started = cycles();
         while (dev->rsp_cons != prod) {
             blkif_response rsp = read_response(&dev->ring[dev->rsp_cons & (kRingSlots - 1)]);
             __atomic_store_n(&dev->rsp_cons, dev->rsp_cons + 1, __ATOMIC_RELAXED);
+            ++dev->stats.requests;
             if (!complete_locked(dev, rsp))
                 return; // failed: fail_locked woke everyone
         }
+        dev->stats.complete_cycles += cycles() - started;
         waitq_wake_all(&dev->waiters);
     }
 
@@ -273,8 +286,10 @@ namespace {
         __atomic_store_n(&dev->sring->req_prod, now, __ATOMIC_RELEASE);
         full_barrier(); // the req_prod store before the req_event load
         RING_IDX event = __atomic_load_n(&dev->sring->req_event, __ATOMIC_RELAXED);
-        if (RING_IDX(now - event) < RING_IDX(now - old))
+        if (RING_IDX(now - event) < RING_IDX(now - old)) {
             evtchn_notify(dev->port);
+            ++dev->stats.notifications;
+        }
     }
 
     // Writes one request for `nr_sectors` of op starting at op->_next into the next ring slot.
@@ -386,18 +401,22 @@ namespace {
     // if nothing came in meanwhile, a sleep on the device's waiters while `must_wait(ctx)`.
     void wait_round_locked(Device* dev, bool& polled, bool (*must_wait)(void*), void* ctx)
     {
+        uint64_t started = cycles();
         if (!polled) {
             polled = true;
             mutex_unlock(&dev->lock);
             poll_responses(dev);
-            mutex_lock(&dev->lock);
+            lock(dev);
+            dev->stats.wait_cycles += cycles() - started;
             return;
         }
         if (arm_locked(dev))
             return; // a response came in meanwhile: collect it instead of sleeping
         mutex_unlock(&dev->lock);
         waitq_sleep_while(&dev->waiters, must_wait, ctx);
-        mutex_lock(&dev->lock);
+        lock(dev);
+        ++dev->stats.sleeps;
+        dev->stats.wait_cycles += cycles() - started;
         polled = false;
     }
 
@@ -462,6 +481,9 @@ int setup_slots(Device* dev)
     }
     dev->slot_segs = segs;
     dev->use_indirect = indirect;
+    dev->stats = Stats {};
+    dev->anchor_cycles = cycles();
+    dev->anchor_ns = monotonic_ns();
     size_t per_slot = segs + (indirect ? 1 : 0);
     if (pages_free() < 2 * size_t(kRingSlots) * per_slot)
         return -ENOMEM;
@@ -502,7 +524,7 @@ int setup_slots(Device* dev)
 
 void release(Device* dev)
 {
-    mutex_lock(&dev->lock);
+    lock(dev);
     if (dev->failed && !dev->released) {
         end_stuck_locked(dev);
         size_t per_slot = dev->slot_segs + (dev->use_indirect ? 1 : 0);
@@ -542,7 +564,7 @@ int submit(Device* dev, blk_op* op)
     auto addr = reinterpret_cast<uintptr_t>(op->buf);
     if (addr % 512 == 0 && addr % kPageSize != 0)
         max_sectors -= uint32_t(addr % kPageSize) / 512;
-    mutex_lock(&dev->lock);
+    lock(dev);
     bool polled = false;
     while (op->_next < total) {
         if (dev->failed) {
@@ -565,12 +587,16 @@ int submit(Device* dev, blk_op* op)
         uint32_t n = op->type == BLK_OP_READ || op->type == BLK_OP_WRITE
             ? uint32_t(left < max_sectors ? left : max_sectors)
             : 1;
+        uint64_t started = cycles();
         put_request(dev, s, op, n);
+        dev->stats.submit_cycles += cycles() - started;
         ++op->_pending;
         op->_next += n;
         max_sectors = dev->slot_segs * kSectorsPerPage; // the next request starts a page
     }
+    uint64_t started = cycles();
     push_locked(dev);
+    dev->stats.submit_cycles += cycles() - started;
     if (op->_pending == 0)
         mark_done(op);
     mutex_unlock(&dev->lock);
@@ -583,7 +609,7 @@ int wait(blk_op* op)
         Device* dev = device(op->_dev);
         OpWait w { dev, op };
         bool polled = false;
-        mutex_lock(&dev->lock);
+        lock(dev);
         for (;;) {
             if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
                 break;
@@ -595,7 +621,7 @@ int wait(blk_op* op)
                     break;
                 mutex_unlock(&dev->lock);
                 domus_sleep_ms(1);
-                mutex_lock(&dev->lock);
+                lock(dev);
                 continue;
             }
             collect_locked(dev);
@@ -613,7 +639,7 @@ bool done(blk_op* op)
     if (__atomic_load_n(&op->_done, __ATOMIC_ACQUIRE))
         return true;
     Device* dev = device(op->_dev);
-    mutex_lock(&dev->lock);
+    lock(dev);
     if (dev->failed)
         end_stuck_locked(dev);
     collect_locked(dev);
@@ -621,9 +647,28 @@ bool done(blk_op* op)
     return __atomic_load_n(&op->_done, __ATOMIC_ACQUIRE);
 }
 
+void stats(Device* dev, struct blk_stats* out)
+{
+    lock(dev);
+    Stats st = dev->stats;
+    uint64_t cycles_now = cycles(), ns_now = monotonic_ns();
+    uint64_t span = cycles_now - dev->anchor_cycles;
+    double ns_per_cycle = span ? double(ns_now - dev->anchor_ns) / double(span) : 0;
+    mutex_unlock(&dev->lock);
+    *out = {};
+    out->requests = st.requests;
+    out->submit_ns = uint64_t(double(st.submit_cycles) * ns_per_cycle);
+    out->complete_ns = uint64_t(double(st.complete_cycles) * ns_per_cycle);
+    out->wait_ns = uint64_t(double(st.wait_cycles) * ns_per_cycle);
+    out->grant_ops = st.grant_ops;
+    out->lock_acquisitions = st.lock_acquisitions;
+    out->notifications = st.notifications;
+    out->sleeps = st.sleeps;
+}
+
 void fail(Device* dev, const char* why, unsigned long value)
 {
-    mutex_lock(&dev->lock);
+    lock(dev);
     fail_locked(dev, why, value);
     mutex_unlock(&dev->lock);
 }

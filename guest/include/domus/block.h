@@ -92,6 +92,20 @@ int blk_wait(struct blk_op* op);
 /* 1 if op has finished (never blocks; it also collects responses). */
 int blk_done(struct blk_op* op);
 
+/* Where the frontend's time went since the device connected: per stage, summed over
+ * every ring request (divide by `requests`), and how often the costly things happened. */
+struct blk_stats {
+    uint64_t requests; /* ring requests answered */
+    uint64_t submit_ns; /* building requests: grants, ring slots, bounce copies, the push */
+    uint64_t complete_ns; /* checking responses, revoking grants, bounce copies */
+    uint64_t wait_ns; /* waiting for a response or a free slot: polling, sleeping */
+    uint64_t grant_ops; /* data grants made and revoked */
+    uint64_t lock_acquisitions; /* of the device's lock */
+    uint64_t notifications; /* doorbells rung to the backend */
+    uint64_t sleeps; /* waits that found nothing by polling and slept */
+};
+int blk_stats(int dev, struct blk_stats* out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 
+#include "base/cycle_clock.hpp"
 #include "base/log.hpp"
 
 namespace domus::backends {
@@ -22,6 +23,7 @@ BlkBack::BlkBack(DataPathHost& host, storage::BlockImage& image, std::span<std::
       fd_(image.direct_fd()),
       alignment_(image.direct_alignment()),
       uncached_(image.direct_uncached()) {
+    CycleClock::start();  // the stage timings' time base
     if (fd_ < 0) return;
     // SQ of kMaxOps entries (the CQ gets twice that): with at most kMaxOps operations
     // queued or in flight, neither queue can fill up.
@@ -130,10 +132,12 @@ void BlkBack::respond(std::uint64_t id, std::uint8_t operation, std::int16_t sta
 
 void BlkBack::publish() {
     if (unpublished_ == 0) return;
+    StageTimer timer(stats_.respond_cycles);
     unpublished_ = 0;
     // One notification for the whole batch, and only if the frontend waits for it.
     if (ring_.publish_responses()) {
         ++stats_.notifications;
+        StageTimer doorbell(stats_.notify_cycles);
         host_.notify_frontend();
     }
 }
@@ -153,11 +157,17 @@ bool BlkBack::process_sync() {
                 return false;
             }
             if (next == Ring::Next::empty) break;
-            auto parsed = parse_or_refuse(raw);
+            std::optional<BlkRequest> parsed;
+            {
+                StageTimer timer(stats_.take_cycles);
+                parsed = parse_or_refuse(raw);
+            }
             if (!parsed) continue;
             auto& request = *parsed;
             stats_.max_in_flight = std::max<std::uint64_t>(stats_.max_in_flight, 1);
-            respond(request.id, request.operation, execute(request));
+            auto status = execute(request);
+            StageTimer timer(stats_.respond_cycles);
+            respond(request.id, request.operation, status);
         }
         publish();
         if (!ring_.more_after_final_check()) return true;
@@ -177,7 +187,10 @@ std::int16_t BlkBack::execute(BlkRequest& request) {
         case BlkRequest::Kind::write:
             break;
     }
-    if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) return status;
+    {
+        StageTimer timer(stats_.take_cycles);
+        if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) return status;
+    }
     if (request.flush_before && !image_.flush()) return ++stats_.io_errors, BLKIF_RSP_ERROR;
     return transfer(request);
 }
@@ -186,15 +199,21 @@ std::int16_t BlkBack::transfer(const BlkRequest& request) {
     // Segments are consecutive on disk: one vectored image call per request, straight
     // between the image and the granted pages.
     bool write = request.kind == BlkRequest::Kind::write;
+    std::uint64_t started = CycleClock::now();
     if (auto status = map_segments(request, sync_pages_); status != BLKIF_RSP_OKAY) return status;
+    stats_.take_cycles += CycleClock::now() - started;
     pieces_.clear();
     for (std::size_t i = 0; i < request.segments.size(); ++i) {
         const auto& segment = request.segments[i];
         pieces_.push_back({sync_pages_->page(i).data() + segment.offset, segment.length});
     }
     std::uint64_t offset = request.sector * storage::kSectorSize;
+    started = CycleClock::now();
     auto done = write ? image_.writev(offset, pieces_) : image_.readv(offset, pieces_);
+    std::uint64_t moved = CycleClock::now();
+    stats_.io_cycles += moved - started;
     sync_pages_->release();
+    stats_.respond_cycles += CycleClock::now() - moved;
     if (!done) return ++stats_.io_errors, BLKIF_RSP_ERROR;
     (write ? stats_.bytes_written : stats_.bytes_read) += request.nr_sectors * storage::kSectorSize;
     return BLKIF_RSP_OKAY;

@@ -26,6 +26,7 @@
 #include <optional>
 
 #include "backends/block/blkback.hpp"
+#include "base/cycle_clock.hpp"
 #include "base/log.hpp"
 #include "storage/io_vector.hpp"
 
@@ -122,14 +123,17 @@ std::optional<std::size_t> BlkBack::take_requests() {
         }
         if (next == Ring::Next::empty) break;
         ++taken;
-        auto parsed = parse_or_refuse(raw);
-        if (!parsed) continue;
-        auto& request = *parsed;
-        if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) {
-            respond(request.id, request.operation, status);
-            continue;
+        {
+            StageTimer timer(stats_.take_cycles);
+            auto parsed = parse_or_refuse(raw);
+            if (!parsed) continue;
+            auto& request = *parsed;
+            if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) {
+                respond(request.id, request.operation, status);
+                continue;
+            }
+            take(std::move(request));
         }
-        take(std::move(request));
         // Start at once what may start: an inline transfer is answered right here and
         // published at once (a store and a fence), so a frontend that polls reuses the
         // slot while we go on with the rest; it is notified only if it sleeps.
@@ -239,6 +243,7 @@ bool BlkBack::transfer_inline(Slot& s) {
     if (!tuning_.inline_io || uncached_ || (!write && !nowait_reads_)) return false;
     // Fewer pieces than IOV_MAX: parse_blk_request bounds the segments of a request.
     static_assert(kMaxIndirectSegments <= IOV_MAX);
+    StageTimer timer(stats_.io_cycles);
     int count = int(s.pieces.size());
     ssize_t moved;
     if (write && !nowait_writes_) {
@@ -268,6 +273,7 @@ bool BlkBack::transfer_inline(Slot& s) {
 }
 
 bool BlkBack::queue_op(std::uint32_t slot, std::uint32_t op) {
+    StageTimer timer(stats_.io_cycles);
     Slot& s = slots_[slot];
     std::uint64_t tag = make_tag(slot, op);
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -293,6 +299,7 @@ bool BlkBack::queue_op(std::uint32_t slot, std::uint32_t op) {
 }
 
 void BlkBack::submit() {
+    StageTimer timer(stats_.io_cycles);
     if (auto submitted = uring_->submit(); !submitted) {
         // What stays queued goes with the next submit (the next doorbell or completion).
         static log::RateLimit limit;
@@ -360,6 +367,7 @@ void BlkBack::finish(std::uint32_t slot) {
     }
     if (is_barrier(request)) barrier_running_ = false;
     --running_;
+    StageTimer timer(stats_.respond_cycles);
     // The pages are released before the response is published (publish() comes after
     // this in every pass): a frontend that sees the answer can revoke its grants at once.
     s.pages->release();
