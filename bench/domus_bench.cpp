@@ -244,8 +244,17 @@ double qemu_img_bench(const std::string& image, bool write, std::uint64_t bytes)
     constexpr std::uint64_t kBlock = 128 << 10;
     double best = 0;
     for (int i = 0; i < 3; ++i) {
-        std::vector<std::string> argv = {"/usr/bin/qemu-img", "bench", "-f", "qcow2", "-d", "32",
-                                         "-t", "writeback", "-s", "128K", "-c",
+        std::vector<std::string> argv = {"/usr/bin/qemu-img",
+                                         "bench",
+                                         "-f",
+                                         "qcow2",
+                                         "-d",
+                                         "32",
+                                         "-t",
+                                         "writeback",
+                                         "-s",
+                                         "128K",
+                                         "-c",
                                          std::to_string(bytes / kBlock)};
         if (write) argv.push_back("-w");
         argv.push_back(image);
@@ -303,11 +312,11 @@ void bench_block() {
     }
     // `direct`: the disk with `direct-io-safe` (O_DIRECT, the host page cache bypassed).
     // `target`: another image (default: the raw one), as `format`.
-    auto pv = [&](const std::string& cmdline, bool direct = false,
-                  const std::string& target = "", const std::string& format = "raw") {
+    auto pv = [&](const std::string& cmdline, bool direct = false, const std::string& target = "",
+                  const std::string& format = "raw") {
         std::string disk = "format=" + format + ", vdev=xvda, " +
-                           (direct ? "direct-io-safe, " : "") + "target=" +
-                           (target.empty() ? image : target);
+                           (direct ? "direct-io-safe, " : "") +
+                           "target=" + (target.empty() ? image : target);
         auto r = domus_run("blk_tool", {"--store-run-dir", dir.root, "--domid", "900", "--stats",
                                         "--disk", disk, "--cmdline", cmdline});
         auto f = figures(r.out);
@@ -394,6 +403,25 @@ void bench_block() {
         for (const auto& [stage, unit] : stages)
             if (auto it = run->find(std::string("blk_") + stage); it != run->end())
                 emit(std::string("blk_") + pass + "_" + stage, it->second, unit);
+    // The other design: persistent grants (the guest copies through bounce pages the
+    // backend keeps mapped) against the default zero-copy grants of the caller's pages.
+    if (group_wanted("blk_persistent_")) {
+        for (bool write : {false, true}) {
+            std::string pass = write ? "seq_write" : "seq_read";
+            std::string key = "blk_" + pass + "_qd32_mib_s";
+            auto f = best_pv(std::string("mode=") + (write ? "seqwrite" : "seqread") +
+                                 " size_mb=128 block_kb=128 qd=32 blkfront.persistent=1",
+                             key);
+            double zero_copy = (write ? seq_write : seq_read)[key];
+            emit("blk_persistent_" + pass + "_mib_s", f[key], "MiB/s");
+            if (zero_copy > 0)
+                emit("blk_persistent_" + pass + "_mib_s_vs_zero_copy", f[key] / zero_copy, "ratio");
+            emit("blk_persistent_" + pass + "_guest_complete_us", f["blk_guest_complete_us"],
+                 "us/request");
+            emit("blk_persistent_" + pass + "_backend_take_us", f["blk_backend_take_us"],
+                 "us/request");
+        }
+    }
     // O_DIRECT on both sides: the device's own speed, one host thread against the guest's
     // 32 requests in flight (io_uring in the backend).
     if (group_wanted("blk_direct_")) {

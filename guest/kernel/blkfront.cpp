@@ -7,6 +7,7 @@
 // connects devices attached later and forgets the ones whose directory went away.
 #include "blkfront.hpp"
 
+#include "cmdline.hpp"
 #include "events.hpp"
 #include "mm.hpp"
 #include "printk.hpp"
@@ -102,6 +103,10 @@ namespace {
         dev->feature_barrier = read_number(be, "feature-barrier", 0) == 1;
         dev->feature_discard = read_number(be, "feature-discard", 0) == 1;
         dev->max_indirect = uint32_t(read_number(be, "feature-max-indirect-segments", 0));
+        dev->feature_persistent = read_number(be, "feature-persistent", 0) == 1;
+        char wanted[4] = "0";
+        cmdline_get("blkfront.persistent", wanted, sizeof wanted);
+        dev->persistent = dev->feature_persistent && strcmp(wanted, "1") == 0;
     }
 
     // Device properties: published at InitWait by some backends, at Connected by others.
@@ -146,11 +151,12 @@ namespace {
     // ring-ref, event-channel, protocol and state = Initialised in one transaction.
     int publish(Device* dev)
     {
-        xenbus_device::Node nodes[3]
-            = { { "ring-ref", {} }, { "event-channel", {} }, { "protocol", "x86_64-abi" } };
+        xenbus_device::Node nodes[4] = { { "ring-ref", {} }, { "event-channel", {} },
+            { "protocol", "x86_64-abi" }, { "feature-persistent", {} } };
         ksnprintf(nodes[0].value, sizeof nodes[0].value, "%u", dev->ring_gref);
         ksnprintf(nodes[1].value, sizeof nodes[1].value, "%u", dev->port);
-        return xenbus_device::publish_initialised(dev->fe_path, nodes, 3);
+        ksnprintf(nodes[3].value, sizeof nodes[3].value, "%u", dev->persistent ? 1u : 0u);
+        return xenbus_device::publish_initialised(dev->fe_path, nodes, 4);
     }
 
     // The whole handshake for one device. 0, or a negative errno with the reason printed.

@@ -5,7 +5,15 @@
 //                     notification suppression, device failure
 //   blkfront_api.cpp  the C API (sync calls on top of submit/wait)
 //
-// Data pages: a caller's buffer that is sector-aligned (512 bytes) is used directly: its
+// Persistent grants (Xen's feature-persistent) when the backend offers them and the
+// kernel command line says blkfront.persistent=1: every request then uses its slot's
+// bounce pages, which the backend keeps mapped, and the data is copied between them and
+// the caller's buffer; no grant is made, mapped or revoked per request. Zero-copy is the
+// default because it is the faster design here: a grant costs the monitor a table
+// lookup, not a TLB shootdown as in Xen, while the extra copy halves the memory
+// bandwidth left to the backend's (docs/specification.md has both figures).
+//
+// Otherwise, data pages: a caller's buffer that is sector-aligned (512 bytes) is used directly: its
 // pages are granted to the backend for one request and revoked when the response has
 // come (zero-copy; the backend releases a grant before it answers). Other buffers, or
 // any request when the grant table runs short, go through bounce pages: every ring slot
@@ -86,6 +94,10 @@ struct Device {
     bool feature_barrier;
     bool feature_discard;
     uint32_t max_indirect; // 0: no indirect requests
+    bool feature_persistent; // the backend keeps our grants mapped if we ask
+    // We asked: every request goes through the slots' bounce pages, granted once, and the
+    // data is copied in and out of them (no per-request grants; see blkfront_io.cpp).
+    bool persistent;
     // transport
     ring_sring_header* sring;
     blkif_sring_entry* ring;

@@ -327,7 +327,7 @@ namespace {
             unsigned nr_segs = 0;
             blkif_request_segment segs[kMaxIndirectSegs];
             // A write only lets the backend read our pages: grant them read-only.
-            s->direct = reinterpret_cast<uintptr_t>(data) % 512 == 0
+            s->direct = !dev->persistent && reinterpret_cast<uintptr_t>(data) % 512 == 0
                 && grant_direct(
                     dev, s, data, nr_sectors, data_op == BLKIF_OP_WRITE, segs, &nr_segs);
             if (!s->direct) {
@@ -562,7 +562,7 @@ int submit(Device* dev, blk_op* op)
     // A sector-aligned buffer goes zero-copy (put_request): a request then covers at most
     // slot_segs of its pages, the first one from the buffer's offset in it on.
     auto addr = reinterpret_cast<uintptr_t>(op->buf);
-    if (addr % 512 == 0 && addr % kPageSize != 0)
+    if (!dev->persistent && addr % 512 == 0 && addr % kPageSize != 0)
         max_sectors -= uint32_t(addr % kPageSize) / 512;
     lock(dev);
     bool polled = false;

@@ -146,10 +146,10 @@ int run_domain(const RunOptions& options) {
             double us_per_request = CycleClock::ns_per_cycle() / 1000.0 / double(blk.requests);
             edisk += fmt::format(
                 " blk_backend_take_us={:.3f} blk_backend_io_us={:.3f} blk_backend_respond_us={:.3f}"
-                " blk_backend_notify_us={:.3f}",
+                " blk_backend_notify_us={:.3f} blk_persistent_grants={}",
                 double(blk.take_cycles) * us_per_request, double(blk.io_cycles) * us_per_request,
                 double(blk.respond_cycles) * us_per_request,
-                double(blk.notify_cycles) * us_per_request);
+                double(blk.notify_cycles) * us_per_request, blk.persistent_grants);
         }
         std::fprintf(
             stderr,

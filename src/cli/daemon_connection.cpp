@@ -2,7 +2,9 @@
 #include "cli/daemon_connection.hpp"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -29,9 +31,19 @@ Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
         auto started = toolstack::spawn_detached(
             {toolstack::executable_dir() + "/domusd", "--run-dir", dir.root}, dir.daemon_log());
         if (!started) return std::move(started).error();
-        for (int i = 0; i < 500 && !fd; ++i) {
+        // It listens once it has recovered the running domains, which may mean finishing
+        // an interrupted snapshot: on a loaded host that takes seconds. Wait while it
+        // lives (another daemon that won the race serves us as well).
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        bool exited = false;
+        while (!fd && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
             fd = toolstack::connect_unix(dir.daemon_socket());
+            if (!fd && !exited && ::waitpid(*started, nullptr, WNOHANG) == *started) {
+                exited = true;  // give a winner of the race a moment, then stop
+                deadline =
+                    std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+            }
         }
         if (!fd) return make_error("could not start domusd (see {})", dir.daemon_log());
     }

@@ -24,6 +24,17 @@ void IoCursor::take(std::size_t bytes, std::vector<iovec>& out) {
     }
 }
 
+void io_append(std::vector<iovec>& pieces, void* base, std::size_t bytes) {
+    if (!pieces.empty()) {
+        iovec& last = pieces.back();
+        if (static_cast<std::byte*>(last.iov_base) + last.iov_len == base) {
+            last.iov_len += bytes;
+            return;
+        }
+    }
+    pieces.push_back({base, bytes});
+}
+
 void io_advance(std::vector<iovec>& pieces, std::size_t bytes) {
     std::size_t done = 0;
     while (done < pieces.size() && bytes >= pieces[done].iov_len)

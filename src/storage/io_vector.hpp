@@ -30,6 +30,11 @@ private:
     std::size_t used_ = 0;   // bytes of it already handed out
 };
 
+// Appends `bytes` at `base` to `pieces`, as a longer last piece when it continues that
+// one in memory: a request's pages that lie back to back (guest memory is one mapping)
+// then make one piece, and the kernel walks one iovec instead of one per page.
+void io_append(std::vector<iovec>& pieces, void* base, std::size_t bytes);
+
 // Drops the first `bytes` of `pieces` (a transfer got that far).
 void io_advance(std::vector<iovec>& pieces, std::size_t bytes);
 

@@ -2,6 +2,8 @@
 // a shared ring and XenBus, on raw and qcow2 images, standalone and through domusd.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "toolstack_fixture.hpp"
 
 namespace domus::test {
@@ -30,6 +32,23 @@ TEST_F(PvBlockTest, GuestWritesAndVerifiesPatternsOnARawDisk) {
     EXPECT_NE(r.out.find("blk_tool: PASS"), std::string::npos) << r.out;
     // The ring batches: a few exits per MiB, not thousands.
     EXPECT_NE(r.err.find("blk_exits_per_mib="), std::string::npos) << r.err;
+}
+
+// Persistent grants (blkfront.persistent=1): the same checks through bounce pages the
+// backend keeps mapped; without the option the frontend grants its own pages per request.
+TEST_F(PvBlockTest, PersistentGrantsCarryTheSamePatterns) {
+    std::string disk = image("raw.img", "64M", "raw");
+    for (bool persistent : {true, false}) {
+        auto r = blk_tool(
+            "format=raw, vdev=xvda, target=" + disk,
+            std::string("mode=verify size_mb=16 blkfront.persistent=") + (persistent ? "1" : "0"));
+        EXPECT_EQ(r.status, 0) << r.out << r.err;
+        EXPECT_NE(r.out.find("blk_tool: PASS"), std::string::npos) << r.out;
+        std::smatch kept;
+        ASSERT_TRUE(std::regex_search(r.err, kept, std::regex(R"(blk_persistent_grants=(\d+))")))
+            << r.err;
+        EXPECT_EQ(std::stoul(kept[1]) > 0, persistent) << r.err;
+    }
 }
 
 TEST_F(PvBlockTest, Qcow2DiskStaysConsistentForQemuImg) {

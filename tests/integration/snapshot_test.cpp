@@ -79,6 +79,13 @@ TEST_F(SnapshotTest, SnapshotsWhileTheGuestWritesAreConsistentAndTheGuestSeesNoC
         names.push_back(name);
     }
     auto console = domus({"console", "sw"}, std::chrono::seconds(60));
+    if (console.out.find("blk_tool: PASS") == std::string::npos) {
+        for (const std::string& log : {run_dir_ + "/domusd.log", run_dir_ + "/domains/1/vmm.log"}) {
+            std::ifstream in(log);
+            std::string text((std::istreambuf_iterator<char>(in)), {});
+            ADD_FAILURE() << log << ":\n" << text;
+        }
+    }
     ASSERT_NE(console.out.find("blk_tool: PASS"), std::string::npos) << console.out;
 
     auto list = domus({"snapshot", "list", "sw"});

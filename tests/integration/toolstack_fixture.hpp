@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -166,6 +168,47 @@ protected:
         std::string stat = proc_text(pid, "stat");
         auto close = stat.rfind(')');  // the state follows the command name
         return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+    }
+
+    // True once every thread of `pid` has exited, so its files (sockets, locks) are
+    // closed. A zombie is not enough: the thread-group leader of a killed multi-threaded
+    // process turns into one while its other threads are still exiting with the files
+    // open, and a client could then still connect to a dying daemon's listening socket.
+    static bool process_gone(pid_t pid) {
+        if (process_running(pid)) return false;
+        std::error_code error;
+        std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", error);
+        if (error) return true;  // reaped
+        return std::distance(tasks, std::filesystem::directory_iterator()) <= 1;
+    }
+
+    // True while something accepts connections on the daemon's socket.
+    bool daemon_listening() const {
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::string path = run_dir_ + "/domusd.sock";
+        if (path.size() >= sizeof(address.sun_path)) return false;
+        std::copy(path.begin(), path.end(), address.sun_path);
+        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool connected =
+            fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+        if (fd >= 0) ::close(fd);
+        return connected;
+    }
+
+    // SIGKILLs this run directory's domusd and returns once it is gone (process_gone) and
+    // nothing listens on its socket any more, which also covers a daemon that killed
+    // itself and is still exiting (its /proc entry no longer names the run directory).
+    // The next command then starts a new daemon. The number of daemons killed.
+    std::size_t kill_daemon() {
+        std::size_t killed = 0;
+        for (pid_t pid : run_dir_processes()) {
+            if (process_name(pid) != "domusd" || ::kill(pid, SIGKILL) != 0) continue;
+            ++killed;
+            EXPECT_TRUE(eventually([&] { return process_gone(pid); })) << "domusd " << pid;
+        }
+        EXPECT_TRUE(eventually([&] { return !daemon_listening(); })) << "domusd still listens";
+        return killed;
     }
 
     void kill_run_dir_processes(int signal) {

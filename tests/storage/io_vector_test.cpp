@@ -66,5 +66,23 @@ TEST(IoVector, GatherScatterAndZeroTouchOnlyThePieces) {
     EXPECT_EQ(memory[9], std::byte{0x11});
 }
 
+TEST(IoAppend, PiecesBackToBackInMemoryBecomeOne) {
+    std::byte memory[64];
+    std::vector<iovec> pieces;
+    io_append(pieces, memory, 16);
+    io_append(pieces, memory + 16, 16);  // continues the first: merged
+    io_append(pieces, memory + 40, 8);   // a gap: a new piece
+    io_append(pieces, memory + 48, 16);  // continues that one
+    io_append(pieces, memory, 8);        // back to the start: a new piece, not merged
+    ASSERT_EQ(pieces.size(), 3u);
+    EXPECT_EQ(pieces[0].iov_base, memory);
+    EXPECT_EQ(pieces[0].iov_len, 32u);
+    EXPECT_EQ(pieces[1].iov_base, memory + 40);
+    EXPECT_EQ(pieces[1].iov_len, 24u);
+    EXPECT_EQ(pieces[2].iov_base, memory);
+    EXPECT_EQ(pieces[2].iov_len, 8u);
+    EXPECT_EQ(io_bytes(pieces), 64u);
+}
+
 }  // namespace
 }  // namespace domus::storage

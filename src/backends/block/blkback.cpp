@@ -11,6 +11,7 @@
 
 #include "base/cycle_clock.hpp"
 #include "base/log.hpp"
+#include "storage/io_vector.hpp"
 
 namespace domus::backends {
 
@@ -73,26 +74,50 @@ std::int16_t BlkBack::load_indirect_segments(BlkRequest& request) {
     // reaches), then check them.
     refs_.assign(request.indirect_grefs.begin(),
                  request.indirect_grefs.begin() + request.indirect_pages);
-    if (!host_.map_grants(refs_, false, indirect_pages_))
-        return ++stats_.bad_requests, BLKIF_RSP_ERROR;
+    std::array<std::span<std::byte>, BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST> lists;
+    std::size_t kept = 0;
+    while (persistent_ && kept < refs_.size())
+        if (auto page = persistent_->page(refs_[kept], false))
+            lists[kept++] = *page;
+        else
+            break;
+    bool mapped_here = kept < refs_.size();
+    if (mapped_here) {
+        if (!host_.map_grants(refs_, false, indirect_pages_))
+            return ++stats_.bad_requests, BLKIF_RSP_ERROR;
+        for (std::size_t page = 0; page < refs_.size(); ++page)
+            lists[page] = indirect_pages_->page(page);
+    }
     indirect_segments_.resize(std::size_t(request.indirect_pages) *
                               BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
     std::size_t left = request.indirect_segments * sizeof(blkif_request_segment);
     for (std::size_t page = 0; page < request.indirect_pages && left > 0; ++page) {
         std::size_t bytes = std::min<std::size_t>(left, XEN_PAGE_SIZE);
         std::memcpy(indirect_segments_.data() + page * BLKIF_SEGMENTS_PER_INDIRECT_FRAME,
-                    indirect_pages_->page(page).data(), bytes);
+                    lists[page].data(), bytes);
         left -= bytes;
     }
-    indirect_pages_->release();
+    if (mapped_here) indirect_pages_->release();
     if (std::holds_alternative<BlkError>(
             parse_indirect_segments(request, indirect_segments_.data(), limits_)))
         return ++stats_.bad_requests, BLKIF_RSP_ERROR;
     return BLKIF_RSP_OKAY;
 }
 
-std::int16_t BlkBack::map_segments(const BlkRequest& request, std::unique_ptr<MappedPages>& pages) {
+std::int16_t BlkBack::map_segments(const BlkRequest& request, std::unique_ptr<MappedPages>& pages,
+                                   std::vector<std::span<std::byte>>& data) {
     bool write = request.kind == BlkRequest::Kind::write;
+    data.clear();
+    if (persistent_) {
+        for (const auto& segment : request.segments) {
+            auto page = persistent_->page(segment.gref, !write);
+            if (!page) break;
+            data.push_back(*page);
+        }
+        stats_.persistent_grants = persistent_->size();
+        if (data.size() == request.segments.size()) return BLKIF_RSP_OKAY;
+        data.clear();  // not all of them kept: this request maps its own
+    }
     refs_.clear();
     for (const auto& segment : request.segments)
         refs_.push_back(segment.gref);
@@ -104,6 +129,8 @@ std::int16_t BlkBack::map_segments(const BlkRequest& request, std::unique_ptr<Ma
             DOMUS_LOG_WARN("blkback", "request {}: {}", request.id, mapped.error().message);
         return BLKIF_RSP_ERROR;
     }
+    for (std::size_t i = 0; i < pages->size(); ++i)
+        data.push_back(pages->page(i));
     return BLKIF_RSP_OKAY;
 }
 
@@ -200,19 +227,20 @@ std::int16_t BlkBack::transfer(const BlkRequest& request) {
     // between the image and the granted pages.
     bool write = request.kind == BlkRequest::Kind::write;
     std::uint64_t started = CycleClock::now();
-    if (auto status = map_segments(request, sync_pages_); status != BLKIF_RSP_OKAY) return status;
+    if (auto status = map_segments(request, sync_pages_, sync_data_); status != BLKIF_RSP_OKAY)
+        return status;
     stats_.take_cycles += CycleClock::now() - started;
     pieces_.clear();
     for (std::size_t i = 0; i < request.segments.size(); ++i) {
         const auto& segment = request.segments[i];
-        pieces_.push_back({sync_pages_->page(i).data() + segment.offset, segment.length});
+        storage::io_append(pieces_, sync_data_[i].data() + segment.offset, segment.length);
     }
     std::uint64_t offset = request.sector * storage::kSectorSize;
     started = CycleClock::now();
     auto done = write ? image_.writev(offset, pieces_) : image_.readv(offset, pieces_);
     std::uint64_t moved = CycleClock::now();
     stats_.io_cycles += moved - started;
-    sync_pages_->release();
+    if (sync_pages_) sync_pages_->release();
     stats_.respond_cycles += CycleClock::now() - moved;
     if (!done) return ++stats_.io_errors, BLKIF_RSP_ERROR;
     (write ? stats_.bytes_written : stats_.bytes_read) += request.nr_sectors * storage::kSectorSize;

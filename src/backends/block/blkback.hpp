@@ -25,6 +25,7 @@
 
 #include "backends/backend_host.hpp"
 #include "backends/block/blk_request.hpp"
+#include "backends/block/persistent_grants.hpp"
 #include "backends/shared_ring.hpp"
 #include "storage/block_image.hpp"
 #include "storage/uring_queue.hpp"
@@ -53,7 +54,8 @@ struct BlkStats {
     std::uint64_t take_cycles = 0;
     std::uint64_t io_cycles = 0;
     std::uint64_t respond_cycles = 0;
-    std::uint64_t notify_cycles = 0;  // the doorbells to the frontend (inside respond)
+    std::uint64_t notify_cycles = 0;      // the doorbells to the frontend (inside respond)
+    std::uint64_t persistent_grants = 0;  // grants kept mapped (feature-persistent)
 };
 
 // Totals over a device's successive BlkBacks (reconnects, image swaps).
@@ -75,6 +77,7 @@ inline BlkStats combine(const BlkStats& a, const BlkStats& b) {
     sum.io_cycles += b.io_cycles;
     sum.respond_cycles += b.respond_cycles;
     sum.notify_cycles += b.notify_cycles;
+    sum.persistent_grants = std::max(a.persistent_grants, b.persistent_grants);
     return sum;
 }
 
@@ -112,6 +115,10 @@ public:
         std::uint64_t poll_ns = kPollNs;
     };
     void set_tuning(const Tuning& tuning) noexcept { tuning_ = tuning; }
+    // The frontend negotiated feature-persistent: its grants stay mapped from their first
+    // use until this object goes (persistent_grants.hpp).
+    void use_persistent_grants() { persistent_.emplace(host_); }
+    std::size_t persistent_grants() const noexcept { return persistent_ ? persistent_->size() : 0; }
 
     // Takes every request available (as many as there are free slots) and starts it, or
     // with the synchronous engine serves it. False when the frontend broke the ring
@@ -137,7 +144,9 @@ private:
     struct Slot {
         enum class Phase { free, waiting, flushing, transferring } phase = Phase::free;
         BlkRequest request;
-        // One per segment, mapped until answered (then released: the object is reused).
+        // One per segment: the persistent grants' pages, or the request's own mappings in
+        // `pages`, kept until answered (then released: the object is reused).
+        std::vector<std::span<std::byte>> data;
         std::unique_ptr<MappedPages> pages;
         // The data still to move: pieces of the mapped pages and the file offset of the
         // first. io_uring reads this array when it runs the operation, so it lives in the
@@ -154,7 +163,10 @@ private:
     std::int16_t transfer(const BlkRequest& request);
     // Both engines.
     std::int16_t load_indirect_segments(BlkRequest& request);
-    std::int16_t map_segments(const BlkRequest& request, std::unique_ptr<MappedPages>& pages);
+    // The request's data pages into `data`: persistent grants where the frontend uses
+    // them, otherwise all of them mapped for this request in `pages`.
+    std::int16_t map_segments(const BlkRequest& request, std::unique_ptr<MappedPages>& pages,
+                              std::vector<std::span<std::byte>>& data);
     // Counts and parses one copied request; a bad one is answered here (nothing returned).
     std::optional<BlkRequest> parse_or_refuse(const blkif_request& raw);
     void respond(std::uint64_t id, std::uint8_t operation, std::int16_t status);
@@ -185,11 +197,13 @@ private:
     BlkStats stats_;
     std::vector<iovec> pieces_;                // synchronous engine: one request's granted memory
     std::unique_ptr<MappedPages> sync_pages_;  // synchronous engine: that request's grants
+    std::vector<std::span<std::byte>> sync_data_;  // synchronous engine: its data pages
     // Scratch of both engines, kept to reuse its capacity: the grant refs being mapped,
     // and the segment lists copied out of indirect pages.
     std::vector<grant_ref_t> refs_;
     std::unique_ptr<MappedPages> indirect_pages_;
     std::vector<blkif_request_segment> indirect_segments_;
+    std::optional<PersistentGrants> persistent_;  // set: feature-persistent negotiated
 
     std::optional<storage::UringQueue> uring_;  // set: the asynchronous engine
     int fd_ = -1;                               // image_.direct_fd()

@@ -151,7 +151,7 @@ void BlkBack::take(BlkRequest request) {
     s.failed = false;
     // The pages stay mapped until the request is answered: the kernel reads or writes
     // them directly.
-    if (auto status = map_segments(s.request, s.pages); status != BLKIF_RSP_OKAY) {
+    if (auto status = map_segments(s.request, s.pages, s.data); status != BLKIF_RSP_OKAY) {
         respond(s.request.id, s.request.operation, status);
         return;
     }
@@ -181,7 +181,7 @@ void BlkBack::start(std::uint32_t slot) {
         bool done = bool(image_.discard(offset, request.nr_sectors * storage::kSectorSize));
         if (!done) ++stats_.io_errors;
         respond(request.id, request.operation, done ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR);
-        s.pages->release();
+        if (s.pages) s.pages->release();
         s.phase = Slot::Phase::free;
         free_slots_.push_back(slot);
         return;
@@ -207,8 +207,8 @@ void BlkBack::start_transfer(std::uint32_t slot) {
     s.pieces.clear();
     for (std::size_t i = 0; i < s.request.segments.size(); ++i) {
         const BlkSegment& segment = s.request.segments[i];
-        auto bytes = s.pages->page(i).subspan(segment.offset, segment.length);
-        s.pieces.push_back({bytes.data(), bytes.size()});
+        auto bytes = s.data[i].subspan(segment.offset, segment.length);
+        storage::io_append(s.pieces, bytes.data(), bytes.size());
     }
     if (s.pieces.empty() || transfer_inline(s)) return;
     if (!aligned(s)) {
@@ -370,7 +370,7 @@ void BlkBack::finish(std::uint32_t slot) {
     StageTimer timer(stats_.respond_cycles);
     // The pages are released before the response is published (publish() comes after
     // this in every pass): a frontend that sees the answer can revoke its grants at once.
-    s.pages->release();
+    if (s.pages) s.pages->release();
     s.pieces.clear();
     respond(request.id, request.operation, s.failed ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY);
     s.phase = Slot::Phase::free;

@@ -71,6 +71,7 @@ Result<void> VbdDevice::publish_keys(XenbusTransaction& t) {
     DOMUS_TRY_VOID(
         t.write(backend + "/feature-discard", config_.discard && !config_.read_only ? "1" : "0"));
     DOMUS_TRY_VOID(t.write(backend + "/discard-granularity", "512"));
+    DOMUS_TRY_VOID(t.write(backend + "/feature-persistent", "1"));
     return t.write(backend + "/feature-max-indirect-segments",
                    std::to_string(kMaxIndirectSegments));
 }
@@ -164,8 +165,7 @@ Result<void> VbdDevice::commit_swap() {
         frozen_ = false;
         (void)store().write(backend_dir() + "/params", params());
         if (connected()) {
-            blkback_ =
-                std::make_unique<BlkBack>(host(), *image_, ring_page_->page(0), limits(), true);
+            make_blkback(true);
             serve(blkback_->process());  // what waited during the swap
         }
         return {};
@@ -188,12 +188,21 @@ Result<void> VbdDevice::connect() {
     if (protocol && *protocol != "x86_64-abi")
         return make_error("protocol {} is not supported", *protocol);
     DOMUS_TRY_VOID(take_ring("ring-ref", "event-channel", doorbell_.get(), ring_page_));
-    blkback_ = std::make_unique<BlkBack>(host(), *image_, ring_page_->page(0), limits());
+    // Persistent grants when the frontend asks for them, as Linux blkback (a missing or
+    // malformed key means no).
+    auto persistent = store().read(frontend_dir() + "/feature-persistent");
+    persistent_grants_ = persistent && *persistent == "1";
+    make_blkback(false);
     return {};
 }
 
 void VbdDevice::connected_hook() {
     serve(blkback_->process());  // requests queued before we connected
+}
+
+void VbdDevice::make_blkback(bool resume) {
+    blkback_ = std::make_unique<BlkBack>(host(), *image_, ring_page_->page(0), limits(), resume);
+    if (persistent_grants_) blkback_->use_persistent_grants();
 }
 
 DiskLimits VbdDevice::limits() const {

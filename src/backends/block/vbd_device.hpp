@@ -57,6 +57,8 @@ private:
 
     Result<void> drain();
     DiskLimits limits() const;
+    // A BlkBack on the connected ring (`resume`: it takes over from a drained one).
+    void make_blkback(bool resume);
     void retire_blkback();
     void serve(bool ok);
     std::string params() const;
@@ -65,7 +67,8 @@ private:
     std::unique_ptr<storage::BlockImage> image_;
     Fd doorbell_;
     // Device thread only.
-    bool frozen_ = false;  // a swap is prepared: take no requests
+    bool frozen_ = false;             // a swap is prepared: take no requests
+    bool persistent_grants_ = false;  // the frontend asked for feature-persistent
     std::unique_ptr<storage::BlockImage> staged_;
     std::string staged_target_;
     config::DiskFormat staged_format_ = config::DiskFormat::raw;

@@ -20,7 +20,7 @@
 namespace domus::backends {
 namespace {
 
-constexpr std::size_t kPages = 512;               // grant refs 0..511 are valid
+constexpr std::size_t kPages = 1200;              // grant refs 0..1199 are valid
 constexpr std::uint64_t kDiskBytes = 4ull << 20;  // 8192 sectors
 constexpr grant_ref_t kBadGref = 100000;
 
@@ -42,6 +42,7 @@ public:
         for (grant_ref_t ref : refs)
             if (ref >= kPages) return make_error("bad gref {}", ref);
         if (writable) writable_maps += int(refs.size());
+        maps += int(refs.size());
         for (grant_ref_t ref : refs)
             mine.pages.push_back(page(ref));
         live += int(refs.size());
@@ -55,6 +56,7 @@ public:
 
     int live = 0;  // mappings not yet released
     int writable_maps = 0;
+    int maps = 0;  // pages mapped, over all calls
     int notifications = 0;
 
 private:
@@ -513,6 +515,139 @@ TEST_P(BlkBackTest, PollAfterABusyPassTakesTheNextRequest) {
     EXPECT_EQ(front_.responses.at(2).status, BLKIF_RSP_OKAY);
     EXPECT_TRUE(std::equal(host_.page(1).begin() + 512, host_.page(1).begin() + 7 * 512,
                            disk_.begin() + 8 * 512));
+}
+
+// Persistent grants: a pool of pages the frontend uses for every request.
+TEST_P(BlkBackTest, PersistentGrantsAreMappedOnceAndKeptUntilTheEnd) {
+    back_->use_persistent_grants();
+    std::mt19937 rng(11);
+    // Round 1 writes 8 pages from grants 0..7; round 2 reads them back into the same grants.
+    auto data = random_bytes(8 * 4096, rng);
+    for (grant_ref_t g = 0; g < 8; ++g)
+        std::memcpy(host_.page(g).data(), data.data() + g * 4096, 4096);
+    blkif_request write = rw(BLKIF_OP_WRITE, 1, 256);
+    for (grant_ref_t g = 0; g < 8; ++g)
+        add_segment(write, g);
+    front_.push(write);
+    ASSERT_TRUE(back_->process());
+    run_until(1);
+    EXPECT_EQ(front_.responses.at(1).status, BLKIF_RSP_OKAY);
+    EXPECT_TRUE(disk(256 * 512, data.size()) == data);
+    EXPECT_EQ(host_.maps, 8);
+    EXPECT_EQ(host_.writable_maps, 0);  // a write only reads the frontend's pages
+    EXPECT_EQ(host_.live, 8);           // kept after the answer
+    EXPECT_EQ(back_->persistent_grants(), 8u);
+
+    for (grant_ref_t g = 0; g < 8; ++g)
+        std::memset(host_.page(g).data(), 0, 4096);
+    blkif_request read = rw(BLKIF_OP_READ, 2, 256);
+    for (grant_ref_t g = 0; g < 8; ++g)
+        add_segment(read, g);
+    front_.push(read);
+    ASSERT_TRUE(back_->process());
+    run_until(2);
+    EXPECT_EQ(front_.responses.at(2).status, BLKIF_RSP_OKAY);
+    for (grant_ref_t g = 0; g < 8; ++g)
+        EXPECT_TRUE(std::equal(host_.page(g).begin(), host_.page(g).end(),
+                               data.begin() + std::ptrdiff_t(g) * 4096));
+    // Needed writable now: mapped again so, once; the read-only mappings went.
+    EXPECT_EQ(host_.writable_maps, 8);
+    EXPECT_EQ(host_.live, 8);
+
+    blkif_request again = rw(BLKIF_OP_READ, 3, 256);
+    for (grant_ref_t g = 0; g < 8; ++g)
+        add_segment(again, g);
+    front_.push(again);
+    ASSERT_TRUE(back_->process());
+    run_until(3);
+    EXPECT_EQ(host_.maps, 16);  // nothing new: both uses found their mappings
+    // TearDown checks that destroying the BlkBack releases them all.
+}
+
+TEST_P(BlkBackTest, PersistentGrantsPastTheTableAreMappedPerRequest) {
+    back_->use_persistent_grants();
+    // 1100 distinct grants in single-page reads: the first kMaxGrants stay mapped, the
+    // rest are mapped for their request only, and every read is served.
+    constexpr std::uint64_t kReads = 1100;
+    static_assert(kReads > PersistentGrants::kMaxGrants && kReads <= kPages);
+    std::uint64_t next = 0;
+    auto refill = [&] {
+        while (next < kReads && front_.header().req_prod - front_.rsp_cons < 32) {
+            blkif_request r = rw(BLKIF_OP_READ, next, (next * 8) % (kDiskBytes / 512));
+            add_segment(r, grant_ref_t(next));
+            front_.push(r);
+            ++next;
+        }
+    };
+    refill();
+    ASSERT_TRUE(back_->process());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (front_.responses.size() < kReads && std::chrono::steady_clock::now() < deadline) {
+        if (int fd = back_->completion_fd(); fd >= 0) {
+            pollfd p{fd, POLLIN, 0};
+            ::poll(&p, 1, 100);
+        }
+        ASSERT_TRUE(back_->complete());
+        front_.collect();
+        refill();
+        ASSERT_TRUE(back_->process());
+    }
+    ASSERT_EQ(front_.responses.size(), kReads);
+    for (std::uint64_t id = 0; id < kReads; ++id) {
+        ASSERT_EQ(front_.responses.at(id).status, BLKIF_RSP_OKAY) << id;
+        std::uint64_t offset = ((id * 8) % (kDiskBytes / 512)) * 512;
+        EXPECT_TRUE(std::equal(host_.page(grant_ref_t(id)).begin(),
+                               host_.page(grant_ref_t(id)).end(),
+                               disk_.begin() + std::ptrdiff_t(offset)))
+            << id;
+    }
+    EXPECT_EQ(back_->persistent_grants(), PersistentGrants::kMaxGrants);
+    EXPECT_EQ(host_.live, int(PersistentGrants::kMaxGrants));
+}
+
+TEST_P(BlkBackTest, PersistentGrantsStillRefuseABadGref) {
+    back_->use_persistent_grants();
+    blkif_request good = rw(BLKIF_OP_READ, 1, 0);
+    add_segment(good, 0);
+    blkif_request bad = rw(BLKIF_OP_READ, 2, 8);
+    add_segment(bad, 1);
+    add_segment(bad, kBadGref);
+    front_.push(good);
+    front_.push(bad);
+    ASSERT_TRUE(back_->process());
+    run_until(2);
+    EXPECT_EQ(front_.responses.at(1).status, BLKIF_RSP_OKAY);
+    EXPECT_EQ(front_.responses.at(2).status, BLKIF_RSP_ERROR);
+    EXPECT_EQ(back_->stats().bad_requests, 1u);
+}
+
+TEST_P(BlkBackTest, PersistentIndirectPagesAreKeptToo) {
+    back_->use_persistent_grants();
+    std::mt19937 rng(6);
+    auto data = random_bytes(40 * 4096, rng);
+    auto* list = reinterpret_cast<blkif_request_segment*>(host_.page(1000).data());
+    for (grant_ref_t g = 0; g < 40; ++g) {
+        list[g] = {100 + g, 0, 7, {}};
+        std::memcpy(host_.page(100 + g).data(), data.data() + g * 4096, 4096);
+    }
+    for (std::uint64_t id : {1, 2}) {
+        blkif_request_indirect indirect{};
+        indirect.operation = BLKIF_OP_INDIRECT;
+        indirect.indirect_op = BLKIF_OP_WRITE;
+        indirect.nr_segments = 40;
+        indirect.id = id;
+        indirect.sector_number = 1024 * id;
+        indirect.indirect_grefs[0] = 1000;
+        blkif_request raw;
+        std::memcpy(&raw, &indirect, sizeof(raw));
+        front_.push(raw);
+        ASSERT_TRUE(back_->process());
+        run_until(std::size_t(id));
+        EXPECT_EQ(front_.responses.at(id).status, BLKIF_RSP_OKAY);
+        EXPECT_TRUE(disk(1024 * id * 512, data.size()) == data);
+    }
+    EXPECT_EQ(host_.maps, 41);  // the list page and 40 data pages, each once
+    EXPECT_EQ(back_->persistent_grants(), 41u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, BlkBackTest,
