@@ -143,6 +143,7 @@ int main(void)
     /* Exhaustion and recovery of the free list. */
     unsigned free_before = gnttab_nr_free();
     static int refs[DOMUS_GUEST_GNTTAB_FRAMES * 512];
+    static grant_ref_t refs_batch[DOMUS_GUEST_GNTTAB_FRAMES * 512];
     unsigned n = 0;
     for (int r; (r = gnttab_grant_access(0, src, 1)) >= 0;)
         refs[n++] = r;
@@ -151,6 +152,33 @@ int main(void)
     for (unsigned i = 0; i < n; ++i)
         check(gnttab_end_access(refs[i]) == 0, "end_access all");
     check(gnttab_nr_free() == free_before, "free list restored");
+
+    /* Batches: four consecutive pages granted with one call, then ended with one while
+     * the "monitor" still reads the third: only that one stays. */
+    unsigned char* four = aligned_alloc(4096, 4 * 4096);
+    check(four != 0, "memory for four pages");
+    if (four) {
+        grant_ref_t batch[4];
+        check(gnttab_grant_pages(0, four + 1, 4, 1, batch) == -EINVAL, "grant_pages unaligned");
+        check(gnttab_grant_pages(0, four, 4, 1, batch) == 0, "grant_pages");
+        for (unsigned i = 0; i < 4; ++i)
+            check(gnttab_query(batch[i], &e) == 0 && e.flags == (GTF_permit_access | GTF_readonly)
+                    && e.domid == 0 && e.frame == (uint32_t)(((uintptr_t)four >> 12) + i),
+                "grant_pages entries");
+        check(gnttab_nr_free() == free_before - 4, "grant_pages took four refs");
+        struct grant_entry_v1* third = gnttab_entry_for_test(batch[2]);
+        __atomic_fetch_or(&third->flags, GTF_reading, __ATOMIC_SEQ_CST);
+        grant_ref_t saved = batch[2];
+        check(gnttab_end_access_many(batch, 4) == 1 && batch[0] == saved, "end_access_many busy");
+        check(gnttab_nr_free() == free_before - 1, "end_access_many freed three");
+        __atomic_fetch_and(&third->flags, (uint16_t)~GTF_reading, __ATOMIC_SEQ_CST);
+        check(gnttab_end_access_many(batch, 1) == 0, "end_access_many after release");
+        check(gnttab_nr_free() == free_before, "end_access_many freed all");
+        check(gnttab_grant_pages(0, four, free_before + 1, 0, refs_batch) == -ENOSPC
+                && gnttab_nr_free() == free_before,
+            "grant_pages beyond the free refs takes none");
+        free(four);
+    }
 
     check(gnttab_end_access(ro_src) == 0 && gnttab_end_access(to_dom0) == 0, "cleanup");
     if (failures)

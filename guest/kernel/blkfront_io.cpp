@@ -76,29 +76,24 @@ namespace {
         ++dev->nr_free;
     }
 
-    // Revokes the zero-copy grants of s (each tried up to `tries` times). False if the
-    // backend still holds one: those stay granted and recorded in s.
+    // Revokes the zero-copy grants of s (tried up to `tries` times), taking the grant
+    // table's lock once a try. False if the backend still holds one: those stay granted
+    // and recorded in s.
     bool revoke_direct(Device* dev, Slot* s, int tries)
     {
-        uint32_t kept = 0;
-        for (uint32_t i = 0; i < s->nr_direct; ++i) {
-            int rc = -EBUSY;
-            for (int t = 0; t < tries && rc == -EBUSY; ++t) {
-                rc = gnttab_end_access(s->direct_grefs[i]);
-                ++dev->stats.grant_ops;
-                if (rc == -EBUSY)
-                    cpu_relax();
-            }
-            if (rc == -EBUSY)
-                s->direct_grefs[kept++] = s->direct_grefs[i];
+        for (int t = 0; t < tries && s->nr_direct > 0; ++t) {
+            dev->stats.grant_ops += s->nr_direct;
+            s->nr_direct = gnttab_end_access_many(s->direct_grefs, s->nr_direct);
+            if (s->nr_direct > 0)
+                cpu_relax();
         }
-        s->nr_direct = kept;
-        return kept == 0;
+        return s->nr_direct == 0;
     }
 
     // Grants the caller's own pages under one request of nr_sectors at data (sector-
-    // aligned) and describes them in segs. False, with nothing granted, when the grant
-    // table is short: the request then goes through the slot's bounce pages.
+    // aligned), all with one acquisition of the grant table's lock, and describes them
+    // in segs. False, with nothing granted, when the grant table is short: the request
+    // then goes through the slot's bounce pages.
     bool grant_direct(Device* dev, Slot* s, uint8_t* data, uint32_t nr_sectors, bool readonly,
         blkif_request_segment* segs, unsigned* nr_segs)
     {
@@ -108,24 +103,21 @@ namespace {
         if (pages > dev->slot_segs || gnttab_nr_free() < kDirectReserve + pages)
             return false;
         auto* page = reinterpret_cast<uint8_t*>(addr - addr % kPageSize);
-        s->nr_direct = 0;
-        for (uint32_t left = nr_sectors; left > 0; page += kPageSize) {
+        if (gnttab_grant_pages(dev->backend_id, page, pages, readonly, s->direct_grefs) < 0)
+            return false;
+        dev->stats.grant_ops += pages;
+        s->nr_direct = pages;
+        uint32_t left = nr_sectors;
+        for (unsigned i = 0; i < pages; ++i) {
             uint32_t in_page = kSectorsPerPage - first < left ? kSectorsPerPage - first : left;
-            int rc = gnttab_grant_access(dev->backend_id, page, readonly);
-            ++dev->stats.grant_ops;
-            if (rc < 0) {
-                revoke_direct(dev, s, 1); // never mapped: the backend has not seen them
-                return false;
-            }
-            segs[s->nr_direct] = blkif_request_segment {};
-            segs[s->nr_direct].gref = grant_ref_t(rc);
-            segs[s->nr_direct].first_sect = uint8_t(first);
-            segs[s->nr_direct].last_sect = uint8_t(first + in_page - 1);
-            s->direct_grefs[s->nr_direct++] = grant_ref_t(rc);
+            segs[i] = blkif_request_segment {};
+            segs[i].gref = s->direct_grefs[i];
+            segs[i].first_sect = uint8_t(first);
+            segs[i].last_sect = uint8_t(first + in_page - 1);
             left -= in_page;
             first = 0;
         }
-        *nr_segs = s->nr_direct;
+        *nr_segs = pages;
         return true;
     }
 

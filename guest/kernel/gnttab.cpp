@@ -127,6 +127,78 @@ int gnttab_end_access(grant_ref_t ref)
     return 0;
 }
 
+int gnttab_grant_pages(domid_t domid, void* first, unsigned count, int readonly, grant_ref_t* refs)
+{
+    auto addr = reinterpret_cast<uint64_t>(first);
+    if (!first || addr % kPageSize || (count && !refs))
+        return -EINVAL;
+    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+        return -ENODEV;
+    {
+        IrqSpinGuard guard(lock);
+        if (nr_free < count)
+            return -ENOSPC;
+        for (unsigned i = 0; i < count; ++i) {
+            refs[i] = free_head;
+            free_head = next_[refs[i]];
+            next_[refs[i]] = kGranted;
+        }
+        nr_free -= count;
+    }
+    // Each entry in Xen's order, as gnttab_grant_access does.
+    auto flags = uint16_t(GTF_permit_access | (readonly ? GTF_readonly : 0));
+    for (unsigned i = 0; i < count; ++i) {
+        grant_entry_v1* e = &table[refs[i]];
+        __atomic_store_n(&e->domid, domid, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->frame, uint32_t((addr >> XEN_PAGE_SHIFT) + i), __ATOMIC_RELAXED);
+        __atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+unsigned gnttab_end_access_many(grant_ref_t* refs, unsigned count)
+{
+    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE) || !refs)
+        return 0;
+    // First end every grant the monitor does not use (the same compare-exchange as
+    // gnttab_end_access), keeping the busy ones at the front; then free the ended ones
+    // under one lock. refs[kept..done) are the ended ones.
+    unsigned kept = 0;
+    unsigned ended = 0;
+    grant_ref_t done[64];
+    unsigned i = 0;
+    while (i < count) {
+        for (ended = 0; i < count && ended < 64; ++i) {
+            grant_ref_t ref = refs[i];
+            if (ref < GNTTAB_NR_RESERVED_ENTRIES || ref >= kEntries)
+                continue;
+            uint16_t flags = __atomic_load_n(flags_of(ref), __ATOMIC_ACQUIRE);
+            bool busy = false;
+            do {
+                if (flags & (GTF_reading | GTF_writing)) {
+                    busy = true;
+                    break;
+                }
+            } while (!__atomic_compare_exchange_n(
+                flags_of(ref), &flags, uint16_t(0), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+            if (busy)
+                refs[kept++] = ref;
+            else
+                done[ended++] = ref;
+        }
+        IrqSpinGuard guard(lock);
+        for (unsigned j = 0; j < ended; ++j) {
+            grant_ref_t ref = done[j];
+            if (next_[ref] != kGranted)
+                continue; // not granted (or a racing end won): nothing to free
+            next_[ref] = free_head;
+            free_head = ref;
+            ++nr_free;
+        }
+    }
+    return kept;
+}
+
 int gnttab_query(grant_ref_t ref, struct grant_entry_v1* out)
 {
     if (!out || !__atomic_load_n(&table, __ATOMIC_ACQUIRE) || ref >= kEntries)

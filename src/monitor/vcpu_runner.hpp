@@ -83,6 +83,7 @@ private:
     enum class State : int { in_monitor, running, blocked };
 
     void thread_main();
+    void run_as_batch_thread() noexcept;
     void run_loop();
     void handle_exit();
     void handle_io();

@@ -28,6 +28,17 @@ int gnttab_grant_access(domid_t domid, void* page, int readonly);
  * -EINVAL for a ref that is reserved, out of range or not granted. */
 int gnttab_end_access(grant_ref_t ref);
 
+/* gnttab_grant_access for `count` consecutive pages from `first` (page-aligned), with
+ * one acquisition of the table's lock for all of them: refs[i] grants page i. 0, or
+ * -EINVAL, -ENOSPC (fewer than `count` entries free), -ENODEV, with nothing granted. */
+int gnttab_grant_pages(domid_t domid, void* first, unsigned count, int readonly, grant_ref_t* refs);
+
+/* gnttab_end_access for each of `count` refs, with one acquisition of the lock for all
+ * that are revoked. The refs still in use (-EBUSY) are moved to the front of `refs`, in
+ * order; returns how many there are (0: all revoked). Refs that are not granted are
+ * dropped, as gnttab_end_access refuses them. */
+unsigned gnttab_end_access_many(grant_ref_t* refs, unsigned count);
+
 /* A snapshot of entry `ref` (any ref, reserved ones included); -EINVAL past the end. */
 int gnttab_query(grant_ref_t ref, struct grant_entry_v1* out);
 
