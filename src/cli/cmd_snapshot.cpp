@@ -116,12 +116,14 @@ void add_snapshot_command(CLI::App& app, int& status) {
             return;
         }
         for (const auto& disk : (*reply)["disks"])
-            std::printf("%s: removed %s, %.1f MiB merged into %zu snapshot(s)%s\n",
-                        disk["vdev"].get<std::string>().c_str(),
-                        disk["image"].get<std::string>().c_str(),
-                        double(disk["bytes"].get<std::uint64_t>()) / (1 << 20),
-                        disk["children_merged"].get<std::size_t>(),
-                        disk["active_merged"].get<bool>() ? " and the active overlay" : "");
+            std::printf(
+                "%s: removed %s, %.1f MiB (%.1f MiB written) merged into %zu "
+                "snapshot(s)%s\n",
+                disk["vdev"].get<std::string>().c_str(), disk["image"].get<std::string>().c_str(),
+                double(disk["bytes"].get<std::uint64_t>()) / (1 << 20),
+                double(disk["written"].get<std::uint64_t>()) / (1 << 20),
+                disk["children_merged"].get<std::size_t>(),
+                disk["active_merged"].get<bool>() ? " and the active overlay" : "");
         std::printf(
             "deleted %s: %zu disk(s), %.1f MiB merged, domain paused %.2f ms "
             "(guest I/O held at most %.2f ms)\n",

@@ -72,14 +72,14 @@ Result<std::uint64_t> stream_and_rebase(Qcow2Image& image, const std::string& ne
     return copied;
 }
 
-Result<std::uint64_t> replace_with_merged_copy(const std::string& child,
-                                               const std::string& new_backing, Format new_format) {
+Result<MergedCopy> replace_with_merged_copy(const std::string& child,
+                                            const std::string& new_backing, Format new_format) {
     const std::string merged_path = child + ".merge";
     std::filesystem::remove(merged_path);  // a crashed attempt's
     DOMUS_TRY(source, Qcow2Image::open(child, Qcow2Options{.read_only = true}));
     Qcow2Image* removed = as_qcow2(source->backing());
     if (!removed) return make_error("{}: its backing file is not a qcow2 image", child);
-    auto written = [&]() -> Result<std::uint64_t> {
+    auto written = [&]() -> Result<MergedCopy> {
         DOMUS_TRY_VOID(create_image(merged_path, source->size_bytes(), Format::qcow2, new_backing,
                                     source->header().cluster_size(), new_format));
         DOMUS_TRY(merged, Qcow2Image::open(merged_path, Qcow2Options{}));
@@ -87,7 +87,7 @@ Result<std::uint64_t> replace_with_merged_copy(const std::string& child,
         DOMUS_TRY(own, copy_missing_clusters(*source, *merged, 0, clusters));
         DOMUS_TRY(below, copy_missing_clusters(*removed, *merged, 0, clusters));
         DOMUS_TRY_VOID(merged->flush());
-        return own + below;
+        return MergedCopy{below, own + below};
     }();
     if (!written) {
         std::filesystem::remove(merged_path);

@@ -39,8 +39,12 @@ Result<std::uint64_t> stream_and_rebase(Qcow2Image& image, const std::string& ne
 // `new_backing` beside it, makes it durable and renames it over `child` (the directory
 // synced too). Readers that have `child` open keep the old file, which reads the same.
 // After a crash `child` is either the old file or the merged one; a leftover
-// `<child>.merge` is removed by the next call. Returns the data bytes written.
-Result<std::uint64_t> replace_with_merged_copy(const std::string& child,
-                                               const std::string& new_backing, Format new_format);
+// `<child>.merge` is removed by the next call.
+struct MergedCopy {
+    std::uint64_t merged = 0;   // data bytes that came from S
+    std::uint64_t written = 0;  // data bytes the copy holds (the child's own too)
+};
+Result<MergedCopy> replace_with_merged_copy(const std::string& child,
+                                            const std::string& new_backing, Format new_format);
 
 }  // namespace domus::storage

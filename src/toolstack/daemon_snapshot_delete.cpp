@@ -87,7 +87,8 @@ Result<nlohmann::json> Daemon::finish_delete(Entry& entry, const SnapshotIntent&
     std::uint64_t total = 0;
     double longest_hold_ms = 0;
     for (const auto& d : intent.disks) {
-        std::uint64_t bytes = 0;
+        std::uint64_t bytes = 0;      // from the deleted image
+        std::uint64_t rewritten = 0;  // into merged copies (their own data too)
         std::size_t merged = 0;
         for (const auto& child : d.children) {
             DOMUS_TRY(over, backing_from_header(child));
@@ -97,7 +98,8 @@ Result<nlohmann::json> Daemon::finish_delete(Entry& entry, const SnapshotIntent&
                                   d.removed);
             DOMUS_TRY(written, storage::replace_with_merged_copy(child, d.backing,
                                                                  backing_format(d.backing_format)));
-            bytes += written;
+            bytes += written.merged;
+            rewritten += written.written;
             ++merged;
             crash_point("snapshot-delete-child-merged");
         }
@@ -108,7 +110,9 @@ Result<nlohmann::json> Daemon::finish_delete(Entry& entry, const SnapshotIntent&
                                                   {"image", d.removed},
                                                   {"backing", d.backing},
                                                   {"backing_format", d.backing_format}}));
-        bytes += rebased.value("bytes", std::uint64_t(0));
+        std::uint64_t streamed = rebased.value("bytes", std::uint64_t(0));
+        bytes += streamed;
+        rewritten += streamed;
         longest_hold_ms = std::max(longest_hold_ms, rebased.value("longest_hold_ms", 0.0));
         crash_point("snapshot-delete-rebased");
         total += bytes;
@@ -116,7 +120,8 @@ Result<nlohmann::json> Daemon::finish_delete(Entry& entry, const SnapshotIntent&
                          {"image", d.removed},
                          {"children_merged", merged},
                          {"active_merged", rebased.value("streamed", false)},
-                         {"bytes", bytes}});
+                         {"bytes", bytes},
+                         {"written", rewritten}});
     }
     // Only now may the index forget the snapshot: every image that read through it has
     // its data and names its backing file instead.

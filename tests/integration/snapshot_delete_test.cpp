@@ -180,9 +180,9 @@ TEST_F(SnapshotDeleteTest, MiddleAndNewestWhileTheGuestWrites) {
 }
 
 TEST_F(SnapshotDeleteTest, BranchPointAfterARevertMergesIntoBothBranches) {
-    std::string disk = image("d.qcow2", "16M", "qcow2");
+    std::string disk = image("d.qcow2", "8M", "qcow2");
     ASSERT_EQ(domus({"create", blk_tool_domain("br", disk,
-                                               "mode=randwrite size_mb=16 seconds=3 "
+                                               "mode=randwrite size_mb=8 seconds=2 "
                                                "seed=9")})
                   .status,
               0);

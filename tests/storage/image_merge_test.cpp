@@ -117,6 +117,9 @@ TEST(ImageMerge, MergedCopyReplacesTheChildAndReadsTheSame) {
     auto before = contents(chain.top);
     auto written = replace_with_merged_copy(chain.top, chain.base, Format::qcow2);
     ASSERT_TRUE(written) << written.error().message;
+    // Top's own clusters 3 and 4, then mid's it lacks: 2, 5 and the tail.
+    EXPECT_EQ(written->merged, 2 * kCluster + 4096);
+    EXPECT_EQ(written->written, 4 * kCluster + 4096);
     EXPECT_FALSE(std::filesystem::exists(chain.top + ".merge"));
     std::filesystem::remove(chain.mid);
     EXPECT_EQ(contents(chain.top), before);
