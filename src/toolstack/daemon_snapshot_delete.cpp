@@ -128,10 +128,8 @@ Result<nlohmann::json> Daemon::finish_delete(Entry& entry, const SnapshotIntent&
     for (const auto& d : intent.disks)
         DOMUS_TRY_VOID(save_snapshot_index(d.index));
     crash_point("snapshot-delete-index-saved");
-    for (const auto& d : intent.disks) {
+    for (const auto& d : intent.disks)
         std::filesystem::remove(d.removed);
-        std::filesystem::remove(d.removed + ".merge");
-    }
     std::filesystem::remove(snapshot_intent_path(entry));
     DOMUS_LOG_INFO("domusd", "domain {}: snapshot \"{}\" deleted, {} bytes merged", entry.domid,
                    intent.name, total);
