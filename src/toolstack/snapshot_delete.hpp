@@ -9,8 +9,10 @@
 // streaming serves them all; committing would write S in place while other images and
 // the monitor read it, and would move a child's data into S's file, so the index would
 // have to rename images. Streaming writes only the children: a frozen child is replaced
-// by a merged copy (renamed over it, so readers of the old file see no change), the
-// active overlay is filled in place by the monitor between guest requests.
+// by a merged copy (renamed over it, so readers of the old file see no change, and a
+// daemon killed while writing it leaves only a stray file, never leaked clusters in a
+// snapshot), the active overlay is filled in place by the monitor, whose image it is,
+// between guest requests (the guest's writes go on; nothing is paused).
 #pragma once
 
 #include <functional>
