@@ -141,6 +141,38 @@ TEST(ImageMerge, ReaderOfTheOldChildKeepsReadingTheSame) {
     EXPECT_EQ(seen, before);
 }
 
+TEST(ImageMerge, SetBackingWithTheSameNameReopensAReplacedFile) {
+    // The monitor's side of deleting an image deeper in its chain: in
+    // top -> mid -> deleted -> lower, mid is replaced by its merged copy over lower; the
+    // open top lets go of the old mid (and so of `deleted`) by reopening the same name.
+    TempDir dir;
+    std::string lower = dir.file("lower.qcow2"), deleted = dir.file("deleted.qcow2"),
+                mid = dir.file("mid.qcow2"), top = dir.file("top.qcow2");
+    ASSERT_TRUE(create_image(lower, kSize, Format::qcow2));
+    write_at(lower, 7 * kCluster, kCluster, 6);
+    ASSERT_TRUE(create_image(deleted, std::nullopt, Format::qcow2, lower, kCluster, Format::qcow2));
+    write_at(deleted, 1 * kCluster, kCluster, 7);
+    ASSERT_TRUE(create_image(mid, std::nullopt, Format::qcow2, deleted, kCluster, Format::qcow2));
+    write_at(mid, 2 * kCluster, kCluster, 8);
+    ASSERT_TRUE(create_image(top, std::nullopt, Format::qcow2, mid, kCluster, Format::qcow2));
+    auto before = contents(top);
+    auto image = Qcow2Image::open(top, Qcow2Options{});
+    ASSERT_TRUE(image) << image.error().message;
+    ASSERT_TRUE(replace_with_merged_copy(mid, lower, Format::qcow2));
+    std::filesystem::remove(deleted);
+    ASSERT_TRUE((*image)->set_backing(mid, Format::qcow2));
+    auto* below = dynamic_cast<Qcow2Image*>((*image)->backing());
+    ASSERT_NE(below, nullptr);
+    EXPECT_EQ(below->header().backing_file, lower);  // the merged copy, not the old file
+    std::vector<std::byte> live(kSize);
+    ASSERT_TRUE((*image)->read(0, live));
+    EXPECT_EQ(live, before);
+    image->reset();
+    EXPECT_EQ(contents(top), before);
+    expect_consistent(top);
+    expect_consistent(mid);
+}
+
 TEST(ImageMerge, ClusterTheChildWroteMeanwhileIsNotOverwritten) {
     Chain chain;
     auto top = Qcow2Image::open(chain.top, Qcow2Options{});
