@@ -1,4 +1,4 @@
-// `domus snapshot create|list|revert DOMAIN [NAME]`: copy-on-write snapshots of a running
+// `domus snapshot create|list|revert|delete DOMAIN [NAME]`: copy-on-write snapshots of a running
 // domain's writable disks (toolstack/snapshot_index.hpp has the model).
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -98,6 +98,38 @@ void add_snapshot_command(CLI::App& app, int& status) {
         }
         std::printf("reverted to %s, domain paused %.2f ms\n", revert->name.c_str(),
                     (*reply)["paused_ms"].get<double>());
+        status = 0;
+    });
+
+    auto remove = std::make_shared<SnapshotOptions>();
+    command = snapshot->add_subcommand(
+        "delete",
+        "Delete snapshot NAME while the domain runs: its data is merged into the images built "
+        "on it (every other snapshot and the disk keep their content), then its file goes");
+    command->add_option("domain", remove->domain, "Domain name or ID")->required();
+    command->add_option("name", remove->name, "Snapshot name")->required();
+    command->callback([remove, &status] {
+        auto reply = daemon_request(
+            {{"op", "snapshot-delete"}, {"domain", remove->domain}, {"name", remove->name}});
+        if (!reply) {
+            status = fail(reply.error());
+            return;
+        }
+        for (const auto& disk : (*reply)["disks"])
+            std::printf(
+                "%s: removed %s, %.1f MiB (%.1f MiB written) merged into %zu "
+                "snapshot(s)%s\n",
+                disk["vdev"].get<std::string>().c_str(), disk["image"].get<std::string>().c_str(),
+                double(disk["bytes"].get<std::uint64_t>()) / (1 << 20),
+                double(disk["written"].get<std::uint64_t>()) / (1 << 20),
+                disk["children_merged"].get<std::size_t>(),
+                disk["active_merged"].get<bool>() ? " and the active overlay" : "");
+        std::printf(
+            "deleted %s: %zu disk(s), %.1f MiB merged, domain paused %.2f ms "
+            "(guest I/O held at most %.2f ms)\n",
+            remove->name.c_str(), (*reply)["disks"].size(),
+            double((*reply)["bytes"].get<std::uint64_t>()) / (1 << 20),
+            (*reply)["paused_ms"].get<double>(), (*reply)["longest_hold_ms"].get<double>());
         status = 0;
     });
 }

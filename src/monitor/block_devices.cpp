@@ -1,13 +1,17 @@
 // BlockDevices: hot-plug and the image swaps behind snapshots.
 #include "monitor/block_devices.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "base/log.hpp"
 #include "monitor/device_host.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/guest_clock.hpp"
+#include "storage/image_merge.hpp"
+#include "storage/qcow2_backing.hpp"
 
 namespace domus::monitor {
 
@@ -107,6 +111,72 @@ Result<double> BlockDevices::replace_images(const std::vector<Replacement>& repl
     if (!was_paused) domain_.unpause();
     if (!outcome) return std::move(outcome).error();
     return paused_ms;
+}
+
+Result<BlockDevices::Rebase> BlockDevices::rebase_image(const std::string& vdev,
+                                                        const std::string& removed,
+                                                        const std::string& backing,
+                                                        storage::Format format) {
+    // One chunk per visit to the device thread: the guest's requests wait at most that long.
+    constexpr std::uint64_t kChunkClusters = 16;
+    std::lock_guard change(change_mutex_);
+    backends::VbdDevice* device;
+    {
+        std::lock_guard lock(mutex_);
+        device = find_locked(vdev);
+    }
+    if (!device) return make_error("the domain has no disk {}", vdev);
+    auto overlay = [&](storage::BlockImage& image) -> Result<storage::Qcow2Image*> {
+        auto* top = dynamic_cast<storage::Qcow2Image*>(&image);
+        if (!top) return make_error("{}: its image is not qcow2", vdev);
+        return top;
+    };
+    auto same = [](const std::string& a, const std::string& b) {
+        return std::filesystem::path(a).lexically_normal() ==
+               std::filesystem::path(b).lexically_normal();
+    };
+    Rebase rebase;
+    std::uint64_t clusters = 0;
+    DOMUS_TRY_VOID(device->with_image([&](storage::BlockImage& image) -> Result<void> {
+        DOMUS_TRY(top, overlay(image));
+        const auto& name = top->header().backing_file;
+        rebase.streamed =
+            !name.empty() && same(storage::resolve_backing_path(top->path(), name), removed);
+        clusters = storage::cluster_count(*top);
+        return {};
+    }));
+    if (!rebase.streamed) {
+        // Nothing to copy: open the chain afresh from the overlay's header.
+        DOMUS_TRY_VOID(device->with_image([&](storage::BlockImage& image) -> Result<void> {
+            DOMUS_TRY(top, overlay(image));
+            if (top->header().backing_file.empty()) return {};
+            DOMUS_TRY(below, storage::backing_format_from_name(top->header().backing_format));
+            return top->set_backing(top->header().backing_file, below);
+        }));
+        return rebase;
+    }
+    for (std::uint64_t first = 0; first < clusters; first += kChunkClusters) {
+        std::uint64_t started = host_monotonic_ns();
+        DOMUS_TRY_VOID(device->with_image([&](storage::BlockImage& image) -> Result<void> {
+            DOMUS_TRY(top, overlay(image));
+            auto* from = dynamic_cast<storage::Qcow2Image*>(top->backing());
+            if (!from || !same(from->path(), removed))
+                return make_error("{}: the overlay's backing file changed during the merge", vdev);
+            DOMUS_TRY(copied, storage::copy_missing_clusters(*from, *top, first, kChunkClusters));
+            rebase.bytes += copied;
+            return {};
+        }));
+        rebase.longest_hold_ms =
+            std::max(rebase.longest_hold_ms, double(host_monotonic_ns() - started) / 1e6);
+    }
+    // Flushed (set_backing flushes first) before the header names `backing`.
+    DOMUS_TRY_VOID(device->with_image([&](storage::BlockImage& image) -> Result<void> {
+        DOMUS_TRY(top, overlay(image));
+        return top->set_backing(backing, format);
+    }));
+    DOMUS_LOG_INFO("vbd", "{}: {} merged into the overlay ({} bytes), now over {}", vdev, removed,
+                   rebase.bytes, backing);
+    return rebase;
 }
 
 std::vector<std::pair<std::string, std::string>> BlockDevices::images() {

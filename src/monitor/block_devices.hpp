@@ -42,6 +42,20 @@ public:
     // Returns how long the vCPUs were paused, in milliseconds.
     Result<double> replace_images(const std::vector<Replacement>& replacements);
 
+    struct Rebase {
+        std::uint64_t bytes = 0;     // data copied into the active overlay
+        bool streamed = false;       // false: its backing file was not `removed`, only reopened
+        double longest_hold_ms = 0;  // the longest the guest's requests waited for one chunk
+    };
+    // Drops image `removed` from disk `vdev`'s chain while the guest runs (a snapshot
+    // delete). When the active overlay's backing file is `removed`: streams what the
+    // overlay lacks from it (a chunk at a time between guest requests, a cluster the
+    // guest wrote meanwhile kept), then rebases the overlay onto `backing` (`format`).
+    // Otherwise (an image further down was replaced by its merged copy, or a repeat)
+    // reopens the overlay's chain, letting go of the files no longer in it. Idempotent.
+    Result<Rebase> rebase_image(const std::string& vdev, const std::string& removed,
+                                const std::string& backing, storage::Format format);
+
     // The image each disk uses now, as (vdev, target), after any change in progress.
     std::vector<std::pair<std::string, std::string>> images();
 

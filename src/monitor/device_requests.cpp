@@ -2,6 +2,7 @@
 #include "monitor/device_requests.hpp"
 
 #include "monitor/domain.hpp"
+#include "storage/qcow2_backing.hpp"
 
 namespace domus::monitor {
 namespace {
@@ -51,6 +52,20 @@ Result<nlohmann::json> replace(BlockDevices& devices, const nlohmann::json& requ
     return nlohmann::json{{"paused_ms", paused_ms}};
 }
 
+Result<nlohmann::json> rebase(BlockDevices& devices, const nlohmann::json& request) {
+    std::string format_name = request.value("backing_format", "qcow2");
+    DOMUS_TRY(format, storage::backing_format_from_name(format_name));
+    std::string removed = request.at("image").get<std::string>();
+    std::string backing = request.at("backing").get<std::string>();
+    if (removed.empty() || backing.empty()) return make_error("no image or backing given");
+    DOMUS_TRY(done, devices.rebase_image(request.at("vdev").get<std::string>(), removed, backing,
+                                         format));
+    return nlohmann::json{{"bytes", done.bytes},
+                          {"streamed", done.streamed},
+                          {"longest_hold_ms", done.longest_hold_ms},
+                          {"paused_ms", 0.0}};
+}
+
 Result<nlohmann::json> images(BlockDevices& devices) {
     nlohmann::json disks = nlohmann::json::array();
     for (const auto& [vdev, target] : devices.images())
@@ -62,7 +77,7 @@ Result<nlohmann::json> images(BlockDevices& devices) {
 
 bool is_device_request(const std::string& op) {
     return op == "block-attach" || op == "block-detach" || op == "disk-replace" ||
-           op == "disk-images";
+           op == "disk-rebase" || op == "disk-images";
 }
 
 nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& request) {
@@ -80,6 +95,8 @@ nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& reque
             reply = detach(*devices, request);
         else if (op == "disk-replace")
             reply = replace(*devices, request);
+        else if (op == "disk-rebase")
+            reply = rebase(*devices, request);
         else if (op == "disk-images")
             reply = images(*devices);
     } catch (const nlohmann::json::exception& error) {

@@ -6,6 +6,9 @@
 //                                                           -> {"ok":true, "forced":bool}
 //   {"op":"disk-replace", "disks":[{"vdev":..., "target":..., "format":...}, ...]}
 //                                                           -> {"ok":true, "paused_ms":x}
+//   {"op":"disk-rebase", "vdev":..., "image":S, "backing":P, "backing_format":"qcow2|raw"}
+//        -> {"ok":true, "bytes":N, "streamed":bool, "longest_hold_ms":x, "paused_ms":0}
+//        (drops S from the disk's chain live: BlockDevices::rebase_image)
 //   {"op":"disk-images"}  -> {"ok":true, "disks":[{"vdev":..., "target":...}, ...]}
 //                            (after any change in progress: for the daemon's recovery)
 #pragma once

@@ -3,6 +3,8 @@
 #include "storage/qcow2_image.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -19,6 +21,7 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open(const std::string& path, Qc
     std::unique_ptr<Qcow2Image> image(new Qcow2Image());
     image->path_ = path;
     image->read_only_ = options.read_only;
+    image->lock_chain_ = options.lock;
     image->fd_ = Fd(::open(path.c_str(), (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
     if (!image->fd_) return errno_error("open " + path);
     int fd = image->fd_.get();
@@ -102,6 +105,48 @@ Result<Qcow2Image::ClusterMapping> Qcow2Image::lookup(std::uint64_t guest_cluste
         return ClusterMapping{Kind::zero, host, copied};
     if (host == 0) return ClusterMapping{Kind::unallocated, 0, false};
     return ClusterMapping{Kind::normal, host, copied};
+}
+
+Result<Qcow2Image::ClusterState> Qcow2Image::cluster_state(std::uint64_t guest_cluster) {
+    DOMUS_TRY(mapping, lookup(guest_cluster));
+    switch (mapping.kind) {
+        case Kind::unallocated:
+            return ClusterState::unallocated;
+        case Kind::zero:
+            return ClusterState::zero;
+        case Kind::normal:
+            return ClusterState::data;
+        case Kind::compressed:
+            break;
+    }
+    return make_error("{}: compressed clusters not supported", path_);
+}
+
+Result<void> Qcow2Image::set_backing(const std::string& backing_name, Format format) {
+    if (read_only_) return make_error("{}: image is read-only", path_);
+    if (backing_name.empty()) return make_error("{}: no backing file given", path_);
+    DOMUS_TRY_VOID(flush());
+    char resolved[PATH_MAX];
+    if (!::realpath(path_.c_str(), resolved)) return errno_error("realpath " + path_);
+    BackingContext context{1, {resolved}, lock_chain_};
+    DOMUS_TRY(chain, open_image_chain(resolve_backing_path(path_, backing_name), format, true,
+                                      std::move(context)));
+    if (chain->size_bytes() < header_.size)
+        return make_error("{}: backing file {} is smaller than the image", path_, backing_name);
+    Qcow2Header next = header_;
+    next.backing_file = backing_name;
+    next.backing_format = format == Format::autodetect ? "" : format_name(format);
+    DOMUS_TRY(encoded, encode_header(next));
+    // Only the bytes up to the end of the name change meaning; the rest of the header
+    // cluster (old extensions past the new end marker) is ignored by every reader.
+    std::size_t used = std::size_t(load_be64(&encoded[8]) + load_be32(&encoded[16]));
+    std::size_t bytes = (used + kSectorSize - 1) & ~std::size_t(kSectorSize - 1);
+    DOMUS_TRY_VOID(write_all(fd_.get(), std::span(encoded).first(bytes), 0));
+    DOMUS_TRY_VOID(sync_data(fd_.get()));
+    header_.backing_file = next.backing_file;
+    header_.backing_format = next.backing_format;
+    backing_ = std::move(chain);
+    return {};
 }
 
 Result<void> Qcow2Image::read(std::uint64_t offset, std::span<std::byte> buffer) {

@@ -56,6 +56,21 @@ public:
 
     const Qcow2Header& header() const { return header_; }
     BlockImage* backing() const { return backing_.get(); }
+    const std::string& path() const { return path_; }
+
+    // What one guest cluster holds in this image itself (the backing file not asked):
+    // what a merge (image_merge.hpp) copies and what it must not overwrite.
+    enum class ClusterState { unallocated, zero, data };
+    Result<ClusterState> cluster_state(std::uint64_t guest_cluster);
+
+    // Rebase in place: the image reads through `backing_name` (as the header stores it:
+    // absolute, or relative to this image's directory; `format` recorded) from now on, on
+    // disk and in memory. The caller guarantees this changes no byte the image reads (every
+    // cluster the old chain supplied and the new one would not is in this image). Order:
+    // flush, open the new chain, rewrite the header's backing fields (one sector write
+    // when they fit in the first 512 bytes, as QEMU's header updates), fdatasync, close
+    // the old chain. The same name again reopens the chain (files replaced under it).
+    Result<void> set_backing(const std::string& backing_name, Format format);
 
 private:
     enum class Kind { unallocated, zero, normal, compressed };
@@ -90,6 +105,7 @@ private:
     std::optional<Qcow2Tables> tables_;
     std::unique_ptr<BlockImage> backing_;
     bool read_only_ = true;
+    bool lock_chain_ = true;         // Qcow2Options::lock, for a chain set_backing() opens
     std::vector<iovec> run_;         // readv/writev scratch: the pieces of one run
     std::vector<std::byte> bounce_;  // writev: one cluster's data on the allocating path
 };

@@ -149,6 +149,8 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = snapshot_list(request);
         else if (op == "snapshot-revert")
             reply = snapshot_revert(request);
+        else if (op == "snapshot-delete")
+            reply = snapshot_delete(request);
         else if (op == "domid" || op == "domname" || op == "console") {
             auto entry = find(request);
             if (!entry) {

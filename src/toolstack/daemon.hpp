@@ -70,6 +70,9 @@ private:
     Result<nlohmann::json> snapshot_create(const nlohmann::json& request);
     Result<nlohmann::json> snapshot_list(const nlohmann::json& request);
     Result<nlohmann::json> snapshot_revert(const nlohmann::json& request);
+    // daemon_snapshot_delete.cpp: the delete, and its finish (also after a restart).
+    Result<nlohmann::json> snapshot_delete(const nlohmann::json& request);
+    Result<nlohmann::json> finish_delete(Entry& entry, const SnapshotIntent& intent);
     // Snapshot operations, crash-safe through their intent (snapshot_journal.hpp).
     std::string snapshot_intent_path(const Entry& entry) const;
     Result<nlohmann::json> switch_disks(Entry& entry, const SnapshotIntent& intent);

@@ -75,8 +75,13 @@ SnapshotIntent::Disk switch_to_overlay(std::size_t disk, const config::DiskSpec&
     config::DiskSpec active = spec;
     active.target = overlay;
     active.format = "qcow2";
-    return {disk, spec.vdev,       std::move(overlay), config::to_disk_spec(active),
-            "",   std::move(index)};
+    SnapshotIntent::Disk step;
+    step.disk = disk;
+    step.vdev = spec.vdev;
+    step.overlay = std::move(overlay);
+    step.spec = config::to_disk_spec(active);
+    step.index = std::move(index);
+    return step;
 }
 
 }  // namespace
@@ -208,6 +213,17 @@ void Daemon::recover_snapshot(Entry& entry) {
     if (!intent || !*intent) {
         if (!intent)
             DOMUS_LOG_ERROR("domusd", "domain {}: {}", entry.domid, intent.error().message);
+        return;
+    }
+    if ((*intent)->operation == "delete") {
+        // Never undone: every prefix of a delete reads the same, so it is finished.
+        auto done = finish_delete(entry, **intent);
+        if (!done)
+            DOMUS_LOG_ERROR("domusd", "domain {}: snapshot delete \"{}\" left unfinished: {}",
+                            entry.domid, (*intent)->name, done.error().message);
+        else
+            DOMUS_LOG_INFO("domusd", "domain {}: snapshot delete \"{}\" completed after a restart",
+                           entry.domid, (*intent)->name);
         return;
     }
     auto reply = device_request(entry, {{"op", "disk-images"}});

@@ -6,6 +6,8 @@
 //
 //   create NAME : the active image becomes snapshot NAME; a new overlay over it is active
 //   revert NAME : a new overlay over snapshot NAME is active; the old active is deleted
+//   delete NAME : NAME's image is merged into the images over it and deleted; the first
+//                 snapshot (the disk as configured) stays (snapshot_delete.hpp)
 #pragma once
 
 #include <cstdint>

@@ -17,7 +17,12 @@ Result<void> write_snapshot_intent(const std::string& path, const SnapshotIntent
                          {"spec", d.spec},
                          {"abandoned", d.abandoned},
                          {"index_dir", d.index.dir},
-                         {"index", snapshot_index_json(d.index)}});
+                         {"index", snapshot_index_json(d.index)},
+                         {"removed", d.removed},
+                         {"backing", d.backing},
+                         {"backing_format", d.backing_format},
+                         {"children", d.children},
+                         {"active_child", d.active_child}});
     nlohmann::json json = {
         {"operation", intent.operation}, {"name", intent.name}, {"disks", disks}};
     return replace_file_durably(path, json.dump(2) + "\n");
@@ -36,10 +41,18 @@ Result<std::optional<SnapshotIntent>> read_snapshot_intent(const std::string& pa
             auto index =
                 snapshot_index_from_json(d.at("index"), d.at("index_dir").get<std::string>());
             if (!index) throw std::runtime_error(index.error().message);
-            intent.disks.push_back(
-                {d.at("disk").get<std::size_t>(), d.at("vdev").get<std::string>(),
-                 d.at("overlay").get<std::string>(), d.at("spec").get<std::string>(),
-                 d.at("abandoned").get<std::string>(), std::move(index).value()});
+            SnapshotIntent::Disk& disk = intent.disks.emplace_back();
+            disk.disk = d.at("disk").get<std::size_t>();
+            disk.vdev = d.at("vdev").get<std::string>();
+            disk.overlay = d.at("overlay").get<std::string>();
+            disk.spec = d.at("spec").get<std::string>();
+            disk.abandoned = d.at("abandoned").get<std::string>();
+            disk.index = std::move(index).value();
+            disk.removed = d.value("removed", "");
+            disk.backing = d.value("backing", "");
+            disk.backing_format = d.value("backing_format", "");
+            disk.children = d.value("children", std::vector<std::string>{});
+            disk.active_child = d.value("active_child", false);
         }
     } catch (const std::exception& error) {
         return make_error("{} is damaged: {}", path, error.what());

@@ -1,11 +1,15 @@
 // SnapshotJournal: the write-ahead record that makes a snapshot operation (create,
-// revert) crash-safe. Its state lives in three places: the monitor (which image each
+// revert, delete) crash-safe. Its state lives in three places: the monitor (which image each
 // disk uses), each disk's index.json and the domain's record. The daemon writes the
 // intent, durably, before it asks the monitor to switch the disks (all or none); then it
 // brings the indexes and the record up to date, deletes what the switch abandoned, and
 // removes the intent. A daemon that died on the way finds the intent when it recovers
 // the domain, asks the monitor which images its disks use, and finishes the operation
 // (the disks switched) or undoes it (they did not): every step is idempotent.
+//
+// A delete has no switch: each of its steps leaves every image reading the same bytes
+// (snapshot_delete.hpp), so a recovering daemon always finishes it, redoing what a
+// child's header shows undone.
 #pragma once
 
 #include <cstddef>
@@ -26,8 +30,14 @@ struct SnapshotIntent {
         std::string spec;       // the disk's DISKSPEC once switched
         std::string abandoned;  // deleted once switched ("": nothing)
         SnapshotIndex index;    // the disk's index once switched
+        // delete only (snapshot_delete.hpp): `overlay` is the active image, unchanged.
+        std::string removed;                // the deleted snapshot's image
+        std::string backing;                // its backing file, its children's afterwards
+        std::string backing_format;         // qcow2 | raw
+        std::vector<std::string> children;  // frozen images over `removed`
+        bool active_child = false;          // the active overlay sits on `removed`
     };
-    std::string operation;  // "create" | "revert"
+    std::string operation;  // "create" | "revert" | "delete"
     std::string name;       // the snapshot's
     std::vector<Disk> disks;
 };

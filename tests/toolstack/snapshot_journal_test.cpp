@@ -21,10 +21,19 @@ SnapshotIntent two_disks() {
     index.next_overlay = 3;
     index.snapshots = {{"s1", "/img/a.qcow2", "qcow2", 5.0}};
     SnapshotIntent intent{"create", "s1", {}};
-    intent.disks.push_back({0, "xvda", index.active, "/img/x,qcow2,xvda,w", "", index});
+    auto disk = [&](std::size_t number, std::string vdev, std::string overlay, std::string spec,
+                    std::string abandoned) {
+        SnapshotIntent::Disk& d = intent.disks.emplace_back();
+        d.disk = number;
+        d.vdev = std::move(vdev);
+        d.overlay = std::move(overlay);
+        d.spec = std::move(spec);
+        d.abandoned = std::move(abandoned);
+        d.index = index;
+    };
+    disk(0, "xvda", index.active, "/img/x,qcow2,xvda,w", "");
     index.dir = "/img/b.raw.snapshots";
-    intent.disks.push_back(
-        {1, "xvdb", "/img/b.raw.snapshots/overlay-1.qcow2", "spec-b", "/img/old.qcow2", index});
+    disk(1, "xvdb", "/img/b.raw.snapshots/overlay-1.qcow2", "spec-b", "/img/old.qcow2");
     return intent;
 }
 
@@ -49,6 +58,30 @@ TEST_F(JournalTest, AnIntentReadsBackAsItWasWritten) {
     EXPECT_EQ(back.disks[1].index.dir, "/img/b.raw.snapshots");
     EXPECT_EQ(back.disks[0].index.snapshots, intent.disks[0].index.snapshots);
     EXPECT_EQ(back.disks[0].index.next_overlay, 3u);
+}
+
+TEST_F(JournalTest, ADeleteIntentKeepsItsMergePlan) {
+    auto intent = two_disks();
+    intent.operation = "delete";
+    auto& d = intent.disks[0];
+    d.removed = "/img/a.qcow2.snapshots/overlay-2.qcow2";
+    d.backing = "/img/a.qcow2.snapshots/overlay-1.qcow2";
+    d.backing_format = "qcow2";
+    d.children = {"/img/a.qcow2.snapshots/overlay-3.qcow2",
+                  "/img/a.qcow2.snapshots/overlay-5.qcow2"};
+    d.active_child = true;
+    ASSERT_TRUE(write_snapshot_intent(path, intent));
+    auto read = read_snapshot_intent(path);
+    ASSERT_TRUE(read && *read) << (read ? "" : read.error().message);
+    const auto& back = (**read).disks[0];
+    EXPECT_EQ((**read).operation, "delete");
+    EXPECT_EQ(back.removed, d.removed);
+    EXPECT_EQ(back.backing, d.backing);
+    EXPECT_EQ(back.backing_format, "qcow2");
+    EXPECT_EQ(back.children, d.children);
+    EXPECT_TRUE(back.active_child);
+    EXPECT_TRUE((**read).disks[1].children.empty());
+    EXPECT_FALSE((**read).disks[1].active_child);
 }
 
 TEST_F(JournalTest, NoIntentIsNothingAndADamagedOneIsAnError) {

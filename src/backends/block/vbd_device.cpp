@@ -155,6 +155,14 @@ Result<void> VbdDevice::prepare_swap(const std::string& target, config::DiskForm
     });
 }
 
+Result<void> VbdDevice::with_image(std::function<Result<void>(storage::BlockImage&)> task) {
+    return run_on_thread([this, &task]() -> Result<void> {
+        if (frozen_) return make_error("{}: a swap is prepared", config_.vdev);
+        DOMUS_TRY_VOID(drain());  // the asynchronous engine's requests in flight
+        return task(*image_);
+    });
+}
+
 Result<void> VbdDevice::commit_swap() {
     return run_on_thread([this]() -> Result<void> {
         if (!frozen_) return make_error("{}: no swap prepared", config_.vdev);

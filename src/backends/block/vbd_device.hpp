@@ -7,6 +7,7 @@
 // device thread, so the ring, BlkBack and the image keep a single owner.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,10 @@ public:
     Result<void> prepare_swap(const std::string& target, config::DiskFormat format);
     Result<void> commit_swap();
     void abort_swap();
+    // Runs `task` with the image served now, on the device thread between two requests
+    // (none in flight): work that must not race the guest's I/O, a chunk at a time (a
+    // snapshot delete streaming into the active overlay). Refused while a swap is prepared.
+    Result<void> with_image(std::function<Result<void>(storage::BlockImage&)> task);
 
 private:
     VbdDevice(std::unique_ptr<BackendHost> host, config::VbdConfig config,
