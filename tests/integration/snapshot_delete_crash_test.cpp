@@ -5,8 +5,6 @@
 // the chain passes `qemu-img check`, and every other snapshot and the domain's disk read
 // exactly as before.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include <fstream>
 #include <map>
@@ -26,37 +24,6 @@ protected:
         if (IsSkipped()) return;
         if (access("/usr/bin/qemu-img", X_OK) != 0)
             GTEST_SKIP() << "skipped: qemu-img not installed (qemu-utils)";
-    }
-
-    // SIGKILLs this run directory's domusd and returns once all its threads are gone (a
-    // zombie leader's other threads may still hold the listening socket) and nothing
-    // listens on its socket, so the next command starts a new daemon.
-    void stop_daemon() {
-        for (pid_t pid : run_dir_processes()) {
-            if (process_name(pid) != "domusd") continue;
-            ::kill(pid, SIGKILL);
-            EXPECT_TRUE(eventually([&] {
-                std::error_code error;
-                std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task",
-                                                          error);
-                return !process_running(pid) &&
-                       (error || std::distance(tasks, std::filesystem::directory_iterator()) <= 1);
-            }));
-        }
-        EXPECT_TRUE(eventually([&] { return !daemon_socket_accepts(); })) << "domusd still listens";
-    }
-
-    bool daemon_socket_accepts() const {
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        std::string path = run_dir_ + "/domusd.sock";
-        if (path.size() >= sizeof(address.sun_path)) return false;
-        std::copy(path.begin(), path.end(), address.sun_path);
-        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool connected =
-            fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-        if (fd >= 0) ::close(fd);
-        return connected;
     }
 
     nlohmann::json index(const std::string& disk) {
@@ -107,7 +74,7 @@ TEST_P(SnapshotDeleteCrashTest, NextDaemonFinishes) {
     auto before = all_contents(disk);
     before.erase("a");
 
-    stop_daemon();
+    kill_daemon();
     auto crashed = run_process({"/usr/bin/env", "DOMUS_CRASH_POINT=" + point, domus_binary(),
                                 "snapshot", "delete", "dc", "a"},
                                std::chrono::seconds(60));
@@ -117,7 +84,7 @@ TEST_P(SnapshotDeleteCrashTest, NextDaemonFinishes) {
                 crashed.err.find("Connection reset by peer") != std::string::npos;
     EXPECT_TRUE(lost) << crashed.err;
     SCOPED_TRACE("the crashed command said: " + crashed.out + crashed.err);
-    stop_daemon();
+    kill_daemon();
 
     // The next command's daemon recovers the domain and finishes the delete.
     auto list = domus({"snapshot", "list", "dc"});
