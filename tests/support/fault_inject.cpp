@@ -9,12 +9,13 @@
 //                                       nothing; eintr also hits fdatasync/fsync
 //                         no_uring      io_uring_queue_init fails with ENOSYS
 //                         no_uring_eperm  ... with EPERM (a seccomp-filtered host)
-//                         uring_short   a readv/writev SQE is cut to fewer iovecs (read/write
-//                                       SQEs to fewer 4 KiB blocks): a short completion
+//                         uring_short   a read(v)/write(v) SQE is cut to fewer bytes (any
+//                                       number; 4 KiB multiples on O_DIRECT): a short completion
 //                         uring_eagain, uring_eintr  an I/O or fsync SQE becomes a NOP that
 //                                       completes with -EAGAIN / -EINTR (IORING_NOP_INJECT_RESULT)
 //                         submit_eagain io_uring_submit returns -EAGAIN, submitting nothing
-//                         seed=N        the random stream (mixed with the pid)
+//                         seed=N        the random stream (mixed with the pid when the
+//                                       configuration comes from the environment)
 // DOMUS_FAULTS_PROCESS  active only in processes whose executable has this base name (the
 //                       preload then passes through the test, domusd, qemu-img, ...)
 // DOMUS_FAULTS_COUNTERS a file of uint64_t counters (fault_inject.h), mapped shared and
@@ -126,7 +127,7 @@ void configure(const char* spec, std::uint64_t seed) {
             if (!known) std::fprintf(stderr, "fault_inject: unknown fault '%s'\n", name.c_str());
         }
     }
-    s.random = seed ^ (std::uint64_t(::getpid()) << 32);
+    s.random = seed;
     for (auto& c : s.local)
         c = 0;
 }
@@ -162,6 +163,8 @@ __attribute__((constructor)) void start() {
     const char* spec = std::getenv("DOMUS_FAULTS");
     if (!spec || !*spec || !process_matches()) return;
     configure(spec, 0);
+    // Each monitor of a run its own stream (a configured test gets the seed as it is).
+    state().random ^= std::uint64_t(::getpid()) << 32;
     if (const char* path = std::getenv("DOMUS_FAULTS_COUNTERS"); path && *path) map_counters(path);
     state().active = true;
     std::fprintf(stderr, "fault_inject: active in pid %d: %s\n", int(::getpid()), spec);
@@ -296,16 +299,29 @@ void mangle_sqes(io_uring* ring) {
             continue;
         }
         if (!io || !roll(kUringShort)) continue;
-        bool vectored = sqe.opcode == IORING_OP_READV || sqe.opcode == IORING_OP_WRITEV;
-        std::uint32_t cut = 0;
-        if (vectored) {
-            cut = std::uint32_t(below(sqe.len));  // fewer iovecs
-        } else {
-            cut = std::uint32_t(below(sqe.len / kDirectBlock) * kDirectBlock);
+        bool direct = is_direct(sqe.fd);
+        if (sqe.opcode == IORING_OP_READ || sqe.opcode == IORING_OP_WRITE) {
+            std::uint64_t cut = below(sqe.len);
+            if (direct) cut -= cut % kDirectBlock;
+            if (cut == 0) continue;
+            bump(DOMUS_FAULT_URING_SHORT);
+            sqe.len = std::uint32_t(cut);
+            continue;
         }
+        // readv/writev: the SQE points at our own copy of the iovecs, cut at any byte (at
+        // a 4 KiB multiple for O_DIRECT). The kernel imports the array when it prepares
+        // the SQE, within io_uring_submit; the copy lives on for many submits after.
+        auto* pieces = reinterpret_cast<const iovec*>(sqe.addr);
+        std::uint64_t cut = below(total(pieces, int(sqe.len)));
+        if (direct) cut -= cut % kDirectBlock;
         if (cut == 0) continue;
         bump(DOMUS_FAULT_URING_SHORT);
-        sqe.len = cut;
+        static std::vector<iovec> copies[1024];
+        static std::atomic<unsigned> next_copy{0};
+        std::vector<iovec>& copy = copies[next_copy.fetch_add(1) % 1024];
+        copy = truncated(pieces, int(sqe.len), cut);
+        sqe.addr = reinterpret_cast<std::uint64_t>(copy.data());
+        sqe.len = std::uint32_t(copy.size());
     }
 }
 
