@@ -20,7 +20,7 @@ crash)
     ninja -C "$build" domus domusd domus-vmm domus-xenstored domus_fault_inject integration_test
     DOMUS_STRESS_KILLS=$kills "$build/bin/integration_test" --gtest_also_run_disabled_tests \
         --gtest_filter="Disks/FaultyCrashTest.DISABLED_ManyKills*/$disks" 2>&1 |
-        tee "$build/stress-crash.log" | grep -E '^(stress |fault_inject counters|\[ *(OK|FAILED|PASSED) )|Failure'
+        tee "$build/stress-crash.log" | grep --line-buffered -E '^(stress |fault_inject counters|\[ *(OK|FAILED|PASSED) )|Failure'
     ;;
 *)
     sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'

@@ -82,7 +82,8 @@ protected:
                            (GetParam() == std::string("direct") ? "direct-io-safe, " : "") +
                            "target=" + disk;
         std::string cfg = config(
-            name, "name = \"" + name + "\"\nkernel = \"" + guest_image("blk_tool") +
+            name, "name = \"" + name + "\"\nkernel = \"" +
+                      (kernel_.empty() ? guest_image("blk_tool") : kernel_) +
                       "\"\nmemory = 64\ndisk = [ '" + spec + "' ]\nextra = \"mode=crashwrite " +
                       "size_mb=" + size_mb + " block_kb=128 flush_mb=4 seed=11\"\n");
         auto r = domus({"create", cfg});
@@ -123,6 +124,17 @@ protected:
         EXPECT_EQ(bad, 0u) << "first bad sector " << first_bad << " of " << flushed << " flushed";
         if (bad_total) *bad_total += bad;
     }
+
+    // A long run boots its own copy of the guest, taken at its start: the shared guest
+    // directory may be rebuilt meanwhile.
+    void use_own_guest_copy() {
+        std::filesystem::create_directories(run_dir_);
+        kernel_ = run_dir_ + "/blk_tool.elf";
+        std::filesystem::copy_file(guest_image("blk_tool"), kernel_,
+                                   std::filesystem::copy_options::overwrite_existing);
+    }
+
+    std::string kernel_;  // the guest to boot; empty: the shared one
 
     // SIGKILL to the monitor; returns once it is gone (its image locks with it).
     void kill_monitor(pid_t pid) {
@@ -185,6 +197,7 @@ TEST_P(CrashConsistencyTest, DISABLED_ManyKillsUnderCpuAndMemoryPressureLoseNoth
     const char* configured = std::getenv("DOMUS_STRESS_KILLS");
     const int kills = configured ? std::atoi(configured) : 300;
     std::mt19937 random(std::random_device{}());
+    use_own_guest_copy();
     Pressure pressure;
     for (int i = 0; i < kills && !HasFailure(); ++i) {
         SCOPED_TRACE("kill " + std::to_string(i));
@@ -318,6 +331,7 @@ TEST_P(FaultyCrashTest, DISABLED_ManyKillsWithFaultsUnderPressureLoseNothingFlus
     const char* configured = std::getenv("DOMUS_STRESS_KILLS");
     const int kills = configured ? std::atoi(configured) : 300;
     std::mt19937 random(std::random_device{}());
+    use_own_guest_copy();
     Pressure pressure;
     std::uint64_t rounds = 0, killed = 0, bad = 0, flushed_total = 0;
     for (int i = 0; i < kills && !HasFailure(); ++i) {
