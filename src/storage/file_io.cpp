@@ -1,6 +1,8 @@
-// pread/pwrite loops and fdatasync with errno-carrying errors.
+// pread/pwrite loops and fdatasync with errno-carrying errors; short transfers are
+// continued, EINTR and EAGAIN retried.
 #include "storage/file_io.hpp"
 
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,13 +14,31 @@
 
 namespace domus::storage {
 
+namespace {
+
+// Whether a failed call is to be made again. EINTR: a signal came before anything moved.
+// EAGAIN: the kernel could not do it without waiting just now (a descriptor opened
+// O_NONBLOCK, a short-lived shortage); neither says anything about the data, so neither
+// may become an I/O error. EAGAIN only a bounded number of times in a row (yielding in
+// between), so a descriptor that will never be ready cannot spin us forever.
+bool try_again(int error, int& eagain_in_a_row) {
+    constexpr int kMaxEagainInARow = 1000;
+    if (error == EINTR) return true;
+    if (error != EAGAIN || ++eagain_in_a_row > kMaxEagainInARow) return false;
+    ::sched_yield();
+    return true;
+}
+
+}  // namespace
+
 Result<std::size_t> read_some(int fd, std::span<std::byte> buffer, std::uint64_t offset) {
     std::size_t done = 0;
+    int eagain = 0;
     while (done < buffer.size()) {
         ssize_t n = ::pread(fd, buffer.data() + done, buffer.size() - done,
                             static_cast<off_t>(offset + done));
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (try_again(errno, eagain)) continue;
             return errno_error(fmt::format("pread at {:#x}", offset + done));
         }
         if (n == 0) break;
@@ -39,12 +59,13 @@ namespace {
 
 // preadv/pwritev until `pieces` is empty; stops early only at end of file (reads).
 Result<void> transfer_v(int fd, std::vector<iovec>& pieces, std::uint64_t offset, bool write) {
+    int eagain = 0;
     while (!pieces.empty()) {
         int count = int(std::min<std::size_t>(pieces.size(), IOV_MAX));
         ssize_t n = write ? ::pwritev(fd, pieces.data(), count, off_t(offset))
                           : ::preadv(fd, pieces.data(), count, off_t(offset));
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (try_again(errno, eagain)) continue;
             return errno_error(fmt::format("{} at {:#x}", write ? "pwritev" : "preadv", offset));
         }
         if (n == 0) {
@@ -70,11 +91,12 @@ Result<void> write_all_v(int fd, std::vector<iovec>& pieces, std::uint64_t offse
 
 Result<void> write_all(int fd, std::span<const std::byte> data, std::uint64_t offset) {
     std::size_t done = 0;
+    int eagain = 0;
     while (done < data.size()) {
         ssize_t n =
             ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (try_again(errno, eagain)) continue;
             return errno_error(fmt::format("pwrite at {:#x}", offset + done));
         }
         if (n == 0) return make_error("pwrite at {:#x} wrote nothing", offset + done);

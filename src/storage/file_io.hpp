@@ -1,5 +1,5 @@
-// Whole-buffer pread/pwrite loops: the kernel may transfer less than asked, and EINTR
-// must not turn into an I/O error.
+// Whole-buffer pread/pwrite loops: the kernel may transfer less than asked, and EINTR or
+// EAGAIN must not turn into an I/O error.
 #pragma once
 
 #include <cstddef>

@@ -2,6 +2,7 @@
 #include "storage/uring_queue.hpp"
 
 #include <liburing.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 
 #include <cerrno>
@@ -95,10 +96,16 @@ Result<void> UringQueue::queue_fsync(int fd, bool data_only, std::uint64_t tag) 
 }
 
 Result<unsigned> UringQueue::submit() {
+    // EAGAIN: the kernel could not allocate for the requests just now and took none.
+    // Try again (a bounded number of times, yielding): a caller that waits for the
+    // completion may have no other event coming that would make it submit again.
+    constexpr int kMaxEagainInARow = 1000;
     int rc;
+    int eagain = 0;
     do {
         rc = io_uring_submit(ring_.get());
-    } while (rc == -EINTR);
+        if (rc == -EAGAIN && ++eagain <= kMaxEagainInARow) ::sched_yield();
+    } while (rc == -EINTR || (rc == -EAGAIN && eagain <= kMaxEagainInARow));
     if (rc < 0) return errno_error("io_uring_submit", -rc);
     in_flight_ += static_cast<unsigned>(rc);
     return static_cast<unsigned>(rc);

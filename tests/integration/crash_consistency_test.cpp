@@ -10,10 +10,12 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "fault_inject.h"
 #include "toolstack_fixture.hpp"
 
 namespace domus::test {
@@ -43,8 +45,12 @@ protected:
     void SetUp() override {
         ToolstackTest::SetUp();
         if (IsSkipped()) return;
+        before_daemon();
         ASSERT_EQ(domus({"info"}).status, 0);
     }
+
+    // Runs before domusd starts (its environment is the monitors' environment).
+    virtual void before_daemon() {}
 
     pid_t monitor_pid() {
         for (pid_t pid : run_dir_processes()) {
@@ -60,8 +66,9 @@ protected:
     }
 
     // The image format of this run's disk ("direct" is a raw disk opened with O_DIRECT).
+    // ("raw-sync" is a raw disk too; the faulty tests run it without io_uring.)
     static std::string image_format() {
-        return GetParam() == std::string("direct") ? "raw" : GetParam();
+        return GetParam() == std::string("qcow2") ? "qcow2" : "raw";
     }
 
     // Starts domain `name` writing `size_mb` of the pattern to a new `disk`; its domid.
@@ -75,7 +82,8 @@ protected:
                            (GetParam() == std::string("direct") ? "direct-io-safe, " : "") +
                            "target=" + disk;
         std::string cfg = config(
-            name, "name = \"" + name + "\"\nkernel = \"" + guest_image("blk_tool") +
+            name, "name = \"" + name + "\"\nkernel = \"" +
+                      (kernel_.empty() ? guest_image("blk_tool") : kernel_) +
                       "\"\nmemory = 64\ndisk = [ '" + spec + "' ]\nextra = \"mode=crashwrite " +
                       "size_mb=" + size_mb + " block_kb=128 flush_mb=4 seed=11\"\n");
         auto r = domus({"create", cfg});
@@ -87,7 +95,9 @@ protected:
 
     // After the kill: the image passes qemu-img check (leaks allowed, as after a QEMU
     // crash) and its first `flushed` sectors carry the pattern.
-    void expect_flushed_data_intact(const std::string& disk, std::uint64_t flushed) {
+    // `bad_total`, when given, adds the sectors that did not match.
+    void expect_flushed_data_intact(const std::string& disk, std::uint64_t flushed,
+                                    std::uint64_t* bad_total = nullptr) {
         const std::string format = image_format();
         if (format == "qcow2") {  // raw has no metadata to check
             // Exit 3: clusters allocated for writes that never got their L2 entry are leaked
@@ -112,7 +122,19 @@ protected:
             if (!sector_matches(sector.data(), s) && bad++ == 0) first_bad = s;
         }
         EXPECT_EQ(bad, 0u) << "first bad sector " << first_bad << " of " << flushed << " flushed";
+        if (bad_total) *bad_total += bad;
     }
+
+    // A long run boots its own copy of the guest, taken at its start: the shared guest
+    // directory may be rebuilt meanwhile.
+    void use_own_guest_copy() {
+        std::filesystem::create_directories(run_dir_);
+        kernel_ = run_dir_ + "/blk_tool.elf";
+        std::filesystem::copy_file(guest_image("blk_tool"), kernel_,
+                                   std::filesystem::copy_options::overwrite_existing);
+    }
+
+    std::string kernel_;  // the guest to boot; empty: the shared one
 
     // SIGKILL to the monitor; returns once it is gone (its image locks with it).
     void kill_monitor(pid_t pid) {
@@ -175,6 +197,7 @@ TEST_P(CrashConsistencyTest, DISABLED_ManyKillsUnderCpuAndMemoryPressureLoseNoth
     const char* configured = std::getenv("DOMUS_STRESS_KILLS");
     const int kills = configured ? std::atoi(configured) : 300;
     std::mt19937 random(std::random_device{}());
+    use_own_guest_copy();
     Pressure pressure;
     for (int i = 0; i < kills && !HasFailure(); ++i) {
         SCOPED_TRACE("kill " + std::to_string(i));
@@ -197,6 +220,155 @@ TEST_P(CrashConsistencyTest, DISABLED_ManyKillsUnderCpuAndMemoryPressureLoseNoth
 
 INSTANTIATE_TEST_SUITE_P(Formats, CrashConsistencyTest,
                          ::testing::Values("raw", "qcow2", "direct"));
+
+// The same crash test with the kernel misbehaving under the monitor: the fault-injection
+// shim (tests/support/fault_inject.cpp), preloaded into domus-vmm only, cuts transfers
+// short, fails them with EAGAIN/EINTR (inline and in io_uring completions), refuses
+// io_uring submits and, for "raw-sync", io_uring itself. Every flushed sector must still
+// be there, and the guest must never see an I/O error (it would stop writing: blk_tool
+// FAIL, and data/flushed would stop growing).
+class FaultyCrashTest : public CrashConsistencyTest {
+protected:
+    static constexpr const char* kFaults =
+        "short:0.2,eagain:0.1,eintr:0.1,uring_short:0.2,uring_eagain:0.05,uring_eintr:0.05,"
+        "submit_eagain:0.05";
+
+    void SetUp() override {
+#if defined(__SANITIZE_ADDRESS__)
+        GTEST_SKIP() << "the preloaded shim cannot come before the ASan runtime";
+#endif
+        CrashConsistencyTest::SetUp();
+    }
+
+    void before_daemon() override {
+        std::filesystem::create_directories(run_dir_);
+        counters_ = run_dir_ + "/fault-counters";
+        std::string spec = kFaults;
+        if (GetParam() == std::string("raw-sync")) spec += ",no_uring";
+        if (const char* seed = std::getenv("DOMUS_FAULTS_SEED"))
+            spec += ",seed=" + std::string(seed);
+        ::setenv("LD_PRELOAD", DOMUS_FAULT_INJECT_LIB, 1);
+        ::setenv("DOMUS_FAULTS", spec.c_str(), 1);
+        ::setenv("DOMUS_FAULTS_PROCESS", "domus-vmm", 1);
+        ::setenv("DOMUS_FAULTS_COUNTERS", counters_.c_str(), 1);
+    }
+
+    void TearDown() override {
+        for (const char* name :
+             {"LD_PRELOAD", "DOMUS_FAULTS", "DOMUS_FAULTS_PROCESS", "DOMUS_FAULTS_COUNTERS"})
+            ::unsetenv(name);
+        CrashConsistencyTest::TearDown();
+    }
+
+    // The shim's counters, summed over every monitor of this test.
+    std::vector<std::uint64_t> counters() {
+        std::vector<std::uint64_t> values(DOMUS_FAULT_COUNTERS);
+        std::ifstream in(counters_, std::ios::binary);
+        in.read(reinterpret_cast<char*>(values.data()), std::streamsize(values.size() * 8));
+        return values;
+    }
+
+    void print_counters() {
+        auto values = counters();
+        std::cout << "fault_inject counters (" << GetParam() << "):";
+        for (int i = 0; i < DOMUS_FAULT_COUNTERS; ++i)
+            std::cout << " " << domus_fault_counter_names[i] << "=" << values[i];
+        std::cout << std::endl;
+    }
+
+    // The faults this disk's data path must have met, and that the calls went through
+    // the interposed symbols at all.
+    void expect_faults_exercised() {
+        auto c = counters();
+        EXPECT_GT(c[DOMUS_CALLS_FDATASYNC] + c[DOMUS_CALLS_URING_SQES], 0u) << "shim not active";
+        std::string disk = GetParam();
+        if (disk == "raw" || disk == "direct") {
+            EXPECT_GT(c[DOMUS_CALLS_URING_SUBMIT], 0u);
+            EXPECT_GT(c[DOMUS_FAULT_URING_SHORT], 0u);
+            EXPECT_GT(c[DOMUS_FAULT_URING_EAGAIN] + c[DOMUS_FAULT_URING_EINTR], 0u);
+            EXPECT_GT(c[DOMUS_FAULT_SUBMIT_EAGAIN], 0u);
+        } else {
+            EXPECT_GT(c[DOMUS_FAULT_SHORT], 0u);
+            EXPECT_GT(c[DOMUS_FAULT_EAGAIN], 0u);
+            EXPECT_GT(c[DOMUS_FAULT_EINTR], 0u);
+        }
+        if (disk == "raw-sync") {
+            EXPECT_GT(c[DOMUS_FAULT_NO_URING], 0u);
+            EXPECT_EQ(c[DOMUS_CALLS_URING_SUBMIT], 0u);
+        }
+    }
+
+    // The guest never reported an I/O error on its console (in the monitor's log).
+    void expect_no_guest_failure(const std::string& domid) {
+        std::ifstream in(run_dir_ + "/domains/" + domid + "/vmm.log");
+        std::string line;
+        while (std::getline(in, line))
+            EXPECT_EQ(line.find("blk_tool: FAIL"), std::string::npos) << line;
+    }
+
+    std::string counters_;
+};
+
+// Default suite: one short round per disk kind, a few seconds each.
+TEST_P(FaultyCrashTest, KernelFaultsUnderTheMonitorLoseNothingFlushed) {
+    std::string disk = run_dir_ + "/faulty." + image_format();
+    std::string domid = start_writer("fw", disk, "256");
+    pid_t pid = monitor_pid();
+    ASSERT_GT(pid, 0);
+    ASSERT_TRUE(
+        eventually([&] { return flushed_sectors(domid) >= 24 * 2048; }, std::chrono::seconds(30)));
+    std::uint64_t flushed = flushed_sectors(domid);
+    kill_monitor(pid);
+    expect_no_guest_failure(domid);
+    expect_flushed_data_intact(disk, flushed);
+    print_counters();
+    expect_faults_exercised();
+}
+
+// Opt-in stress (scripts/stress.sh crash [KILLS]): many kills of a faulty monitor under CPU
+// and memory pressure; DOMUS_STRESS_KILLS kills per disk kind (default 300).
+TEST_P(FaultyCrashTest, DISABLED_ManyKillsWithFaultsUnderPressureLoseNothingFlushed) {
+    const char* configured = std::getenv("DOMUS_STRESS_KILLS");
+    const int kills = configured ? std::atoi(configured) : 300;
+    std::mt19937 random(std::random_device{}());
+    use_own_guest_copy();
+    Pressure pressure;
+    std::uint64_t rounds = 0, killed = 0, bad = 0, flushed_total = 0;
+    for (int i = 0; i < kills && !HasFailure(); ++i) {
+        SCOPED_TRACE("kill " + std::to_string(i));
+        ++rounds;
+        std::string disk = run_dir_ + "/stress." + image_format();
+        std::string domid = start_writer("fw" + std::to_string(i), disk, "512");
+        pid_t pid = monitor_pid();
+        ASSERT_GT(pid, 0);
+        std::uint64_t wanted = std::uniform_int_distribution<std::uint64_t>(0, 64)(random) * 2048;
+        ASSERT_TRUE(eventually([&] { return flushed_sectors(domid) >= wanted; },
+                               std::chrono::seconds(120)));
+        // Not synchronisation: a random point in the stream for the kill.
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(std::uniform_int_distribution<int>(0, 20000)(random)));
+        std::uint64_t flushed = flushed_sectors(domid);
+        kill_monitor(pid);
+        ++killed;
+        expect_no_guest_failure(domid);
+        expect_flushed_data_intact(disk, flushed, &bad);
+        flushed_total += flushed;
+        std::filesystem::remove(disk);
+    }
+    std::cout << "stress " << GetParam() << ": rounds=" << rounds << " kills=" << killed
+              << " bad_sectors=" << bad << " flushed_sectors_checked=" << flushed_total
+              << std::endl;
+    print_counters();
+    expect_faults_exercised();
+}
+
+INSTANTIATE_TEST_SUITE_P(Disks, FaultyCrashTest,
+                         ::testing::Values("raw", "qcow2", "direct", "raw-sync"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                             std::string name = info.param;
+                             std::replace(name.begin(), name.end(), '-', '_');
+                             return name;
+                         });
 
 }  // namespace
 }  // namespace domus::test

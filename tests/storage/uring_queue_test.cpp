@@ -12,6 +12,7 @@
 #include <set>
 
 #include "base/fd.hpp"
+#include "fault_inject.h"
 #include "test_files.hpp"
 
 namespace domus::storage {
@@ -141,6 +142,33 @@ TEST(UringQueue, FullSubmissionQueueIsAnError) {
     ASSERT_TRUE(queue->submit());
     for (int i = 0; i < queued; ++i)
         ASSERT_TRUE(queue->wait());
+}
+
+// io_uring_submit may fail with EAGAIN (the kernel is short of memory for requests) and
+// submit nothing: submit() tries again rather than leave the operation queued with no
+// completion or doorbell to come that would submit it later.
+TEST(UringQueue, SubmitRetriesEagain) {
+    auto queue = UringQueue::create(8);
+    if (!queue) GTEST_SKIP() << "io_uring unavailable: " << queue.error().message;
+    testing::TempDir dir;
+    Fd fd(::open(dir.file("data").c_str(), O_RDWR | O_CREAT, 0600));
+    ASSERT_TRUE(fd);
+    auto data = testing::pattern(0, 4096, 4);
+    struct Faults {
+        Faults() { domus_faults_configure("submit_eagain:0.5,seed=3"); }
+        ~Faults() { domus_faults_configure(nullptr); }
+    } faults;
+    for (std::uint64_t tag = 0; tag < 50; ++tag) {
+        ASSERT_TRUE(queue->queue_write(fd.get(), data, tag * 4096, tag));
+        auto submitted = queue->submit();
+        ASSERT_TRUE(submitted) << submitted.error().message;
+        EXPECT_EQ(*submitted, 1u);
+        auto done = queue->wait();
+        ASSERT_TRUE(done);
+        EXPECT_EQ(done->tag, tag);
+        EXPECT_EQ(done->result, 4096);
+    }
+    EXPECT_GT(domus_faults_count(DOMUS_FAULT_SUBMIT_EAGAIN), 0u);
 }
 
 }  // namespace

@@ -187,6 +187,7 @@ private:
     std::size_t reap();
     void op_done(std::uint64_t tag, std::int32_t result);
     bool finish_through_image(Slot& s);
+    void granted_pieces(Slot& s);  // s.pieces = every granted segment, in request order
     void finish(std::uint32_t slot);
     void wait_for_all_io() noexcept;
 

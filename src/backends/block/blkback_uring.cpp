@@ -204,12 +204,7 @@ void BlkBack::start_transfer(std::uint32_t slot) {
     Slot& s = slots_[slot];
     s.phase = Slot::Phase::transferring;
     s.offset = s.request.sector * storage::kSectorSize;
-    s.pieces.clear();
-    for (std::size_t i = 0; i < s.request.segments.size(); ++i) {
-        const BlkSegment& segment = s.request.segments[i];
-        auto bytes = s.data[i].subspan(segment.offset, segment.length);
-        storage::io_append(s.pieces, bytes.data(), bytes.size());
-    }
+    granted_pieces(s);
     if (s.pieces.empty() || transfer_inline(s)) return;
     if (!aligned(s)) {
         // O_DIRECT cannot take these pages (a segment at a sector offset in its page):
@@ -320,7 +315,15 @@ void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
     Slot& s = slots_[slot];
     --s.ops;
     --ops_;
-    if (result < 0) {
+    if (result == -EAGAIN || result == -EINTR) {
+        // Not done, but not an I/O error either: the kernel may do it when asked again.
+        // Finished here, synchronously, as the rest of a short transfer is.
+        bool done = op == kFsyncOp ? bool(image_.flush()) : finish_through_image(s);
+        if (!done) {
+            s.failed = true;
+            ++stats_.io_errors;
+        }
+    } else if (result < 0) {
         s.failed = true;
         ++stats_.io_errors;
         static log::RateLimit limit;
@@ -341,15 +344,27 @@ void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
 }
 
 bool BlkBack::finish_through_image(Slot& s) {
-    for (const iovec& piece : s.pieces) {
-        std::span<std::byte> bytes{static_cast<std::byte*>(piece.iov_base), piece.iov_len};
-        bool done = is_write(s.request) ? bool(image_.write(s.offset, bytes))
-                                        : bool(image_.read(s.offset, bytes));
-        if (!done) return false;
-        s.offset += piece.iov_len;
-    }
+    // The kernel may stop anywhere, even inside a sector, but the image moves whole
+    // sectors: go back to the start of the sector the transfer stopped in and move the
+    // rest from there. Moving the same bytes twice is harmless, for reads and writes.
+    std::uint64_t start = s.request.sector * storage::kSectorSize;
+    std::uint64_t done = (s.offset - start) / storage::kSectorSize * storage::kSectorSize;
+    granted_pieces(s);
+    storage::io_advance(s.pieces, std::size_t(done));
+    s.offset = start + done;
+    bool moved = is_write(s.request) ? bool(image_.writev(s.offset, s.pieces))
+                                     : bool(image_.readv(s.offset, s.pieces));
     s.pieces.clear();
-    return true;
+    return moved;
+}
+
+void BlkBack::granted_pieces(Slot& s) {
+    s.pieces.clear();
+    for (std::size_t i = 0; i < s.request.segments.size(); ++i) {
+        const BlkSegment& segment = s.request.segments[i];
+        auto bytes = s.data[i].subspan(segment.offset, segment.length);
+        storage::io_append(s.pieces, bytes.data(), bytes.size());
+    }
 }
 
 void BlkBack::finish(std::uint32_t slot) {
