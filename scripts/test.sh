@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set up and build, run unit and integration tests (CTest),
-# then the unit and integration tests again with host code under ASan/UBSan.
+# then the unit and integration tests again with host code under ASan/UBSan (clang), with
+# a short smoke run of every fuzz harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,12 @@ run_ctest() {
 
 scripts/setup.sh build
 run_ctest build
-# Sanitizer configuration: host code only (guests are the same images from build/).
-scripts/setup.sh build-asan -DDOMUS_SANITIZE=ON -DDOMUS_BUILD_GUEST=OFF \
-    -DDOMUS_GUEST_DIR="$PWD/build/guest"
+# Sanitizer configuration: host code only (guests are the same images from build/),
+# built with clang so that it also builds the libFuzzer harnesses (tests/fuzz), whose
+# fuzz.<name> smoke tests run in its ctest. A build-asan made by GCC is made again.
+if [ -f build-asan/CMakeCache.txt ] && ! grep -q '^DOMUS_FUZZ:BOOL=ON' build-asan/CMakeCache.txt; then
+    rm -rf build-asan
+fi
+CC=clang CXX=clang++ scripts/setup.sh build-asan -DDOMUS_SANITIZE=ON -DDOMUS_FUZZ=ON \
+    -DDOMUS_BUILD_GUEST=OFF -DDOMUS_GUEST_DIR="$PWD/build/guest"
 run_ctest build-asan

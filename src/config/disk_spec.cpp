@@ -26,6 +26,15 @@ int disk_index(std::string_view letters) {
     return index - 1;
 }
 
+// xl's deprecated backend prefixes of a target ("phy:/dev/sda"): one is dropped.
+constexpr std::string_view kTargetPrefixes[] = {"phy:", "file:", "tap:aio:", "aio:", "qdisk:"};
+
+bool has_target_prefix(std::string_view target) {
+    for (std::string_view prefix : kTargetPrefixes)
+        if (target.starts_with(prefix)) return true;
+    return false;
+}
+
 }  // namespace
 
 Result<std::uint32_t> vbd_number(std::string_view vdev) {
@@ -130,8 +139,12 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
             if (value.empty()) continue;  // empty = default
         }
         if (key == "target") {
-            for (std::string_view prefix : {"phy:", "file:", "tap:aio:", "aio:", "qdisk:"})
-                if (value.starts_with(prefix)) value = value.substr(prefix.size());
+            for (std::string_view prefix : kTargetPrefixes) {
+                if (value.starts_with(prefix)) {
+                    value = value.substr(prefix.size());
+                    break;  // only one, as xl: "file:aio:x" names "aio:x"
+                }
+            }
             spec.target = value;
         } else if (key == "format") {
             if (!parse_disk_format(value))
@@ -169,9 +182,11 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
 }
 
 std::string to_disk_spec(const DiskSpec& spec) {
+    // A target that starts like a prefix gets one more, so that it reads back whole.
     return "format=" + spec.format + ", vdev=" + spec.vdev +
            ", access=" + (spec.read_only ? "ro" : "rw") + (spec.discard ? "" : ", no-discard") +
-           (spec.direct_io ? ", direct-io-safe" : "") + ", target=" + spec.target;
+           (spec.direct_io ? ", direct-io-safe" : "") +
+           ", target=" + (has_target_prefix(spec.target) ? "file:" : "") + spec.target;
 }
 
 }  // namespace domus::config

@@ -24,7 +24,6 @@ constexpr std::uint64_t kCr4Pae = 1ull << 5, kCr4Osfxsr = 1ull << 9, kCr4Osxmmex
 constexpr std::uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10;
 // The host's user selectors: the only ones iretq accepts on this KVM (DESIGN.md).
 constexpr std::uint16_t kUserCode = 0x33, kUserData = 0x2b;
-constexpr std::uint64_t kRflagsBoot = 0x3202;  // IOPL=3, IF, reserved bit 1
 
 const kvm_cpuid_entry2* find_cpuid(const kvm::System& kvm, std::uint32_t function,
                                    std::uint32_t index) {

@@ -156,7 +156,10 @@ Result<ImageLock> ImageLock::acquire(int fd, const std::string& path, LockPermis
     if (::fstat(fd, &st) != 0) return errno_error("fstat " + path);
     ImageLockTable::Key key{st.st_dev, st.st_ino};
     std::lock_guard guard(table.mutex_);
-    auto [it, inserted] = table.files_.try_emplace(key);
+    // Not a structured binding: clang 14 cannot capture one in the lambdas below.
+    const auto emplaced = table.files_.try_emplace(key);
+    const auto it = emplaced.first;
+    const bool inserted = emplaced.second;
     ImageLockTable::File& file = it->second;
     if (inserted) {
         // A description of our own, read-only, holding nothing but the lock bytes: the

@@ -50,7 +50,9 @@ Result<void> EventLoop::run() {
             return errno_error("epoll_wait");
         }
         for (int i = 0; i < n && !stopping_; ++i) {
-            auto it = entries_.find(events[i].data.u64);
+            // A copy: epoll_event is packed, so its u64 is misaligned for a reference.
+            const Token token = events[i].data.u64;
+            auto it = entries_.find(token);
             if (it == entries_.end()) continue;  // removed by an earlier handler
             // Copy: the handler may remove its own entry while it runs.
             Handler handler = it->second.handler;

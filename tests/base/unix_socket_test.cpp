@@ -52,8 +52,9 @@ TEST_F(UnixSocketTest, SendAllAndReceiveAllCarryABufferWhole) {
     std::string message(300000, 'x');  // more than one socket buffer
     message.back() = 'y';
     std::string received(message.size(), '\0');
-    std::thread reader(
-        [&] { ASSERT_TRUE(receive_all(server.get(), received.data(), received.size())); });
+    std::thread reader([&, fd = server.get()] {  // clang 14 cannot capture a binding
+        ASSERT_TRUE(receive_all(fd, received.data(), received.size()));
+    });
     EXPECT_TRUE(send_all(client.get(), message));
     reader.join();
     EXPECT_EQ(received, message);

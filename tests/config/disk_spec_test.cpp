@@ -75,5 +75,30 @@ TEST(DiskSpec, RoundTrip) {
     EXPECT_EQ(*spec, *again);
 }
 
+// xl strips one deprecated prefix; stripping each known one in a fixed order instead made
+// the result depend on that order ("file:aio:x" lost two, "aio:file:x" one).
+TEST(DiskSpec, OnlyOneTargetPrefixIsStripped) {
+    auto a = parse_disk_spec("vdev=xvda, target=file:aio:x");
+    auto b = parse_disk_spec("vdev=xvda, target=aio:file:x");
+    auto c = parse_disk_spec("vdev=xvda, target=tap:aio:x");
+    ASSERT_TRUE(a && b && c);
+    EXPECT_EQ(a->target, "aio:x");
+    EXPECT_EQ(b->target, "file:x");
+    EXPECT_EQ(c->target, "x");
+}
+
+// Found by the disk_spec fuzzer (tests/fuzz/corpus/disk_spec/crash-prefixes): a target
+// that itself starts like a prefix lost it when written back and read again.
+TEST(DiskSpec, ATargetThatStartsLikeAPrefixRoundTrips) {
+    for (const char* text : {"aio:\",,d1p4, target=file:phy:aio:aio:d",
+                             "vdev=xvda, target=file:phy:x", "vdev=xvda, target=file:file:"}) {
+        auto spec = parse_disk_spec(text);
+        ASSERT_TRUE(spec) << text << ": " << spec.error().message;
+        auto again = parse_disk_spec(to_disk_spec(*spec));
+        ASSERT_TRUE(again) << to_disk_spec(*spec) << ": " << again.error().message;
+        EXPECT_EQ(*spec, *again) << text << " -> " << to_disk_spec(*spec);
+    }
+}
+
 }  // namespace
 }  // namespace domus::config

@@ -55,9 +55,9 @@ TEST_P(Qcow2Random, MatchesModel) {
     }
 
     std::mt19937_64 rng(seed);
-    auto open = [&] {
+    auto open = [&, cache = 4 * cluster_size] {  // clang 14 cannot capture a binding
         // A small cache so eviction paths run too.
-        auto image = Qcow2Image::open(path, Qcow2Options{false, 4 * cluster_size});
+        auto image = Qcow2Image::open(path, Qcow2Options{false, cache});
         EXPECT_TRUE(image) << image.error().message;
         return std::move(*image);
     };
