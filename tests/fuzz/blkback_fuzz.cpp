@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "../backends/block/fake_data_path_host.hpp"
 #include "backends/block/blkback.hpp"
 #include "fuzz_input.hpp"
 
@@ -27,49 +28,10 @@ namespace {
 constexpr std::size_t kPages = 16;                  // grant refs 0..15 are valid
 constexpr std::uint64_t kDiskBytes = 256ull << 10;  // 512 sectors
 
-// Grants are pages of one buffer; any other ref is refused, as a grant table would.
-class FakeHost final : public DataPathHost {
+// Grants are pages of one buffer (tests/backends/block/fake_data_path_host.hpp).
+class FakeHost final : public fakes::FakeDataPathHost {
 public:
-    FakeHost() : memory_(static_cast<std::byte*>(std::aligned_alloc(4096, kPages * 4096))) {
-        std::memset(memory_.get(), 0, kPages * 4096);
-    }
-    Result<void> map_grants(std::span<const grant_ref_t> refs, bool,
-                            std::unique_ptr<MappedPages>& pages) override {
-        if (!pages) pages = std::make_unique<Pages>(live);
-        auto& mine = static_cast<Pages&>(*pages);
-        mine.release();
-        for (grant_ref_t ref : refs)
-            if (ref >= kPages) return make_error("bad gref {}", ref);
-        for (grant_ref_t ref : refs)
-            mine.pages.push_back(page(ref));
-        live += int(refs.size());
-        return {};
-    }
-    void notify_frontend() override {}
-    std::span<std::byte> page(std::size_t i) { return {memory_.get() + i * 4096, 4096}; }
-
-    int live = 0;  // mappings not yet released
-
-private:
-    class Pages final : public MappedPages {
-    public:
-        explicit Pages(int& live) : live_(live) {}
-        ~Pages() override { release(); }
-        std::size_t size() const noexcept override { return pages.size(); }
-        std::span<std::byte> page(std::size_t i) const noexcept override { return pages[i]; }
-        void release() noexcept override {
-            live_ -= int(pages.size());
-            pages.clear();
-        }
-        std::vector<std::span<std::byte>> pages;
-
-    private:
-        int& live_;
-    };
-    struct Free {
-        void operator()(std::byte* p) const { std::free(p); }
-    };
-    std::unique_ptr<std::byte, Free> memory_;
+    FakeHost() : FakeDataPathHost(kPages) {}
 };
 
 // A disk in memory: no direct fd, so BlkBack serves it synchronously inside process().

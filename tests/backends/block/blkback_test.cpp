@@ -11,10 +11,12 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <thread>
 
+#include "fake_data_path_host.hpp"
 #include "fault_inject.h"
 #include "storage/image_create.hpp"
 
@@ -25,61 +27,10 @@ constexpr std::size_t kPages = 1200;              // grant refs 0..1199 are vali
 constexpr std::uint64_t kDiskBytes = 4ull << 20;  // 8192 sectors
 constexpr grant_ref_t kBadGref = 100000;
 
-// Grants are pages of one buffer; any other ref is refused, as a grant table would.
-class FakeHost final : public DataPathHost {
+// Grants are pages of one buffer (fake_data_path_host.hpp).
+class FakeHost final : public fakes::FakeDataPathHost {
 public:
-    // Page-aligned, as guest pages are (O_DIRECT takes whole pages as they come).
-    FakeHost()
-        : memory_(
-              static_cast<std::byte*>(std::aligned_alloc(XEN_PAGE_SIZE, kPages * XEN_PAGE_SIZE))) {
-        std::memset(memory_.get(), 0, kPages * XEN_PAGE_SIZE);
-    }
-
-    Result<void> map_grants(std::span<const grant_ref_t> refs, bool writable,
-                            std::unique_ptr<MappedPages>& pages) override {
-        if (!pages) pages = std::make_unique<Pages>(live);
-        auto& mine = static_cast<Pages&>(*pages);
-        mine.release();
-        for (grant_ref_t ref : refs)
-            if (ref >= kPages) return make_error("bad gref {}", ref);
-        if (writable) writable_maps += int(refs.size());
-        maps += int(refs.size());
-        for (grant_ref_t ref : refs)
-            mine.pages.push_back(page(ref));
-        live += int(refs.size());
-        return {};
-    }
-    void notify_frontend() override { ++notifications; }
-
-    std::span<std::byte> page(grant_ref_t ref) {
-        return {memory_.get() + ref * XEN_PAGE_SIZE, XEN_PAGE_SIZE};
-    }
-
-    int live = 0;  // mappings not yet released
-    int writable_maps = 0;
-    int maps = 0;  // pages mapped, over all calls
-    int notifications = 0;
-
-private:
-    class Pages final : public MappedPages {
-    public:
-        explicit Pages(int& live) : live_(live) {}
-        ~Pages() override { release(); }
-        std::size_t size() const noexcept override { return pages.size(); }
-        std::span<std::byte> page(std::size_t i) const noexcept override { return pages[i]; }
-        void release() noexcept override {
-            live_ -= int(pages.size());
-            pages.clear();
-        }
-        std::vector<std::span<std::byte>> pages;
-
-    private:
-        int& live_;
-    };
-    struct Free {
-        void operator()(std::byte* p) const { std::free(p); }
-    };
-    std::unique_ptr<std::byte, Free> memory_;
+    FakeHost() : FakeDataPathHost(kPages) {}
 };
 
 // The frontend's end of the ring.
@@ -167,9 +118,10 @@ protected:
         std::filesystem::remove_all(dir_);
     }
 
-    // Lets the backend run (as the device thread would) until `count` responses arrived.
-    void run_until(std::size_t count) {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    // Lets the backend run (as the device thread would) until `count` responses arrived;
+    // with `refill`, the frontend pushes more between passes, as answers free ring slots.
+    void run_until(std::size_t count, const std::function<void()>& refill = {}) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         front_.collect();
         while (front_.responses.size() < count && std::chrono::steady_clock::now() < deadline) {
             if (int fd = back_->completion_fd(); fd >= 0) {
@@ -178,6 +130,10 @@ protected:
             }
             ASSERT_TRUE(back_->complete());
             front_.collect();
+            if (refill) {
+                refill();
+                ASSERT_TRUE(back_->process());
+            }
         }
         ASSERT_EQ(front_.responses.size(), count);
     }
@@ -456,18 +412,7 @@ TEST_P(BlkBackTest, MoreRequestsThanTheRingRoundsAreAllServed) {
     };
     refill();
     ASSERT_TRUE(back_->process());
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (front_.responses.size() < 100 && std::chrono::steady_clock::now() < deadline) {
-        if (int fd = back_->completion_fd(); fd >= 0) {
-            pollfd p{fd, POLLIN, 0};
-            ::poll(&p, 1, 100);
-        }
-        ASSERT_TRUE(back_->complete());
-        front_.collect();
-        refill();
-        ASSERT_TRUE(back_->process());
-    }
-    ASSERT_EQ(front_.responses.size(), 100u);
+    run_until(100, refill);
     for (std::uint64_t id = 0; id < 100; ++id) {
         EXPECT_EQ(front_.responses.at(id).status, BLKIF_RSP_OKAY);
         EXPECT_TRUE(std::equal(host_.page(grant_ref_t(id)).begin(),
@@ -582,18 +527,7 @@ TEST_P(BlkBackTest, PersistentGrantsPastTheTableAreMappedPerRequest) {
     };
     refill();
     ASSERT_TRUE(back_->process());
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (front_.responses.size() < kReads && std::chrono::steady_clock::now() < deadline) {
-        if (int fd = back_->completion_fd(); fd >= 0) {
-            pollfd p{fd, POLLIN, 0};
-            ::poll(&p, 1, 100);
-        }
-        ASSERT_TRUE(back_->complete());
-        front_.collect();
-        refill();
-        ASSERT_TRUE(back_->process());
-    }
-    ASSERT_EQ(front_.responses.size(), kReads);
+    run_until(kReads, refill);
     for (std::uint64_t id = 0; id < kReads; ++id) {
         ASSERT_EQ(front_.responses.at(id).status, BLKIF_RSP_OKAY) << id;
         std::uint64_t offset = ((id * 8) % (kDiskBytes / 512)) * 512;
