@@ -47,19 +47,6 @@ private:
     pid_t pid_ = -1;
 };
 
-// Whether someone holds QEMU's "write" permission byte (101) of `path`.
-bool held_for_writing(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct flock lock {};
-    lock.l_type = F_WRLCK;
-    lock.l_whence = SEEK_SET;
-    lock.l_start = 101;
-    lock.l_len = 1;
-    bool held = ::fcntl(fd, F_OFD_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
-    ::close(fd);
-    return held;
-}
-
 class DiskLockTest : public ToolstackTest {
 protected:
     void SetUp() override {

@@ -31,22 +31,13 @@ protected:
         return nlohmann::json::parse(in, nullptr, false);
     }
 
-    std::string contents(const std::string& path) {
-        std::string raw = run_dir_ + "/contents.raw";
-        auto r = run_process({"/usr/bin/qemu-img", "convert", "-U", "-O", "raw", path, raw},
-                             std::chrono::seconds(60));
-        EXPECT_EQ(r.status, 0) << r.err;
-        std::ifstream in(raw, std::ios::binary);
-        return std::string((std::istreambuf_iterator<char>(in)), {});
-    }
-
     // Every snapshot's content and the active image's, by name ("" for the active one).
     std::map<std::string, std::string> all_contents(const std::string& disk) {
         auto json = index(disk);
         std::map<std::string, std::string> out;
         for (const auto& s : json["snapshots"])
-            out[s.value("name", "")] = contents(s.value("image", ""));
-        out[""] = contents(json.value("active", ""));
+            out[s.value("name", "")] = disk_contents(s.value("image", ""));
+        out[""] = disk_contents(json.value("active", ""));
         return out;
     }
 };
@@ -118,7 +109,7 @@ TEST_P(SnapshotDeleteCrashTest, NextDaemonFinishes) {
     }
     // Snapshots go on working.
     EXPECT_EQ(domus({"snapshot", "revert", "dc", "b"}).status, 0);
-    EXPECT_TRUE(contents(index(disk).value("active", "")) == before["b"]);
+    EXPECT_TRUE(disk_contents(index(disk).value("active", "")) == before["b"]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Points, SnapshotDeleteCrashTest,

@@ -38,19 +38,6 @@ pid_t spawn_qemu_io(const std::string& path, int commands) {
     return pid;
 }
 
-// Whether someone holds QEMU's "write" permission byte (101) of `path`.
-bool held_for_writing(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct flock lock {};
-    lock.l_type = F_WRLCK;
-    lock.l_whence = SEEK_SET;
-    lock.l_start = 101;
-    lock.l_len = 1;
-    bool held = ::fcntl(fd, F_OFD_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
-    ::close(fd);
-    return held;
-}
-
 class SnapshotDeleteTest : public ToolstackTest {
 protected:
     void SetUp() override {
@@ -59,16 +46,6 @@ protected:
         if (access("/usr/bin/qemu-img", X_OK) != 0)
             GTEST_SKIP() << "skipped: qemu-img not installed (qemu-utils)";
         ASSERT_EQ(domus({"info"}).status, 0);
-    }
-
-    // The virtual disk's bytes through its chain (-U: the domain holds the chain).
-    std::string contents(const std::string& path) {
-        std::string raw = run_dir_ + "/contents.raw";
-        auto r = run_process({"/usr/bin/qemu-img", "convert", "-U", "-O", "raw", path, raw},
-                             std::chrono::seconds(60));
-        EXPECT_EQ(r.status, 0) << r.err;
-        std::ifstream in(raw, std::ios::binary);
-        return std::string((std::istreambuf_iterator<char>(in)), {});
     }
 
     void expect_check_clean(const std::string& path) {
@@ -92,7 +69,7 @@ protected:
     std::map<std::string, std::string> snapshot_contents(const std::string& domain) {
         std::map<std::string, std::string> out;
         for (const auto& [name, image] : snapshots(domain))
-            out[name] = contents(image);
+            out[name] = disk_contents(image);
         return out;
     }
 
@@ -127,7 +104,7 @@ protected:
         for (const auto& [name, bytes] : expected) {
             auto r = domus({"snapshot", "revert", domain, name});
             ASSERT_EQ(r.status, 0) << r.err;
-            EXPECT_TRUE(contents(active_image(domain)) == bytes) << "after revert to " << name;
+            EXPECT_TRUE(disk_contents(active_image(domain)) == bytes) << "after revert to " << name;
         }
     }
 
@@ -194,14 +171,14 @@ TEST_F(SnapshotDeleteTest, BranchPointAfterARevertMergesIntoBothBranches) {
     auto console = domus({"console", "br"}, std::chrono::seconds(60));  // the guest is done
     auto before = snapshot_contents("br");
     std::string active = active_image("br");
-    std::string active_before = contents(active);
+    std::string active_before = disk_contents(active);
 
     auto r = domus({"snapshot", "delete", "br", "a"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("merged into 1 snapshot(s) and the active overlay"), std::string::npos)
         << r.out;
     EXPECT_EQ(active_image("br"), active);
-    EXPECT_TRUE(contents(active) == active_before) << "the domain's disk changed";
+    EXPECT_TRUE(disk_contents(active) == active_before) << "the domain's disk changed";
     // A leaf on the abandoned branch: nothing built on it, it just goes.
     r = domus({"snapshot", "delete", "br", "c"});
     ASSERT_EQ(r.status, 0) << r.err;

@@ -182,6 +182,31 @@ protected:
         return std::distance(tasks, std::filesystem::directory_iterator()) <= 1;
     }
 
+    // The virtual disk's bytes through its backing chain, read with qemu-img (-U: a
+    // domain may hold the chain).
+    std::string disk_contents(const std::string& path) {
+        std::string raw = run_dir_ + "/contents.raw";
+        auto r = run_process({"/usr/bin/qemu-img", "convert", "-U", "-O", "raw", path, raw},
+                             std::chrono::seconds(60));
+        EXPECT_EQ(r.status, 0) << r.err;
+        std::ifstream in(raw, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), {});
+    }
+
+    // Whether someone holds QEMU's "write" permission byte (101) of `path`: a domain or
+    // qemu-io using the image for writing.
+    static bool held_for_writing(const std::string& path) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        struct flock lock {};
+        lock.l_type = F_WRLCK;
+        lock.l_whence = SEEK_SET;
+        lock.l_start = 101;
+        lock.l_len = 1;
+        bool held = fd >= 0 && ::fcntl(fd, F_OFD_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
+        if (fd >= 0) ::close(fd);
+        return held;
+    }
+
     // True while something accepts connections on the daemon's socket.
     bool daemon_listening() const {
         sockaddr_un address{};
