@@ -60,7 +60,8 @@ TEST_P(SnapshotDeleteCrashTest, NextDaemonFinishes) {
     ASSERT_EQ(domus({"snapshot", "create", "dc", "b"}).status, 0);
     ASSERT_EQ(domus({"snapshot", "revert", "dc", "a"}).status, 0);
     std::string removed;
-    for (const auto& s : index(disk)["snapshots"])
+    auto listed = index(disk);  // the loop below walks into it: it must outlive the loop
+    for (const auto& s : listed["snapshots"])
         if (s.value("name", "") == "a") removed = s.value("image", "");
     auto before = all_contents(disk);
     before.erase("a");
