@@ -83,8 +83,14 @@ std::int16_t BlkBack::load_indirect_segments(BlkRequest& request) {
             break;
     bool mapped_here = kept < refs_.size();
     if (mapped_here) {
-        if (!host_.map_grants(refs_, false, indirect_pages_))
-            return ++stats_.bad_requests, BLKIF_RSP_ERROR;
+        if (auto mapped = host_.map_grants(refs_, false, indirect_pages_); !mapped) {
+            ++stats_.bad_requests;
+            static log::RateLimit limit;
+            if (limit.allow())
+                DOMUS_LOG_WARN("blkback", "request {}: indirect pages: {}", request.id,
+                               mapped.error().message);
+            return BLKIF_RSP_ERROR;
+        }
         for (std::size_t page = 0; page < refs_.size(); ++page)
             lists[page] = indirect_pages_->page(page);
     }
@@ -98,9 +104,14 @@ std::int16_t BlkBack::load_indirect_segments(BlkRequest& request) {
         left -= bytes;
     }
     if (mapped_here) indirect_pages_->release();
-    if (std::holds_alternative<BlkError>(
-            parse_indirect_segments(request, indirect_segments_.data(), limits_)))
-        return ++stats_.bad_requests, BLKIF_RSP_ERROR;
+    auto parsed = parse_indirect_segments(request, indirect_segments_.data(), limits_);
+    if (auto* error = std::get_if<BlkError>(&parsed)) {
+        ++stats_.bad_requests;
+        static log::RateLimit limit;
+        if (limit.allow())
+            DOMUS_LOG_WARN("blkback", "request {}: {}", request.id, blk_error_name(*error));
+        return BLKIF_RSP_ERROR;
+    }
     return BLKIF_RSP_OKAY;
 }
 
@@ -146,6 +157,13 @@ std::optional<BlkRequest> BlkBack::parse_or_refuse(const blkif_request& raw) {
         return std::nullopt;
     }
     return std::move(std::get<BlkRequest>(parsed));
+}
+
+std::int16_t BlkBack::io_error(std::uint64_t id, const Error& error) {
+    ++stats_.io_errors;
+    static log::RateLimit limit;
+    if (limit.allow()) DOMUS_LOG_WARN("blkback", "request {}: {}", id, error.message);
+    return BLKIF_RSP_ERROR;
 }
 
 void BlkBack::respond(std::uint64_t id, std::uint8_t operation, std::int16_t status) {
@@ -205,11 +223,14 @@ std::int16_t BlkBack::execute(BlkRequest& request) {
     std::uint64_t offset = request.sector * storage::kSectorSize;
     switch (request.kind) {
         case BlkRequest::Kind::flush:
-            return image_.flush() ? BLKIF_RSP_OKAY : (++stats_.io_errors, BLKIF_RSP_ERROR);
+            if (auto flushed = image_.flush(); !flushed)
+                return io_error(request.id, flushed.error());
+            return BLKIF_RSP_OKAY;
         case BlkRequest::Kind::discard:
-            return image_.discard(offset, request.nr_sectors * storage::kSectorSize)
-                       ? BLKIF_RSP_OKAY
-                       : (++stats_.io_errors, BLKIF_RSP_ERROR);
+            if (auto discarded = image_.discard(offset, request.nr_sectors * storage::kSectorSize);
+                !discarded)
+                return io_error(request.id, discarded.error());
+            return BLKIF_RSP_OKAY;
         case BlkRequest::Kind::read:
         case BlkRequest::Kind::write:
             break;
@@ -218,7 +239,9 @@ std::int16_t BlkBack::execute(BlkRequest& request) {
         StageTimer timer(stats_.take_cycles);
         if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) return status;
     }
-    if (request.flush_before && !image_.flush()) return ++stats_.io_errors, BLKIF_RSP_ERROR;
+    if (request.flush_before) {
+        if (auto flushed = image_.flush(); !flushed) return io_error(request.id, flushed.error());
+    }
     return transfer(request);
 }
 
@@ -242,7 +265,7 @@ std::int16_t BlkBack::transfer(const BlkRequest& request) {
     stats_.io_cycles += moved - started;
     if (sync_pages_) sync_pages_->release();
     stats_.respond_cycles += CycleClock::now() - moved;
-    if (!done) return ++stats_.io_errors, BLKIF_RSP_ERROR;
+    if (!done) return io_error(request.id, done.error());
     (write ? stats_.bytes_written : stats_.bytes_read) += request.nr_sectors * storage::kSectorSize;
     return BLKIF_RSP_OKAY;
 }

@@ -178,9 +178,9 @@ void BlkBack::start(std::uint32_t slot) {
         // Synchronous, and alone: start_waiting() let it through only with nothing
         // running, and nothing else starts until it returns.
         std::uint64_t offset = request.sector * storage::kSectorSize;
-        bool done = bool(image_.discard(offset, request.nr_sectors * storage::kSectorSize));
-        if (!done) ++stats_.io_errors;
-        respond(request.id, request.operation, done ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR);
+        auto discarded = image_.discard(offset, request.nr_sectors * storage::kSectorSize);
+        respond(request.id, request.operation,
+                discarded ? BLKIF_RSP_OKAY : io_error(request.id, discarded.error()));
         if (s.pages) s.pages->release();
         s.phase = Slot::Phase::free;
         free_slots_.push_back(slot);
@@ -214,7 +214,7 @@ void BlkBack::start_transfer(std::uint32_t slot) {
                                         : image_.readv(s.offset, s.pieces);
         if (!done) {
             s.failed = true;
-            ++stats_.io_errors;
+            io_error(s.request.id, done.error());
         }
         s.pieces.clear();
         return;
@@ -321,7 +321,8 @@ void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
         bool done = op == kFsyncOp ? bool(image_.flush()) : finish_through_image(s);
         if (!done) {
             s.failed = true;
-            ++stats_.io_errors;
+            io_error(s.request.id, make_error("{} after {}", op == kFsyncOp ? "fdatasync" : "I/O",
+                                              errno_error("io_uring", -result).message));
         }
     } else if (result < 0) {
         s.failed = true;
@@ -337,7 +338,7 @@ void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
         // finishes it, looping, and reads zeros past the file's end.
         if (!s.pieces.empty() && !finish_through_image(s)) {
             s.failed = true;
-            ++stats_.io_errors;
+            io_error(s.request.id, make_error("finishing a short transfer failed"));
         }
     }
     if (s.ops == 0) finish(slot);
