@@ -134,7 +134,7 @@ void VcpuRunner::fire_timer_if_due() noexcept {
 
 // SCHED_BATCH: a vCPU woken by a backend (an event for its guest) never preempts the
 // waker. Without it, the kernel's wakeup preemption often ran the woken vCPU on the
-// backend's own CPU at once, and the backend's eventfd write took 70-200 us instead of a
+// backend's own CPU at once, and the backend's eventfd write took 105-300 us instead of a
 // few (the backend then waited for the CPU its guest was polling on). A batch thread
 // still goes to an idle CPU at once; on a busy one it waits for the next scheduling
 // point. DOMUS_VCPU_SCHED=normal keeps the default policy (for comparisons).

@@ -83,14 +83,8 @@ std::int16_t BlkBack::load_indirect_segments(BlkRequest& request) {
             break;
     bool mapped_here = kept < refs_.size();
     if (mapped_here) {
-        if (auto mapped = host_.map_grants(refs_, false, indirect_pages_); !mapped) {
-            ++stats_.bad_requests;
-            static log::RateLimit limit;
-            if (limit.allow())
-                DOMUS_LOG_WARN("blkback", "request {}: indirect pages: {}", request.id,
-                               mapped.error().message);
-            return BLKIF_RSP_ERROR;
-        }
+        if (auto mapped = host_.map_grants(refs_, false, indirect_pages_); !mapped)
+            return bad_request(request.id, "indirect pages: " + mapped.error().message);
         for (std::size_t page = 0; page < refs_.size(); ++page)
             lists[page] = indirect_pages_->page(page);
     }
@@ -105,13 +99,8 @@ std::int16_t BlkBack::load_indirect_segments(BlkRequest& request) {
     }
     if (mapped_here) indirect_pages_->release();
     auto parsed = parse_indirect_segments(request, indirect_segments_.data(), limits_);
-    if (auto* error = std::get_if<BlkError>(&parsed)) {
-        ++stats_.bad_requests;
-        static log::RateLimit limit;
-        if (limit.allow())
-            DOMUS_LOG_WARN("blkback", "request {}: {}", request.id, blk_error_name(*error));
-        return BLKIF_RSP_ERROR;
-    }
+    if (auto* error = std::get_if<BlkError>(&parsed))
+        return bad_request(request.id, blk_error_name(*error));
     return BLKIF_RSP_OKAY;
 }
 
@@ -133,13 +122,8 @@ std::int16_t BlkBack::map_segments(const BlkRequest& request, std::unique_ptr<Ma
     for (const auto& segment : request.segments)
         refs_.push_back(segment.gref);
     // A read writes guest memory. `pages` keeps its object (and capacity) for the next.
-    if (auto mapped = host_.map_grants(refs_, !write, pages); !mapped) {
-        ++stats_.bad_requests;
-        static log::RateLimit limit;
-        if (limit.allow())
-            DOMUS_LOG_WARN("blkback", "request {}: {}", request.id, mapped.error().message);
-        return BLKIF_RSP_ERROR;
-    }
+    if (auto mapped = host_.map_grants(refs_, !write, pages); !mapped)
+        return bad_request(request.id, mapped.error().message);
     for (std::size_t i = 0; i < pages->size(); ++i)
         data.push_back(pages->page(i));
     return BLKIF_RSP_OKAY;
@@ -149,14 +133,18 @@ std::optional<BlkRequest> BlkBack::parse_or_refuse(const blkif_request& raw) {
     ++stats_.requests;
     auto parsed = parse_blk_request(raw, limits_);
     if (auto* error = std::get_if<BlkError>(&parsed)) {
-        ++stats_.bad_requests;
-        static log::RateLimit limit;
-        if (limit.allow())
-            DOMUS_LOG_WARN("blkback", "request {}: {}", raw.id, blk_error_name(*error));
+        bad_request(raw.id, blk_error_name(*error));
         respond(raw.id, raw.operation, blk_status(*error));
         return std::nullopt;
     }
     return std::move(std::get<BlkRequest>(parsed));
+}
+
+std::int16_t BlkBack::bad_request(std::uint64_t id, std::string_view why) {
+    ++stats_.bad_requests;
+    static log::RateLimit limit;
+    if (limit.allow()) DOMUS_LOG_WARN("blkback", "request {}: {}", id, why);
+    return BLKIF_RSP_ERROR;
 }
 
 std::int16_t BlkBack::io_error(std::uint64_t id, const Error& error) {

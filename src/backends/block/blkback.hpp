@@ -19,6 +19,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include <sys/uio.h>
@@ -169,6 +170,9 @@ private:
                               std::vector<std::span<std::byte>>& data);
     // Counts and parses one copied request; a bad one is answered here (nothing returned).
     std::optional<BlkRequest> parse_or_refuse(const blkif_request& raw);
+    // Counts and logs (rate-limited) a request the frontend got wrong (`why`): the error
+    // response.
+    std::int16_t bad_request(std::uint64_t id, std::string_view why);
     // Counts and logs (rate-limited) an image error of request `id`: the error response.
     std::int16_t io_error(std::uint64_t id, const Error& error);
     void respond(std::uint64_t id, std::uint8_t operation, std::int16_t status);
