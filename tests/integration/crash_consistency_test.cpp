@@ -153,6 +153,30 @@ protected:
         ASSERT_EQ(::kill(pid, SIGKILL), 0);
         ASSERT_TRUE(eventually([&] { return ::kill(pid, 0) != 0; }));
     }
+
+    // Kills per disk of the opt-in stress runs: DOMUS_STRESS_KILLS (default 300).
+    static int stress_kills() {
+        const char* configured = std::getenv("DOMUS_STRESS_KILLS");
+        return configured ? std::atoi(configured) : 300;
+    }
+
+    // One stress round: domain `name` writes `disk` and its monitor is killed at a random
+    // point of the stream (after 0 to 64 MiB of 512 flushed, plus up to 20 ms). Sets
+    // `domid` and `flushed` (the sectors the guest had reported flushed before the kill).
+    void kill_at_random_point(const std::string& name, const std::string& disk,
+                              std::mt19937& random, std::string& domid, std::uint64_t& flushed) {
+        domid = start_writer(name, disk, "512");
+        pid_t pid = monitor_pid();
+        ASSERT_GT(pid, 0);
+        std::uint64_t wanted = std::uniform_int_distribution<std::uint64_t>(0, 64)(random) * 2048;
+        ASSERT_TRUE(eventually([&] { return flushed_sectors(domid) >= wanted; },
+                               std::chrono::seconds(120)));
+        // Not synchronisation: a random point in the stream for the kill.
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(std::uniform_int_distribution<int>(0, 20000)(random)));
+        flushed = flushed_sectors(domid);
+        kill_monitor(pid);
+    }
 };
 
 TEST_P(CrashConsistencyTest, KillingTheMonitorMidWriteLosesNothingFlushed) {
@@ -206,25 +230,17 @@ private:
 // DOMUS_STRESS_KILLS sets the number of kills per format (default 300). Each kill comes
 // at a random point of the stream (after 0 to 64 MiB of 512 flushed, plus up to 20 ms).
 TEST_P(CrashConsistencyTest, DISABLED_ManyKillsUnderCpuAndMemoryPressureLoseNothingFlushed) {
-    const char* configured = std::getenv("DOMUS_STRESS_KILLS");
-    const int kills = configured ? std::atoi(configured) : 300;
+    const int kills = stress_kills();
     std::mt19937 random(std::random_device{}());
     use_own_guest_copy();
     Pressure pressure;
     for (int i = 0; i < kills && !HasFailure(); ++i) {
         SCOPED_TRACE("kill " + std::to_string(i));
         std::string disk = run_dir_ + "/stress." + GetParam();
-        std::string domid = start_writer("cw" + std::to_string(i), disk, "512");
-        pid_t pid = monitor_pid();
-        ASSERT_GT(pid, 0);
-        std::uint64_t wanted = std::uniform_int_distribution<std::uint64_t>(0, 64)(random) * 2048;
-        ASSERT_TRUE(eventually([&] { return flushed_sectors(domid) >= wanted; },
-                               std::chrono::seconds(120)));
-        // Not synchronisation: a random point in the stream for the kill.
-        std::this_thread::sleep_for(
-            std::chrono::microseconds(std::uniform_int_distribution<int>(0, 20000)(random)));
-        std::uint64_t flushed = flushed_sectors(domid);
-        kill_monitor(pid);
+        std::string domid;
+        std::uint64_t flushed = 0;
+        kill_at_random_point("cw" + std::to_string(i), disk, random, domid, flushed);
+        if (HasFatalFailure()) return;
         expect_flushed_data_intact(disk, flushed);
         std::filesystem::remove(disk);
     }
@@ -340,8 +356,7 @@ TEST_P(FaultyCrashTest, KernelFaultsUnderTheMonitorLoseNothingFlushed) {
 // Opt-in stress (scripts/stress.sh crash [KILLS]): many kills of a faulty monitor under CPU
 // and memory pressure; DOMUS_STRESS_KILLS kills per disk kind (default 300).
 TEST_P(FaultyCrashTest, DISABLED_ManyKillsWithFaultsUnderPressureLoseNothingFlushed) {
-    const char* configured = std::getenv("DOMUS_STRESS_KILLS");
-    const int kills = configured ? std::atoi(configured) : 300;
+    const int kills = stress_kills();
     std::mt19937 random(std::random_device{}());
     use_own_guest_copy();
     Pressure pressure;
@@ -350,17 +365,10 @@ TEST_P(FaultyCrashTest, DISABLED_ManyKillsWithFaultsUnderPressureLoseNothingFlus
         SCOPED_TRACE("kill " + std::to_string(i));
         ++rounds;
         std::string disk = run_dir_ + "/stress." + image_format();
-        std::string domid = start_writer("fw" + std::to_string(i), disk, "512");
-        pid_t pid = monitor_pid();
-        ASSERT_GT(pid, 0);
-        std::uint64_t wanted = std::uniform_int_distribution<std::uint64_t>(0, 64)(random) * 2048;
-        ASSERT_TRUE(eventually([&] { return flushed_sectors(domid) >= wanted; },
-                               std::chrono::seconds(120)));
-        // Not synchronisation: a random point in the stream for the kill.
-        std::this_thread::sleep_for(
-            std::chrono::microseconds(std::uniform_int_distribution<int>(0, 20000)(random)));
-        std::uint64_t flushed = flushed_sectors(domid);
-        kill_monitor(pid);
+        std::string domid;
+        std::uint64_t flushed = 0;
+        kill_at_random_point("fw" + std::to_string(i), disk, random, domid, flushed);
+        if (HasFatalFailure()) return;
         ++killed;
         expect_no_guest_failure(domid);
         expect_flushed_data_intact(disk, flushed, &bad);
