@@ -17,6 +17,7 @@
 #include "kvm/kvm.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/guest_clock.hpp"
+#include "monitor/sandbox.hpp"
 
 namespace domus::cli {
 namespace {
@@ -68,6 +69,12 @@ double monitor_private_mib() {
 
 int run_domain(const RunOptions& options) {
     std::uint64_t start_ns = monitor::host_monotonic_ns();
+    // The embedded monitor is sandboxed as domus-vmm is (monitor/sandbox.hpp): hardened
+    // before any thread, the allowlist once the domain is built.
+    if (auto hardened = monitor::harden_process("domus run", {}); !hardened) {
+        std::fprintf(stderr, "domus: sandbox: %s\n", hardened.error().message.c_str());
+        return monitor::kStatusMonitorError;
+    }
     // SIGINT/SIGTERM/SIGHUP end the domain cleanly: blocked in every thread (so before
     // any is created) and turned into stop() by a watcher; SIGUSR2 releases the watcher.
     sigset_t stop_signals;
@@ -92,6 +99,10 @@ int run_domain(const RunOptions& options) {
         return monitor::kStatusMonitorError;
     }
     auto& dom = **domain;
+    if (auto sandboxed = monitor::enter_sandbox("domus run"); !sandboxed) {
+        std::fprintf(stderr, "domus: sandbox: %s\n", sandboxed.error().message.c_str());
+        return monitor::kStatusMonitorError;
+    }
     std::thread watcher([&] {
         int signal = 0;
         if (sigwait(&stop_signals, &signal) == 0 && signal != SIGUSR2)

@@ -13,6 +13,7 @@
 #include "kvm/kvm.hpp"
 #include "monitor/control_server.hpp"
 #include "monitor/domain.hpp"
+#include "monitor/sandbox.hpp"
 
 namespace {
 
@@ -37,13 +38,19 @@ void report(int fd, const std::string& text) {
 
 int run(const Options& options) {
     using namespace domus::monitor;
+    domus::log::Config::instance().domain_id.store(options.config.domid);
+    // Before any thread: capabilities and no_new_privs are per thread (sandbox.hpp).
+    if (auto hardened = harden_process("domus-vmm", {options.ready_fd}); !hardened) {
+        DOMUS_LOG_ERROR("vmm", "sandbox: {}", hardened.error().message);
+        report(options.ready_fd, "error: sandbox: " + hardened.error().message);
+        return kStatusMonitorError;
+    }
     sigset_t signals;
     sigemptyset(&signals);
     for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2})
         sigaddset(&signals, s);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
-    domus::log::Config::instance().domain_id.store(options.config.domid);
 
     auto kvm = domus::kvm::System::open();
     if (!kvm) {
@@ -69,6 +76,13 @@ int run(const Options& options) {
     if (!server) {
         DOMUS_LOG_ERROR("vmm", "{}", server.error().message);
         report(options.ready_fd, "error: " + server.error().message);
+        return kStatusMonitorError;
+    }
+    // The domain is built: from here on only the steady state's system calls, on the
+    // device and control threads that exist now and on the vCPU threads to come.
+    if (auto sandboxed = enter_sandbox("domus-vmm"); !sandboxed) {
+        DOMUS_LOG_ERROR("vmm", "sandbox: {}", sandboxed.error().message);
+        report(options.ready_fd, "error: sandbox: " + sandboxed.error().message);
         return kStatusMonitorError;
     }
     report(options.ready_fd, "ready");

@@ -215,6 +215,9 @@ Result<nlohmann::json> Daemon::list() {
             row["state"] = (*info)["state"];
             row["cpu_seconds"] = (*info)["cpu_seconds"];
             row["uptime_seconds"] = (*info)["uptime_seconds"];
+        } else {
+            std::lock_guard lock(mutex_);
+            if (entry->exit_kind == "crash") row["state"] = "c";  // its monitor died with it
         }
         rows.push_back(row);
     }

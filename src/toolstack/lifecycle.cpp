@@ -236,7 +236,7 @@ void Daemon::save_record(const Entry& entry) {
 }
 
 void Daemon::watch(std::shared_ptr<Entry> entry) {
-    std::string kind = "destroyed";  // the monitor vanished without saying why
+    std::string kind;
     auto fd = connect_unix(run_dir_.control_socket(entry->domid));
     if (fd && send_json(fd->get(), {{"op", "watch"}})) {
         std::string pending;
@@ -248,6 +248,22 @@ void Daemon::watch(std::shared_ptr<Entry> entry) {
                 break;
             }
         }
+    }
+    if (kind.empty()) {
+        // The monitor died without reporting an exit (killed, or by its sandbox for a
+        // forbidden call): the domain died with it, a crash. Its log's last line says
+        // why when the monitor could still say so; it goes into the daemon's log,
+        // which outlives the domain's directory.
+        kind = "crash";
+        bool destroyed;
+        {
+            std::lock_guard lock(mutex_);
+            destroyed = entry->gone;
+        }
+        if (!destroyed)
+            DOMUS_LOG_ERROR("domusd", "domain {} ({}): its monitor (pid {}) died; its log ends: {}",
+                            entry->domid, entry->name, entry->pid,
+                            last_log_line(run_dir_.vmm_log(entry->domid)));
     }
     domain_ended(entry, kind);
 }

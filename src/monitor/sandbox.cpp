@@ -1,0 +1,370 @@
+// The monitor's sandbox: its capability set, its inherited fds and its seccomp
+// allowlist, each group of system calls with the reason the steady state needs it.
+#include "monitor/sandbox.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "base/log.hpp"
+
+// ASan's runtime makes calls of its own (see allow_sanitizer_calls).
+#if defined(__SANITIZE_ADDRESS__)
+#define DOMUS_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DOMUS_UNDER_ASAN 1
+#endif
+#endif
+#ifndef DOMUS_UNDER_ASAN
+#define DOMUS_UNDER_ASAN 0
+#endif
+
+namespace domus::monitor {
+namespace {
+
+// The capabilities a root monitor keeps: it opens images, overlays and sockets by path
+// (hot-plug, snapshots), which may belong to another user. Everything else (admin,
+// network, ptrace, module loading, setuid, raw I/O, ...) goes.
+constexpr int kKeptCapabilities[] = {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER};
+
+// The name of a forbidden call in the record, resolved before the filter is installed
+// (libseccomp allocates; the SIGSYS handler may not).
+constexpr int kNamedCalls = 512;
+char g_call_names[kNamedCalls][24];
+char g_who[32] = "domus";
+std::uint32_t g_native_arch = 0;  // the AUDIT_ARCH_* a native call's siginfo carries
+
+// Async-signal-safe: appends `text` or a decimal to a fixed buffer.
+struct Line {
+    char text[200];
+    std::size_t size = 0;
+    void add(const char* s) {
+        while (*s && size < sizeof(text) - 1)
+            text[size++] = *s++;
+    }
+    void add(long value) {
+        char digits[24];
+        int n = 0;
+        unsigned long v = value < 0 ? 0UL - static_cast<unsigned long>(value) : value;
+        do {
+            digits[n++] = char('0' + v % 10);
+            v /= 10;
+        } while (v && n < 23);
+        if (value < 0) add("-");
+        while (n > 0 && size < sizeof(text) - 1)
+            text[size++] = digits[--n];
+    }
+};
+
+// SIGSYS from the filter (SCMP_ACT_TRAP): one line on stderr (the domain's vmm.log
+// under domusd), then death by SIGSYS itself, so the parent and the shell see a signal.
+void on_forbidden_call(int, siginfo_t* info, void*) {
+    Line line;
+    line.add(g_who);
+    line.add(": forbidden system call ");
+    line.add(long(info->si_syscall));
+    line.add(" (");
+    bool native = info->si_arch == g_native_arch;
+    bool named = native && info->si_syscall >= 0 && info->si_syscall < kNamedCalls &&
+                 g_call_names[info->si_syscall][0];
+    line.add(named ? g_call_names[info->si_syscall] : native ? "unknown" : "foreign architecture");
+    line.add(") \u2014 sandbox violation; the monitor stops (docs/sandbox.md)\n");
+    [[maybe_unused]] auto n = ::write(STDERR_FILENO, line.text, line.size);
+    struct sigaction fatal {};
+    fatal.sa_handler = SIG_DFL;
+    ::sigaction(SIGSYS, &fatal, nullptr);
+    sigset_t sys;
+    sigemptyset(&sys);
+    sigaddset(&sys, SIGSYS);
+    ::pthread_sigmask(SIG_UNBLOCK, &sys, nullptr);
+    ::raise(SIGSYS);
+    ::_exit(128 + SIGSYS);  // not reached
+}
+
+void resolve_call_names() {
+    g_native_arch = seccomp_arch_native();
+    for (int nr = 0; nr < kNamedCalls; ++nr) {
+        char* name = seccomp_syscall_resolve_num_arch(g_native_arch, nr);
+        if (!name) continue;
+        std::strncpy(g_call_names[nr], name, sizeof(g_call_names[nr]) - 1);
+        std::free(name);
+    }
+}
+
+struct FilterDeleter {
+    void operator()(void* context) const noexcept { seccomp_release(context); }
+};
+using Filter = std::unique_ptr<void, FilterDeleter>;
+
+// Collects the first failure of many seccomp_rule_add calls.
+class Rules {
+public:
+    explicit Rules(scmp_filter_ctx context) : context_(context) {}
+
+    void allow(std::initializer_list<int> calls) {
+        for (int call : calls)
+            check(seccomp_rule_add(context_, SCMP_ACT_ALLOW, call, 0), call);
+    }
+    template <typename... Comparisons>
+    void allow_if(int call, Comparisons... comparisons) {
+        check(seccomp_rule_add(context_, SCMP_ACT_ALLOW, call, sizeof...(comparisons),
+                               comparisons...),
+              call);
+    }
+    void fail(int call, int error) {
+        check(seccomp_rule_add(context_, SCMP_ACT_ERRNO(error), call, 0), call);
+    }
+    // An ioctl with one of these request numbers (compared on 32 bits: the request is
+    // an unsigned int that some callers sign-extend).
+    void allow_ioctls(std::initializer_list<unsigned long> requests) {
+        for (unsigned long request : requests)
+            allow_if(SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, request));
+    }
+
+    Result<void> result() const {
+        if (error_ == 0) return {};
+        return errno_error(fmt::format("seccomp rule for system call {}", failed_call_), -error_);
+    }
+
+private:
+    void check(int rc, int call) {
+        if (rc < 0 && error_ == 0) {
+            error_ = rc;
+            failed_call_ = call;
+        }
+    }
+    scmp_filter_ctx context_;
+    int error_ = 0;
+    int failed_call_ = 0;
+};
+
+// The steady state of a monitor: what its vCPU threads, device threads (block, console,
+// channels, store link), control server and signal watcher call once the domain is
+// built. Derived from `strace -f` of the integration tests (docs/sandbox.md); every
+// call not listed here is forbidden.
+void allow_steady_state(Rules& rules) {
+    // Memory: the allocator, thread stacks, grant and foreign mappings of guest memory
+    // (the guest's memfd is mapped again for a backend's grant maps), madvise to give
+    // pages back. Never a new executable mapping: the monitor loads no code after start.
+    rules.allow_if(SCMP_SYS(mmap), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    rules.allow_if(SCMP_SYS(mprotect), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    rules.allow({SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk)});
+
+    // Threads: a hot-plugged device and each control request start threads. Only
+    // threads: clone without CLONE_THREAD (fork) is forbidden, and clone3, whose flags
+    // a filter cannot read, answers ENOSYS so glibc falls back to clone.
+    rules.allow_if(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+    rules.fail(SCMP_SYS(clone3), ENOSYS);
+    rules.allow({SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit),
+                 SCMP_SYS(exit_group), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(sched_yield),
+                 SCMP_SYS(sched_getaffinity), SCMP_SYS(restart_syscall)});
+    // Thread names (pthread_setname_np on the calling thread).
+    rules.allow_if(SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+    rules.allow_if(SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+    // A vCPU thread puts itself into SCHED_BATCH (vcpu_runner.cpp); no other policy.
+    rules.allow_if(SCMP_SYS(sched_setscheduler), SCMP_A1(SCMP_CMP_EQ, SCHED_BATCH));
+
+    // Signals: SIGUSR1 kicks a vCPU out of KVM_RUN, the watcher waits for the stop
+    // signals, SIGPIPE is ignored. Signals go to this process's own threads only.
+    rules.allow({SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+                 SCMP_SYS(rt_sigtimedwait), SCMP_SYS(sigaltstack)});
+    rules.allow_if(SCMP_SYS(tgkill), SCMP_A0(SCMP_CMP_EQ, std::uint64_t(::getpid())));
+
+    // Time: a vCPU's guest timer is a POSIX timer signalling its thread (created and
+    // re-armed as the guest asks), timeouts of the event loops, the CPU time `info`
+    // reports (CPU-time clocks are not in the vDSO).
+    rules.allow({SCMP_SYS(timer_create), SCMP_SYS(timer_settime), SCMP_SYS(timer_gettime),
+                 SCMP_SYS(timer_getoverrun), SCMP_SYS(timer_delete), SCMP_SYS(clock_gettime),
+                 SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday),
+                 SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime),
+                 SCMP_SYS(getrusage)});
+
+    // Waiting for events: eventfds (doorbells, irqfds, wakeups), poll/epoll loops of the
+    // device and console threads and the control server.
+    rules.allow({SCMP_SYS(eventfd2), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(epoll_create1),
+                 SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
+                 SCMP_SYS(pselect6), SCMP_SYS(select)});
+
+    // Files: block-attach opens new images by path, snapshots create qcow2 overlays next
+    // to an image and disk-rebase reopens a chain, so opening and creating files stays
+    // (by any path: a filter cannot read paths; see docs/sandbox.md). Image I/O: the
+    // pread/pwrite/fdatasync/fallocate of raw and qcow2 images, OFD locks (fcntl).
+    rules.allow(
+        {SCMP_SYS(openat),    SCMP_SYS(open),       SCMP_SYS(creat),      SCMP_SYS(close),
+         SCMP_SYS(read),      SCMP_SYS(write),      SCMP_SYS(readv),      SCMP_SYS(writev),
+         SCMP_SYS(pread64),   SCMP_SYS(pwrite64),   SCMP_SYS(preadv),     SCMP_SYS(pwritev),
+         SCMP_SYS(preadv2),   SCMP_SYS(pwritev2),   SCMP_SYS(lseek),      SCMP_SYS(fsync),
+         SCMP_SYS(fdatasync), SCMP_SYS(fallocate),  SCMP_SYS(ftruncate),  SCMP_SYS(fstat),
+         SCMP_SYS(stat),      SCMP_SYS(lstat),      SCMP_SYS(newfstatat), SCMP_SYS(statx),
+         SCMP_SYS(fstatfs),   SCMP_SYS(fcntl),      SCMP_SYS(flock),      SCMP_SYS(dup),
+         SCMP_SYS(dup3),      SCMP_SYS(access),     SCMP_SYS(faccessat),  SCMP_SYS(faccessat2),
+         SCMP_SYS(readlink),  SCMP_SYS(readlinkat), SCMP_SYS(getdents64), SCMP_SYS(unlink),
+         SCMP_SYS(unlinkat),  SCMP_SYS(rename),     SCMP_SYS(renameat),   SCMP_SYS(renameat2),
+         SCMP_SYS(fchmod),    SCMP_SYS(umask),      SCMP_SYS(getcwd),     SCMP_SYS(pipe2),
+         SCMP_SYS(getrandom)});
+
+    // io_uring: the block backend's queues; a hot-plugged disk sets up a new one.
+    rules.allow({SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register)});
+
+    // Sockets, UNIX only: the control socket (accepting domusd and the CLI), the store
+    // link and channel sockets. No network family, so no new way out of the host.
+    rules.allow_if(SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    rules.allow_if(SCMP_SYS(socketpair), SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    rules.allow({SCMP_SYS(connect), SCMP_SYS(accept4), SCMP_SYS(accept), SCMP_SYS(bind),
+                 SCMP_SYS(listen), SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg),
+                 SCMP_SYS(recvmsg), SCMP_SYS(shutdown), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
+                 SCMP_SYS(getsockname), SCMP_SYS(getpeername)});
+
+    // ioctl by request number. KVM: the run loop, register access of hypercalls and
+    // vCPU (re)initialisation, memslots for grant maps, ioeventfds of hot-plugged
+    // devices. Not KVM_CREATE_VM / KVM_CREATE_VCPU: a domain's VM and vCPUs all exist by
+    // now. Block devices used as raw images: their size and zeroing. Terminals: the
+    // console of `domus run` (isatty, raw mode).
+    rules.allow_ioctls({KVM_RUN,       KVM_GET_REGS,    KVM_SET_REGS,
+                        KVM_GET_SREGS, KVM_SET_SREGS,   KVM_SET_CPUID2,
+                        KVM_SET_XCRS,  KVM_SET_FPU,     KVM_SET_USER_MEMORY_REGION,
+                        KVM_IOEVENTFD, KVM_GET_TSC_KHZ, KVM_CHECK_EXTENSION,
+                        BLKGETSIZE64,  BLKZEROOUT,      TCGETS,
+                        TCSETS,        TCSETSW,         TCSETSF,
+                        TIOCGWINSZ,    FIONREAD});
+}
+
+// ASan's runtime reads /proc/self/maps with its own calls, and LeakSanitizer stops the
+// world at exit from a clone()d tracer task that ptraces the threads.
+void allow_sanitizer_calls([[maybe_unused]] Rules& rules) {
+#if DOMUS_UNDER_ASAN
+    rules.allow({SCMP_SYS(clone), SCMP_SYS(ptrace), SCMP_SYS(prctl), SCMP_SYS(wait4),
+                 SCMP_SYS(mmap), SCMP_SYS(mprotect), SCMP_SYS(getppid), SCMP_SYS(sched_yield),
+                 SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(kill)});
+#endif
+}
+
+// Drops the bounding set to kKeptCapabilities, then the thread's own sets, and the
+// ambient set entirely. A non-root caller (a `domus run` user in the kvm group) has
+// nothing to drop: EPERM from the bounding set is not an error there.
+Result<void> drop_capabilities() {
+    std::uint64_t kept = 0;
+    for (int capability : kKeptCapabilities)
+        kept |= 1ull << capability;
+    // Up to 63, not the headers' CAP_LAST_CAP: the running kernel may know more.
+    for (int capability = 0; capability < 64; ++capability) {
+        if (kept & (1ull << capability)) continue;
+        if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM)
+            return errno_error("PR_CAPBSET_DROP");
+    }
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        return errno_error("PR_CAP_AMBIENT_CLEAR_ALL");
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (::syscall(SYS_capget, &header, data) != 0) return errno_error("capget");
+    for (int half = 0; half < 2; ++half) {
+        auto mask = std::uint32_t(kept >> (32 * half));
+        data[half].effective &= mask;
+        data[half].permitted &= mask;
+        data[half].inheritable = 0;
+    }
+    if (::syscall(SYS_capset, &header, data) != 0) return errno_error("capset");
+    return {};
+}
+
+// Closes every fd above stderr but `keep`: whatever a parent leaked (a terminal, a
+// pipe, another domain's image) is not the monitor's to reach.
+Result<void> close_inherited_fds(const char* who, std::initializer_list<int> keep) {
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (!dir) return errno_error("/proc/self/fd");
+    std::vector<int> inherited;
+    while (dirent* entry = ::readdir(dir)) {
+        int fd = std::atoi(entry->d_name);
+        if (fd <= STDERR_FILENO || fd == ::dirfd(dir)) continue;
+        bool kept = false;
+        for (int k : keep)
+            kept = kept || k == fd;
+        if (!kept) inherited.push_back(fd);
+    }
+    ::closedir(dir);
+    for (int fd : inherited) {
+        char link[64], target[256] = {};
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        [[maybe_unused]] auto n = ::readlink(link, target, sizeof target - 1);
+        DOMUS_LOG_INFO("sandbox", "{}: closing inherited fd {} ({})", who, fd, target);
+        ::close(fd);  // not owned by any object of this process
+    }
+    return {};
+}
+
+}  // namespace
+
+bool sandbox_enabled() noexcept {
+    const char* setting = std::getenv("DOMUS_SANDBOX");
+    return !setting || std::strcmp(setting, "off") != 0;
+}
+
+Result<void> harden_process(const char* who, std::initializer_list<int> keep) {
+    if (!sandbox_enabled()) {
+        DOMUS_LOG_WARN("sandbox",
+                       "{}: DOMUS_SANDBOX=off: NO SANDBOX. This monitor keeps every capability, "
+                       "inherited fd and system call of its parent (for debugging only)",
+                       who);
+        return {};
+    }
+    DOMUS_TRY_VOID(close_inherited_fds(who, keep));
+    DOMUS_TRY_VOID(drop_capabilities());
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_error("PR_SET_NO_NEW_PRIVS");
+    return {};
+}
+
+Result<void> enter_sandbox(const char* who) {
+    if (!sandbox_enabled()) {
+        // Also the mark from where `strace -f` of an unsandboxed monitor shows the
+        // steady state (docs/sandbox.md).
+        DOMUS_LOG_WARN("sandbox", "{}: DOMUS_SANDBOX=off: the domain runs with no seccomp filter",
+                       who);
+        return {};
+    }
+    std::strncpy(g_who, who, sizeof(g_who) - 1);
+    resolve_call_names();
+    struct sigaction report {};
+    report.sa_sigaction = on_forbidden_call;
+    report.sa_flags = SA_SIGINFO;
+    sigemptyset(&report.sa_mask);
+    if (::sigaction(SIGSYS, &report, nullptr) != 0) return errno_error("sigaction SIGSYS");
+
+    Filter filter(seccomp_init(SCMP_ACT_TRAP));
+    if (!filter) return make_error("seccomp_init failed");
+    // Every thread gets the filter (device and control threads exist by now), and
+    // another architecture's calls (int 0x80) are forbidden calls too.
+    if (int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1); rc < 0)
+        return errno_error("seccomp TSYNC", -rc);
+    if (int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP); rc < 0)
+        return errno_error("seccomp bad-architecture action", -rc);
+    Rules rules(filter.get());
+    allow_steady_state(rules);
+    allow_sanitizer_calls(rules);
+    DOMUS_TRY_VOID(rules.result());
+    if (int rc = seccomp_load(filter.get()); rc < 0) return errno_error("seccomp_load", -rc);
+    DOMUS_LOG_INFO("sandbox", "{}: sandbox on (seccomp allowlist, no_new_privs)", who);
+    return {};
+}
+
+}  // namespace domus::monitor

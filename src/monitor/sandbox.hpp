@@ -1,0 +1,32 @@
+// The monitor's sandbox (docs/sandbox.md): what a compromised domus-vmm can still reach
+// of the host. Two steps, in this order, for domus-vmm and the monitor `domus run` embeds:
+//
+//   harden_process()  first thing, before any thread exists (capabilities and
+//                     no_new_privs are per thread and only inherited): closes inherited
+//                     file descriptors, drops capabilities, sets no_new_privs.
+//   enter_sandbox()   once the domain is set up: the seccomp allowlist of the steady
+//                     state, on every thread (TSYNC); a forbidden call logs and kills.
+//
+// DOMUS_SANDBOX=off in the environment turns both off (for debugging; logged loudly).
+#pragma once
+
+#include <initializer_list>
+
+#include "base/result.hpp"
+
+namespace domus::monitor {
+
+// False when DOMUS_SANDBOX=off.
+bool sandbox_enabled() noexcept;
+
+// Closes every inherited fd above stderr except `keep`, drops every capability but
+// those the steady state needs (sandbox.cpp), and sets no_new_privs. `who` names the
+// process in the log ("domus-vmm", "domus run").
+Result<void> harden_process(const char* who, std::initializer_list<int> keep);
+
+// Installs the system-call allowlist on every thread of the process and the handler
+// that reports a forbidden call ("<who>: forbidden system call N (name) — sandbox
+// violation") on stderr before the process dies of SIGSYS.
+Result<void> enter_sandbox(const char* who);
+
+}  // namespace domus::monitor
