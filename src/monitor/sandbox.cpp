@@ -43,11 +43,6 @@
 namespace domus::monitor {
 namespace {
 
-// The capabilities a root monitor keeps: it opens images, overlays and sockets by path
-// (hot-plug, snapshots), which may belong to another user. Everything else (admin,
-// network, ptrace, module loading, setuid, raw I/O, ...) goes.
-constexpr int kKeptCapabilities[] = {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER};
-
 // The name of a forbidden call in the record, resolved before the filter is installed
 // (libseccomp allocates; the SIGSYS handler may not).
 constexpr int kNamedCalls = 512;
@@ -260,16 +255,17 @@ void allow_sanitizer_calls([[maybe_unused]] Rules& rules) {
 #endif
 }
 
-// Drops the bounding set to kKeptCapabilities, then the thread's own sets, and the
-// ambient set entirely. A non-root caller (a `domus run` user in the kvm group) has
-// nothing to drop: EPERM from the bounding set is not an error there.
-Result<void> drop_capabilities() {
-    std::uint64_t kept = 0;
-    for (int capability : kKeptCapabilities)
-        kept |= 1ull << capability;
+// Empties the bounding, inheritable and ambient capability sets: nothing the monitor
+// could still execute (execve is forbidden anyway) would gain a capability. The
+// effective and permitted sets stay as the parent gave them (root's, under domusd): the
+// kernel lets a process read another's /proc/<pid>/fdinfo, which names the holder of a
+// disk's lock (storage/image_lock.cpp) when a start or a hot-plug is refused, only if
+// its capabilities include the other's (docs/sandbox.md, "What stays privileged").
+// A non-root caller (a `domus run` user in the kvm group) cannot drop from the
+// bounding set: EPERM there is not an error.
+Result<void> drop_capability_sets() {
     // Up to 63, not the headers' CAP_LAST_CAP: the running kernel may know more.
     for (int capability = 0; capability < 64; ++capability) {
-        if (kept & (1ull << capability)) continue;
         if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM)
             return errno_error("PR_CAPBSET_DROP");
     }
@@ -278,12 +274,7 @@ Result<void> drop_capabilities() {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2]{};
     if (::syscall(SYS_capget, &header, data) != 0) return errno_error("capget");
-    for (int half = 0; half < 2; ++half) {
-        auto mask = std::uint32_t(kept >> (32 * half));
-        data[half].effective &= mask;
-        data[half].permitted &= mask;
-        data[half].inheritable = 0;
-    }
+    data[0].inheritable = data[1].inheritable = 0;
     if (::syscall(SYS_capset, &header, data) != 0) return errno_error("capset");
     return {};
 }
@@ -329,7 +320,7 @@ Result<void> harden_process(const char* who, std::initializer_list<int> keep) {
         return {};
     }
     DOMUS_TRY_VOID(close_inherited_fds(who, keep));
-    DOMUS_TRY_VOID(drop_capabilities());
+    DOMUS_TRY_VOID(drop_capability_sets());
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_error("PR_SET_NO_NEW_PRIVS");
     return {};
 }

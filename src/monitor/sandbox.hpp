@@ -1,9 +1,10 @@
 // The monitor's sandbox (docs/sandbox.md): what a compromised domus-vmm can still reach
 // of the host. Two steps, in this order, for domus-vmm and the monitor `domus run` embeds:
 //
-//   harden_process()  first thing, before any thread exists (capabilities and
+//   harden_process()  first thing, before any thread exists (capability sets and
 //                     no_new_privs are per thread and only inherited): closes inherited
-//                     file descriptors, drops capabilities, sets no_new_privs.
+//                     file descriptors, empties the bounding, inheritable and ambient
+//                     capability sets, sets no_new_privs.
 //   enter_sandbox()   once the domain is set up: the seccomp allowlist of the steady
 //                     state, on every thread (TSYNC); a forbidden call logs and kills.
 //
@@ -19,9 +20,9 @@ namespace domus::monitor {
 // False when DOMUS_SANDBOX=off.
 bool sandbox_enabled() noexcept;
 
-// Closes every inherited fd above stderr except `keep`, drops every capability but
-// those the steady state needs (sandbox.cpp), and sets no_new_privs. `who` names the
-// process in the log ("domus-vmm", "domus run").
+// Closes every inherited fd above stderr except `keep`, empties the capability sets a
+// new program would inherit from (sandbox.cpp says why not more), sets no_new_privs. `who` names
+// the process in the log ("domus-vmm", "domus run").
 Result<void> harden_process(const char* who, std::initializer_list<int> keep);
 
 // Installs the system-call allowlist on every thread of the process and the handler
