@@ -291,7 +291,7 @@ Result<void> close_inherited_fds(const char* who, std::initializer_list<int> kee
         char link[64], target[256] = {};
         std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
         [[maybe_unused]] auto n = ::readlink(link, target, sizeof target - 1);
-        DOMUS_LOG_INFO("sandbox", "{}: closing inherited fd {} ({})", who, fd, target);
+        DOMUS_LOG_DEBUG("sandbox", "{}: closing inherited fd {} ({})", who, fd, target);
         ::close(fd);  // not owned by any object of this process
     }
     return {};
@@ -351,7 +351,7 @@ Result<void> enter_sandbox(const char* who) {
     allow_sanitizer_calls(rules);
     DOMUS_TRY_VOID(rules.result());
     if (int rc = seccomp_load(filter.get()); rc < 0) return errno_error("seccomp_load", -rc);
-    DOMUS_LOG_INFO("sandbox", "{}: sandbox on (seccomp allowlist, no_new_privs)", who);
+    DOMUS_LOG_DEBUG("sandbox", "{}: sandbox on (seccomp allowlist, no_new_privs)", who);
     return {};
 }
 
