@@ -1,0 +1,124 @@
+// The sandbox's allowlist from inside (no guest needed): each death test enters the
+// sandbox in its own child process and makes one call the steady state must not make.
+#include "monitor/sandbox.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
+namespace domus::monitor {
+namespace {
+
+class SandboxDeathTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh, single-threaded child
+        ::unsetenv("DOMUS_SANDBOX");
+    }
+
+    // In the child: the sandbox, or an exit status the parent will not expect.
+    static void enter() {
+        if (!harden_process("sandbox_test", {}) || !enter_sandbox("sandbox_test")) std::_Exit(99);
+    }
+};
+
+TEST_F(SandboxDeathTest, AForbiddenCallIsNamedAndKillsBySigsys) {
+    EXPECT_EXIT(
+        {
+            enter();
+            ::syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
+        },
+        ::testing::KilledBySignal(SIGSYS),
+        "sandbox_test: forbidden system call 101 \\(ptrace\\) .* sandbox violation");
+}
+
+TEST_F(SandboxDeathTest, ForkIsForbiddenThreadsAreNot) {
+    EXPECT_EXIT(
+        {
+            enter();
+            std::thread([] {}).join();  // clone3 answers ENOSYS, glibc falls back to clone
+            (void)::fork();
+        },
+        ::testing::KilledBySignal(SIGSYS), "forbidden system call 56 \\(clone\\)");
+}
+
+TEST_F(SandboxDeathTest, OnlyUnixSockets) {
+    EXPECT_EXIT(
+        {
+            enter();
+            int unix_socket = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (unix_socket < 0) std::_Exit(98);
+            (void)::socket(AF_INET, SOCK_STREAM, 0);
+        },
+        ::testing::KilledBySignal(SIGSYS), "forbidden system call 41 \\(socket\\)");
+}
+
+TEST_F(SandboxDeathTest, NoNewExecutableMemory) {
+    EXPECT_EXIT(
+        {
+            enter();
+            void* data =
+                ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (data == MAP_FAILED) std::_Exit(98);
+            (void)::mprotect(data, 4096, PROT_READ | PROT_EXEC);
+        },
+        ::testing::KilledBySignal(SIGSYS), "forbidden system call 10 \\(mprotect\\)");
+}
+
+TEST_F(SandboxDeathTest, NoNewVirtualMachine) {
+    EXPECT_EXIT(
+        {
+            enter();
+            (void)::ioctl(-1, KVM_RUN, 0);  // allowed: EBADF
+            (void)::ioctl(-1, KVM_CREATE_VM, 0);
+        },
+        ::testing::KilledBySignal(SIGSYS), "forbidden system call 16 \\(ioctl\\)");
+}
+
+TEST_F(SandboxDeathTest, TheSteadyStateRunsAndNothingCanBeGainedByExec) {
+    EXPECT_EXIT(
+        {
+            int leaked = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC: as a parent leaks it
+            if (!harden_process("sandbox_test", {})) std::_Exit(99);
+            if (::fcntl(leaked, F_GETFD) != -1) std::_Exit(1);  // closed
+            if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) std::_Exit(2);
+            if (::prctl(PR_CAPBSET_READ, 0, 0, 0, 0) != 0) std::_Exit(3);  // CAP_CHOWN gone
+            if (!enter_sandbox("sandbox_test")) std::_Exit(99);
+            // prctl itself is now forbidden but for thread names.
+            std::thread worker([] {
+                char path[] = "/tmp/domus-sandbox-test-XXXXXX";
+                int fd = ::mkstemp(path);
+                bool ok = fd >= 0 && ::write(fd, "x", 1) == 1 && ::fdatasync(fd) == 0;
+                ::unlink(path);
+                if (fd >= 0) ::close(fd);
+                if (!ok) std::_Exit(4);
+            });
+            worker.join();
+            std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(SandboxDeathTest, OffMeansOff) {
+    EXPECT_EXIT(
+        {
+            ::setenv("DOMUS_SANDBOX", "off", 1);
+            enter();
+            ::syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
+            std::_Exit(sandbox_enabled() ? 1 : 0);
+        },
+        ::testing::ExitedWithCode(0), "DOMUS_SANDBOX=off: NO SANDBOX");
+}
+
+}  // namespace
+}  // namespace domus::monitor
