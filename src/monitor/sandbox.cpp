@@ -297,6 +297,17 @@ Result<void> close_inherited_fds(const char* who, std::initializer_list<int> kee
     return {};
 }
 
+// The threads of this process now (entries of /proc/self/task).
+std::size_t thread_count() {
+    DIR* dir = ::opendir("/proc/self/task");
+    if (!dir) return 0;
+    std::size_t threads = 0;
+    while (dirent* entry = ::readdir(dir))
+        threads += entry->d_name[0] != '.';
+    ::closedir(dir);
+    return threads;
+}
+
 }  // namespace
 
 bool sandbox_enabled() noexcept {
@@ -312,6 +323,13 @@ Result<void> harden_process(const char* who, std::initializer_list<int> keep) {
                        who);
         return {};
     }
+    // Capability sets are per thread: one started before main() (a preloaded library's)
+    // keeps its own. The seccomp filter still reaches it (TSYNC).
+    if (std::size_t threads = thread_count(); threads > 1)
+        DOMUS_LOG_WARN("sandbox",
+                       "{}: {} threads exist before the sandbox; only this one "
+                       "empties its capability sets",
+                       who, threads);
     DOMUS_TRY_VOID(close_inherited_fds(who, keep));
     DOMUS_TRY_VOID(drop_capability_sets());
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_error("PR_SET_NO_NEW_PRIVS");
@@ -351,7 +369,8 @@ Result<void> enter_sandbox(const char* who) {
     allow_sanitizer_calls(rules);
     DOMUS_TRY_VOID(rules.result());
     if (int rc = seccomp_load(filter.get()); rc < 0) return errno_error("seccomp_load", -rc);
-    DOMUS_LOG_DEBUG("sandbox", "{}: sandbox on (seccomp allowlist, no_new_privs)", who);
+    DOMUS_LOG_DEBUG("sandbox", "{}: sandbox on (seccomp allowlist on {} threads, no_new_privs)",
+                    who, thread_count());
     return {};
 }
 
