@@ -13,11 +13,23 @@
 
 extern char** environ;
 
+// ASan as GCC (__SANITIZE_ADDRESS__) and clang (__has_feature) say it.
+#if defined(__SANITIZE_ADDRESS__)
+#define DOMUS_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DOMUS_UNDER_ASAN 1
+#endif
+#endif
+#ifndef DOMUS_UNDER_ASAN
+#define DOMUS_UNDER_ASAN 0
+#endif
+
 namespace domus::test {
 namespace {
 
 // The record the monitor's SIGSYS handler writes (src/monitor/sandbox.cpp).
-constexpr const char* kViolation = "forbidden system call 101 (ptrace) \u2014 sandbox violation";
+constexpr const char* kViolation = "forbidden system call 59 (execve) \u2014 sandbox violation";
 
 class SandboxTest : public ToolstackTest {
 protected:
@@ -147,6 +159,18 @@ protected:
     std::vector<pid_t> children_;
 };
 
+// The tests that preload the trigger. Under ASan they skip (its runtime must come first
+// in the library list); tests/monitor/sandbox_test.cpp covers forbidden calls there.
+class SandboxTriggerTest : public SandboxTest {
+protected:
+    void SetUp() override {
+#if DOMUS_UNDER_ASAN
+        GTEST_SKIP() << "the preloaded trigger cannot come before the ASan runtime";
+#endif
+        SandboxTest::SetUp();
+    }
+};
+
 TEST_F(SandboxTest, EveryMonitorOfTheDaemonRunsUnderItsFilter) {
     for (auto name : {"first", "second"})
         ASSERT_EQ(domus({"create", idle_config(name)}).status, 0);
@@ -191,7 +215,7 @@ TEST_F(SandboxTest, TheMonitorOfDomusRunIsSandboxedToo) {
     EXPECT_EQ(WEXITSTATUS(status), kInterrupted) << file_text(log);
 }
 
-TEST_F(SandboxTest, AForbiddenCallKillsTheMonitorAndItsDomainCrashes) {
+TEST_F(SandboxTriggerTest, AForbiddenCallKillsTheMonitorAndItsDomainCrashes) {
     std::string fifo = arm_trigger("domus-vmm");
     ASSERT_EQ(domus({"create", idle_config("victim", "on_crash = \"preserve\"\n")}).status, 0);
     disarm_environment();
@@ -211,8 +235,8 @@ TEST_F(SandboxTest, AForbiddenCallKillsTheMonitorAndItsDomainCrashes) {
     EXPECT_EQ(state_of("victim"), "");
 }
 
-TEST_F(SandboxTest, WithTheSandboxOffTheSameCallPasses) {
-    // The trigger above can fail: without the sandbox, ptrace is just a call.
+TEST_F(SandboxTriggerTest, WithTheSandboxOffTheSameCallPasses) {
+    // The trigger above can fail: without the sandbox, the execve just fails (ENOENT).
     std::string fifo = arm_trigger("domus-vmm");
     ::setenv("DOMUS_SANDBOX", "off", 1);
     ASSERT_EQ(domus({"create", idle_config("loose")}).status, 0);
@@ -225,13 +249,13 @@ TEST_F(SandboxTest, WithTheSandboxOffTheSameCallPasses) {
     EXPECT_NE(vmm_log("1").find("NO SANDBOX"), std::string::npos) << vmm_log("1");
     pull_trigger(fifo);
     EXPECT_TRUE(eventually([&] {
-        return vmm_log("1").find("sandbox_trigger: ptrace") != std::string::npos;
+        return vmm_log("1").find("sandbox_trigger: execve") != std::string::npos;
     })) << vmm_log("1");
     EXPECT_EQ(state_of("loose"), "-b----");
     EXPECT_EQ(vmm_log("1").find("sandbox violation"), std::string::npos);
 }
 
-TEST_F(SandboxTest, AForbiddenCallInDomusRunEndsItBySigsys) {
+TEST_F(SandboxTriggerTest, AForbiddenCallInDomusRunEndsItBySigsys) {
     std::string log = run_dir_ + "/run.log";
     ASSERT_EQ(domus({"info"}).status, 0);  // the daemon and its store, without the trigger
     std::string fifo = arm_trigger("domus");

@@ -3,22 +3,23 @@
 //
 // DOMUS_SANDBOX_TRIGGER          a FIFO. A thread started before main() opens it (the open
 //                                waits for the test's writer), reads one byte and then calls
-//                                ptrace(PTRACE_TRACEME): forbidden under the sandbox, so the
-//                                monitor dies of SIGSYS; without it the call is harmless and
-//                                the shim says so on stderr.
+//                                execve of a path that does not exist: forbidden under the
+//                                sandbox, so the monitor dies of SIGSYS; without it the call
+//                                fails harmlessly (ENOENT) and the shim says so on stderr.
 // DOMUS_SANDBOX_TRIGGER_PROCESS  active only in processes whose executable has this base
 //                                name (domus-vmm, or domus for `domus run`).
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+extern char** environ;
 
 namespace {
 
@@ -40,8 +41,9 @@ void* wait_and_trigger(void* fifo) {
     ssize_t n = ::read(fd, &byte, 1);
     ::close(fd);
     if (n != 1) return nullptr;
-    long rc = ::syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
-    std::fprintf(stderr, "sandbox_trigger: ptrace(PTRACE_TRACEME) returned %ld: not stopped\n", rc);
+    char* no_arguments[] = {nullptr};
+    long rc = ::syscall(SYS_execve, "/nonexistent/domus-sandbox-trigger", no_arguments, environ);
+    std::fprintf(stderr, "sandbox_trigger: execve returned %ld: not stopped\n", rc);
     return nullptr;
 }
 
