@@ -170,6 +170,11 @@ void allow_steady_state(Rules& rules) {
     // a filter cannot read, answers ENOSYS so glibc falls back to clone.
     rules.allow_if(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
     rules.fail(SCMP_SYS(clone3), ENOSYS);
+    // `domus run` hands the VM's last close to a child sharing its memory (CLONE_VM
+    // without CLONE_THREAD, base/deferred_close.hpp), which closes its copies of the
+    // other fds first: still under this filter, inherited, and never a fork (no CLONE_VM).
+    rules.allow_if(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM));
+    rules.allow({SCMP_SYS(dup), SCMP_SYS(close_range)});
     rules.allow({SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit),
                  SCMP_SYS(exit_group), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(sched_yield),
                  SCMP_SYS(sched_getaffinity), SCMP_SYS(restart_syscall)});
@@ -239,13 +244,12 @@ void allow_steady_state(Rules& rules) {
 
 // ASan's runtime makes calls of its own after the filter is in: reports open
 // /proc/self/maps with the old open(), and LeakSanitizer stops the world at exit from
-// a clone()d tracer task (CLONE_VM, but no CLONE_THREAD: still no fork) that lists
+// a clone()d tracer task (CLONE_VM, allowed anyway, see above) that lists
 // the threads with the old getdents() and ptraces them. The tracer blocks every
 // signal, so a call missing here kills it silently (SIGSYS) and leaves the monitor
 // spinning at exit. Only in sanitizer builds.
 void allow_sanitizer_calls([[maybe_unused]] Rules& rules) {
 #if DOMUS_UNDER_ASAN
-    rules.allow_if(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM));
     rules.allow({SCMP_SYS(ptrace), SCMP_SYS(prctl), SCMP_SYS(wait4), SCMP_SYS(waitid),
                  SCMP_SYS(open), SCMP_SYS(getdents), SCMP_SYS(pipe2), SCMP_SYS(getppid),
                  SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(sched_getaffinity)});
