@@ -137,11 +137,11 @@ int run_domain(const RunOptions& options) {
                 " blk_requests={} blk_bad_requests={} blk_io_errors={} blk_bytes={} "
                 "blk_exits_per_mib={:.2f} blk_notifications={} blk_passes={} "
                 "blk_polled_requests={} blk_inline_transfers={} blk_queued_transfers={} "
-                "blk_unaligned_transfers={} blk_max_in_flight={}",
+                "blk_unaligned_transfers={} blk_image_transfers={} blk_max_in_flight={}",
                 blk.requests, blk.bad_requests, blk.io_errors, bytes,
                 mib > 0 ? double(s.exits) / mib : 0.0, blk.notifications, blk.passes,
                 blk.polled_requests, blk.inline_transfers, blk.queued_transfers,
-                blk.unaligned_transfers, blk.max_in_flight);
+                blk.unaligned_transfers, blk.image_transfers, blk.max_in_flight);
             // The backend's CPU time per request, by stage (BlkStats).
             double us_per_request = CycleClock::ns_per_cycle() / 1000.0 / double(blk.requests);
             edisk += fmt::format(
