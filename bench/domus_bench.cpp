@@ -82,6 +82,11 @@ void bench_boot() {
         return;
     constexpr int kRuns = 21;
     std::vector<double> to_main, total, overhead, private_mib;
+    // The monitor's timeline (domus run --stats): each step's time, and before its first
+    // mark the process start (exec, dynamic linking); after vCPU 0 started, the guest's
+    // own start-up until main().
+    std::map<std::string, std::vector<double>> steps;
+    std::vector<std::string> order;  // steps as the monitor took them
     for (int i = 0; i < kRuns; ++i) {
         // The guest prints the TSC at main(); the TSC is the host's (no offset on this
         // KVM), so main's TSC minus the TSC before spawning is the boot time.
@@ -96,6 +101,23 @@ void bench_boot() {
         auto s = figures(r.err);
         overhead.push_back(s["monitor_overhead_mib"]);
         private_mib.push_back(s["monitor_private_mib"]);
+        if (s.count("monitor_start_tsc")) {
+            double ms_per_tsc = 1e3 / tsc_hz();
+            steps["process_start"].push_back((s["monitor_start_tsc"] - double(start)) * ms_per_tsc);
+            // The marks in the monitor's order, as it printed them.
+            static const std::regex step(R"(step_([a-z_0-9]+)_us=([0-9.]+))");
+            double until_started = s["monitor_start_tsc"];
+            bool started = false;
+            for (std::sregex_iterator it(r.err.begin(), r.err.end(), step), end; it != end; ++it) {
+                std::string name = (*it)[1];
+                double us = std::stod((*it)[2]);
+                if (!steps.count(name)) order.push_back(name);
+                steps[name].push_back(us / 1e3);
+                if (!started) until_started += us / 1e3 / ms_per_tsc;
+                started = started || name == "vcpus_started";
+            }
+            steps["guest_start_to_main"].push_back((f["main_tsc"] - until_started) * ms_per_tsc);
+        }
         auto h = domus_run("hello", {"--cmdline", "sleep_ms=0"});
         if (h.status != 0) {
             std::fprintf(stderr, "bench: hello failed (%d): %s\n", h.status, h.err.c_str());
@@ -104,6 +126,19 @@ void bench_boot() {
         total.push_back(h.elapsed.count());
     }
     emit("boot_to_main_ms", median(to_main), "ms");
+    // Where boot_to_main_ms goes (medians, so they need not add up exactly), then the
+    // teardown steps of the same runs (after the guest's shutdown hypercall).
+    emit("boot_step_process_start_ms", median(steps["process_start"]), "ms");
+    bool teardown = false;
+    for (const auto& name : order) {
+        teardown = teardown || name == "guest_shutdown";
+        if (name == "guest_shutdown") {
+            emit("boot_step_guest_start_to_main_ms", median(steps["guest_start_to_main"]), "ms");
+            continue;  // the guest's main and its printing: not boot, not teardown
+        }
+        emit((teardown ? "teardown_step_" : "boot_step_") + name + "_ms", median(steps[name]),
+             "ms");
+    }
     emit("run_total_ms", median(total), "ms");
     emit("monitor_rss_overhead_mib", median(overhead), "MiB");
     emit("monitor_private_mib", median(private_mib), "MiB");
