@@ -303,9 +303,10 @@ void Daemon::destroy(std::shared_ptr<Entry> entry) {
     (void)json_request(run_dir_.control_socket(entry->domid), {{"op", "destroy"}},
                        std::chrono::seconds(5));
     // The monitor exits on "destroy"; make sure, even if it hangs.
-    for (int i = 0; i < 200 && entry->pid > 0 && ::kill(entry->pid, 0) == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (entry->pid > 0 && ::kill(entry->pid, 0) == 0) ::kill(entry->pid, SIGKILL);
+    if (entry->pid > 0 && !wait_for_exit(entry->pid, std::chrono::seconds(1))) {
+        ::kill(entry->pid, SIGKILL);
+        (void)wait_for_exit(entry->pid, std::chrono::seconds(1));
+    }
     forget(*entry);
 }
 
