@@ -14,6 +14,7 @@
 
 #include <random>
 
+#include <sys/stat.h>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -21,11 +22,13 @@
 #include <string>
 #include <thread>
 #include <vector>
+
 #include "base/fd.hpp"
 
 #include "../tests/integration/process.hpp"
 #include "figures.hpp"
 #include "host_io.hpp"
+#include "soak/soak.hpp"
 #include "store/client.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/run_dir.hpp"
@@ -509,6 +512,44 @@ void bench_block() {
 
 }  // namespace
 
+// The churn soak (opt-in: `bench/run soak`; several minutes): 600 domains through domusd,
+// at most 200 alive, a disk round every tenth, store traffic, domusd and the store each
+// killed once; what the daemons hold at the start and the end.
+void bench_soak() {
+    if (!domus::bench::figure_filter().starts_with("soak")) return;
+    domus::soak::Options options;
+    options.run_dir = "/tmp/domus-soak-" + std::to_string(::getpid());
+    options.domus = g_bin;
+    options.guest = g_guests + "/idle.elf";
+    if (const char* n = std::getenv("DOMUS_SOAK_DOMAINS")) options.domains = std::atoi(n);
+    ::mkdir(options.run_dir.c_str(), 0700);
+    ::setenv("DOMUS_RUN_DIR", options.run_dir.c_str(), 1);
+    auto r = domus::soak::run(options);
+    kill_run_dir(options.run_dir);
+    std::filesystem::remove_all(options.run_dir);
+    for (const auto& error : r.errors)
+        std::fprintf(stderr, "bench: soak: %s\n", error.c_str());
+    emit("soak_domains_created", r.created, "domains");
+    emit("soak_domains_destroyed", r.destroyed, "domains");
+    emit("soak_create_destroy_per_s", r.create_destroy_per_s, "pairs/s");
+    emit("soak_disk_rounds", r.disk_rounds, "rounds");
+    emit("soak_store_writes", r.store_writes, "writes");
+    emit("soak_domains_lost", r.lost, "domains");
+    emit("soak_errors", double(r.errors.size()), "errors");
+    emit("soak_leftover_monitors", r.leftover_monitors, "processes");
+    emit("soak_domusd_rss_start_kib", double(r.domusd_start.rss_kib), "KiB");
+    emit("soak_domusd_rss_end_kib", double(r.domusd_end.rss_kib), "KiB");
+    emit("soak_domusd_fds_start", r.domusd_start.fds, "fds");
+    emit("soak_domusd_fds_end", r.domusd_end.fds, "fds");
+    emit("soak_store_rss_start_kib", double(r.store_start.rss_kib), "KiB");
+    emit("soak_store_rss_end_kib", double(r.store_end.rss_kib), "KiB");
+    emit("soak_store_fds_start", r.store_start.fds, "fds");
+    emit("soak_store_fds_end", r.store_end.fds, "fds");
+    emit("soak_store_nodes_start", double(r.nodes_start), "nodes");
+    emit("soak_store_nodes_end", double(r.nodes_end), "nodes");
+    emit("soak_seconds", r.seconds, "s");
+}
+
 int main(int argc, char** argv) {
     if (argc > 1) domus::bench::figure_filter() = argv[1];
     bench_boot();
@@ -517,5 +558,6 @@ int main(int argc, char** argv) {
     bench_compute();
     bench_toolstack();
     bench_block();
+    bench_soak();
     return 0;
 }
