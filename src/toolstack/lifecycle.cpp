@@ -231,7 +231,9 @@ void Daemon::save_record(const Entry& entry) {
                              {"config", to_xl_config(entry.spec)},
                              {"preserved", entry.preserved}};
     std::string path = run_dir_.record(entry.domid);
-    if (auto saved = replace_file_durably(path, record.dump(2) + "\n"); !saved)
+    // A record describes a running monitor, which a host crash ends too: atomic against
+    // domusd's own death is all it needs.
+    if (auto saved = replace_file_atomically(path, record.dump(2) + "\n"); !saved)
         DOMUS_LOG_ERROR("domusd", "domain {}: {}", entry.domid, saved.error().message);
 }
 
