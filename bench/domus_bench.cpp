@@ -14,6 +14,7 @@
 
 #include <random>
 
+#include <sys/stat.h>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -21,11 +22,13 @@
 #include <string>
 #include <thread>
 #include <vector>
+
 #include "base/fd.hpp"
 
 #include "../tests/integration/process.hpp"
 #include "figures.hpp"
 #include "host_io.hpp"
+#include "soak/soak.hpp"
 #include "store/client.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/run_dir.hpp"
@@ -82,6 +85,11 @@ void bench_boot() {
         return;
     constexpr int kRuns = 21;
     std::vector<double> to_main, total, overhead, private_mib;
+    // The monitor's timeline (domus run --stats): each step's time, and before its first
+    // mark the process start (exec, dynamic linking); after vCPU 0 started, the guest's
+    // own start-up until main().
+    std::map<std::string, std::vector<double>> steps;
+    std::vector<std::string> order;  // steps as the monitor took them
     for (int i = 0; i < kRuns; ++i) {
         // The guest prints the TSC at main(); the TSC is the host's (no offset on this
         // KVM), so main's TSC minus the TSC before spawning is the boot time.
@@ -96,6 +104,23 @@ void bench_boot() {
         auto s = figures(r.err);
         overhead.push_back(s["monitor_overhead_mib"]);
         private_mib.push_back(s["monitor_private_mib"]);
+        if (s.count("monitor_start_tsc")) {
+            double ms_per_tsc = 1e3 / tsc_hz();
+            steps["process_start"].push_back((s["monitor_start_tsc"] - double(start)) * ms_per_tsc);
+            // The marks in the monitor's order, as it printed them.
+            static const std::regex step(R"(step_([a-z_0-9]+)_us=([0-9.]+))");
+            double until_started = s["monitor_start_tsc"];
+            bool started = false;
+            for (std::sregex_iterator it(r.err.begin(), r.err.end(), step), end; it != end; ++it) {
+                std::string name = (*it)[1];
+                double us = std::stod((*it)[2]);
+                if (!steps.count(name)) order.push_back(name);
+                steps[name].push_back(us / 1e3);
+                if (!started) until_started += us / 1e3 / ms_per_tsc;
+                started = started || name == "vcpus_started";
+            }
+            steps["guest_start_to_main"].push_back((f["main_tsc"] - until_started) * ms_per_tsc);
+        }
         auto h = domus_run("hello", {"--cmdline", "sleep_ms=0"});
         if (h.status != 0) {
             std::fprintf(stderr, "bench: hello failed (%d): %s\n", h.status, h.err.c_str());
@@ -104,6 +129,19 @@ void bench_boot() {
         total.push_back(h.elapsed.count());
     }
     emit("boot_to_main_ms", median(to_main), "ms");
+    // Where boot_to_main_ms goes (medians, so they need not add up exactly), then the
+    // teardown steps of the same runs (after the guest's shutdown hypercall).
+    emit("boot_step_process_start_ms", median(steps["process_start"]), "ms");
+    bool teardown = false;
+    for (const auto& name : order) {
+        teardown = teardown || name == "guest_shutdown";
+        if (name == "guest_shutdown") {
+            emit("boot_step_guest_start_to_main_ms", median(steps["guest_start_to_main"]), "ms");
+            continue;  // the guest's main and its printing: not boot, not teardown
+        }
+        emit((teardown ? "teardown_step_" : "boot_step_") + name + "_ms", median(steps[name]),
+             "ms");
+    }
     emit("run_total_ms", median(total), "ms");
     emit("monitor_rss_overhead_mib", median(overhead), "MiB");
     emit("monitor_private_mib", median(private_mib), "MiB");
@@ -293,6 +331,9 @@ void bench_qcow2(const std::string& dir, BestPv& best_pv) {
         double qemu = qemu_img_bench(image, write, 4 * kBytes);
         std::string name = "blk_qcow2_" + std::string(write ? "seq_write" : "seq_read") + "_mib_s";
         emit(name, pv[key], "MiB/s");
+        // Requests the backend had in flight at once (the guest keeps 32 outstanding).
+        emit(name.substr(0, name.size() - 6) + "_max_in_flight", pv["blk_max_in_flight"],
+             "requests");
         if (qemu > 0) {
             emit(name + "_qemu_img_bench", qemu, "MiB/s");
             emit(name + "_vs_qemu_img_bench", pv[key] / qemu, "ratio");
@@ -471,6 +512,44 @@ void bench_block() {
 
 }  // namespace
 
+// The churn soak (opt-in: `bench/run soak`; several minutes): 600 domains through domusd,
+// at most 200 alive, a disk round every tenth, store traffic, domusd and the store each
+// killed once; what the daemons hold at the start and the end.
+void bench_soak() {
+    if (!domus::bench::figure_filter().starts_with("soak")) return;
+    domus::soak::Options options;
+    options.run_dir = "/tmp/domus-soak-" + std::to_string(::getpid());
+    options.domus = g_bin;
+    options.guest = g_guests + "/idle.elf";
+    if (const char* n = std::getenv("DOMUS_SOAK_DOMAINS")) options.domains = std::atoi(n);
+    ::mkdir(options.run_dir.c_str(), 0700);
+    ::setenv("DOMUS_RUN_DIR", options.run_dir.c_str(), 1);
+    auto r = domus::soak::run(options);
+    kill_run_dir(options.run_dir);
+    std::filesystem::remove_all(options.run_dir);
+    for (const auto& error : r.errors)
+        std::fprintf(stderr, "bench: soak: %s\n", error.c_str());
+    emit("soak_domains_created", r.created, "domains");
+    emit("soak_domains_destroyed", r.destroyed, "domains");
+    emit("soak_create_destroy_per_s", r.create_destroy_per_s, "pairs/s");
+    emit("soak_disk_rounds", r.disk_rounds, "rounds");
+    emit("soak_store_writes", r.store_writes, "writes");
+    emit("soak_domains_lost", r.lost, "domains");
+    emit("soak_errors", double(r.errors.size()), "errors");
+    emit("soak_leftover_monitors", r.leftover_monitors, "processes");
+    emit("soak_domusd_rss_start_kib", double(r.domusd_start.rss_kib), "KiB");
+    emit("soak_domusd_rss_end_kib", double(r.domusd_end.rss_kib), "KiB");
+    emit("soak_domusd_fds_start", r.domusd_start.fds, "fds");
+    emit("soak_domusd_fds_end", r.domusd_end.fds, "fds");
+    emit("soak_store_rss_start_kib", double(r.store_start.rss_kib), "KiB");
+    emit("soak_store_rss_end_kib", double(r.store_end.rss_kib), "KiB");
+    emit("soak_store_fds_start", r.store_start.fds, "fds");
+    emit("soak_store_fds_end", r.store_end.fds, "fds");
+    emit("soak_store_nodes_start", double(r.nodes_start), "nodes");
+    emit("soak_store_nodes_end", double(r.nodes_end), "nodes");
+    emit("soak_seconds", r.seconds, "s");
+}
+
 int main(int argc, char** argv) {
     if (argc > 1) domus::bench::figure_filter() = argv[1];
     bench_boot();
@@ -479,5 +558,6 @@ int main(int argc, char** argv) {
     bench_compute();
     bench_toolstack();
     bench_block();
+    bench_soak();
     return 0;
 }

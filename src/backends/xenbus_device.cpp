@@ -141,6 +141,12 @@ void XenbusDevice::thread_main() {
             break;
         }
         if (fds[1].revents) break;
+        // A task or a frontend state change may change what the device serves (a
+        // prepared image swap freezes it; a disconnect drops its ring): what this poll
+        // saw of the device's fds is then stale, so poll again (still-ready fds report at
+        // once). Serving a doorbell seen before a swap was prepared would write to the
+        // image the snapshot froze.
+        bool changed = false;
         if (fds[0].revents & (POLLIN | POLLHUP)) {
             auto event = store().next_event(true);
             if (!event) {
@@ -149,9 +155,13 @@ void XenbusDevice::thread_main() {
                 break;
             }
             frontend_changed();
+            changed = true;
         }
-        if (fds[2].revents & POLLIN) run_tasks();
-        device_ready(std::span<const pollfd>(fds + 3, count - 3));
+        if (fds[2].revents & POLLIN) {
+            run_tasks();
+            changed = true;
+        }
+        if (!changed) device_ready(std::span<const pollfd>(fds + 3, count - 3));
     }
     on_stop();
     do_disconnect();

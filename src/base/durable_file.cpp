@@ -1,4 +1,5 @@
-// replace_file_durably: write, fsync, rename, fsync the directory.
+// replace_file_durably: write, fsync, rename, fsync the directory; replace_file_atomically:
+// the same without the fsyncs.
 #include "base/durable_file.hpp"
 
 #include <fcntl.h>
@@ -10,7 +11,9 @@
 
 namespace domus {
 
-Result<void> replace_file_durably(const std::string& path, std::string_view content) {
+namespace {
+
+Result<void> replace_file(const std::string& path, std::string_view content, bool flush) {
     std::string temporary = path + ".tmp";
     {
         Fd file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -21,14 +24,25 @@ Result<void> replace_file_durably(const std::string& path, std::string_view cont
             if (n <= 0) return errno_error("write " + temporary);
             content.remove_prefix(std::size_t(n));
         }
-        if (::fsync(file.get()) < 0) return errno_error("fsync " + temporary);
+        if (flush && ::fsync(file.get()) < 0) return errno_error("fsync " + temporary);
     }
     if (::rename(temporary.c_str(), path.c_str()) < 0) return errno_error("rename " + path);
+    if (!flush) return {};
     auto slash = path.rfind('/');
     std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     Fd directory(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!directory || ::fsync(directory.get()) < 0) return errno_error("fsync " + dir);
     return {};
+}
+
+}  // namespace
+
+Result<void> replace_file_durably(const std::string& path, std::string_view content) {
+    return replace_file(path, content, true);
+}
+
+Result<void> replace_file_atomically(const std::string& path, std::string_view content) {
+    return replace_file(path, content, false);
 }
 
 }  // namespace domus

@@ -13,4 +13,10 @@ namespace domus {
 
 Result<void> replace_file_durably(const std::string& path, std::string_view content);
 
+// The same without the flushes: whole old or whole new content after the writer's crash
+// (the page cache outlives a killed process), not after the host's. For records of what
+// cannot outlive the host either (a running monitor), where two fsyncs per update would
+// only cost milliseconds.
+Result<void> replace_file_atomically(const std::string& path, std::string_view content);
+
 }  // namespace domus

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/cycle_clock.hpp"
+#include "base/deferred_close.hpp"
 #include "base/log.hpp"
 #include "config/device_specs.hpp"
 #include "kvm/kvm.hpp"
@@ -67,7 +68,23 @@ double monitor_private_mib() {
            1024.0;
 }
 
+// Where the run's time went, step by step: each mark's distance from the one before
+// (`step_<name>_us`), and the first mark's TSC, from which a caller that noted the TSC
+// when it spawned us gets process start-up and dynamic linking.
+std::string timeline_report(const monitor::Timeline& timeline) {
+    auto marks = timeline.marks();
+    if (marks.empty()) return {};
+    double us_per_cycle = CycleClock::ns_per_cycle() / 1000.0;
+    std::string report = fmt::format(" monitor_start_tsc={}", marks[0].tsc);
+    for (std::size_t i = 1; i < marks.size(); ++i)
+        report += fmt::format(" step_{}_us={:.1f}", marks[i].step,
+                              double(marks[i].tsc - marks[i - 1].tsc) * us_per_cycle);
+    return report;
+}
+
 int run_domain(const RunOptions& options) {
+    monitor::Timeline timeline;
+    timeline.mark("monitor_started");
     std::uint64_t start_ns = monitor::host_monotonic_ns();
     // The embedded monitor is sandboxed as domus-vmm is (monitor/sandbox.hpp): hardened
     // before any thread, the allowlist once the domain is built.
@@ -87,13 +104,14 @@ int run_domain(const RunOptions& options) {
         std::fprintf(stderr, "domus: %s\n", kvm.error().message.c_str());
         return monitor::kStatusMonitorError;
     }
+    timeline.mark("kvm_opened");
     auto config = options.config;
     if (auto added = config::add_devices(config, options.disks, options.channels); !added) {
         std::fprintf(stderr, "domus: %s\n", added.error().message.c_str());
         return monitor::kStatusMonitorError;
     }
     config.console_input_fd = options.no_input ? -1 : STDIN_FILENO;
-    auto domain = monitor::Domain::create(*kvm, config);
+    auto domain = monitor::Domain::create(*kvm, config, &timeline);
     if (!domain) {
         std::fprintf(stderr, "domus: %s\n", domain.error().message.c_str());
         return monitor::kStatusMonitorError;
@@ -119,6 +137,7 @@ int run_domain(const RunOptions& options) {
                exit.kind == monitor::ExitKind::interrupted) {
         std::fprintf(stderr, "domus: %s\n", exit.detail.c_str());
     }
+    std::string report;  // --stats: printed once the domain is gone (its teardown timed)
     if (options.stats) {
         auto s = dom.stats();
         double seconds = double(monitor::host_monotonic_ns() - start_ns) / 1e9;
@@ -148,11 +167,11 @@ int run_domain(const RunOptions& options) {
                 " blk_requests={} blk_bad_requests={} blk_io_errors={} blk_bytes={} "
                 "blk_exits_per_mib={:.2f} blk_notifications={} blk_passes={} "
                 "blk_polled_requests={} blk_inline_transfers={} blk_queued_transfers={} "
-                "blk_unaligned_transfers={} blk_max_in_flight={}",
+                "blk_unaligned_transfers={} blk_image_transfers={} blk_max_in_flight={}",
                 blk.requests, blk.bad_requests, blk.io_errors, bytes,
                 mib > 0 ? double(s.exits) / mib : 0.0, blk.notifications, blk.passes,
                 blk.polled_requests, blk.inline_transfers, blk.queued_transfers,
-                blk.unaligned_transfers, blk.max_in_flight);
+                blk.unaligned_transfers, blk.image_transfers, blk.max_in_flight);
             // The backend's CPU time per request, by stage (BlkStats).
             double us_per_request = CycleClock::ns_per_cycle() / 1000.0 / double(blk.requests);
             edisk += fmt::format(
@@ -162,14 +181,25 @@ int run_domain(const RunOptions& options) {
                 double(blk.respond_cycles) * us_per_request,
                 double(blk.notify_cycles) * us_per_request, blk.persistent_grants);
         }
-        std::fprintf(
-            stderr,
-            "domus-stats: run_seconds=%.6f exits=%lu hypercalls=%lu unknown_hypercalls=%lu "
-            "doorbell_exits=%lu upcalls=%lu blocks=%lu console_bytes=%lu "
-            "console_notifications=%lu monitor_overhead_mib=%.2f monitor_private_mib=%.2f%s\n",
+        report = fmt::format(
+            "domus-stats: run_seconds={:.6f} exits={} hypercalls={} unknown_hypercalls={} "
+            "doorbell_exits={} upcalls={} blocks={} console_bytes={} "
+            "console_notifications={} monitor_overhead_mib={:.2f} monitor_private_mib={:.2f}{}",
             seconds, s.exits, s.hypercalls, s.unknown_hypercalls, s.doorbells, s.upcalls, s.blocks,
             s.console_bytes, s.console_notifications, monitor_overhead_mib(), monitor_private_mib(),
-            edisk.c_str());
+            edisk);
+    }
+    // The VM's own teardown (its last close) takes milliseconds of RCU grace periods on
+    // this host and holds nothing anyone waits for: a child does it once we are gone.
+    Fd vm(::dup(dom.vm().fd()));
+    domain->reset();  // devices, store connection, vCPUs, guest memory
+    timeline.mark("domain_destroyed");
+    if (options.stats)
+        std::fprintf(stderr, "%s%s\n", report.c_str(), timeline_report(timeline).c_str());
+    std::fflush(nullptr);
+    if (vm) {
+        if (auto handed = close_in_background(std::move(vm)); !handed)
+            DOMUS_LOG_WARN("run", "VM teardown in the foreground: {}", handed.error().message);
     }
     return monitor::exit_status(exit);
 }

@@ -104,11 +104,14 @@ Domain::~Domain() {
     // Backend threads raise events, which looks up vCPUs: stop them while those exist.
     if (block_devices_) block_devices_->clear();
     channels_.clear();
+    mark("devices_stopped");
     store_.reset();
+    mark("store_detached");
 }
 
 Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
-                                               const config::DomainConfig& config) {
+                                               const config::DomainConfig& config,
+                                               Timeline* timeline) {
     if (config.vcpus < 1 || config.vcpus > DOMUS_MAX_VCPUS)
         return make_error("vcpus must be 1..{}, not {}", DOMUS_MAX_VCPUS, config.vcpus);
     if (config.cmdline.size() >= MAX_GUEST_CMDLINE)
@@ -118,28 +121,39 @@ Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
         return make_error("memory must be {}..{} MiB, not {}", kMinMemory >> 20, kMaxMemory >> 20,
                           config.memory_mib);
     DOMUS_TRY(layout, Layout::compute(config.memory_mib << 20));
+    auto mark = [timeline](const char* step) {
+        if (timeline) timeline->mark(step);
+    };
     DOMUS_TRY(vm, kvm::Vm::create(kvm));
+    mark("vm_created");
     DOMUS_TRY(memory, GuestMemory::create(layout.memory_size, kImageBase));
     DOMUS_TRY_VOID(vm.set_memory_region(0, 0, memory.size(), memory.base()));
+    mark("memory_mapped");
     std::uint64_t tsc_khz = vm.tsc_khz();  // 0: GuestClock calibrates (5 ms)
     std::unique_ptr<Domain> domain(
         new Domain(config, std::move(vm), std::move(memory), layout, tsc_khz));
+    domain->timeline_ = timeline;
+    mark("clock_ready");
     DOMUS_TRY_VOID(domain->build(kvm));
     return domain;
 }
 
 Result<void> Domain::build(const kvm::System& kvm) {
     DOMUS_TRY(file, read_file(config_.kernel));
+    mark("kernel_read");
     auto parsed = parse_elf(file, kImageBase, layout_.monitor_area);
     if (!parsed) return make_error("{}: {}", config_.kernel, parsed.error().message);
+    mark("kernel_parsed");
     const ElfImage& image = parsed.value();
     DOMUS_TRY_VOID(load_elf(image, file, memory_));
     fill_hypercall_page(*memory_.range(image.hypercall_page, kPageSize));
     hypercall_page_ = image.hypercall_page;
+    mark("image_loaded");
 
     auto tables = memory_.range(layout_.page_tables, layout_.page_table_frames * kPageSize);
     if (!tables || !build_identity_map(*tables, layout_.page_tables, layout_.memory_size))
         return make_error("cannot build page tables for {} bytes", layout_.memory_size);
+    mark("page_tables_built");
 
     auto tss = memory_.range(layout_.tss, kTssPages * kPageSize);
     if (!tss || !build_tss(*tss)) return make_error("cannot build the TSS");
@@ -176,6 +190,7 @@ Result<void> Domain::build(const kvm::System& kvm) {
         vcpus_.push_back(std::make_unique<VcpuRunner>(*this, std::move(vcpu), info));
         if (info) clock_.publish(memory_.object<vcpu_info>(info)->time);
     }
+    mark("vcpus_created");
     DOMUS_TRY_VOID(write_start_info(image));
     console_->start([this, console_port] { events_->raise(console_port); });
     auto* start = memory_.object<start_info>(layout_.start_info);
@@ -190,6 +205,7 @@ Result<void> Domain::build(const kvm::System& kvm) {
         store_->start();
         start->store_mfn = layout_.store_ring / kPageSize;
         start->store_evtchn = store_->port();
+        mark("store_attached");
     }
     if (!config_.disks.empty() && config_.store_run_dir.empty())
         return make_error("PV disks are negotiated through the store: give a store run directory");
@@ -207,6 +223,7 @@ Result<void> Domain::build(const kvm::System& kvm) {
         channels_.push_back(std::move(device));
     }
 
+    mark("devices_attached");
     domus_vcpu_context boot{};
     boot.rip = image.entry;
     boot.rsp = layout_.boot_stack_top;
@@ -242,15 +259,19 @@ DomainExit Domain::run() {
     for (auto& vcpu : vcpus_)
         vcpu->start_thread();
     vcpus_[0]->bring_up();
+    mark("vcpus_started");
     {
         std::unique_lock lock(exit_mutex_);
         exit_cv_.wait(lock, [&] { return stopping(); });
     }
+    mark("stop_seen");
     for (auto& vcpu : vcpus_)
         vcpu->join();
+    mark("vcpus_joined");
     console_->stop();
     // The guest is gone: its channels' clients see the end now, not at destruction.
     channels_.clear();
+    mark("console_stopped");
     std::lock_guard lock(exit_mutex_);
     return exit_;
 }
@@ -320,6 +341,7 @@ void Domain::guest_shutdown(ExitKind kind, std::uint32_t code) noexcept {
     const char* why = kind == ExitKind::crash      ? "the guest reported a crash"
                       : kind == ExitKind::watchdog ? "watchdog"
                                                    : "";
+    mark("guest_shutdown");
     DomainExit exit{kind, code, {}};
     try {  // the description is the only allocation; without it the exit still counts
         exit.detail = why;

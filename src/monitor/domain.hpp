@@ -27,6 +27,7 @@
 #include "monitor/hypercalls/host.hpp"
 #include "monitor/layout.hpp"
 #include "monitor/store_link.hpp"
+#include "monitor/timeline.hpp"
 #include "monitor/vcpu_runner.hpp"
 
 #include <domus/abi/start_info.h>
@@ -54,8 +55,11 @@ struct PioRegistration {
 
 class Domain final : public EventSink, public HypercallDomain {
 public:
+    // `timeline`, when given, gets a mark after each step of the set-up, at the guest's
+    // shutdown and during teardown (it must outlive the domain).
     static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm,
-                                                  const config::DomainConfig& config);
+                                                  const config::DomainConfig& config,
+                                                  Timeline* timeline = nullptr);
     ~Domain() override;
 
     // Starts vCPU 0 and waits until the domain shuts down, crashes or fails.
@@ -124,7 +128,11 @@ private:
     Result<void> build(const kvm::System& kvm);
     Result<void> write_start_info(const ElfImage& image);
     Result<void> setup_boot_vcpu(const kvm::System& kvm, const ElfImage& image);
+    void mark(const char* step) noexcept {
+        if (timeline_) timeline_->mark(step);
+    }
 
+    Timeline* timeline_ = nullptr;
     config::DomainConfig config_;
     kvm::Vm vm_;
     GuestMemory memory_;

@@ -13,6 +13,8 @@
 #include "base/fd.hpp"
 #include "monitor/guest_memory.hpp"
 
+#include "storage/file_io.hpp"
+
 #include <domus/abi/start_info.h>
 
 namespace domus::monitor {
@@ -150,6 +152,31 @@ Result<void> load_elf(const ElfImage& image, std::span<const std::byte> file,
     return {};
 }
 
+namespace {
+
+// How far into the file parse_elf() can look: the program headers and the PT_LOAD and
+// PT_NOTE contents (section headers and debug sections, most of a debug build's file,
+// are never read). From unchecked header values: it only sizes the read.
+std::uint64_t extent_used(std::span<const std::byte> head, std::uint64_t file_size) {
+    Elf64_Ehdr header;
+    if (!copy_at(head, 0, header) || header.e_phentsize != sizeof(Elf64_Phdr)) return file_size;
+    auto table_end =
+        checked_add(header.e_phoff, std::uint64_t(header.e_phnum) * sizeof(Elf64_Phdr));
+    if (!table_end) return file_size;
+    std::uint64_t end = std::max<std::uint64_t>(*table_end, sizeof(header));
+    for (unsigned i = 0; i < header.e_phnum; ++i) {
+        Elf64_Phdr ph;
+        if (!copy_at(head, header.e_phoff + i * sizeof(Elf64_Phdr), ph)) return file_size;
+        if (ph.p_type != PT_LOAD && ph.p_type != PT_NOTE) continue;
+        auto segment_end = checked_add(ph.p_offset, ph.p_filesz);
+        if (!segment_end) return file_size;
+        end = std::max(end, *segment_end);
+    }
+    return std::min(end, file_size);
+}
+
+}  // namespace
+
 Result<std::vector<std::byte>> read_file(const std::string& path) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return errno_error(path);
@@ -157,14 +184,17 @@ Result<std::vector<std::byte>> read_file(const std::string& path) {
     if (::fstat(fd.get(), &st) < 0) return errno_error(path);
     if (!S_ISREG(st.st_mode)) return make_error("{}: not a regular file", path);
     if (st.st_size > (256 << 20)) return make_error("{}: image larger than 256 MiB", path);
-    std::vector<std::byte> data(std::size_t(st.st_size));
-    std::size_t done = 0;
-    while (done < data.size()) {
-        ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return errno_error(path);
-        done += std::size_t(n);
-    }
+    // The headers first (the program headers follow the ELF header in every linker's
+    // output), then the rest of what parse_elf() uses.
+    std::uint64_t size = std::uint64_t(st.st_size);
+    std::vector<std::byte> data(std::min<std::uint64_t>(size, 4096));
+    if (auto got = storage::read_exact(fd.get(), data, 0); !got)
+        return make_error("{}: {}", path, got.error().message);
+    std::uint64_t used = std::max<std::uint64_t>(extent_used(data, size), data.size());
+    std::size_t have = data.size();
+    data.resize(std::size_t(used));
+    if (auto got = storage::read_exact(fd.get(), std::span(data).subspan(have), have); !got)
+        return make_error("{}: {}", path, got.error().message);
     return data;
 }
 

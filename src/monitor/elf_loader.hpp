@@ -40,7 +40,9 @@ Result<ElfImage> parse_elf(std::span<const std::byte> file, std::uint64_t load_b
 Result<void> load_elf(const ElfImage& image, std::span<const std::byte> file,
                       const GuestMemory& memory);
 
-// Reads a whole file (images are small); the error names the path.
+// Reads what parse_elf() and load_elf() use of a kernel file: up to the end of its program
+// headers and of its last PT_LOAD or PT_NOTE contents (a debug build's symbols and debug
+// sections after them are not read). The error names the path.
 Result<std::vector<std::byte>> read_file(const std::string& path);
 
 }  // namespace domus::monitor

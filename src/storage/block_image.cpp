@@ -42,6 +42,30 @@ Result<void> BlockImage::writev(std::uint64_t offset, std::span<const iovec> pie
     return write(offset, bounce);
 }
 
+Result<bool> BlockImage::host_extents(std::uint64_t offset, std::uint64_t length, bool write,
+                                      std::vector<HostExtent>& extents) {
+    // A file that is the disk byte for byte is one extent; an uncached one wants aligned
+    // buffers, which only its own code guarantees.
+    if (direct_fd() < 0 || direct_uncached() || (write && read_only())) return false;
+    DOMUS_TRY_VOID(check_request(*this, offset, length));
+    append_host_extent(extents, {direct_fd(), offset, length});
+    return true;
+}
+
+void append_host_extent(std::vector<HostExtent>& extents, HostExtent next) {
+    if (next.length == 0) return;
+    if (!extents.empty()) {
+        HostExtent& last = extents.back();
+        bool joins =
+            last.fd == next.fd && (next.fd < 0 || last.offset + last.length == next.offset);
+        if (joins) {
+            last.length += next.length;
+            return;
+        }
+    }
+    extents.push_back(next);
+}
+
 Result<void> check_request(const BlockImage& image, std::uint64_t offset, std::uint64_t length) {
     if (offset % kSectorSize != 0 || length % kSectorSize != 0)
         return make_error("request {:#x}+{:#x} is not {}-byte aligned", offset, length,

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <sys/uio.h>
 
@@ -18,6 +19,14 @@ namespace domus::storage {
 inline constexpr std::uint64_t kSectorSize = 512;
 
 enum class Format { raw, qcow2, autodetect };
+
+// Where a piece of the virtual disk lies in a host file: what an asynchronous engine
+// needs to move it with plain preadv/pwritev (io_uring) and no help from the image.
+struct HostExtent {
+    int fd;                // -1: the piece reads as zeros (reads only)
+    std::uint64_t offset;  // in fd
+    std::uint64_t length;
+};
 
 const char* format_name(Format format);
 
@@ -60,7 +69,22 @@ public:
     // direct_fd() bypasses the host page cache (O_DIRECT): every transfer waits for the
     // device, so trying one that must not wait is a wasted system call.
     virtual bool direct_uncached() const { return false; }
+
+    // For formats with no direct_fd() (qcow2): true when host_extents() may answer yes.
+    virtual bool maps_host_extents() const { return false; }
+    // Fills `extents` (appending, in disk order) with where [offset, offset + length) lies
+    // and returns true when all of it can move by plain file I/O there: reads of allocated
+    // or zero clusters anywhere in the chain, writes only into clusters this image owns
+    // and has allocated (nothing to allocate, no metadata to change). False (`extents`
+    // then unspecified): move it with readv()/writev(). The fds belong to the image and
+    // its backing chain; the extents stay true until the next discard(), flush() or
+    // backing change, which callers must not run while I/O on them is in flight.
+    virtual Result<bool> host_extents(std::uint64_t offset, std::uint64_t length, bool write,
+                                      std::vector<HostExtent>& extents);
 };
+
+// Appends `next` to `extents`, as a longer last extent when it continues that one.
+void append_host_extent(std::vector<HostExtent>& extents, HostExtent next);
 
 // Checks a request against the alignment rule and the disk size (overflow-safe).
 Result<void> check_request(const BlockImage& image, std::uint64_t offset, std::uint64_t length);

@@ -100,7 +100,10 @@ Result<Qcow2Image::ClusterMapping> Qcow2Image::lookup(std::uint64_t guest_cluste
     if (entry & kOflagCompressed) return ClusterMapping{Kind::compressed, 0, false};
     std::uint64_t host = entry & kOffsetMask;
     if (host != 0 && !file_.holds_cluster(host))
-        return make_error("qcow2: data cluster at {:#x} is unaligned or outside the file", host);
+        return make_error(
+            "{}: data cluster at {:#x} (of guest cluster {}) is unaligned or "
+            "outside the file ({:#x} bytes)",
+            path_, host, guest_cluster, file_.end);
     if (header_.version >= 3 && (entry & kOflagZero))
         return ClusterMapping{Kind::zero, host, copied};
     if (host == 0) return ClusterMapping{Kind::unallocated, 0, false};
@@ -216,6 +219,38 @@ Result<void> Qcow2Image::readv(std::uint64_t offset, std::span<const iovec> piec
         left -= run;
     }
     return {};
+}
+
+Result<bool> Qcow2Image::host_extents(std::uint64_t offset, std::uint64_t length, bool write,
+                                      std::vector<HostExtent>& extents) {
+    if (write && read_only_) return false;  // writev() reports it
+    DOMUS_TRY_VOID(check_request(*this, offset, length));
+    while (length > 0) {
+        DOMUS_TRY(first, lookup(offset >> header_.cluster_bits));
+        if (first.kind == Kind::compressed) return false;
+        // Anything but our own allocated cluster needs an allocation (and an L2 update).
+        if (write && !(first.kind == Kind::normal && first.copied)) return false;
+        DOMUS_TRY(run, run_length(offset, length, first));
+        if (first.kind == Kind::normal) {
+            std::uint64_t in_cluster = offset & (file_.cluster_size() - 1);
+            append_host_extent(extents, {fd_.get(), first.host_offset + in_cluster, run});
+        } else if (first.kind == Kind::zero) {
+            append_host_extent(extents, {-1, 0, run});
+        } else {
+            // As readv_backing(): the backing file's bytes, zeros past its end.
+            std::uint64_t from_backing = 0;
+            if (backing_ && offset < backing_->size_bytes())
+                from_backing = std::min(run, backing_->size_bytes() - offset) & ~(kSectorSize - 1);
+            if (from_backing > 0) {
+                DOMUS_TRY(mapped, backing_->host_extents(offset, from_backing, false, extents));
+                if (!mapped) return false;
+            }
+            append_host_extent(extents, {-1, 0, run - from_backing});
+        }
+        offset += run;
+        length -= run;
+    }
+    return true;
 }
 
 Result<void> Qcow2Image::writev(std::uint64_t offset, std::span<const iovec> pieces) {

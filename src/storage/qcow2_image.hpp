@@ -50,6 +50,11 @@ public:
     Result<void> readv(std::uint64_t offset, std::span<const iovec> pieces) override;
     Result<void> writev(std::uint64_t offset, std::span<const iovec> pieces) override;
     Result<void> flush() override;
+    // Allocated clusters of this image (writable in place when ours alone), zero clusters,
+    // and the backing chain's extents for clusters this image does not have.
+    bool maps_host_extents() const override { return true; }
+    Result<bool> host_extents(std::uint64_t offset, std::uint64_t length, bool write,
+                              std::vector<HostExtent>& extents) override;
     // Whole clusters become zero clusters (their space is freed after the next flush);
     // partial clusters are overwritten with zeros.
     Result<void> discard(std::uint64_t offset, std::uint64_t length) override;

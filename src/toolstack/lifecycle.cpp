@@ -231,7 +231,9 @@ void Daemon::save_record(const Entry& entry) {
                              {"config", to_xl_config(entry.spec)},
                              {"preserved", entry.preserved}};
     std::string path = run_dir_.record(entry.domid);
-    if (auto saved = replace_file_durably(path, record.dump(2) + "\n"); !saved)
+    // A record describes a running monitor, which a host crash ends too: atomic against
+    // domusd's own death is all it needs.
+    if (auto saved = replace_file_atomically(path, record.dump(2) + "\n"); !saved)
         DOMUS_LOG_ERROR("domusd", "domain {}: {}", entry.domid, saved.error().message);
 }
 
@@ -319,9 +321,10 @@ void Daemon::destroy(std::shared_ptr<Entry> entry) {
     (void)json_request(run_dir_.control_socket(entry->domid), {{"op", "destroy"}},
                        std::chrono::seconds(5));
     // The monitor exits on "destroy"; make sure, even if it hangs.
-    for (int i = 0; i < 200 && entry->pid > 0 && ::kill(entry->pid, 0) == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (entry->pid > 0 && ::kill(entry->pid, 0) == 0) ::kill(entry->pid, SIGKILL);
+    if (entry->pid > 0 && !wait_for_exit(entry->pid, std::chrono::seconds(1))) {
+        ::kill(entry->pid, SIGKILL);
+        (void)wait_for_exit(entry->pid, std::chrono::seconds(1));
+    }
     forget(*entry);
 }
 

@@ -2,11 +2,16 @@
 #include "toolstack/spawn.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
+
+#include "base/fd.hpp"
 
 extern char** environ;
 
@@ -45,6 +50,17 @@ Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const std::st
     posix_spawnattr_destroy(&attributes);
     if (error) return errno_error(fmt::format("start {}", argv[0]), error);
     return pid;
+}
+
+bool wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
+    Fd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) return errno == ESRCH;  // gone already (or never there)
+    pollfd p{pidfd.get(), POLLIN, 0};
+    int ready;
+    do {
+        ready = ::poll(&p, 1, int(timeout.count()));
+    } while (ready < 0 && errno == EINTR);
+    return ready > 0;
 }
 
 std::string executable_dir() {

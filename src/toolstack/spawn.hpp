@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ namespace domus::toolstack {
 
 Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const std::string& log_path,
                              int inherited_fd = -1);
+// Waits until process `pid` has exited (or does not exist), at most `timeout`; true when
+// it is gone. Woken by the exit itself (a pidfd), not by polling.
+bool wait_for_exit(pid_t pid, std::chrono::milliseconds timeout);
 // The directory of the running executable: sibling binaries are found there.
 std::string executable_dir();
 

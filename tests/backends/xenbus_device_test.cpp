@@ -12,8 +12,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <domus/abi/blkif.h>  // enum xenbus_state
 
@@ -183,9 +185,44 @@ private:
         pages_->release();
         ++disconnects;
     }
-    std::size_t device_fds(std::span<pollfd, kMaxDeviceFds>) override { return 0; }
-    void device_ready(std::span<const pollfd>) override {}
+    std::size_t device_fds(std::span<pollfd, kMaxDeviceFds> fds) override {
+        fds[0] = {frozen ? -1 : doorbell.get(), POLLIN, 0};
+        if (hold_in_fds.exchange(false)) {
+            std::unique_lock lock(hold_mutex);
+            held = true;
+            hold_changed.notify_all();
+            hold_changed.wait(lock, [&] { return !held; });
+        }
+        return 1;
+    }
+    void device_ready(std::span<const pollfd> fds) override {
+        if (!(fds[0].revents & POLLIN)) return;
+        std::uint64_t value;
+        [[maybe_unused]] auto n = ::read(doorbell.get(), &value, sizeof(value));
+        ++(frozen ? served_while_frozen : served);
+    }
 
+public:
+    // A doorbell the device serves unless frozen (as a prepared image swap freezes a vbd).
+    Fd doorbell{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    bool frozen = false;  // device thread only
+    std::atomic<int> served = 0, served_while_frozen = 0;
+    // Set: the next device_fds() stops, its fds filled in, until release_fds().
+    std::atomic<bool> hold_in_fds = false;
+    std::mutex hold_mutex;
+    std::condition_variable hold_changed;
+    bool held = false;
+    void wait_held() {
+        std::unique_lock lock(hold_mutex);
+        hold_changed.wait(lock, [&] { return held; });
+    }
+    void release_fds() {
+        std::lock_guard lock(hold_mutex);
+        held = false;
+        hold_changed.notify_all();
+    }
+
+private:
     std::unique_ptr<MappedPages> pages_;
 };
 
@@ -272,6 +309,39 @@ TEST_F(XenbusDeviceTest, DetachWaitsForAConnectedFrontendToClose) {
     ASSERT_TRUE(device->wait_for([&] { return !host->bound.load(); }));
     frontend("state", std::to_string(XenbusStateClosed));
     ASSERT_TRUE(device->wait_for([&] { return device->released(); }));
+}
+
+// A task that changes what the device serves (a vbd's prepared swap) and a doorbell seen
+// by the same poll: the doorbell must not be served by what the task just froze.
+TEST_F(XenbusDeviceTest, ADoorbellSeenBeforeATaskIsNotServedAfterItFroze) {
+    device->hold_in_fds = true;
+    std::thread nudge([&] { (void)device->run_on_thread([] { return Result<void>(); }); });
+    device->wait_held();  // a pass, its fds taken with the doorbell in (not frozen yet)
+    std::uint64_t one = 1;
+    ASSERT_EQ(::write(device->doorbell.get(), &one, sizeof(one)), ssize_t(sizeof(one)));
+    std::atomic<pid_t> tid = 0;
+    std::thread freezer([&] {
+        tid = ::gettid();
+        (void)device->run_on_thread([&] {
+            device->frozen = true;
+            return Result<void>();
+        });
+    });
+    // The freezer has queued its task once it sleeps waiting for the answer.
+    auto sleeping = [&] {
+        if (tid == 0) return false;
+        std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), {});
+        auto close = text.rfind(')');
+        return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'S';
+    };
+    ASSERT_TRUE(device->wait_for(sleeping));
+    device->release_fds();  // one poll now sees the doorbell and the task together
+    freezer.join();
+    nudge.join();
+    ASSERT_TRUE(device->run_on_thread([] { return Result<void>(); }));  // a few more passes
+    EXPECT_EQ(device->served_while_frozen, 0);
+    EXPECT_EQ(device->served, 0);  // it waits for the unfreeze
 }
 
 TEST_F(XenbusDeviceTest, TeardownRemovesBothDirectories) {

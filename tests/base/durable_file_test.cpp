@@ -1,4 +1,5 @@
-// replace_file_durably: the whole new content or an error, nothing left beside it.
+// replace_file_durably and replace_file_atomically: the whole new content or an error, nothing left
+// beside it.
 #include "base/durable_file.hpp"
 
 #include <gtest/gtest.h>
@@ -26,6 +27,18 @@ TEST(DurableFile, ReplacesTheWholeContentAndLeavesNoTemporary) {
     ASSERT_TRUE(replace_file_durably(path, "second\n"));
     EXPECT_EQ(read(path), "second\n");
     EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(DurableFile, AtomicReplacementToo) {
+    std::string dir = ::testing::TempDir() + "atomic-" + std::to_string(::getpid());
+    std::filesystem::create_directories(dir);
+    std::string path = dir + "/record.json";
+    ASSERT_TRUE(replace_file_atomically(path, "first, and longer\n"));
+    ASSERT_TRUE(replace_file_atomically(path, "second\n"));
+    EXPECT_EQ(read(path), "second\n");
+    EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+    EXPECT_FALSE(replace_file_atomically("/nonexistent-domus-dir/x.json", "x"));
     std::filesystem::remove_all(dir);
 }
 

@@ -4,6 +4,8 @@
 
 #include <elf.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <functional>
@@ -478,6 +480,49 @@ TEST(LoadElf, FailsWhenGuestMemoryIsTooSmall) {
     auto result = load_elf(*elf, file, *memory);
     ASSERT_FALSE(result.ok());
     EXPECT_NE(result.error().message.find("does not fit guest memory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace domus::monitor
+
+// ---- read_file -----------------------------------------------------------------------------
+
+namespace domus::monitor {
+namespace {
+
+std::string write_temp(const Bytes& bytes) {
+    char path[] = "/tmp/elf_loader_test.XXXXXX";
+    int fd = ::mkstemp(path);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), ssize_t(bytes.size()));
+    ::close(fd);
+    return path;
+}
+
+TEST(ReadFile, StopsAtTheEndOfWhatTheLoaderUses) {
+    Bytes image = good_image();
+    std::size_t used = image.size();
+    Bytes with_debug = image;
+    with_debug.resize(used + (1 << 20), std::byte{0x5c});  // symbols, debug sections
+    std::string path = write_temp(with_debug);
+    auto read = read_file(path);
+    ::unlink(path.c_str());
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    EXPECT_EQ(read->size(), used);
+    EXPECT_TRUE(std::equal(read->begin(), read->end(), image.begin()));
+    auto parsed = parse(*read);
+    EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+}
+
+TEST(ReadFile, ReadsEverythingWhenTheHeadersClaimMore) {
+    Bytes image = good_image();
+    image.resize(image.size() - 16);  // the last segment now runs past the end
+    std::string path = write_temp(image);
+    auto read = read_file(path);
+    ::unlink(path.c_str());
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    EXPECT_EQ(read->size(), image.size());
+    EXPECT_FALSE(parse(*read).ok());  // and the parser says why
 }
 
 }  // namespace

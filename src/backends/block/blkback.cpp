@@ -1,5 +1,5 @@
 // BlkBack: ring pass, grant mapping and image I/O for one virtual block device: what
-// both engines share, and the synchronous engine (qcow2). The fast path for raw images
+// both engines share, and the synchronous engine (no io_uring). The asynchronous engine
 // is in blkback_uring.cpp.
 #include "backends/block/blkback.hpp"
 
@@ -25,7 +25,7 @@ BlkBack::BlkBack(DataPathHost& host, storage::BlockImage& image, std::span<std::
       alignment_(image.direct_alignment()),
       uncached_(image.direct_uncached()) {
     CycleClock::start();  // the stage timings' time base
-    if (fd_ < 0) return;
+    if (fd_ < 0 && !image.maps_host_extents()) return;
     // SQ of kMaxOps entries (the CQ gets twice that): with at most kMaxOps operations
     // queued or in flight, neither queue can fill up.
     auto queue = storage::UringQueue::create(kMaxOps);
@@ -46,9 +46,10 @@ BlkBack::~BlkBack() {
     wait_for_all_io();
     DOMUS_LOG_DEBUG("blkback",
                     "{} requests, {} passes, {} polled, {} inline, {} io_uring, {} unaligned, "
-                    "{} notifications",
+                    "{} by the image, {} notifications",
                     stats_.requests, stats_.passes, stats_.polled_requests, stats_.inline_transfers,
-                    stats_.queued_transfers, stats_.unaligned_transfers, stats_.notifications);
+                    stats_.queued_transfers, stats_.unaligned_transfers, stats_.image_transfers,
+                    stats_.notifications);
 }
 
 bool BlkBack::process() noexcept {

@@ -10,8 +10,12 @@
 // preadv2/pwritev2(RWF_NOWAIT) when the page cache can serve it at once and through
 // io_uring when it cannot, many requests in flight, answered as they complete (O_DIRECT
 // images: always through io_uring, and a request not aligned for O_DIRECT through the
-// image's bounce buffer). Other images (qcow2) are served synchronously inside
-// process(), one request after the other.
+// image's bounce buffer). qcow2 images take the same path through host_extents(): a
+// request over allocated clusters moves as one vectored transfer per run of clusters
+// lying back to back in the file (or the backing file's), zero clusters are filled in
+// place, and only what changes metadata (an allocating write) or a flush is done by the
+// image itself, inline. Without io_uring every request is served synchronously inside
+// process(), one after the other.
 #pragma once
 
 #include <algorithm>
@@ -49,6 +53,9 @@ struct BlkStats {
     std::uint64_t queued_transfers = 0;  // went (wholly or the rest) through io_uring
     // Not aligned as an O_DIRECT image needs: done by the image through a bounce buffer.
     std::uint64_t unaligned_transfers = 0;
+    // Moved by the image's own code because their clusters are not yet there to write
+    // into (qcow2: allocating, copy-on-write), inline in the pass.
+    std::uint64_t image_transfers = 0;
     // The backend's CPU time per stage of a request, in TSC cycles (CycleClock): taking
     // it off the ring (copy, parse, indirect segments, grant maps), moving its data (the
     // system call, or queueing it), and answering it (grant release, response, publish).
@@ -74,6 +81,7 @@ inline BlkStats combine(const BlkStats& a, const BlkStats& b) {
     sum.inline_transfers += b.inline_transfers;
     sum.queued_transfers += b.queued_transfers;
     sum.unaligned_transfers += b.unaligned_transfers;
+    sum.image_transfers += b.image_transfers;
     sum.take_cycles += b.take_cycles;
     sum.io_cycles += b.io_cycles;
     sum.respond_cycles += b.respond_cycles;
@@ -132,6 +140,9 @@ public:
     // Readable when I/O completed (call complete()); -1 with the synchronous engine.
     int completion_fd() const noexcept { return uring_ ? uring_->event_fd() : -1; }
     bool asynchronous() const noexcept { return uring_.has_value(); }
+    // While held, no new request is taken off the ring (those on it wait there), so that
+    // draining ends even while the frontend keeps submitting; process() after release.
+    void hold(bool held) noexcept { held_ = held; }
     // Requests taken off the ring and not yet answered: started, and waiting to start
     // (behind a flush, or for io_uring room).
     std::size_t requests_started() const noexcept { return running_; }
@@ -154,8 +165,16 @@ private:
         // slot until the completion is reaped (capacity kept between requests).
         std::vector<iovec> pieces;
         std::uint64_t offset = 0;
+        // Images without a direct fd (qcow2): where the data lies, and the pieces of each
+        // extent (extent i's are extent_pieces[first_piece[i] .. first_piece[i + 1])).
+        std::vector<storage::HostExtent> extents;
+        std::vector<iovec> extent_pieces;
+        std::vector<std::uint32_t> first_piece;
         std::uint32_t ops = 0;  // io_uring operations submitted and not reaped
         bool failed = false;
+        // An extent's operation came back short or not done: once every operation is
+        // reaped, the image moves the whole request again (the same bytes twice is harmless).
+        bool redo = false;
     };
 
     // Synchronous engine.
@@ -186,9 +205,16 @@ private:
     void start_waiting();
     void start(std::uint32_t slot);
     void start_transfer(std::uint32_t slot);
+    void start_extents(std::uint32_t slot);
+    void transfer_through_image(Slot& s);
     bool transfer_inline(Slot& s);
+    // One try to move all of `pieces` at `offset` of `fd` without waiting: the bytes moved
+    // (possibly fewer), or -1 when it could not start (io_uring then takes it).
+    ssize_t move_inline(int fd, std::span<const iovec> pieces, std::uint64_t offset, bool write);
     bool aligned(const Slot& s) const;
-    bool queue_op(std::uint32_t slot, std::uint32_t op);
+    bool queue_op(std::uint32_t slot, std::uint32_t op, int fd, std::span<const iovec> pieces,
+                  std::uint64_t offset);
+    void extent_done(Slot& s, std::uint32_t extent, std::int32_t result);
     void submit();
     std::size_t reap();
     void op_done(std::uint64_t tag, std::int32_t result);
@@ -213,7 +239,7 @@ private:
     std::optional<PersistentGrants> persistent_;  // set: feature-persistent negotiated
 
     std::optional<storage::UringQueue> uring_;  // set: the asynchronous engine
-    int fd_ = -1;                               // image_.direct_fd()
+    int fd_ = -1;                               // image_.direct_fd(); -1: host_extents()
     std::size_t alignment_;                     // image_.direct_alignment()
     bool uncached_;                             // image_.direct_uncached(): no inline tries
     std::vector<Slot> slots_;
@@ -223,6 +249,7 @@ private:
     unsigned ops_ = 0;                   // io_uring operations queued and not reaped
     bool barrier_running_ = false;       // a flush (or discard) runs: nothing else starts
     bool broken_ = false;                // the frontend broke the ring protocol
+    bool held_ = false;                  // hold(): take nothing off the ring
     unsigned unpublished_ = 0;           // responses pushed since the last publish
     Tuning tuning_;
     // The file system answers RWF_NOWAIT with EOPNOTSUPP (ext4 does for buffered

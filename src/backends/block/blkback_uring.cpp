@@ -1,6 +1,7 @@
-// BlkBack's fast path for images with a direct fd (raw): vectored I/O straight between
-// the file and the mapped grants, inline when the page cache can serve it, through
-// io_uring when it cannot; ordering of barriers; polling before sleeping.
+// BlkBack's asynchronous engine: vectored I/O straight between the file (raw) or the
+// image's host extents (qcow2) and the mapped grants, inline when the page cache can
+// serve it, through io_uring when it cannot; ordering of barriers; polling before
+// sleeping.
 //
 // A request moves through a slot: taken off the ring (parsed, grants mapped), waiting,
 // then started (an fsync first for a flush; then its data as one vectored transfer over
@@ -36,6 +37,7 @@ namespace {
 // The io_uring tag of an operation: the slot in the high half, the operation in the low.
 constexpr std::uint32_t kDataOp = 0;  // the request's data: one readv or writev
 constexpr std::uint32_t kFsyncOp = 1;
+constexpr std::uint32_t kFirstExtentOp = 2;  // + i: host extent i of the request's data
 
 std::uint64_t make_tag(std::uint32_t slot, std::uint32_t op) {
     return (std::uint64_t(slot) << 32) | op;
@@ -113,7 +115,7 @@ bool BlkBack::poll_ring(std::size_t& taken) {
 std::optional<std::size_t> BlkBack::take_requests() {
     blkif_request raw;
     std::size_t taken = 0;
-    while (!free_slots_.empty()) {
+    while (!free_slots_.empty() && !held_) {
         auto next = ring_.next(raw);
         if (next == Ring::Next::overflow) {
             static log::RateLimit limit;
@@ -149,6 +151,7 @@ void BlkBack::take(BlkRequest request) {
     s.request = std::move(request);
     s.ops = 0;
     s.failed = false;
+    s.redo = false;
     // The pages stay mapped until the request is answered: the kernel reads or writes
     // them directly.
     if (auto status = map_segments(s.request, s.pages, s.data); status != BLKIF_RSP_OKAY) {
@@ -193,7 +196,13 @@ void BlkBack::start(std::uint32_t slot) {
         // flush_before write follows when it succeeds (finish()).
         barrier_running_ = true;
         s.phase = Slot::Phase::flushing;
-        queue_op(slot, kFsyncOp);
+        if (fd_ >= 0) {
+            queue_op(slot, kFsyncOp, fd_, {}, 0);
+        } else if (auto flushed = image_.flush(); !flushed) {
+            // qcow2: its metadata goes out in order first (several syncs): done inline.
+            s.failed = true;
+            io_error(s.request.id, flushed.error());
+        }
     } else {
         start_transfer(slot);
     }
@@ -205,22 +214,74 @@ void BlkBack::start_transfer(std::uint32_t slot) {
     s.phase = Slot::Phase::transferring;
     s.offset = s.request.sector * storage::kSectorSize;
     granted_pieces(s);
-    if (s.pieces.empty() || transfer_inline(s)) return;
+    if (s.pieces.empty()) return;
+    if (fd_ < 0) return start_extents(slot);
+    if (transfer_inline(s)) return;
     if (!aligned(s)) {
         // O_DIRECT cannot take these pages (a segment at a sector offset in its page):
         // the image moves them through its aligned bounce buffer, here and now.
         ++stats_.unaligned_transfers;
-        auto done = is_write(s.request) ? image_.writev(s.offset, s.pieces)
-                                        : image_.readv(s.offset, s.pieces);
-        if (!done) {
-            s.failed = true;
-            io_error(s.request.id, done.error());
-        }
-        s.pieces.clear();
-        return;
+        return transfer_through_image(s);
     }
     ++stats_.queued_transfers;
-    queue_op(slot, kDataOp);
+    queue_op(slot, kDataOp, fd_, s.pieces, s.offset);
+}
+
+void BlkBack::start_extents(std::uint32_t slot) {
+    Slot& s = slots_[slot];
+    bool write = is_write(s.request);
+    s.extents.clear();
+    Result<bool> mapped = false;
+    {
+        StageTimer timer(stats_.io_cycles);
+        mapped = image_.host_extents(s.offset, storage::io_bytes(s.pieces), write, s.extents);
+    }
+    if (!mapped || !*mapped || ops_ + s.extents.size() > kMaxOps) {
+        // Clusters to allocate (or an error the image reports with its own words).
+        ++stats_.image_transfers;
+        return transfer_through_image(s);
+    }
+    // Every extent's pieces first: io_uring reads them, so the arrays must not move later.
+    s.extent_pieces.clear();
+    s.first_piece.clear();
+    storage::IoCursor cursor(s.pieces);
+    for (const auto& extent : s.extents) {
+        s.first_piece.push_back(std::uint32_t(s.extent_pieces.size()));
+        cursor.take(std::size_t(extent.length), s.extent_pieces);
+    }
+    s.first_piece.push_back(std::uint32_t(s.extent_pieces.size()));
+    bool queued = false;
+    for (std::uint32_t i = 0; i < s.extents.size(); ++i) {
+        const auto& extent = s.extents[i];
+        std::span<const iovec> pieces(s.extent_pieces.data() + s.first_piece[i],
+                                      s.first_piece[i + 1] - s.first_piece[i]);
+        if (extent.fd < 0) {
+            storage::io_zero(pieces);  // a zero cluster, or past the backing file's end
+            continue;
+        }
+        // A partial inline move is simply done again by io_uring, whole.
+        if (tuning_.inline_io &&
+            move_inline(extent.fd, pieces, extent.offset, write) == ssize_t(extent.length))
+            continue;
+        queued = true;
+        queue_op(slot, kFirstExtentOp + i, extent.fd, pieces, extent.offset);
+    }
+    if (queued)
+        ++stats_.queued_transfers;
+    else
+        ++stats_.inline_transfers;
+    s.pieces.clear();
+}
+
+void BlkBack::transfer_through_image(Slot& s) {
+    StageTimer timer(stats_.io_cycles);
+    auto done =
+        is_write(s.request) ? image_.writev(s.offset, s.pieces) : image_.readv(s.offset, s.pieces);
+    if (!done) {
+        s.failed = true;
+        io_error(s.request.id, done.error());
+    }
+    s.pieces.clear();
 }
 
 bool BlkBack::aligned(const Slot& s) const {
@@ -234,30 +295,9 @@ bool BlkBack::aligned(const Slot& s) const {
 }
 
 bool BlkBack::transfer_inline(Slot& s) {
-    bool write = is_write(s.request);
-    if (!tuning_.inline_io || uncached_ || (!write && !nowait_reads_)) return false;
-    // Fewer pieces than IOV_MAX: parse_blk_request bounds the segments of a request.
-    static_assert(kMaxIndirectSegments <= IOV_MAX);
-    StageTimer timer(stats_.io_cycles);
-    int count = int(s.pieces.size());
-    ssize_t moved;
-    if (write && !nowait_writes_) {
-        moved = ::pwritev(fd_, s.pieces.data(), count, off_t(s.offset));
-    } else if (write) {
-        moved = ::pwritev2(fd_, s.pieces.data(), count, off_t(s.offset), RWF_NOWAIT);
-    } else {
-        moved = ::preadv2(fd_, s.pieces.data(), count, off_t(s.offset), RWF_NOWAIT);
-    }
-    if (moved < 0) {
-        if (errno == EOPNOTSUPP && (write ? nowait_writes_ : nowait_reads_)) {
-            // This file system cannot promise not to wait; see nowait_*_ for the choice.
-            (write ? nowait_writes_ : nowait_reads_) = false;
-            return write && transfer_inline(s);
-        }
-        // EAGAIN (not in the page cache, or the write would wait), EINTR, or a real error
-        // that io_uring reports in its completion: either way io_uring takes it.
-        return false;
-    }
+    if (!tuning_.inline_io || uncached_) return false;
+    ssize_t moved = move_inline(fd_, s.pieces, s.offset, is_write(s.request));
+    if (moved < 0) return false;
     // A short transfer (part cached, or the end of a file that shrank) leaves the rest
     // to io_uring, which blocks where we must not and reports the end of the file.
     s.offset += std::uint64_t(moved);
@@ -267,17 +307,43 @@ bool BlkBack::transfer_inline(Slot& s) {
     return true;
 }
 
-bool BlkBack::queue_op(std::uint32_t slot, std::uint32_t op) {
+ssize_t BlkBack::move_inline(int fd, std::span<const iovec> pieces, std::uint64_t offset,
+                             bool write) {
+    if (!write && !nowait_reads_) return -1;
+    // Fewer pieces than IOV_MAX: parse_blk_request bounds the segments of a request.
+    static_assert(kMaxIndirectSegments <= IOV_MAX);
+    StageTimer timer(stats_.io_cycles);
+    int count = int(pieces.size());
+    ssize_t moved;
+    if (write && !nowait_writes_) {
+        moved = ::pwritev(fd, pieces.data(), count, off_t(offset));
+    } else if (write) {
+        moved = ::pwritev2(fd, pieces.data(), count, off_t(offset), RWF_NOWAIT);
+    } else {
+        moved = ::preadv2(fd, pieces.data(), count, off_t(offset), RWF_NOWAIT);
+    }
+    if (moved < 0 && errno == EOPNOTSUPP && (write ? nowait_writes_ : nowait_reads_)) {
+        // This file system cannot promise not to wait; see nowait_*_ for the choice.
+        (write ? nowait_writes_ : nowait_reads_) = false;
+        return write ? move_inline(fd, pieces, offset, write) : -1;
+    }
+    // EAGAIN (not in the page cache, or the write would wait), EINTR, or a real error
+    // that io_uring reports in its completion: either way io_uring takes it.
+    return moved;
+}
+
+bool BlkBack::queue_op(std::uint32_t slot, std::uint32_t op, int fd, std::span<const iovec> pieces,
+                       std::uint64_t offset) {
     StageTimer timer(stats_.io_cycles);
     Slot& s = slots_[slot];
     std::uint64_t tag = make_tag(slot, op);
     for (int attempt = 0; attempt < 2; ++attempt) {
         Result<void> queued = Error{};
         if (op == kFsyncOp) {
-            queued = uring_->queue_fsync(fd_, true, tag);
+            queued = uring_->queue_fsync(fd, true, tag);
         } else {
-            queued = is_write(s.request) ? uring_->queue_writev(fd_, s.pieces, s.offset, tag)
-                                         : uring_->queue_readv(fd_, s.pieces, s.offset, tag);
+            queued = is_write(s.request) ? uring_->queue_writev(fd, pieces, offset, tag)
+                                         : uring_->queue_readv(fd, pieces, offset, tag);
         }
         if (queued) {
             ++s.ops;
@@ -315,6 +381,19 @@ void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
     Slot& s = slots_[slot];
     --s.ops;
     --ops_;
+    if (op >= kFirstExtentOp) {
+        extent_done(s, op - kFirstExtentOp, result);
+        if (s.ops > 0) return;
+        if (s.redo && !s.failed) {
+            s.redo = false;
+            s.offset = s.request.sector * storage::kSectorSize;
+            if (!finish_through_image(s)) {
+                s.failed = true;
+                io_error(s.request.id, make_error("moving a request the kernel left unfinished"));
+            }
+        }
+        return finish(slot);
+    }
     if (result == -EAGAIN || result == -EINTR) {
         // Not done, but not an I/O error either: the kernel may do it when asked again.
         // Finished here, synchronously, as the rest of a short transfer is.
@@ -342,6 +421,20 @@ void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
         }
     }
     if (s.ops == 0) finish(slot);
+}
+
+void BlkBack::extent_done(Slot& s, std::uint32_t extent, std::int32_t result) {
+    if (result == -EAGAIN || result == -EINTR ||
+        (result >= 0 && std::uint64_t(result) != s.extents[extent].length)) {
+        s.redo = true;  // not an I/O error: asked again (by the image), it may work
+    } else if (result < 0) {
+        s.failed = true;
+        ++stats_.io_errors;
+        static log::RateLimit limit;
+        if (limit.allow())
+            DOMUS_LOG_WARN("blkback", "request {}: {}", s.request.id,
+                           errno_error("I/O", -result).message);
+    }
 }
 
 bool BlkBack::finish_through_image(Slot& s) {

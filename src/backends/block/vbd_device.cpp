@@ -158,8 +158,17 @@ Result<void> VbdDevice::prepare_swap(const std::string& target, config::DiskForm
 Result<void> VbdDevice::with_image(std::function<Result<void>(storage::BlockImage&)> task) {
     return run_on_thread([this, &task]() -> Result<void> {
         if (frozen_) return make_error("{}: a swap is prepared", config_.vdev);
-        DOMUS_TRY_VOID(drain());  // the asynchronous engine's requests in flight
-        return task(*image_);
+        if (!connected()) return task(*image_);
+        // The guest runs on: new requests wait on the ring until the task is done, or
+        // draining might never end.
+        blkback_->hold(true);
+        auto drained = drain();  // the asynchronous engine's requests in flight
+        auto done = drained ? task(*image_) : std::move(drained);
+        if (connected()) {  // a frontend that broke the ring while draining is gone
+            blkback_->hold(false);
+            serve(blkback_->process());
+        }
+        return done;
     });
 }
 

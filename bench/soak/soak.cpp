@@ -1,0 +1,292 @@
+// The churn soak's driver: one loop of requests to domusd over its socket (as `domus`
+// sends them), store traffic over the store's tool socket, the daemons found and measured
+// through /proc by their exact --run-dir argument.
+#include "soak/soak.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "process.hpp"
+#include "store/client.hpp"
+#include "toolstack/json_socket.hpp"
+#include "toolstack/run_dir.hpp"
+
+namespace domus::soak {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> cmdline_of(const std::string& pid) {
+    std::ifstream in("/proc/" + pid + "/cmdline", std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::vector<std::string> argv;
+    for (std::size_t at = 0; at < text.size();) {
+        std::size_t end = text.find('\0', at);
+        if (end == std::string::npos) end = text.size();
+        argv.push_back(text.substr(at, end - at));
+        at = end + 1;
+    }
+    return argv;
+}
+
+// Processes whose program is `name` and whose arguments hold `--run-dir DIR` exactly.
+std::vector<pid_t> processes(const std::string& name, const std::string& run_dir) {
+    std::vector<pid_t> found;
+    DIR* proc = ::opendir("/proc");
+    if (!proc) return found;
+    while (dirent* entry = ::readdir(proc)) {
+        std::string pid = entry->d_name;
+        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        auto argv = cmdline_of(pid);
+        if (argv.empty() || argv[0].substr(argv[0].rfind('/') + 1) != name) continue;
+        for (std::size_t i = 1; i + 1 < argv.size(); ++i)
+            if (argv[i] == "--run-dir" && argv[i + 1] == run_dir) {
+                found.push_back(pid_t(std::stoi(pid)));
+                break;
+            }
+    }
+    ::closedir(proc);
+    return found;
+}
+
+std::optional<pid_t> only(const std::string& name, const std::string& run_dir) {
+    auto found = processes(name, run_dir);
+    if (found.size() != 1) return std::nullopt;
+    return found[0];
+}
+
+Usage usage(pid_t pid) {
+    Usage u;
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmRSS:", 0) == 0) u.rss_kib = std::stol(line.substr(6));
+    if (DIR* fds = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+        while (dirent* entry = ::readdir(fds))
+            if (entry->d_name[0] != '.') ++u.fds;
+        ::closedir(fds);
+    }
+    return u;
+}
+
+long count_nodes(store::Client& store, const std::string& path) {
+    auto children = store.directory(path);
+    if (!children) return 1;
+    long count = 1;
+    for (const auto& child : *children)
+        count += count_nodes(store, path == "/" ? "/" + child : path + "/" + child);
+    return count;
+}
+
+class Soak {
+public:
+    explicit Soak(const Options& options) : options_(options), dir_{options.run_dir} {}
+
+    Report run() {
+        auto t0 = Clock::now();
+        if (!start_daemon()) return report_;
+        // The baseline: daemons up, one domain created and destroyed (first-use
+        // allocations), nothing alive.
+        if (auto domid = create(); domid) destroy(*domid);
+        measure(report_.domusd_start, report_.store_start, report_.nodes_start);
+        report_.created = report_.destroyed = 0;
+
+        std::mt19937 rng(42);
+        std::uint64_t iteration = 0;
+        int failures = 0;  // creations failed in a row
+        while (report_.created < options_.domains) {
+            ++iteration;
+            if (options_.kill_daemons && !report_.domusd_restarted &&
+                report_.created >= options_.domains / 3)
+                kill_domusd();
+            if (options_.kill_daemons && !report_.store_restarted &&
+                report_.created >= 2 * options_.domains / 3)
+                kill_store();
+            bool grow = alive_.size() < std::size_t(options_.max_alive) &&
+                        (alive_.size() < 2 || rng() % 3 != 0);
+            if (grow) {
+                if (auto domid = create()) {
+                    failures = 0;
+                    if (options_.disk_every > 0 && report_.created % options_.disk_every == 0)
+                        disk_round(*domid);
+                } else if (++failures == 10) {
+                    error("ten creations in a row failed: giving up");
+                    break;
+                }
+            } else {
+                auto it = alive_.begin();
+                std::advance(it, rng() % alive_.size());
+                destroy(*it);
+            }
+            store_traffic(iteration);
+        }
+        // Every domain still alive answers, then goes.
+        check_alive();
+        while (!alive_.empty())
+            destroy(*alive_.begin());
+        report_.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        report_.create_destroy_per_s = double(report_.destroyed) / report_.seconds;
+        // The monitors are gone once destroy answered; the store may still be dropping
+        // their connections: give it the time of one round trip through domusd.
+        (void)request({{"op", "list"}});
+        measure(report_.domusd_end, report_.store_end, report_.nodes_end);
+        report_.leftover_monitors = int(processes("domus-vmm", dir_.root).size());
+        return report_;
+    }
+
+private:
+    void error(std::string text) { report_.errors.push_back(std::move(text)); }
+
+    bool start_daemon() {
+        auto r = test::run_process({options_.domus, "info"}, std::chrono::seconds(30));
+        if (r.status != 0) {
+            error("domus info failed: " + r.err);
+            return false;
+        }
+        return true;
+    }
+
+    std::optional<nlohmann::json> request(const nlohmann::json& message) {
+        auto reply =
+            toolstack::json_request(dir_.daemon_socket(), message, std::chrono::seconds(30));
+        if (!reply) {
+            error(fmt::format("{}: {}", message.value("op", "?"), reply.error().message));
+            return std::nullopt;
+        }
+        if (reply->contains("error")) {
+            error(fmt::format("{}: {}", message.value("op", "?"), (*reply)["error"].dump()));
+            return std::nullopt;
+        }
+        return *reply;
+    }
+
+    std::optional<int> create() {
+        std::string name = "soak" + std::to_string(next_name_++);
+        std::string config =
+            "name = \"" + name + "\"\nkernel = \"" + options_.guest + "\"\nmemory = 16\n";
+        auto reply = request({{"op", "create"}, {"config", config}, {"file", "soak"}});
+        if (!reply || !reply->contains("domid")) return std::nullopt;
+        int domid = (*reply)["domid"].get<int>();
+        alive_.insert(domid);
+        ++report_.created;
+        return domid;
+    }
+
+    void destroy(int domid) {
+        alive_.erase(domid);
+        if (request({{"op", "destroy"}, {"domain", std::to_string(domid)}})) ++report_.destroyed;
+    }
+
+    void disk_round(int domid) {
+        std::string disk = dir_.root + "/soak-disk.raw";
+        if (::access(disk.c_str(), F_OK) != 0) {
+            std::ofstream(disk).close();
+            ::truncate(disk.c_str(), 1 << 20);
+        }
+        if (!request({{"op", "block-attach"},
+                      {"domain", std::to_string(domid)},
+                      {"disk", "format=raw, vdev=xvdb, access=rw, target=" + disk}}))
+            return;
+        if (request({{"op", "block-detach"},
+                     {"domain", std::to_string(domid)},
+                     {"vdev", "xvdb"},
+                     {"force", true}}))
+            ++report_.disk_rounds;
+    }
+
+    store::Client* store() {
+        if (!store_) {
+            auto connected = store::Client::connect(dir_.store_socket());
+            if (!connected) return nullptr;
+            store_ = std::make_unique<store::Client>(std::move(connected).value());
+        }
+        return store_.get();
+    }
+
+    void store_traffic(std::uint64_t iteration) {
+        auto* client = store();
+        if (!client) return;
+        std::string node = "/soak/n" + std::to_string(iteration % 64);
+        if (client->write(node, std::to_string(iteration))) ++report_.store_writes;
+        if (iteration % 64 == 63) (void)client->remove("/soak");
+    }
+
+    void check_alive() {
+        auto* client = store();
+        if (!client) {
+            report_.lost += int(alive_.size());
+            error("no store connection to check the domains");
+            return;
+        }
+        for (int domid : alive_)
+            (void)client->write(fmt::format("/local/domain/{}/data/ping", domid),
+                                "p" + std::to_string(domid));
+        std::set<int> waiting(alive_.begin(), alive_.end());
+        auto deadline = Clock::now() + std::chrono::seconds(30);
+        while (!waiting.empty() && Clock::now() < deadline) {
+            for (auto it = waiting.begin(); it != waiting.end();) {
+                auto pong = client->read(fmt::format("/local/domain/{}/data/pong", *it));
+                it = pong && *pong == "p" + std::to_string(*it) ? waiting.erase(it) : std::next(it);
+            }
+            if (!waiting.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        for (int domid : waiting)
+            error(fmt::format("domain {} did not answer its ping", domid));
+        report_.lost += int(waiting.size());
+    }
+
+    void measure(Usage& domusd, Usage& xenstored, long& nodes) {
+        if (auto pid = only("domusd", dir_.root)) domusd = usage(*pid);
+        if (auto pid = only("domus-xenstored", dir_.root)) xenstored = usage(*pid);
+        if (auto* client = store()) nodes = count_nodes(*client, "/");
+    }
+
+    void kill_domusd() {
+        report_.domusd_restarted = true;
+        auto pid = only("domusd", dir_.root);
+        if (!pid) return error("domusd not found");
+        ::kill(*pid, SIGKILL);
+        for (int i = 0; i < 500 && ::kill(*pid, 0) == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (!start_daemon()) error("domusd did not come back");  // the next CLI call starts it
+    }
+
+    void kill_store() {
+        report_.store_restarted = true;
+        auto pid = only("domus-xenstored", dir_.root);
+        if (!pid) return error("the store not found");
+        ::kill(*pid, SIGKILL);
+        // domusd restarts it; the connections it kept (ours included) carry on.
+        auto deadline = Clock::now() + std::chrono::seconds(10);
+        while (Clock::now() < deadline) {
+            auto again = only("domus-xenstored", dir_.root);
+            if (again && *again != *pid && store::Client::connect(dir_.store_socket())) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        error("the store did not come back within 10 s");
+    }
+
+    Options options_;
+    toolstack::RunDir dir_;
+    Report report_;
+    std::set<int> alive_;
+    int next_name_ = 0;
+    std::unique_ptr<store::Client> store_;
+};
+
+}  // namespace
+
+Report run(const Options& options) {
+    return Soak(options).run();
+}
+
+}  // namespace domus::soak
