@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <thread>
 
+#include "base/deferred_close.hpp"
 #include "base/log.hpp"
 #include "config/device_specs.hpp"
 #include "kvm/kvm.hpp"
@@ -99,6 +100,15 @@ int run(const Options& options) {
     (*server)->wait_for_destroy();
     pthread_kill(watcher.native_handle(), SIGUSR2);
     watcher.join();
+    // Everything but the VM goes now (images unlocked, sockets closed); the VM's own
+    // teardown takes milliseconds of RCU grace periods, which domusd need not wait for.
+    domus::Fd vm(::dup((*domain)->vm().fd()));
+    server->reset();
+    domain->reset();
+    if (vm) {
+        if (auto handed = domus::close_in_background(std::move(vm)); !handed)
+            DOMUS_LOG_WARN("vmm", "VM teardown in the foreground: {}", handed.error().message);
+    }
     return exit_status(exit);
 }
 
