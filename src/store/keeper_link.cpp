@@ -35,6 +35,7 @@ void KeeperLink::connect(Fd socket) noexcept {
         message.attach = kept.attach;
         if (!send(message, kept.fds)) return;
     }
+    if (!send(KeeperMessage{.op = KeeperOp::Synced}, {})) return;
     DOMUS_LOG_INFO("xenstored", "fd keeper connected; {} deposits", kept_.size());
 }
 

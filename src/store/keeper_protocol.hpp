@@ -5,6 +5,7 @@
 //
 //   store -> keeper   Reset              forget what I deposited before (a new link)
 //   store -> keeper   Deposit id kind    + fds; a Domain also carries its DomainAttach
+//   store -> keeper   Synced             every deposit so far is sent (after a Reset)
 //   store -> keeper   Withdraw id        that connection closed
 //   store -> keeper   Stopping           a clean stop: do not restart me
 //   keeper -> store   Restore id kind    + fds, to a store started with --keeper-fd
@@ -33,6 +34,7 @@ enum class KeeperOp : std::uint32_t {
     Stopping = 4,
     Restore = 5,
     RestoreEnd = 6,
+    Synced = 7,
 };
 
 // What a deposit is, and so how many fds it carries.

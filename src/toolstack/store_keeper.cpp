@@ -36,6 +36,9 @@ Result<std::unique_ptr<StoreKeeper>> StoreKeeper::start(const RunDir& run_dir) {
     keeper->stop_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!keeper->stop_) return errno_error("eventfd");
     DOMUS_TRY_VOID(keeper->link_running_store());
+    // Once we return, every fd of the store is here: a store killed right after is
+    // restarted with all of it.
+    DOMUS_TRY_VOID(keeper->wait_synced());
     keeper->thread_ = std::thread([k = keeper.get()] { k->run(); });
     return keeper;
 }
@@ -79,16 +82,25 @@ bool StoreKeeper::receive() {
     }
     if (!*got) return false;
     std::lock_guard lock(mutex_);
+    // After a Reset the store's deposits are staged, and replace ours only at Synced:
+    // a store that dies halfway leaves us the full earlier set for the next one.
+    auto& table = synced_ ? kept_ : staged_;
     switch (message.op) {
         case store::KeeperOp::Reset:
-            kept_.clear();
+            staged_.clear();
             stopping_ = false;
+            synced_ = false;
+            break;
+        case store::KeeperOp::Synced:
+            if (!synced_) kept_ = std::move(staged_);
+            staged_.clear();
+            synced_ = true;
             break;
         case store::KeeperOp::Deposit:
-            kept_[message.id] = Kept{message, std::move(fds)};
+            table[message.id] = Kept{message, std::move(fds)};
             break;
         case store::KeeperOp::Withdraw:
-            kept_.erase(message.id);
+            table.erase(message.id);
             break;
         case store::KeeperOp::Stopping:
             stopping_ = true;
@@ -97,6 +109,22 @@ bool StoreKeeper::receive() {
             break;
     }
     return true;
+}
+
+Result<void> StoreKeeper::wait_synced() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (true) {
+        {
+            std::lock_guard lock(mutex_);
+            if (synced_) return {};
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{link_.get(), POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&p, 1, int(left.count())) != 1)
+            return make_error("the store did not send its fds in time");
+        if (!receive()) return make_error("the store closed the keeper link");
+    }
 }
 
 void StoreKeeper::run() {

@@ -50,14 +50,18 @@ private:
     void run();
     // One message from the store; false when the link broke.
     bool receive();
+    // Receives until the store's Synced (it holds nothing we lack then), up to 5 s.
+    Result<void> wait_synced();
 
     RunDir run_dir_;
     Fd link_;
     Fd stop_;
     std::thread thread_;
     mutable std::mutex mutex_;
-    std::map<std::uint64_t, Kept> kept_;
-    bool stopping_ = false;  // the store said it stops cleanly: do not restart it
+    std::map<std::uint64_t, Kept> kept_;    // what the store holds (as of its last Synced)
+    std::map<std::uint64_t, Kept> staged_;  // deposits between a Reset and its Synced
+    bool stopping_ = false;                 // the store said it stops cleanly: do not restart it
+    bool synced_ = false;
     std::atomic<std::uint64_t> restarts_{0};
 };
 
