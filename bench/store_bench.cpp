@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -161,27 +163,61 @@ double in_process(Step step) {
     return double(done) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// A run dir on tmpfs, as /run is on a host (the journal's writes go to the page cache
+// either way, but a disk filesystem adds its own per-write bookkeeping); empty: the
+// default under /tmp. DOMUS_BENCH_RUN_DIR_BASE overrides the base.
+std::string tmpfs_run_dir() {
+    const char* base = std::getenv("DOMUS_BENCH_RUN_DIR_BASE");
+    std::string pattern = std::string(base && *base ? base : "/dev/shm") + "/domus-bench-XXXXXX";
+    if (!::mkdtemp(pattern.data())) return {};
+    return pattern;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     // bench/run FILTER: only figures whose name contains FILTER.
     std::string filter = argc > 1 ? argv[1] : "";
     if (filter.size() &&
-        std::string("store_ops_per_s store_txn_per_s").find(filter) == std::string::npos &&
+        std::string("store_ops_per_s store_txn_per_s store_journal_cost_pct").find(filter) ==
+            std::string::npos &&
         filter.find("store") == std::string::npos)
         return 0;
-    domus::test::XenstoredProcess daemon(DOMUS_XENSTORED_BIN);
-    if (!daemon.running()) {
-        std::fprintf(stderr, "store-bench: domus-xenstored did not start:\n%s\n",
-                     daemon.log().c_str());
-        return 1;
+    std::string run_dir = tmpfs_run_dir();
+    double ops = 0, unpipelined = 0;
+    {
+        domus::test::XenstoredProcess daemon(DOMUS_XENSTORED_BIN, run_dir);
+        if (!daemon.running()) {
+            std::fprintf(stderr, "store-bench: domus-xenstored did not start:\n%s\n",
+                         daemon.log().c_str());
+            return 1;
+        }
+        ops = socket_ops(daemon.tool_socket(), kDepth);
+        emit("store_ops_per_s", ops, "ops/s");
+        // One request outstanding per client, as libxenstore does per handle.
+        unpipelined = socket_ops(daemon.tool_socket(), 1);
+        emit("store_ops_per_s_unpipelined", unpipelined, "ops/s");
+        emit("store_txn_per_s", socket_txns(daemon.tool_socket()), "txn/s");
+        daemon.stop();
     }
-    emit("store_ops_per_s", socket_ops(daemon.tool_socket(), kDepth), "ops/s");
-    // One request outstanding per client, as libxenstore does per handle.
-    emit("store_ops_per_s_unpipelined", socket_ops(daemon.tool_socket(), 1), "ops/s");
-    emit("store_txn_per_s", socket_txns(daemon.tool_socket()), "txn/s");
-    daemon.stop();
+    {
+        // The same store without its state journal (it then loses its tree when it is
+        // restarted): what journaling each acknowledged change costs.
+        domus::test::XenstoredProcess bare(DOMUS_XENSTORED_BIN, run_dir, std::chrono::seconds(30),
+                                           {"--no-journal"});
+        if (bare.running()) {
+            double bare_ops = socket_ops(bare.tool_socket(), kDepth);
+            double bare_unpipelined = socket_ops(bare.tool_socket(), 1);
+            emit("store_ops_per_s_nojournal", bare_ops, "ops/s");
+            emit("store_ops_per_s_unpipelined_nojournal", bare_unpipelined, "ops/s");
+            emit("store_journal_cost_pct", 100.0 * (1.0 - ops / bare_ops), "%");
+            emit("store_journal_cost_unpipelined_pct",
+                 100.0 * (1.0 - unpipelined / bare_unpipelined), "%");
+            bare.stop();
+        }
+    }
 
+    if (!run_dir.empty()) std::filesystem::remove_all(run_dir);
     emit("store_ops_per_s_inprocess", in_process([](auto& store, auto& connection, int c, int i) {
              for (int k = 0; k < kDepth; ++k)
                  (void)store.handle(connection, op(c, i * kDepth + k));

@@ -26,7 +26,7 @@ inline constexpr ConnectionId kFirstConnectionId = 16;
 // answers it instead of applying it twice. For a ring, also where the request ended in
 // `req` and where the reply starts in `rsp` (free-running indices).
 struct ReplyRecord {
-    std::string request;  // the whole encoded request
+    std::string request;  // socket: the batch's length and crc32c; ring: a big request's start
     std::string reply;    // the whole encoded reply (no events)
     bool ring = false;
     std::uint32_t req_cons_after = 0;

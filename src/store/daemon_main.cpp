@@ -36,6 +36,7 @@ struct Options {
     std::string log_level = "info";
     int ready_fd = -1;   // written and closed once both sockets accept connections
     int keeper_fd = -1;  // an inherited link to the fd keeper, which restores first
+    bool journal = true;
 };
 
 // What the keeper handed back to a restarted store.
@@ -96,8 +97,13 @@ struct Daemon {
     std::unique_ptr<ToolSocketServer> tools;
     std::unique_ptr<DomainSocketServer> domains;
 
-    Daemon(RunDir dir, EventLoop event_loop, Fd stop)
-        : run_dir(std::move(dir)), loop(std::move(event_loop)), signals(std::move(stop)) {}
+    bool journaled;
+
+    Daemon(RunDir dir, EventLoop event_loop, Fd stop, bool journal)
+        : run_dir(std::move(dir)),
+          loop(std::move(event_loop)),
+          signals(std::move(stop)),
+          journaled(journal) {}
 
     Result<void> start(Fd keeper_link) {
         DOMUS_TRY(stop_token, loop.add(signals.get(), EPOLLIN, [this](std::uint32_t) {
@@ -108,8 +114,10 @@ struct Daemon {
         }));
         (void)stop_token;
         // The state first (the journal), then the fds that serve it (the keeper's).
-        DOMUS_TRY(recovered, StateJournal::recover(store, run_dir.path()));
-        journal = std::move(recovered);
+        if (journaled) {
+            DOMUS_TRY(recovered, StateJournal::recover(store, run_dir.path()));
+            journal = std::move(recovered);
+        }
         std::vector<Kept> kept;
         if (keeper_link) {
             DOMUS_TRY(restored, receive_restore(keeper_link.get()));
@@ -166,7 +174,7 @@ struct Daemon {
         // Events in flight died with the old store: every watch fires once instead.
         store.fire_all_watches();
         router.route();
-        journal->compact();
+        if (journal) journal->compact();
         if (!kept.empty() || !dropped.empty())
             DOMUS_LOG_INFO("xenstored", "restart: {} tool connections and {} rings kept, {} lost",
                            tool_clients, rings, dropped.size());
@@ -175,7 +183,7 @@ struct Daemon {
     // A clean stop: no restart, no state kept (as without a journal).
     void stop() {
         keeper.stopping();
-        journal->discard();
+        if (journal) journal->discard();
     }
 };
 
@@ -200,7 +208,8 @@ int run(const Options& options) {
         return 1;
     }
     ::signal(SIGPIPE, SIG_IGN);
-    Daemon daemon(std::move(run_dir).value(), std::move(loop).value(), std::move(signals).value());
+    Daemon daemon(std::move(run_dir).value(), std::move(loop).value(), std::move(signals).value(),
+                  options.journal);
     Fd keeper_link(options.keeper_fd);
     if (auto started = daemon.start(std::move(keeper_link)); !started) {
         DOMUS_LOG_ERROR("xenstored", "{}", started.error().message);
@@ -231,9 +240,13 @@ int main(int argc, char** argv) {
                    "write \"ready\\n\" to this inherited fd and close it once serving");
     app.add_option("--keeper-fd", options.keeper_fd,
                    "an inherited SOCK_SEQPACKET link to the fd keeper: restore from it first");
+    bool no_journal = false;
+    app.add_flag("--no-journal", no_journal,
+                 "keep no state files: a restarted store starts empty (measures the journal)");
     app.add_option("--log-level", options.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
     CLI11_PARSE(app, argc, argv);
+    options.journal = !no_journal;
     domus::log::Config::instance().level.store(domus::store::parse_level(options.log_level));
     return domus::store::run(options);
 }

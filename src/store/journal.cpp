@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -27,7 +28,7 @@ static_assert(sizeof(Header) == kHeaderSize);
 std::string frame(std::string_view payload) {
     std::string out(kFrameSize, '\0');
     auto length = std::uint32_t(payload.size());
-    std::uint32_t check = crc32(payload);
+    std::uint32_t check = crc32c(payload);
     std::memcpy(out.data(), &length, 4);
     std::memcpy(out.data() + 4, &check, 4);
     out.append(payload);
@@ -66,7 +67,7 @@ Result<void> for_each_record(std::string_view text, std::size_t& good, Each each
         std::memcpy(&check, text.data() + good + 4, 4);
         if (length > text.size() - good - kFrameSize) break;  // torn
         std::string_view payload = text.substr(good + kFrameSize, length);
-        if (crc32(payload) != check) break;  // torn (or never finished)
+        if (crc32c(payload) != check) break;  // torn (or never finished)
         DOMUS_TRY_VOID(each(payload));
         good += kFrameSize + length;
     }
@@ -85,21 +86,51 @@ Result<void> write_all(int fd, std::string_view bytes, const char* what) {
 
 }  // namespace
 
-std::uint32_t crc32(std::string_view bytes) noexcept {
+namespace {
+
+std::uint32_t crc32c_table(std::uint32_t c, const unsigned char* data, std::size_t size) noexcept {
     static const auto table = [] {
         std::array<std::uint32_t, 256> t{};
         for (std::uint32_t i = 0; i < 256; ++i) {
             std::uint32_t c = i;
             for (int k = 0; k < 8; ++k)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+                c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
             t[i] = c;
         }
         return t;
     }();
-    std::uint32_t c = 0xFFFFFFFFu;
-    for (unsigned char byte : bytes)
-        c = table[(c ^ byte) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    for (std::size_t i = 0; i < size; ++i)
+        c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
+    return c;
+}
+
+#if defined(__x86_64__)
+// SSE 4.2's crc32 instruction: the check costs next to nothing beside the write().
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse(std::uint32_t c,
+                                                           const unsigned char* data,
+                                                           std::size_t size) noexcept {
+    std::uint64_t wide = c;
+    for (; size >= 8; data += 8, size -= 8) {
+        std::uint64_t word;
+        std::memcpy(&word, data, 8);
+        wide = __builtin_ia32_crc32di(wide, word);
+    }
+    c = std::uint32_t(wide);
+    for (; size > 0; ++data, --size)
+        c = __builtin_ia32_crc32qi(c, *data);
+    return c;
+}
+#endif
+
+}  // namespace
+
+std::uint32_t crc32c(std::string_view bytes) noexcept {
+    auto data = reinterpret_cast<const unsigned char*>(bytes.data());
+#if defined(__x86_64__)
+    static const bool sse42 = __builtin_cpu_supports("sse4.2");
+    if (sse42) return ~crc32c_sse(~0u, data, bytes.size());
+#endif
+    return ~crc32c_table(~0u, data, bytes.size());
 }
 
 Result<Journal> Journal::open(const std::string& dir) {
@@ -145,10 +176,21 @@ Result<void> Journal::start_epoch(std::uint64_t epoch) {
 }
 
 Result<void> Journal::append(std::string_view payload) {
-    std::string record = frame(payload);
-    // One write(): a kill can only leave a prefix of it, which the check rejects.
-    DOMUS_TRY_VOID(write_all(fd_.get(), record, "append to journal"));
-    size_ += record.size();
+    std::uint32_t head[2] = {std::uint32_t(payload.size()), crc32c(payload)};
+    iovec parts[2] = {{head, sizeof(head)}, {const_cast<char*>(payload.data()), payload.size()}};
+    // One writev(): a kill can only leave a prefix of it, which the check rejects.
+    ssize_t n;
+    do {
+        n = ::writev(fd_.get(), parts, 2);
+    } while (n < 0 && errno == EINTR);
+    std::size_t whole = sizeof(head) + payload.size();
+    if (n != ssize_t(whole)) {
+        // A short write (disk full): cut it off, so that later records stay readable.
+        if (n > 0 && ::ftruncate(fd_.get(), off_t(size_)) != 0)
+            return errno_error("truncate journal");
+        return n < 0 ? errno_error("append to journal") : make_error("journal: short write");
+    }
+    size_ += whole;
     return {};
 }
 

@@ -1,6 +1,6 @@
 // Journal: the store daemon's state files in its run dir, an append-only journal of
 // records plus a snapshot that compacts it. Each record is one write() of
-// [u32 length][u32 crc32][payload]: a record torn by the daemon's death fails its check
+// [u32 length][u32 crc32c][payload]: a record torn by the daemon's death fails its check
 // and is cut off at the next open. The target is the daemon's death (kill -9), not a
 // host power cut: records go to the page cache, never fsync'd (docs/store-semantics.md).
 //
@@ -58,7 +58,7 @@ private:
     std::uint64_t epoch_ = 1;
 };
 
-// CRC-32 (IEEE, as zlib's crc32), the records' check.
-std::uint32_t crc32(std::string_view bytes) noexcept;
+// CRC-32C (Castagnoli, as iSCSI and ext4), the records' check; SSE 4.2 where present.
+std::uint32_t crc32c(std::string_view bytes) noexcept;
 
 }  // namespace domus::store

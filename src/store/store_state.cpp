@@ -8,6 +8,7 @@
 //   'R' its last reply record                               'X' connection closed: id
 //   'D' domain record                                       'G' domain released: domid
 //   'T' all SET_TARGET pairs   'S' both special paths' perms   'g' generation, next id
+#include <algorithm>
 #include <cstring>
 
 #include "store/store.hpp"
@@ -160,8 +161,10 @@ void Store::set_last_reply(Connection& connection, ReplyRecord record) {
 std::string Store::take_changes() {
     std::string out;
     Writer w(out);
-    std::set<std::string> nodes(changed_nodes_.begin(), changed_nodes_.end());
-    changed_nodes_.clear();
+    std::vector<std::string> nodes;
+    nodes.swap(changed_nodes_);
+    std::sort(nodes.begin(), nodes.end());
+    nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
     for (const auto& path : nodes) {
         if (const Node* node = tree_.lookup(path)) {
             write_node(w, path, *node);

@@ -17,6 +17,22 @@ namespace {
 // always fits, so a whole request is never too big to peek.
 constexpr std::size_t kPeekBytes = 64 * 1024;
 
+// What the journal keeps of a batch of requests to recognise it in the socket after a
+// restart: its length and checksum (the bytes themselves would double the journal).
+std::string batch_digest(std::string_view batch) {
+    std::uint32_t fields[2] = {std::uint32_t(batch.size()), crc32c(batch)};
+    return std::string(reinterpret_cast<const char*>(fields), sizeof(fields));
+}
+
+// Whether `bytes` starts with the batch `digest` describes; its length if so.
+std::size_t matches_digest(std::string_view bytes, std::string_view digest) {
+    std::uint32_t fields[2];
+    if (digest.size() != sizeof(fields)) return 0;
+    std::memcpy(fields, digest.data(), sizeof(fields));
+    if (fields[0] == 0 || fields[0] > bytes.size()) return 0;
+    return crc32c(bytes.substr(0, fields[0])) == fields[1] ? fields[0] : 0;
+}
+
 }  // namespace
 
 // One tool connection: its socket, its store Connection and the output not yet sent.
@@ -87,11 +103,13 @@ public:
 
         std::string replies;
         const auto& last = connection_.last_reply();
-        if (check_replayed_ && last && !last->ring && requests.starts_with(last->request)) {
+        std::size_t replayed =
+            check_replayed_ && last && !last->ring ? matches_digest(bytes, last->request) : 0;
+        if (replayed > 0) {
             // Applied and journaled by the store that died, not yet consumed: answer it
             // from the journal rather than apply it twice.
             replies = last->reply;
-            used = last->request.size();
+            used = replayed;
             out_.append(replies);
         } else {
             for (const Message& request : batch) {
@@ -103,7 +121,7 @@ public:
             }
             if (StateJournal* journal = server_.durable_.journal; journal && journal->pending()) {
                 server_.store_.set_last_reply(connection_,
-                                              ReplyRecord{std::string(requests), replies});
+                                              ReplyRecord{batch_digest(requests), replies});
                 journal->commit();
             }
         }
