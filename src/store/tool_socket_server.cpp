@@ -17,13 +17,6 @@ namespace {
 // always fits, so a whole request is never too big to peek.
 constexpr std::size_t kPeekBytes = 64 * 1024;
 
-// What the journal keeps of a batch of requests to recognise it in the socket after a
-// restart: its length and checksum (the bytes themselves would double the journal).
-std::string batch_digest(std::string_view batch) {
-    std::uint32_t fields[2] = {std::uint32_t(batch.size()), crc32c(batch)};
-    return std::string(reinterpret_cast<const char*>(fields), sizeof(fields));
-}
-
 // Whether `bytes` starts with the batch `digest` describes; its length if so.
 std::size_t matches_digest(std::string_view bytes, std::string_view digest) {
     std::uint32_t fields[2];
@@ -198,6 +191,12 @@ Result<std::unique_ptr<ToolSocketServer>> ToolSocketServer::listen(EventLoop& lo
         server->listener_ = std::move(listener);
     }
     return server;
+}
+
+// The bytes themselves would double the journal; length and checksum suffice.
+std::string ToolSocketServer::batch_digest(std::string_view batch) {
+    std::uint32_t fields[2] = {std::uint32_t(batch.size()), crc32c(batch)};
+    return std::string(reinterpret_cast<const char*>(fields), sizeof(fields));
 }
 
 ToolSocketServer::ToolSocketServer(EventLoop& loop, Store& store, EventRouter& router,

@@ -42,6 +42,10 @@ public:
     // connection `id` (or a fresh one under that id if the journal has none).
     void adopt(Fd fd, ConnectionId id);
 
+    // How the journal names a batch of requests (its length and checksum), so that a
+    // restarted store recognises it at the head of the socket.
+    static std::string batch_digest(std::string_view batch);
+
     std::size_t clients() const noexcept { return clients_.size(); }
     int listening_fd() const noexcept { return listener_->fd(); }
 
