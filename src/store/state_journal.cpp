@@ -8,10 +8,18 @@ namespace domus::store {
 Result<std::unique_ptr<StateJournal>> StateJournal::recover(Store& store, const std::string& dir) {
     DOMUS_TRY(journal, Journal::open(dir));
     std::uint64_t records = 0;
+    bool malformed = false;
     DOMUS_TRY_VOID(journal.replay([&](std::string_view payload) -> Result<void> {
+        if (malformed) return {};
         ++records;
-        if (auto applied = store.apply_state(payload); !applied)
-            return domus::make_error("{}/journal: record {} is malformed", dir, records);
+        if (auto applied = store.apply_state(payload); !applied) {
+            // Whole (its check passed) yet not understood: a bug, not a kill. Keep what
+            // came before it rather than refuse to serve; the snapshot below makes that
+            // the new start, so later appends are not hidden behind this record.
+            DOMUS_LOG_ERROR("xenstored", "{}/journal: record {} is malformed; replay ends there",
+                            dir, records);
+            malformed = true;
+        }
         return {};
     }));
     if (records > 0)
@@ -19,6 +27,7 @@ Result<std::unique_ptr<StateJournal>> StateJournal::recover(Store& store, const 
                        store.tree().size());
     std::unique_ptr<StateJournal> state(new StateJournal(store, std::move(journal)));
     store.track_changes(true);
+    if (malformed) state->compact();
     return state;
 }
 

@@ -95,6 +95,7 @@ bool StoreKeeper::receive() {
             if (!synced_) kept_ = std::move(staged_);
             staged_.clear();
             synced_ = true;
+            unsynced_restarts_ = 0;
             break;
         case store::KeeperOp::Deposit:
             table[message.id] = Kept{message, std::move(fds)};
@@ -147,13 +148,18 @@ void StoreKeeper::run() {
             DOMUS_LOG_INFO("domusd", "the store stopped cleanly; not restarted");
             return;
         }
-        // The link broke: a store that lives on gets linked again, a dead one restarted.
+        // The link broke: a store that lives on gets linked again, a dead one restarted
+        // (but not forever: a store that keeps dying before it serves is left dead).
+        constexpr int kMaxUnsyncedRestarts = 5;
         for (int attempt = 0; attempt < 5 && !link_; ++attempt) {
+            if (unsynced_restarts_ >= kMaxUnsyncedRestarts) break;
             if (store_running(2000)) {
                 if (auto linked = link_running_store(); !linked)
                     DOMUS_LOG_WARN("domusd", "store keeper: {}", linked.error().message);
             } else if (auto restarted = restart_store(); !restarted) {
                 DOMUS_LOG_ERROR("domusd", "restarting the store: {}", restarted.error().message);
+            } else {
+                ++unsynced_restarts_;
             }
         }
         if (!link_) {

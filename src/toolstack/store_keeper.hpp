@@ -62,6 +62,7 @@ private:
     std::map<std::uint64_t, Kept> staged_;  // deposits between a Reset and its Synced
     bool stopping_ = false;                 // the store said it stops cleanly: do not restart it
     bool synced_ = false;
+    int unsynced_restarts_ = 0;  // stores started that never said Synced
     std::atomic<std::uint64_t> restarts_{0};
 };
 

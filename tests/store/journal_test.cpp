@@ -175,6 +175,19 @@ TEST_F(JournalTest, ARecordWithABadChecksumEndsTheReplay) {
     EXPECT_EQ(read(*store_->adopt(c.id()), "/second").substr(0, 7), "<ENOENT");
 }
 
+TEST_F(JournalTest, AWholeButMalformedRecordEndsTheReplayAndTheStoreStillStarts) {
+    Connection& c = store_->connect({0, true});
+    request(c, XS_WRITE, nul("/good") + "1");
+    ASSERT_TRUE(journal_->journal().append("\xff not an entry"));  // checksum fine, content not
+    open_store();                                                  // serves what came before
+    Connection* restored = store_->adopt(c.id());
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(read(*restored, "/good"), "1");
+    request(*restored, XS_WRITE, nul("/later") + "2");
+    open_store();  // later records are not hidden behind the bad one
+    EXPECT_EQ(read(*store_->adopt(c.id()), "/later"), "2");
+}
+
 class CompactionCrashTest : public JournalTest,
                             public ::testing::WithParamInterface<Journal::Step> {};
 
