@@ -189,5 +189,29 @@ TEST_F(StoreRestartTest, ARunningGuestKeepsItsStoreRing) {
     EXPECT_EQ(shutdown.status, 0) << shutdown.err;
 }
 
+TEST_F(StoreRestartTest, BlockHotplugThroughTheGuestsXenbusWorksAcrossKills) {
+    // The guest's blkfront (its ring's watches) and the monitor's blkback (a tool
+    // connection with watches) both registered before the kills; block-attach needs both.
+    std::string raw = run_dir_ + "/disk.raw";
+    ASSERT_EQ(domus({"image", "create", raw, "8M", "-f", "raw"}).status, 0);
+    std::string cfg = config("hp", "name = \"hp\"\nkernel = \"" + guest_image("blk_hotplug") +
+                                       "\"\nmemory = 64\non_poweroff = \"preserve\"\n" +
+                                       "extra = \"rounds=1\"\n");
+    ASSERT_EQ(domus({"create", cfg}).status, 0);
+    auto step = [&] { return xenstore("xenstore-read", {"/local/domain/1/data/hotplug"}).out; };
+    auto says = [&](const std::string& prefix) {
+        return eventually([&] { return step().rfind(prefix, 0) == 0; }, std::chrono::seconds(20));
+    };
+    ASSERT_TRUE(says("ready 0")) << step();
+    kill_store();
+    auto attached = domus({"block-attach", "hp", raw + ",raw,xvdb,w"});
+    ASSERT_EQ(attached.status, 0) << attached.err;
+    EXPECT_TRUE(says("wrote xvdb")) << step() << file_text(run_dir_ + "/xenstored.log");
+    kill_store();
+    auto detached = domus({"block-detach", "hp", "xvdb"});
+    ASSERT_EQ(detached.status, 0) << detached.err;
+    EXPECT_TRUE(says("PASS")) << step();
+}
+
 }  // namespace
 }  // namespace domus::test
