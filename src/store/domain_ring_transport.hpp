@@ -27,8 +27,10 @@ namespace domus::store {
 
 class DomainRingTransport final : public Peer {
 public:
-    // Replies the guest has not consumed beyond which no further requests are read
-    // (its "outstanding requests" quota, in bytes); reading resumes as it consumes.
+    // A bound on the replies queued outside the ring for a guest that does not consume
+    // them (its "outstanding requests" quota, in bytes). In fact no request is read
+    // while any output waits outside the ring (the journal needs the batch's replies to
+    // start at rsp_prod), so the queue stays far below it; reading resumes as it consumes.
     static constexpr std::size_t kReplyBackpressure = 8 * 1024;
     // Watch events queued beyond this are dropped (whole messages), so a guest that
     // never consumes cannot grow the daemon without bound.
