@@ -41,6 +41,7 @@ Connection& Store::connect(const ConnectionConfig& config, ConnectionId id) {
 void Store::disconnect(Connection& connection) {
     if (tracking_) {
         dirty_connections_.erase(connection.id());
+        dirty_replies_.erase(connection.id());
         closed_connections_.insert(connection.id());
     }
     std::erase(notified_, &connection);

@@ -74,7 +74,7 @@ public:
     void track_changes(bool on);
     std::string take_changes();
     bool has_changes() const noexcept {
-        return !changed_nodes_.empty() || !dirty_connections_.empty() ||
+        return !changed_nodes_.empty() || !dirty_connections_.empty() || !dirty_replies_.empty() ||
                !closed_connections_.empty() || !dirty_domains_.empty() || targets_dirty_ ||
                special_dirty_;
     }
@@ -134,7 +134,8 @@ private:
     // Change tracking for the journal.
     bool tracking_ = false;
     std::vector<std::string> changed_nodes_;
-    std::set<ConnectionId> dirty_connections_;
+    std::set<ConnectionId> dirty_connections_;  // watches, transaction ids
+    std::set<ConnectionId> dirty_replies_;      // last reply records only
     std::set<ConnectionId> closed_connections_;
     std::set<DomainId> dirty_domains_;
     bool targets_dirty_ = false;

@@ -155,7 +155,7 @@ Connection* Store::find_connection(ConnectionId id) {
 
 void Store::set_last_reply(Connection& connection, ReplyRecord record) {
     connection.last_reply_ = std::move(record);
-    mark(connection);
+    if (tracking_) dirty_replies_.insert(connection.id());
 }
 
 std::string Store::take_changes() {
@@ -177,9 +177,13 @@ std::string Store::take_changes() {
         Connection* c = find_connection(id);
         if (!c) continue;
         write_connection(w, *c, c->last_transaction_id_, c->watches_.all());
-        if (c->last_reply_) write_reply(w, id, *c->last_reply_);
     }
     dirty_connections_.clear();
+    for (ConnectionId id : dirty_replies_) {
+        Connection* c = find_connection(id);
+        if (c && c->last_reply_) write_reply(w, id, *c->last_reply_);
+    }
+    dirty_replies_.clear();
     for (ConnectionId id : closed_connections_) {
         w.u8('X');
         w.u64(id);
