@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
         filter.find("store") == std::string::npos)
         return 0;
     std::string run_dir = tmpfs_run_dir();
-    double ops = 0, unpipelined = 0;
+    double ops = 0, unpipelined = 0, txns = 0;
     {
         domus::test::XenstoredProcess daemon(DOMUS_XENSTORED_BIN, run_dir);
         if (!daemon.running()) {
@@ -197,7 +197,8 @@ int main(int argc, char** argv) {
         // One request outstanding per client, as libxenstore does per handle.
         unpipelined = socket_ops(daemon.tool_socket(), 1);
         emit("store_ops_per_s_unpipelined", unpipelined, "ops/s");
-        emit("store_txn_per_s", socket_txns(daemon.tool_socket()), "txn/s");
+        txns = socket_txns(daemon.tool_socket());
+        emit("store_txn_per_s", txns, "txn/s");
         daemon.stop();
     }
     {
@@ -208,8 +209,10 @@ int main(int argc, char** argv) {
         if (bare.running()) {
             double bare_ops = socket_ops(bare.tool_socket(), kDepth);
             double bare_unpipelined = socket_ops(bare.tool_socket(), 1);
+            double bare_txns = socket_txns(bare.tool_socket());
             emit("store_ops_per_s_nojournal", bare_ops, "ops/s");
             emit("store_ops_per_s_unpipelined_nojournal", bare_unpipelined, "ops/s");
+            emit("store_txn_per_s_nojournal", bare_txns, "txn/s");
             emit("store_journal_cost_pct", 100.0 * (1.0 - ops / bare_ops), "%");
             emit("store_journal_cost_unpipelined_pct",
                  100.0 * (1.0 - unpipelined / bare_unpipelined), "%");
