@@ -7,6 +7,7 @@
 // is deposited with an fd keeper (domusd), which restarts it with --keeper-fd and hands
 // them back; the new store replays the journal and re-adopts each connection.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -208,6 +209,13 @@ int run(const Options& options) {
         return 1;
     }
     ::signal(SIGPIPE, SIG_IGN);
+    // Four fds per attached domain (socket, memfd, two eventfds, kept for the fd keeper)
+    // and one per tool connection: as many as the hard limit allows.
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &files);
+    }
     Daemon daemon(std::move(run_dir).value(), std::move(loop).value(), std::move(signals).value(),
                   options.journal);
     Fd keeper_link(options.keeper_fd);

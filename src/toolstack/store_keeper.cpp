@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,6 +33,13 @@ pid_t read_pid(const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<StoreKeeper>> StoreKeeper::start(const RunDir& run_dir) {
+    // We hold up to four fds per domain and one per tool connection: as many as the
+    // hard limit allows, not the usual soft 1024.
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &files);
+    }
     std::unique_ptr<StoreKeeper> keeper(new StoreKeeper(run_dir));
     keeper->stop_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!keeper->stop_) return errno_error("eventfd");
