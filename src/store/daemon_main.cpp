@@ -123,6 +123,8 @@ struct Daemon {
         if (keeper_link) {
             DOMUS_TRY(restored, receive_restore(keeper_link.get()));
             kept = std::move(restored);
+            for (const Kept& item : kept)
+                store.reserve_connection_id(item.message.id);
         }
         auto listener = [&](std::uint64_t id) {
             for (Kept& item : kept)

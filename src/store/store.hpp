@@ -84,6 +84,11 @@ public:
     // transport adopts them; their transactions are aborted (EAGAIN on use). EINVAL
     // if the payload is malformed (nothing after the bad entry is applied).
     Result<void> apply_state(std::string_view payload);
+    // After a restart: ids the fd keeper handed back are never given to new connections
+    // (one may have been deposited before the journal recorded it).
+    void reserve_connection_id(ConnectionId id) noexcept {
+        if (id >= next_connection_id_) next_connection_id_ = id + 1;
+    }
     // After a restart: the restored connection `id` for a transport, or null.
     Connection* adopt(ConnectionId id);
     // Drops every restored connection no transport adopted; returns their ids.
