@@ -144,6 +144,7 @@ TEST_F(JournalTest, TransactionsOpenAtTheCrashAreAbortedWithEagain) {
 
 TEST_F(JournalTest, ATornLastRecordIsIgnoredAndCutOff) {
     Connection& c = store_->connect({0, true});
+    ConnectionId id = c.id();
     request(c, XS_WRITE, nul("/whole") + "1");
     request(c, XS_WRITE, nul("/torn") + "2");
     std::string path = dir_ + "/journal";
@@ -151,17 +152,18 @@ TEST_F(JournalTest, ATornLastRecordIsIgnoredAndCutOff) {
     // The daemon died inside the last write(): only a prefix of it reached the file.
     std::filesystem::resize_file(path, size - 5);
     open_store();
-    EXPECT_EQ(read(*store_->adopt(c.id()), "/whole"), "1");
-    EXPECT_EQ(read(*store_->adopt(c.id()), "/torn").substr(0, 7), "<ENOENT");
+    EXPECT_EQ(read(*store_->adopt(id), "/whole"), "1");
+    EXPECT_EQ(read(*store_->adopt(id), "/torn").substr(0, 7), "<ENOENT");
     // Appends continue after the last whole record.
-    request(*store_->adopt(c.id()), XS_WRITE, nul("/after") + "3");
+    request(*store_->adopt(id), XS_WRITE, nul("/after") + "3");
     open_store();
-    EXPECT_EQ(read(*store_->adopt(c.id()), "/after"), "3");
-    EXPECT_EQ(read(*store_->adopt(c.id()), "/whole"), "1");
+    EXPECT_EQ(read(*store_->adopt(id), "/after"), "3");
+    EXPECT_EQ(read(*store_->adopt(id), "/whole"), "1");
 }
 
 TEST_F(JournalTest, ARecordWithABadChecksumEndsTheReplay) {
     Connection& c = store_->connect({0, true});
+    ConnectionId id = c.id();
     request(c, XS_WRITE, nul("/first") + "1");
     request(c, XS_WRITE, nul("/second") + "2");
     std::string path = dir_ + "/journal";
@@ -171,21 +173,22 @@ TEST_F(JournalTest, ARecordWithABadChecksumEndsTheReplay) {
     ASSERT_EQ(::pwrite(fd, "X", 1, off_t(size - 2)), 1);  // inside the last payload
     ::close(fd);
     open_store();
-    EXPECT_EQ(read(*store_->adopt(c.id()), "/first"), "1");
-    EXPECT_EQ(read(*store_->adopt(c.id()), "/second").substr(0, 7), "<ENOENT");
+    EXPECT_EQ(read(*store_->adopt(id), "/first"), "1");
+    EXPECT_EQ(read(*store_->adopt(id), "/second").substr(0, 7), "<ENOENT");
 }
 
 TEST_F(JournalTest, AWholeButMalformedRecordEndsTheReplayAndTheStoreStillStarts) {
     Connection& c = store_->connect({0, true});
+    ConnectionId id = c.id();
     request(c, XS_WRITE, nul("/good") + "1");
     ASSERT_TRUE(journal_->journal().append("\xff not an entry"));  // checksum fine, content not
     open_store();                                                  // serves what came before
-    Connection* restored = store_->adopt(c.id());
+    Connection* restored = store_->adopt(id);
     ASSERT_NE(restored, nullptr);
     EXPECT_EQ(read(*restored, "/good"), "1");
     request(*restored, XS_WRITE, nul("/later") + "2");
     open_store();  // later records are not hidden behind the bad one
-    EXPECT_EQ(read(*store_->adopt(c.id()), "/later"), "2");
+    EXPECT_EQ(read(*store_->adopt(id), "/later"), "2");
 }
 
 class CompactionCrashTest : public JournalTest,
