@@ -49,11 +49,17 @@ public:
     // Edge-triggered: a request's tail arriving is a new edge. False: close this client.
     bool on_events(std::uint32_t events) {
         if (events & EPOLLRDHUP) peer_closed_ = true;
-        if (events & EPOLLERR) return false;
+        if (events & EPOLLERR) {
+            DOMUS_LOG_WARN("xenstored", "tool client {}: socket error; closed", connection_.id());
+            return false;
+        }
         flush();
         while (!broken_ && queued() < kReplyBackpressure) {
             auto more = handle_batch();
-            if (!more) return false;
+            if (!more) {
+                DOMUS_LOG_WARN("xenstored", "tool client: {}; closed", more.error().message);
+                return false;
+            }
             if (!*more) break;
         }
         // A peer that stopped sending, with no whole request left, is done.
@@ -119,8 +125,11 @@ public:
             }
         }
         check_replayed_ = false;
+        // Send, then consume exactly the batch (it is in the socket: we peeked it, so
+        // this can't block). The other order would lose the replies of a store killed in
+        // between, and the client would wait forever; this one answers that batch again
+        // from the journal, which a client matching req_ids skips (docs/store-semantics.md).
         flush();
-        // Consume exactly the batch: it is in the socket (we peeked it), so this can't block.
         ssize_t consumed = ::recv(fd_.get(), buffer, used, MSG_DONTWAIT);
         if (consumed != ssize_t(used)) return domus::make_error("recv of a peeked batch");
         return true;
