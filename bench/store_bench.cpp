@@ -1,19 +1,24 @@
 // domus-store-bench: XenStore throughput, over the tool socket of a real
-// domus-xenstored and directly against an in-process Store (the ceiling). Prints
+// domus-xenstored (with and without its state journal, best of 3 rounds taken in
+// turns) and directly against an in-process Store (the ceiling). Prints
 // `name value unit` lines. Clients pipeline requests (several outstanding before
 // reading the replies), as real clients with several handles or threads do.
 #include <domus/abi/xs_wire.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "store/state_journal.hpp"
 #include "store/store.hpp"
 #include "xenstored_process.hpp"
 
@@ -161,26 +166,95 @@ double in_process(Step step) {
     return double(done) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The ops workload straight into the engine, each batch of kDepth journaled as the tool
+// socket does it (the changes, the batch's digest and its replies, one writev): the
+// journal's CPU cost without the sockets' scheduling noise. `dir`: where the files go.
+double in_process_journaled(const std::string& dir) {
+    domus::store::Store store;
+    auto journal = domus::store::StateJournal::recover(store, dir);
+    if (!journal) return 0;
+    std::vector<domus::store::Connection*> connections;
+    for (int c = 0; c < kClients; ++c)
+        connections.push_back(&store.connect({0, true}));
+    std::uint64_t done = 0;
+    auto start = Clock::now();
+    for (int i = 0; Clock::now() - start < kDuration; ++i)
+        for (int c = 0; c < kClients; ++c) {
+            auto& connection = *connections[std::size_t(c)];
+            std::string replies;
+            for (int k = 0; k < kDepth; ++k)
+                domus::store::encode(store.handle(connection, op(c, i * kDepth + k)), replies);
+            store.set_last_reply(connection,
+                                 domus::store::ReplyRecord{std::string(8, 'd'), replies});
+            (*journal)->commit();
+            done += kDepth;
+        }
+    return double(done) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A run dir on tmpfs, as /run is on a host (the journal's writes go to the page cache
+// either way, but a disk filesystem adds its own per-write bookkeeping); empty: the
+// default under /tmp. DOMUS_BENCH_RUN_DIR_BASE overrides the base.
+std::string tmpfs_run_dir() {
+    const char* base = std::getenv("DOMUS_BENCH_RUN_DIR_BASE");
+    std::string pattern = std::string(base && *base ? base : "/dev/shm") + "/domus-bench-XXXXXX";
+    if (!::mkdtemp(pattern.data())) return {};
+    return pattern;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     // bench/run FILTER: only figures whose name contains FILTER.
     std::string filter = argc > 1 ? argv[1] : "";
     if (filter.size() &&
-        std::string("store_ops_per_s store_txn_per_s").find(filter) == std::string::npos &&
+        std::string("store_ops_per_s store_txn_per_s store_journal_cost_pct").find(filter) ==
+            std::string::npos &&
         filter.find("store") == std::string::npos)
         return 0;
-    domus::test::XenstoredProcess daemon(DOMUS_XENSTORED_BIN);
-    if (!daemon.running()) {
-        std::fprintf(stderr, "store-bench: domus-xenstored did not start:\n%s\n",
-                     daemon.log().c_str());
-        return 1;
+    // The store as it runs, and the same store without its state journal (which then
+    // loses its tree when it is restarted): what journaling each acknowledged change
+    // costs. The two are measured in turns, best of kRounds each, so that the load of a
+    // shared machine weighs on both alike.
+    std::string journaled_dir = tmpfs_run_dir(), bare_dir = tmpfs_run_dir();
+    struct Figures {
+        double ops = 0, unpipelined = 0, txns = 0;
+    } journaled, bare;
+    {
+        domus::test::XenstoredProcess daemon(DOMUS_XENSTORED_BIN, journaled_dir);
+        domus::test::XenstoredProcess no_journal(DOMUS_XENSTORED_BIN, bare_dir,
+                                                 std::chrono::seconds(30), {"--no-journal"});
+        if (!daemon.running() || !no_journal.running()) {
+            std::fprintf(stderr, "store-bench: domus-xenstored did not start:\n%s\n%s\n",
+                         daemon.log().c_str(), no_journal.log().c_str());
+            return 1;
+        }
+        constexpr int kRounds = 3;
+        auto measure = [](const domus::test::XenstoredProcess& d, Figures& best) {
+            best.ops = std::max(best.ops, socket_ops(d.tool_socket(), kDepth));
+            // One request outstanding per client, as libxenstore does per handle.
+            best.unpipelined = std::max(best.unpipelined, socket_ops(d.tool_socket(), 1));
+            best.txns = std::max(best.txns, socket_txns(d.tool_socket()));
+        };
+        for (int round = 0; round < kRounds; ++round) {
+            measure(daemon, journaled);
+            measure(no_journal, bare);
+        }
+        daemon.stop();
+        no_journal.stop();
     }
-    emit("store_ops_per_s", socket_ops(daemon.tool_socket(), kDepth), "ops/s");
-    // One request outstanding per client, as libxenstore does per handle.
-    emit("store_ops_per_s_unpipelined", socket_ops(daemon.tool_socket(), 1), "ops/s");
-    emit("store_txn_per_s", socket_txns(daemon.tool_socket()), "txn/s");
-    daemon.stop();
+    emit("store_ops_per_s", journaled.ops, "ops/s");
+    emit("store_ops_per_s_unpipelined", journaled.unpipelined, "ops/s");
+    emit("store_txn_per_s", journaled.txns, "txn/s");
+    emit("store_ops_per_s_nojournal", bare.ops, "ops/s");
+    emit("store_ops_per_s_unpipelined_nojournal", bare.unpipelined, "ops/s");
+    emit("store_txn_per_s_nojournal", bare.txns, "txn/s");
+    emit("store_journal_cost_pct", 100.0 * (1.0 - journaled.ops / bare.ops), "%");
+    emit("store_journal_cost_unpipelined_pct",
+         100.0 * (1.0 - journaled.unpipelined / bare.unpipelined), "%");
+    emit("store_journal_cost_txn_pct", 100.0 * (1.0 - journaled.txns / bare.txns), "%");
+    for (const auto& dir : {journaled_dir, bare_dir})
+        if (!dir.empty()) std::filesystem::remove_all(dir);
 
     emit("store_ops_per_s_inprocess", in_process([](auto& store, auto& connection, int c, int i) {
              for (int k = 0; k < kDepth; ++k)
@@ -188,6 +262,12 @@ int main(int argc, char** argv) {
              return kDepth;
          }),
          "ops/s");
+    std::string journal_dir = tmpfs_run_dir();
+    if (!journal_dir.empty()) {
+        double journaled_ops = in_process_journaled(journal_dir);
+        std::filesystem::remove_all(journal_dir);
+        emit("store_ops_per_s_inprocess_journal", journaled_ops, "ops/s");
+    }
     emit("store_txn_per_s_inprocess", in_process([](auto& store, auto& connection, int c, int) {
              Message start = store.handle(connection, Message{XS_TRANSACTION_START, 0, 0, nul("")});
              auto tx = std::uint32_t(std::stoul(start.payload));

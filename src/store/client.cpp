@@ -37,6 +37,9 @@ Result<std::string> Client::request(std::uint32_t type, std::string payload, std
         std::uint32_t req_id = 0;
         DOMUS_TRY(message, read_message(&req_id));
         if (!message) continue;  // a watch event, queued
+        // An earlier request's reply again: a store killed between sending a reply and
+        // consuming its request answers it twice (docs/store-semantics.md). Skip it.
+        if (std::int32_t(header.req_id - req_id) > 0) continue;
         if (req_id != header.req_id)
             return make_error("store: reply to request {}, expected {}", req_id, header.req_id);
         if (message->first == XS_ERROR) return Error{std::string(message->second.c_str()), 0};

@@ -25,14 +25,17 @@ void store_release(XENSTORE_RING_IDX& index, XENSTORE_RING_IDX value) {
 }  // namespace
 
 DomainRingTransport::DomainRingTransport(Store& store, EventRouter& router, DomainId domid,
-                                         Mapping page, Fd guest_notify, Fd store_notify)
+                                         Mapping page, Fd guest_notify, Fd store_notify,
+                                         StateJournal* journal, Connection* existing)
     : store_(store),
       router_(router),
       domid_(domid),
       ring_(std::move(page)),
       guest_notify_(std::move(guest_notify)),
       store_notify_(std::move(store_notify)),
-      connection_(&store.connect({domid, false})) {
+      journal_(journal),
+      connection_(existing ? existing : &store.connect({domid, false})),
+      connection_id_(connection_->id()) {
     router_.attach(*connection_, *this);
     xenstore_domain_interface* shared = ring();
     // Indices are free-running and need not start at 0: continue from the page.
@@ -73,7 +76,9 @@ void DomainRingTransport::on_guest_notify() noexcept {
 }
 
 void DomainRingTransport::consume_requests() {
-    if (pending_output() >= kReplyBackpressure) return;  // resumes when the guest consumes
+    // A batch only once all earlier output is in the ring: then its replies start at
+    // rsp_prod_, which the journal record states.
+    if (pending_output() > 0) return;
     xenstore_domain_interface* page = ring();
     // One read of the guest's index per pass; anything after it comes with a new kick.
     XENSTORE_RING_IDX prod = load_acquire(page->req_prod);
@@ -81,23 +86,71 @@ void DomainRingTransport::consume_requests() {
     if (available > kRingSize) return fail(XENSTORE_ERROR_RINGIDX);
     if (available == 0) return;
 
-    char bytes[XENSTORE_RING_SIZE];
+    // The start of a request bigger than the ring, consumed already, then the ring.
+    std::string bytes = partial_;
+    std::size_t from_ring = bytes.size();
+    bytes.resize(from_ring + available);
     XENSTORE_RING_IDX start = MASK_XENSTORE_IDX(req_cons_);
     XENSTORE_RING_IDX first = std::min(available, kRingSize - start);
-    std::memcpy(bytes, page->req + start, first);
-    std::memcpy(bytes + first, page->req, available - first);
+    std::memcpy(bytes.data() + from_ring, page->req + start, first);
+    std::memcpy(bytes.data() + from_ring + first, page->req, available - first);
+
+    // The whole requests in the copy; a partial one stays in the ring for the next
+    // kick (so that a restarted store finds it there), unless it fills the ring.
+    Decoder decoder;
+    decoder.feed(bytes);
+    std::string output;
+    std::size_t used = 0;
+    while (true) {
+        auto next = decoder.next();
+        if (next.status == Decoder::Status::Violation) {
+            warn("dom{}: request payload over {} bytes; ring closed", domid_, XENSTORE_PAYLOAD_MAX);
+            return fail(XENSTORE_ERROR_PROTO);
+        }
+        if (next.status == Decoder::Status::NeedMore) break;
+        used += sizeof(xsd_sockmsg) + next.message.payload.size();
+        encode(store_.handle(*connection_, next.message), output);
+        output += store_.take_event_bytes(*connection_);
+    }
+    XENSTORE_RING_IDX consumed;
+    if (used > 0) {
+        consumed = XENSTORE_RING_IDX(used - from_ring);  // partial_ is the first one's start
+        partial_.clear();
+    } else if (available == kRingSize) {
+        consumed = available;  // a request bigger than the ring: take its start
+        partial_ = std::move(bytes);
+    } else {
+        return;
+    }
+    if (journal_) {
+        store_.set_last_reply(*connection_,
+                              ReplyRecord{partial_, output, true, req_cons_ + consumed, rsp_prod_});
+        journal_->commit();
+    }
+    pending_.append(output);
     // The copy above must complete before the guest may reuse the space.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    req_cons_ += available;
+    req_cons_ += consumed;
     store_release(page->req_cons, req_cons_);
     ring_changed_ = true;
+}
 
-    Store::Output output = store_.receive(*connection_, std::string_view(bytes, available));
-    pending_.append(output.bytes);
-    if (output.close) {
-        warn("dom{}: request payload over {} bytes; ring closed", domid_, XENSTORE_PAYLOAD_MAX);
-        return fail(XENSTORE_ERROR_PROTO);
+std::size_t DomainRingTransport::writable(std::size_t space) const noexcept {
+    std::size_t available = pending_output();
+    if (partial_left_ > 0) return std::min({space, partial_left_, available});
+    std::size_t whole = 0;
+    while (available - whole >= sizeof(xsd_sockmsg)) {
+        xsd_sockmsg header;
+        std::memcpy(&header, pending_.data() + pending_head_ + whole, sizeof(header));
+        std::size_t size = sizeof(header) + header.len;
+        if (whole + size > space) {
+            // Bigger than the ring: it can only go in pieces.
+            if (whole == 0 && size > kRingSize) return std::min(space, size);
+            break;
+        }
+        whole += size;
     }
+    return whole;
 }
 
 void DomainRingTransport::flush_output() {
@@ -107,9 +160,17 @@ void DomainRingTransport::flush_output() {
     XENSTORE_RING_IDX used = rsp_prod_ - cons;
     if (used > kRingSize) return fail(XENSTORE_ERROR_RINGIDX);
     XENSTORE_RING_IDX space = kRingSize - used;
-    XENSTORE_RING_IDX count =
-        static_cast<XENSTORE_RING_IDX>(std::min<std::size_t>(space, pending_output()));
+    // Whole messages where they fit, so that a store killed now leaves none half-written.
+    auto count = static_cast<XENSTORE_RING_IDX>(writable(space));
     if (count == 0) return;
+    if (partial_left_ > 0) {
+        partial_left_ -= count;
+    } else if (pending_output() >= sizeof(xsd_sockmsg)) {
+        xsd_sockmsg header;
+        std::memcpy(&header, pending_.data() + pending_head_, sizeof(header));
+        std::size_t size = sizeof(header) + header.len;
+        if (count < size) partial_left_ = size - count;
+    }
     const char* source = pending_.data() + pending_head_;
     XENSTORE_RING_IDX start = MASK_XENSTORE_IDX(rsp_prod_);
     XENSTORE_RING_IDX first = std::min(count, kRingSize - start);
@@ -126,6 +187,44 @@ void DomainRingTransport::flush_output() {
         pending_.erase(0, pending_head_);
         pending_head_ = 0;
     }
+}
+
+void DomainRingTransport::restore() noexcept {
+    if (!connection_) return;
+    const auto& last = connection_->last_reply();
+    if (!last || !last->ring) return;
+    try {
+        // The batch was applied (it is journaled): if the page still shows it, move past.
+        XENSTORE_RING_IDX behind = last->req_cons_after - req_cons_;
+        if (behind != 0 && behind <= kRingSize) {
+            req_cons_ = last->req_cons_after;
+            store_release(ring()->req_cons, req_cons_);
+            ring_changed_ = true;
+        }
+        partial_ = last->request;
+        // Its output from where the ring shows it stopped (mid-message only for a
+        // message bigger than the ring).
+        XENSTORE_RING_IDX written = rsp_prod_ - last->rsp_prod_before;
+        const std::string& output = last->reply;
+        if (written < output.size()) {
+            pending_.assign(output, written);
+            pending_head_ = 0;
+            for (std::size_t at = 0; at + sizeof(xsd_sockmsg) <= output.size();) {
+                xsd_sockmsg header;
+                std::memcpy(&header, output.data() + at, sizeof(header));
+                std::size_t end = at + sizeof(header) + header.len;
+                if (written < end) {
+                    partial_left_ = written > at ? end - written : 0;
+                    break;
+                }
+                at = end;
+            }
+        }
+        flush_output();
+    } catch (...) {
+        if (connection_) fail(XENSTORE_ERROR_COMM);
+    }
+    notify_guest();
 }
 
 void DomainRingTransport::send(std::string_view bytes) noexcept {
@@ -152,6 +251,7 @@ void DomainRingTransport::fail(std::uint32_t error) noexcept {
     connection_ = nullptr;
     pending_.clear();
     pending_head_ = 0;
+    partial_left_ = 0;
     ring_changed_ = true;
     warn("dom{}: ring error {}; no longer served", domid_, error);
 }

@@ -54,20 +54,30 @@ ssize_t receive_attach(int socket, DomainAttach& request, std::vector<Fd>& fds, 
 
 }  // namespace
 
-Result<std::unique_ptr<DomainSocketServer>> DomainSocketServer::listen(EventLoop& loop,
-                                                                       Store& store,
-                                                                       EventRouter& router,
-                                                                       std::string path) {
-    std::unique_ptr<DomainSocketServer> server(new DomainSocketServer(loop, store, router));
-    DOMUS_TRY(listener,
-              UnixListener::listen(loop, std::move(path), SOCK_SEQPACKET,
-                                   [s = server.get()](Fd fd) { s->add_monitor(std::move(fd)); }));
-    server->listener_ = std::move(listener);
+Result<std::unique_ptr<DomainSocketServer>> DomainSocketServer::listen(
+    EventLoop& loop, Store& store, EventRouter& router, std::string path, Durable durable,
+    Fd listening) {
+    std::unique_ptr<DomainSocketServer> server(
+        new DomainSocketServer(loop, store, router, durable));
+    auto accept = [s = server.get()](Fd fd) { s->add_monitor(std::move(fd)); };
+    if (listening) {
+        DOMUS_TRY(listener,
+                  UnixListener::adopt(loop, std::move(path), std::move(listening), accept));
+        server->listener_ = std::move(listener);
+    } else {
+        DOMUS_TRY(listener, UnixListener::listen(loop, std::move(path), SOCK_SEQPACKET, accept));
+        server->listener_ = std::move(listener);
+    }
     return server;
 }
 
-DomainSocketServer::DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router)
-    : loop_(loop), store_(store), router_(router), control_(store.connect({0, true})) {}
+DomainSocketServer::DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router,
+                                       Durable durable)
+    : loop_(loop),
+      store_(store),
+      router_(router),
+      durable_(durable),
+      control_(store.connect({0, true})) {}
 
 DomainSocketServer::~DomainSocketServer() {
     while (!domains_.empty())
@@ -133,17 +143,18 @@ void DomainSocketServer::on_handshake(Pending& pending) noexcept {
         } else if (!sent || !watch_monitor(domid, std::move(socket))) {
             DOMUS_LOG_WARN("xenstored", "dom{}: monitor gone during attach", request.domid);
             detach(domid, true);
+        } else {
+            deposit(domid);
         }
+        if (durable_.journal) durable_.journal->commit();
         router_.route();
     } catch (...) {
         if (claimed) detach(domid, true);  // the monitor sees its connection close
     }
 }
 
-int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
+int DomainSocketServer::map_ring(const DomainAttach& request, Fd (&fds)[3], Mapping& ring) {
     if (request.domid == 0 || request.domid >= DOMID_FIRST_RESERVED) return -EINVAL;
-    auto domid = DomainId(request.domid);
-    if (domains_.contains(domid)) return -EEXIST;
     if (request.ring_offset % kPageSize != 0 || request.ring_offset > UINT64_MAX - kPageSize)
         return -EINVAL;
     struct stat memory;
@@ -155,11 +166,22 @@ int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
     void* page = ::mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0].get(),
                         off_t(request.ring_offset));
     if (page == MAP_FAILED) return -errno;
-    Mapping ring(page, kPageSize);
+    ring = Mapping(page, kPageSize);
+    return 0;
+}
+
+int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
+    auto domid = DomainId(request.domid);
+    if (domains_.contains(domid)) return -EEXIST;
+    Mapping ring;
+    if (int status = map_ring(request, fds, ring); status != 0) return status;
 
     Attached& domain = domains_[domid];
+    domain.request = request;
+    domain.memory = std::move(fds[0]);
     domain.ring = std::make_unique<DomainRingTransport>(store_, router_, domid, std::move(ring),
-                                                        std::move(fds[1]), std::move(fds[2]));
+                                                        std::move(fds[1]), std::move(fds[2]),
+                                                        durable_.journal);
     DomainRingTransport* transport = domain.ring.get();
     auto notify = loop_.add(transport->guest_notify_fd(), EPOLLIN,
                             [transport](std::uint32_t) { transport->on_guest_notify(); });
@@ -172,6 +194,63 @@ int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
     DOMUS_LOG_INFO("xenstored", "dom{}: ring attached (gfn {:#x}, port {})", domid,
                    request.ring_gfn, request.port);
     return 0;
+}
+
+bool DomainSocketServer::restore(ConnectionId id, const DomainAttach& request, Fd (&fds)[4]) {
+    auto domid = DomainId(request.domid);
+    Fd three[3] = {std::move(fds[1]), std::move(fds[2]), std::move(fds[3])};
+    Mapping ring;
+    if (domains_.contains(domid) || map_ring(request, three, ring) != 0) {
+        DOMUS_LOG_WARN("xenstored", "dom{}: kept ring not restorable; released", domid);
+        return false;
+    }
+    Connection* connection = store_.adopt(id);
+    if (!connection) connection = &store_.connect({domid, false}, id);
+    Attached& domain = domains_[domid];
+    domain.request = request;
+    domain.memory = std::move(three[0]);
+    domain.ring = std::make_unique<DomainRingTransport>(store_, router_, domid, std::move(ring),
+                                                        std::move(three[1]), std::move(three[2]),
+                                                        durable_.journal, connection);
+    DomainRingTransport* transport = domain.ring.get();
+    auto notify = loop_.add(transport->guest_notify_fd(), EPOLLIN,
+                            [transport](std::uint32_t) { transport->on_guest_notify(); });
+    if (!notify || !watch_monitor(domid, std::move(fds[0]))) {
+        if (notify) domain.notify_token = *notify;
+        detach(domid, true);
+        return false;
+    }
+    domain.notify_token = *notify;
+    if (!store_.domain(domid))
+        control(XS_INTRODUCE, {request.domid, request.ring_gfn, request.port});
+    transport->restore();
+    deposit(domid);
+    // The guest may have kicked while no store listened: look at its ring now.
+    transport->on_guest_notify();
+    DOMUS_LOG_INFO("xenstored", "dom{}: ring restored", domid);
+    return true;
+}
+
+void DomainSocketServer::release_unattached() {
+    for (DomainId domid : store_.domain_ids())
+        if (!domains_.contains(domid)) {
+            DOMUS_LOG_INFO("xenstored", "dom{}: no monitor after the restart; released", domid);
+            control(XS_RELEASE, {domid});
+        }
+}
+
+void DomainSocketServer::deposit(DomainId domid) noexcept {
+    if (!durable_.keeper) return;
+    auto it = domains_.find(domid);
+    if (it == domains_.end()) return;
+    Attached& domain = it->second;
+    try {
+        durable_.keeper->deposit(domain.ring->connection_id(), KeptKind::Domain,
+                                 {domain.socket.get(), domain.memory.get(),
+                                  domain.ring->guest_notify_fd(), domain.ring->store_notify_fd()},
+                                 domain.request);
+    } catch (...) {
+    }
 }
 
 bool DomainSocketServer::watch_monitor(DomainId domid, Fd socket) {
@@ -203,9 +282,12 @@ void DomainSocketServer::detach(DomainId domid, bool tell_store) noexcept {
     if (it == domains_.end()) return;
     loop_.remove(it->second.notify_token);
     loop_.remove(it->second.socket_token);
+    ConnectionId id = it->second.ring->connection_id();
     domains_.erase(it);  // the transport drops its connection, watches, transactions
     // Our own RELEASE comes back through on_domain_change, and finds nothing to do.
     if (tell_store) control(XS_RELEASE, {domid});
+    if (durable_.journal) durable_.journal->commit();  // closed before it is withdrawn
+    if (durable_.keeper) durable_.keeper->withdraw(id);
 }
 
 void DomainSocketServer::on_domain_change(const DomainChange& change) {

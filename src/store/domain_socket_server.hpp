@@ -17,16 +17,20 @@
 #include "store/domain_ring_transport.hpp"
 #include "store/event_loop.hpp"
 #include "store/event_router.hpp"
+#include "store/keeper_link.hpp"
+#include "store/state_journal.hpp"
 #include "store/unix_listener.hpp"
 
 namespace domus::store {
 
 class DomainSocketServer {
 public:
-    // Binds `path` (a stale file there is removed first) with mode 0600.
+    // Binds `path` (a stale file there is removed first) with mode 0600; or accepts
+    // on `listening` (from the fd keeper after a restart).
     static Result<std::unique_ptr<DomainSocketServer>> listen(EventLoop& loop, Store& store,
-                                                              EventRouter& router,
-                                                              std::string path);
+                                                              EventRouter& router, std::string path,
+                                                              Durable durable = {},
+                                                              Fd listening = Fd());
     ~DomainSocketServer();
 
     // From the router: a tool RELEASEd a domain we serve, so stop serving it (its
@@ -34,6 +38,16 @@ public:
     void on_domain_change(const DomainChange& change);
 
     std::size_t attached() const noexcept { return domains_.size(); }
+    int listening_fd() const noexcept { return listener_->fd(); }
+
+    // After a restart: a domain the fd keeper handed back (monitor connection, memfd,
+    // two eventfds) as store connection `id`. Serves the ring again without a new
+    // INTRODUCE and finishes its last journaled batch. False: refused (fds closed, so
+    // the monitor sees its connection close, as when a store dies without a keeper).
+    bool restore(ConnectionId id, const DomainAttach& request, Fd (&fds)[4]);
+    // After the restores: RELEASEs every domain in the restored table that no monitor
+    // is attached for any more.
+    void release_unattached();
 
 private:
     struct Pending {  // a monitor connected, its DomainAttach not yet read
@@ -41,13 +55,19 @@ private:
         EventLoop::Token token = 0;
     };
     struct Attached {
+        DomainAttach request;
+        Fd memory;  // the guest memfd, kept for the fd keeper
         Fd socket;  // the monitor's connection, once the reply is sent
         EventLoop::Token socket_token = 0;
         EventLoop::Token notify_token = 0;
         std::unique_ptr<DomainRingTransport> ring;
     };
 
-    DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router);
+    DomainSocketServer(EventLoop& loop, Store& store, EventRouter& router, Durable durable);
+    // Checks the request and its fds (memfd, eventfds) and maps the ring: 0, or a
+    // negative errno.
+    int map_ring(const DomainAttach& request, Fd (&fds)[3], Mapping& ring);
+    void deposit(DomainId domid) noexcept;
     void add_monitor(Fd socket);
     // Reads the monitor's DomainAttach and answers it. Whatever goes wrong, even an
     // exception, costs only this monitor its connection (and its domain).
@@ -67,6 +87,7 @@ private:
     EventLoop& loop_;
     Store& store_;
     EventRouter& router_;
+    Durable durable_;
     Connection& control_;  // privileged: INTRODUCE and RELEASE on behalf of monitors
     std::list<Pending> pending_;
     std::map<DomainId, Attached> domains_;

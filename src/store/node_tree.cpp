@@ -26,6 +26,7 @@ const Node* NodeTree::lookup(std::string_view path) const {
 
 void NodeTree::put(const std::string& path, Node node) {
     node.generation = next_generation_++;
+    if (change_log_) change_log_->push_back(path);
     auto it = nodes_.find(path);
     if (it != nodes_.end()) {
         --owned_[it->second.owner()];
@@ -38,6 +39,21 @@ void NodeTree::put(const std::string& path, Node node) {
 }
 
 void NodeTree::erase(const std::string& path) {
+    auto it = nodes_.find(path);
+    if (it == nodes_.end()) return;
+    if (change_log_) change_log_->push_back(path);
+    --owned_[it->second.owner()];
+    nodes_.erase(it);
+}
+
+void NodeTree::restore(const std::string& path, Node node) {
+    restore_erase(path);
+    set_next_generation(node.generation + 1);
+    ++owned_[node.owner()];
+    nodes_.insert_or_assign(path, std::move(node));
+}
+
+void NodeTree::restore_erase(const std::string& path) {
     auto it = nodes_.find(path);
     if (it == nodes_.end()) return;
     --owned_[it->second.owner()];

@@ -57,10 +57,22 @@ public:
     // The generation the next put will get; strictly increasing.
     std::uint64_t next_generation() const noexcept { return next_generation_; }
 
+    // Durability: while set, every put/erase appends its path to `log` (the store
+    // journals those nodes' new state). restore() puts a node with its generation as
+    // journaled, without logging; set_next_generation never goes backwards.
+    void set_change_log(std::vector<std::string>* log) noexcept { change_log_ = log; }
+    void restore(const std::string& path, Node node);
+    void restore_erase(const std::string& path);
+    void set_next_generation(std::uint64_t next) noexcept {
+        if (next > next_generation_) next_generation_ = next;
+    }
+    const std::map<std::string, Node, std::less<>>& nodes() const noexcept { return nodes_; }
+
 private:
     std::map<std::string, Node, std::less<>> nodes_;
     std::map<DomainId, std::size_t> owned_;
     std::uint64_t next_generation_ = 1;
+    std::vector<std::string>* change_log_ = nullptr;
 };
 
 }  // namespace domus::store

@@ -30,11 +30,20 @@ Store::Store(Quotas quotas) : quotas_(quotas) {
         special_perms_.emplace(std::string(special), PermissionList{Permission{0, kAccessNone}});
 }
 
-Connection& Store::connect(const ConnectionConfig& config) {
-    return connections_.emplace_back(config);
+Connection& Store::connect(const ConnectionConfig& config, ConnectionId id) {
+    if (id == 0) id = next_connection_id_;
+    if (id >= next_connection_id_) next_connection_id_ = id + 1;
+    Connection& connection = connections_.emplace_back(config, id);
+    mark(connection);
+    return connection;
 }
 
 void Store::disconnect(Connection& connection) {
+    if (tracking_) {
+        dirty_connections_.erase(connection.id());
+        dirty_replies_.erase(connection.id());
+        closed_connections_.insert(connection.id());
+    }
     std::erase(notified_, &connection);
     connections_.remove_if([&](const Connection& c) { return &c == &connection; });
 }
@@ -69,8 +78,11 @@ Message Store::handle(Connection& connection, const Message& request) noexcept {
 Result<std::string> Store::dispatch(Connection& connection, const Message& request) {
     // An unknown nonzero tx_id fails every request that may carry one.
     bool uses_tx_id = request.type != XS_WATCH && request.type != XS_UNWATCH;
-    if (uses_tx_id && request.tx_id != 0 && !connection.transactions_.contains(request.tx_id))
+    if (uses_tx_id && request.tx_id != 0 && !connection.transactions_.contains(request.tx_id)) {
+        // Open when the store was restarted: aborted, so the client starts it again.
+        if (request.tx_id <= connection.aborted_transactions_upto_) return xs_error(XsError::Again);
         return xs_error(XsError::NoEnt);
+    }
 
     switch (request.type) {
         case XS_DIRECTORY:
@@ -174,6 +186,7 @@ void Store::domain_shutdown(DomainId domid) {
     auto it = domains_.find(domid);
     if (it == domains_.end() || it->second.release_fired) return;
     it->second.release_fired = true;
+    mark_domain(domid);
     fire(Change{std::string(kReleaseDomain), {}, {}, false});
 }
 

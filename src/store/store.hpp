@@ -17,6 +17,7 @@
 
 #include <list>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +36,9 @@ public:
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
 
-    // The returned reference stays valid until disconnect().
-    Connection& connect(const ConnectionConfig& config);
+    // The returned reference stays valid until disconnect(). `id` (from the fd keeper
+    // after a restart) must be unused and at least kFirstConnectionId; 0 picks a new one.
+    Connection& connect(const ConnectionConfig& config, ConnectionId id = 0);
     // Drops the connection with its watches, open transactions and pending events.
     void disconnect(Connection& connection);
 
@@ -63,6 +65,41 @@ public:
     const DomainRecord* domain(DomainId domid) const;
     std::vector<DomainChange> take_domain_changes();
 
+    // Durability (store_state.cpp). With tracking on, the store remembers what each
+    // request changed (nodes, connections' watches and transaction ids, the domain
+    // table, targets, the special paths' permissions, last replies) and take_changes()
+    // encodes the new state of exactly those things as one journal record payload
+    // (empty if nothing changed). Every entry in it is absolute, so replaying a record
+    // twice, or on a state that already contains it, changes nothing.
+    void track_changes(bool on);
+    std::string take_changes();
+    bool has_changes() const noexcept {
+        return !changed_nodes_.empty() || !dirty_connections_.empty() || !dirty_replies_.empty() ||
+               !closed_connections_.empty() || !dirty_domains_.empty() || targets_dirty_ ||
+               special_dirty_;
+    }
+    // The whole state in the same encoding (a snapshot).
+    std::string encode_state() const;
+    // Applies one record (or snapshot). Connections it creates are unclaimed until a
+    // transport adopts them; their transactions are aborted (EAGAIN on use). EINVAL
+    // if the payload is malformed (nothing after the bad entry is applied).
+    Result<void> apply_state(std::string_view payload);
+    // After a restart: ids the fd keeper handed back are never given to new connections
+    // (one may have been deposited before the journal recorded it).
+    void reserve_connection_id(ConnectionId id) noexcept {
+        if (id >= next_connection_id_) next_connection_id_ = id + 1;
+    }
+    // After a restart: the restored connection `id` for a transport, or null.
+    Connection* adopt(ConnectionId id);
+    // Drops every restored connection no transport adopted; returns their ids.
+    std::vector<ConnectionId> drop_unclaimed();
+    // Queues one event for every watch of every connection (after a restart events in
+    // flight may be lost; a spurious event is always legal, so clients re-read).
+    void fire_all_watches();
+    // The transport's record of the request it just answered (journaled with the changes).
+    void set_last_reply(Connection& connection, ReplyRecord record);
+    std::vector<DomainId> domain_ids() const;
+
     const NodeTree& tree() const noexcept { return tree_; }
     const Quotas& quotas() const noexcept { return quotas_; }
 
@@ -81,6 +118,13 @@ private:
                                        bool allow_special) const;
     void fire(const Change& change);
     void queue_event(Connection& connection, Message event);
+    void mark(const Connection& connection) {
+        if (tracking_) dirty_connections_.insert(connection.id());
+    }
+    void mark_domain(DomainId domid) {
+        if (tracking_) dirty_domains_.insert(domid);
+    }
+    Connection* find_connection(ConnectionId id);
 
     Quotas quotas_;
     NodeTree tree_;
@@ -90,6 +134,17 @@ private:
     std::map<DomainId, DomainId> targets_;  // SET_TARGET: domid -> the domain it serves
     std::map<std::string, PermissionList, std::less<>> special_perms_;
     std::vector<DomainChange> domain_changes_;
+    ConnectionId next_connection_id_ = kFirstConnectionId;
+
+    // Change tracking for the journal.
+    bool tracking_ = false;
+    std::vector<std::string> changed_nodes_;
+    std::set<ConnectionId> dirty_connections_;  // watches, transaction ids
+    std::set<ConnectionId> dirty_replies_;      // last reply records only
+    std::set<ConnectionId> closed_connections_;
+    std::set<DomainId> dirty_domains_;
+    bool targets_dirty_ = false;
+    bool special_dirty_ = false;
 };
 
 }  // namespace domus::store

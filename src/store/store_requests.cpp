@@ -134,10 +134,12 @@ Result<std::string> Store::special_perms_request(Connection& connection, const M
     if (!connection.privileged() && parsed.front().domid != perms.front().domid)
         return xs_error(XsError::Perm);
     perms = std::move(parsed);
+    special_dirty_ = tracking_;
     return with_nul("OK");
 }
 
 Result<std::string> Store::watch_request(Connection& connection, const Message& request) {
+    mark(connection);
     if (request.type == XS_RESET_WATCHES) {
         connection.watches_.clear();
         connection.transactions_.clear();
@@ -168,6 +170,7 @@ Result<std::string> Store::transaction_start(Connection& connection, const Messa
         ++id;
     } while (id == 0 || connection.transactions_.contains(id));
     connection.last_transaction_id_ = id;
+    mark(connection);
     connection.transactions_.emplace(id, std::make_unique<Transaction>(tree_, id));
     return with_nul(std::to_string(id));
 }
@@ -198,6 +201,7 @@ Result<std::string> Store::domain_request(Connection&, const Message& request) {
             it->second.domid = domid;
             it->second.ring_gfn = gfn;
             it->second.event_port = static_cast<std::uint32_t>(port);
+            mark_domain(domid);
             domain_changes_.push_back({DomainChange::Kind::Introduced, it->second});
             // A re-INTRODUCE only rebinds the port (as in xenstored): no new event.
             if (fresh) fire(Change{std::string(kIntroduceDomain), {}, {}, false});
@@ -211,6 +215,8 @@ Result<std::string> Store::domain_request(Connection&, const Message& request) {
             domain_changes_.push_back({DomainChange::Kind::Released, it->second});
             domains_.erase(it);
             targets_.erase(domid);
+            mark_domain(domid);
+            targets_dirty_ = tracking_;
             fire(Change{std::string(kReleaseDomain), {}, {}, false});
             return with_nul("OK");
         }
@@ -230,6 +236,7 @@ Result<std::string> Store::domain_request(Connection&, const Message& request) {
             auto it = domains_.find(domid);
             if (it == domains_.end()) return xs_error(XsError::NoEnt);
             it->second.release_fired = false;
+            mark_domain(domid);
             return with_nul("OK");
         }
         case XS_SET_TARGET: {
@@ -237,6 +244,7 @@ Result<std::string> Store::domain_request(Connection&, const Message& request) {
             DOMUS_TRY(domid, parse_domid(args[0]));
             DOMUS_TRY(target, parse_domid(args[1]));
             targets_[domid] = target;
+            targets_dirty_ = tracking_;
             return with_nul("OK");
         }
     }

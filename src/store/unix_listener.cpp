@@ -16,8 +16,13 @@ namespace domus::store {
 Result<std::unique_ptr<UnixListener>> UnixListener::listen(EventLoop& loop, std::string path,
                                                            int type, OnAccept on_accept) {
     DOMUS_TRY(fd, listen_unix(path, type));
+    return adopt(loop, std::move(path), std::move(fd), std::move(on_accept));
+}
+
+Result<std::unique_ptr<UnixListener>> UnixListener::adopt(EventLoop& loop, std::string path,
+                                                          Fd listening, OnAccept on_accept) {
     std::unique_ptr<UnixListener> listener(
-        new UnixListener(loop, std::move(path), std::move(fd), std::move(on_accept)));
+        new UnixListener(loop, std::move(path), std::move(listening), std::move(on_accept)));
     DOMUS_TRY(token, loop.add(listener->fd_.get(), EPOLLIN,
                               [l = listener.get()](std::uint32_t) { l->accept_all(); }));
     listener->token_ = token;

@@ -22,9 +22,14 @@ public:
     // the run dir's pid-file lock), listens, and accepts into `on_accept` from `loop`.
     static Result<std::unique_ptr<UnixListener>> listen(EventLoop& loop, std::string path, int type,
                                                         OnAccept on_accept);
+    // The same on an already listening socket (from the fd keeper after a restart).
+    static Result<std::unique_ptr<UnixListener>> adopt(EventLoop& loop, std::string path,
+                                                       Fd listening, OnAccept on_accept);
     ~UnixListener();  // stops accepting and removes the socket file
     UnixListener(const UnixListener&) = delete;
     UnixListener& operator=(const UnixListener&) = delete;
+
+    int fd() const noexcept { return fd_.get(); }
 
 private:
     UnixListener(EventLoop& loop, std::string path, Fd fd, OnAccept on_accept);

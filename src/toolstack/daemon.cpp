@@ -82,6 +82,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
     }
     std::unique_ptr<Daemon> daemon(
         new Daemon(std::move(run_dir), std::move(lock), std::move(store).value()));
+    // The store's fds are kept here from now on, and the store restarted if it dies.
+    if (auto keeper = StoreKeeper::start(daemon->run_dir_); keeper)
+        daemon->store_keeper_ = std::move(keeper).value();
+    else
+        DOMUS_LOG_WARN("domusd", "no fd keeper for the store: {}", keeper.error().message);
     // Domain 0 as xl shows it.
     (void)daemon->store_->write("/local/domain/0/name", "Domain-0");
     (void)daemon->store_->write("/local/domain/0/domid", "0");

@@ -20,6 +20,7 @@
 #include "store/client.hpp"
 #include "toolstack/run_dir.hpp"
 #include "toolstack/snapshot_journal.hpp"
+#include "toolstack/store_keeper.hpp"
 #include "toolstack/xl_config.hpp"
 
 namespace domus::toolstack {
@@ -88,6 +89,7 @@ private:
     RunDir run_dir_;
     Fd lock_;
     std::unique_ptr<store::Client> store_;
+    std::unique_ptr<StoreKeeper> store_keeper_;  // restarts the store if it dies
     std::mutex mutex_;
     std::condition_variable changed_;
     std::map<std::uint16_t, std::shared_ptr<Entry>> domains_;

@@ -236,7 +236,11 @@ protected:
         return killed;
     }
 
+    // domusd first and until it is gone: it restarts a store that dies while it runs.
     void kill_run_dir_processes(int signal) {
+        for (pid_t pid : run_dir_processes())
+            if (process_name(pid) == "domusd" && ::kill(pid, signal) == 0)
+                eventually([&] { return process_gone(pid); });
         for (pid_t pid : run_dir_processes())
             ::kill(pid, signal);
     }

@@ -41,7 +41,8 @@ bool readable_within(int fd, std::chrono::milliseconds limit) {
 }  // namespace
 
 XenstoredProcess::XenstoredProcess(const std::string& binary, std::string run_dir,
-                                   std::chrono::milliseconds limit)
+                                   std::chrono::milliseconds limit,
+                                   const std::vector<std::string>& extra)
     : run_dir_(std::move(run_dir)) {
     if (run_dir_.empty()) {
         char pattern[] = "/tmp/domus-xs-XXXXXX";
@@ -60,6 +61,7 @@ XenstoredProcess::XenstoredProcess(const std::string& binary, std::string run_di
     posix_spawn_file_actions_adddup2(&actions, ready_write.get(), kReadyFd);  // clears CLOEXEC
     std::vector<std::string> argv = {binary, "--run-dir", run_dir_, "--ready-fd",
                                      std::to_string(kReadyFd)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     std::vector<char*> args;
     for (auto& a : argv)
         args.push_back(a.data());

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/fd.hpp"
 
@@ -18,8 +19,10 @@ public:
     // Starts `binary --run-dir <dir>` and waits until it reports that it serves
     // (--ready-fd), or exits, for up to `limit`; running() says whether it serves. An
     // empty `run_dir` is a fresh temporary one, removed again by the destructor.
+    // `extra` arguments follow (e.g. {"--no-journal"}).
     explicit XenstoredProcess(const std::string& binary, std::string run_dir = {},
-                              std::chrono::milliseconds limit = std::chrono::seconds(30));
+                              std::chrono::milliseconds limit = std::chrono::seconds(30),
+                              const std::vector<std::string>& extra = {});
     ~XenstoredProcess();  // SIGTERM, wait, remove the temp dir
     XenstoredProcess(const XenstoredProcess&) = delete;
     XenstoredProcess& operator=(const XenstoredProcess&) = delete;

@@ -7,6 +7,9 @@
 #include "allocation_fault.hpp"
 #include "client.hpp"
 #include "ring_fixture.hpp"
+#include "store/state_journal.hpp"
+
+#include <filesystem>
 
 namespace domus::store {
 namespace {
@@ -276,6 +279,70 @@ TEST_F(RingTest, OneGuestsWarningsDoNotSilenceAnothers) {
     std::string log = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(other_transport->error(), unsigned(XENSTORE_ERROR_RINGIDX));
     EXPECT_NE(log.find("dom6: ring error"), std::string::npos) << log;
+}
+
+// A store killed after journaling a batch from the ring, before it moved req_cons or
+// finished writing the output: the next store, on the same page, finishes that batch
+// from the journal (req_cons past it, the rest of its output) and does not apply it
+// again.
+TEST(DomainRingRestartTest, AJournaledBatchIsFinishedFromTheJournalNotRepeated) {
+    std::string dir = ::testing::TempDir() + "ring-restart-" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    FakeGuest guest;
+    guest.set_indices(100);  // free-running indices, not starting at 0
+    std::string request;
+    encode(Message{XS_WATCH, 3, 0, strings({"data", "tok"})}, request);
+    ASSERT_EQ(guest.produce(request), request.size());
+
+    ConnectionId id = 0;
+    std::string output;  // what the dead store meant to put in `rsp`: OK, then the event
+    {
+        Store dead;
+        auto journal = StateJournal::recover(dead, dir);
+        ASSERT_TRUE(journal);
+        Connection& c = dead.connect({5, false});
+        id = c.id();
+        encode(dead.handle(c, Message{XS_WATCH, 3, 0, strings({"data", "tok"})}), output);
+        std::size_t reply_size = output.size();
+        output += dead.take_event_bytes(c);
+        dead.set_last_reply(
+            c, ReplyRecord{{}, output, true, XENSTORE_RING_IDX(100 + request.size()), 100});
+        (*journal)->commit();
+        // It got the reply into the ring, then died before the event and req_cons.
+        for (std::size_t i = 0; i < reply_size; ++i)
+            guest.ring()->rsp[MASK_XENSTORE_IDX(100 + i)] = output[i];
+        guest.ring()->rsp_prod = XENSTORE_RING_IDX(100 + reply_size);
+    }
+    std::string seen = guest.consume();  // the guest already read the reply
+
+    Store store;
+    auto journal = StateJournal::recover(store, dir);
+    ASSERT_TRUE(journal);
+    EventRouter router(store);
+    Connection* restored = store.adopt(id);
+    ASSERT_NE(restored, nullptr);
+    DomainRingTransport transport(store, router, 5,
+                                  testing::map_page(guest.memfd(), FakeGuest::kRingOffset),
+                                  guest.dup_fd(guest.guest_notify_fd()),
+                                  guest.dup_fd(guest.store_notify_fd()), journal->get(), restored);
+    transport.restore();
+    EXPECT_EQ(guest.ring()->req_cons, XENSTORE_RING_IDX(100 + request.size()));
+    seen += guest.consume();
+    EXPECT_EQ(seen, output);  // each byte once: the rest of the batch's output
+    EXPECT_GT(guest.store_kicks(), 0u);
+
+    // The same request again is a new one, applied now: the watch exists already.
+    ASSERT_EQ(guest.produce(request), request.size());
+    guest.kick();
+    transport.on_guest_notify();
+    std::string again = guest.consume();
+    ASSERT_GE(again.size(), sizeof(xsd_sockmsg));
+    xsd_sockmsg header;
+    std::memcpy(&header, again.data(), sizeof(header));
+    EXPECT_EQ(header.type, XS_ERROR);
+    EXPECT_EQ(again.substr(sizeof(header), header.len), z("EEXIST"));
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

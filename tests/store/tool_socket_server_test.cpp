@@ -3,7 +3,9 @@
 #include "store/tool_socket_server.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -121,6 +123,76 @@ TEST_F(ToolSocketServerTest, AClientWhoseHandlingThrowsLosesOnlyItsConnection) {
     EXPECT_EQ(call(bystander, XS_READ, z("/after")), fmt::format("{}:2", XS_READ));
     Fd newcomer = connect_unix(socket_path()).value();
     EXPECT_EQ(call(newcomer, XS_READ, z("/before")), fmt::format("{}:1", XS_READ));
+}
+
+// A store killed after journaling a client's request, before consuming it from the
+// socket: the next store, handed the same socket, answers it from the journal and does
+// not apply it again (a WATCH applied twice would answer EEXIST).
+TEST(ToolSocketRestartTest, ARequestAppliedButNotConsumedIsAnsweredFromTheJournal) {
+    std::string dir = ::testing::TempDir() + "tool-restart-" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::string request;
+    encode(Message{XS_WATCH, 9, 0, strings({"/w", "tok"})}, request);
+    ConnectionId id = 0;
+    {
+        Store dead;
+        auto journal = StateJournal::recover(dead, dir);
+        ASSERT_TRUE(journal);
+        Connection& c = dead.connect({0, true});
+        id = c.id();
+        std::string reply;
+        encode(dead.handle(c, Message{XS_WATCH, 9, 0, strings({"/w", "tok"})}), reply);
+        dead.set_last_reply(c, ReplyRecord{ToolSocketServer::batch_digest(request), reply});
+        (*journal)->commit();
+    }
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+    Fd client(pair[0]), served(pair[1]);
+    ASSERT_TRUE(send_all(client.get(), request));  // still in the socket
+    ASSERT_TRUE(send_all(client.get(), request));  // and a second, new one behind it
+
+    Store store;
+    auto journal = StateJournal::recover(store, dir);
+    ASSERT_TRUE(journal);
+    auto loop = EventLoop::create();
+    ASSERT_TRUE(loop);
+    EventRouter router(store);
+    auto server = ToolSocketServer::listen(*loop, store, router, dir + "/socket",
+                                           Durable{journal->get(), nullptr});
+    ASSERT_TRUE(server);
+    (*server)->adopt(std::move(served), id);
+    Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    auto token = loop->add(stop.get(), EPOLLIN, [&](std::uint32_t) { loop->stop(); });
+    ASSERT_TRUE(token);
+    std::thread thread([&] { (void)loop->run(); });
+
+    // Two replies: OK from the journal for the first, EEXIST for the second.
+    std::string replies;
+    while (replies.size() < 2 * sizeof(xsd_sockmsg) + 3 + 7) {
+        pollfd p{client.get(), POLLIN, 0};
+        if (::poll(&p, 1, 5000) != 1) break;
+        char buffer[256];
+        ssize_t n = ::recv(client.get(), buffer, sizeof(buffer), 0);
+        if (n <= 0) break;
+        replies.append(buffer, std::size_t(n));
+    }
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(stop.get(), &one, sizeof(one));
+    thread.join();
+    ASSERT_GE(replies.size(), sizeof(xsd_sockmsg));
+    xsd_sockmsg first;
+    std::memcpy(&first, replies.data(), sizeof(first));
+    EXPECT_EQ(first.type, XS_WATCH);
+    EXPECT_EQ(first.req_id, 9u);
+    std::size_t second_at = sizeof(first) + first.len;
+    ASSERT_GE(replies.size(), second_at + sizeof(xsd_sockmsg));
+    xsd_sockmsg second;
+    std::memcpy(&second, replies.data() + second_at, sizeof(second));
+    EXPECT_EQ(second.type, XS_ERROR);
+    EXPECT_EQ(replies.substr(second_at + sizeof(second), second.len), z("EEXIST"));
+    server->reset();
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

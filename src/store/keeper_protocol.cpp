@@ -1,0 +1,76 @@
+// The fd keeper protocol: one SOCK_SEQPACKET message per deposit, fds by SCM_RIGHTS.
+#include "store/keeper_protocol.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace domus::store {
+
+std::size_t kept_fd_count(KeptKind kind) noexcept {
+    return kind == KeptKind::Domain ? 4 : 1;
+}
+
+Result<void> send_keeper(int socket, const KeeperMessage& message, const std::vector<int>& fds) {
+    iovec iov{const_cast<KeeperMessage*>(&message), sizeof(message)};
+    msghdr header{};
+    header.msg_iov = &iov;
+    header.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    if (!fds.empty()) {
+        if (fds.size() > 4) return make_error("keeper: too many fds");
+        header.msg_control = control;
+        header.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+        cmsghdr* c = CMSG_FIRSTHDR(&header);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+        std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    while (true) {
+        ssize_t n = ::sendmsg(socket, &header, MSG_NOSIGNAL);
+        if (n == ssize_t(sizeof(message))) return {};
+        if (n < 0 && errno == EINTR) continue;
+        return errno_error("keeper send");
+    }
+}
+
+Result<bool> receive_keeper(int socket, KeeperMessage& message, std::vector<Fd>& fds) {
+    fds.clear();
+    fds.reserve(8);
+    char data[sizeof(KeeperMessage) + 1];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+    iovec iov{data, sizeof(data)};
+    msghdr header{};
+    header.msg_iov = &iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof(control);
+    ssize_t n;
+    do {
+        n = ::recvmsg(socket, &header, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno_error("keeper receive");
+    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < count; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            fds.emplace_back(fd);
+        }
+    }
+    if (n == 0) return false;
+    if (std::size_t(n) != sizeof(message) || (header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        return make_error("keeper: malformed message");
+    std::memcpy(&message, data, sizeof(message));
+    if (message.magic != kKeeperMagic) return make_error("keeper: bad magic");
+    bool carries = message.op == KeeperOp::Deposit || message.op == KeeperOp::Restore;
+    std::size_t expected = carries ? kept_fd_count(message.kind) : 0;
+    if (fds.size() != expected)
+        return make_error("keeper: {} fds, expected {}", fds.size(), expected);
+    return true;
+}
+
+}  // namespace domus::store
