@@ -78,13 +78,12 @@ Usage usage(pid_t pid) {
     return u;
 }
 
-long count_nodes(store::Client& store, const std::string& path) {
+void list_nodes(store::Client& store, const std::string& path, std::set<std::string>& out) {
+    out.insert(path);
     auto children = store.directory(path);
-    if (!children) return 1;
-    long count = 1;
+    if (!children) return;
     for (const auto& child : *children)
-        count += count_nodes(store, path == "/" ? "/" + child : path + "/" + child);
-    return count;
+        list_nodes(store, path == "/" ? "/" + child : path + "/" + child, out);
 }
 
 class Soak {
@@ -94,11 +93,16 @@ public:
     Report run() {
         auto t0 = Clock::now();
         if (!start_daemon()) return report_;
-        // The baseline: daemons up, one domain created and destroyed (first-use
-        // allocations), nothing alive.
-        if (auto domid = create(); domid) destroy(*domid);
-        measure(report_.domusd_start, report_.store_start, report_.nodes_start);
-        report_.created = report_.destroyed = 0;
+        // The baseline: daemons up, one domain created, given a disk and destroyed
+        // (first-use allocations, and the store's per-type backend directories, which
+        // stay as in Xen), nothing alive.
+        if (auto domid = create(); domid) {
+            disk_round(*domid);
+            destroy(*domid);
+        }
+        measure(report_.domusd_start, report_.store_start, nodes_start_);
+        report_.nodes_start = long(nodes_start_.size());
+        report_.created = report_.destroyed = report_.disk_rounds = 0;
 
         std::mt19937 rng(42);
         std::uint64_t iteration = 0;
@@ -138,7 +142,12 @@ public:
         // The monitors are gone once destroy answered; the store may still be dropping
         // their connections: give it the time of one round trip through domusd.
         (void)request({{"op", "list"}});
-        measure(report_.domusd_end, report_.store_end, report_.nodes_end);
+        if (auto* client = store()) (void)client->remove("/soak");  // our own traffic's
+        std::set<std::string> nodes_end;
+        measure(report_.domusd_end, report_.store_end, nodes_end);
+        report_.nodes_end = long(nodes_end.size());
+        for (const auto& node : nodes_end)
+            if (!nodes_start_.count(node)) error("store node left behind: " + node);
         report_.leftover_monitors = int(processes("domus-vmm", dir_.root).size());
         return report_;
     }
@@ -244,10 +253,10 @@ private:
         report_.lost += int(waiting.size());
     }
 
-    void measure(Usage& domusd, Usage& xenstored, long& nodes) {
+    void measure(Usage& domusd, Usage& xenstored, std::set<std::string>& nodes) {
         if (auto pid = only("domusd", dir_.root)) domusd = usage(*pid);
         if (auto pid = only("domus-xenstored", dir_.root)) xenstored = usage(*pid);
-        if (auto* client = store()) nodes = count_nodes(*client, "/");
+        if (auto* client = store()) list_nodes(*client, "/", nodes);
     }
 
     void kill_domusd() {
@@ -281,6 +290,7 @@ private:
     std::set<int> alive_;
     int next_name_ = 0;
     std::unique_ptr<store::Client> store_;
+    std::set<std::string> nodes_start_;
 };
 
 }  // namespace

@@ -220,6 +220,10 @@ Result<void> Daemon::write_store_nodes(const Entry& entry) {
 void Daemon::remove_store_nodes(const Entry& entry) {
     (void)store_->remove("/local/domain/" + std::to_string(entry.domid));
     (void)store_->remove("/vm/" + entry.uuid);
+    // The backends' directories for this domain, as libxl removes them: each device
+    // removes its own, and the domain's directory under each type stays behind.
+    for (const char* type : {"vbd", "console"})
+        (void)store_->remove(fmt::format("/local/domain/0/backend/{}/{}", type, entry.domid));
 }
 
 void Daemon::save_record(const Entry& entry) {
