@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/fd.hpp"
 #include "base/result.hpp"
@@ -26,5 +27,9 @@ Result<void> send_all(int fd, std::string_view bytes);
 
 // Receives exactly `length` bytes; the peer closing first is an error.
 Result<void> receive_all(int fd, void* data, std::size_t length);
+
+// Appends to `fds` every descriptor passed (SCM_RIGHTS) in a received message's control
+// data, so that each is owned (and closed) even when the message turns out bad.
+void take_passed_fds(msghdr& message, std::vector<Fd>& fds);
 
 }  // namespace domus

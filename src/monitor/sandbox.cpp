@@ -27,18 +27,6 @@
 
 #include "base/log.hpp"
 
-// ASan's runtime makes calls of its own (see allow_sanitizer_calls).
-#if defined(__SANITIZE_ADDRESS__)
-#define DOMUS_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DOMUS_UNDER_ASAN 1
-#endif
-#endif
-#ifndef DOMUS_UNDER_ASAN
-#define DOMUS_UNDER_ASAN 0
-#endif
-
 namespace domus::monitor {
 namespace {
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "base/unix_socket.hpp"
 
 namespace domus::store {
 namespace {
@@ -38,15 +39,7 @@ ssize_t receive_attach(int socket, DomainAttach& request, std::vector<Fd>& fds, 
     message.msg_controllen = sizeof(control);
     ssize_t n = ::recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) return -errno;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            fds.emplace_back(fd);
-        }
-    }
+    take_passed_fds(message, fds);
     truncated = (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
     if (size_t(n) == sizeof(DomainAttach)) std::memcpy(&request, data, sizeof(request));
     return n;

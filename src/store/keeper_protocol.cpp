@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/unix_socket.hpp"
+
 namespace domus::store {
 
 std::size_t kept_fd_count(KeptKind kind) noexcept {
@@ -52,15 +54,7 @@ Result<bool> receive_keeper(int socket, KeeperMessage& message, std::vector<Fd>&
         n = ::recvmsg(socket, &header, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return errno_error("keeper receive");
-    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            fds.emplace_back(fd);
-        }
-    }
+    take_passed_fds(header, fds);
     if (n == 0) return false;
     if (std::size_t(n) != sizeof(message) || (header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
         return make_error("keeper: malformed message");

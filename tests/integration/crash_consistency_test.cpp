@@ -19,16 +19,6 @@
 #include "toolstack_fixture.hpp"
 
 // ASan as GCC (__SANITIZE_ADDRESS__) and clang (__has_feature) say it.
-#if defined(__SANITIZE_ADDRESS__)
-#define DOMUS_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DOMUS_UNDER_ASAN 1
-#endif
-#endif
-#ifndef DOMUS_UNDER_ASAN
-#define DOMUS_UNDER_ASAN 0
-#endif
 
 namespace domus::test {
 namespace {

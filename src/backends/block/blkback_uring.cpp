@@ -405,11 +405,7 @@ void BlkBack::op_done(std::uint64_t tag, std::int32_t result) {
         }
     } else if (result < 0) {
         s.failed = true;
-        ++stats_.io_errors;
-        static log::RateLimit limit;
-        if (limit.allow())
-            DOMUS_LOG_WARN("blkback", "request {}: {}", s.request.id,
-                           errno_error(op == kFsyncOp ? "fdatasync" : "I/O", -result).message);
+        io_error(s.request.id, errno_error(op == kFsyncOp ? "fdatasync" : "I/O", -result));
     } else if (op == kDataOp) {
         s.offset += std::uint64_t(result);
         storage::io_advance(s.pieces, std::size_t(result));
@@ -429,11 +425,7 @@ void BlkBack::extent_done(Slot& s, std::uint32_t extent, std::int32_t result) {
         s.redo = true;  // not an I/O error: asked again (by the image), it may work
     } else if (result < 0) {
         s.failed = true;
-        ++stats_.io_errors;
-        static log::RateLimit limit;
-        if (limit.allow())
-            DOMUS_LOG_WARN("blkback", "request {}: {}", s.request.id,
-                           errno_error("I/O", -result).message);
+        io_error(s.request.id, errno_error("I/O", -result));
     }
 }
 
