@@ -94,6 +94,14 @@ void resolve_call_names() {
     }
 }
 
+// Argument `index` compared by `op` with `datum` (and `second`: the masked compare's
+// value); libseccomp's SCMP_A<n> macros leave the last field to zero-initialisation,
+// which clang's -Wmissing-field-initializers refuses.
+constexpr scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t datum,
+                           scmp_datum_t second = 0) {
+    return scmp_arg_cmp{index, op, datum, second};
+}
+
 struct FilterDeleter {
     void operator()(void* context) const noexcept { seccomp_release(context); }
 };
@@ -121,7 +129,7 @@ public:
     // an unsigned int that some callers sign-extend).
     void allow_ioctls(std::initializer_list<unsigned long> requests) {
         for (unsigned long request : requests)
-            allow_if(SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, request));
+            allow_if(SCMP_SYS(ioctl), arg(1, SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, request));
     }
 
     Result<void> result() const {
@@ -149,34 +157,34 @@ void allow_steady_state(Rules& rules) {
     // Memory: the allocator, thread stacks, grant and foreign mappings of guest memory
     // (the guest's memfd is mapped again for a backend's grant maps), madvise to give
     // pages back. Never a new executable mapping: the monitor loads no code after start.
-    rules.allow_if(SCMP_SYS(mmap), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    rules.allow_if(SCMP_SYS(mprotect), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    rules.allow_if(SCMP_SYS(mmap), arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    rules.allow_if(SCMP_SYS(mprotect), arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     rules.allow({SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk)});
 
     // Threads: a hot-plugged device and each control request start threads. Only
     // threads: clone without CLONE_THREAD (fork) is forbidden, and clone3, whose flags
     // a filter cannot read, answers ENOSYS so glibc falls back to clone.
-    rules.allow_if(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+    rules.allow_if(SCMP_SYS(clone), arg(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
     rules.fail(SCMP_SYS(clone3), ENOSYS);
     // `domus run` hands the VM's last close to a child sharing its memory (CLONE_VM
     // without CLONE_THREAD, base/deferred_close.hpp), which closes its copies of the
     // other fds first: still under this filter, inherited, and never a fork (no CLONE_VM).
-    rules.allow_if(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM));
+    rules.allow_if(SCMP_SYS(clone), arg(0, SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM));
     rules.allow({SCMP_SYS(dup), SCMP_SYS(close_range)});
     rules.allow({SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(exit),
                  SCMP_SYS(exit_group), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(sched_yield),
                  SCMP_SYS(sched_getaffinity), SCMP_SYS(restart_syscall)});
     // Thread names (pthread_setname_np on the calling thread).
-    rules.allow_if(SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-    rules.allow_if(SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+    rules.allow_if(SCMP_SYS(prctl), arg(0, SCMP_CMP_EQ, PR_SET_NAME));
+    rules.allow_if(SCMP_SYS(prctl), arg(0, SCMP_CMP_EQ, PR_GET_NAME));
     // A vCPU thread puts itself into SCHED_BATCH (vcpu_runner.cpp); no other policy.
-    rules.allow_if(SCMP_SYS(sched_setscheduler), SCMP_A1(SCMP_CMP_EQ, SCHED_BATCH));
+    rules.allow_if(SCMP_SYS(sched_setscheduler), arg(1, SCMP_CMP_EQ, SCHED_BATCH));
 
     // Signals: SIGUSR1 kicks a vCPU out of KVM_RUN, the watcher waits for the stop
     // signals, SIGPIPE is ignored. Signals go to this process's own threads only.
     rules.allow({SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
                  SCMP_SYS(rt_sigtimedwait), SCMP_SYS(sigaltstack)});
-    rules.allow_if(SCMP_SYS(tgkill), SCMP_A0(SCMP_CMP_EQ, std::uint64_t(::getpid())));
+    rules.allow_if(SCMP_SYS(tgkill), arg(0, SCMP_CMP_EQ, std::uint64_t(::getpid())));
 
     // Time: a vCPU's guest timer is a POSIX timer signalling its thread (created and
     // re-armed as the guest asks), timeouts of the event loops, the CPU time `info`
@@ -214,7 +222,7 @@ void allow_steady_state(Rules& rules) {
     // Sockets, UNIX only: the control socket (accepting domusd and the CLI), the store
     // link (fds passed with SCM_RIGHTS) and channel sockets, which a hot-plug or a
     // reconnecting peer may create. No network family: no new way off the host.
-    rules.allow_if(SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    rules.allow_if(SCMP_SYS(socket), arg(0, SCMP_CMP_EQ, AF_UNIX));
     rules.allow({SCMP_SYS(connect), SCMP_SYS(accept4), SCMP_SYS(bind), SCMP_SYS(listen),
                  SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
                  SCMP_SYS(shutdown), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
