@@ -41,8 +41,11 @@ TEST(SoakTest, ChurnWithDaemonKillsLosesAndLeaksNothing) {
     EXPECT_EQ(report.nodes_end, report.nodes_start);
     // Both daemons were restarted midway, so their end is a younger process than their
     // start: neither may hold more than it did, beyond noise (1 MiB, 4 descriptors).
+    // ASan keeps freed memory in its quarantine: resident memory says nothing there.
+#if !DOMUS_UNDER_ASAN
     EXPECT_LE(report.domusd_end.rss_kib, report.domusd_start.rss_kib + 1024);
     EXPECT_LE(report.store_end.rss_kib, report.store_start.rss_kib + 1024);
+#endif
     EXPECT_LE(report.domusd_end.fds, report.domusd_start.fds + 4);
     EXPECT_LE(report.store_end.fds, report.store_start.fds + 4);
 }
