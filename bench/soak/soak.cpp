@@ -20,6 +20,7 @@
 #include "store/client.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/run_dir.hpp"
+#include "toolstack/spawn.hpp"
 
 namespace domus::soak {
 namespace {
@@ -297,6 +298,16 @@ private:
 
 Report run(const Options& options) {
     return Soak(options).run();
+}
+
+void stop(const std::string& run_dir) {
+    for (const char* name : {"domusd", "domus-xenstored", "domus-vmm"}) {
+        auto pids = processes(name, run_dir);
+        for (pid_t pid : pids)
+            ::kill(pid, SIGKILL);
+        for (pid_t pid : pids)
+            (void)toolstack::wait_for_exit(pid, std::chrono::seconds(2));
+    }
 }
 
 }  // namespace domus::soak

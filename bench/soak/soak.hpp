@@ -41,4 +41,8 @@ struct Report {
 
 Report run(const Options& options);
 
+// Kills what the soak started for `run_dir`: domusd first (it would restart the store),
+// then the store and any monitor left; returns once they are gone.
+void stop(const std::string& run_dir);
+
 }  // namespace domus::soak

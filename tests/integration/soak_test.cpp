@@ -26,6 +26,7 @@ TEST(SoakTest, ChurnWithDaemonKillsLosesAndLeaksNothing) {
     options.disk_every = 10;
     ::setenv("DOMUS_RUN_DIR", options.run_dir.c_str(), 1);
     auto report = soak::run(options);
+    soak::stop(options.run_dir);
     std::filesystem::remove_all(options.run_dir);
 
     for (const auto& error : report.errors)
