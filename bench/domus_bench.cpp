@@ -209,9 +209,10 @@ void bench_compute() {
     emit("compute_vs_native", median(native) / median(guest), "ratio");
 }
 
-// Kills every process started for `run_dir` (daemon, store, monitors).
+// Kills every process started for `run_dir` (daemon, store, monitors), matched by their
+// exact --run-dir argument.
 void kill_run_dir(const std::string& run_dir) {
-    run_process({"/usr/bin/pkill", "-KILL", "-f", "--", run_dir}, std::chrono::seconds(10));
+    domus::soak::stop(run_dir);
 }
 
 void bench_toolstack() {

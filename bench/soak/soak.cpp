@@ -27,36 +27,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::vector<std::string> cmdline_of(const std::string& pid) {
-    std::ifstream in("/proc/" + pid + "/cmdline", std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    std::vector<std::string> argv;
-    for (std::size_t at = 0; at < text.size();) {
-        std::size_t end = text.find('\0', at);
-        if (end == std::string::npos) end = text.size();
-        argv.push_back(text.substr(at, end - at));
-        at = end + 1;
-    }
-    return argv;
-}
-
-// Processes whose program is `name` and whose arguments hold `--run-dir DIR` exactly.
+// Processes whose program is `name` among those started for `run_dir`.
 std::vector<pid_t> processes(const std::string& name, const std::string& run_dir) {
     std::vector<pid_t> found;
-    DIR* proc = ::opendir("/proc");
-    if (!proc) return found;
-    while (dirent* entry = ::readdir(proc)) {
-        std::string pid = entry->d_name;
-        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-        auto argv = cmdline_of(pid);
-        if (argv.empty() || argv[0].substr(argv[0].rfind('/') + 1) != name) continue;
-        for (std::size_t i = 1; i + 1 < argv.size(); ++i)
-            if (argv[i] == "--run-dir" && argv[i + 1] == run_dir) {
-                found.push_back(pid_t(std::stoi(pid)));
-                break;
-            }
+    for (pid_t pid : test::run_dir_processes(run_dir)) {
+        auto argv = test::process_argv(pid);
+        if (!argv.empty() && argv[0].substr(argv[0].rfind('/') + 1) == name) found.push_back(pid);
     }
-    ::closedir(proc);
     return found;
 }
 
@@ -265,8 +242,7 @@ private:
         auto pid = only("domusd", dir_.root);
         if (!pid) return error("domusd not found");
         ::kill(*pid, SIGKILL);
-        for (int i = 0; i < 500 && ::kill(*pid, 0) == 0; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        (void)toolstack::wait_for_exit(*pid, std::chrono::seconds(1));
         if (!start_daemon()) error("domusd did not come back");  // the next CLI call starts it
     }
 

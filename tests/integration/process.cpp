@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 extern char** environ;
 
@@ -76,6 +78,53 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
     result.elapsed = std::chrono::steady_clock::now() - start;
     result.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
     return result;
+}
+
+std::string proc_text(pid_t pid, const char* file) {
+    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    std::string text;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+        text.append(buffer, std::size_t(n));
+    ::close(fd);
+    return n < 0 ? std::string() : text;
+}
+
+std::string process_name(pid_t pid) {
+    std::string comm = proc_text(pid, "comm");
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    return comm;
+}
+
+std::vector<std::string> process_argv(pid_t pid) {
+    std::string cmdline = proc_text(pid, "cmdline");
+    std::vector<std::string> argv;
+    for (std::size_t at = 0; at < cmdline.size();) {
+        std::size_t end = std::min(cmdline.find('\0', at), cmdline.size());
+        argv.push_back(cmdline.substr(at, end - at));
+        at = end + 1;
+    }
+    return argv;
+}
+
+std::vector<pid_t> run_dir_processes(const std::string& run_dir) {
+    std::vector<pid_t> pids;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+        std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        pid_t pid = std::stoi(name);
+        auto argv = process_argv(pid);
+        for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+            if (argv[i] == "--run-dir" && argv[i + 1] == run_dir) {
+                pids.push_back(pid);
+                break;
+            }
+    }
+    return pids;
 }
 
 }  // namespace domus::test

@@ -2,6 +2,8 @@
 // drive `domus run` as a user would.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -18,5 +20,19 @@ struct ProcessResult {
 
 ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
                           const std::string& input = {});
+
+// A /proc/<pid>/ file's text; empty when the process is gone, even mid-read (where a
+// stream would throw ESRCH).
+std::string proc_text(pid_t pid, const char* file);
+// A process's name (its comm, without the newline).
+std::string process_name(pid_t pid);
+// The arguments of a process (empty once it is gone).
+std::vector<std::string> process_argv(pid_t pid);
+
+// The processes started for `run_dir`: domusd, the store, monitors, each with
+// "--run-dir <dir>". Matched argument by argument: another test's monitor mentions a
+// directory's name inside other arguments (--disk target=<its own dir>/... starts with
+// ours when ours is a prefix of it) and must be left alone.
+std::vector<pid_t> run_dir_processes(const std::string& run_dir);
 
 }  // namespace domus::test

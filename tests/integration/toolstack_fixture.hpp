@@ -106,62 +106,8 @@ protected:
         return condition();
     }
 
-    // A /proc/<pid>/ file's text; empty when the process is gone, even mid-read (where
-    // a stream would throw ESRCH).
-    static std::string proc_text(pid_t pid, const char* file) {
-        std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return {};
-        std::string text;
-        char buffer[4096];
-        ssize_t n;
-        while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
-            text.append(buffer, std::size_t(n));
-        ::close(fd);
-        return n < 0 ? std::string() : text;
-    }
-
-    // A process's name (its comm, without the newline).
-    static std::string process_name(pid_t pid) {
-        std::string comm = proc_text(pid, "comm");
-        if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-        return comm;
-    }
-
-    // The arguments of a process (empty once it is gone).
-    static std::vector<std::string> process_argv(pid_t pid) {
-        std::string cmdline = proc_text(pid, "cmdline");
-        std::vector<std::string> argv;
-        for (std::size_t at = 0; at < cmdline.size();) {
-            std::size_t end = std::min(cmdline.find('\0', at), cmdline.size());
-            argv.push_back(cmdline.substr(at, end - at));
-            at = end + 1;
-        }
-        return argv;
-    }
-
-    // True when `argv` holds exactly "--run-dir <dir>" for this test's directory.
-    bool started_for_this_run_dir(const std::vector<std::string>& argv) const {
-        for (std::size_t i = 0; i + 1 < argv.size(); ++i)
-            if (argv[i] == "--run-dir" && argv[i + 1] == run_dir_) return true;
-        return false;
-    }
-
-    // This run directory's processes: domusd, the store, monitors, each started with
-    // "--run-dir <dir>". Matched argument by argument: another test's monitor mentions
-    // this directory's name inside other arguments (--disk target=<its own dir>/...
-    // starts with ours when ours is a prefix of it) and must be left alone.
-    std::vector<pid_t> run_dir_processes() {
-        std::vector<pid_t> pids;
-        std::error_code error;
-        for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
-            std::string name = entry.path().filename();
-            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-            pid_t pid = std::stoi(name);
-            if (started_for_this_run_dir(process_argv(pid))) pids.push_back(pid);
-        }
-        return pids;
-    }
+    // This run directory's processes (process.hpp: matched argument by argument).
+    std::vector<pid_t> run_dir_processes() const { return test::run_dir_processes(run_dir_); }
 
     // True while `pid` exists and is not a zombie.
     static bool process_running(pid_t pid) {
