@@ -27,13 +27,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Processes whose program is `name` among those started for `run_dir`.
+// Processes named `name` among those started for `run_dir` (by name, not by argv[0]: a
+// monitor's VM-teardown child shares its command line but not its name).
 std::vector<pid_t> processes(const std::string& name, const std::string& run_dir) {
     std::vector<pid_t> found;
-    for (pid_t pid : test::run_dir_processes(run_dir)) {
-        auto argv = test::process_argv(pid);
-        if (!argv.empty() && argv[0].substr(argv[0].rfind('/') + 1) == name) found.push_back(pid);
-    }
+    for (pid_t pid : test::run_dir_processes(run_dir))
+        if (test::process_name(pid) == name) found.push_back(pid);
     return found;
 }
 
