@@ -7,6 +7,7 @@
 // exit event); the registry is guarded by mutex_.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "base/fd.hpp"
 #include "base/result.hpp"
 #include "store/client.hpp"
+#include "toolstack/domain_stats.hpp"
 #include "toolstack/run_dir.hpp"
 #include "toolstack/snapshot_journal.hpp"
 #include "toolstack/store_keeper.hpp"
@@ -32,6 +34,13 @@ public:
     static Result<std::unique_ptr<Daemon>> start(RunDir run_dir);
     // Accepts CLI connections until `stop_fd` becomes readable.
     void serve(int stop_fd);
+
+    // Every domain's figures now (asks each monitor), Domain-0 first (daemon_stats.cpp).
+    StatsSnapshot collect_stats();
+    // The same, and domusd's health, in Prometheus's text format.
+    std::string metrics_text();
+    // Where the metrics endpoint listens, for `domus info` (set before serve()).
+    void announce_metrics(std::string address) { metrics_address_ = std::move(address); }
 
 private:
     struct Entry {
@@ -95,6 +104,9 @@ private:
     std::map<std::uint16_t, std::shared_ptr<Entry>> domains_;
     std::uint16_t next_domid_ = 1;
     double started_unix_ = 0;
+    std::string metrics_address_;  // empty: no metrics endpoint
+    std::atomic<std::uint64_t> requests_{0};
+    std::atomic<std::uint64_t> request_errors_{0};
 };
 
 }  // namespace domus::toolstack
