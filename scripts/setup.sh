@@ -26,7 +26,7 @@ fi
 
 scripts/build-newlib.sh build/sysroot
 # The guests' TCP/IP stack: Debian's lwIP source package (private apt configuration).
-scripts/fetch-source.sh lwip build/src
+scripts/fetch-source.sh lwip build/third_party
 if [ ! -f "$build/build.ninja" ]; then
     cmake -S . -B "$build" -G Ninja -DDOMUS_SYSROOT="$PWD/build/sysroot" "$@" >/dev/null
 fi
