@@ -1,6 +1,8 @@
 // Device strings to DomainConfig device lists.
 #include "config/device_specs.hpp"
 
+#include <random>
+
 namespace domus::config {
 
 VbdConfig vbd_config(const DiskSpec& spec) {
@@ -22,6 +24,33 @@ std::vector<ChannelConfig> channel_configs(const std::vector<ChannelSpec>& specs
     for (std::size_t i = 0; i < specs.size(); ++i)
         out.push_back({specs[i].name, specs[i].path, first_devid + std::uint32_t(i)});
     return out;
+}
+
+VifConfig vif_config(const VifSpec& spec, std::uint16_t domid) {
+    VifConfig config{
+        .devid = spec.devid.value_or(0),
+        .mac = {},
+        .ifname = spec.vifname,
+        .script = spec.script,
+        .bridge = spec.bridge,
+        .ips = spec.ips,
+        .gatewaydev = spec.gatewaydev,
+        .mtu = spec.mtu,
+    };
+    if (spec.mac) {
+        config.mac = *spec.mac;
+    } else {  // Xen's OUI and three random bytes, as libxl picks them
+        std::random_device random;
+        config.mac = {0x00,
+                      0x16,
+                      0x3e,
+                      std::uint8_t(random() & 0x7f),
+                      std::uint8_t(random()),
+                      std::uint8_t(random())};
+    }
+    if (config.ifname.empty())
+        config.ifname = "vif" + std::to_string(domid) + "." + std::to_string(config.devid);
+    return config;
 }
 
 Result<void> add_devices(DomainConfig& config, const std::vector<std::string>& disks,

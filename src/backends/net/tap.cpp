@@ -13,7 +13,7 @@
 
 namespace domus::backends {
 
-Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu, bool offloads) {
+Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
     if (name.empty() || name.size() >= IFNAMSIZ)
         return make_error("tap \"{}\": an interface name has 1..{} characters", name, IFNAMSIZ - 1);
     Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
@@ -26,8 +26,7 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu, bool offload
     int header_size = sizeof(VnetHeader);
     if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &header_size) < 0)
         return errno_error(fmt::format("tap {}: TUNSETVNETHDRSZ", name));
-    unsigned features = offloads ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0;
-    if (::ioctl(fd.get(), TUNSETOFFLOAD, features) < 0)
+    if (::ioctl(fd.get(), TUNSETOFFLOAD, 0u) < 0)
         return errno_error(fmt::format("tap {}: TUNSETOFFLOAD", name));
 
     // MTU, up, and the index, through an ordinary socket of this network namespace.
@@ -46,6 +45,18 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu, bool offload
     if (::ioctl(control.get(), SIOCGIFINDEX, &link) < 0)
         return errno_error(fmt::format("tap {}: SIOCGIFINDEX", name));
     return Tap(std::move(fd), name, link.ifr_ifindex);
+}
+
+Result<void> Tap::set_offloads(bool checksum, bool tso4, bool tso6) {
+    unsigned features = 0;
+    if (checksum) {
+        features |= TUN_F_CSUM;
+        if (tso4) features |= TUN_F_TSO4;
+        if (tso6) features |= TUN_F_TSO6;
+    }
+    if (::ioctl(fd_.get(), TUNSETOFFLOAD, features) < 0)
+        return errno_error(fmt::format("tap {}: TUNSETOFFLOAD {:#x}", name_, features));
+    return {};
 }
 
 Result<bool> Tap::send(const VnetHeader& header, std::span<const iovec> frame) {
