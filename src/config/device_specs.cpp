@@ -54,14 +54,22 @@ VifConfig vif_config(const VifSpec& spec, std::uint16_t domid) {
 }
 
 Result<void> add_devices(DomainConfig& config, const std::vector<std::string>& disks,
-                         const std::vector<std::string>& channels) {
+                         const std::vector<std::string>& channels,
+                         const std::vector<std::string>& vifs) {
     std::vector<VbdConfig> vbds;
     for (const auto& text : disks) {
         DOMUS_TRY(spec, parse_disk_spec(text));
         vbds.push_back(vbd_config(spec));
     }
     DOMUS_TRY(specs, parse_channel_specs(channels));
+    DOMUS_TRY(vif_specs, parse_vif_specs(vifs));
+    for (const auto& vif : config.vifs)
+        for (const auto& spec : vif_specs)
+            if (spec.devid == vif.devid)
+                return make_error("vif devid {} is given twice", vif.devid);
     config.disks.insert(config.disks.end(), vbds.begin(), vbds.end());
+    for (const auto& spec : vif_specs)
+        config.vifs.push_back(vif_config(spec, config.domid));
     // Numbered after any the caller listed already.
     for (auto& channel : channel_configs(specs, std::uint32_t(config.channels.size() + 1)))
         config.channels.push_back(std::move(channel));

@@ -26,9 +26,11 @@ std::vector<ChannelConfig> channel_configs(const std::vector<ChannelSpec>& specs
 // named.
 VifConfig vif_config(const VifSpec& spec, std::uint16_t domid);
 
-// Parses `disks` and `channels` and appends them to `config.disks` and `config.channels`.
-// On an error (which names the offending string and key) `config` is unchanged.
+// Parses `disks`, `channels` and `vifs` and appends them to `config.disks`,
+// `config.channels` and `config.vifs` (for domain `config.domid`). On an error (which
+// names the offending string and key) `config` is unchanged.
 Result<void> add_devices(DomainConfig& config, const std::vector<std::string>& disks,
-                         const std::vector<std::string>& channels);
+                         const std::vector<std::string>& channels,
+                         const std::vector<std::string>& vifs = {});
 
 }  // namespace domus::config

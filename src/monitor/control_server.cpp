@@ -129,6 +129,19 @@ std::string ControlServer::info_json() {
                         {"write_bytes", disk.blk.bytes_written},
                         {"errors", disk.blk.io_errors + disk.blk.bad_requests}});
     info["vbds"] = std::move(vbds);
+    // Per-interface counters, seen from the guest (xentop's NETTX/NETRX).
+    nlohmann::json vifs = nlohmann::json::array();
+    for (const auto& vif : domain_->vif_stats())
+        vifs.push_back({{"devid", vif.devid},
+                        {"ifname", vif.ifname},
+                        {"mac", vif.mac},
+                        {"tx_packets", vif.net.tx_packets},
+                        {"tx_bytes", vif.net.tx_bytes},
+                        {"rx_packets", vif.net.rx_packets},
+                        {"rx_bytes", vif.net.rx_bytes},
+                        {"errors", vif.net.tx_errors + vif.net.rx_errors},
+                        {"dropped", vif.net.tx_dropped}});
+    info["vifs"] = std::move(vifs);
     if (exit_)
         info["exit"] = {{"kind", exit_kind_name(exit_->kind)},
                         {"code", exit_->code},

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,6 +38,13 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
     link.ifr_mtu = int(mtu);
     if (::ioctl(control.get(), SIOCSIFMTU, &link) < 0)
         return errno_error(fmt::format("tap {}: MTU {}", name, mtu));
+    // fe:ff:ff:ff:ff:ff, as Xen's netback: the host side never sends with an address of
+    // its own, and a bridge never adopts it (the highest possible) as its own.
+    link.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    std::memset(link.ifr_hwaddr.sa_data, 0xff, 6);
+    link.ifr_hwaddr.sa_data[0] = char(0xfe);
+    if (::ioctl(control.get(), SIOCSIFHWADDR, &link) < 0)
+        return errno_error(fmt::format("tap {}: hardware address", name));
     if (::ioctl(control.get(), SIOCGIFFLAGS, &link) < 0)
         return errno_error(fmt::format("tap {}: SIOCGIFFLAGS", name));
     link.ifr_flags = short(link.ifr_flags | IFF_UP);
