@@ -101,6 +101,17 @@ int VcpuRunner::bring_up() noexcept {
     return 0;
 }
 
+void VcpuRunner::go_down() noexcept {
+    if (up_.exchange(false)) kick();  // a running vCPU leaves KVM_RUN and parks
+}
+
+// A vCPU that is down: no timer (a parked vCPU gets no VIRQ_TIMER), no upcalls, no CPU;
+// events for it stay pending in its vcpu_info until it is up again.
+void VcpuRunner::park() noexcept {
+    if (timer_deadline_.load()) set_timer(0);
+    block_until([&] { return up_.load(); }, 0);
+}
+
 bool VcpuRunner::set_segment_base(SegmentBase which, std::uint64_t base) noexcept {
     try {  // only a failing ioctl builds an error message (and may allocate)
         auto sregs = vcpu_->get_sregs();
@@ -148,6 +159,7 @@ void VcpuRunner::run_as_batch_thread() noexcept {
 
 void VcpuRunner::thread_main() {
     thread_id_.store(::pthread_self());
+    tid_.store(int(::syscall(SYS_gettid)), std::memory_order_release);
     ::pthread_setname_np(::pthread_self(), ("vcpu" + std::to_string(index())).c_str());
     run_as_batch_thread();
     t_kvm_run = vcpu_->run_state();
@@ -262,7 +274,7 @@ void VcpuRunner::run_loop() {
     kvm_run* run = vcpu_->run_state();
     while (!domain_.stopping()) {
         if (!up_.load()) {
-            block_until([&] { return up_.load(); }, 0);
+            park();
             continue;
         }
         if (domain_.paused()) {

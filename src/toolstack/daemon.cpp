@@ -148,6 +148,8 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = block_detach(request);
         else if (op == "block-list")
             reply = block_list(request);
+        else if (op == "vcpu-set")
+            reply = vcpu_set(request);
         else if (op == "snapshot-create")
             reply = snapshot_create(request);
         else if (op == "snapshot-list")
@@ -218,6 +220,7 @@ Result<nlohmann::json> Daemon::list() {
                                  std::chrono::seconds(2));
         if (info) {
             row["state"] = (*info)["state"];
+            if (info->contains("vcpus")) row["vcpus"] = (*info)["vcpus"];  // online now
             row["cpu_seconds"] = (*info)["cpu_seconds"];
             row["uptime_seconds"] = (*info)["uptime_seconds"];
         } else {
