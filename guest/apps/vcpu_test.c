@@ -6,7 +6,8 @@
  * vCPU, each spinning M ms of CPU in small steps and noting the vCPU of every step; it
  * joins them all (a thread stranded on an offline vCPU would stop the rounds). It reports
  * in data/vcpus (and on the console):
- *   "round=<r> online=<count> mask=<hex> ran=<hex: vCPUs that ran steps> max=<maxvcpus>"
+ *   "round=<r> online=<count> mask=<hex> ran=<hex: vCPUs that ran steps> max=<maxvcpus>
+ *    nproc=<sysconf online>/<sysconf configured>"
  * then "PASS" after the last round. */
 #include <domus/guest.h>
 #include <domus/xenbus.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint64_t arg_u64(const char* key, uint64_t fallback)
 {
@@ -79,8 +81,10 @@ int main(void)
             }
             domus_thread_join(threads[i]);
         }
-        report("round=%llu online=%u mask=%llx ran=%llx max=%u", (unsigned long long)round,
-            online, (unsigned long long)mask, (unsigned long long)ran_mask, domus_vcpu_max());
+        report("round=%llu online=%u mask=%llx ran=%llx max=%u nproc=%ld/%ld",
+            (unsigned long long)round, online, (unsigned long long)mask,
+            (unsigned long long)ran_mask, domus_vcpu_max(), sysconf(_SC_NPROCESSORS_ONLN),
+            sysconf(_SC_NPROCESSORS_CONF));
     }
     report("PASS");
     return 0;

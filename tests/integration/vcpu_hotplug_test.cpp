@@ -38,7 +38,8 @@ protected:
     }
 
     std::string report() {
-        auto r = xenstore("xenstore-read", {"/local/domain/1/data/vcpus"});
+        auto r =
+            xenstore("xenstore-read", {"/local/domain/" + std::to_string(domid_) + "/data/vcpus"});
         return r.status == 0 ? r.out : "";
     }
 
@@ -72,7 +73,7 @@ protected:
 
     // The monitor's own `info` (its control socket, as domusd asks it).
     nlohmann::json monitor_info() {
-        std::string path = run_dir_ + "/domains/1/control";
+        std::string path = run_dir_ + "/domains/" + std::to_string(domid_) + "/control";
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
         std::copy(path.begin(), path.end(), address.sun_path);
@@ -106,6 +107,8 @@ protected:
         in >> ns;
         return ns;
     }
+
+    int domid_ = 1;
 };
 
 TEST_F(VcpuHotplugTest, UnplugUnderLoadStrandsNothingAndPlugRunsWorkAgain) {
@@ -133,6 +136,7 @@ TEST_F(VcpuHotplugTest, UnplugUnderLoadStrandsNothingAndPlugRunsWorkAgain) {
     })) << monitor_info().dump();
     ASSERT_TRUE(round_with(1, last_round().number)) << report();
     ASSERT_TRUE(round_with(1, last_round().number)) << report();
+    EXPECT_NE(report().find("max=4 nproc=1/4"), std::string::npos) << report();
     info = monitor_info();
     EXPECT_EQ(info["vcpus"], 1);
     // Parked host threads use no CPU (the one left keeps running the load).
@@ -162,6 +166,31 @@ TEST_F(VcpuHotplugTest, UnplugUnderLoadStrandsNothingAndPlugRunsWorkAgain) {
     std::ifstream record(run_dir_ + "/domains/1/record.json");
     auto saved = nlohmann::json::parse(record, nullptr, false);
     EXPECT_NE(saved.value("config", "").find("vcpus = 4"), std::string::npos) << saved;
+}
+
+TEST_F(VcpuHotplugTest, QuickChangesUnderLoadSettleOnTheLastCount) {
+    // Requests faster than the guest follows them: vCPUs asked back while still going
+    // down, or down while still coming up. The guest ends at the last count, working.
+    create("hv", "vcpus = 4\nmaxvcpus = 4\nextra = \"work_ms=5\"\n");
+    ASSERT_TRUE(round_with(4, -1)) << report();
+    for (int i = 0; i < 12; ++i)
+        ASSERT_EQ(domus({"vcpu-set", "hv", std::to_string(1 + (i * 7) % 4)}).status, 0) << i;
+    ASSERT_EQ(domus({"vcpu-set", "hv", "2"}).status, 0);
+    ASSERT_TRUE(round_with(2, last_round().number)) << report();
+    EXPECT_TRUE(eventually([&] {
+        return monitor_online() == std::vector<bool>{1, 1, 0, 0};
+    })) << monitor_info().dump();
+}
+
+TEST_F(VcpuHotplugTest, ARestartKeepsTheCount) {
+    create("hv", "vcpus = 1\nmaxvcpus = 3\non_reboot = \"restart\"\n");
+    ASSERT_TRUE(round_with(1, -1)) << report();
+    ASSERT_EQ(domus({"vcpu-set", "hv", "3"}).status, 0);
+    ASSERT_TRUE(round_with(3, last_round().number)) << report();
+    ASSERT_EQ(domus({"reboot", "hv"}).status, 0);
+    domid_ = 2;  // a restart comes back under a new ID, as in xl
+    ASSERT_TRUE(round_with(3, -1)) << report();
+    EXPECT_EQ(xenstore("xenstore-read", {"/local/domain/2/cpu/2/availability"}).out, "online\n");
 }
 
 TEST_F(VcpuHotplugTest, BadCountsAreRefusedAndVcpuZeroStaysOnline) {
@@ -194,6 +223,7 @@ TEST_F(VcpuHotplugTest, SixtyFourVcpusBootAndAllRunWork) {
     auto info = monitor_info();
     EXPECT_EQ(info["vcpus"], 64);
     EXPECT_EQ(info["vcpu_list"].size(), 64u);
+    EXPECT_NE(report().find("max=64 nproc=64/64"), std::string::npos) << report();
     std::printf("64 vCPUs: first round done %lld ms after create\n",
                 (long long)std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
 }
