@@ -3,11 +3,12 @@
  *
  * Command line: rounds=N (default 0: until shut down), work_ms=M (default 20).
  * Each round runs two unbound workers per online vCPU and one worker bound to each online
- * vCPU, each spinning M ms of CPU in small steps and noting the vCPU of every step; it
+ * vCPU, each spinning M ms of CPU in small steps and noting the vCPU of every step, and a
+ * sleeper bound to each online vCPU (4 sleeps of 5 ms, counting any that end early); it
  * joins them all (a thread stranded on an offline vCPU would stop the rounds). It reports
  * in data/vcpus (and on the console):
  *   "round=<r> online=<count> mask=<hex> ran=<hex: vCPUs that ran steps> max=<maxvcpus>
- *    nproc=<sysconf online>/<sysconf configured>"
+ *    nproc=<sysconf online>/<sysconf configured> early=<early wake-ups so far>"
  * then "PASS" after the last round. */
 #include <domus/guest.h>
 #include <domus/xenbus.h>
@@ -41,6 +42,21 @@ static void report(const char* fmt, ...)
 static uint64_t ran_mask; /* vCPUs that ran a step this round (atomics) */
 static uint64_t work_ns;
 
+static unsigned early_wakeups; /* sleeps that returned before their deadline (atomics) */
+
+/* Sleeps in 5 ms steps bound to its vCPU: one taken offline wakes its sleepers early,
+ * and they must sleep again elsewhere until their deadline. */
+static void sleeper(void* arg)
+{
+    (void)arg;
+    for (int i = 0; i < 4; ++i) {
+        uint64_t deadline = domus_monotonic_ns() + 5000000;
+        domus_sleep_until(deadline);
+        if (domus_monotonic_ns() < deadline)
+            __atomic_fetch_add(&early_wakeups, 1, __ATOMIC_RELAXED);
+    }
+}
+
 static void worker(void* arg)
 {
     (void)arg;
@@ -58,7 +74,7 @@ int main(void)
 {
     uint64_t rounds = arg_u64("rounds", 0);
     work_ns = arg_u64("work_ms", 20) * 1000000ull;
-    static domus_thread_t* threads[3 * 64];
+    static domus_thread_t* threads[4 * 64];
     for (uint64_t round = 1; rounds == 0 || round <= rounds; ++round) {
         __atomic_store_n(&ran_mask, 0, __ATOMIC_RELAXED);
         uint64_t mask = domus_vcpu_online_mask();
@@ -73,6 +89,8 @@ int main(void)
                 continue;
             domus_thread_attr_t attr = { "bound", 16384, (int)v, 0 };
             threads[n++] = domus_thread_create(worker, NULL, &attr);
+            attr.name = "sleeper";
+            threads[n++] = domus_thread_create(sleeper, NULL, &attr);
         }
         for (unsigned i = 0; i < n; ++i) {
             if (!threads[i]) {
@@ -81,10 +99,10 @@ int main(void)
             }
             domus_thread_join(threads[i]);
         }
-        report("round=%llu online=%u mask=%llx ran=%llx max=%u nproc=%ld/%ld",
+        report("round=%llu online=%u mask=%llx ran=%llx max=%u nproc=%ld/%ld early=%u",
             (unsigned long long)round, online, (unsigned long long)mask,
             (unsigned long long)ran_mask, domus_vcpu_max(), sysconf(_SC_NPROCESSORS_ONLN),
-            sysconf(_SC_NPROCESSORS_CONF));
+            sysconf(_SC_NPROCESSORS_CONF), __atomic_load_n(&early_wakeups, __ATOMIC_RELAXED));
     }
     report("PASS");
     return 0;

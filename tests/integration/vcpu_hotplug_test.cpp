@@ -157,6 +157,8 @@ TEST_F(VcpuHotplugTest, UnplugUnderLoadStrandsNothingAndPlugRunsWorkAgain) {
     ASSERT_EQ(domus({"vcpu-set", "hv", "2"}).status, 0);
     ASSERT_EQ(domus({"vcpu-set", "hv", "4"}).status, 0);
     ASSERT_TRUE(round_with(4, last_round().number)) << report();
+    // Sleepers on the vCPUs that went away slept again elsewhere, to their deadline.
+    EXPECT_NE(report().find("early=0"), std::string::npos) << report();
     // `domus list` shows the vCPUs online now, and domusd recorded the count.
     auto rows = nlohmann::json::parse(domus({"list", "--json"}).out, nullptr, false);
     ASSERT_TRUE(rows.is_array()) << rows;
