@@ -105,11 +105,18 @@ void VcpuRunner::go_down() noexcept {
     if (up_.exchange(false)) kick();  // a running vCPU leaves KVM_RUN and parks
 }
 
-// A vCPU that is down: no timer (a parked vCPU gets no VIRQ_TIMER), no upcalls, no CPU;
-// events for it stay pending in its vcpu_info until it is up again.
+// A vCPU that is down: no upcalls, no VIRQ_TIMER, no CPU. Events for it stay pending in
+// its vcpu_info, and a timer deadline that passes meanwhile fires once it is up again (as
+// Xen, whose timer of a downed vCPU raises its VIRQ into the pending bits): a guest that
+// downed another vCPU finds that vCPU's timer as it left it. A vCPU downing itself
+// cancels its timer first (the guest kernel does).
 void VcpuRunner::park() noexcept {
-    if (timer_deadline_.load()) set_timer(0);
-    block_until([&] { return up_.load(); }, 0);
+    for (;;) {
+        state_.store(State::blocked);  // publish before looking (see the header)
+        if (up_.load() || domain_.stopping()) break;
+        wait_kick(0);
+    }
+    state_.store(State::in_monitor);
 }
 
 bool VcpuRunner::set_segment_base(SegmentBase which, std::uint64_t base) noexcept {
@@ -201,6 +208,7 @@ void VcpuRunner::block_until(WakeCondition ready, std::uint64_t deadline_ns) noe
         state_.store(State::blocked);  // publish before looking (see the header)
         fire_timer_if_due();
         if (ready() || domain_.stopping()) break;
+        if (!up_.load()) break;  // downed by another vCPU: park (run_loop), not block
         if (deadline_ns && domain_.clock().now_ns() >= deadline_ns) break;
         std::uint64_t wake = timer_deadline_.load();
         if (deadline_ns && (!wake || deadline_ns < wake)) wake = deadline_ns;

@@ -69,8 +69,8 @@ public:
     // fires meanwhile. Returns early when the domain stops.
     void block_until(WakeCondition ready, std::uint64_t deadline_ns) noexcept override;
     // VCPUOP_down (under the domain's vcpu_lock(), from any vCPU, as Xen): the vCPU parks
-    // before its next guest entry, its timer cancelled, until bring_up(); it then resumes
-    // where it stopped (after its own VCPUOP_down, when it downed itself).
+    // before its next guest entry (no upcalls, its timer held back) until bring_up(); it
+    // then resumes where it stopped (after its own VCPUOP_down, when it downed itself).
     void go_down() noexcept override;
     // The event callback (CALLBACKOP_register), per vCPU as in Xen; 0: none.
     void set_upcall_entry(std::uint64_t address) noexcept override { upcall_entry_ = address; }
