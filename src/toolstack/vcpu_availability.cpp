@@ -13,12 +13,6 @@ std::string_view availability_value(std::uint32_t vcpu, std::uint32_t online) {
     return vcpu < online ? "online" : "offline";
 }
 
-std::optional<bool> parse_availability(std::string_view value) {
-    if (value == "online") return true;
-    if (value == "offline") return false;
-    return std::nullopt;
-}
-
 Result<std::uint32_t> check_online_count(std::int64_t requested, std::uint32_t maxvcpus) {
     if (requested < 1)
         return make_error("a domain keeps at least one vCPU online (vCPU 0 cannot go offline): {}",

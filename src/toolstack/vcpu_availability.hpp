@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,8 +15,6 @@ namespace domus::toolstack {
 std::string availability_node(std::uint16_t domid, std::uint32_t vcpu);
 // What `availability_node(_, vcpu)` holds when `online` vCPUs are online: the first ones.
 std::string_view availability_value(std::uint32_t vcpu, std::uint32_t online);
-// "online" -> true, "offline" -> false, anything else -> nothing (as Linux's vcpu_online).
-std::optional<bool> parse_availability(std::string_view value);
 // A vcpu-set count: 1..maxvcpus (0 would take vCPU 0 offline, which no guest allows).
 Result<std::uint32_t> check_online_count(std::int64_t requested, std::uint32_t maxvcpus);
 

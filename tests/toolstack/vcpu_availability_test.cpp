@@ -18,13 +18,6 @@ TEST(VcpuAvailabilityTest, TheFirstOnesAreOnline) {
     EXPECT_EQ(availability_value(63, 64), "online");
 }
 
-TEST(VcpuAvailabilityTest, ParsesOnlyXlsTwoWords) {
-    EXPECT_EQ(parse_availability("online"), true);
-    EXPECT_EQ(parse_availability("offline"), false);
-    for (const char* bad : {"", "Online", "online ", "1", "off"})
-        EXPECT_EQ(parse_availability(bad), std::nullopt) << bad;
-}
-
 TEST(VcpuAvailabilityTest, CountsOutsideOneToMaxvcpusAreRefused) {
     EXPECT_EQ(check_online_count(1, 4).value(), 1u);
     EXPECT_EQ(check_online_count(4, 4).value(), 4u);
