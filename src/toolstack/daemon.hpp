@@ -77,6 +77,10 @@ private:
     Result<nlohmann::json> block_attach(const nlohmann::json& request);
     Result<nlohmann::json> block_detach(const nlohmann::json& request);
     Result<nlohmann::json> block_list(const nlohmann::json& request);
+    // vCPU hot-plug (daemon_vcpus.cpp): `vcpu-set`, and the availability nodes it writes.
+    Result<nlohmann::json> vcpu_set(const nlohmann::json& request);
+    Result<void> write_vcpu_availability(std::uint16_t domid, std::uint32_t online,
+                                         std::uint32_t maxvcpus);
     Result<nlohmann::json> snapshot_create(const nlohmann::json& request);
     Result<nlohmann::json> snapshot_list(const nlohmann::json& request);
     Result<nlohmann::json> snapshot_revert(const nlohmann::json& request);

@@ -126,8 +126,8 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
                                      std::to_string(entry->domid),
                                      "-m",
                                      std::to_string(spec.memory_mib),
-                                     "--vcpus",
-                                     std::to_string(spec.vcpus),
+                                     "--vcpus",  // every slot; the store says which are online
+                                     std::to_string(spec.maxvcpus),
                                      "--cmdline",
                                      spec.cmdline,
                                      "--control-socket",
@@ -211,6 +211,8 @@ Result<void> Daemon::write_store_nodes(const Entry& entry) {
         DOMUS_TRY_VOID(store_->write(home + "/" + node, ""));
         DOMUS_TRY_VOID(store_->set_perms(home + "/" + node, {"n" + self}));
     }
+    // cpu/<n>/availability for every slot, readable by the guest (the home's permissions).
+    DOMUS_TRY_VOID(write_vcpu_availability(entry.domid, entry.spec.vcpus, entry.spec.maxvcpus));
     DOMUS_TRY_VOID(store_->write(vm + "/name", entry.name));
     DOMUS_TRY_VOID(store_->write(vm + "/uuid", entry.uuid));
     DOMUS_TRY_VOID(store_->write(vm + "/start_time", fmt::format("{:.2f}", entry.created_unix)));
