@@ -18,6 +18,7 @@
 
 #include "base/fd.hpp"
 #include "base/result.hpp"
+#include "config/vif_config.hpp"
 #include "store/client.hpp"
 #include "toolstack/domain_stats.hpp"
 #include "toolstack/run_dir.hpp"
@@ -97,6 +98,8 @@ private:
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);
     void forget(const Entry& entry);
+    // The domain's vifs as its monitor serves them (MACs settled, host names by ID).
+    std::vector<config::VifConfig> vif_configs(const Entry& entry) const;
     void save_record(const Entry& entry);
 
     RunDir run_dir_;
