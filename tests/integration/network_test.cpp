@@ -6,7 +6,14 @@
 #include <net/if.h>
 #include <sched.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstring>
 #include <fstream>
+#include <regex>
 
 #include "toolstack_fixture.hpp"
 
@@ -38,6 +45,15 @@ protected:
         ASSERT_EQ(r.status, 0) << r.err;
     }
     std::string show(const std::vector<std::string>& args) { return tool("ip", args).out; }
+    static ProcessResult ping(std::vector<std::string> args) {
+        args.insert(args.begin(), "/usr/bin/ping");
+        return run_process(args, std::chrono::seconds(30));
+    }
+    // A UDP socket, closed with the test.
+    struct Socket {
+        int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ~Socket() { ::close(fd); }
+    };
 };
 
 TEST_F(NetworkTest, BridgedRoutedAndNattedVifsAreSetUpAndTakenDown) {
@@ -77,6 +93,53 @@ TEST_F(NetworkTest, BridgedRoutedAndNattedVifsAreSetUpAndTakenDown) {
     EXPECT_EQ(show({"route", "show", "10.6.0.2"}), "");
     auto listing = xenstore("xenstore-ls", {"/local/domain/0/backend/vif/1"});
     EXPECT_NE(listing.status, 0) << listing.out;
+}
+
+TEST_F(NetworkTest, AGuestOnTheBridgeAnswersPingAndUdp) {
+    // The host's end of the guest network: 10.77.0.1/24 on the bridge.
+    ip({"addr", "add", "10.77.0.1/24", "dev", "xenbr0"});
+    std::string cfg =
+        config("echo", "name = \"echo\"\nkernel = \"" + guest_image("net_echo") +
+                           "\"\nmemory = 32\nvif = [ 'bridge=xenbr0,ip=10.77.0.2' ]\n");
+    auto created = domus({"create", cfg});
+    ASSERT_EQ(created.status, 0) << created.err;
+    // The real ping, until the guest's netfront is up (it connects when the app opens it).
+    ASSERT_TRUE(eventually(
+        [&] {
+            return ping({"-c", "1", "-W", "1", "10.77.0.2"}).status == 0;
+        },
+        std::chrono::seconds(20)));
+    auto pinged = ping({"-c", "5", "-i", "0.05", "-W", "2", "10.77.0.2"});
+    EXPECT_EQ(pinged.status, 0) << pinged.out << pinged.err;
+    EXPECT_NE(pinged.out.find("5 received"), std::string::npos) << pinged.out;
+
+    // UDP echo (port 7): every datagram comes back whole.
+    Socket udp;
+    int socket = udp.fd;
+    sockaddr_in guest{};
+    guest.sin_family = AF_INET;
+    guest.sin_port = htons(7);
+    ::inet_pton(AF_INET, "10.77.0.2", &guest.sin_addr);
+    ASSERT_EQ(::connect(socket, reinterpret_cast<sockaddr*>(&guest), sizeof guest), 0);
+    int echoed = 0;
+    for (int i = 0; i < 200; ++i) {
+        std::string datagram = "datagram " + std::to_string(i) + std::string(size_t(i * 7), 'x');
+        ASSERT_EQ(::send(socket, datagram.data(), datagram.size(), 0), ssize_t(datagram.size()));
+        pollfd ready{socket, POLLIN, 0};
+        if (::poll(&ready, 1, 2000) != 1) continue;
+        char back[2048];
+        ssize_t n = ::recv(socket, back, sizeof back, 0);
+        if (n == ssize_t(datagram.size()) && std::memcmp(back, datagram.data(), n) == 0) ++echoed;
+    }
+    EXPECT_EQ(echoed, 200);
+    // The frames counted on both sides reach the operator's view.
+    auto top = domus({"top", "-b", "-i", "1"});
+    std::regex row(R"(\n +echo +\S+ +\d+ +[\d.]+ +\d+ +[\d.]+ +\d+ +[\d.]+ +1 +1 +(\d+) +(\d+) )");
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(top.out, match, row)) << top.out;
+    EXPECT_GT(std::stoul(match[1]), 100u);  // KiB sent by the guest
+    EXPECT_GT(std::stoul(match[2]), 100u);  // KiB received
+    ASSERT_EQ(domus({"destroy", "echo"}).status, 0);
 }
 
 TEST_F(NetworkTest, AMissingBridgeFailsTheCreateAndLeavesNothing) {
