@@ -41,6 +41,11 @@ struct MemoryBench {
         return true;
     }
 
+    std::string read(const std::string& path) {
+        auto value = store->read(path);
+        return value ? *value : std::string();
+    }
+
     int create(const std::string& name, int memory, int maxmem) {
         std::string config = "name = \"" + name + "\"\nkernel = \"" + guests +
                              "/balloon_test.elf\"\nmemory = " + std::to_string(memory) +
@@ -54,7 +59,7 @@ struct MemoryBench {
         }
         int domid = (*reply)["domid"].get<int>();
         std::string status = fmt::format("/local/domain/{}/data/balloon/status", domid);
-        if (!until([&] { return store->read(status).value_or("") == "ready"; }, 30)) return -1;
+        if (!until([&] { return read(status) == "ready"; }, 30)) return -1;
         return domid;
     }
 
@@ -77,7 +82,7 @@ struct MemoryBench {
         (void)store->write(home + "cmd", cmd);
         return until(
             [&] {
-                auto r = store->read(home + "result").value_or("");
+                std::string r = read(home + "result");
                 return r.size() >= tag.size() && r.ends_with(tag);
             },
             60);

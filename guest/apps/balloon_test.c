@@ -6,8 +6,10 @@
  *     allocator still works) and writes "enomem <MiB allocated> <MiB reallocated>" (or
  *     "fail ...") to data/balloon/result.
  *   "stats": writes "<current_kib> <target_kib> <ballooned_kib>" to data/balloon/result.
- * Each answer ends with the command's sequence number (data/balloon/seq) so dom0 can
- * tell a new answer from an old one: "<answer> #<seq>". */
+ *   "hold <MiB>": allocates (and touches) that much and keeps it: "held <MiB got>".
+ *   "release": frees what "hold" kept: "released".
+ * dom0 writes data/balloon/seq (a new number) before each command; each answer ends with
+ * it so dom0 can tell a new answer from an old one: "<answer> #<seq>". */
 #include <domus/guest.h>
 #include <domus/xenbus.h>
 
@@ -17,6 +19,7 @@
 #include <string.h>
 
 static domus_sem_t command = DOMUS_SEM_INIT(0);
+static struct block* held; /* what "hold" keeps */
 
 static void on_command(const char* path, const char* token, void* arg)
 {
@@ -114,6 +117,7 @@ int main(void)
         printf("balloon_test: cannot watch data/balloon/cmd\n");
         return 1;
     }
+    char last[32] = "";
     xenbus_write(XBT_NIL, "data/balloon/status", "ready");
     fflush(stdout);
     for (;;) {
@@ -122,9 +126,24 @@ int main(void)
         int n = xenbus_read(XBT_NIL, "data/balloon/cmd", cmd, sizeof cmd);
         if (n <= 0 || (size_t)n >= sizeof cmd)
             continue;
-        if (!strcmp(cmd, "pressure"))
+        /* One command per sequence number (the watch's first event may come late). */
+        char seq[32];
+        if (xenbus_read(XBT_NIL, "data/balloon/seq", seq, sizeof seq) <= 0 || !strcmp(seq, last))
+            continue;
+        strcpy(last, seq);
+        if (!strcmp(cmd, "pressure")) {
             pressure();
-        else if (!strcmp(cmd, "stats"))
+        } else if (!strncmp(cmd, "hold ", 5)) {
+            int err;
+            unsigned got = allocate(&held, (unsigned)strtoul(cmd + 5, NULL, 10), &err);
+            char text[32];
+            snprintf(text, sizeof text, "held %u", got);
+            answer(text);
+        } else if (!strcmp(cmd, "release")) {
+            release(&held);
+            answer("released");
+        } else if (!strcmp(cmd, "stats")) {
             stats();
+        }
     }
 }

@@ -6,13 +6,15 @@
 // would cost the host memory again). Progress is reported on the console when a target
 // cannot be reached, and through domus_balloon_stats() (as Linux's
 // /sys/devices/system/xen_memory/xen_memory0/info/{current_kb,target_kb}); the host sees
-// the reservation itself (the monitor's memory_kib). Runs in xenbus-watch.
+// the reservation itself (the monitor's memory_kib). Runs in its own thread ("balloon"),
+// woken by the watch, so a long inflation never holds up other watches.
 #include "balloon.hpp"
 
 #include "hypercall.hpp"
 #include "mm.hpp"
 #include "printk.hpp"
 #include "sync.hpp"
+#include "thread.hpp"
 #include "xenbus.hpp"
 
 #include <domus/guest.h>
@@ -203,13 +205,41 @@ namespace {
         return true;
     }
 
-    void on_target(const char*, const char*, void*)
+    // A target that cannot be reached now (no free pages) is tried again every second
+    // until it is, or until the target changes.
+    domus_sem_t wake = DOMUS_SEM_INIT(0);
+    constexpr uint64_t kRetryMs = 1000;
+    constexpr uint64_t kSliceMs = 50;
+
+    bool short_of_target()
     {
-        mutex_lock(&lock);
-        // A target that could not be reached is tried again on every event.
-        if (read_target())
-            reach_target();
-        mutex_unlock(&lock);
+        long current = current_pages();
+        uint64_t target = target_kib / (kPageSize / 1024);
+        if (current < 0)
+            return false;
+        return uint64_t(current) > target || (uint64_t(current) < target && ballooned_pages);
+    }
+
+    void on_target(const char*, const char*, void*) { domus_sem_up(&wake); }
+
+    void balloon_main(void*)
+    {
+        bool retry = false;
+        for (;;) {
+            if (retry) { // a new target still wakes it within a slice
+                for (uint64_t waited = 0; waited < kRetryMs && !domus_sem_trydown(&wake);
+                     waited += kSliceMs)
+                    domus_sleep_ms(kSliceMs);
+            } else {
+                domus_sem_down(&wake);
+            }
+            while (domus_sem_trydown(&wake)) { } // one pass serves every event so far
+            mutex_lock(&lock);
+            if (read_target() || retry)
+                reach_target();
+            retry = target_kib && short_of_target();
+            mutex_unlock(&lock);
+        }
     }
 
 } // namespace
@@ -218,6 +248,16 @@ void start()
 {
     if (!xenbus::enabled())
         return;
+    // The thread's stack first: pages taken after the inflation would lie below the
+    // balloon's runs and keep the sbrk heap from growing back into them (mm.cpp).
+    domus_thread_attr_t attr {};
+    attr.name = "balloon";
+    attr.vcpu = DOMUS_ANY_VCPU;
+    attr.detached = 1;
+    if (!thread_create(balloon_main, nullptr, &attr)) {
+        printk("balloon: cannot create its thread: memory targets will be missed\n");
+        return;
+    }
     mutex_lock(&lock);
     if (read_target())
         reach_target();

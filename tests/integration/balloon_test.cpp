@@ -134,6 +134,25 @@ TEST_F(BalloonTest, MemoryBelowMaxmemStartsBalloonedDown) {
     EXPECT_GT(enomem_after(command(1, "pressure")), 100);
 }
 
+TEST_F(BalloonTest, ATargetOutOfReachIsReachedOnceMemoryIsFree) {
+    ASSERT_EQ(domus({"create", balloon_config("busy", 128, 128)}).status, 0);
+    wait_ready(1);
+    auto held = command(1, "hold 100");
+    ASSERT_EQ(held, "held 100");
+    ASSERT_EQ(domus({"mem-set", "busy", "32"}).status, 0);  // the app holds too much
+    EXPECT_TRUE(eventually([&] {
+        auto stats = command(1, "stats");
+        return stats.find(" 32768 ") != std::string::npos;  // the guest read the target
+    }));
+    long stuck = listed_mib("busy");
+    EXPECT_GT(stuck, 100);
+    EXPECT_LT(stuck, 128);  // as far as it could
+    EXPECT_EQ(command(1, "release"), "released");
+    // The driver retries (every second) and gets there without a new target.
+    EXPECT_TRUE(eventually([&] { return listed_mib("busy") == 32; })) << listed_mib("busy");
+    EXPECT_LE(host_mib(), 32);
+}
+
 TEST_F(BalloonTest, BadSizesAreRefusedWithClearErrors) {
     ASSERT_EQ(domus({"create", balloon_config("bad", 64, 128)}).status, 0);
     wait_ready(1);
