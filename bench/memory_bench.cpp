@@ -135,19 +135,23 @@ void speed(MemoryBench& b) {
     double before = MemoryBench::ram_mib(pid);
     auto t0 = Clock::now();
     b.mem_set("speed", kSmall);
-    double host_s = -1, guest_s = -1;
+    // The host's first drop (a first run given back), the host at the target (all of it)
+    // and the guest's reservation at the target, polled every 0.5 ms.
+    double first_s = -1, host_s = -1, guest_s = -1;
     MemoryBench::until(
         [&] {
             double now = std::chrono::duration<double>(Clock::now() - t0).count();
-            if (host_s < 0 && MemoryBench::ram_mib(pid) < before - (kBig - kSmall) / 2)
-                host_s = now;
+            double ram = MemoryBench::ram_mib(pid);
+            if (first_s < 0 && ram < before - 1) first_s = now;
+            if (host_s < 0 && ram <= kSmall + 1) host_s = now;
             if (guest_s < 0 && b.memory_kib(domid) <= std::uint64_t(kSmall) * 1024) guest_s = now;
-            return host_s >= 0 && guest_s >= 0;
+            return first_s >= 0 && host_s >= 0 && guest_s >= 0;
         },
         30);
     double after = MemoryBench::ram_mib(pid);
     if (guest_s > 0) emit("mem_balloon_inflate_mib_s", (kBig - kSmall) / guest_s, "MiB/s");
-    if (host_s >= 0) emit("mem_set_to_host_drop_ms", host_s * 1000, "ms");
+    if (first_s >= 0) emit("mem_set_to_host_drop_ms", first_s * 1000, "ms");
+    if (host_s >= 0) emit("mem_set_to_host_at_target_ms", host_s * 1000, "ms");
     emit("mem_host_freed_mib", before - after, "MiB");
     auto t1 = Clock::now();
     b.mem_set("speed", kBig);
