@@ -450,8 +450,12 @@ TEST_F(ReservationTest, DecreaseFreesTheHostMemoryAndIncreaseBringsFramesBackZer
     for (auto frame : frames)
         EXPECT_EQ(host_bytes_at(frame), 0u) << frame;
     EXPECT_EQ(get<std::uint64_t>(first * kPageSize), 0u);  // a hole reads as zeros
-    // The guest touched a frame it gave back: it comes back zeroed all the same.
+    // The guest touched a frame it gave back: the Physmap cannot see it, the memfd's
+    // blocks can (memory_host_kib); and the frame comes back zeroed all the same.
+    std::uint64_t host = domain.reservation().host_bytes();
     put(std::uint64_t(0xbad), (first + 10) * kPageSize);
+    EXPECT_EQ(domain.reservation().host_bytes(), host + kPageSize);
+    EXPECT_EQ(current(), all - 4);
     EXPECT_EQ(change(XENMEM_increase_reservation, frames), 4);
     EXPECT_EQ(current(), all);
     for (auto frame : frames)
