@@ -18,7 +18,7 @@
 #define XENMEM_increase_reservation 0
 #define XENMEM_decrease_reservation 1
 #define XENMEM_current_reservation 3 /* arg: domid_t * (DOMID_SELF); returns pages populated */
-#define XENMEM_maximum_reservation 4 /* arg: domid_t * (DOMID_SELF); returns the page limit (maxmem) */
+#define XENMEM_maximum_reservation 4 /* arg: domid_t * (DOMID_SELF); returns the limit (maxmem) */
 #define XENMEM_populate_physmap 6
 
 struct xen_memory_reservation {
