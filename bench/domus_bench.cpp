@@ -34,6 +34,7 @@
 #include "toolstack/run_dir.hpp"
 
 extern "C" double compute_kernel(unsigned iterations);
+void bench_memory();  // memory_bench.cpp
 
 namespace {
 
@@ -560,5 +561,6 @@ int main(int argc, char** argv) {
     bench_toolstack();
     bench_block();
     bench_soak();
+    bench_memory();
     return 0;
 }

@@ -1,5 +1,7 @@
 // Page allocator and sbrk heap (see mm.hpp). Freed page runs go on a first-fit list kept
 // inside the free pages themselves; thread stacks of one size reuse each other's runs.
+// A run freed at the floor raises the floor instead, so memory the balloon gives back
+// to the kernel can serve the sbrk heap again.
 #include "mm.hpp"
 
 #include "boot_info.hpp"
@@ -58,6 +60,23 @@ void page_free(void* p, size_t pages)
     if (!p || !pages)
         return;
     IrqSpinGuard guard(lock);
+    if (reinterpret_cast<uintptr_t>(p) == page_floor) {
+        // The run lies at the floor: the floor rises over it (and over free runs it now
+        // touches), so the sbrk heap can grow into the memory again (a deflated balloon).
+        page_floor += pages * kPageSize;
+        for (FreeRun** link = &free_runs; *link;) {
+            FreeRun* run = *link;
+            if (reinterpret_cast<uintptr_t>(run) != page_floor) {
+                link = &run->next;
+                continue;
+            }
+            *link = run->next;
+            free_pages -= run->pages;
+            page_floor += run->pages * kPageSize;
+            link = &free_runs; // the new floor may touch a run seen already
+        }
+        return;
+    }
     auto* run = static_cast<FreeRun*>(p);
     run->pages = pages;
     run->next = free_runs;

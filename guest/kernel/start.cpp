@@ -1,6 +1,7 @@
 // The kernel's table of contents: vCPU 0 comes here from _start with the start_info
 // pointer, brings every part up in order, starts the application's main() in a thread
 // and becomes vCPU 0's idle loop.
+#include "balloon.hpp"
 #include "blkfront.hpp"
 #include "boot_info.hpp"
 #include "cmdline.hpp"
@@ -35,6 +36,7 @@ namespace {
     void main_thread(void*)
     {
         vcpu_hotplug_start(); // the vCPUs the store says are online, then the `cpu` watch
+        balloon::start(); // down to memory/target before main(), then watching it
         int rc = domus_libc_main(cmdline_argc(), cmdline_argv());
         poweroff(rc);
     }

@@ -186,10 +186,11 @@ int run_domain(const RunOptions& options) {
         report = fmt::format(
             "domus-stats: run_seconds={:.6f} exits={} hypercalls={} unknown_hypercalls={} "
             "doorbell_exits={} upcalls={} blocks={} console_bytes={} "
-            "console_notifications={} monitor_overhead_mib={:.2f} monitor_private_mib={:.2f}{}",
+            "console_notifications={} monitor_overhead_mib={:.2f} monitor_private_mib={:.2f} "
+            "memory_pages={} memory_refusals={} memory_host_kib={}{}",
             seconds, s.exits, s.hypercalls, s.unknown_hypercalls, s.doorbells, s.upcalls, s.blocks,
             s.console_bytes, s.console_notifications, monitor_overhead_mib(), monitor_private_mib(),
-            edisk);
+            s.reservation_pages, s.reservation_refusals, s.memory_host_kib, edisk);
     }
     // The VM's own teardown (its last close) takes milliseconds of RCU grace periods on
     // this host and holds nothing anyone waits for: a child does it once we are gone.
@@ -217,6 +218,9 @@ void add_run_command(CLI::App& app, int& status) {
     run->add_option("-m,--memory", options->config.memory_mib, "Memory in MiB")
         ->check(CLI::Range(4, 64 * 1024))
         ->capture_default_str();
+    run->add_option("--maxmem", options->config.maxmem_mib,
+                    "Guest RAM in MiB the guest may balloon up to (default: --memory)")
+        ->check(CLI::Range(4, 64 * 1024));
     run->add_option("--vcpus", options->config.vcpus, "Number of vCPUs")
         ->check(CLI::Range(1, 64))
         ->capture_default_str();

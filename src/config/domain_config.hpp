@@ -14,6 +14,8 @@ namespace domus::config {
 struct DomainConfig {
     std::string kernel;  // path to the ELF image
     std::uint64_t memory_mib = 32;
+    // The guest RAM's size (xl's maxmem): the guest may balloon up to it. 0: memory_mib.
+    std::uint64_t maxmem_mib = 0;
     std::uint32_t vcpus = 1;  // 1..64
     std::string cmdline;
     std::uint16_t domid = 1;

@@ -152,11 +152,29 @@ std::string ControlServer::info_json() {
                         {"errors", vif.net.tx_errors + vif.net.rx_errors},
                         {"dropped", vif.net.tx_dropped}});
     info["vifs"] = std::move(vifs);
+    info["memory_kib"] = domain_->reservation().current_frames() * (kPageSize / 1024);
+    info["max_memory_kib"] = domain_->reservation().maximum_frames() * (kPageSize / 1024);
     if (exit_)
         info["exit"] = {{"kind", exit_kind_name(exit_->kind)},
                         {"code", exit_->code},
                         {"detail", exit_->detail}};
     return info.dump();
+}
+
+nlohmann::json ControlServer::set_max_memory(const nlohmann::json& request) {
+    // xl mem-max's rule: never below what the guest holds now; the RAM's size (maxmem
+    // at creation) is the ceiling.
+    if (!request.contains("kib") || !request["kib"].is_number_unsigned())
+        return {{"ok", false}, {"error", "set-max-memory needs \"kib\", a number"}};
+    std::uint64_t kib = request["kib"].get<std::uint64_t>();
+    Reservation& reservation = domain_->reservation();
+    std::uint64_t frames = kib / (kPageSize / 1024);
+    if (reservation.set_maximum_frames(frames)) return {{"ok", true}};
+    return {{"ok", false},
+            {"error", fmt::format("cannot set the maximum to {} KiB: the domain holds {} KiB and "
+                                  "its RAM is {} KiB",
+                                  kib, reservation.current_frames() * (kPageSize / 1024),
+                                  domain_->layout().memory_size / 1024)}};
 }
 
 void ControlServer::send(Client& client, const std::string& json) {
@@ -208,6 +226,8 @@ void ControlServer::handle_line(Client& client, const std::string& line) {
             domain_->console().set_output(-1, false);
             ::shutdown(client.fd.get(), SHUT_RDWR);
         }
+    } else if (op == "set-max-memory") {
+        send(client, set_max_memory(request).dump());
     } else if (is_device_request(op)) {
         start_worker(client, std::move(request));
     } else {

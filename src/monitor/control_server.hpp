@@ -4,6 +4,8 @@
 //                          "vcpus": <online>, "vcpu_list": [{"vcpu":n, "online":b, "tid":t}], ...}
 //                          (every vCPU slot; tid 0 only before the domain's threads start)
 //   {"op":"pause"} / {"op":"unpause"} / {"op":"destroy"} -> {"ok":true}
+//   {"op":"set-max-memory","kib":N} -> {"ok":true} (refused below the current reservation
+//                                        or above the guest RAM's size)
 //   {"op":"watch"}     -> {"ok":true}, later {"event":"exit", "kind":..., "code":..., "detail":...}
 //   {"op":"console"}   -> {"ok":true}, then the connection carries raw console bytes
 //   device requests (device_requests.hpp), answered from a worker thread
@@ -61,6 +63,7 @@ private:
     void thread_main();
     void handle_line(Client& client, const std::string& line);
     std::string info_json();
+    nlohmann::json set_max_memory(const nlohmann::json& request);
     void send(Client& client, const std::string& json);
     void notify_exit_locked();
     void start_worker(Client& client, nlohmann::json request);

@@ -4,8 +4,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
+#include "base/checked.hpp"
 #include "base/log.hpp"
 #include "monitor/device_host.hpp"
 #include "monitor/hypercall_page.hpp"
@@ -121,7 +123,14 @@ Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
     if (config.memory_mib > (kMaxMemory >> 20) || config.memory_mib < (kMinMemory >> 20))
         return make_error("memory must be {}..{} MiB, not {}", kMinMemory >> 20, kMaxMemory >> 20,
                           config.memory_mib);
-    DOMUS_TRY(layout, Layout::compute(config.memory_mib << 20));
+    if (config.maxmem_mib != 0 &&
+        (config.maxmem_mib < config.memory_mib || config.maxmem_mib > (kMaxMemory >> 20)))
+        return make_error("maxmem must be {}..{} MiB, not {}", config.memory_mib, kMaxMemory >> 20,
+                          config.maxmem_mib);
+    // The RAM is sized to maxmem: the guest balloons down to `memory` itself at boot
+    // (its balloon driver reads memory/target before main()); untouched frames of the
+    // memfd cost the host nothing meanwhile.
+    DOMUS_TRY(layout, Layout::compute(std::max(config.memory_mib, config.maxmem_mib) << 20));
     auto mark = [timeline](const char* step) {
         if (timeline) timeline->mark(step);
     };
@@ -149,6 +158,10 @@ Result<void> Domain::build(const kvm::System& kvm) {
     DOMUS_TRY_VOID(load_elf(image, file, memory_));
     fill_hypercall_page(*memory_.range(image.hypercall_page, kPageSize));
     hypercall_page_ = image.hypercall_page;
+    // The guest may give back its free memory only: not the image (the hypercall page is
+    // in it), nor the monitor area; the NULL guard below the image is never RAM it uses.
+    reservation_ = std::make_unique<Reservation>(memory_, align_up(image.image_end, kLargePageSize),
+                                                 layout_.monitor_area);
     mark("image_loaded");
 
     auto tables = memory_.range(layout_.page_tables, layout_.page_table_frames * kPageSize);
@@ -383,6 +396,11 @@ DomainStats Domain::stats() const {
         total.blocks += s.blocks.load();
     }
     total.unknown_hypercalls = unknown_hypercalls_.load(std::memory_order_relaxed);
+    if (reservation_) {
+        total.reservation_pages = reservation_->current_frames();
+        total.reservation_refusals = reservation_->refusals();
+        total.memory_host_kib = reservation_->host_bytes() / 1024;
+    }
     if (console_) {
         total.console_bytes = console_->bytes_out();
         total.console_notifications = console_->notifications();

@@ -43,8 +43,11 @@ struct DomainStats {
     std::uint64_t blocks = 0;
     std::uint64_t console_bytes = 0;
     std::uint64_t console_notifications = 0;
-    std::uint64_t unknown_hypercalls = 0;  // numbers no handler knows (answered -ENOSYS)
-    bool emulated_disk = false;            // the edisk_* figures below are meaningful
+    std::uint64_t unknown_hypercalls = 0;    // numbers no handler knows (answered -ENOSYS)
+    std::uint64_t reservation_pages = 0;     // frames the guest holds (ballooning)
+    std::uint64_t reservation_refusals = 0;  // frames memory_op refused (not owned, twice...)
+    std::uint64_t memory_host_kib = 0;       // guest RAM the host really holds (memfd blocks)
+    bool emulated_disk = false;              // the edisk_* figures below are meaningful
     backends::EmulatedDiskStats edisk;
 };
 
@@ -82,6 +85,7 @@ public:
     const GuestClock& clock() const noexcept override { return clock_; }
     EventChannels& events() noexcept override { return *events_; }
     GrantTable& grants() noexcept override { return *grants_; }
+    Reservation& reservation() noexcept override { return *reservation_; }
     backends::PrimaryConsole& console() noexcept { return *console_; }
     shared_info& shared() noexcept { return *shared_; }
     VcpuRunner* vcpu(std::uint32_t index) noexcept override {
@@ -149,6 +153,7 @@ private:
     shared_info* shared_ = nullptr;
     std::unique_ptr<EventChannels> events_;
     std::unique_ptr<GrantTable> grants_;  // before the backends: their mappings go first
+    std::unique_ptr<Reservation> reservation_;
     std::unique_ptr<backends::PrimaryConsole> console_;
     std::unique_ptr<StoreLink> store_;
     std::uint32_t console_port_ = 0;

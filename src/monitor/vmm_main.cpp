@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 0x7FEF));
     app.add_option("-m,--memory", options.config.memory_mib, "Memory in MiB")
         ->check(CLI::Range(4, 64 * 1024));
+    app.add_option("--maxmem", options.config.maxmem_mib, "Guest RAM (balloon ceiling) in MiB")
+        ->check(CLI::Range(4, 64 * 1024));
     app.add_option("--vcpus", options.config.vcpus, "vCPUs")->check(CLI::Range(1, 64));
     app.add_option("--cmdline", options.config.cmdline, "Guest command line");
     app.add_option("--control-socket", options.control_socket, "Control socket path")->required();

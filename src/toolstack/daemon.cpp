@@ -160,6 +160,10 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = snapshot_revert(request);
         else if (op == "snapshot-delete")
             reply = snapshot_delete(request);
+        else if (op == "mem-set")
+            reply = mem_set(request);
+        else if (op == "mem-max")
+            reply = mem_max(request);
         else if (op == "domid" || op == "domname" || op == "console") {
             auto entry = find(request);
             if (!entry) {
@@ -213,6 +217,9 @@ Result<nlohmann::json> Daemon::info() {
         {"nr_cpus", std::thread::hardware_concurrency()},
         {"total_memory_mib", (system.totalram * system.mem_unit) >> 20},
         {"free_memory_mib", (system.freeram * system.mem_unit) >> 20},
+        {"free_memory", free_memory_mib()},  // xl's: MiB left for domains
+        {"domain_memory_mib", budget_.domains_mib},
+        {"memory_overcommit", budget_.allow_overcommit},
         {"run_dir", run_dir_.root},
         {"store_socket", run_dir_.store_socket()},
         {"domains", count},

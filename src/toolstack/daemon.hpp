@@ -28,6 +28,14 @@
 
 namespace domus::toolstack {
 
+// The host memory domains may commit (daemon_memory.cpp): the host's RAM less a
+// reserve for Domain 0, or $DOMUS_DOMAIN_MEMORY_MIB; $DOMUS_MEMORY_OVERCOMMIT=1 lifts it.
+struct MemoryBudget {
+    std::uint64_t domains_mib = 0;
+    bool allow_overcommit = false;
+    static MemoryBudget from_environment();
+};
+
 class Daemon {
 public:
     // Takes the run directory's lock (a second daemon fails here), makes sure the store
@@ -94,6 +102,13 @@ private:
     void finish_snapshot(Entry& entry, const SnapshotIntent& intent);
     void undo_snapshot(Entry& entry, const SnapshotIntent& intent);
     void recover_snapshot(Entry& entry);
+    // Memory (daemon_memory.cpp): xl mem-set and mem-max, the overcommit check (callers
+    // hold mutex_; `except`: a domain whose own target is being replaced) and xl's
+    // free_memory.
+    Result<nlohmann::json> mem_set(const nlohmann::json& request);
+    Result<nlohmann::json> mem_max(const nlohmann::json& request);
+    Result<void> check_budget_locked(std::uint64_t new_kib, std::uint16_t except) const;
+    std::uint64_t free_memory_mib();
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);
@@ -114,6 +129,7 @@ private:
     std::string metrics_address_;  // empty: no metrics endpoint
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> request_errors_{0};
+    MemoryBudget budget_ = MemoryBudget::from_environment();
 };
 
 }  // namespace domus::toolstack

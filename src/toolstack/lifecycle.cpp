@@ -97,6 +97,7 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
             if (other->name == spec.name)
                 return make_error("a domain named \"{}\" already exists (domain {})", spec.name,
                                   id);
+        DOMUS_TRY_VOID(check_budget_locked(spec.memory_mib * 1024, 0));
         // IDs count up and wrap; one in use is never handed out.
         for (int tries = 0; tries < 0x7FEF; ++tries) {
             std::uint16_t candidate = next_domid_;
@@ -137,6 +138,8 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
                                      std::to_string(entry->domid),
                                      "-m",
                                      std::to_string(spec.memory_mib),
+                                     "--maxmem",
+                                     std::to_string(std::max(spec.maxmem_mib, spec.memory_mib)),
                                      "--vcpus",  // every slot; the store says which are online
                                      std::to_string(spec.maxvcpus),
                                      "--cmdline",

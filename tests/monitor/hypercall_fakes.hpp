@@ -22,6 +22,8 @@ constexpr domid_t kDomid = 7;
 constexpr std::uint64_t kMemory = 16ull << 20;
 constexpr std::uint64_t kScratch = 4ull << 20;        // guest RAM the tests write arguments to
 constexpr std::uint64_t kHypercallPage = 3ull << 20;  // where the "image" has it
+constexpr std::uint64_t kFreeMemory = 8ull
+                                      << 20;  // "heap_start": the guest may give back from here
 
 class FakeVcpu final : public HypercallVcpu {
 public:
@@ -80,7 +82,8 @@ public:
           clock_(1'000'000),
           shared_(memory_.object<shared_info>(layout_.shared_info)),
           events_(*shared_, *this, kDomid),
-          grants_(memory_, kDomid, kImageBase, layout_.monitor_area) {
+          grants_(memory_, kDomid, kImageBase, layout_.monitor_area),
+          reservation_(memory_, kFreeMemory, layout_.monitor_area) {
         for (std::uint32_t i = 0; i < nr_vcpus; ++i)
             vcpus_.push_back(std::make_unique<FakeVcpu>(
                 i, i < XEN_LEGACY_MAX_VCPUS ? layout_.shared_info + i * sizeof(vcpu_info) : 0));
@@ -93,6 +96,7 @@ public:
     const GuestClock& clock() const noexcept override { return clock_; }
     EventChannels& events() noexcept override { return events_; }
     GrantTable& grants() noexcept override { return grants_; }
+    Reservation& reservation() noexcept override { return reservation_; }
     std::uint64_t hypercall_page() const noexcept override { return kHypercallPage; }
     FakeVcpu* vcpu(std::uint32_t index) noexcept override {
         return index < vcpus_.size() ? vcpus_[index].get() : nullptr;
@@ -144,6 +148,7 @@ private:
     shared_info* shared_;
     EventChannels events_;
     GrantTable grants_;
+    Reservation reservation_;
     std::vector<std::unique_ptr<FakeVcpu>> vcpus_;
     std::mutex vcpu_lock_;
 };

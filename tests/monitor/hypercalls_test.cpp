@@ -54,6 +54,7 @@ namespace {
 using fakes::FakeDomain;
 using fakes::FakeVcpu;
 using fakes::kDomid;
+using fakes::kFreeMemory;
 using fakes::kHypercallPage;
 using fakes::kMemory;
 using fakes::kScratch;
@@ -430,6 +431,121 @@ TEST_F(HypercallsTest, GrantArrayAddressesThatWrapAreEfault) {
 }
 
 // ---- memory_op, xen_version ------------------------------------------------------------------
+
+// A reservation change on `frames`, with the frame array at kScratch + 1 page.
+class ReservationTest : public HypercallsTest {
+protected:
+    std::int64_t change(int cmd, const std::vector<std::uint64_t>& frames,
+                        domid_t dom = DOMID_SELF) {
+        std::uint64_t array = kScratch + kPageSize;
+        for (std::size_t i = 0; i < frames.size(); ++i)
+            put(frames[i], array + 8 * i);
+        xen_memory_reservation request{};
+        request.extent_start = array;
+        request.nr_extents = frames.size();
+        request.domid = dom;
+        return call(__HYPERVISOR_memory_op, std::uint64_t(cmd), put(request));
+    }
+    std::int64_t current() {
+        return call(__HYPERVISOR_memory_op, XENMEM_current_reservation, put(domid_t(DOMID_SELF)));
+    }
+    std::uint64_t host_bytes_at(std::uint64_t frame) {
+        // The memfd's allocation of one frame: SEEK_DATA finds it only if populated.
+        off_t at = ::lseek(domain.memory().fd(), off_t(frame * kPageSize), SEEK_DATA);
+        return at == off_t(frame * kPageSize) ? kPageSize : 0;
+    }
+    const std::uint64_t first = kFreeMemory / kPageSize;
+    const std::int64_t all = std::int64_t(kMemory / kPageSize);
+};
+
+TEST_F(ReservationTest, DecreaseFreesTheHostMemoryAndIncreaseBringsFramesBackZeroed) {
+    std::vector<std::uint64_t> frames = {first, first + 1, first + 2, first + 10};
+    for (auto frame : frames)
+        put(std::uint64_t(0xfeed), frame * kPageSize);
+    ASSERT_EQ(host_bytes_at(first + 10), kPageSize);
+    EXPECT_EQ(change(XENMEM_decrease_reservation, frames), 4);
+    EXPECT_EQ(current(), all - 4);
+    for (auto frame : frames)
+        EXPECT_EQ(host_bytes_at(frame), 0u) << frame;
+    EXPECT_EQ(get<std::uint64_t>(first * kPageSize), 0u);  // a hole reads as zeros
+    // The guest touched a frame it gave back: the Physmap cannot see it, the memfd's
+    // blocks can (memory_host_kib); and the frame comes back zeroed all the same.
+    std::uint64_t host = domain.reservation().host_bytes();
+    put(std::uint64_t(0xbad), (first + 10) * kPageSize);
+    EXPECT_EQ(domain.reservation().host_bytes(), host + kPageSize);
+    EXPECT_EQ(current(), all - 4);
+    EXPECT_EQ(change(XENMEM_increase_reservation, frames), 4);
+    EXPECT_EQ(current(), all);
+    for (auto frame : frames)
+        EXPECT_EQ(get<std::uint64_t>(frame * kPageSize), 0u) << frame;
+    EXPECT_EQ(domain.reservation().refusals(), 0u);
+}
+
+TEST_F(ReservationTest, DecreaseStopsAtAFrameNotTheGuests) {
+    std::uint64_t hypercall_frame = kHypercallPage / kPageSize;
+    std::uint64_t monitor_frame = layout.monitor_area / kPageSize;
+    EXPECT_EQ(change(XENMEM_decrease_reservation, {first, hypercall_frame, first + 1}), 1);
+    EXPECT_EQ(change(XENMEM_decrease_reservation, {first + 2, monitor_frame}), 1);
+    EXPECT_EQ(change(XENMEM_decrease_reservation, {layout.shared_info / kPageSize}), 0);
+    EXPECT_EQ(change(XENMEM_decrease_reservation, {std::uint64_t(all) + 5, ~0ull}), 0);
+    EXPECT_EQ(change(XENMEM_decrease_reservation, {0}), 0);
+    EXPECT_EQ(current(), all - 2);
+    EXPECT_EQ(domain.reservation().refusals(), 5u);
+}
+
+TEST_F(ReservationTest, ChangesAllocateNothing) {
+    std::vector<std::uint64_t> frames;
+    for (std::uint64_t i = 0; i < 600; ++i)
+        frames.push_back(first + 2 * i);  // 600 runs
+    Allocations allocations;
+    EXPECT_EQ(change(XENMEM_decrease_reservation, frames), 600);
+    EXPECT_EQ(change(XENMEM_increase_reservation, frames), 600);
+    EXPECT_EQ(allocations.count(), 0u);
+}
+
+TEST_F(ReservationTest, AFrameGivenBackTwiceOrTakenTwiceIsRefused) {
+    EXPECT_EQ(change(XENMEM_decrease_reservation, {first + 3, first + 4, first + 3}), 2);
+    EXPECT_EQ(change(XENMEM_decrease_reservation, {first + 4}), 0);
+    EXPECT_EQ(change(XENMEM_increase_reservation, {first + 3, first + 5}), 1);
+    EXPECT_EQ(change(XENMEM_increase_reservation, {first + 3}), 0);
+    EXPECT_EQ(current(), all - 1);
+    EXPECT_EQ(domain.reservation().refusals(), 4u);
+}
+
+TEST_F(ReservationTest, IncreaseStopsAtTheMaximum) {
+    std::vector<std::uint64_t> frames;
+    for (std::uint64_t i = 0; i < 300; ++i)
+        frames.push_back(first + i);  // several steps
+    ASSERT_EQ(change(XENMEM_decrease_reservation, frames), 300);
+    ASSERT_TRUE(domain.reservation().set_maximum_frames(std::uint64_t(all) - 200));
+    EXPECT_FALSE(domain.reservation().set_maximum_frames(std::uint64_t(all) - 301));
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_maximum_reservation, put(domid_t(DOMID_SELF))),
+              all - 200);
+    EXPECT_EQ(change(XENMEM_increase_reservation, frames), 100);
+    EXPECT_EQ(current(), all - 200);
+}
+
+TEST_F(ReservationTest, BadRequestsChangeNothing) {
+    EXPECT_EQ(change(XENMEM_decrease_reservation, {first}, 3), -XEN_EPERM);
+    xen_memory_reservation request{};
+    request.extent_start = kScratch + kPageSize;
+    request.nr_extents = 1;
+    request.domid = DOMID_SELF;
+    request.extent_order = 9;
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_decrease_reservation, put(request)), -XEN_EINVAL);
+    request.extent_order = 0;
+    request.nr_extents = std::uint64_t(1) << 61;  // the array's size wraps
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_decrease_reservation, put(request)), -XEN_EFAULT);
+    request.nr_extents = kMemory / 8;  // past the end of RAM
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_increase_reservation, put(request)), -XEN_EFAULT);
+    request.extent_start = ~0ull - 8;
+    request.nr_extents = 2;
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_decrease_reservation, put(request)), -XEN_EFAULT);
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_decrease_reservation, kMemory), -XEN_EFAULT);
+    request.nr_extents = 0;
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_decrease_reservation, put(request)), 0);
+    EXPECT_EQ(current(), all);
+}
 
 TEST_F(HypercallsTest, MemoryAndVersionAnswers) {
     EXPECT_EQ(call(__HYPERVISOR_memory_op, XENMEM_current_reservation, put(domid_t(DOMID_SELF))),

@@ -165,6 +165,9 @@ uint64_t domus_heap_start(void);
 uint64_t domus_heap_end(void);
 uint64_t domus_memory_bytes(void);
 uint64_t domus_free_pages(void); /* 4 KiB pages the kernel's page allocator has left */
+/* The balloon driver (memory/target): the domain's reservation, the last target read
+ * (0: none) and what the balloon holds, in KiB. Any pointer may be NULL. */
+void domus_balloon_stats(uint64_t* current_kib, uint64_t* target_kib, uint64_t* ballooned_kib);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,8 @@
 #define DOMUS_ABI_VERSION_H
 
 #define DOMUS_ABI_VERSION_MAJOR 1
-#define DOMUS_ABI_VERSION_MINOR 1 /* 1.1: grant tables, blkif, emulated disk flag */
+/* 1.1: grant tables, blkif, emulated disk flag; 1.2: XENMEM_increase/decrease_reservation */
+#define DOMUS_ABI_VERSION_MINOR 2
 #define DOMUS_ABI_VERSION ((DOMUS_ABI_VERSION_MAJOR << 16) | DOMUS_ABI_VERSION_MINOR)
 
 /* Guests may pin the version they were written for; a newer major fails to compile. */

@@ -15,6 +15,7 @@
 #include "monitor/guest_clock.hpp"
 #include "monitor/guest_memory.hpp"
 #include "monitor/layout.hpp"
+#include "monitor/reservation.hpp"
 
 #include <domus/abi/shared_info.h>
 #include <domus/abi/vcpu.h>
@@ -78,6 +79,8 @@ public:
     virtual const GuestClock& clock() const noexcept = 0;
     virtual EventChannels& events() noexcept = 0;
     virtual GrantTable& grants() noexcept = 0;
+    // Which frames hold memory (memory_op's increase/decrease/current/maximum).
+    virtual Reservation& reservation() noexcept = 0;
     // The guest page the monitor filled with hypercall stubs (inside the image).
     virtual std::uint64_t hypercall_page() const noexcept = 0;
 
