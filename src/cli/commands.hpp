@@ -15,5 +15,6 @@ void add_query_commands(CLI::App& app, int& status);
 void add_image_command(CLI::App& app, int& status);
 void add_block_commands(CLI::App& app, int& status);
 void add_snapshot_command(CLI::App& app, int& status);
+void add_sched_commands(CLI::App& app, int& status);
 
 }  // namespace domus::cli

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <thread>
 
 #include "base/log.hpp"
@@ -13,6 +14,13 @@ int main(int argc, char** argv) {
     CLI::App app{"domusd: the Domus toolstack daemon"};
     std::string run_dir;
     app.add_option("--run-dir", run_dir, "Run directory (default $DOMUS_RUN_DIR or /run/domus)");
+    // Tests give each run its own parent (and remove it); $DOMUS_CGROUP_PARENT reaches a
+    // domusd the CLI starts.
+    const char* parent_env = std::getenv("DOMUS_CGROUP_PARENT");
+    std::string cgroup_parent = parent_env && *parent_env ? parent_env : "domus";
+    app.add_option("--cgroup-parent", cgroup_parent,
+                   "Cgroup (under the cpu hierarchy) holding the domains' groups (default "
+                   "$DOMUS_CGROUP_PARENT or domus)");
     CLI11_PARSE(app, argc, argv);
     auto dir = domus::toolstack::RunDir::from_environment();
     if (!run_dir.empty()) dir.root = run_dir;
@@ -26,7 +34,7 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGCHLD, SIG_IGN);  // monitors report through their sockets; reap automatically
 
-    auto daemon = domus::toolstack::Daemon::start(dir);
+    auto daemon = domus::toolstack::Daemon::start(dir, cgroup_parent);
     if (!daemon) {
         std::fprintf(stderr, "domusd: %s\n", daemon.error().message.c_str());
         return 1;

@@ -179,6 +179,13 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         (void)store_->write(home + "/store/ring-ref", number((*info)["store"]["ring_ref"]));
         (void)store_->write(home + "/store/port", number((*info)["store"]["port"]));
     }
+    // Its weight, cap and pinning (daemon_sched.cpp), before anyone can see it.
+    if (auto scheduled = apply_sched(*entry, true); !scheduled) {
+        ::kill(*pid, SIGKILL);
+        (void)wait_for_exit(*pid, std::chrono::seconds(2));
+        remove_sched(entry->domid, entry->cgroup);
+        return fail(make_error("domain {}: {}", spec.name, scheduled.error().message));
+    }
     {
         std::lock_guard lock(mutex_);
         entry->creating = false;
@@ -333,6 +340,7 @@ void Daemon::destroy(std::shared_ptr<Entry> entry) {
 }
 
 void Daemon::forget(const Entry& entry) {
+    remove_sched(entry.domid, entry.cgroup);
     remove_store_nodes(entry);
     std::filesystem::remove_all(run_dir_.domain_dir(entry.domid));
     {
@@ -365,6 +373,7 @@ void Daemon::recover() {
                                  std::chrono::seconds(2));
         if (!parsed || !info || entry->domid == 0) {
             DOMUS_LOG_WARN("domusd", "domain {} is gone; cleaning up", entry->domid);
+            remove_sched(entry->domid, std::nullopt);
             remove_store_nodes(*entry);
             std::filesystem::remove_all(dir.path(), error);
             continue;
@@ -377,6 +386,9 @@ void Daemon::recover() {
         }
         DOMUS_LOG_INFO("domusd", "recovered domain {} ({})", entry->domid, entry->name);
         recover_snapshot(*entry);
+        if (auto scheduled = apply_sched(*entry, false); !scheduled)
+            DOMUS_LOG_WARN("domusd", "domain {}: weight, cap, pinning: {}", entry->domid,
+                           scheduled.error().message);
         if (!entry->preserved) std::thread([this, entry] { watch(entry); }).detach();
     }
 }
