@@ -18,7 +18,6 @@
 #include "../tests/integration/process.hpp"
 #include "figures.hpp"
 #include "soak/soak.hpp"
-#include "toolstack/cgroup.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/run_dir.hpp"
 
@@ -38,16 +37,12 @@ class Run {
 public:
     Run(const std::string& bin, const std::string& guests) : bin_(bin), guests_(guests) {
         dir_.root = "/tmp/domus-bench-sched-" + std::to_string(::getpid());
-        parent_ = "domus-bench-sched-" + std::to_string(::getpid());
         ::setenv("DOMUS_RUN_DIR", dir_.root.c_str(), 1);
-        ::setenv("DOMUS_CGROUP_PARENT", parent_.c_str(), 1);
         started_ = test::run_process({bin_, "info"}, std::chrono::seconds(30)).status == 0;
     }
     ~Run() {
-        soak::stop(dir_.root);
+        soak::stop(dir_.root);  // and the domains' cgroups under the run directory's parent
         std::filesystem::remove_all(dir_.root);
-        if (auto mount = toolstack::detect_cpu_cgroup_mount())
-            (void)toolstack::remove_cgroup_parent(*mount, parent_);
     }
     bool started() const { return started_; }
 
@@ -82,7 +77,7 @@ public:
     }
 
 private:
-    std::string bin_, guests_, parent_;
+    std::string bin_, guests_;
     toolstack::RunDir dir_;
     bool started_ = false;
 };

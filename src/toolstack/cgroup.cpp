@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -217,9 +220,49 @@ Result<void> DomainCgroup::remove() const {
     return remove_group(path_);
 }
 
+std::string default_cgroup_parent(const std::string& run_dir) {
+    std::string_view dir = run_dir;
+    while (dir.size() > 1 && dir.back() == '/')
+        dir.remove_suffix(1);
+    if (dir == "/run/domus") return "domus";
+    std::string out = "domus";
+    for (char c : dir) {
+        bool plain = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_';
+        out += plain ? c : '-';
+    }
+    constexpr std::size_t kMaxName = 200;  // a file name's 255, with room
+    if (out.size() > kMaxName)
+        out = out.substr(0, kMaxName - 17) + fmt::format("-{:016x}", std::hash<std::string>{}(out));
+    return out;
+}
+
+std::vector<std::uint16_t> domain_cgroups(const CpuCgroupMount& mount, const std::string& parent) {
+    std::vector<std::uint16_t> out;
+    if (!check_parent(parent)) return out;
+    std::error_code error;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(mount.root + "/" + parent, error)) {
+        std::string name = entry.path().filename().string();
+        unsigned domid = 0;
+        if (!entry.is_directory() || !name.starts_with("dom") ||
+            std::sscanf(name.c_str(), "dom%u", &domid) != 1 || domid == 0 || domid > 0xFFFF ||
+            name != "dom" + std::to_string(domid))
+            continue;
+        out.push_back(std::uint16_t(domid));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 Result<void> remove_cgroup_parent(const CpuCgroupMount& mount, const std::string& parent) {
     DOMUS_TRY_VOID(check_parent(parent));
-    return remove_group(mount.root + "/" + parent);  // its last component only
+    std::string dir = mount.root + "/" + parent;
+    for (std::uint16_t domid : domain_cgroups(mount, parent)) {
+        std::string dom = dir + "/dom" + std::to_string(domid);
+        if (mount.version == CgroupVersion::V2) DOMUS_TRY_VOID(remove_group(dom + "/vcpus"));
+        DOMUS_TRY_VOID(remove_group(dom));
+    }
+    return remove_group(dir);  // its last component only
 }
 
 }  // namespace domus::toolstack

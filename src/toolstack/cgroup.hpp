@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.hpp"
 
@@ -86,8 +87,16 @@ private:
     std::string path_;
 };
 
-// Removes <root>/<parent> (its last component) once it holds no domain groups (tests'
-// own parents).
+// domusd's default parent: "domus" for the default run directory /run/domus, else one
+// named after the run directory ("/tmp/t 1" -> "domus-tmp-t-1"), so the daemons of
+// different run directories (tests side by side) never share a domain's group.
+std::string default_cgroup_parent(const std::string& run_dir);
+
+// The domain groups (dom<N>) under <root>/<parent>, by domain ID.
+std::vector<std::uint16_t> domain_cgroups(const CpuCgroupMount& mount, const std::string& parent);
+
+// Removes <root>/<parent> (its last component) and the domain groups a killed domusd
+// left in it, once their threads have exited (tests' and benches' own parents).
 Result<void> remove_cgroup_parent(const CpuCgroupMount& mount, const std::string& parent);
 
 }  // namespace domus::toolstack

@@ -93,6 +93,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, std::string cgroup
     daemon->cgroup_parent_ = std::move(cgroup_parent);
     daemon->cgroup_mount_ = detect_cpu_cgroup_mount();
     daemon->recover();
+    daemon->remove_stale_cgroups();
     return daemon;
 }
 

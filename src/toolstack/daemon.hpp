@@ -31,8 +31,7 @@ public:
     // Takes the run directory's lock (a second daemon fails here), makes sure the store
     // daemon runs, and recovers the domains a previous daemon left running.
     // `cgroup_parent`: where under the cpu cgroup hierarchy the domains' groups go.
-    static Result<std::unique_ptr<Daemon>> start(RunDir run_dir,
-                                                 std::string cgroup_parent = "domus");
+    static Result<std::unique_ptr<Daemon>> start(RunDir run_dir, std::string cgroup_parent);
     // Accepts CLI connections until `stop_fd` becomes readable.
     void serve(int stop_fd);
 
@@ -88,6 +87,7 @@ private:
     // started or recovered domain's vCPU threads, the group removed when it ends, and
     // the sched-credit, vcpu-pin and vcpu-list requests.
     Result<void> apply_sched(Entry& entry, bool just_started);
+    void remove_stale_cgroups();  // after recover(): groups of domains that are gone
     void remove_sched(std::uint16_t domid, const std::optional<DomainCgroup>& cgroup);
     Result<nlohmann::json> sched_credit(const nlohmann::json& request);
     Result<nlohmann::json> vcpu_pin(const nlohmann::json& request);
@@ -107,7 +107,7 @@ private:
     std::map<std::uint16_t, std::shared_ptr<Entry>> domains_;
     std::uint16_t next_domid_ = 1;
     double started_unix_ = 0;
-    std::string cgroup_parent_ = "domus";
+    std::string cgroup_parent_;
     Result<CpuCgroupMount> cgroup_mount_ = make_error("not detected");
 };
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -30,12 +31,19 @@ nlohmann::json monitor_info(const std::string& control) {
 Result<void> place_threads(const DomainSpec& spec, const std::optional<DomainCgroup>& cgroup,
                            const std::vector<VcpuThread>& threads) {
     unsigned nr_cpus = host_cpu_count();
+    // A thread that has exited meanwhile (its domain ended) is no error: ESRCH.
+    auto gone = [](const Result<void>& result) { return !result && result.error().code == ESRCH; };
     for (const auto& thread : threads) {
         if (thread.tid <= 0) continue;
-        if (cgroup) DOMUS_TRY_VOID(cgroup->add_vcpu_thread(thread.tid));
+        if (cgroup) {
+            auto added = cgroup->add_vcpu_thread(thread.tid);
+            if (gone(added)) continue;
+            if (!added) return added;
+        }
         auto cpus = parse_cpu_list(vcpu_cpus(spec, thread.vcpu), nr_cpus);
         if (!cpus) return make_error("vCPU {}: cpus {}", thread.vcpu, cpus.error().message);
-        DOMUS_TRY_VOID(set_thread_affinity(thread.tid, *cpus));
+        auto pinned = set_thread_affinity(thread.tid, *cpus);
+        if (!pinned && !gone(pinned)) return pinned;
     }
     return {};
 }
@@ -44,42 +52,50 @@ Result<void> place_threads(const DomainSpec& spec, const std::optional<DomainCgr
 
 Result<void> Daemon::apply_sched(Entry& entry, bool just_started) {
     const DomainSpec& spec = entry.spec;
+    // A domain that asks for nothing runs with the defaults when its group or pinning
+    // cannot be set up (a host without a cpu cgroup): that is a warning, not a failure.
+    bool asked = spec.weight != kDefaultWeight || spec.cap != 0 || !spec.cpus.empty();
+    auto outcome = [&](Result<void> result) -> Result<void> {
+        if (result || asked) return result;
+        DOMUS_LOG_WARN("domusd", "domain {}: running without weight, cap and pinning: {}",
+                       entry.domid, result.error().message);
+        return {};
+    };
     if (!entry.cgroup) {
         Result<DomainCgroup> group =
             cgroup_mount_ ? DomainCgroup::create(*cgroup_mount_, cgroup_parent_, entry.domid)
                           : Result<DomainCgroup>(cgroup_mount_.error());
-        if (group) {
-            entry.cgroup = std::move(group).value();
-        } else if (spec.weight != kDefaultWeight || spec.cap != 0) {
-            return make_error("no CPU cgroup for its weight and cap: {}", group.error().message);
-        } else {
-            DOMUS_LOG_WARN("domusd", "domain {}: no CPU cgroup: {}", entry.domid,
-                           group.error().message);
-        }
+        if (!group) return outcome(make_error("no CPU cgroup: {}", group.error().message));
+        entry.cgroup = std::move(group).value();
     }
-    if (entry.cgroup) {
-        DOMUS_TRY_VOID(entry.cgroup->add_monitor(entry.pid));
-        DOMUS_TRY_VOID(entry.cgroup->set({spec.weight, spec.cap}));
-    }
-    // A new monitor starts its vCPU threads right after reporting ready: wait until each
-    // of the vCPUs it boots with has one (and its name), for up to 5 s.
+    if (auto added = entry.cgroup->add_monitor(entry.pid); !added) return outcome(added);
+    if (auto set = entry.cgroup->set({spec.weight, spec.cap}); !set) return outcome(set);
+    // A new monitor starts its vCPU threads right after reporting ready: wait (up to 5 s)
+    // until each vCPU it reports online has a thread, or, without its vcpu_list, until
+    // there is a thread named vcpu<n> for each vCPU it boots with. A domain that has
+    // already ended needs nothing.
     std::string control = run_dir_.control_socket(entry.domid);
     nlohmann::json info = monitor_info(control);
     auto threads = find_vcpu_threads(entry.pid, info);
     auto missing = [&] {
+        if (!just_started || info.empty() || info.contains("exit")) return false;
+        if (info.contains("vcpu_list")) {
+            return std::any_of(threads.begin(), threads.end(),
+                               [](const VcpuThread& t) { return t.online && t.tid <= 0; });
+        }
         std::uint32_t found = 0;
         for (const auto& thread : threads)
             found += thread.vcpu < spec.vcpus && thread.tid > 0;
-        return just_started && found < spec.vcpus;
+        return found < spec.vcpus;
     };
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (missing() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
         info = monitor_info(control);
         threads = find_vcpu_threads(entry.pid, info);
     }
-    if (missing()) return make_error("its vCPU threads did not appear");
-    return place_threads(spec, entry.cgroup, threads);
+    if (missing()) return outcome(make_error("its vCPU threads did not appear within 5 s"));
+    return outcome(place_threads(spec, entry.cgroup, threads));
 }
 
 void Daemon::remove_sched(std::uint16_t domid, const std::optional<DomainCgroup>& cgroup) {
@@ -97,6 +113,18 @@ void Daemon::remove_sched(std::uint16_t domid, const std::optional<DomainCgroup>
     if (!group) return;
     if (auto removed = group->remove(); !removed)
         DOMUS_LOG_WARN("domusd", "domain {}: {}", domid, removed.error().message);
+}
+
+void Daemon::remove_stale_cgroups() {
+    if (!cgroup_mount_) return;
+    for (std::uint16_t domid : domain_cgroups(*cgroup_mount_, cgroup_parent_)) {
+        {
+            std::lock_guard lock(mutex_);
+            if (domains_.count(domid)) continue;
+        }
+        DOMUS_LOG_INFO("domusd", "removing the CPU cgroup of gone domain {}", domid);
+        remove_sched(domid, std::nullopt);
+    }
 }
 
 Result<nlohmann::json> Daemon::sched_credit(const nlohmann::json& request) {
@@ -132,6 +160,10 @@ Result<nlohmann::json> Daemon::sched_credit(const nlohmann::json& request) {
         spec.weight = std::uint32_t(weight);
         spec.cap = std::uint32_t(cap);
         DOMUS_TRY_VOID(entry->cgroup->set({spec.weight, spec.cap}));
+        // vCPU threads started since (hot-plugged vCPUs) join the group too.
+        auto threads =
+            find_vcpu_threads(entry->pid, monitor_info(run_dir_.control_socket(entry->domid)));
+        DOMUS_TRY_VOID(place_threads(spec, entry->cgroup, threads));
         {
             std::lock_guard lock(mutex_);
             entry->spec.weight = spec.weight;

@@ -14,16 +14,17 @@ int main(int argc, char** argv) {
     CLI::App app{"domusd: the Domus toolstack daemon"};
     std::string run_dir;
     app.add_option("--run-dir", run_dir, "Run directory (default $DOMUS_RUN_DIR or /run/domus)");
-    // Tests give each run its own parent (and remove it); $DOMUS_CGROUP_PARENT reaches a
-    // domusd the CLI starts.
-    const char* parent_env = std::getenv("DOMUS_CGROUP_PARENT");
-    std::string cgroup_parent = parent_env && *parent_env ? parent_env : "domus";
+    std::string cgroup_parent;
     app.add_option("--cgroup-parent", cgroup_parent,
                    "Cgroup (under the cpu hierarchy) holding the domains' groups (default "
-                   "$DOMUS_CGROUP_PARENT or domus)");
+                   "$DOMUS_CGROUP_PARENT, else domus for /run/domus and domus-<run dir> for "
+                   "another run directory)");
     CLI11_PARSE(app, argc, argv);
     auto dir = domus::toolstack::RunDir::from_environment();
     if (!run_dir.empty()) dir.root = run_dir;
+    const char* parent_env = std::getenv("DOMUS_CGROUP_PARENT");
+    if (cgroup_parent.empty() && parent_env && *parent_env) cgroup_parent = parent_env;
+    if (cgroup_parent.empty()) cgroup_parent = domus::toolstack::default_cgroup_parent(dir.root);
 
     sigset_t signals;
     sigemptyset(&signals);

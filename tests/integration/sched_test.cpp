@@ -1,7 +1,7 @@
 // The credit scheduler through domusd: weight, cap and cpus= from xl.cfg land in the
 // domain's CPU cgroup and its vCPU threads' affinity; sched-credit and vcpu-pin change
 // them live (and a restarted domusd keeps them); vcpu-list shows them; bad input is
-// refused. Each test has its own cgroup parent, removed afterwards.
+// refused. Each test has its own cgroup parent (its run directory's), removed afterwards.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -27,28 +27,10 @@ protected:
         auto mount = toolstack::detect_cpu_cgroup_mount();
         if (!mount) GTEST_SKIP() << "skipped: no cpu cgroup: " << mount.error().message;
         mount_ = *mount;
-        parent_ = "domus-test-" + fs::path(run_dir_).filename().string();
-        ::setenv("DOMUS_CGROUP_PARENT", parent_.c_str(), 1);
+        // This run directory's own parent (domusd's default for it); the fixture's
+        // TearDown removes it and any group a killed domusd left.
+        parent_ = toolstack::default_cgroup_parent(run_dir_);
         two_cpus_ = std::thread::hardware_concurrency() >= 2;
-    }
-
-    void TearDown() override {
-        if (parent_.empty()) return ToolstackTest::TearDown();
-        // Killed domains leave their groups (their domusd died first): removed here, once
-        // their threads have gone.
-        std::vector<pid_t> monitors;
-        for (pid_t pid : run_dir_processes())
-            if (process_name(pid) == "domus-vmm") monitors.push_back(pid);
-        ToolstackTest::TearDown();
-        for (pid_t pid : monitors)
-            eventually([&] { return process_gone(pid); });
-        std::error_code error;
-        for (const auto& dom : fs::directory_iterator(parent_dir(), error)) {
-            if (!dom.is_directory()) continue;
-            ::rmdir((dom.path() / "vcpus").c_str());
-            EXPECT_TRUE(eventually([&] { return ::rmdir(dom.path().c_str()) == 0; })) << dom.path();
-        }
-        EXPECT_EQ(::rmdir(parent_dir().c_str()), 0) << parent_dir() << ": " << strerror(errno);
     }
 
     std::string parent_dir() const { return mount_.root + "/" + parent_; }

@@ -137,6 +137,31 @@ TEST_F(CgroupV1, ErrorsNameTheFileAndTheErrno) {
     }
 }
 
+TEST_F(CgroupV1, AParentWithGroupsAKilledDaemonLeftIsRemovedWhole) {
+    for (std::uint16_t domid : {3, 12})
+        ASSERT_TRUE(DomainCgroup::create(mount(CgroupVersion::V1), "left", domid));
+    fs::create_directory(root_ / "left/domX");  // not a domain's: kept, so the parent stays
+    EXPECT_EQ(domain_cgroups(mount(CgroupVersion::V1), "left"),
+              (std::vector<std::uint16_t>{3, 12}));
+    auto removed = remove_cgroup_parent(mount(CgroupVersion::V1), "left");
+    EXPECT_FALSE(removed);
+    EXPECT_FALSE(fs::exists(root_ / "left/dom3"));
+    fs::remove(root_ / "left/domX");
+    EXPECT_TRUE(remove_cgroup_parent(mount(CgroupVersion::V1), "left"));
+    EXPECT_FALSE(fs::exists(root_ / "left"));
+}
+
+TEST(Cgroup, EachRunDirectoryHasItsOwnDefaultParent) {
+    EXPECT_EQ(default_cgroup_parent("/run/domus"), "domus");
+    EXPECT_EQ(default_cgroup_parent("/run/domus/"), "domus");
+    EXPECT_EQ(default_cgroup_parent("/tmp/domus-run-12-Test_A"), "domus-tmp-domus-run-12-Test_A");
+    EXPECT_EQ(default_cgroup_parent("/tmp/a b/c"), "domus-tmp-a-b-c");
+    EXPECT_NE(default_cgroup_parent("/tmp/a"), default_cgroup_parent("/tmp/b"));
+    std::string long_dir = "/" + std::string(300, 'x');
+    EXPECT_LE(default_cgroup_parent(long_dir).size(), 200u);
+    EXPECT_NE(default_cgroup_parent(long_dir), default_cgroup_parent(long_dir + "y"));
+}
+
 using CgroupV2 = FakeTree;
 
 TEST_F(CgroupV2, AThreadedSubtreeForTheVcpus) {
