@@ -86,7 +86,7 @@ private:
     // The credit scheduler (daemon_sched.cpp): weight, cap and pinning applied to a
     // started or recovered domain's vCPU threads, the group removed when it ends, and
     // the sched-credit, vcpu-pin and vcpu-list requests.
-    Result<void> apply_sched(Entry& entry, bool just_started);
+    Result<void> apply_sched(const std::shared_ptr<Entry>& entry, bool just_started);
     void remove_stale_cgroups();  // after recover(): groups of domains that are gone
     void remove_sched(std::uint16_t domid, const std::optional<DomainCgroup>& cgroup);
     Result<nlohmann::json> sched_credit(const nlohmann::json& request);

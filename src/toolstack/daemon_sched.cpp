@@ -27,30 +27,47 @@ nlohmann::json monitor_info(const std::string& control) {
     return info ? *info : nlohmann::json::object();
 }
 
-// Puts each found vCPU thread into the domain's group and pins it as the spec says.
-Result<void> place_threads(const DomainSpec& spec, const std::optional<DomainCgroup>& cgroup,
-                           const std::vector<VcpuThread>& threads) {
+// A thread that has exited meanwhile (its domain ended) is no error: ESRCH.
+bool thread_gone(const Result<void>& result) {
+    return !result && result.error().code == ESRCH;
+}
+
+// Pins each found vCPU thread as the spec says.
+Result<void> pin_threads(const DomainSpec& spec, const std::vector<VcpuThread>& threads) {
     unsigned nr_cpus = host_cpu_count();
-    // A thread that has exited meanwhile (its domain ended) is no error: ESRCH.
-    auto gone = [](const Result<void>& result) { return !result && result.error().code == ESRCH; };
     for (const auto& thread : threads) {
         if (thread.tid <= 0) continue;
-        if (cgroup) {
-            auto added = cgroup->add_vcpu_thread(thread.tid);
-            if (gone(added)) continue;
-            if (!added) return added;
-        }
         auto cpus = parse_cpu_list(vcpu_cpus(spec, thread.vcpu), nr_cpus);
         if (!cpus) return make_error("vCPU {}: cpus {}", thread.vcpu, cpus.error().message);
         auto pinned = set_thread_affinity(thread.tid, *cpus);
-        if (!pinned && !gone(pinned)) return pinned;
+        if (!pinned && !thread_gone(pinned)) return pinned;
     }
     return {};
 }
 
+// Moves the monitor (v2) and each found vCPU thread into the domain's group.
+Result<void> join_group(const DomainCgroup& cgroup, pid_t pid,
+                        const std::vector<VcpuThread>& threads) {
+    auto monitor = cgroup.add_monitor(pid);
+    if (!monitor) return thread_gone(monitor) ? Result<void>() : monitor;
+    for (const auto& thread : threads) {
+        if (thread.tid <= 0) continue;
+        auto added = cgroup.add_vcpu_thread(thread.tid);
+        if (!added && !thread_gone(added)) return added;
+    }
+    return {};
+}
+
+Result<void> place_threads(const DomainSpec& spec, const std::optional<DomainCgroup>& cgroup,
+                           pid_t pid, const std::vector<VcpuThread>& threads) {
+    if (cgroup) DOMUS_TRY_VOID(join_group(*cgroup, pid, threads));
+    return pin_threads(spec, threads);
+}
+
 }  // namespace
 
-Result<void> Daemon::apply_sched(Entry& entry, bool just_started) {
+Result<void> Daemon::apply_sched(const std::shared_ptr<Entry>& shared, bool just_started) {
+    Entry& entry = *shared;
     const DomainSpec& spec = entry.spec;
     // A domain that asks for nothing runs with the defaults when its group or pinning
     // cannot be set up (a host without a cpu cgroup): that is a warning, not a failure.
@@ -68,7 +85,6 @@ Result<void> Daemon::apply_sched(Entry& entry, bool just_started) {
         if (!group) return outcome(make_error("no CPU cgroup: {}", group.error().message));
         entry.cgroup = std::move(group).value();
     }
-    if (auto added = entry.cgroup->add_monitor(entry.pid); !added) return outcome(added);
     if (auto set = entry.cgroup->set({spec.weight, spec.cap}); !set) return outcome(set);
     // A new monitor starts its vCPU threads right after reporting ready: wait (up to 5 s)
     // until each vCPU it reports online has a thread, or, without its vcpu_list, until
@@ -95,7 +111,21 @@ Result<void> Daemon::apply_sched(Entry& entry, bool just_started) {
         threads = find_vcpu_threads(entry.pid, info);
     }
     if (missing()) return outcome(make_error("its vCPU threads did not appear within 5 s"));
-    return outcome(place_threads(spec, entry.cgroup, threads));
+    DOMUS_TRY_VOID(outcome(pin_threads(spec, threads)));
+    if (!just_started) return outcome(join_group(*entry.cgroup, entry.pid, threads));
+    // The first move of a thread between cgroups waits for an RCU grace period (the
+    // kernel's threadgroup lock switching to its writer mode): ~15 ms here, 3x the rest
+    // of a create. A new domain's threads join its group off the create path, before
+    // any later change to it (they hold its devices_mutex).
+    std::thread([this, shared, threads] {
+        std::lock_guard change(shared->devices_mutex);
+        auto joined = join_group(*shared->cgroup, shared->pid, threads);
+        std::lock_guard lock(mutex_);
+        if (!joined && !shared->gone)  // a destroyed domain's group may be gone already
+            DOMUS_LOG_ERROR("domusd", "domain {}: its vCPU threads stay outside its group: {}",
+                            shared->domid, joined.error().message);
+    }).detach();
+    return {};
 }
 
 void Daemon::remove_sched(std::uint16_t domid, const std::optional<DomainCgroup>& cgroup) {
@@ -163,7 +193,7 @@ Result<nlohmann::json> Daemon::sched_credit(const nlohmann::json& request) {
         // vCPU threads started since (hot-plugged vCPUs) join the group too.
         auto threads =
             find_vcpu_threads(entry->pid, monitor_info(run_dir_.control_socket(entry->domid)));
-        DOMUS_TRY_VOID(place_threads(spec, entry->cgroup, threads));
+        DOMUS_TRY_VOID(place_threads(spec, entry->cgroup, entry->pid, threads));
         {
             std::lock_guard lock(mutex_);
             entry->spec.weight = spec.weight;
@@ -209,7 +239,7 @@ Result<nlohmann::json> Daemon::vcpu_pin(const nlohmann::json& request) {
     }
     auto threads =
         find_vcpu_threads(entry->pid, monitor_info(run_dir_.control_socket(entry->domid)));
-    DOMUS_TRY_VOID(place_threads(spec, entry->cgroup, threads));
+    DOMUS_TRY_VOID(place_threads(spec, entry->cgroup, entry->pid, threads));
     {
         std::lock_guard lock(mutex_);
         entry->spec.cpus = spec.cpus;

@@ -180,7 +180,7 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         (void)store_->write(home + "/store/port", number((*info)["store"]["port"]));
     }
     // Its weight, cap and pinning (daemon_sched.cpp), before anyone can see it.
-    if (auto scheduled = apply_sched(*entry, true); !scheduled) {
+    if (auto scheduled = apply_sched(entry, true); !scheduled) {
         ::kill(*pid, SIGKILL);
         (void)wait_for_exit(*pid, std::chrono::seconds(2));
         remove_sched(entry->domid, entry->cgroup);
@@ -386,7 +386,7 @@ void Daemon::recover() {
         }
         DOMUS_LOG_INFO("domusd", "recovered domain {} ({})", entry->domid, entry->name);
         recover_snapshot(*entry);
-        if (auto scheduled = apply_sched(*entry, false); !scheduled)
+        if (auto scheduled = apply_sched(entry, false); !scheduled)
             DOMUS_LOG_WARN("domusd", "domain {}: weight, cap, pinning: {}", entry->domid,
                            scheduled.error().message);
         if (!entry->preserved) std::thread([this, entry] { watch(entry); }).detach();

@@ -118,7 +118,8 @@ TEST_F(SchedTest, WeightCapAndCpusFromTheConfigApply) {
     for (int vcpu : {0, 1}) {
         pid_t tid = vcpu_tid(pid, vcpu);
         ASSERT_GT(tid, 0) << "vcpu" << vcpu;
-        EXPECT_TRUE(in_group(1, tid)) << "vcpu" << vcpu;
+        // They join the group just after the create (off its path: daemon_sched.cpp).
+        EXPECT_TRUE(eventually([&] { return in_group(1, tid); })) << "vcpu" << vcpu;
         EXPECT_EQ(allowed(pid, tid), vcpu == 0 ? "0" : second);
     }
     // Only the vCPUs (v1): the monitor's main thread stays outside.
@@ -171,7 +172,7 @@ TEST_F(SchedTest, SchedCreditAndVcpuPinChangeThemLiveAndARestartedDaemonKeepsThe
         << again.out << again.err;
     EXPECT_EQ(weight_and_cap(1), expected(1024, 150));
     EXPECT_EQ(allowed(pid, vcpu_tid(pid, 1)), target);
-    EXPECT_TRUE(in_group(1, vcpu_tid(pid, 0)));
+    EXPECT_TRUE(eventually([&] { return in_group(1, vcpu_tid(pid, 0)); }));
     ASSERT_EQ(domus({"destroy", "s"}).status, 0);
     EXPECT_FALSE(fs::exists(group(1)));
 }
@@ -185,6 +186,7 @@ TEST_F(SchedTest, ARestartOnRebootKeepsWeightCapAndPinning) {
     EXPECT_EQ(weight_and_cap(2), expected(128, 30));
     pid_t pid = monitor();
     EXPECT_EQ(allowed(pid, vcpu_tid(pid, 1)), "0");
+    EXPECT_TRUE(eventually([&] { return in_group(2, vcpu_tid(pid, 1)); }));
     EXPECT_TRUE(eventually([&] { return !fs::exists(group(1)); }));
 }
 
