@@ -219,7 +219,7 @@ Result<nlohmann::json> Daemon::vcpu_pin(const nlohmann::json& request) {
     }
     std::string pinned = format_cpu_list(cpus, nr_cpus);
     if (which == "all") {
-        spec.cpus = {pinned};
+        spec.cpus = pinned == "all" ? std::vector<std::string>{} : std::vector{pinned};
         spec.cpus_per_vcpu = false;
     } else {
         std::uint32_t vcpu = 0;
