@@ -10,6 +10,7 @@ shift || true
 packages=(build-essential cmake ninja-build pkg-config libfmt-dev libcli11-dev
           libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev newlib-source
           liburing-dev libseccomp-dev libxen-dev xenstore-utils qemu-utils socat tmux python3
+          libcpp-httplib-dev curl dpkg-dev
           clang libclang-rt-14-dev)  # clang: the sanitizer build with the fuzz harnesses
 missing=()
 for p in "${packages[@]}"; do
@@ -24,6 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 scripts/build-newlib.sh build/sysroot
+# The guests' TCP/IP stack: Debian's lwIP source package (private apt configuration).
+scripts/fetch-source.sh lwip build/third_party
 if [ ! -f "$build/build.ninja" ]; then
     cmake -S . -B "$build" -G Ninja -DDOMUS_SYSROOT="$PWD/build/sysroot" "$@" >/dev/null
 fi

@@ -58,6 +58,19 @@ public:
         return Next::request;
     }
 
+    // How many requests next() would hand out now (the frontend's index re-read and
+    // checked); false when the frontend claims more than the ring holds. An index that
+    // went backwards offers nothing.
+    bool available(std::uint32_t& count) noexcept {
+        RING_IDX prod = load(header_->req_prod, std::memory_order_acquire);
+        if (RING_IDX(prod - rsp_prod_pvt_) > size_) return false;
+        prod_snapshot_ = prod;
+        RING_IDX taken = req_cons_ - rsp_prod_pvt_;
+        RING_IDX queued = prod - rsp_prod_pvt_;
+        count = queued > taken ? queued - taken : 0;  // ≤ the free response slots
+        return true;
+    }
+
     void push_response(const Response& response) noexcept {
         std::memcpy(&entries_[rsp_prod_pvt_ & (size_ - 1)], &response, sizeof(Response));
         ++rsp_prod_pvt_;

@@ -4,20 +4,9 @@
 #include <cstdio>
 
 #include "cli/daemon_connection.hpp"
+#include "toolstack/domain_stats.hpp"
 
 namespace domus::cli {
-namespace {
-
-// xl's six-column state: r b p s c d, one position each.
-std::string xl_state(const std::string& state) {
-    std::string columns = "------";
-    static const std::string kLetters = "rbpscd";
-    if (auto at = kLetters.find(state); !state.empty() && at != std::string::npos)
-        columns[at] = state[0];
-    return columns;
-}
-
-}  // namespace
 
 void add_list_command(CLI::App& app, int& status) {
     auto json = std::make_shared<bool>(false);
@@ -39,7 +28,7 @@ void add_list_command(CLI::App& app, int& status) {
                 std::printf("%-32s %5d %7lu %5u %8s %10.1f\n",
                             row["name"].get<std::string>().c_str(), row["domid"].get<int>(),
                             row["memory_mib"].get<unsigned long>(), row["vcpus"].get<unsigned>(),
-                            xl_state(row["state"].get<std::string>()).c_str(),
+                            toolstack::state_columns(row["state"].get<std::string>()).c_str(),
                             row["cpu_seconds"].get<double>());
         }
         status = 0;

@@ -47,7 +47,7 @@ void add_query_commands(CLI::App& app, int& status) {
         }
         for (const char* field :
              {"host", "version", "abi_version", "nr_cpus", "total_memory_mib", "free_memory_mib",
-              "run_dir", "store_socket", "domains", "daemon_uptime_seconds"}) {
+              "run_dir", "store_socket", "domains", "daemon_uptime_seconds", "metrics"}) {
             const auto& value = (*reply)[field];
             std::printf(
                 "%-22s: %s\n", field,

@@ -157,7 +157,7 @@ int run_domain(const RunOptions& options) {
         // caused: doorbells to the backend do not exit) over the MiB they moved.
         backends::BlkStats blk;
         for (const auto& disk : dom.disk_stats())
-            blk = backends::combine(blk, disk);
+            blk = backends::combine(blk, disk.blk);
         if (blk.requests) {
             std::uint64_t bytes = blk.bytes_read + blk.bytes_written;
             double mib = double(bytes) / (1024.0 * 1024.0);

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "toolstack/json_socket.hpp"
 #include "toolstack/spawn.hpp"
@@ -28,8 +31,14 @@ Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
     auto fd = toolstack::connect_unix(dir.daemon_socket());
     if (!fd) {
         ::mkdir(dir.root.c_str(), 0700);
-        auto started = toolstack::spawn_detached(
-            {toolstack::executable_dir() + "/domusd", "--run-dir", dir.root}, dir.daemon_log());
+        std::vector<std::string> argv{toolstack::executable_dir() + "/domusd", "--run-dir",
+                                      dir.root};
+        // The daemon's own options (metrics, overcommit, ...) from the administrator's file.
+        if (const char* config = std::getenv("DOMUS_DAEMON_CONFIG"); config && *config) {
+            argv.push_back("--config");
+            argv.push_back(config);
+        }
+        auto started = toolstack::spawn_detached(argv, dir.daemon_log());
         if (!started) return std::move(started).error();
         // It listens once it has recovered the running domains, which may mean finishing
         // an interrupted snapshot: on a loaded host that takes seconds. Wait while it

@@ -188,11 +188,11 @@ std::vector<std::pair<std::string, std::string>> BlockDevices::images() {
     return images;
 }
 
-std::vector<backends::BlkStats> BlockDevices::stats() const {
+std::vector<BlockDevices::DiskStats> BlockDevices::stats() const {
     std::lock_guard lock(mutex_);
-    std::vector<backends::BlkStats> stats;
+    std::vector<DiskStats> stats;
     for (const auto& device : devices_)
-        stats.push_back(device->stats());
+        stats.push_back({device->vdev(), device->stats()});
     return stats;
 }
 

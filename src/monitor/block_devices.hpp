@@ -59,7 +59,11 @@ public:
     // The image each disk uses now, as (vdev, target), after any change in progress.
     std::vector<std::pair<std::string, std::string>> images();
 
-    std::vector<backends::BlkStats> stats() const;
+    struct DiskStats {
+        std::string vdev;
+        backends::BlkStats blk;
+    };
+    std::vector<DiskStats> stats() const;
     // Stops every device (before the event channels and grant table they use go away).
     void clear();
 

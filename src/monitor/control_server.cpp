@@ -119,6 +119,16 @@ std::string ControlServer::info_json() {
         {"pid", ::getpid()},
         {"console", {{"ring_ref", domain_->console_gfn()}, {"port", domain_->console_port()}}},
         {"store", {{"ring_ref", domain_->store_gfn()}, {"port", domain_->store_port()}}}};
+    // Per-disk counters, for `domus top` and the metrics (xentop's VBD_RD/VBD_WR).
+    nlohmann::json vbds = nlohmann::json::array();
+    for (const auto& disk : domain_->disk_stats())
+        vbds.push_back({{"vdev", disk.vdev},
+                        {"reads", disk.blk.reads},
+                        {"writes", disk.blk.writes},
+                        {"read_bytes", disk.blk.bytes_read},
+                        {"write_bytes", disk.blk.bytes_written},
+                        {"errors", disk.blk.io_errors + disk.blk.bad_requests}});
+    info["vbds"] = std::move(vbds);
     if (exit_)
         info["exit"] = {{"kind", exit_kind_name(exit_->kind)},
                         {"code", exit_->code},

@@ -288,8 +288,8 @@ void Domain::stop(DomainExit exit) noexcept {
         vcpu->kick();
 }
 
-std::vector<backends::BlkStats> Domain::disk_stats() const {
-    std::vector<backends::BlkStats> stats;
+std::vector<BlockDevices::DiskStats> Domain::disk_stats() const {
+    std::vector<BlockDevices::DiskStats> stats;
     if (block_devices_) stats = block_devices_->stats();
     return stats;
 }

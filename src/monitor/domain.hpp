@@ -92,7 +92,7 @@ public:
     std::uint64_t store_gfn() const noexcept { return store_ ? layout_.store_ring / kPageSize : 0; }
     std::uint32_t store_port() const noexcept { return store_ ? store_->port() : 0; }
     // The PV block devices' counters, in configuration (then attach) order.
-    std::vector<backends::BlkStats> disk_stats() const;
+    std::vector<BlockDevices::DiskStats> disk_stats() const;
     // Hot-plug and image swaps; null without a store (PV devices need XenBus).
     BlockDevices* block_devices() noexcept { return block_devices_.get(); }
     DomainStats stats() const;

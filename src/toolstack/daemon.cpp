@@ -137,6 +137,8 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = create(request);
         else if (op == "list")
             reply = list();
+        else if (op == "stats")
+            reply = nlohmann::json(collect_stats());
         else if (op == "info")
             reply = info();
         else if (op == "pause" || op == "unpause" || op == "destroy")
@@ -179,7 +181,11 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
     } catch (const std::exception& error) {  // a malformed request (wrong JSON types)
         reply = make_error("bad request: {}", error.what());
     }
-    if (!reply) return {{"ok", false}, {"error", reply.error().message}};
+    requests_.fetch_add(1, std::memory_order_relaxed);
+    if (!reply) {
+        request_errors_.fetch_add(1, std::memory_order_relaxed);
+        return {{"ok", false}, {"error", reply.error().message}};
+    }
     nlohmann::json out = std::move(reply).value();
     out["ok"] = true;
     return out;
@@ -196,48 +202,6 @@ Result<std::shared_ptr<Daemon::Entry>> Daemon::find(const nlohmann::json& reques
     return make_error("no domain \"{}\"", key);
 }
 
-Result<nlohmann::json> Daemon::list() {
-    std::vector<std::shared_ptr<Entry>> entries;
-    {
-        std::lock_guard lock(mutex_);
-        for (auto& [domid, entry] : domains_)
-            if (!entry->creating) entries.push_back(entry);
-    }
-    struct sysinfo host {};
-    ::sysinfo(&host);
-    nlohmann::json rows = nlohmann::json::array();
-    timespec cpu;
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    rows.push_back({{"domid", 0},
-                    {"name", "Domain-0"},
-                    {"memory_mib", (host.totalram * host.mem_unit) >> 20},
-                    {"vcpus", std::thread::hardware_concurrency()},
-                    {"state", "r"},
-                    {"cpu_seconds", double(cpu.tv_sec) + double(cpu.tv_nsec) / 1e9},
-                    {"uptime_seconds", double(host.uptime)}});
-    for (auto& entry : entries) {
-        nlohmann::json row = {{"domid", entry->domid},
-                              {"name", entry->name},
-                              {"memory_mib", entry->spec.memory_mib},
-                              {"vcpus", entry->spec.vcpus},
-                              {"state", "?"},
-                              {"cpu_seconds", 0.0},
-                              {"uptime_seconds", 0.0}};
-        auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}},
-                                 std::chrono::seconds(2));
-        if (info) {
-            row["state"] = (*info)["state"];
-            row["cpu_seconds"] = (*info)["cpu_seconds"];
-            row["uptime_seconds"] = (*info)["uptime_seconds"];
-        } else {
-            std::lock_guard lock(mutex_);
-            if (entry->exit_kind == "crash") row["state"] = "c";  // its monitor died with it
-        }
-        rows.push_back(row);
-    }
-    return nlohmann::json{{"domains", rows}};
-}
-
 Result<nlohmann::json> Daemon::info() {
     char host[256] = {};
     ::gethostname(host, sizeof(host) - 1);
@@ -248,17 +212,19 @@ Result<nlohmann::json> Daemon::info() {
         std::lock_guard lock(mutex_);
         count = domains_.size();
     }
-    return nlohmann::json{{"host", host},
-                          {"version", "domus 0.1.0"},
-                          {"abi_version", std::to_string(DOMUS_ABI_VERSION_MAJOR) + "." +
-                                              std::to_string(DOMUS_ABI_VERSION_MINOR)},
-                          {"nr_cpus", std::thread::hardware_concurrency()},
-                          {"total_memory_mib", (system.totalram * system.mem_unit) >> 20},
-                          {"free_memory_mib", (system.freeram * system.mem_unit) >> 20},
-                          {"run_dir", run_dir_.root},
-                          {"store_socket", run_dir_.store_socket()},
-                          {"domains", count},
-                          {"daemon_uptime_seconds", unix_now() - started_unix_}};
+    return nlohmann::json{
+        {"host", host},
+        {"version", "domus 0.1.0"},
+        {"abi_version",
+         std::to_string(DOMUS_ABI_VERSION_MAJOR) + "." + std::to_string(DOMUS_ABI_VERSION_MINOR)},
+        {"nr_cpus", std::thread::hardware_concurrency()},
+        {"total_memory_mib", (system.totalram * system.mem_unit) >> 20},
+        {"free_memory_mib", (system.freeram * system.mem_unit) >> 20},
+        {"run_dir", run_dir_.root},
+        {"store_socket", run_dir_.store_socket()},
+        {"domains", count},
+        {"daemon_uptime_seconds", unix_now() - started_unix_},
+        {"metrics", metrics_address_.empty() ? "" : "http://" + metrics_address_ + "/metrics"}};
 }
 
 Result<nlohmann::json> Daemon::simple_op(const nlohmann::json& request) {

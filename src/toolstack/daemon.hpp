@@ -7,6 +7,7 @@
 // exit event); the registry is guarded by mutex_.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "base/result.hpp"
 #include "store/client.hpp"
 #include "toolstack/cgroup.hpp"
+#include "toolstack/domain_stats.hpp"
 #include "toolstack/run_dir.hpp"
 #include "toolstack/snapshot_journal.hpp"
 #include "toolstack/store_keeper.hpp"
@@ -34,6 +36,13 @@ public:
     static Result<std::unique_ptr<Daemon>> start(RunDir run_dir, std::string cgroup_parent);
     // Accepts CLI connections until `stop_fd` becomes readable.
     void serve(int stop_fd);
+
+    // Every domain's figures now (asks each monitor), Domain-0 first (daemon_stats.cpp).
+    StatsSnapshot collect_stats();
+    // The same, and domusd's health, in Prometheus's text format.
+    std::string metrics_text();
+    // Where the metrics endpoint listens, for `domus info` (set before serve()).
+    void announce_metrics(std::string address) { metrics_address_ = std::move(address); }
 
 private:
     struct Entry {
@@ -109,6 +118,9 @@ private:
     double started_unix_ = 0;
     std::string cgroup_parent_;
     Result<CpuCgroupMount> cgroup_mount_ = make_error("not detected");
+    std::string metrics_address_;  // empty: no metrics endpoint
+    std::atomic<std::uint64_t> requests_{0};
+    std::atomic<std::uint64_t> request_errors_{0};
 };
 
 }  // namespace domus::toolstack

@@ -5,21 +5,38 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "base/log.hpp"
 #include "toolstack/daemon.hpp"
+#include "toolstack/metrics_server.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"domusd: the Domus toolstack daemon"};
     std::string run_dir;
+    std::string metrics_listen;
     app.add_option("--run-dir", run_dir, "Run directory (default $DOMUS_RUN_DIR or /run/domus)");
     std::string cgroup_parent;
     app.add_option("--cgroup-parent", cgroup_parent,
                    "Cgroup (under the cpu hierarchy) holding the domains' groups (default "
                    "$DOMUS_CGROUP_PARENT, else domus for /run/domus and domus-<run dir> for "
                    "another run directory)");
+    app.add_option("--metrics-listen", metrics_listen,
+                   "Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)");
+    // Options may also come from a file (`metrics-listen = "127.0.0.1:9100"`), which is
+    // how a daemon started by the CLI gets them ($DOMUS_DAEMON_CONFIG).
+    app.set_config("--config", "/etc/domus/domusd.conf", "Read options from this TOML file");
     CLI11_PARSE(app, argc, argv);
+    std::optional<domus::toolstack::ListenAddress> metrics_address;
+    if (!metrics_listen.empty()) {
+        auto parsed = domus::toolstack::parse_listen_address(metrics_listen);
+        if (!parsed) {
+            std::fprintf(stderr, "domusd: %s\n", parsed.error().message.c_str());
+            return 2;
+        }
+        metrics_address = *parsed;
+    }
     auto dir = domus::toolstack::RunDir::from_environment();
     if (!run_dir.empty()) dir.root = run_dir;
     const char* parent_env = std::getenv("DOMUS_CGROUP_PARENT");
@@ -39,6 +56,18 @@ int main(int argc, char** argv) {
     if (!daemon) {
         std::fprintf(stderr, "domusd: %s\n", daemon.error().message.c_str());
         return 1;
+    }
+    std::unique_ptr<domus::toolstack::MetricsServer> metrics;
+    if (metrics_address) {
+        auto started = domus::toolstack::MetricsServer::start(
+            *metrics_address, [&daemon] { return (*daemon)->metrics_text(); });
+        if (!started) {
+            std::fprintf(stderr, "domusd: %s\n", started.error().message.c_str());
+            return 1;
+        }
+        metrics = std::move(*started);
+        (*daemon)->announce_metrics(metrics->address());
+        DOMUS_LOG_INFO("domusd", "metrics at http://{}/metrics", metrics->address());
     }
     domus::Fd stop(::eventfd(0, EFD_CLOEXEC));
     std::thread([&] {

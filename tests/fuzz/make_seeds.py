@@ -219,6 +219,57 @@ bk += bytes([3, 1]) + struct.pack("<I", 1000) + bytes([3])
 put("blkback", "requests", bk)
 put("blkback", "read_only", bytes([1]) + push(blk(1, 1, 0, [(1, 0, 7)]), blk(5, 2, 0)) + bytes([3]))
 
+# ---- netback ---------------------------------------------------------------------------
+
+
+def txr(gref, offset, flags, rid, size):
+    return struct.pack("<IHHHH", gref, offset, flags, rid, size)
+
+
+def gso_slot(gtype, gsize, more=0):
+    return struct.pack("<BBHBBH", 1, more, gsize, gtype, 0, 0).ljust(12, b"\0")
+
+
+def udp_packet(size):
+    eth = bytes(12) + b"\x08\x00"
+    ip = bytes([0x45, 0]) + struct.pack(">H", size - 14) + bytes(5) + bytes([17]) + bytes(10)
+    return (eth + ip + bytes(8)).ljust(size, b"\x5a")
+
+
+def tcp_packet(size):
+    eth = bytes(12) + b"\x08\x00"
+    ip = bytes([0x45, 0]) + struct.pack(">H", size - 14) + bytes(5) + bytes([6]) + bytes(10)
+    tcp = bytes(12) + bytes([0x50]) + bytes(7)
+    return (eth + ip + tcp).ljust(size, b"\x5a")
+
+
+def page_write(index, offset, data):  # pages 2.. (index 0 = grant 2)
+    return bytes([3, index]) + struct.pack("<HH", offset, len(data)) + data
+
+
+nb = bytes([3])
+nb += page_write(0, 0, udp_packet(300))
+nb += page_write(1, 0, tcp_packet(4000)) + page_write(2, 0, bytes(4000))
+nb += bytes([0, 5]) + txr(2, 0, 1, 1, 300) + txr(3, 0, 1 | 4 | 8, 2, 8000) + gso_slot(1, 1448) \
+    + txr(4, 0, 0, 3, 4000) + txr(2, 4000, 0, 4, 200) + txr(99, 0, 0, 5, 100)
+nb += bytes([1, 3]) + b"".join(struct.pack("<HHI", i, 0, 10 + i) for i in range(4))
+nb += bytes([4]) + struct.pack("<BBHHHH", 1, 0, 0, 0, 34, 6) + struct.pack("<I", 5000) + bytes([0])
+nb += bytes([4]) + struct.pack("<BBHHHH", 1, 1, 54, 1448, 34, 16) + struct.pack("<I", 12000) + bytes([1])
+nb += bytes([5, 6, 0, 0, 5])
+nb += bytes([2]) + struct.pack("<II", 100000, 3) + bytes([5])
+put("netback", "traffic", nb)
+put("netback", "no_gso", bytes([0]) + bytes([1, 0]) + struct.pack("<HHI", 1, 0, 5) +
+    bytes([4]) + struct.pack("<BBHHHH", 0, 4, 0, 1000, 0, 0) + struct.pack("<I", 3000) + bytes([0, 5]))
+
+# ---- vif_spec ----------------------------------------------------------------------------
+for i, s in enumerate([
+        "mac=00:16:3e:01:02:03,bridge=xenbr0",
+        "ip=10.0.0.2/24 10.0.1.2,script=vif-route,gatewaydev=eth0,vifname=web0,mtu=9000",
+        "script=/etc/xen/scripts/vif-nat,ip=192.168.7.2,devid=3,type=vif,backend=0",
+        "model=e1000,rate=10Mb/s",
+        ""]):
+    put("vif_spec", f"seed{i}", s)
+
 # ---- elf_loader: a minimal valid image --------------------------------------------------
 BASE = 2 << 20
 note = struct.pack("<III", 4, 8, 2) + b"Xen\0" + struct.pack("<Q", BASE + 0x1000)

@@ -256,6 +256,7 @@ std::int16_t BlkBack::transfer(const BlkRequest& request) {
     stats_.respond_cycles += CycleClock::now() - moved;
     if (!done) return io_error(request.id, done.error());
     (write ? stats_.bytes_written : stats_.bytes_read) += request.nr_sectors * storage::kSectorSize;
+    ++(write ? stats_.writes : stats_.reads);
     return BLKIF_RSP_OKAY;
 }
 

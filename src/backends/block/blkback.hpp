@@ -41,6 +41,8 @@ struct BlkStats {
     std::uint64_t requests = 0;
     std::uint64_t bad_requests = 0;  // parse or grant failures (each answered with an error)
     std::uint64_t io_errors = 0;
+    std::uint64_t reads = 0;   // read requests done (xentop's VBD_RD)
+    std::uint64_t writes = 0;  // write requests done (VBD_WR)
     std::uint64_t bytes_read = 0;
     std::uint64_t bytes_written = 0;
     std::uint64_t notifications = 0;  // frontend notifications we sent
@@ -72,6 +74,8 @@ inline BlkStats combine(const BlkStats& a, const BlkStats& b) {
     sum.requests += b.requests;
     sum.bad_requests += b.bad_requests;
     sum.io_errors += b.io_errors;
+    sum.reads += b.reads;
+    sum.writes += b.writes;
     sum.bytes_read += b.bytes_read;
     sum.bytes_written += b.bytes_written;
     sum.notifications += b.notifications;

@@ -463,8 +463,14 @@ void BlkBack::finish(std::uint32_t slot) {
     }
     if (!s.failed) {
         std::uint64_t bytes = request.nr_sectors * storage::kSectorSize;
-        if (request.kind == BlkRequest::Kind::read) stats_.bytes_read += bytes;
-        if (request.kind == BlkRequest::Kind::write) stats_.bytes_written += bytes;
+        if (request.kind == BlkRequest::Kind::read) {
+            stats_.bytes_read += bytes;
+            ++stats_.reads;
+        }
+        if (request.kind == BlkRequest::Kind::write) {
+            stats_.bytes_written += bytes;
+            ++stats_.writes;
+        }
     }
     if (is_barrier(request)) barrier_running_ = false;
     --running_;

@@ -1,0 +1,80 @@
+// TAP interfaces through /dev/net/tun (Documentation/networking/tuntap.rst).
+#include "backends/net/tap.hpp"
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+namespace domus::backends {
+
+Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu, bool offloads) {
+    if (name.empty() || name.size() >= IFNAMSIZ)
+        return make_error("tap \"{}\": an interface name has 1..{} characters", name, IFNAMSIZ - 1);
+    Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) return errno_error("open /dev/net/tun");
+    ifreq request{};
+    std::memcpy(request.ifr_name, name.data(), name.size());
+    request.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    if (::ioctl(fd.get(), TUNSETIFF, &request) < 0)
+        return errno_error(fmt::format("tap {}: TUNSETIFF", name));
+    int header_size = sizeof(VnetHeader);
+    if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &header_size) < 0)
+        return errno_error(fmt::format("tap {}: TUNSETVNETHDRSZ", name));
+    unsigned features = offloads ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0;
+    if (::ioctl(fd.get(), TUNSETOFFLOAD, features) < 0)
+        return errno_error(fmt::format("tap {}: TUNSETOFFLOAD", name));
+
+    // MTU, up, and the index, through an ordinary socket of this network namespace.
+    Fd control(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!control) return errno_error("socket");
+    ifreq link{};
+    std::memcpy(link.ifr_name, name.data(), name.size());
+    link.ifr_mtu = int(mtu);
+    if (::ioctl(control.get(), SIOCSIFMTU, &link) < 0)
+        return errno_error(fmt::format("tap {}: MTU {}", name, mtu));
+    if (::ioctl(control.get(), SIOCGIFFLAGS, &link) < 0)
+        return errno_error(fmt::format("tap {}: SIOCGIFFLAGS", name));
+    link.ifr_flags = short(link.ifr_flags | IFF_UP);
+    if (::ioctl(control.get(), SIOCSIFFLAGS, &link) < 0)
+        return errno_error(fmt::format("tap {}: up", name));
+    if (::ioctl(control.get(), SIOCGIFINDEX, &link) < 0)
+        return errno_error(fmt::format("tap {}: SIOCGIFINDEX", name));
+    return Tap(std::move(fd), name, link.ifr_ifindex);
+}
+
+Result<bool> Tap::send(const VnetHeader& header, std::span<const iovec> frame) {
+    std::vector<iovec> pieces;
+    pieces.reserve(frame.size() + 1);
+    pieces.push_back({const_cast<VnetHeader*>(&header), sizeof header});
+    pieces.insert(pieces.end(), frame.begin(), frame.end());
+    for (;;) {
+        ssize_t n = ::writev(fd_.get(), pieces.data(), int(pieces.size()));
+        if (n >= 0) return true;  // a tap takes a frame whole or not at all
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return false;
+        return errno_error(fmt::format("tap {}: send", name_));
+    }
+}
+
+Result<std::size_t> Tap::receive(VnetHeader& header, std::span<std::byte> buffer) {
+    iovec pieces[2] = {{&header, sizeof header}, {buffer.data(), buffer.size()}};
+    for (;;) {
+        ssize_t n = ::readv(fd_.get(), pieces, 2);
+        if (n >= 0) {
+            if (std::size_t(n) < sizeof header)
+                return make_error("tap {}: a frame without its header", name_);
+            return std::size_t(n) - sizeof header;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return std::size_t(0);
+        return errno_error(fmt::format("tap {}: receive", name_));
+    }
+}
+
+}  // namespace domus::backends

@@ -1,0 +1,46 @@
+// Tap: the host side of a vif, a TAP interface netback reads and writes whole Ethernet
+// frames on. Opened with IFF_VNET_HDR, so every frame carries a virtio_net_hdr: checksum
+// offload and TSO/GSO pass to and from the host kernel instead of being done in software.
+// Not persistent: the interface goes when the fd closes, so a dead monitor leaks none.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "backends/net/vnet_header.hpp"
+#include "base/fd.hpp"
+#include "base/result.hpp"
+
+namespace domus::backends {
+
+class Tap {
+public:
+    // Creates interface `name` (≤ 15 bytes), sets its MTU and brings it up. Frames the
+    // host sends may be partially checksummed or up to 64 KiB with GSO (TUN_F_CSUM, TSO4,
+    // TSO6) when `offloads` is set; otherwise the host kernel finishes them first.
+    static Result<Tap> create(const std::string& name, std::uint32_t mtu, bool offloads);
+
+    int fd() const noexcept { return fd_.get(); }
+    const std::string& name() const noexcept { return name_; }
+    int ifindex() const noexcept { return ifindex_; }
+
+    // One frame out, header first: true when sent, false when the queue is full (EAGAIN:
+    // try again when writable); an error for a frame the kernel refuses.
+    Result<bool> send(const VnetHeader& header, std::span<const iovec> frame);
+    // One frame in, its header into `header` and the rest into `buffer`: the frame's
+    // length, 0 when none is waiting.
+    Result<std::size_t> receive(VnetHeader& header, std::span<std::byte> buffer);
+
+private:
+    Tap(Fd fd, std::string name, int ifindex)
+        : fd_(std::move(fd)), name_(std::move(name)), ifindex_(ifindex) {}
+
+    Fd fd_;
+    std::string name_;
+    int ifindex_ = 0;
+};
+
+}  // namespace domus::backends

@@ -1,0 +1,235 @@
+// VIFSPEC parsing (xl-network-configuration(5)).
+#include "config/vif_spec.hpp"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+
+#include <charconv>
+#include <set>
+
+namespace domus::config {
+namespace {
+
+std::string_view trim(std::string_view text) {
+    auto begin = text.find_first_not_of(" \t");
+    if (begin == std::string_view::npos) return {};
+    auto end = text.find_last_not_of(" \t");
+    return text.substr(begin, end - begin + 1);
+}
+
+template <typename T>
+bool parse_number(std::string_view text, T& out) {
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return !text.empty() && error == std::errc() && end == text.data() + text.size();
+}
+
+// A Linux interface name: 1..15 bytes, no '/', no whitespace, not "." or "..".
+bool valid_ifname(std::string_view name) {
+    if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
+    for (char c : name)
+        if (c == '/' || c == ':' || c <= ' ' || c == 0x7f) return false;
+    return true;
+}
+
+// A.B.C.D or A.B.C.D/LEN (LEN 0..32).
+bool valid_ipv4(std::string_view text) {
+    auto slash = text.find('/');
+    std::string address(text.substr(0, slash));
+    in_addr parsed{};
+    if (::inet_pton(AF_INET, address.c_str(), &parsed) != 1) return false;
+    if (slash == std::string_view::npos) return true;
+    unsigned length = 0;
+    return parse_number(text.substr(slash + 1), length) && length <= 32;
+}
+
+}  // namespace
+
+std::string_view vif_script_name(VifScript script) {
+    switch (script) {
+        case VifScript::bridge:
+            return "vif-bridge";
+        case VifScript::route:
+            return "vif-route";
+        case VifScript::nat:
+            return "vif-nat";
+    }
+    return "?";
+}
+
+std::string format_mac(const MacAddress& mac) {
+    static const char* kHex = "0123456789abcdef";
+    std::string text;
+    for (std::size_t i = 0; i < mac.size(); ++i) {
+        if (i) text += ':';
+        text += kHex[mac[i] >> 4];
+        text += kHex[mac[i] & 0xf];
+    }
+    return text;
+}
+
+Result<MacAddress> parse_mac(std::string_view text) {
+    MacAddress mac{};
+    if (text.size() != 17) return make_error("\"{}\" is not six hex pairs XX:XX:XX:XX:XX:XX", text);
+    for (std::size_t i = 0; i < 6; ++i) {
+        if (i && text[i * 3 - 1] != ':')
+            return make_error("\"{}\" is not six hex pairs XX:XX:XX:XX:XX:XX", text);
+        std::string_view pair = text.substr(i * 3, 2);
+        auto [end, error] = std::from_chars(pair.data(), pair.data() + 2, mac[i], 16);
+        if (error != std::errc() || end != pair.data() + 2)
+            return make_error("\"{}\" is not six hex pairs XX:XX:XX:XX:XX:XX", text);
+    }
+    if (mac[0] & 1) return make_error("{} is a multicast address", text);
+    if (mac == MacAddress{}) return make_error("{} is the zero address", text);
+    return mac;
+}
+
+Result<VifSpec> parse_vif_spec(std::string_view text) {
+    VifSpec spec;
+    std::set<std::string> seen;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        std::string_view rest = text.substr(start);
+        auto comma = rest.find(',');
+        std::string_view item = trim(rest.substr(0, comma));
+        start = comma == std::string_view::npos ? text.size() + 1 : start + comma + 1;
+        if (item.empty()) continue;  // empty items, as xl allows
+        auto equals = item.find('=');
+        if (equals == std::string_view::npos)
+            return make_error("vif \"{}\": \"{}\" is not key=value", text, item);
+        std::string key(trim(item.substr(0, equals)));
+        std::string value(trim(item.substr(equals + 1)));
+        if (!seen.insert(key).second) return make_error("vif \"{}\": {}: given twice", text, key);
+        if (key == "mac") {
+            auto mac = parse_mac(value);
+            if (!mac) return make_error("vif \"{}\": mac: {}", text, mac.error().message);
+            spec.mac = *mac;
+        } else if (key == "bridge") {
+            if (!valid_ifname(value))
+                return make_error("vif \"{}\": bridge: \"{}\" is not an interface name", text,
+                                  value);
+            spec.bridge = value;
+        } else if (key == "ip") {
+            std::size_t at = 0;
+            while (at < value.size()) {
+                auto space = value.find(' ', at);
+                std::string address = value.substr(at, space - at);
+                at = space == std::string::npos ? value.size() : space + 1;
+                if (address.empty()) continue;
+                if (!valid_ipv4(address))
+                    return make_error("vif \"{}\": ip: \"{}\" is not A.B.C.D or A.B.C.D/LEN", text,
+                                      address);
+                spec.ips.push_back(address);
+            }
+            if (spec.ips.empty()) return make_error("vif \"{}\": ip: empty", text);
+        } else if (key == "script") {
+            std::string_view name = value;
+            if (auto slash = name.rfind('/'); slash != std::string_view::npos)
+                name = name.substr(slash + 1);
+            if (name == "vif-bridge")
+                spec.script = VifScript::bridge;
+            else if (name == "vif-route")
+                spec.script = VifScript::route;
+            else if (name == "vif-nat")
+                spec.script = VifScript::nat;
+            else
+                return make_error(
+                    "vif \"{}\": script: \"{}\" is not vif-bridge, vif-route or vif-nat (Domus "
+                    "sets the host side up itself)",
+                    text, value);
+        } else if (key == "gatewaydev") {
+            if (!valid_ifname(value))
+                return make_error("vif \"{}\": gatewaydev: \"{}\" is not an interface name", text,
+                                  value);
+            spec.gatewaydev = value;
+        } else if (key == "vifname") {
+            if (!valid_ifname(value))
+                return make_error(
+                    "vif \"{}\": vifname: \"{}\" is not an interface name (1..15 characters, no "
+                    "'/', ':' or spaces)",
+                    text, value);
+            spec.vifname = value;
+        } else if (key == "mtu") {
+            std::uint32_t mtu = 0;
+            if (!parse_number(value, mtu) || mtu < 68 || mtu > 65535)
+                return make_error("vif \"{}\": mtu: \"{}\" is not a number 68..65535", text, value);
+            spec.mtu = mtu;
+        } else if (key == "type") {
+            if (value == "ioemu")
+                return make_error(
+                    "vif \"{}\": type: Domus has no emulated network cards; use type=vif", text);
+            if (value != "vif")
+                return make_error("vif \"{}\": type: \"{}\" is not vif", text, value);
+        } else if (key == "devid") {
+            std::uint32_t devid = 0;
+            if (!parse_number(value, devid) || devid > 255)
+                return make_error("vif \"{}\": devid: \"{}\" is not a number 0..255", text, value);
+            spec.devid = devid;
+        } else if (key == "backend") {
+            if (value != "0" && value != "Domain-0")
+                return make_error("vif \"{}\": backend: driver domains are not supported yet",
+                                  text);
+        } else if (key == "model") {
+            return make_error(
+                "vif \"{}\": model: applies to emulated network cards, which Domus does not have",
+                text);
+        } else if (key == "rate") {
+            return make_error("vif \"{}\": rate: rate limiting is not supported yet", text);
+        } else {
+            return make_error(
+                "vif \"{}\": unknown key \"{}\" (mac, bridge, ip, script, gatewaydev, vifname, "
+                "mtu, type, devid, backend)",
+                text, key);
+        }
+    }
+    if (spec.script != VifScript::bridge && spec.ips.empty())
+        return make_error("vif \"{}\": ip: {} needs the guest's address (ip=A.B.C.D)", text,
+                          vif_script_name(spec.script));
+    if (spec.script != VifScript::bridge && seen.count("bridge"))
+        return make_error("vif \"{}\": bridge: only vif-bridge uses a bridge", text);
+    return spec;
+}
+
+Result<std::vector<VifSpec>> parse_vif_specs(const std::vector<std::string>& texts) {
+    std::vector<VifSpec> specs;
+    std::set<std::uint32_t> devids;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        DOMUS_TRY(spec, parse_vif_spec(texts[i]));
+        if (!spec.devid) spec.devid = std::uint32_t(i);
+        if (!devids.insert(*spec.devid).second)
+            return make_error("vif \"{}\": devid: {} is used by another vif", texts[i],
+                              *spec.devid);
+        for (const auto& other : specs) {
+            if (spec.mac && other.mac == spec.mac)
+                return make_error("vif \"{}\": mac: {} is used by another vif", texts[i],
+                                  format_mac(*spec.mac));
+            if (!spec.vifname.empty() && other.vifname == spec.vifname)
+                return make_error("vif \"{}\": vifname: \"{}\" is used by another vif", texts[i],
+                                  spec.vifname);
+        }
+        specs.push_back(std::move(spec));
+    }
+    return specs;
+}
+
+std::string to_vif_spec(const VifSpec& spec) {
+    std::vector<std::string> items;
+    if (spec.mac) items.push_back("mac=" + format_mac(*spec.mac));
+    if (spec.script == VifScript::bridge) items.push_back("bridge=" + spec.bridge);
+    if (!spec.ips.empty()) {
+        std::string ips;
+        for (const auto& ip : spec.ips)
+            ips += (ips.empty() ? "" : " ") + ip;
+        items.push_back("ip=" + ips);
+    }
+    items.push_back("script=" + std::string(vif_script_name(spec.script)));
+    if (!spec.gatewaydev.empty()) items.push_back("gatewaydev=" + spec.gatewaydev);
+    if (!spec.vifname.empty()) items.push_back("vifname=" + spec.vifname);
+    if (spec.mtu != 1500) items.push_back("mtu=" + std::to_string(spec.mtu));
+    if (spec.devid) items.push_back("devid=" + std::to_string(*spec.devid));
+    std::string text;
+    for (const auto& item : items)
+        text += (text.empty() ? "" : ",") + item;
+    return text;
+}
+
+}  // namespace domus::config
