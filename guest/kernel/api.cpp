@@ -30,6 +30,11 @@ void domus_yield(void) { yield(); }
 
 unsigned domus_vcpu_count(void) { return __atomic_load_n(&nr_cpus_online, __ATOMIC_ACQUIRE); }
 unsigned domus_vcpu_id(void) { return this_cpu()->id; }
+uint64_t domus_vcpu_online_mask(void)
+{
+    return __atomic_load_n(&cpus_online_mask, __ATOMIC_ACQUIRE);
+}
+unsigned domus_vcpu_max(void) { return boot.nr_vcpus; }
 
 uint64_t domus_monotonic_ns(void) { return monotonic_ns(); }
 uint64_t domus_wallclock_ns(void) { return wallclock_ns(); }

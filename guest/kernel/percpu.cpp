@@ -19,6 +19,7 @@ static_assert(offsetof(Cpu, vi.evtchn_upcall_mask) == CPU_UPCALL_MASK);
 
 Cpu* cpus[DOMUS_MAX_VCPUS];
 unsigned nr_cpus_online;
+uint64_t cpus_online_mask;
 
 void set_gs_base(uint64_t base)
 {
@@ -57,6 +58,7 @@ void init_percpu_boot(Cpu* cpu0)
     register_vcpu_info(cpu0);
     cpu0->online = 1;
     nr_cpus_online = 1;
+    cpus_online_mask = 1;
 }
 
 } // namespace domus::guest

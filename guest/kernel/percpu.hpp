@@ -42,6 +42,7 @@ struct alignas(64) Cpu {
 
 extern Cpu* cpus[DOMUS_MAX_VCPUS];
 extern unsigned nr_cpus_online;
+extern uint64_t cpus_online_mask; // bit n: vCPU n is online (atomics)
 
 inline Cpu* this_cpu()
 {

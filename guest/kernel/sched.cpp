@@ -4,6 +4,7 @@
 #include "hypercall.hpp"
 #include "percpu.hpp"
 #include "shutdown.hpp"
+#include "smp.hpp"
 #include "spinlock.hpp"
 #include "time.hpp"
 
@@ -16,10 +17,37 @@ namespace {
     Spinlock sched_spin;
     domus_waitq run_queue;
     uint64_t idle_mask; // vCPUs blocked (or about to block) in their idle loop; under the lock
+    uint64_t down_mask; // vCPUs going offline or offline: they take no work; under the lock
 
     bool eligible(const domus_thread* t, unsigned vcpu)
     {
+        if (down_mask & (1ull << vcpu))
+            return false;
         return t->vcpu < 0 || unsigned(t->vcpu) == vcpu;
+    }
+
+    // A thread bound to a vCPU that is gone (or going) is unbound, as Linux breaks the
+    // affinity of a task whose only CPU goes offline: nothing is stranded on it.
+    void unbind_if_stranded(domus_thread* t)
+    {
+        if (t->vcpu >= 0 && (down_mask & (1ull << t->vcpu)))
+            t->vcpu = DOMUS_ANY_VCPU;
+    }
+
+    void runq_add(domus_thread* t)
+    {
+        unbind_if_stranded(t);
+        waitq_push(&run_queue, t);
+    }
+
+    // Wakes every idle vCPU if the run queue holds work (after a vCPU left: what it was
+    // kicked for must still find a taker).
+    void kick_idle_for_runq_locked(Cpu* c)
+    {
+        if (run_queue.head && idle_mask) {
+            c->kick_mask |= idle_mask;
+            idle_mask = 0;
+        }
     }
 
     domus_thread* runq_take(unsigned vcpu)
@@ -102,7 +130,7 @@ void sched_unlock(uint8_t flags)
 void make_runnable_locked(domus_thread* t)
 {
     t->state = kThreadRunnable;
-    waitq_push(&run_queue, t);
+    runq_add(t);
     Cpu* c = this_cpu();
     // An idle vCPU running this (an upcall in its idle thread) picks the thread up itself
     // when the upcall returns; otherwise wake one idle vCPU that may run it.
@@ -126,12 +154,15 @@ void schedule_locked()
     domus_thread* prev = c->current;
     check_stack(prev);
     domus_thread* next = runq_take(c->id);
+    bool leaving = down_mask & (1ull << c->id); // this vCPU goes offline: off it, all
     if (prev->state == kThreadRunning) {
-        if (!next)
+        if (!next && !leaving)
             return; // nothing else to run: keep going
         if (!prev->idle) {
             prev->state = kThreadRunnable;
-            waitq_push(&run_queue, prev);
+            runq_add(prev);
+            if (leaving)
+                kick_idle_for_runq_locked(c);
         }
     }
     if (!next)
@@ -199,7 +230,42 @@ void waitq_sleep_while(domus_waitq* q, bool (*pred)(void*), void* ctx)
     sched_unlock(flags);
 }
 
-void init_sched() { idle_mask = 0; }
+void init_sched()
+{
+    idle_mask = 0;
+    down_mask = 0;
+}
+
+void sched_take_offline_locked(unsigned vcpu)
+{
+    uint64_t bit = 1ull << vcpu;
+    down_mask |= bit;
+    idle_mask &= ~bit;
+    for (domus_thread* t = run_queue.head; t; t = t->next)
+        unbind_if_stranded(t);
+    Cpu* c = this_cpu();
+    kick_idle_for_runq_locked(c);
+    c->kick_mask |= bit; // its IPI: it leaves what it runs and goes down
+}
+
+void sched_bring_online_locked(unsigned vcpu) { down_mask &= ~(1ull << vcpu); }
+
+bool sched_going_offline(const Cpu* c)
+{
+    return __atomic_load_n(&down_mask, __ATOMIC_ACQUIRE) & (1ull << c->id);
+}
+
+void sched_cpu_leave_locked(Cpu* c)
+{
+    idle_mask &= ~(1ull << c->id);
+    // Its sleepers wake early and sleep again wherever they run next (sleep_until).
+    while (domus_thread* t = c->sleepers) {
+        c->sleepers = t->next;
+        t->wake_at = 0;
+        make_runnable_locked(t);
+    }
+    kick_idle_for_runq_locked(c);
+}
 
 void idle_loop()
 {
@@ -208,6 +274,10 @@ void idle_loop()
         Cpu* c = this_cpu();
         idle_mask &= ~(1ull << c->id);
         c->idle_claimed = false;
+        if (down_mask & (1ull << c->id)) {
+            cpu_play_dead(c); // drops the lock; returns when the vCPU is up again
+            continue;
+        }
         if (runq_has_work_for(c->id)) {
             schedule_locked();
             sched_unlock(1);

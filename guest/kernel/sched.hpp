@@ -28,6 +28,15 @@ void block_current_locked(domus_waitq* q);
 void yield();
 void preempt_if_needed(Cpu* cpu); // end of an upcall
 
+// vCPU hot-unplug (smp.cpp drives it). Under the scheduler lock: mark `vcpu` as going
+// offline (it takes no more work, threads bound to it are unbound, it gets an IPI), and
+// clear the mark before bringing it up again. On the leaving vCPU itself, from its idle
+// loop: hand back its sleepers and anything it was kicked for.
+void sched_take_offline_locked(unsigned vcpu);
+void sched_bring_online_locked(unsigned vcpu);
+bool sched_going_offline(const Cpu* c); // upcall-safe
+void sched_cpu_leave_locked(Cpu* c);
+
 void waitq_push(domus_waitq* q, domus_thread* t);
 domus_thread* waitq_pop(domus_waitq* q);
 void waitq_wake_all(domus_waitq* q); // upcall-safe

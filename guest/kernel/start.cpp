@@ -34,6 +34,7 @@ namespace {
 
     void main_thread(void*)
     {
+        vcpu_hotplug_start(); // the vCPUs the store says are online, then the `cpu` watch
         int rc = domus_libc_main(cmdline_argc(), cmdline_argv());
         poweroff(rc);
     }

@@ -64,24 +64,29 @@ void timer_reprogram(Cpu* c)
 
 void sleep_until(uint64_t deadline)
 {
-    if (deadline <= monotonic_ns())
-        return;
-    uint8_t flags = sched_lock();
-    Cpu* c = this_cpu();
-    domus_thread* self = c->current;
-    if (self->idle)
-        panic("idle thread of vCPU %u tried to sleep", c->id);
-    self->wake_at = deadline;
-    domus_thread** link = &c->sleepers;
-    while (*link && (*link)->wake_at <= deadline)
-        link = &(*link)->next;
-    self->next = *link;
-    *link = self;
-    self->state = kThreadBlocked;
-    if (!c->timer_programmed || deadline < c->timer_programmed)
-        c->timer_dirty = true;
-    schedule_locked();
-    sched_unlock(flags);
+    for (;;) {
+        if (deadline <= monotonic_ns())
+            return;
+        uint8_t flags = sched_lock();
+        Cpu* c = this_cpu();
+        domus_thread* self = c->current;
+        if (self->idle)
+            panic("idle thread of vCPU %u tried to sleep", c->id);
+        self->wake_at = deadline;
+        domus_thread** link = &c->sleepers;
+        while (*link && (*link)->wake_at <= deadline)
+            link = &(*link)->next;
+        self->next = *link;
+        *link = self;
+        self->state = kThreadBlocked;
+        if (!c->timer_programmed || deadline < c->timer_programmed)
+            c->timer_dirty = true;
+        schedule_locked();
+        sched_unlock(flags);
+        // wake_at 0: its vCPU went offline and woke it early; sleep again on this one.
+        if (self->wake_at)
+            return;
+    }
 }
 
 } // namespace domus::guest

@@ -287,3 +287,20 @@ int posix_memalign(void** out, size_t align, size_t size)
     *out = p;
     return 0;
 }
+
+/* The vCPUs as POSIX counts them: online now (they change with vcpu-set) and configured
+ * (the domain's maxvcpus). */
+long sysconf(int name)
+{
+    switch (name) {
+    case _SC_NPROCESSORS_ONLN:
+        return (long)domus_vcpu_count();
+    case _SC_NPROCESSORS_CONF:
+        return (long)domus_vcpu_max();
+    case _SC_PAGESIZE:
+        return 4096;
+    default:
+        SET_ERRNO(EINVAL);
+        return -1;
+    }
+}

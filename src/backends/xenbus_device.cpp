@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "base/log.hpp"
 
@@ -98,15 +99,25 @@ Result<std::uint32_t> XenbusDevice::read_frontend_u32(const char* key) {
 
 Result<void> XenbusDevice::take_ring(const char* ring_key, const char* port_key, int doorbell_fd,
                                      std::unique_ptr<MappedPages>& ring) {
-    DOMUS_TRY(ref, read_frontend_u32(ring_key));
+    const char* keys[1] = {ring_key};
+    return take_rings(keys, port_key, doorbell_fd, ring);
+}
+
+Result<void> XenbusDevice::take_rings(std::span<const char* const> ring_keys, const char* port_key,
+                                      int doorbell_fd, std::unique_ptr<MappedPages>& rings) {
+    std::vector<grant_ref_t> refs;
+    for (const char* key : ring_keys) {
+        DOMUS_TRY(ref, read_frontend_u32(key));
+        refs.push_back(grant_ref_t(ref));
+    }
     DOMUS_TRY(port, read_frontend_u32(port_key));
-    grant_ref_t refs[1] = {grant_ref_t(ref)};
-    DOMUS_TRY_VOID(host_->map_grants(refs, true, ring));
+    DOMUS_TRY_VOID(host_->map_grants(refs, true, rings));
     if (auto bound = host_->bind_frontend(evtchn_port_t(port), doorbell_fd); !bound) {
-        if (ring) ring->release();
+        if (rings) rings->release();
         return bound;
     }
-    DOMUS_LOG_DEBUG("xenbus", "{}: {} {}, {} {}", name_, ring_key, ref, port_key, port);
+    DOMUS_LOG_DEBUG("xenbus", "{}: {} ring(s) from {}, {} {}", name_, refs.size(), ring_keys[0],
+                    port_key, port);
     return {};
 }
 

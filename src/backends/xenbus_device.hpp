@@ -79,6 +79,10 @@ protected:
     // or nothing.
     Result<void> take_ring(const char* ring_key, const char* port_key, int doorbell_fd,
                            std::unique_ptr<MappedPages>& ring);
+    // The same for a device with several rings (a vif's TX and RX): page i of `rings` is
+    // the ring whose grant is in `ring_keys[i]`.
+    Result<void> take_rings(std::span<const char* const> ring_keys, const char* port_key,
+                            int doorbell_fd, std::unique_ptr<MappedPages>& rings);
 
     // The device's own keys, written in the publishing transaction after the common ones.
     virtual Result<void> publish_keys(XenbusTransaction& t) = 0;

@@ -27,6 +27,7 @@ struct RunOptions {
     config::DomainConfig config;
     std::vector<std::string> disks;     // xl DISKSPEC strings
     std::vector<std::string> channels;  // xl CHANNEL_SPEC_STRINGs
+    std::vector<std::string> vifs;      // xl VIFSPEC strings
     bool stats = false;
     bool no_input = false;
 };
@@ -106,7 +107,8 @@ int run_domain(const RunOptions& options) {
     }
     timeline.mark("kvm_opened");
     auto config = options.config;
-    if (auto added = config::add_devices(config, options.disks, options.channels); !added) {
+    if (auto added = config::add_devices(config, options.disks, options.channels, options.vifs);
+        !added) {
         std::fprintf(stderr, "domus: %s\n", added.error().message.c_str());
         return monitor::kStatusMonitorError;
     }
@@ -233,6 +235,9 @@ void add_run_command(CLI::App& app, int& status) {
                     "PV channel, xl CHANNEL_SPEC_STRING "
                     "(e.g. 'name=org.example.agent,connection=socket,path=/run/agent.sock'); "
                     "needs --store-run-dir");
+    run->add_option("--vif", options->vifs,
+                    "PV network interface, xl VIFSPEC (e.g. 'mac=00:16:3e:00:00:01,bridge=br0'); "
+                    "its host side is the TAP vif<domid>.<devid>; needs --store-run-dir");
     run->add_option("--emulated-disk", options->config.emulated_disk,
                     "Attach a raw image as an emulated ATA PIO disk (ports 0x1F0-0x1F7, 0x3F6)")
         ->check(CLI::ExistingFile);

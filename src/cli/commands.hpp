@@ -17,5 +17,6 @@ void add_block_commands(CLI::App& app, int& status);
 void add_snapshot_command(CLI::App& app, int& status);
 void add_sched_commands(CLI::App& app, int& status);
 void add_top_command(CLI::App& app, int& status);
+void add_vcpu_set_command(CLI::App& app, int& status);
 
 }  // namespace domus::cli

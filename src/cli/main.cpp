@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     domus::cli::add_snapshot_command(app, status);
     domus::cli::add_sched_commands(app, status);
     domus::cli::add_top_command(app, status);
+    domus::cli::add_vcpu_set_command(app, status);
     app.parse_complete_callback([&] {
         using domus::log::Level;
         Level level = log_level == "debug"   ? Level::debug

@@ -7,6 +7,7 @@
 
 #include "config/channel_config.hpp"
 #include "config/vbd_config.hpp"
+#include "config/vif_config.hpp"
 
 namespace domus::config {
 
@@ -23,6 +24,7 @@ struct DomainConfig {
     bool emulated_disk_read_only = false;
     std::vector<VbdConfig> disks;         // PV block devices (need the store)
     std::vector<ChannelConfig> channels;  // secondary PV consoles (need the store)
+    std::vector<VifConfig> vifs;          // PV network interfaces (need the store)
 };
 
 }  // namespace domus::config

@@ -107,13 +107,23 @@ std::string ControlServer::info_json() {
         state = "p";
     else if (domain_->all_blocked())
         state = "b";
+    // Every vCPU slot (0..maxvcpus-1): whether the guest has it up, and its host thread.
+    nlohmann::json vcpu_list = nlohmann::json::array();
+    unsigned online = 0;
+    for (std::uint32_t i = 0; i < domain_->nr_vcpus(); ++i) {
+        VcpuRunner* vcpu = domain_->vcpu(i);
+        bool up = vcpu->is_up();
+        online += up ? 1 : 0;
+        vcpu_list.push_back({{"vcpu", i}, {"online", up}, {"tid", vcpu->host_tid()}});
+    }
     nlohmann::json info = {
         {"ok", true},
         {"domid", identity_.domid},
         {"name", identity_.name},
         {"state", state},
         {"memory_mib", identity_.memory_mib},
-        {"vcpus", identity_.vcpus},
+        {"vcpus", online},
+        {"vcpu_list", std::move(vcpu_list)},
         {"cpu_seconds", process_cpu_seconds()},
         {"uptime_seconds", double(host_monotonic_ns() - started_ns_) / 1e9},
         {"pid", ::getpid()},
@@ -129,6 +139,19 @@ std::string ControlServer::info_json() {
                         {"write_bytes", disk.blk.bytes_written},
                         {"errors", disk.blk.io_errors + disk.blk.bad_requests}});
     info["vbds"] = std::move(vbds);
+    // Per-interface counters, seen from the guest (xentop's NETTX/NETRX).
+    nlohmann::json vifs = nlohmann::json::array();
+    for (const auto& vif : domain_->vif_stats())
+        vifs.push_back({{"devid", vif.devid},
+                        {"ifname", vif.ifname},
+                        {"mac", vif.mac},
+                        {"tx_packets", vif.net.tx_packets},
+                        {"tx_bytes", vif.net.tx_bytes},
+                        {"rx_packets", vif.net.rx_packets},
+                        {"rx_bytes", vif.net.rx_bytes},
+                        {"errors", vif.net.tx_errors + vif.net.rx_errors},
+                        {"dropped", vif.net.tx_dropped}});
+    info["vifs"] = std::move(vifs);
     if (exit_)
         info["exit"] = {{"kind", exit_kind_name(exit_->kind)},
                         {"code", exit_->code},

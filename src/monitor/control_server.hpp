@@ -1,6 +1,8 @@
 // ControlServer: the monitor's control socket, through which the toolstack daemon
 // and `domus console` talk to a running domain. One JSON object per line:
-//   {"op":"info"}      -> {"ok":true, "domid":..., "name":..., "state":"r|b|p|s|c", ...}
+//   {"op":"info"}      -> {"ok":true, "domid":..., "name":..., "state":"r|b|p|s|c",
+//                          "vcpus": <online>, "vcpu_list": [{"vcpu":n, "online":b, "tid":t}], ...}
+//                          (every vCPU slot; tid 0 only before the domain's threads start)
 //   {"op":"pause"} / {"op":"unpause"} / {"op":"destroy"} -> {"ok":true}
 //   {"op":"watch"}     -> {"ok":true}, later {"event":"exit", "kind":..., "code":..., "detail":...}
 //   {"op":"console"}   -> {"ok":true}, then the connection carries raw console bytes

@@ -13,6 +13,7 @@
 #include "backends/console/channel_device.hpp"
 #include "backends/console/primary_console.hpp"
 #include "backends/emulated_disk.hpp"
+#include "backends/net/vif_device.hpp"
 #include "backends/pio_device.hpp"
 #include "base/result.hpp"
 #include "config/domain_config.hpp"
@@ -93,6 +94,13 @@ public:
     std::uint32_t store_port() const noexcept { return store_ ? store_->port() : 0; }
     // The PV block devices' counters, in configuration (then attach) order.
     std::vector<BlockDevices::DiskStats> disk_stats() const;
+    struct VifStats {
+        std::string ifname;
+        std::uint32_t devid = 0;
+        std::string mac;
+        backends::NetStats net;
+    };
+    std::vector<VifStats> vif_stats() const;
     // Hot-plug and image swaps; null without a store (PV devices need XenBus).
     BlockDevices* block_devices() noexcept { return block_devices_.get(); }
     DomainStats stats() const;
@@ -148,6 +156,7 @@ private:
     std::vector<PioRegistration> pio_devices_;
     std::unique_ptr<BlockDevices> block_devices_;  // after grants_ and events_: go first
     std::vector<std::unique_ptr<backends::ChannelDevice>> channels_;  // likewise
+    std::vector<std::unique_ptr<backends::VifDevice>> vifs_;          // likewise
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     std::uint32_t shutdown_code_reason_ = 0;
     std::uint64_t hypercall_page_ = 0;  // guest-physical, inside the image

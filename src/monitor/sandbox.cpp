@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -233,9 +234,10 @@ void allow_steady_state(Rules& rules) {
     // secondary vCPU's start), ioeventfds of hot-plugged devices. Not KVM_CREATE_VM,
     // KVM_CREATE_VCPU or the vCPU set-up calls (memslots, CPUID, FPU): all of them happen
     // while the domain is built. Block devices used as raw images: their size (hot-plug)
-    // and zeroing (discard). Terminals: isatty on the console of `domus run`.
-    rules.allow_ioctls(
-        {KVM_RUN, KVM_GET_SREGS, KVM_SET_SREGS, KVM_IOEVENTFD, BLKGETSIZE64, BLKZEROOUT, TCGETS});
+    // and zeroing (discard). Terminals: isatty on the console of `domus run`. A vif's TAP:
+    // its offloads, set when the frontend (re)connects.
+    rules.allow_ioctls({KVM_RUN, KVM_GET_SREGS, KVM_SET_SREGS, KVM_IOEVENTFD, BLKGETSIZE64,
+                        BLKZEROOUT, TCGETS, TUNSETOFFLOAD});
 }
 
 // ASan's runtime makes calls of its own after the filter is in: reports open

@@ -101,6 +101,24 @@ int VcpuRunner::bring_up() noexcept {
     return 0;
 }
 
+void VcpuRunner::go_down() noexcept {
+    if (up_.exchange(false)) kick();  // a running vCPU leaves KVM_RUN and parks
+}
+
+// A vCPU that is down: no upcalls, no VIRQ_TIMER, no CPU. Events for it stay pending in
+// its vcpu_info, and a timer deadline that passes meanwhile fires once it is up again (as
+// Xen, whose timer of a downed vCPU raises its VIRQ into the pending bits): a guest that
+// downed another vCPU finds that vCPU's timer as it left it. A vCPU downing itself
+// cancels its timer first (the guest kernel does).
+void VcpuRunner::park() noexcept {
+    for (;;) {
+        state_.store(State::blocked);  // publish before looking (see the header)
+        if (up_.load() || domain_.stopping()) break;
+        wait_kick(0);
+    }
+    state_.store(State::in_monitor);
+}
+
 bool VcpuRunner::set_segment_base(SegmentBase which, std::uint64_t base) noexcept {
     try {  // only a failing ioctl builds an error message (and may allocate)
         auto sregs = vcpu_->get_sregs();
@@ -148,6 +166,7 @@ void VcpuRunner::run_as_batch_thread() noexcept {
 
 void VcpuRunner::thread_main() {
     thread_id_.store(::pthread_self());
+    tid_.store(int(::syscall(SYS_gettid)), std::memory_order_release);
     ::pthread_setname_np(::pthread_self(), ("vcpu" + std::to_string(index())).c_str());
     run_as_batch_thread();
     t_kvm_run = vcpu_->run_state();
@@ -189,6 +208,7 @@ void VcpuRunner::block_until(WakeCondition ready, std::uint64_t deadline_ns) noe
         state_.store(State::blocked);  // publish before looking (see the header)
         fire_timer_if_due();
         if (ready() || domain_.stopping()) break;
+        if (!up_.load()) break;  // downed by another vCPU: park (run_loop), not block
         if (deadline_ns && domain_.clock().now_ns() >= deadline_ns) break;
         std::uint64_t wake = timer_deadline_.load();
         if (deadline_ns && (!wake || deadline_ns < wake)) wake = deadline_ns;
@@ -262,7 +282,7 @@ void VcpuRunner::run_loop() {
     kvm_run* run = vcpu_->run_state();
     while (!domain_.stopping()) {
         if (!up_.load()) {
-            block_until([&] { return up_.load(); }, 0);
+            park();
             continue;
         }
         if (domain_.paused()) {

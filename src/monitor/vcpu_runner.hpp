@@ -68,7 +68,10 @@ public:
     // Sleeps until `ready()` or the deadline (system ns; 0 = none). The timer VIRQ still
     // fires meanwhile. Returns early when the domain stops.
     void block_until(WakeCondition ready, std::uint64_t deadline_ns) noexcept override;
-    void go_down() noexcept override { up_.store(false); }
+    // VCPUOP_down (under the domain's vcpu_lock(), from any vCPU, as Xen): the vCPU parks
+    // before its next guest entry (no upcalls, its timer held back) until bring_up(); it
+    // then resumes where it stopped (after its own VCPUOP_down, when it downed itself).
+    void go_down() noexcept override;
     // The event callback (CALLBACKOP_register), per vCPU as in Xen; 0: none.
     void set_upcall_entry(std::uint64_t address) noexcept override { upcall_entry_ = address; }
     bool set_segment_base(SegmentBase which, std::uint64_t base) noexcept override;
@@ -78,6 +81,8 @@ public:
     int bring_up() noexcept override;
     bool is_up() const noexcept override { return up_.load(); }
     bool blocked() const noexcept { return state_.load() == State::blocked; }
+    // The host thread's id (0 until the thread runs), for `info` and host-side pinning.
+    int host_tid() const noexcept { return tid_.load(std::memory_order_acquire); }
 
 private:
     enum class State : int { in_monitor, running, blocked };
@@ -92,6 +97,7 @@ private:
     bool upcall_wanted() noexcept;
     void inject_upcall();
     void wait_kick(std::uint64_t deadline_ns);
+    void park() noexcept;
     void report_fault(const char* what);
     bool port_write_unfinished(std::uint8_t port) noexcept;
 
@@ -99,6 +105,7 @@ private:
     std::unique_ptr<kvm::Vcpu> vcpu_;
     std::thread thread_;
     std::atomic<pthread_t> thread_id_{};
+    std::atomic<int> tid_{0};
     Fd kick_fd_;
     std::atomic<State> state_{State::in_monitor};
     std::atomic<bool> up_{false};

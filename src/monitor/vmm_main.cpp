@@ -27,6 +27,7 @@ struct Options {
     int ready_fd = -1;
     std::vector<std::string> disks;     // xl DISKSPEC strings
     std::vector<std::string> channels;  // xl CHANNEL_SPEC_STRINGs
+    std::vector<std::string> vifs;      // xl VIFSPEC strings
 };
 
 // Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
@@ -61,7 +62,9 @@ int run(const Options& options) {
     }
     auto config = options.config;
     if (options.store) config.store_run_dir = options.run_dir;
-    if (auto added = domus::config::add_devices(config, options.disks, options.channels); !added) {
+    if (auto added =
+            domus::config::add_devices(config, options.disks, options.channels, options.vifs);
+        !added) {
         report(options.ready_fd, "error: " + added.error().message);
         return kStatusMonitorError;
     }
@@ -132,6 +135,7 @@ int main(int argc, char** argv) {
     app.add_option("--ready-fd", options.ready_fd, "Report 'ready' or 'error: ...' on this fd");
     app.add_option("--disk", options.disks, "PV block device (xl DISKSPEC)");
     app.add_option("--channel", options.channels, "PV channel (xl CHANNEL_SPEC_STRING)");
+    app.add_option("--vif", options.vifs, "PV network interface (xl VIFSPEC)");
     CLI11_PARSE(app, argc, argv);
     return run(options);
 }

@@ -153,6 +153,8 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = block_detach(request);
         else if (op == "block-list")
             reply = block_list(request);
+        else if (op == "vcpu-set")
+            reply = vcpu_set(request);
         else if (op == "snapshot-create")
             reply = snapshot_create(request);
         else if (op == "snapshot-list")

@@ -18,6 +18,7 @@
 
 #include "base/fd.hpp"
 #include "base/result.hpp"
+#include "config/vif_config.hpp"
 #include "store/client.hpp"
 #include "toolstack/cgroup.hpp"
 #include "toolstack/domain_stats.hpp"
@@ -80,6 +81,10 @@ private:
     Result<nlohmann::json> block_attach(const nlohmann::json& request);
     Result<nlohmann::json> block_detach(const nlohmann::json& request);
     Result<nlohmann::json> block_list(const nlohmann::json& request);
+    // vCPU hot-plug (daemon_vcpus.cpp): `vcpu-set`, and the availability nodes it writes.
+    Result<nlohmann::json> vcpu_set(const nlohmann::json& request);
+    Result<void> write_vcpu_availability(std::uint16_t domid, std::uint32_t online,
+                                         std::uint32_t maxvcpus);
     Result<nlohmann::json> snapshot_create(const nlohmann::json& request);
     Result<nlohmann::json> snapshot_list(const nlohmann::json& request);
     Result<nlohmann::json> snapshot_revert(const nlohmann::json& request);
@@ -105,6 +110,8 @@ private:
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);
     void forget(const Entry& entry);
+    // The domain's vifs as its monitor serves them (MACs settled, host names by ID).
+    std::vector<config::VifConfig> vif_configs(const Entry& entry) const;
     void save_record(const Entry& entry);
 
     RunDir run_dir_;

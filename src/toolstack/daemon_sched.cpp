@@ -87,17 +87,18 @@ Result<void> Daemon::apply_sched(const std::shared_ptr<Entry>& shared, bool just
     }
     if (auto set = entry.cgroup->set({spec.weight, spec.cap}); !set) return outcome(set);
     // A new monitor starts its vCPU threads right after reporting ready: wait (up to 5 s)
-    // until each vCPU it reports online has a thread, or, without its vcpu_list, until
-    // there is a thread named vcpu<n> for each vCPU it boots with. A domain that has
+    // until each vCPU slot in its vcpu_list has a thread (offline ones park in theirs),
+    // or, without a vcpu_list, until there is a thread named vcpu<n> for each vCPU it
+    // boots with. A domain that has
     // already ended needs nothing.
     std::string control = run_dir_.control_socket(entry.domid);
     nlohmann::json info = monitor_info(control);
     auto threads = find_vcpu_threads(entry.pid, info);
     auto missing = [&] {
         if (!just_started || info.empty() || info.contains("exit")) return false;
-        if (info.contains("vcpu_list")) {
+        if (info.contains("vcpu_list")) {  // a thread per vCPU slot, online or parked
             return std::any_of(threads.begin(), threads.end(),
-                               [](const VcpuThread& t) { return t.online && t.tid <= 0; });
+                               [](const VcpuThread& t) { return t.tid <= 0; });
         }
         std::uint32_t found = 0;
         for (const auto& thread : threads)

@@ -37,6 +37,7 @@ StatsSnapshot Daemon::collect_stats() {
         .max_memory_kib = 0,
         .vcpus = snapshot.host.nr_cpus,
         .vbds = {},
+        .vifs = {},
     });
     for (auto& entry : entries) {
         DomainStats stats{
@@ -49,6 +50,7 @@ StatsSnapshot Daemon::collect_stats() {
             .max_memory_kib = std::uint64_t(entry->spec.maxmem_mib) * 1024,
             .vcpus = entry->spec.vcpus,
             .vbds = {},
+            .vifs = {},
         };
         auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}},
                                  std::chrono::seconds(2));

@@ -31,6 +31,8 @@ bool apply_monitor_info(const nlohmann::json& info, DomainStats& stats) {
         take(info, "vcpus", next.vcpus);
         if (auto it = info.find("vbds"); it != info.end() && it->is_array())
             next.vbds = it->get<std::vector<VbdCounters>>();
+        if (auto it = info.find("vifs"); it != info.end() && it->is_array())
+            next.vifs = it->get<std::vector<VifCounters>>();
         stats = std::move(next);
         return true;
     } catch (const nlohmann::json::exception&) {

@@ -19,6 +19,17 @@ struct VbdCounters {
     std::uint64_t errors = 0;  // refused or failed requests
 };
 
+struct VifCounters {
+    std::uint32_t devid = 0;
+    std::string ifname;
+    std::uint64_t tx_packets = 0;  // from the guest
+    std::uint64_t tx_bytes = 0;
+    std::uint64_t rx_packets = 0;  // to the guest
+    std::uint64_t rx_bytes = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t dropped = 0;
+};
+
 struct DomainStats {
     std::uint32_t domid = 0;
     std::string name;
@@ -29,6 +40,7 @@ struct DomainStats {
     std::uint64_t max_memory_kib = 0;  // its ceiling (maxmem); 0: no limit (Domain-0)
     std::uint32_t vcpus = 0;           // online
     std::vector<VbdCounters> vbds;
+    std::vector<VifCounters> vifs;
 };
 
 struct HostStats {
@@ -45,9 +57,11 @@ struct StatsSnapshot {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VbdCounters, vdev, reads, writes, read_bytes,
                                                 write_bytes, errors)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VifCounters, devid, ifname, tx_packets, tx_bytes,
+                                                rx_packets, rx_bytes, errors, dropped)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DomainStats, domid, name, state, cpu_seconds,
                                                 uptime_seconds, memory_kib, max_memory_kib, vcpus,
-                                                vbds)
+                                                vbds, vifs)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HostStats, total_memory_kib, free_memory_kib,
                                                 nr_cpus)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StatsSnapshot, host, domains)

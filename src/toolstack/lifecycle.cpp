@@ -18,10 +18,13 @@
 #include "base/durable_file.hpp"
 #include "base/log.hpp"
 #include "config/channel_spec.hpp"
+#include "config/device_specs.hpp"
 #include "config/disk_spec.hpp"
+#include "config/vif_spec.hpp"
 #include "toolstack/daemon.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/spawn.hpp"
+#include "toolstack/vif_hotplug.hpp"
 
 namespace domus::toolstack {
 namespace {
@@ -82,6 +85,7 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         if (channel.path.front() != '/')
             return make_error("channel {}: path must be absolute for the daemon: {}", channel.name,
                               channel.path);
+    DOMUS_TRY(vif_specs, config::parse_vif_specs(spec.vif));
     auto entry = std::make_shared<Entry>();
     entry->spec = spec;
     entry->name = spec.name;
@@ -112,6 +116,13 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         domains_.erase(entry->domid);
         return error;
     };
+    // Each vif's MAC is settled now and kept in the recorded configuration, so a restart
+    // (on_reboot) gives the guest the same address, as libxl does.
+    entry->spec.vif.clear();
+    for (auto& vif : vif_specs) {
+        vif.mac = config::vif_config(vif, entry->domid).mac;
+        entry->spec.vif.push_back(config::to_vif_spec(vif));
+    }
     if (auto written = write_store_nodes(*entry); !written) return fail(std::move(written).error());
     ::mkdir(run_dir_.domain_dir(entry->domid).c_str(), 0700);
 
@@ -126,8 +137,8 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
                                      std::to_string(entry->domid),
                                      "-m",
                                      std::to_string(spec.memory_mib),
-                                     "--vcpus",
-                                     std::to_string(spec.vcpus),
+                                     "--vcpus",  // every slot; the store says which are online
+                                     std::to_string(spec.maxvcpus),
                                      "--cmdline",
                                      spec.cmdline,
                                      "--control-socket",
@@ -144,6 +155,10 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
     for (const auto& channel : spec.channel) {
         argv.push_back("--channel");
         argv.push_back(channel);
+    }
+    for (const auto& vif : entry->spec.vif) {
+        argv.push_back("--vif");
+        argv.push_back(vif);
     }
     auto pid = spawn_detached(argv, run_dir_.vmm_log(entry->domid), ready_write.get());
     ready_write.reset();
@@ -179,11 +194,23 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         (void)store_->write(home + "/store/ring-ref", number((*info)["store"]["ring_ref"]));
         (void)store_->write(home + "/store/port", number((*info)["store"]["port"]));
     }
+    // The host side of each vif (its TAP exists now), as the hotplug scripts would.
+    for (const auto& vif : vif_configs(*entry)) {
+        if (auto online = vif_online(vif); !online) {
+            ::kill(*pid, SIGKILL);
+            wait_for_exit(*pid, std::chrono::seconds(5));
+            for (const auto& other : vif_configs(*entry))
+                vif_offline(other);
+            return fail(make_error("domain {}: {}", spec.name, online.error().message));
+        }
+    }
     // Its weight, cap and pinning (daemon_sched.cpp), before anyone can see it.
     if (auto scheduled = apply_sched(entry, true); !scheduled) {
         ::kill(*pid, SIGKILL);
         (void)wait_for_exit(*pid, std::chrono::seconds(2));
         remove_sched(entry->domid, entry->cgroup);
+        for (const auto& vif : vif_configs(*entry))
+            vif_offline(vif);
         return fail(make_error("domain {}: {}", spec.name, scheduled.error().message));
     }
     {
@@ -218,6 +245,8 @@ Result<void> Daemon::write_store_nodes(const Entry& entry) {
         DOMUS_TRY_VOID(store_->write(home + "/" + node, ""));
         DOMUS_TRY_VOID(store_->set_perms(home + "/" + node, {"n" + self}));
     }
+    // cpu/<n>/availability for every slot, readable by the guest (the home's permissions).
+    DOMUS_TRY_VOID(write_vcpu_availability(entry.domid, entry.spec.vcpus, entry.spec.maxvcpus));
     DOMUS_TRY_VOID(store_->write(vm + "/name", entry.name));
     DOMUS_TRY_VOID(store_->write(vm + "/uuid", entry.uuid));
     DOMUS_TRY_VOID(store_->write(vm + "/start_time", fmt::format("{:.2f}", entry.created_unix)));
@@ -229,7 +258,7 @@ void Daemon::remove_store_nodes(const Entry& entry) {
     (void)store_->remove("/vm/" + entry.uuid);
     // The backends' directories for this domain, as libxl removes them: each device
     // removes its own, and the domain's directory under each type stays behind.
-    for (const char* type : {"vbd", "console"})
+    for (const char* type : {"vbd", "console", "vif"})
         (void)store_->remove(fmt::format("/local/domain/0/backend/{}/{}", type, entry.domid));
 }
 
@@ -339,8 +368,19 @@ void Daemon::destroy(std::shared_ptr<Entry> entry) {
     forget(*entry);
 }
 
+std::vector<config::VifConfig> Daemon::vif_configs(const Entry& entry) const {
+    std::vector<config::VifConfig> out;
+    auto specs = config::parse_vif_specs(entry.spec.vif);  // checked at create
+    if (specs)
+        for (const auto& spec : *specs)
+            out.push_back(config::vif_config(spec, entry.domid));
+    return out;
+}
+
 void Daemon::forget(const Entry& entry) {
     remove_sched(entry.domid, entry.cgroup);
+    for (const auto& vif : vif_configs(entry))
+        vif_offline(vif);  // what the TAP's removal leaves behind (NAT rules)
     remove_store_nodes(entry);
     std::filesystem::remove_all(run_dir_.domain_dir(entry.domid));
     {

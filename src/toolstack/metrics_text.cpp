@@ -55,6 +55,18 @@ void per_vbd(Writer& w, const StatsSnapshot& stats, std::string_view name, std::
                      double(value(vbd)));
 }
 
+// One family with one sample per network interface of every domain.
+void per_vif(Writer& w, const StatsSnapshot& stats, std::string_view name, std::string_view help,
+             const std::function<std::uint64_t(const VifCounters&)>& value) {
+    w.family(name, "counter", help);
+    for (const auto& domain : stats.domains)
+        for (const auto& vif : domain.vifs)
+            w.sample(name,
+                     fmt::format(R"({},vif="{}")", domain_labels(domain),
+                                 prometheus_label_value(vif.ifname)),
+                     double(value(vif)));
+}
+
 }  // namespace
 
 std::string prometheus_label_value(std::string_view value) {
@@ -126,6 +138,18 @@ std::string prometheus_text(const StatsSnapshot& stats, const DaemonHealth& heal
     per_vbd(w, stats, "domus_domain_vbd_errors_total",
             "Requests of a virtual disk refused or failed.",
             [](const VbdCounters& v) { return v.errors; });
+    per_vif(w, stats, "domus_domain_net_transmit_packets_total", "Packets the domain sent.",
+            [](const VifCounters& v) { return v.tx_packets; });
+    per_vif(w, stats, "domus_domain_net_transmit_bytes_total", "Bytes the domain sent.",
+            [](const VifCounters& v) { return v.tx_bytes; });
+    per_vif(w, stats, "domus_domain_net_receive_packets_total", "Packets the domain received.",
+            [](const VifCounters& v) { return v.rx_packets; });
+    per_vif(w, stats, "domus_domain_net_receive_bytes_total", "Bytes the domain received.",
+            [](const VifCounters& v) { return v.rx_bytes; });
+    per_vif(w, stats, "domus_domain_net_errors_total", "Packets of an interface refused or failed.",
+            [](const VifCounters& v) { return v.errors; });
+    per_vif(w, stats, "domus_domain_net_dropped_total", "Packets the host could not take.",
+            [](const VifCounters& v) { return v.dropped; });
     return w.take();
 }
 

@@ -63,6 +63,92 @@ bool wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
     return ready > 0;
 }
 
+namespace {
+
+std::string find_tool(const std::string& name) {
+    if (name.find('/') != std::string::npos) return name;
+    for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) {
+        std::string path = dir + name;
+        if (::access(path.c_str(), X_OK) == 0) return path;
+    }
+    return name;
+}
+
+}  // namespace
+
+Result<std::string> run_tool(const std::vector<std::string>& argv, const std::string& input,
+                             std::chrono::milliseconds timeout) {
+    std::string command;
+    for (const auto& a : argv)
+        command += (command.empty() ? "" : " ") + a;
+    int in[2], out[2], status[2];
+    if (::pipe2(in, O_CLOEXEC) < 0) return errno_error("pipe");
+    Fd in_read(in[0]), in_write(in[1]);
+    if (::pipe2(out, O_CLOEXEC) < 0) return errno_error("pipe");
+    Fd out_read(out[0]), out_write(out[1]);
+    if (::pipe2(status, O_CLOEXEC) < 0) return errno_error("pipe");
+    Fd status_read(status[0]), status_write(status[1]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
+    posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+    posix_spawn_file_actions_adddup2(&actions, out_write.get(), 2);
+    posix_spawn_file_actions_adddup2(&actions, status_write.get(), 3);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+    std::vector<std::string> shell = {"/bin/sh", "-c", "\"$@\"; echo $? >&3", "sh",
+                                      find_tool(argv.at(0))};
+    shell.insert(shell.end(), argv.begin() + 1, argv.end());
+    std::vector<char*> args;
+    for (const auto& a : shell)
+        args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = 0;
+    int error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    if (error) return errno_error(fmt::format("start {}", command), error);
+    in_read.reset();
+    out_write.reset();
+    status_write.reset();
+    // Small inputs and outputs (a ruleset, a line of addresses): the pipes hold them.
+    if (!input.empty()) [[maybe_unused]]
+        auto n = ::write(in_write.get(), input.data(), input.size());
+    in_write.reset();
+    std::string output, code;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    pollfd fds[2] = {{out_read.get(), POLLIN, 0}, {status_read.get(), POLLIN, 0}};
+    while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            ::kill(pid, SIGKILL);
+            return make_error("{}: no answer within {} s", command, timeout.count() / 1000);
+        }
+        if (::poll(fds, 2, int(left.count())) < 0 && errno != EINTR) return errno_error("poll");
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !fds[i].revents) continue;
+            char buffer[4096];
+            ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+            if (n <= 0)
+                fds[i].fd = -1;
+            else
+                (i == 0 ? output : code).append(buffer, std::size_t(n));
+        }
+    }
+    while (!code.empty() && (code.back() == '\n' || code.back() == ' '))
+        code.pop_back();
+    if (code == "0") return output;
+    while (!output.empty() && output.back() == '\n')
+        output.pop_back();
+    if (output.size() > 300) output = "..." + output.substr(output.size() - 300);
+    return make_error("{} failed (status {}): {}", command, code.empty() ? "?" : code, output);
+}
+
 std::string executable_dir() {
     char path[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);

@@ -49,6 +49,11 @@ std::vector<std::string> top_rows(const StatsSnapshot& now, const StatsSnapshot*
             read_bytes += vbd.read_bytes;
             write_bytes += vbd.write_bytes;
         }
+        std::uint64_t net_tx = 0, net_rx = 0;
+        for (const auto& vif : domain.vifs) {
+            net_tx += vif.tx_bytes;
+            net_rx += vif.rx_bytes;
+        }
         bool limited = domain.max_memory_kib != 0;
         lines.push_back(fmt::format(
             fmt::runtime(kRowFormat), domain.name.substr(0, 10), state_columns(domain.state),
@@ -57,8 +62,8 @@ std::vector<std::string> top_rows(const StatsSnapshot& now, const StatsSnapshot*
             fmt::format("{:.1f}", double(domain.memory_kib) / total * 100.0),
             limited ? fmt::format("{}", domain.max_memory_kib) : "no limit",
             limited ? fmt::format("{:.1f}", double(domain.max_memory_kib) / total * 100.0) : "n/a",
-            domain.vcpus, 0, 0, 0, domain.vbds.size(), reads, writes, read_bytes / 512,
-            write_bytes / 512));
+            domain.vcpus, domain.vifs.size(), net_tx / 1024, net_rx / 1024, domain.vbds.size(),
+            reads, writes, read_bytes / 512, write_bytes / 512));
     }
     return lines;
 }

@@ -190,6 +190,26 @@ TEST_F(SchedTest, ARestartOnRebootKeepsWeightCapAndPinning) {
     EXPECT_TRUE(eventually([&] { return !fs::exists(group(1)); }));
 }
 
+TEST_F(SchedTest, OfflineVcpusAreListedAsXlDoesAndTheirThreadsArePlacedToo) {
+    ASSERT_EQ(domus({"create", idle_config("h", "vcpus = 1\nmaxvcpus = 2\ncpus = \"0\"\n")}).status,
+              0);
+    // vCPU 1 is offline: xl's "-" and "--p"; its parked thread is pinned and grouped.
+    auto list = domus({"vcpu-list", "h"});
+    EXPECT_TRUE(std::regex_search(list.out, std::regex(R"(\nh\s+1\s+1\s+-\s+--p\s+\d+\.\d\s+0\n)")))
+        << list.out;
+    pid_t pid = monitor();
+    pid_t parked = vcpu_tid(pid, 1);
+    ASSERT_GT(parked, 0);
+    EXPECT_EQ(allowed(pid, parked), "0");
+    EXPECT_TRUE(eventually([&] { return in_group(1, parked); }));
+    // Brought up, it is listed as running or blocked on a CPU.
+    ASSERT_EQ(domus({"vcpu-set", "h", "2"}).status, 0);
+    EXPECT_TRUE(eventually([&] {
+        return std::regex_search(domus({"vcpu-list", "h"}).out,
+                                 std::regex(R"(\nh\s+1\s+1\s+\d+\s+[-rb][-rb]-\s+\d+\.\d\s+0\n)"));
+    })) << domus({"vcpu-list", "h"}).out;
+}
+
 TEST_F(SchedTest, BadInputIsRefusedWithClearErrors) {
     auto weight0 = domus({"create", sched_config("weight = 0\n")});
     EXPECT_NE(weight0.status, 0);

@@ -233,12 +233,30 @@ TEST_F(HypercallsTest, VcpuOpRefusesVcpusThatDoNotExist) {
         EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_is_up, vcpu), -XEN_ENOENT);
 }
 
-TEST_F(HypercallsTest, VcpuOpTimersAndDownAreForTheCallerOnly) {
+TEST_F(HypercallsTest, VcpuOpTimersAreForTheCallerOnly) {
     EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_stop_singleshot_timer, 1), -XEN_EINVAL);
-    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 1), -XEN_EINVAL);
     domain.vcpu(0)->up = true;
     EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 0), 0);
     EXPECT_FALSE(domain.vcpu(0)->up);
+}
+
+// Hot-unplug: as Xen, VCPUOP_down works on the caller and (asynchronously) on another
+// vCPU; is_up follows it at once; VCPUOP_up brings the same vCPU back without a second
+// VCPUOP_initialise, which is refused while the vCPU is up.
+TEST_F(HypercallsTest, VcpusGoDownAndComeBackUp) {
+    domus_vcpu_context context{};
+    context.rip = kImageBase;
+    context.rsp = kMemory;
+    ASSERT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_initialise, 1, put(context)), 0);
+    ASSERT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_up, 1), 0);
+    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_is_up, 1), 1);
+    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_initialise, 1, put(context)), -XEN_EEXIST);
+    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 1), 0);
+    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_is_up, 1), 0);
+    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 1), 0);  // already down: no change
+    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_up, 1), 0);
+    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_is_up, 1), 1);
+    EXPECT_EQ(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 4), -XEN_ENOENT);
 }
 
 TEST_F(HypercallsTest, InitialiseChecksTheContext) {

@@ -13,15 +13,17 @@ namespace domus::toolstack {
 namespace {
 
 DomainStats web() {
-    return DomainStats{.domid = 3,
-                       .name = "web",
-                       .state = "b",
-                       .cpu_seconds = 10.0,
-                       .uptime_seconds = 100.0,
-                       .memory_kib = 65536,
-                       .max_memory_kib = 131072,
-                       .vcpus = 2,
-                       .vbds = {{"xvda", 10, 20, 5120, 10240, 1}, {"xvdb", 1, 2, 512, 1024, 0}}};
+    return DomainStats{
+        .domid = 3,
+        .name = "web",
+        .state = "b",
+        .cpu_seconds = 10.0,
+        .uptime_seconds = 100.0,
+        .memory_kib = 65536,
+        .max_memory_kib = 131072,
+        .vcpus = 2,
+        .vbds = {{"xvda", 10, 20, 5120, 10240, 1}, {"xvdb", 1, 2, 512, 1024, 0}},
+        .vifs = {{0, "vif3.0", 5, 4096, 6, 8192, 0, 0}, {1, "vif3.1", 1, 1024, 1, 2048, 2, 1}}};
 }
 
 StatsSnapshot snapshot(std::vector<DomainStats> domains) {
@@ -57,7 +59,8 @@ TEST(DomainStatsTest, MonitorInfoFillsTheFiguresItHas) {
                            {"uptime_seconds", 9.0},
                            {"memory_mib", 32},
                            {"vcpus", 1},
-                           {"vbds", {{{"vdev", "xvda"}, {"reads", 7}, {"writes", 3}}}}};
+                           {"vbds", {{{"vdev", "xvda"}, {"reads", 7}, {"writes", 3}}}},
+                           {"vifs", {{{"devid", 0}, {"ifname", "vif1.0"}, {"rx_bytes", 99}}}}};
     ASSERT_TRUE(apply_monitor_info(info, stats));
     EXPECT_EQ(stats.state, "r");
     EXPECT_DOUBLE_EQ(stats.cpu_seconds, 1.5);
@@ -66,6 +69,8 @@ TEST(DomainStatsTest, MonitorInfoFillsTheFiguresItHas) {
     ASSERT_EQ(stats.vbds.size(), 1u);
     EXPECT_EQ(stats.vbds[0].reads, 7u);
     EXPECT_EQ(stats.vbds[0].read_bytes, 0u);  // absent counters are 0
+    ASSERT_EQ(stats.vifs.size(), 1u);
+    EXPECT_EQ(stats.vifs[0].rx_bytes, 99u);
 
     // The exact figure wins over the MiB one where the monitor gives it (ballooning).
     info["memory_kib"] = 20000;
@@ -119,6 +124,9 @@ TEST(TopViewTest, RowsHaveXentopsColumns) {
     EXPECT_EQ(row[5], "6.2");  // 64 MiB of 1 GiB
     EXPECT_EQ(row[6], "131072");
     EXPECT_EQ(row[8], "2");
+    EXPECT_EQ(row[9], "2");    // two vifs
+    EXPECT_EQ(row[10], "5");   // KiB sent: 4 + 1
+    EXPECT_EQ(row[11], "10");  // KiB received: 8 + 2
     EXPECT_EQ(row[12], "2");   // two disks
     EXPECT_EQ(row[13], "11");  // reads of both
     EXPECT_EQ(row[14], "22");
@@ -169,6 +177,9 @@ TEST(MetricsTextTest, EveryFamilyOnceWithItsSamples) {
               std::string::npos);
     EXPECT_NE(text.find("domus_domain_vbd_written_bytes_total{domid=\"3\",name=\"web\",vdev="
                         "\"xvda\"} 10240\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("domus_domain_net_receive_bytes_total{domid=\"3\",name=\"web\",vif="
+                        "\"vif3.1\"} 2048\n"),
               std::string::npos);
     EXPECT_NE(text.find("domus_daemon_requests_total 7\n"), std::string::npos);
     EXPECT_NE(text.find("domus_store_restarts_total 2\n"), std::string::npos);

@@ -52,6 +52,11 @@ void domus_yield(void);
 /* ---- vCPUs -------------------------------------------------------------------- */
 
 unsigned domus_vcpu_count(void); /* vCPUs online (upcall-safe) */
+/* Bit n set: vCPU n is online now (upcall-safe). vCPUs come and go with the toolstack's
+ * `vcpu-set` (cpu/<n>/availability); a thread bound to a vCPU that goes offline becomes
+ * unbound (DOMUS_ANY_VCPU), as Linux breaks the affinity of a task whose CPU goes away. */
+uint64_t domus_vcpu_online_mask(void);
+unsigned domus_vcpu_max(void); /* vCPUs the domain may have online (maxvcpus) */
 unsigned domus_vcpu_id(void); /* the vCPU running the caller now (upcall-safe) */
 
 /* ---- time --------------------------------------------------------------------- */

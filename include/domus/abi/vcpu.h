@@ -9,7 +9,7 @@
 
 #define VCPUOP_initialise 0 /* struct domus_vcpu_context; the vCPU must be down */
 #define VCPUOP_up 1
-#define VCPUOP_down 2 /* only on the calling vCPU, or on another one that is down */
+#define VCPUOP_down 2 /* the caller parks on return; another vCPU before its next entry */
 #define VCPUOP_is_up 3
 #define VCPUOP_set_singleshot_timer 8
 #define VCPUOP_stop_singleshot_timer 9

@@ -22,23 +22,13 @@
 #include <vector>
 
 #include "backends/backend_host.hpp"
-#include "backends/net/vnet_header.hpp"
+#include "backends/net/frame_port.hpp"
 #include "backends/shared_ring.hpp"
 #include "base/result.hpp"
 
 #include <domus/abi/netif.h>
 
 namespace domus::backends {
-
-// Where frames go to and come from on the host: the vif's TAP, or a test's fake.
-class FramePort {
-public:
-    virtual ~FramePort() = default;
-    // True when sent; false when the host could not take it now (dropped, counted).
-    virtual Result<bool> send(const VnetHeader& header, std::span<const iovec> frame) = 0;
-    // The length of the frame read into `buffer`, 0 when none waits.
-    virtual Result<std::size_t> receive(VnetHeader& header, std::span<std::byte> buffer) = 0;
-};
 
 struct NetStats {
     std::uint64_t tx_packets = 0;  // guest to host

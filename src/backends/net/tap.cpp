@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 
 namespace domus::backends {
 
-Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu, bool offloads) {
+Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
     if (name.empty() || name.size() >= IFNAMSIZ)
         return make_error("tap \"{}\": an interface name has 1..{} characters", name, IFNAMSIZ - 1);
     Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
@@ -26,8 +27,7 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu, bool offload
     int header_size = sizeof(VnetHeader);
     if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &header_size) < 0)
         return errno_error(fmt::format("tap {}: TUNSETVNETHDRSZ", name));
-    unsigned features = offloads ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0;
-    if (::ioctl(fd.get(), TUNSETOFFLOAD, features) < 0)
+    if (::ioctl(fd.get(), TUNSETOFFLOAD, 0u) < 0)
         return errno_error(fmt::format("tap {}: TUNSETOFFLOAD", name));
 
     // MTU, up, and the index, through an ordinary socket of this network namespace.
@@ -38,6 +38,13 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu, bool offload
     link.ifr_mtu = int(mtu);
     if (::ioctl(control.get(), SIOCSIFMTU, &link) < 0)
         return errno_error(fmt::format("tap {}: MTU {}", name, mtu));
+    // fe:ff:ff:ff:ff:ff, as Xen's netback: the host side never sends with an address of
+    // its own, and a bridge never adopts it (the highest possible) as its own.
+    link.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    std::memset(link.ifr_hwaddr.sa_data, 0xff, 6);
+    link.ifr_hwaddr.sa_data[0] = char(0xfe);
+    if (::ioctl(control.get(), SIOCSIFHWADDR, &link) < 0)
+        return errno_error(fmt::format("tap {}: hardware address", name));
     if (::ioctl(control.get(), SIOCGIFFLAGS, &link) < 0)
         return errno_error(fmt::format("tap {}: SIOCGIFFLAGS", name));
     link.ifr_flags = short(link.ifr_flags | IFF_UP);
@@ -46,6 +53,18 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu, bool offload
     if (::ioctl(control.get(), SIOCGIFINDEX, &link) < 0)
         return errno_error(fmt::format("tap {}: SIOCGIFINDEX", name));
     return Tap(std::move(fd), name, link.ifr_ifindex);
+}
+
+Result<void> Tap::set_offloads(bool checksum, bool tso4, bool tso6) {
+    unsigned features = 0;
+    if (checksum) {
+        features |= TUN_F_CSUM;
+        if (tso4) features |= TUN_F_TSO4;
+        if (tso6) features |= TUN_F_TSO6;
+    }
+    if (::ioctl(fd_.get(), TUNSETOFFLOAD, features) < 0)
+        return errno_error(fmt::format("tap {}: TUNSETOFFLOAD {:#x}", name_, features));
+    return {};
 }
 
 Result<bool> Tap::send(const VnetHeader& header, std::span<const iovec> frame) {

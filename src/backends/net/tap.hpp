@@ -10,18 +10,20 @@
 #include <span>
 #include <string>
 
-#include "backends/net/vnet_header.hpp"
+#include "backends/net/frame_port.hpp"
 #include "base/fd.hpp"
 #include "base/result.hpp"
 
 namespace domus::backends {
 
-class Tap {
+class Tap final : public FramePort {
 public:
-    // Creates interface `name` (≤ 15 bytes), sets its MTU and brings it up. Frames the
-    // host sends may be partially checksummed or up to 64 KiB with GSO (TUN_F_CSUM, TSO4,
-    // TSO6) when `offloads` is set; otherwise the host kernel finishes them first.
-    static Result<Tap> create(const std::string& name, std::uint32_t mtu, bool offloads);
+    // Creates interface `name` (≤ 15 bytes), sets its MTU and brings it up, with no
+    // offloads yet: the host finishes every frame it sends (checksums, segmentation).
+    static Result<Tap> create(const std::string& name, std::uint32_t mtu);
+    // What the host may leave to the reader of its frames, as the frontend can take it:
+    // checksums (TUN_F_CSUM), and large TCP segments (TSO4, TSO6; they need checksums).
+    Result<void> set_offloads(bool checksum, bool tso4, bool tso6);
 
     int fd() const noexcept { return fd_.get(); }
     const std::string& name() const noexcept { return name_; }
@@ -29,10 +31,10 @@ public:
 
     // One frame out, header first: true when sent, false when the queue is full (EAGAIN:
     // try again when writable); an error for a frame the kernel refuses.
-    Result<bool> send(const VnetHeader& header, std::span<const iovec> frame);
+    Result<bool> send(const VnetHeader& header, std::span<const iovec> frame) override;
     // One frame in, its header into `header` and the rest into `buffer`: the frame's
     // length, 0 when none is waiting.
-    Result<std::size_t> receive(VnetHeader& header, std::span<std::byte> buffer);
+    Result<std::size_t> receive(VnetHeader& header, std::span<std::byte> buffer) override;
 
 private:
     Tap(Fd fd, std::string name, int ifindex)

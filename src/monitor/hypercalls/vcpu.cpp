@@ -95,11 +95,13 @@ std::int64_t vcpu_op(HypercallDomain& domain, HypercallVcpu& caller, VcpuOpArgs 
             std::lock_guard lock(domain.vcpu_lock());  // not while its vcpu_info moves
             return target->bring_up();
         }
-        case VCPUOP_down:
-            if (target != &caller)
-                return -XEN_EINVAL;  // asynchronous down of others: not supported
-            caller.go_down();
+        case VCPUOP_down: {
+            // As Xen: synchronous for the caller itself (it parks on return), asynchronous
+            // for another vCPU (it parks before its next guest entry).
+            std::lock_guard lock(domain.vcpu_lock());  // not while it is brought up
+            target->go_down();
             return kOk;
+        }
         case VCPUOP_is_up:
             return target->is_up() ? 1 : 0;
         case VCPUOP_set_singleshot_timer: {

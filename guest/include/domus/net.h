@@ -1,0 +1,57 @@
+/* Domus guest kernel: PV network interfaces (Xen's netif, netfront), C API for
+ * applications (C and C++). Frames in, frames out: a TCP/IP stack (lwIP) sits on this.
+ *
+ * The toolstack lists a domain's interfaces under device/vif/<n> in the store (xl.cfg
+ * `vif = [ '...' ]`, `domus run --vif`). net_open connects interface <n> to its backend
+ * the first time it is called: two rings (TX, RX) of one page each, one event channel,
+ * rx-copy (the backend copies each frame into pages the guest posted). Checksums are the
+ * sender's: the frontend announces no checksum offload, so the host fills in the
+ * checksums of the frames it sends here and expects those sent from here to be whole.
+ *
+ * Common contracts:
+ *  - All functions are "thread" functions (guest.h): they may block; never call them
+ *    from an event handler. Any number of threads may send and receive on one interface.
+ *  - Results are a count or 0 on success, or a negative errno of the guest C library's
+ *    <errno.h>: -ENODEV no store; -ENOENT no such interface; -EINVAL a bad argument;
+ *    -EMSGSIZE a frame larger than NET_MAX_FRAME; -ETIMEDOUT the backend did not answer
+ *    the handshake in ~10 s per step; -EIO the backend closed the interface or broke the
+ *    ring protocol (every later call on that handle returns -EIO). */
+#ifndef DOMUS_NET_H
+#define DOMUS_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NET_MAX_OPEN 4
+#define NET_MAX_FRAME 1514 /* Ethernet header + 1500 bytes */
+
+struct net_info {
+    uint8_t mac[6];   /* the interface's own address (the toolstack's `mac`) */
+    char ip[64];      /* the toolstack's `ip` key ("A.B.C.D[/LEN] ..."), "" when none */
+};
+
+/* Connects device/vif/<devid> (or finds it connected) and returns its handle (>= 0);
+ * `info` (may be NULL) gets its address. */
+int net_open(unsigned devid, struct net_info* info);
+
+/* Sends one whole Ethernet frame (14..NET_MAX_FRAME bytes, checksums filled in); blocks
+ * while every transmit slot is in use. Returns len. */
+long net_send(int nic, const void* frame, size_t len);
+
+/* Blocks until a frame has arrived; copies it (cut to len) and returns its length. */
+long net_receive(int nic, void* buf, size_t len);
+
+struct net_stats {
+    uint64_t tx_frames, rx_frames, tx_errors, rx_errors, notifications;
+};
+int net_stats(int nic, struct net_stats* stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,24 @@
+// VifConfig: one PV network interface as the monitor is asked to provide it (a VifSpec
+// with its MAC and host interface name settled).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/vif_spec.hpp"
+
+namespace domus::config {
+
+struct VifConfig {
+    std::uint32_t devid = 0;  // device/vif/<devid>
+    MacAddress mac{};
+    std::string ifname;  // the host interface (TAP): vif<domid>.<devid> unless named
+    VifScript script = VifScript::bridge;
+    std::string bridge;
+    std::vector<std::string> ips;
+    std::string gatewaydev;
+    std::uint32_t mtu = 1500;
+};
+
+}  // namespace domus::config

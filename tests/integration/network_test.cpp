@@ -1,0 +1,162 @@
+// The host side of vifs through domusd, in a network namespace of the test's own (the
+// CLI, domusd and the monitors inherit it): each interface's TAP joins a bridge, is
+// routed to, or is a NAT gateway with its masquerade table; all of it goes with the
+// domain. A missing bridge fails the create cleanly.
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <sched.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include "toolstack_fixture.hpp"
+
+namespace domus::test {
+namespace {
+
+class NetworkTest : public ToolstackTest {
+protected:
+    void SetUp() override {
+        ToolstackTest::SetUp();
+        if (IsSkipped()) return;
+        if (::unshare(CLONE_NEWNET) != 0) GTEST_SKIP() << "no network namespace: " << errno;
+        std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1";
+        ip({"link", "set", "lo", "up"});
+        ip({"link", "add", "xenbr0", "type", "bridge"});
+        ip({"link", "set", "xenbr0", "up"});
+        // The host's outward interface, for vif-route to borrow its address from.
+        ip({"link", "add", "uplink0", "type", "veth", "peer", "name", "uplink1"});
+        ip({"addr", "add", "10.200.0.1/24", "dev", "uplink0"});
+        ip({"link", "set", "uplink0", "up"});
+    }
+
+    ProcessResult tool(const std::string& name, std::vector<std::string> args) {
+        args.insert(args.begin(), "/usr/sbin/" + name);
+        return run_process(args, std::chrono::seconds(10));
+    }
+    void ip(std::vector<std::string> args) {
+        auto r = tool("ip", std::move(args));
+        ASSERT_EQ(r.status, 0) << r.err;
+    }
+    std::string show(const std::vector<std::string>& args) { return tool("ip", args).out; }
+    static ProcessResult ping(std::vector<std::string> args) {
+        args.insert(args.begin(), "/usr/bin/ping");
+        return run_process(args, std::chrono::seconds(30));
+    }
+    // A UDP socket, closed with the test.
+    struct Socket {
+        int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ~Socket() { ::close(fd); }
+    };
+};
+
+TEST_F(NetworkTest, BridgedRoutedAndNattedVifsAreSetUpAndTakenDown) {
+    std::string cfg =
+        idle_config("net",
+                    "vif = [ 'mac=00:16:3e:00:00:0a', 'ip=10.5.0.2/24,script=vif-nat', "
+                    "'ip=10.6.0.2,script=vif-route,gatewaydev=uplink0', 'bridge=xenbr0' ]\n");
+    auto created = domus({"create", cfg});
+    ASSERT_EQ(created.status, 0) << created.err;
+
+    EXPECT_NE(show({"link", "show", "vif1.0"}).find("master xenbr0"), std::string::npos);
+    EXPECT_NE(show({"link", "show", "vif1.3"}).find("master xenbr0"), std::string::npos);
+    EXPECT_NE(show({"-4", "addr", "show", "dev", "vif1.1"}).find("inet 10.5.0.1/24"),
+              std::string::npos);
+    auto nat = tool("nft", {"list", "table", "ip", "domus-vif1.1"});
+    EXPECT_EQ(nat.status, 0) << nat.err;
+    EXPECT_NE(nat.out.find("ip saddr 10.5.0.0/24 oifname != \"vif1.1\" masquerade"),
+              std::string::npos)
+        << nat.out;
+    EXPECT_NE(show({"-4", "addr", "show", "dev", "vif1.2"}).find("inet 10.200.0.1/32"),
+              std::string::npos);
+    EXPECT_NE(show({"route", "show", "10.6.0.2"}).find("dev vif1.2"), std::string::npos);
+    std::ifstream proxy("/proc/sys/net/ipv4/conf/vif1.2/proxy_arp");
+    int proxy_arp = 0;
+    proxy >> proxy_arp;
+    EXPECT_EQ(proxy_arp, 1);
+    // The backend as Linux netback publishes it; the MAC given, and one settled for the others.
+    auto mac = xenstore("xenstore-read", {"/local/domain/0/backend/vif/1/0/mac"});
+    EXPECT_EQ(mac.out, "00:16:3e:00:00:0a\n");
+    auto settled = xenstore("xenstore-read", {"/local/domain/0/backend/vif/1/1/mac"});
+    EXPECT_EQ(settled.out.rfind("00:16:3e:", 0), 0u) << settled.out;
+
+    ASSERT_EQ(domus({"destroy", "net"}).status, 0);
+    EXPECT_TRUE(eventually([] { return ::if_nametoindex("vif1.0") == 0; }));
+    EXPECT_EQ(::if_nametoindex("vif1.1"), 0u);
+    EXPECT_NE(tool("nft", {"list", "table", "ip", "domus-vif1.1"}).status, 0);  // gone too
+    EXPECT_EQ(show({"route", "show", "10.6.0.2"}), "");
+    auto listing = xenstore("xenstore-ls", {"/local/domain/0/backend/vif/1"});
+    EXPECT_NE(listing.status, 0) << listing.out;
+}
+
+TEST_F(NetworkTest, AGuestOnTheBridgeAnswersPingAndUdp) {
+    // The host's end of the guest network: 10.77.0.1/24 on the bridge.
+    ip({"addr", "add", "10.77.0.1/24", "dev", "xenbr0"});
+    std::string cfg =
+        config("echo", "name = \"echo\"\nkernel = \"" + guest_image("net_echo") +
+                           "\"\nmemory = 32\nvif = [ 'bridge=xenbr0,ip=10.77.0.2' ]\n");
+    auto created = domus({"create", cfg});
+    ASSERT_EQ(created.status, 0) << created.err;
+    // The real ping, until the guest's netfront is up (it connects when the app opens it).
+    ASSERT_TRUE(eventually(
+        [&] {
+            return ping({"-c", "1", "-W", "1", "10.77.0.2"}).status == 0;
+        },
+        std::chrono::seconds(20)));
+    auto pinged = ping({"-c", "5", "-i", "0.05", "-W", "2", "10.77.0.2"});
+    EXPECT_EQ(pinged.status, 0) << pinged.out << pinged.err;
+    EXPECT_NE(pinged.out.find("5 received"), std::string::npos) << pinged.out;
+
+    // UDP echo (port 7): every datagram comes back whole.
+    Socket udp;
+    int socket = udp.fd;
+    sockaddr_in guest{};
+    guest.sin_family = AF_INET;
+    guest.sin_port = htons(7);
+    ::inet_pton(AF_INET, "10.77.0.2", &guest.sin_addr);
+    ASSERT_EQ(::connect(socket, reinterpret_cast<sockaddr*>(&guest), sizeof guest), 0);
+    int echoed = 0;
+    for (int i = 0; i < 200; ++i) {
+        std::string datagram = "datagram " + std::to_string(i) + std::string(size_t(i * 7), 'x');
+        ASSERT_EQ(::send(socket, datagram.data(), datagram.size(), 0), ssize_t(datagram.size()));
+        pollfd ready{socket, POLLIN, 0};
+        if (::poll(&ready, 1, 2000) != 1) continue;
+        char back[2048];
+        ssize_t n = ::recv(socket, back, sizeof back, 0);
+        if (n == ssize_t(datagram.size()) && std::memcmp(back, datagram.data(), n) == 0) ++echoed;
+    }
+    EXPECT_EQ(echoed, 200);
+    // The frames counted on both sides reach the operator's view.
+    auto top = domus({"top", "-b", "-i", "1"});
+    std::regex row(R"(\n +echo +\S+ +\d+ +[\d.]+ +\d+ +[\d.]+ +\d+ +[\d.]+ +1 +1 +(\d+) +(\d+) )");
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(top.out, match, row)) << top.out;
+    EXPECT_GT(std::stoul(match[1]), 100u);  // KiB sent by the guest
+    EXPECT_GT(std::stoul(match[2]), 100u);  // KiB received
+    ASSERT_EQ(domus({"destroy", "echo"}).status, 0);
+}
+
+TEST_F(NetworkTest, AMissingBridgeFailsTheCreateAndLeavesNothing) {
+    std::string cfg = idle_config("nobr", "vif = [ 'bridge=nosuchbr' ]\n");
+    auto created = domus({"create", cfg});
+    EXPECT_NE(created.status, 0);
+    EXPECT_NE(created.err.find("bridge \"nosuchbr\" does not exist"), std::string::npos)
+        << created.err;
+    EXPECT_TRUE(eventually([] { return ::if_nametoindex("vif1.0") == 0; }));
+    auto list = domus({"list"});
+    EXPECT_EQ(list.out.find("nobr"), std::string::npos) << list.out;
+    // A bad VIFSPEC is refused before anything starts.
+    std::string bad = idle_config("badvif", "vif = [ 'mac=01:00:00:00:00:01' ]\n");
+    auto refused = domus({"create", bad});
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.err.find("multicast"), std::string::npos) << refused.err;
+}
+
+}  // namespace
+}  // namespace domus::test
