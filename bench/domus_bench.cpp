@@ -28,6 +28,7 @@
 #include "../tests/integration/process.hpp"
 #include "figures.hpp"
 #include "host_io.hpp"
+#include "sched_bench.hpp"
 #include "soak/soak.hpp"
 #include "store/client.hpp"
 #include "toolstack/json_socket.hpp"
@@ -562,5 +563,6 @@ int main(int argc, char** argv) {
     bench_block();
     bench_soak();
     bench_memory();
+    domus::bench::bench_sched(g_bin, g_guests);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
@@ -18,6 +19,7 @@
 
 #include "process.hpp"
 #include "store/client.hpp"
+#include "toolstack/cgroup.hpp"
 #include "toolstack/json_socket.hpp"
 #include "toolstack/run_dir.hpp"
 #include "toolstack/spawn.hpp"
@@ -282,6 +284,12 @@ void stop(const std::string& run_dir) {
             ::kill(pid, SIGKILL);
         for (pid_t pid : pids)
             (void)toolstack::wait_for_exit(pid, std::chrono::seconds(2));
+    }
+    // The domains' CPU cgroups, which the killed domusd could not remove.
+    if (auto mount = toolstack::detect_cpu_cgroup_mount()) {
+        std::string parent = toolstack::default_cgroup_parent(run_dir);
+        if (std::filesystem::exists(mount->root + "/" + parent))
+            (void)toolstack::remove_cgroup_parent(*mount, parent);
     }
 }
 

@@ -15,6 +15,7 @@ void add_query_commands(CLI::App& app, int& status);
 void add_image_command(CLI::App& app, int& status);
 void add_block_commands(CLI::App& app, int& status);
 void add_snapshot_command(CLI::App& app, int& status);
+void add_sched_commands(CLI::App& app, int& status);
 void add_top_command(CLI::App& app, int& status);
 void add_vcpu_set_command(CLI::App& app, int& status);
 void add_memory_commands(CLI::App& app, int& status);

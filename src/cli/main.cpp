@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     domus::cli::add_image_command(app, status);
     domus::cli::add_block_commands(app, status);
     domus::cli::add_snapshot_command(app, status);
+    domus::cli::add_sched_commands(app, status);
     domus::cli::add_top_command(app, status);
     domus::cli::add_vcpu_set_command(app, status);
     domus::cli::add_memory_commands(app, status);

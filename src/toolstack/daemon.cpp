@@ -63,7 +63,7 @@ Result<void> start_store(const RunDir& run_dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
+Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, std::string cgroup_parent) {
     ::mkdir(run_dir.root.c_str(), 0700);
     ::mkdir(run_dir.domains().c_str(), 0700);
     Fd lock(::open(run_dir.daemon_lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -90,7 +90,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir) {
     // Domain 0 as xl shows it.
     (void)daemon->store_->write("/local/domain/0/name", "Domain-0");
     (void)daemon->store_->write("/local/domain/0/domid", "0");
+    daemon->cgroup_parent_ = std::move(cgroup_parent);
+    daemon->cgroup_mount_ = detect_cpu_cgroup_mount();
     daemon->recover();
+    daemon->remove_stale_cgroups();
     return daemon;
 }
 
@@ -164,6 +167,12 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = mem_set(request);
         else if (op == "mem-max")
             reply = mem_max(request);
+        else if (op == "sched-credit")
+            reply = sched_credit(request);
+        else if (op == "vcpu-pin")
+            reply = vcpu_pin(request);
+        else if (op == "vcpu-list")
+            reply = vcpu_list(request);
         else if (op == "domid" || op == "domname" || op == "console") {
             auto entry = find(request);
             if (!entry) {

@@ -20,6 +20,7 @@
 #include "base/result.hpp"
 #include "config/vif_config.hpp"
 #include "store/client.hpp"
+#include "toolstack/cgroup.hpp"
 #include "toolstack/domain_stats.hpp"
 #include "toolstack/run_dir.hpp"
 #include "toolstack/snapshot_journal.hpp"
@@ -40,7 +41,8 @@ class Daemon {
 public:
     // Takes the run directory's lock (a second daemon fails here), makes sure the store
     // daemon runs, and recovers the domains a previous daemon left running.
-    static Result<std::unique_ptr<Daemon>> start(RunDir run_dir);
+    // `cgroup_parent`: where under the cpu cgroup hierarchy the domains' groups go.
+    static Result<std::unique_ptr<Daemon>> start(RunDir run_dir, std::string cgroup_parent);
     // Accepts CLI connections until `stop_fd` becomes readable.
     void serve(int stop_fd);
 
@@ -59,11 +61,12 @@ private:
         DomainSpec spec;
         pid_t pid = 0;
         double created_unix = 0;
-        bool creating = true;      // reserved while the monitor starts
-        bool preserved = false;    // on_* = preserve: kept until `destroy`
-        std::string exit_kind;     // set once the domain ended
-        bool gone = false;         // destroyed and forgotten (guarded by mutex_)
-        std::mutex devices_mutex;  // one device change (hot-plug, snapshot) at a time
+        bool creating = true;                // reserved while the monitor starts
+        bool preserved = false;              // on_* = preserve: kept until `destroy`
+        std::string exit_kind;               // set once the domain ended
+        bool gone = false;                   // destroyed and forgotten (guarded by mutex_)
+        std::mutex devices_mutex;            // one device change (hot-plug, snapshot) at a time
+        std::optional<DomainCgroup> cgroup;  // its vCPUs' (daemon_sched.cpp)
     };
 
     Daemon(RunDir run_dir, Fd lock, store::Client store);
@@ -109,6 +112,15 @@ private:
     Result<nlohmann::json> mem_max(const nlohmann::json& request);
     Result<void> check_budget_locked(std::uint64_t new_kib, std::uint16_t except) const;
     std::uint64_t free_memory_mib();
+    // The credit scheduler (daemon_sched.cpp): weight, cap and pinning applied to a
+    // started or recovered domain's vCPU threads, the group removed when it ends, and
+    // the sched-credit, vcpu-pin and vcpu-list requests.
+    Result<void> apply_sched(const std::shared_ptr<Entry>& entry, bool just_started);
+    void remove_stale_cgroups();  // after recover(): groups of domains that are gone
+    void remove_sched(std::uint16_t domid, const std::optional<DomainCgroup>& cgroup);
+    Result<nlohmann::json> sched_credit(const nlohmann::json& request);
+    Result<nlohmann::json> vcpu_pin(const nlohmann::json& request);
+    Result<nlohmann::json> vcpu_list(const nlohmann::json& request);
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);
@@ -126,6 +138,8 @@ private:
     std::map<std::uint16_t, std::shared_ptr<Entry>> domains_;
     std::uint16_t next_domid_ = 1;
     double started_unix_ = 0;
+    std::string cgroup_parent_;
+    Result<CpuCgroupMount> cgroup_mount_ = make_error("not detected");
     std::string metrics_address_;  // empty: no metrics endpoint
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> request_errors_{0};

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 
@@ -16,6 +17,11 @@ int main(int argc, char** argv) {
     std::string run_dir;
     std::string metrics_listen;
     app.add_option("--run-dir", run_dir, "Run directory (default $DOMUS_RUN_DIR or /run/domus)");
+    std::string cgroup_parent;
+    app.add_option("--cgroup-parent", cgroup_parent,
+                   "Cgroup (under the cpu hierarchy) holding the domains' groups (default "
+                   "$DOMUS_CGROUP_PARENT, else domus for /run/domus and domus-<run dir> for "
+                   "another run directory)");
     app.add_option("--metrics-listen", metrics_listen,
                    "Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)");
     // Options may also come from a file (`metrics-listen = "127.0.0.1:9100"`), which is
@@ -33,6 +39,9 @@ int main(int argc, char** argv) {
     }
     auto dir = domus::toolstack::RunDir::from_environment();
     if (!run_dir.empty()) dir.root = run_dir;
+    const char* parent_env = std::getenv("DOMUS_CGROUP_PARENT");
+    if (cgroup_parent.empty() && parent_env && *parent_env) cgroup_parent = parent_env;
+    if (cgroup_parent.empty()) cgroup_parent = domus::toolstack::default_cgroup_parent(dir.root);
 
     sigset_t signals;
     sigemptyset(&signals);
@@ -43,7 +52,7 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGCHLD, SIG_IGN);  // monitors report through their sockets; reap automatically
 
-    auto daemon = domus::toolstack::Daemon::start(dir);
+    auto daemon = domus::toolstack::Daemon::start(dir, cgroup_parent);
     if (!daemon) {
         std::fprintf(stderr, "domusd: %s\n", daemon.error().message.c_str());
         return 1;

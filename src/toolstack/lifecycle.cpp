@@ -207,6 +207,15 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
             return fail(make_error("domain {}: {}", spec.name, online.error().message));
         }
     }
+    // Its weight, cap and pinning (daemon_sched.cpp), before anyone can see it.
+    if (auto scheduled = apply_sched(entry, true); !scheduled) {
+        ::kill(*pid, SIGKILL);
+        (void)wait_for_exit(*pid, std::chrono::seconds(2));
+        remove_sched(entry->domid, entry->cgroup);
+        for (const auto& vif : vif_configs(*entry))
+            vif_offline(vif);
+        return fail(make_error("domain {}: {}", spec.name, scheduled.error().message));
+    }
     {
         std::lock_guard lock(mutex_);
         entry->creating = false;
@@ -372,6 +381,7 @@ std::vector<config::VifConfig> Daemon::vif_configs(const Entry& entry) const {
 }
 
 void Daemon::forget(const Entry& entry) {
+    remove_sched(entry.domid, entry.cgroup);
     for (const auto& vif : vif_configs(entry))
         vif_offline(vif);  // what the TAP's removal leaves behind (NAT rules)
     remove_store_nodes(entry);
@@ -406,6 +416,7 @@ void Daemon::recover() {
                                  std::chrono::seconds(2));
         if (!parsed || !info || entry->domid == 0) {
             DOMUS_LOG_WARN("domusd", "domain {} is gone; cleaning up", entry->domid);
+            remove_sched(entry->domid, std::nullopt);
             remove_store_nodes(*entry);
             std::filesystem::remove_all(dir.path(), error);
             continue;
@@ -418,6 +429,9 @@ void Daemon::recover() {
         }
         DOMUS_LOG_INFO("domusd", "recovered domain {} ({})", entry->domid, entry->name);
         recover_snapshot(*entry);
+        if (auto scheduled = apply_sched(entry, false); !scheduled)
+            DOMUS_LOG_WARN("domusd", "domain {}: weight, cap, pinning: {}", entry->domid,
+                           scheduled.error().message);
         if (!entry->preserved) std::thread([this, entry] { watch(entry); }).detach();
     }
 }

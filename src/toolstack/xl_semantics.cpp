@@ -6,6 +6,7 @@
 #include <map>
 
 #include "config/channel_spec.hpp"
+#include "toolstack/cpu_list.hpp"
 
 namespace domus::toolstack {
 namespace {
@@ -91,6 +92,12 @@ public:
             return at("channel", "{}", channels.error().message);
         spec.channel = std::move(channel);
 
+        DOMUS_TRY(weight, ranged("weight", 1, 65535, 256));
+        DOMUS_TRY(cap, ranged("cap", 0, 100 * std::int64_t(maxvcpus), 0));
+        spec.weight = weight;
+        spec.cap = cap;
+        DOMUS_TRY_VOID(cpus(spec));
+
         for (const Setting* s : ordered_) {
             if (is_known(s->key)) continue;
             spec.extra_keys[s->key] = s->value;
@@ -101,10 +108,11 @@ public:
 
 private:
     static bool is_known(std::string_view key) {
-        static constexpr std::array<std::string_view, 19> kKnown{
-            "name",     "type",        "builder", "memory", "maxmem", "vcpus",       "maxvcpus",
-            "kernel",   "cmdline",     "extra",   "root",   "uuid",   "on_poweroff", "on_reboot",
-            "on_crash", "on_watchdog", "disk",    "vif",    "channel"};
+        static constexpr std::array<std::string_view, 22> kKnown{
+            "name",        "type",      "builder",  "memory",      "maxmem", "vcpus",
+            "maxvcpus",    "kernel",    "cmdline",  "extra",       "root",   "uuid",
+            "on_poweroff", "on_reboot", "on_crash", "on_watchdog", "disk",   "vif",
+            "channel",     "weight",    "cap",      "cpus"};
         for (auto k : kKnown) {
             if (k == key) return true;
         }
@@ -248,6 +256,34 @@ private:
         return at(*s, "{} is not one of {}", quote(text), names);
     }
 
+    // cpus = "CPULIST" (or a number), or a list of them, one per vCPU; every CPU named
+    // must exist on this host.
+    Result<void> cpus(DomainSpec& spec) const {
+        const Setting* s = find("cpus");
+        if (!s) return {};
+        auto check = [&](const std::string& text, std::string_view label) -> Result<void> {
+            if (auto parsed = parse_cpu_list(text, host_cpu_count()); !parsed)
+                return at(*s, "{}{}", label, parsed.error().message);
+            return {};
+        };
+        if (auto* n = std::get_if<std::int64_t>(&s->value.data)) {
+            if (*n < 0) return at(*s, "{} is not a CPU number", *n);
+            spec.cpus = {std::to_string(*n)};
+        } else if (auto* text = std::get_if<std::string>(&s->value.data)) {
+            spec.cpus = {*text};
+        } else {
+            DOMUS_TRY(list, string_list("cpus"));
+            if (list.size() > spec.maxvcpus)
+                return at(*s, "{} entries for {} vCPUs", list.size(), spec.maxvcpus);
+            for (std::size_t i = 0; i < list.size(); ++i)
+                DOMUS_TRY_VOID(check(list[i], fmt::format("vCPU {}: ", i)));
+            spec.cpus = std::move(list);
+            spec.cpus_per_vcpu = !spec.cpus.empty();
+            return {};
+        }
+        return check(spec.cpus[0], "");
+    }
+
     Result<std::vector<std::string>> string_list(const std::string& key) const {
         std::vector<std::string> out;
         const Setting* s = find(key);
@@ -276,6 +312,12 @@ std::string_view action_name(Action action) {
         if (value == action) return name;
     }
     return "destroy";  // unreachable for valid enumerators
+}
+
+std::string vcpu_cpus(const DomainSpec& spec, std::uint32_t vcpu) {
+    if (spec.cpus.empty()) return "all";
+    if (!spec.cpus_per_vcpu) return spec.cpus[0];
+    return vcpu < spec.cpus.size() ? spec.cpus[vcpu] : "all";
 }
 
 Result<ParsedConfig> build_domain_spec(const std::vector<xl::Setting>& settings,

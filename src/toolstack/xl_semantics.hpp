@@ -31,6 +31,10 @@ enum class Action {
 // xl's spelling of an action: "destroy", "rename-restart", ...
 std::string_view action_name(Action action);
 
+struct DomainSpec;
+// The CPULIST vCPU `vcpu` is pinned to by a spec's cpus ("all" when unpinned).
+std::string vcpu_cpus(const DomainSpec& spec, std::uint32_t vcpu);
+
 // A PV domain as the config file describes it, after defaults and validation.
 struct DomainSpec {
     std::string name;                 // 1..64 of [A-Za-z0-9_.-], not all digits
@@ -45,9 +49,18 @@ struct DomainSpec {
     Action on_reboot = Action::Restart;
     Action on_crash = Action::Destroy;
     Action on_watchdog = Action::Destroy;
-    std::vector<std::string> disk;            // DISKSPEC strings, not interpreted yet
-    std::vector<std::string> vif;             // VIFSPEC strings, not interpreted yet
-    std::vector<std::string> channel;         // CHANNEL_SPEC_STRINGs, checked by channel_spec
+    std::vector<std::string> disk;     // DISKSPEC strings, not interpreted yet
+    std::vector<std::string> vif;      // VIFSPEC strings, not interpreted yet
+    std::vector<std::string> channel;  // CHANNEL_SPEC_STRINGs, checked by channel_spec
+    // The credit scheduler's (docs/scheduling.md): weight 1..65535 (relative), cap in
+    // percent of one CPU, 0..100 x maxvcpus (0: none).
+    std::uint32_t weight = 256;
+    std::uint32_t cap = 0;
+    // cpus=: the host CPUs the vCPUs may run on, in xl's CPULIST syntax (cpu_list.hpp).
+    // Empty: unpinned. One entry and !cpus_per_vcpu: for every vCPU (cpus = "0-1"). A
+    // list (cpus = ["0", "1"]): vCPU i gets entry i; vCPUs past the list are unpinned.
+    std::vector<std::string> cpus;
+    bool cpus_per_vcpu = false;
     std::map<std::string, Value> extra_keys;  // keys Domus does not know (warned about)
 
     bool operator==(const DomainSpec&) const = default;

@@ -51,6 +51,12 @@ std::string to_xl_config(const DomainSpec& spec) {
     write_string_list(out, "disk", spec.disk);
     write_string_list(out, "vif", spec.vif);
     write_string_list(out, "channel", spec.channel);
+    if (spec.weight != 256) out += fmt::format("weight = {}\n", spec.weight);
+    if (spec.cap != 0) out += fmt::format("cap = {}\n", spec.cap);
+    if (spec.cpus_per_vcpu)
+        write_string_list(out, "cpus", spec.cpus);
+    else if (!spec.cpus.empty())
+        out += fmt::format("cpus = {}\n", quote(spec.cpus[0]));
     if (!spec.extra_keys.empty()) out += "# Keys Domus does not interpret, kept as written.\n";
     for (const auto& [key, value] : spec.extra_keys) {
         out += key + " = ";

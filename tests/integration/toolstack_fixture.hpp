@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "domus_fixture.hpp"
+#include "toolstack/cgroup.hpp"
 
 namespace domus::test {
 
@@ -55,6 +56,14 @@ protected:
         if (run_dir_.empty()) return;
         kill_run_dir_processes(SIGKILL);
         std::filesystem::remove_all(run_dir_);
+        // The CPU cgroups of the domains the killed domusd left (docs/scheduling.md).
+        if (auto mount = toolstack::detect_cpu_cgroup_mount()) {
+            std::string parent = toolstack::default_cgroup_parent(run_dir_);
+            if (std::filesystem::exists(mount->root + "/" + parent)) {
+                auto removed = toolstack::remove_cgroup_parent(*mount, parent);
+                EXPECT_TRUE(removed) << removed.error().message;
+            }
+        }
     }
 
     // `domus ARGS...` with DOMUS_RUN_DIR set.
