@@ -63,7 +63,7 @@ Result<void> start_store(const RunDir& run_dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, std::string cgroup_parent) {
+Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, DaemonOptions options) {
     ::mkdir(run_dir.root.c_str(), 0700);
     ::mkdir(run_dir.domains().c_str(), 0700);
     Fd lock(::open(run_dir.daemon_lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -90,7 +90,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, std::string cgroup
     // Domain 0 as xl shows it.
     (void)daemon->store_->write("/local/domain/0/name", "Domain-0");
     (void)daemon->store_->write("/local/domain/0/domid", "0");
-    daemon->cgroup_parent_ = std::move(cgroup_parent);
+    daemon->cgroup_parent_ = std::move(options.cgroup_parent);
+    daemon->budget_ = options.memory;
     daemon->cgroup_mount_ = detect_cpu_cgroup_mount();
     daemon->recover();
     daemon->remove_stale_cgroups();

@@ -29,20 +29,25 @@
 
 namespace domus::toolstack {
 
-// The host memory domains may commit (daemon_memory.cpp): the host's RAM less a
-// reserve for Domain 0, or $DOMUS_DOMAIN_MEMORY_MIB; $DOMUS_MEMORY_OVERCOMMIT=1 lifts it.
+// The host memory domains may commit (daemon_memory.cpp): by default the host's RAM
+// less a reserve for Domain 0 (an eighth, at least 512 MiB).
 struct MemoryBudget {
     std::uint64_t domains_mib = 0;
     bool allow_overcommit = false;
-    static MemoryBudget from_environment();
+    static std::uint64_t default_domains_mib();
+};
+
+// domusd's settings (its command line, or its options file).
+struct DaemonOptions {
+    std::string cgroup_parent;  // where under the cpu cgroup hierarchy domains' groups go
+    MemoryBudget memory;
 };
 
 class Daemon {
 public:
     // Takes the run directory's lock (a second daemon fails here), makes sure the store
     // daemon runs, and recovers the domains a previous daemon left running.
-    // `cgroup_parent`: where under the cpu cgroup hierarchy the domains' groups go.
-    static Result<std::unique_ptr<Daemon>> start(RunDir run_dir, std::string cgroup_parent);
+    static Result<std::unique_ptr<Daemon>> start(RunDir run_dir, DaemonOptions options);
     // Accepts CLI connections until `stop_fd` becomes readable.
     void serve(int stop_fd);
 
@@ -143,7 +148,7 @@ private:
     std::string metrics_address_;  // empty: no metrics endpoint
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> request_errors_{0};
-    MemoryBudget budget_ = MemoryBudget::from_environment();
+    MemoryBudget budget_;
 };
 
 }  // namespace domus::toolstack

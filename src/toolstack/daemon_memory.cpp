@@ -22,26 +22,16 @@ std::uint64_t kib_of(const nlohmann::json& request) {
     return request["kib"].get<std::uint64_t>();
 }
 
-bool env_flag(const char* name) {
-    const char* value = std::getenv(name);
-    return value && *value && std::string(value) != "0";
-}
-
 }  // namespace
 
-MemoryBudget MemoryBudget::from_environment() {
-    MemoryBudget budget;
+std::uint64_t MemoryBudget::default_domains_mib() {
     struct sysinfo host {};
     ::sysinfo(&host);
     std::uint64_t total = (std::uint64_t(host.totalram) * host.mem_unit) >> 20;
     // Dom0 (the daemons, the monitors' own memory, the page cache of the images) keeps
     // an eighth of the host, at least 512 MiB.
     std::uint64_t reserve = std::max<std::uint64_t>(512, total / 8);
-    budget.domains_mib = total > reserve ? total - reserve : 0;
-    if (const char* value = std::getenv("DOMUS_DOMAIN_MEMORY_MIB"); value && *value)
-        budget.domains_mib = std::strtoull(value, nullptr, 10);
-    budget.allow_overcommit = env_flag("DOMUS_MEMORY_OVERCOMMIT");
-    return budget;
+    return total > reserve ? total - reserve : 0;
 }
 
 Result<void> Daemon::check_budget_locked(std::uint64_t new_kib, std::uint16_t except) const {
@@ -53,7 +43,7 @@ Result<void> Daemon::check_budget_locked(std::uint64_t new_kib, std::uint16_t ex
     if (committed_kib + new_kib <= budget_kib) return {};
     return make_error(
         "not enough memory: {} MiB requested, {} MiB of the {} MiB for domains are committed "
-        "to other domains (set DOMUS_MEMORY_OVERCOMMIT=1 for domusd to allow overcommit)",
+        "to other domains (domusd --memory-overcommit allows overcommit)",
         (new_kib + 1023) / 1024, committed_kib / 1024, budget_.domains_mib);
 }
 

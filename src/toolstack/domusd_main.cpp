@@ -17,15 +17,22 @@ int main(int argc, char** argv) {
     std::string run_dir;
     std::string metrics_listen;
     app.add_option("--run-dir", run_dir, "Run directory (default $DOMUS_RUN_DIR or /run/domus)");
-    std::string cgroup_parent;
-    app.add_option("--cgroup-parent", cgroup_parent,
+    domus::toolstack::DaemonOptions options;
+    app.add_option("--cgroup-parent", options.cgroup_parent,
                    "Cgroup (under the cpu hierarchy) holding the domains' groups (default "
-                   "$DOMUS_CGROUP_PARENT, else domus for /run/domus and domus-<run dir> for "
-                   "another run directory)");
+                   "domus for /run/domus, domus-<run dir> for another run directory)");
+    options.memory.domains_mib = domus::toolstack::MemoryBudget::default_domains_mib();
+    app.add_option("--domain-memory", options.memory.domains_mib,
+                   "MiB the domains' memory targets may add up to (default: the host's RAM "
+                   "less an eighth, at least 512 MiB, for Domain 0)")
+        ->capture_default_str();
+    app.add_flag("--memory-overcommit", options.memory.allow_overcommit,
+                 "Let the domains' targets add up to more than --domain-memory");
     app.add_option("--metrics-listen", metrics_listen,
                    "Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)");
-    // Options may also come from a file (`metrics-listen = "127.0.0.1:9100"`), which is
-    // how a daemon started by the CLI gets them ($DOMUS_DAEMON_CONFIG).
+    // Options may also come from a file (`metrics-listen = "127.0.0.1:9100"`,
+    // `memory-overcommit = true`), which is how a daemon started by the CLI gets them
+    // ($DOMUS_DAEMON_CONFIG).
     app.set_config("--config", "/etc/domus/domusd.conf", "Read options from this TOML file");
     CLI11_PARSE(app, argc, argv);
     std::optional<domus::toolstack::ListenAddress> metrics_address;
@@ -39,9 +46,8 @@ int main(int argc, char** argv) {
     }
     auto dir = domus::toolstack::RunDir::from_environment();
     if (!run_dir.empty()) dir.root = run_dir;
-    const char* parent_env = std::getenv("DOMUS_CGROUP_PARENT");
-    if (cgroup_parent.empty() && parent_env && *parent_env) cgroup_parent = parent_env;
-    if (cgroup_parent.empty()) cgroup_parent = domus::toolstack::default_cgroup_parent(dir.root);
+    if (options.cgroup_parent.empty())
+        options.cgroup_parent = domus::toolstack::default_cgroup_parent(dir.root);
 
     sigset_t signals;
     sigemptyset(&signals);
@@ -52,7 +58,7 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGCHLD, SIG_IGN);  // monitors report through their sockets; reap automatically
 
-    auto daemon = domus::toolstack::Daemon::start(dir, cgroup_parent);
+    auto daemon = domus::toolstack::Daemon::start(dir, std::move(options));
     if (!daemon) {
         std::fprintf(stderr, "domusd: %s\n", daemon.error().message.c_str());
         return 1;

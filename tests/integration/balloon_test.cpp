@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "toolstack_fixture.hpp"
@@ -18,9 +19,15 @@ namespace {
 class BalloonTest : public ToolstackTest {
 protected:
     void TearDown() override {
-        ::unsetenv("DOMUS_DOMAIN_MEMORY_MIB");
-        ::unsetenv("DOMUS_MEMORY_OVERCOMMIT");
+        ::unsetenv("DOMUS_DAEMON_CONFIG");
         ToolstackTest::TearDown();
+    }
+    // domusd, started by the CLI, reads its options from $DOMUS_DAEMON_CONFIG.
+    void daemon_options(const std::string& text) {
+        std::filesystem::create_directories(run_dir_);
+        std::string path = run_dir_ + "/domusd.conf";
+        std::ofstream(path) << text;
+        ::setenv("DOMUS_DAEMON_CONFIG", path.c_str(), 1);
     }
 
     std::string balloon_config(const std::string& name, int memory, int maxmem) {
@@ -178,7 +185,7 @@ TEST_F(BalloonTest, BadSizesAreRefusedWithClearErrors) {
 }
 
 TEST_F(BalloonTest, OvercommitIsRefusedUnlessAllowed) {
-    ::setenv("DOMUS_DOMAIN_MEMORY_MIB", "300", 1);  // the daemon this test starts reads it
+    daemon_options("domain-memory = 300\n");  // the daemon this test starts reads it
     ASSERT_EQ(domus({"create", balloon_config("a", 128, 256)}).status, 0);
     ASSERT_EQ(domus({"create", balloon_config("b", 128, 128)}).status, 0);
     auto r = domus({"create", balloon_config("c", 64, 64)});
@@ -196,7 +203,7 @@ TEST_F(BalloonTest, OvercommitIsRefusedUnlessAllowed) {
 
     // A daemon allowed to overcommit takes both.
     kill_daemon();
-    ::setenv("DOMUS_MEMORY_OVERCOMMIT", "1", 1);
+    daemon_options("domain-memory = 300\nmemory-overcommit = true\n");
     EXPECT_EQ(domus({"mem-set", "a", "256"}).status, 0);
     EXPECT_EQ(domus({"create", balloon_config("c", 64, 64)}).status, 0);
 }
