@@ -106,16 +106,8 @@ struct MemoryBench {
 
     // Guest RAM the host holds (the memfd's blocks) and the monitor's own anonymous memory.
     static double ram_mib(pid_t pid) {
-        std::string fds = "/proc/" + std::to_string(pid) + "/fd";
-        std::error_code error;
-        for (auto& fd : std::filesystem::directory_iterator(fds, error)) {
-            auto target = std::filesystem::read_symlink(fd.path(), error);
-            if (error || target.string().find("memfd:domus-guest-ram") == std::string::npos)
-                continue;
-            struct stat st {};
-            if (::stat(fd.path().c_str(), &st) == 0) return double(st.st_blocks) * 512 / (1 << 20);
-        }
-        return 0;
+        long long bytes = domus::test::guest_ram_bytes(pid);
+        return bytes < 0 ? 0 : double(bytes) / (1 << 20);
     }
     static double anon_mib(pid_t pid) {
         std::string status = domus::test::proc_text(pid, "status");

@@ -18,14 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t arg_u64(const char* key, uint64_t fallback)
-{
-    char buf[32];
-    if (!domus_cmdline_get(key, buf, sizeof buf))
-        return fallback;
-    return strtoull(buf, NULL, 0);
-}
-
 static void report(const char* fmt, ...)
 {
     char line[128];
@@ -45,8 +37,8 @@ static int fail(const char* what, long value)
 
 int main(void)
 {
-    uint64_t rounds = arg_u64("rounds", 1);
-    uint64_t timeout_ms = arg_u64("timeout_s", 30) * 1000;
+    uint64_t rounds = domus_cmdline_u64("rounds", 1);
+    uint64_t timeout_ms = domus_cmdline_u64("timeout_s", 30) * 1000;
     static char sector[4096];
     int count = blk_count();
     report("ready %d", count);

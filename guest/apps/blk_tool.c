@@ -35,14 +35,6 @@
 static int dev;
 static struct blk_info info;
 
-static uint64_t arg_u64(const char* key, uint64_t fallback)
-{
-    char buf[32];
-    if (!domus_cmdline_get(key, buf, sizeof buf))
-        return fallback;
-    return strtoull(buf, NULL, 0);
-}
-
 static int fail(const char* what, long long value)
 {
     printf("blk_tool: FAIL %s (%lld)\n", what, value);
@@ -410,12 +402,12 @@ int main(void)
 {
     char mode[16] = "info";
     domus_cmdline_get("mode", mode, sizeof mode);
-    dev = (int)arg_u64("dev", 0);
-    uint64_t size_mb = arg_u64("size_mb", 16);
-    uint64_t block_kb = arg_u64("block_kb", 64);
-    uint64_t qd = arg_u64("qd", 1);
-    uint64_t seed = arg_u64("seed", 1);
-    uint64_t seconds = arg_u64("seconds", 2);
+    dev = (int)domus_cmdline_u64("dev", 0);
+    uint64_t size_mb = domus_cmdline_u64("size_mb", 16);
+    uint64_t block_kb = domus_cmdline_u64("block_kb", 64);
+    uint64_t qd = domus_cmdline_u64("qd", 1);
+    uint64_t seed = domus_cmdline_u64("seed", 1);
+    uint64_t seconds = domus_cmdline_u64("seconds", 2);
 
     if (blk_count() == 0) {
         printf("blk_tool: no block device\n");
@@ -436,7 +428,7 @@ int main(void)
     uint64_t block_sectors = block_kb * 2;
 
     if (!strcmp(mode, "crashwrite"))
-        return crashwrite(sectors, block_sectors, seed, arg_u64("flush_mb", 4));
+        return crashwrite(sectors, block_sectors, seed, domus_cmdline_u64("flush_mb", 4));
     if (!strcmp(mode, "info")) {
         printf("blk_tool: %s (dev %d of %d): %" PRIu64 " sectors of 512 (%" PRIu64
                " MiB), sector-size %" PRIu32 ", %s, flush %d, discard %d, %" PRIu32

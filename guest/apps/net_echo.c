@@ -36,7 +36,8 @@ static uint32_t sum(const uint8_t* p, size_t len, uint32_t acc)
 static int parse_ip(const char* text, uint8_t out[4])
 {
     unsigned a, b, c, d;
-    if (sscanf(text, "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a > 255 || b > 255 || c > 255 || d > 255)
+    if (sscanf(text, "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a > 255 || b > 255 || c > 255
+        || d > 255)
         return -1;
     out[0] = (uint8_t)a;
     out[1] = (uint8_t)b;
@@ -55,7 +56,8 @@ static void reply_ethernet(uint8_t* f)
 static long answer_arp(uint8_t* f, long len)
 {
     uint8_t* a = f + 14;
-    if (len < 42 || be16(a) != 1 || be16(a + 2) != 0x0800 || be16(a + 6) != 1 || memcmp(a + 24, my_ip, 4))
+    if (len < 42 || be16(a) != 1 || be16(a + 2) != 0x0800 || be16(a + 6) != 1
+        || memcmp(a + 24, my_ip, 4))
         return 0;
     reply_ethernet(f);
     put16(a + 6, 2); /* reply */
@@ -126,7 +128,9 @@ int main(void)
         if (len < 14)
             continue;
         uint16_t type = be16(frame + 12);
-        long reply = type == 0x0806 ? answer_arp(frame, len) : type == 0x0800 ? answer_ipv4(frame, len) : 0;
+        long reply = type == 0x0806 ? answer_arp(frame, len)
+            : type == 0x0800        ? answer_ipv4(frame, len)
+                                    : 0;
         if (reply > 0 && net_send(nic, frame, (size_t)reply) < 0) {
             printf("net_echo: FAIL net_send\n");
             return 1;

@@ -19,14 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static uint64_t arg_u64(const char* key, uint64_t fallback)
-{
-    char buf[32];
-    if (!domus_cmdline_get(key, buf, sizeof buf))
-        return fallback;
-    return strtoull(buf, NULL, 0);
-}
-
 static void report(const char* fmt, ...)
 {
     char line[160];
@@ -72,8 +64,8 @@ static void worker(void* arg)
 
 int main(void)
 {
-    uint64_t rounds = arg_u64("rounds", 0);
-    work_ns = arg_u64("work_ms", 20) * 1000000ull;
+    uint64_t rounds = domus_cmdline_u64("rounds", 0);
+    work_ns = domus_cmdline_u64("work_ms", 20) * 1000000ull;
     static domus_thread_t* threads[4 * 64];
     for (uint64_t round = 1; rounds == 0 || round <= rounds; ++round) {
         __atomic_store_n(&ran_mask, 0, __ATOMIC_RELAXED);

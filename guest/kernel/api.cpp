@@ -13,6 +13,7 @@
 #include "time.hpp"
 
 #include <domus/guest.h>
+#include <stdlib.h>
 
 using namespace domus::guest;
 
@@ -90,6 +91,13 @@ const char* domus_cmdline(void) { return cmdline(); }
 const char* domus_cmdline_get(const char* key, char* buf, size_t size)
 {
     return cmdline_get(key, buf, size);
+}
+uint64_t domus_cmdline_u64(const char* key, uint64_t fallback)
+{
+    char buf[32];
+    if (!cmdline_get(key, buf, sizeof buf))
+        return fallback;
+    return strtoull(buf, nullptr, 0);
 }
 
 void domus_poweroff(int code) { poweroff(code); }

@@ -5,15 +5,10 @@
 
 #include <set>
 
+#include "config/spec_text.hpp"
+
 namespace domus::config {
 namespace {
-
-std::string_view trim(std::string_view text) {
-    auto begin = text.find_first_not_of(" \t");
-    if (begin == std::string_view::npos) return {};
-    auto end = text.find_last_not_of(" \t");
-    return text.substr(begin, end - begin + 1);
-}
 
 constexpr std::size_t kMaxNameLength = 64;
 // sun_path holds the path and its terminating NUL.
@@ -34,14 +29,14 @@ Result<ChannelSpec> parse_channel_spec(std::string_view text) {
     while (start <= text.size()) {
         std::string_view rest = text.substr(start);
         auto comma = rest.find(',');
-        std::string_view item = trim(rest.substr(0, comma));
+        std::string_view item = trim_spec_item(rest.substr(0, comma));
         start = comma == std::string_view::npos ? text.size() + 1 : start + comma + 1;
         if (item.empty()) continue;  // "a=1,,b=2" and a trailing comma, as xl allows
         auto equals = item.find('=');
         if (equals == std::string_view::npos)
             return make_error("channel \"{}\": \"{}\" is not key=value", text, item);
-        std::string key(trim(item.substr(0, equals)));
-        std::string value(trim(item.substr(equals + 1)));
+        std::string key(trim_spec_item(item.substr(0, equals)));
+        std::string value(trim_spec_item(item.substr(equals + 1)));
         if (!seen.insert(key).second)
             return make_error("channel \"{}\": {}: given twice", text, key);
         if (key == "name") {

@@ -4,16 +4,10 @@
 #include <vector>
 
 #include "config/disk_format.hpp"
+#include "config/spec_text.hpp"
 
 namespace domus::config {
 namespace {
-
-std::string trim(std::string_view text) {
-    auto begin = text.find_first_not_of(" \t");
-    if (begin == std::string_view::npos) return {};
-    auto end = text.find_last_not_of(" \t");
-    return std::string(text.substr(begin, end - begin + 1));
-}
 
 // "a".."z", "aa".. -> 0, 1, ...
 int disk_index(std::string_view letters) {
@@ -94,12 +88,12 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
     std::size_t start = 0;
     while (start <= text.size()) {
         std::string_view rest = text.substr(start);
-        if (trim(rest).starts_with("target=")) {
-            items.push_back(trim(rest));
+        if (trim_spec_item(rest).starts_with("target=")) {
+            items.emplace_back(trim_spec_item(rest));
             break;
         }
         auto comma = rest.find(',');
-        items.push_back(trim(rest.substr(0, comma)));
+        items.emplace_back(trim_spec_item(rest.substr(0, comma)));
         if (comma == std::string_view::npos) break;
         start += comma + 1;
     }

@@ -16,6 +16,35 @@
 extern char** environ;
 
 namespace domus::toolstack {
+namespace {
+
+// posix_spawn with what every child of the daemon needs: the daemon ignores SIGCHLD and
+// SIGPIPE and blocks its stop signals, so the child starts with default dispositions and
+// nothing blocked (an inherited SIG_IGN for SIGCHLD would break a shell's $?). 0 or errno.
+int spawn(pid_t* pid, const std::vector<std::string>& argv,
+          const posix_spawn_file_actions_t& actions, short extra_flags) {
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int signal : {SIGCHLD, SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2})
+        sigaddset(&defaults, signal);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setflags(&attributes,
+                             short(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extra_flags));
+    std::vector<char*> args;
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    int error = posix_spawn(pid, args[0], &actions, &attributes, args.data(), environ);
+    posix_spawnattr_destroy(&attributes);
+    return error;
+}
+
+}  // namespace
 
 Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const std::string& log_path,
                              int inherited_fd) {
@@ -26,28 +55,9 @@ Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const std::st
                                      0600);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     if (inherited_fd >= 0) posix_spawn_file_actions_adddup2(&actions, inherited_fd, 3);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    // The daemon ignores SIGCHLD and SIGPIPE and blocks its stop signals: the child
-    // starts with default dispositions and nothing blocked.
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (int signal : {SIGCHLD, SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2})
-        sigaddset(&defaults, signal);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes,
-                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    std::vector<char*> args;
-    for (const auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     pid_t pid = 0;
-    int error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
+    int error = spawn(&pid, argv, actions, POSIX_SPAWN_SETSID);
     posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
     if (error) return errno_error(fmt::format("start {}", argv[0]), error);
     return pid;
 }
@@ -94,23 +104,13 @@ Result<std::string> run_tool(const std::vector<std::string>& argv, const std::st
     posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
     posix_spawn_file_actions_adddup2(&actions, out_write.get(), 2);
     posix_spawn_file_actions_adddup2(&actions, status_write.get(), 3);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
     std::vector<std::string> shell = {"/bin/sh", "-c", "\"$@\"; echo $? >&3", "sh",
                                       find_tool(argv.at(0))};
     shell.insert(shell.end(), argv.begin() + 1, argv.end());
-    std::vector<char*> args;
-    for (const auto& a : shell)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     pid_t pid = 0;
-    int error = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
+    // A group of its own, so a tool that hangs goes with its shell.
+    int error = spawn(&pid, shell, actions, POSIX_SPAWN_SETPGROUP);
     posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
     if (error) return errno_error(fmt::format("start {}", command), error);
     in_read.reset();
     out_write.reset();
@@ -126,8 +126,8 @@ Result<std::string> run_tool(const std::vector<std::string>& argv, const std::st
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
-            ::kill(pid, SIGKILL);
-            return make_error("{}: no answer within {} s", command, timeout.count() / 1000);
+            ::kill(-pid, SIGKILL);
+            return make_error("{}: no answer within {} ms", command, timeout.count());
         }
         if (::poll(fds, 2, int(left.count())) < 0 && errno != EINTR) return errno_error("poll");
         for (int i = 0; i < 2; ++i) {

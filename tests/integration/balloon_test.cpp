@@ -70,15 +70,7 @@ protected:
     long host_mib() {
         for (pid_t pid : run_dir_processes()) {
             if (process_name(pid) != "domus-vmm") continue;
-            std::string fds = "/proc/" + std::to_string(pid) + "/fd";
-            std::error_code error;
-            for (auto& fd : std::filesystem::directory_iterator(fds, error)) {
-                auto target = std::filesystem::read_symlink(fd.path(), error);
-                if (error || target.string().find("memfd:domus-guest-ram") == std::string::npos)
-                    continue;
-                struct stat st {};
-                if (::stat(fd.path().c_str(), &st) == 0) return long(st.st_blocks * 512 >> 20);
-            }
+            if (long long bytes = guest_ram_bytes(pid); bytes >= 0) return long(bytes >> 20);
         }
         return -1;
     }

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,6 +126,18 @@ std::vector<pid_t> run_dir_processes(const std::string& run_dir) {
             }
     }
     return pids;
+}
+
+long long guest_ram_bytes(pid_t pid) {
+    std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+    std::error_code error;
+    for (auto& fd : std::filesystem::directory_iterator(fds, error)) {
+        auto target = std::filesystem::read_symlink(fd.path(), error);
+        if (error || target.string().find("memfd:domus-guest-ram") == std::string::npos) continue;
+        struct stat st {};
+        if (::stat(fd.path().c_str(), &st) == 0) return (long long)st.st_blocks * 512;
+    }
+    return -1;
 }
 
 }  // namespace domus::test

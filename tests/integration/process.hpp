@@ -35,4 +35,8 @@ std::vector<std::string> process_argv(pid_t pid);
 // ours when ours is a prefix of it) and must be left alone.
 std::vector<pid_t> run_dir_processes(const std::string& run_dir);
 
+// The host memory a monitor's guest RAM holds now: the blocks of its memfd (exact for
+// shared memory, unlike RSS), in bytes; -1 when `pid` has no guest RAM open.
+long long guest_ram_bytes(pid_t pid);
+
 }  // namespace domus::test

@@ -150,6 +150,8 @@ size_t domus_console_read(char* buf, size_t len);
 const char* domus_cmdline(void);
 /* Value of key=value in the command line, or NULL; copies at most size-1 chars. */
 const char* domus_cmdline_get(const char* key, char* buf, size_t size);
+/* The number in key=N of the command line (decimal, 0x hex or 0 octal), or `fallback`. */
+uint64_t domus_cmdline_u64(const char* key, uint64_t fallback);
 
 void domus_poweroff(int code) __attribute__((noreturn));
 void domus_reboot(void) __attribute__((noreturn));
