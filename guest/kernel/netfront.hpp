@@ -55,6 +55,7 @@ struct Nic {
     bool failed; // set once, read anywhere; waiters wake
     bool fail_reported;
     uint32_t state_gen; // bumped by the backend-state watch
+    bool rx_skip_next; // the next RX response is an extra-info slot (under rx_lock)
     struct net_stats stats;
 };
 

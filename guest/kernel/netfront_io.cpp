@@ -125,7 +125,6 @@ long receive(Nic* n, void* buf, size_t len)
     mutex_lock(&n->rx_lock);
     long result = -EIO;
     netif_rx_response response;
-    bool skip_next = false; // the slot after one with NETRXF_extra_info holds no frame
     while (!failed(n)) {
         auto next = n->rx.next(response);
         if (next == RxRing::Next::broken) {
@@ -142,8 +141,10 @@ long receive(Nic* n, void* buf, size_t len)
             break;
         }
         uint16_t id = response.id;
-        bool extra = skip_next;
-        skip_next = !extra && (response.flags & NETRXF_extra_info);
+        // The slot after one with NETRXF_extra_info holds no frame, even when that one
+        // ended the previous call.
+        bool extra = n->rx_skip_next;
+        n->rx_skip_next = !extra && (response.flags & NETRXF_extra_info);
         bool usable = !extra && response.status > 0
             && size_t(response.offset) + size_t(response.status) <= kPageSize
             && !(response.flags & NETRXF_more_data); // no scatter-gather was offered
