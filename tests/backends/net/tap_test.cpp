@@ -58,30 +58,35 @@ protected:
         std::memcpy(bytes, host_mac_.data(), 6);
         std::memcpy(bytes + 6, kGuestMac.data(), 6);
         bytes[12] = 0x08;  // IPv4
-        auto* ip = reinterpret_cast<iphdr*>(bytes + 14);
-        ip->version = 4;
-        ip->ihl = 5;
-        ip->tot_len = htons(std::uint16_t(20 + 8 + text.size()));
-        ip->ttl = 64;
-        ip->protocol = IPPROTO_UDP;
-        ::inet_pton(AF_INET, "10.9.0.2", &ip->saddr);
-        ::inet_pton(AF_INET, "10.9.0.1", &ip->daddr);
+        // Built in aligned locals, then copied: in the frame they sit at odd offsets.
+        iphdr ip{};
+        ip.version = 4;
+        ip.ihl = 5;
+        ip.tot_len = htons(std::uint16_t(20 + 8 + text.size()));
+        ip.ttl = 64;
+        ip.protocol = IPPROTO_UDP;
+        ::inet_pton(AF_INET, "10.9.0.2", &ip.saddr);
+        ::inet_pton(AF_INET, "10.9.0.1", &ip.daddr);
+        std::uint16_t words[10];
+        std::memcpy(words, &ip, sizeof words);
         std::uint32_t sum = 0;
-        for (int i = 0; i < 10; ++i)
-            sum += reinterpret_cast<std::uint16_t*>(ip)[i];
+        for (std::uint16_t word : words)
+            sum += word;
         while (sum >> 16)
             sum = (sum & 0xffff) + (sum >> 16);
-        ip->check = std::uint16_t(~sum);
-        auto* udp = reinterpret_cast<udphdr*>(bytes + 34);
-        udp->source = htons(1234);
-        udp->dest = htons(kPort);
-        udp->len = htons(std::uint16_t(8 + text.size()));
+        ip.check = std::uint16_t(~sum);
+        udphdr udp{};
+        udp.source = htons(1234);
+        udp.dest = htons(kPort);
+        udp.len = htons(std::uint16_t(8 + text.size()));
         // The pseudo-header sum goes in the checksum field; the kernel adds the rest.
-        std::uint32_t pseudo = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
-                               (ip->daddr >> 16) + htons(IPPROTO_UDP) + udp->len;
+        std::uint32_t pseudo = (ip.saddr & 0xffff) + (ip.saddr >> 16) + (ip.daddr & 0xffff) +
+                               (ip.daddr >> 16) + htons(IPPROTO_UDP) + udp.len;
         while (pseudo >> 16)
             pseudo = (pseudo & 0xffff) + (pseudo >> 16);
-        udp->check = std::uint16_t(pseudo);
+        udp.check = std::uint16_t(pseudo);
+        std::memcpy(bytes + 14, &ip, sizeof ip);
+        std::memcpy(bytes + 34, &udp, sizeof udp);
         std::memcpy(bytes + 42, text.data(), text.size());
         header = {};
         header.flags = kVnetNeedsChecksum;
@@ -152,8 +157,9 @@ TEST_F(TapTest, TheHostsFramesComeOutWithTheirHeader) {
         auto* bytes = reinterpret_cast<std::uint8_t*>(buffer.data());
         EXPECT_EQ(std::memcmp(bytes, kGuestMac.data(), 6), 0);  // to the guest
         ASSERT_EQ(bytes[12], 0x08);
-        auto* ip = reinterpret_cast<iphdr*>(bytes + 14);
-        total_payload += ntohs(ip->tot_len) - ip->ihl * 4u;
+        iphdr ip{};
+        std::memcpy(&ip, bytes + 14, sizeof ip);  // at an odd offset in the frame
+        total_payload += ntohs(ip.tot_len) - ip.ihl * 4u;
     }
     EXPECT_EQ(total_payload, text.size() + 8);  // every byte of the datagram, and its header
     // Nothing more waiting: receive says so instead of blocking.
