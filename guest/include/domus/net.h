@@ -30,8 +30,8 @@ extern "C" {
 #define NET_MAX_FRAME 1514 /* Ethernet header + 1500 bytes */
 
 struct net_info {
-    uint8_t mac[6];   /* the interface's own address (the toolstack's `mac`) */
-    char ip[64];      /* the toolstack's `ip` key ("A.B.C.D[/LEN] ..."), "" when none */
+    uint8_t mac[6]; /* the interface's own address (the toolstack's `mac`) */
+    char ip[64]; /* the toolstack's `ip` key ("A.B.C.D[/LEN] ..."), "" when none */
 };
 
 /* Connects device/vif/<devid> (or finds it connected) and returns its handle (>= 0);

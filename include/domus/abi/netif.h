@@ -68,8 +68,8 @@ struct netif_extra_info {
     uint8_t flags; /* XEN_NETIF_EXTRA_FLAG_* */
     union {
         struct {
-            uint16_t size;     /* the segment payload size (the TCP MSS) */
-            uint8_t type;      /* XEN_NETIF_GSO_TYPE_* */
+            uint16_t size; /* the segment payload size (the TCP MSS) */
+            uint8_t type;  /* XEN_NETIF_GSO_TYPE_* */
             uint8_t pad;
             uint16_t features; /* none defined: 0 */
         } gso;
@@ -88,7 +88,7 @@ struct netif_tx_response {
 DOMUS_ABI_STATIC_ASSERT(sizeof(struct netif_tx_response) == 4, "layout");
 
 struct netif_rx_request {
-    uint16_t id;      /* echoed in the response */
+    uint16_t id; /* echoed in the response */
     uint16_t _pad;
     grant_ref_t gref; /* an empty page for the backend to fill */
 };
