@@ -3,8 +3,6 @@
 
 #include <sys/un.h>
 
-#include <set>
-
 #include "config/spec_text.hpp"
 
 namespace domus::config {
@@ -24,21 +22,8 @@ bool name_char(char c) {
 Result<ChannelSpec> parse_channel_spec(std::string_view text) {
     ChannelSpec spec;
     std::string connection;
-    std::set<std::string> seen;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        std::string_view rest = text.substr(start);
-        auto comma = rest.find(',');
-        std::string_view item = trim_spec_item(rest.substr(0, comma));
-        start = comma == std::string_view::npos ? text.size() + 1 : start + comma + 1;
-        if (item.empty()) continue;  // "a=1,,b=2" and a trailing comma, as xl allows
-        auto equals = item.find('=');
-        if (equals == std::string_view::npos)
-            return make_error("channel \"{}\": \"{}\" is not key=value", text, item);
-        std::string key(trim_spec_item(item.substr(0, equals)));
-        std::string value(trim_spec_item(item.substr(equals + 1)));
-        if (!seen.insert(key).second)
-            return make_error("channel \"{}\": {}: given twice", text, key);
+    DOMUS_TRY(items, spec_items(text, "channel"));
+    for (const auto& [key, value] : items) {
         if (key == "name") {
             if (value.empty() || value.size() > kMaxNameLength)
                 return make_error("channel \"{}\": name: must be 1..{} characters", text,

@@ -80,25 +80,15 @@ Result<MacAddress> parse_mac(std::string_view text) {
 
 Result<VifSpec> parse_vif_spec(std::string_view text) {
     VifSpec spec;
-    std::set<std::string> seen;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        std::string_view rest = text.substr(start);
-        auto comma = rest.find(',');
-        std::string_view item = trim_spec_item(rest.substr(0, comma));
-        start = comma == std::string_view::npos ? text.size() + 1 : start + comma + 1;
-        if (item.empty()) continue;  // empty items, as xl allows
-        auto equals = item.find('=');
-        if (equals == std::string_view::npos)
-            return make_error("vif \"{}\": \"{}\" is not key=value", text, item);
-        std::string key(trim_spec_item(item.substr(0, equals)));
-        std::string value(trim_spec_item(item.substr(equals + 1)));
-        if (!seen.insert(key).second) return make_error("vif \"{}\": {}: given twice", text, key);
+    DOMUS_TRY(items, spec_items(text, "vif"));
+    bool bridge_given = false;
+    for (const auto& [key, value] : items) {
         if (key == "mac") {
             auto mac = parse_mac(value);
             if (!mac) return make_error("vif \"{}\": mac: {}", text, mac.error().message);
             spec.mac = *mac;
         } else if (key == "bridge") {
+            bridge_given = true;
             if (!valid_ifname(value))
                 return make_error("vif \"{}\": bridge: \"{}\" is not an interface name", text,
                                   value);
@@ -179,7 +169,7 @@ Result<VifSpec> parse_vif_spec(std::string_view text) {
     if (spec.script != VifScript::bridge && spec.ips.empty())
         return make_error("vif \"{}\": ip: {} needs the guest's address (ip=A.B.C.D)", text,
                           vif_script_name(spec.script));
-    if (spec.script != VifScript::bridge && seen.count("bridge"))
+    if (spec.script != VifScript::bridge && bridge_given)
         return make_error("vif \"{}\": bridge: only vif-bridge uses a bridge", text);
     return spec;
 }
