@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
-#include <vector>
 
 namespace domus::backends {
 
@@ -68,12 +68,15 @@ Result<void> Tap::set_offloads(bool checksum, bool tso4, bool tso6) {
 }
 
 Result<bool> Tap::send(const VnetHeader& header, std::span<const iovec> frame) {
-    std::vector<iovec> pieces;
-    pieces.reserve(frame.size() + 1);
-    pieces.push_back({const_cast<VnetHeader*>(&header), sizeof header});
-    pieces.insert(pieces.end(), frame.begin(), frame.end());
+    // The header and a packet's pieces, on the stack: nothing allocated per frame.
+    iovec pieces[kMaxPieces + 1];
+    if (frame.size() > kMaxPieces)
+        return make_error("tap {}: a frame of {} pieces (at most {})", name_, frame.size(),
+                          kMaxPieces);
+    pieces[0] = {const_cast<VnetHeader*>(&header), sizeof header};
+    std::copy(frame.begin(), frame.end(), pieces + 1);
     for (;;) {
-        ssize_t n = ::writev(fd_.get(), pieces.data(), int(pieces.size()));
+        ssize_t n = ::writev(fd_.get(), pieces, int(frame.size() + 1));
         if (n >= 0) return true;  // a tap takes a frame whole or not at all
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return false;

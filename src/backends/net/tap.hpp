@@ -29,6 +29,9 @@ public:
     const std::string& name() const noexcept { return name_; }
     int ifindex() const noexcept { return ifindex_; }
 
+    // The most pieces one frame may come in (a packet's slots, and its copied headers).
+    static constexpr std::size_t kMaxPieces = 32;
+
     // One frame out, header first: true when sent, false when the queue is full (EAGAIN:
     // try again when writable); an error for a frame the kernel refuses.
     Result<bool> send(const VnetHeader& header, std::span<const iovec> frame) override;
