@@ -262,6 +262,71 @@ void test_sleep()
     }
 }
 
+// ---- timed waits: a semaphore nobody ups times out near its deadline and leaves no
+// trace in the queue; one upped in time returns the unit; a condition variable likewise.
+struct TimedTest {
+    domus_sem_t sem = DOMUS_SEM_INIT(0);
+    domus_mutex_t lock = DOMUS_MUTEX_INIT;
+    domus_cond_t cond = DOMUS_COND_INIT;
+    volatile int flag = 0;
+    volatile int timeouts = 0;
+};
+
+void timed_upper(void* p)
+{
+    auto* t = static_cast<TimedTest*>(p);
+    domus_sleep_ms(2);
+    domus_sem_up(&t->sem);
+    domus_mutex_lock(&t->lock);
+    t->flag = 1;
+    domus_cond_signal(&t->cond);
+    domus_mutex_unlock(&t->lock);
+}
+
+void timed_waiter(void* p)
+{
+    auto* t = static_cast<TimedTest*>(p);
+    for (int i = 0; i < 20; ++i)
+        if (!domus_sem_down_until(&t->sem, domus_monotonic_ns() + 200'000))
+            __atomic_add_fetch(&t->timeouts, 1, __ATOMIC_SEQ_CST);
+}
+
+void test_timed_waits()
+{
+    static TimedTest t;
+    uint64_t t0 = domus_monotonic_ns();
+    int got = domus_sem_down_until(&t.sem, t0 + 5'000'000);
+    uint64_t took = domus_monotonic_ns() - t0;
+    check(!got, "timed wait: a semaphore nobody upped was taken");
+    char what[96];
+    snprintf(what, sizeof what, "timed wait: a 5 ms timeout took %.3f ms", took / 1e6);
+    check(took >= 4'980'000 && took < 20'000'000, what);
+    check(!t.sem.waiters.head, "timed wait: a timed-out waiter stayed queued");
+
+    domus_thread_t* upper = spawn(timed_upper, &t, "upper");
+    check(domus_sem_down_until(&t.sem, domus_monotonic_ns() + 2'000'000'000) == 1,
+        "timed wait: an upped semaphore timed out");
+    domus_mutex_lock(&t.lock);
+    while (!t.flag)
+        if (!domus_cond_wait_until(&t.cond, &t.lock, domus_monotonic_ns() + 2'000'000'000))
+            break;
+    check(t.flag == 1, "timed wait: a signalled condition timed out");
+    check(!domus_cond_wait_until(&t.cond, &t.lock, domus_monotonic_ns() + 1'000'000),
+        "timed wait: an unsignalled condition woke");
+    domus_mutex_unlock(&t.lock);
+    domus_thread_join(upper);
+
+    // Many short timeouts on every vCPU at once, then each unit upped is taken once.
+    run_threads(timed_waiter, &t, "timed", 4);
+    check(t.timeouts == 80, "timed wait: short timeouts lost");
+    for (int i = 0; i < 3; ++i)
+        domus_sem_up(&t.sem);
+    int units = 0;
+    while (domus_sem_trydown(&t.sem))
+        ++units;
+    check(units == 3, "timed wait: units lost after timeouts");
+}
+
 // ---- events: an IPI bound to another vCPU runs its handler there.
 struct IpiTest {
     domus_sem_t done = DOMUS_SEM_INIT(0);
@@ -455,6 +520,7 @@ int main()
     test_cond();
     test_sem();
     test_sleep();
+    test_timed_waits();
     test_ipi(nvcpus);
     test_malloc();
     test_fp();

@@ -54,6 +54,10 @@ int domus_mutex_trylock(domus_mutex_t* m) { return mutex_trylock(m) ? 1 : 0; }
 void domus_mutex_unlock(domus_mutex_t* m) { mutex_unlock(m); }
 void domus_cond_init(domus_cond_t* c) { *c = domus_cond_t {}; }
 void domus_cond_wait(domus_cond_t* c, domus_mutex_t* m) { cond_wait(c, m); }
+int domus_cond_wait_until(domus_cond_t* c, domus_mutex_t* m, uint64_t deadline_ns)
+{
+    return cond_wait_until(c, m, deadline_ns) ? 1 : 0;
+}
 void domus_cond_signal(domus_cond_t* c) { cond_signal(c); }
 void domus_cond_broadcast(domus_cond_t* c) { cond_broadcast(c); }
 void domus_sem_init(domus_sem_t* s, int64_t count)
@@ -62,6 +66,10 @@ void domus_sem_init(domus_sem_t* s, int64_t count)
     s->count = count;
 }
 void domus_sem_down(domus_sem_t* s) { sem_down(s); }
+int domus_sem_down_until(domus_sem_t* s, uint64_t deadline_ns)
+{
+    return sem_down_until(s, deadline_ns) ? 1 : 0;
+}
 int domus_sem_trydown(domus_sem_t* s) { return sem_trydown(s) ? 1 : 0; }
 void domus_sem_up(domus_sem_t* s) { sem_up(s); }
 

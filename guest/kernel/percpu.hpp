@@ -24,8 +24,9 @@ struct alignas(64) Cpu {
     uint8_t _pad0[64 - 24];
     vcpu_info vi; // CPU_VCPU_INFO; 64-aligned so it never crosses a page
     domus_thread idle_thread;
-    // Timer state: touched only by this vCPU, with upcalls masked.
-    domus_thread* sleepers; // sorted by wake_at
+    // Timer state: touched only by this vCPU, with upcalls masked; the sleepers list is
+    // also under the scheduler lock (a timed waiter woken elsewhere leaves it there).
+    domus_thread* sleepers; // sorted by wake_at, linked by sleep_next
     uint64_t slice_end; // preempt the current thread after this time
     uint64_t timer_programmed; // deadline given to set_timer_op, 0 = none
     bool timer_dirty; // re-evaluate the timer at the next sched_unlock

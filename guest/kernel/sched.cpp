@@ -100,6 +100,23 @@ domus_thread* waitq_pop(domus_waitq* q)
     return t;
 }
 
+void waitq_remove(domus_waitq* q, domus_thread* t)
+{
+    domus_thread* prev = nullptr;
+    for (domus_thread* i = q->head; i; prev = i, i = i->next) {
+        if (i != t)
+            continue;
+        if (prev)
+            prev->next = t->next;
+        else
+            q->head = t->next;
+        if (q->tail == t)
+            q->tail = prev;
+        t->next = nullptr;
+        return;
+    }
+}
+
 uint8_t sched_lock()
 {
     uint8_t flags = irq_save();
@@ -112,6 +129,7 @@ void sched_unlock(uint8_t flags)
     Cpu* c = this_cpu();
     uint64_t kicks = c->kick_mask;
     bool dirty = c->timer_dirty;
+    uint64_t wanted = dirty ? timer_wanted_locked(c) : 0;
     c->kick_mask = 0;
     c->timer_dirty = false;
     sched_spin.unlock();
@@ -123,7 +141,7 @@ void sched_unlock(uint8_t flags)
             hyp_domus_notify(cpus[target]->ipi_port);
     }
     if (dirty)
-        timer_reprogram(c);
+        timer_program(c, wanted);
     irq_restore(flags);
 }
 
@@ -258,12 +276,7 @@ bool sched_going_offline(const Cpu* c)
 void sched_cpu_leave_locked(Cpu* c)
 {
     idle_mask &= ~(1ull << c->id);
-    // Its sleepers wake early and sleep again wherever they run next (sleep_until).
-    while (domus_thread* t = c->sleepers) {
-        c->sleepers = t->next;
-        t->wake_at = 0;
-        make_runnable_locked(t);
-    }
+    sleepers_leave_locked(c);
     kick_idle_for_runq_locked(c);
 }
 

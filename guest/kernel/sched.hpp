@@ -39,6 +39,7 @@ void sched_cpu_leave_locked(Cpu* c);
 
 void waitq_push(domus_waitq* q, domus_thread* t);
 domus_thread* waitq_pop(domus_waitq* q);
+void waitq_remove(domus_waitq* q, domus_thread* t); // t need not be in q
 void waitq_wake_all(domus_waitq* q); // upcall-safe
 // Blocks on q as long as pred(ctx) holds; pred is evaluated under the scheduler lock,
 // so a waker that changes the condition and then calls waitq_wake_all is never missed.
@@ -47,6 +48,11 @@ void waitq_sleep_while(domus_waitq* q, bool (*pred)(void*), void* ctx);
 // Timers (timer.cpp): per-vCPU sleepers and the one-shot VIRQ_TIMER.
 void init_cpu_timer(Cpu* cpu); // on that vCPU
 void sleep_until(uint64_t deadline_ns);
-void timer_reprogram(Cpu* cpu);
+uint64_t timer_wanted_locked(const Cpu* cpu); // the next deadline it needs, ~0 = none
+void timer_program(Cpu* cpu, uint64_t wanted); // on that vCPU, upcalls masked
+// Blocks in q until woken (true) or until the monotonic deadline passes (false; the
+// thread is then out of q). Whoever wakes a thread from q need not know it was timed.
+bool block_current_until_locked(domus_waitq* q, uint64_t deadline_ns);
+void sleepers_leave_locked(Cpu* cpu); // a vCPU going offline hands its sleepers on
 
 } // namespace domus::guest

@@ -30,6 +30,9 @@ namespace {
         Cpu* c = this_cpu();
         if (sched_going_offline(c))
             c->need_resched = true;
+        // A leaving vCPU handed us timed waiters: take their deadlines into our timer.
+        if (__atomic_load_n(&c->timer_dirty, __ATOMIC_RELAXED))
+            sched_unlock(sched_lock());
     }
 
     void bind_ipi(Cpu* c)

@@ -115,6 +115,24 @@ void cond_wait(domus_cond_t* c, domus_mutex_t* m)
     m->recursion = recursion;
 }
 
+bool cond_wait_until(domus_cond_t* c, domus_mutex_t* m, uint64_t deadline)
+{
+    uint32_t recursion = m->recursion;
+    m->recursion = 0;
+    uint8_t flags = sched_lock();
+    // As cond_wait: m is released under the scheduler lock, after we are queued.
+    __atomic_store_n(&m->owner, nullptr, __ATOMIC_RELAXED);
+    uint32_t held = 1;
+    if (!__atomic_compare_exchange_n(
+            &m->state, &held, 0u, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        unlock_slow_locked(m);
+    bool signalled = block_current_until_locked(&c->waiters, deadline);
+    sched_unlock(flags);
+    mutex_lock(m);
+    m->recursion = recursion;
+    return signalled;
+}
+
 void cond_signal(domus_cond_t* c)
 {
     uint8_t flags = sched_lock();
@@ -133,6 +151,18 @@ void sem_down(domus_sem_t* s)
     else
         block_current_locked(&s->waiters); // sem_up hands its unit over
     sched_unlock(flags);
+}
+
+bool sem_down_until(domus_sem_t* s, uint64_t deadline)
+{
+    uint8_t flags = sched_lock();
+    bool got = true;
+    if (s->count > 0)
+        --s->count;
+    else
+        got = block_current_until_locked(&s->waiters, deadline); // woken = handed a unit
+    sched_unlock(flags);
+    return got;
 }
 
 bool sem_trydown(domus_sem_t* s)

@@ -13,12 +13,21 @@ enum ThreadState : uint32_t {
     kThreadDead = 3, // finished; its stack is no longer in use once the lock drops
 };
 
+namespace domus::guest {
+struct Cpu;
+}
+
 struct domus_thread {
     void* saved_sp; // while not running: stack pointer for domus_switch_context
     domus_thread* next; // link in the run queue, one wait queue or one sleep list
     uint32_t state; // ThreadState, changed under the scheduler lock
     int32_t vcpu; // DOMUS_ANY_VCPU or the vCPU it is pinned to
     uint64_t wake_at; // sleep deadline (monotonic ns)
+    domus_thread* sleep_next; // link in a vCPU's sleepers list (apart from `next`: a timed
+                              // wait is in a wait queue and a sleepers list at once)
+    domus::guest::Cpu* sleeping_on; // whose sleepers list holds it; null = none
+    domus_waitq* timed_wait; // the wait queue of a timed wait in progress, or null
+    bool timed_out; // the timer ended that wait
     domus_thread_fn fn;
     void* arg;
     domus_waitq joiners;

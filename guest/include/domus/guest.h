@@ -110,6 +110,9 @@ typedef struct domus_cond {
 
 void domus_cond_init(domus_cond_t* c);
 void domus_cond_wait(domus_cond_t* c, domus_mutex_t* m);
+/* As domus_cond_wait, giving up at a monotonic deadline (domus_monotonic_ns): 1 when
+ * signalled, 0 when the deadline passed first. m is held again either way. */
+int domus_cond_wait_until(domus_cond_t* c, domus_mutex_t* m, uint64_t deadline_ns);
 void domus_cond_signal(domus_cond_t* c); /* upcall-safe */
 void domus_cond_broadcast(domus_cond_t* c); /* upcall-safe */
 
@@ -124,6 +127,8 @@ typedef struct domus_sem {
 
 void domus_sem_init(domus_sem_t* s, int64_t count);
 void domus_sem_down(domus_sem_t* s);
+/* As domus_sem_down, giving up at a monotonic deadline: 1 = got a unit, 0 = timed out. */
+int domus_sem_down_until(domus_sem_t* s, uint64_t deadline_ns);
 int domus_sem_trydown(domus_sem_t* s); /* 1 = got a unit (upcall-safe) */
 void domus_sem_up(domus_sem_t* s); /* upcall-safe */
 
