@@ -66,7 +66,7 @@ Nic* nic(int handle); // null for an unknown handle
 // netfront_io.cpp
 void on_event(evtchn_port_t port, void* data); // upcall context: wakes the waiters
 int post_all_rx(Nic* nic); // at connect: every RX page on the ring
-long send(Nic* nic, const void* frame, size_t len);
+long send(Nic* nic, const struct net_part* parts, unsigned count);
 long receive(Nic* nic, void* buf, size_t len);
 void fail(Nic* nic, const char* why, unsigned long value);
 

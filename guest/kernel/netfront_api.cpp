@@ -23,7 +23,16 @@ extern "C" long net_send(int nic, const void* frame, size_t len)
     netfront::Nic* n = netfront::nic(nic);
     if (!n || !frame)
         return -EINVAL;
-    return netfront::send(n, frame, len);
+    net_part part { frame, len };
+    return netfront::send(n, &part, 1);
+}
+
+extern "C" long net_send_parts(int nic, const struct net_part* parts, unsigned count)
+{
+    netfront::Nic* n = netfront::nic(nic);
+    if (!n || (!parts && count))
+        return -EINVAL;
+    return netfront::send(n, parts, count);
 }
 
 extern "C" long net_receive(int nic, void* buf, size_t len)

@@ -84,8 +84,16 @@ int post_all_rx(Nic* n)
     return 0;
 }
 
-long send(Nic* n, const void* frame, size_t len)
+long send(Nic* n, const struct net_part* parts, unsigned count)
 {
+    size_t len = 0;
+    for (unsigned i = 0; i < count; ++i) {
+        if (!parts[i].data && parts[i].len)
+            return -EINVAL;
+        len += parts[i].len;
+        if (len > NET_MAX_FRAME)
+            return -EMSGSIZE;
+    }
     if (len < 14 || len > NET_MAX_FRAME)
         return len < 14 ? -EINVAL : -EMSGSIZE;
     mutex_lock(&n->tx_lock);
@@ -100,7 +108,11 @@ long send(Nic* n, const void* frame, size_t len)
         }
         uint16_t id = n->tx_free[--n->tx_free_count];
         n->tx_busy[id] = true;
-        memcpy(n->tx_buf[id], frame, len);
+        uint8_t* to = n->tx_buf[id];
+        for (unsigned i = 0; i < count; ++i) {
+            memcpy(to, parts[i].data, parts[i].len);
+            to += parts[i].len;
+        }
         netif_tx_request request {};
         request.gref = n->tx_gref[id];
         request.offset = 0;

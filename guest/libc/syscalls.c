@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,8 +24,18 @@ void* domus_heap_sbrk(intptr_t increment); /* kernel, mm.cpp (C linkage wrapper)
 
 #define ALIAS(name) __attribute__((alias(#name)))
 
+/* Sockets (guest/net, linked only into apps with the network) own fds from 16 up. */
+#define SOCKET_FD_BASE 16
+ssize_t domus_socket_read(int fd, void* buf, size_t len) __attribute__((weak));
+ssize_t domus_socket_write(int fd, const void* buf, size_t len) __attribute__((weak));
+int domus_socket_close(int fd) __attribute__((weak));
+int domus_socket_fcntl(int fd, int cmd, int value) __attribute__((weak));
+#define IS_SOCKET(fd, hook) ((fd) >= SOCKET_FD_BASE && (hook))
+
 _READ_WRITE_RETURN_TYPE write(int fd, const void* buf, size_t len)
 {
+    if (IS_SOCKET(fd, domus_socket_write))
+        return domus_socket_write(fd, buf, len);
     if (fd != 1 && fd != 2) {
         SET_ERRNO(EBADF);
         return -1;
@@ -36,6 +47,8 @@ _READ_WRITE_RETURN_TYPE _write(int fd, const void* buf, size_t len) ALIAS(write)
 
 _READ_WRITE_RETURN_TYPE read(int fd, void* buf, size_t len)
 {
+    if (IS_SOCKET(fd, domus_socket_read))
+        return domus_socket_read(fd, buf, len);
     if (fd != 0) {
         SET_ERRNO(EBADF);
         return -1;
@@ -48,6 +61,8 @@ int close(int fd)
 {
     if (fd >= 0 && fd <= 2)
         return 0;
+    if (IS_SOCKET(fd, domus_socket_close))
+        return domus_socket_close(fd);
     SET_ERRNO(EBADF);
     return -1;
 }
@@ -117,7 +132,13 @@ int mkdir(const char* path, mode_t mode)
 
 int fcntl(int fd, int cmd, ...)
 {
-    (void)fd, (void)cmd;
+    if (IS_SOCKET(fd, domus_socket_fcntl)) {
+        va_list args;
+        va_start(args, cmd);
+        int value = va_arg(args, int);
+        va_end(args);
+        return domus_socket_fcntl(fd, cmd, value);
+    }
     SET_ERRNO(ENOSYS);
     return -1;
 }

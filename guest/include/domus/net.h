@@ -42,6 +42,13 @@ int net_open(unsigned devid, struct net_info* info);
  * while every transmit slot is in use. Returns len. */
 long net_send(int nic, const void* frame, size_t len);
 
+/* As net_send, for a frame given in `count` pieces (a TCP/IP stack's buffer chain). */
+struct net_part {
+    const void* data;
+    size_t len;
+};
+long net_send_parts(int nic, const struct net_part* parts, unsigned count);
+
 /* Blocks until a frame has arrived; copies it (cut to len) and returns its length. */
 long net_receive(int nic, void* buf, size_t len);
 

@@ -1,0 +1,22 @@
+# Turns every file of DIR into a C array and one table, written to OUT (a .c file):
+#   const struct domus_embedded_file domus_embedded_files[] = {{"/name", data, size}, ...};
+# Run with cmake -P (-DDIR=... -DOUT=...), so the image carries a directory.
+file(GLOB_RECURSE files RELATIVE "${DIR}" "${DIR}/*")
+list(SORT files)
+set(body "/* Generated from ${DIR} by embed_files.cmake: do not edit. */\n#include <stddef.h>\n")
+set(table "")
+set(index 0)
+foreach(name IN LISTS files)
+  file(READ "${DIR}/${name}" hex HEX)
+  string(LENGTH "${hex}" hex_length)
+  math(EXPR size "${hex_length} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const unsigned char file_${index}[] = {${bytes}0};\n")
+  string(APPEND table "    { \"/${name}\", file_${index}, ${size} },\n")
+  math(EXPR index "${index} + 1")
+endforeach()
+string(APPEND body "struct domus_embedded_file { const char* path; const unsigned char* data; size_t size; };\n")
+string(APPEND body "const struct domus_embedded_file domus_embedded_files[] = {\n${table}    { 0, 0, 0 }\n};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")
