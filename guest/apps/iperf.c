@@ -15,8 +15,8 @@
 static domus_sem_t done = DOMUS_SEM_INIT(0);
 
 static void report(void* arg, enum lwiperf_report_type type, const ip_addr_t* local_addr,
-    u16_t local_port, const ip_addr_t* remote_addr, u16_t remote_port, u32_t bytes,
-    u32_t ms, u32_t kbits_per_sec)
+    u16_t local_port, const ip_addr_t* remote_addr, u16_t remote_port, u32_t bytes, u32_t ms,
+    u32_t kbits_per_sec)
 {
     (void)arg, (void)local_addr, (void)local_port, (void)remote_port;
     char remote[16];

@@ -137,29 +137,32 @@ static int step_fetch(const char* url)
     int n = snprintf(request, sizeof request,
         "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: domus-netcheck\r\n\r\n", path, host);
     send(s, request, (size_t)n, 0);
-    static char response[65536];
-    size_t have = 0;
+    static char response[16384]; /* the head and the start of the body; the rest is counted */
+    size_t have = 0, total = 0;
     for (;;) {
-        ssize_t got = recv(s, response + have, sizeof response - 1 - have, 0);
+        char* into = have < sizeof response - 1 ? response + have : NULL;
+        static char sink[16384];
+        size_t room = into ? sizeof response - 1 - have : sizeof sink;
+        ssize_t got = recv(s, into ? into : sink, room, 0);
         if (got <= 0)
             break;
-        have += (size_t)got;
-        if (have == sizeof response - 1)
-            break;
+        if (into)
+            have += (size_t)got;
+        total += (size_t)got;
     }
     close(s);
     response[have] = '\0';
     int status = 0;
     char* body = strstr(response, "\r\n\r\n");
     if (sscanf(response, "HTTP/%*s %d", &status) != 1 || !body) {
-        printf("netcheck: fetch %s FAIL no HTTP response (%zu bytes)\n", url, have);
+        printf("netcheck: fetch %s FAIL no HTTP response (%zu bytes)\n", url, total);
         return 1;
     }
     body += 4;
     char first[64];
     snprintf(first, sizeof first, "%.*s", (int)strcspn(body, "\r\n"), body);
     printf("netcheck: fetch %s %s status %d body %zu bytes \"%s\"\n", url,
-        status == 200 ? "ok" : "FAIL", status, have - (size_t)(body - response), first);
+        status == 200 ? "ok" : "FAIL", status, total - (size_t)(body - response), first);
     return status == 200 ? 0 : 1;
 }
 

@@ -74,8 +74,8 @@ static void publish(struct domus_nic* nic, int dhcp)
     char ip[16], gw[16];
     ip4addr_ntoa_r(netif_ip4_addr(&nic->netif), ip, sizeof ip);
     ip4addr_ntoa_r(netif_ip4_gw(&nic->netif), gw, sizeof gw);
-    printf("net: en%u %s/%d gw %s (%s)\n", nic->devid, ip, prefix_length(netif_ip4_netmask(&nic->netif)),
-        gw, dhcp ? "dhcp" : "static");
+    printf("net: en%u %s/%d gw %s (%s)\n", nic->devid, ip,
+        prefix_length(netif_ip4_netmask(&nic->netif)), gw, dhcp ? "dhcp" : "static");
     char path[48];
     snprintf(path, sizeof path, "attr/vif/%u/ipv4/0", nic->devid);
     xenbus_write(XBT_NIL, path, ip);

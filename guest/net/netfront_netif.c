@@ -82,8 +82,8 @@ static err_t init_netif(struct netif* netif)
     return ERR_OK;
 }
 
-int domus_nic_add(struct domus_nic* nic, const ip4_addr_t* ip, const ip4_addr_t* mask,
-    const ip4_addr_t* gw)
+int domus_nic_add(
+    struct domus_nic* nic, const ip4_addr_t* ip, const ip4_addr_t* mask, const ip4_addr_t* gw)
 {
     if (netifapi_netif_add(&nic->netif, ip, mask, gw, nic, init_netif, tcpip_input) != ERR_OK)
         return -1;

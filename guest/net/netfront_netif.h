@@ -14,7 +14,7 @@ struct domus_nic {
 
 /* Adds the interface (net_open done) to the stack with these addresses (zeros for
  * DHCP), starts its receive thread and brings it up. 0, or -1 without memory. */
-int domus_nic_add(struct domus_nic* nic, const ip4_addr_t* ip, const ip4_addr_t* mask,
-    const ip4_addr_t* gw);
+int domus_nic_add(
+    struct domus_nic* nic, const ip4_addr_t* ip, const ip4_addr_t* mask, const ip4_addr_t* gw);
 
 #endif

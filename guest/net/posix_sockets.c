@@ -22,25 +22,37 @@ int bind(int s, const struct sockaddr* name, socklen_t namelen)
     return lwip_bind(s, name, namelen);
 }
 int listen(int s, int backlog) { return lwip_listen(s, backlog); }
-int accept(int s, struct sockaddr* addr, socklen_t* addrlen) { return lwip_accept(s, addr, addrlen); }
+int accept(int s, struct sockaddr* addr, socklen_t* addrlen)
+{
+    return lwip_accept(s, addr, addrlen);
+}
 int connect(int s, const struct sockaddr* name, socklen_t namelen)
 {
     return lwip_connect(s, name, namelen);
 }
 int shutdown(int s, int how) { return lwip_shutdown(s, how); }
-ssize_t send(int s, const void* data, size_t size, int flags) { return lwip_send(s, data, size, flags); }
-ssize_t sendto(int s, const void* data, size_t size, int flags, const struct sockaddr* to,
-    socklen_t tolen)
+ssize_t send(int s, const void* data, size_t size, int flags)
+{
+    return lwip_send(s, data, size, flags);
+}
+ssize_t sendto(
+    int s, const void* data, size_t size, int flags, const struct sockaddr* to, socklen_t tolen)
 {
     return lwip_sendto(s, data, size, flags, to, tolen);
 }
-ssize_t sendmsg(int s, const struct msghdr* message, int flags) { return lwip_sendmsg(s, message, flags); }
+ssize_t sendmsg(int s, const struct msghdr* message, int flags)
+{
+    return lwip_sendmsg(s, message, flags);
+}
 ssize_t recv(int s, void* mem, size_t len, int flags) { return lwip_recv(s, mem, len, flags); }
 ssize_t recvfrom(int s, void* mem, size_t len, int flags, struct sockaddr* from, socklen_t* fromlen)
 {
     return lwip_recvfrom(s, mem, len, flags, from, fromlen);
 }
-ssize_t recvmsg(int s, struct msghdr* message, int flags) { return lwip_recvmsg(s, message, flags); }
+ssize_t recvmsg(int s, struct msghdr* message, int flags)
+{
+    return lwip_recvmsg(s, message, flags);
+}
 int getsockname(int s, struct sockaddr* name, socklen_t* namelen)
 {
     return lwip_getsockname(s, name, namelen);
@@ -63,7 +75,10 @@ int select(int n, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, struct t
 {
     return STARTED(lwip_select(n, readfds, writefds, exceptfds, timeout));
 }
-int poll(struct pollfd* fds, nfds_t nfds, int timeout) { return STARTED(lwip_poll(fds, nfds, timeout)); }
+int poll(struct pollfd* fds, nfds_t nfds, int timeout)
+{
+    return STARTED(lwip_poll(fds, nfds, timeout));
+}
 
 int inet_pton(int af, const char* src, void* dst) { return lwip_inet_pton(af, src, dst); }
 const char* inet_ntop(int af, const void* src, char* dst, socklen_t size)
@@ -71,8 +86,8 @@ const char* inet_ntop(int af, const void* src, char* dst, socklen_t size)
     return lwip_inet_ntop(af, src, dst, size);
 }
 
-int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
-    struct addrinfo** res)
+int getaddrinfo(
+    const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res)
 {
     return STARTED(lwip_getaddrinfo(node, service, hints, res));
 }

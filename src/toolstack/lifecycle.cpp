@@ -229,7 +229,8 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
 
 Result<void> Daemon::write_store_nodes(const Entry& entry) {
     // As libxl does: the home is dom0's and readable by the guest; the nodes the guest
-    // must write (control/*, data) are the guest's own.
+    // must write (control/*, and as libxl's rw paths data, drivers, feature, attr: a
+    // guest agent publishes its addresses in attr/vif) are the guest's own.
     std::string home = "/local/domain/" + std::to_string(entry.domid);
     std::string self = std::to_string(entry.domid);
     std::string vm = "/vm/" + entry.uuid;
@@ -244,7 +245,7 @@ Result<void> Daemon::write_store_nodes(const Entry& entry) {
         store_->write(home + "/memory/target", std::to_string(entry.spec.memory_mib * 1024)));
     for (const char* node :
          {"control/shutdown", "control/feature-poweroff", "control/feature-reboot",
-          "control/feature-suspend", "control/sysrq", "data"}) {
+          "control/feature-suspend", "control/sysrq", "data", "drivers", "feature", "attr"}) {
         DOMUS_TRY_VOID(store_->write(home + "/" + node, ""));
         DOMUS_TRY_VOID(store_->set_perms(home + "/" + node, {"n" + self}));
     }

@@ -20,8 +20,8 @@
     } while (0)
 #define LWIP_PLATFORM_ASSERT(x)                                                                    \
     do {                                                                                           \
-        printf("lwip: assertion \"%s\" failed at %s:%d\n", x, __FILE__, __LINE__);                \
-        abort();                                                                               \
+        printf("lwip: assertion \"%s\" failed at %s:%d\n", x, __FILE__, __LINE__);                 \
+        abort();                                                                                   \
     } while (0)
 
 /* newlib's <machine/endian.h> defines BYTE_ORDER; errno comes from <errno.h>. */

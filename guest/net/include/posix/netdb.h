@@ -11,8 +11,8 @@
 extern "C" {
 #endif
 
-int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
-    struct addrinfo** res);
+int getaddrinfo(
+    const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res);
 void freeaddrinfo(struct addrinfo* ai);
 const char* gai_strerror(int error);
 struct hostent* gethostbyname(const char* name);

@@ -20,12 +20,12 @@ int accept(int s, struct sockaddr* addr, socklen_t* addrlen);
 int connect(int s, const struct sockaddr* name, socklen_t namelen);
 int shutdown(int s, int how);
 ssize_t send(int s, const void* data, size_t size, int flags);
-ssize_t sendto(int s, const void* data, size_t size, int flags, const struct sockaddr* to,
-    socklen_t tolen);
+ssize_t sendto(
+    int s, const void* data, size_t size, int flags, const struct sockaddr* to, socklen_t tolen);
 ssize_t sendmsg(int s, const struct msghdr* message, int flags);
 ssize_t recv(int s, void* mem, size_t len, int flags);
-ssize_t recvfrom(int s, void* mem, size_t len, int flags, struct sockaddr* from,
-    socklen_t* fromlen);
+ssize_t recvfrom(
+    int s, void* mem, size_t len, int flags, struct sockaddr* from, socklen_t* fromlen);
 ssize_t recvmsg(int s, struct msghdr* message, int flags);
 int getsockname(int s, struct sockaddr* name, socklen_t* namelen);
 int getpeername(int s, struct sockaddr* name, socklen_t* namelen);
