@@ -24,6 +24,8 @@ public:
     }
 
     uint32_t size() const { return size_; }
+    RING_IDX requests_made() const { return req_prod_pvt_; } // the next request's position
+    RING_IDX responses_consumed() const { return rsp_cons_; } // the next response's position
     // Slots free for new requests (every request in flight keeps its slot).
     uint32_t free_slots() const { return size_ - (req_prod_pvt_ - rsp_cons_); }
     void push(const Request& request)

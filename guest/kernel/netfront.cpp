@@ -96,15 +96,17 @@ namespace {
 
     int publish(Nic* n)
     {
+        bool csum = n->offloads & NET_OFFLOAD_CSUM;
+        bool gso = n->offloads & NET_OFFLOAD_GSO;
         xenbus_device::Node nodes[] = {
             { "tx-ring-ref", {} },
             { "rx-ring-ref", {} },
             { "event-channel", {} },
             { "request-rx-copy", "1" },
             { "feature-rx-notify", "1" },
-            { "feature-no-csum-offload", "1" },
-            { "feature-sg", "0" },
-            { "feature-gso-tcpv4", "0" },
+            { "feature-no-csum-offload", { csum ? '0' : '1' } },
+            { "feature-sg", { gso ? '1' : '0' } },
+            { "feature-gso-tcpv4", { gso ? '1' : '0' } },
         };
         ksnprintf(nodes[0].value, sizeof nodes[0].value, "%u", n->tx_ring_gref);
         ksnprintf(nodes[1].value, sizeof nodes[1].value, "%u", n->rx_ring_gref);
@@ -113,7 +115,19 @@ namespace {
             n->fe_path, nodes, unsigned(sizeof nodes / sizeof nodes[0]));
     }
 
-    int connect(Nic* n)
+    // The offloads asked for that the backend offers (its feature-* keys, as Linux reads
+    // them: checksum offload is assumed, large packets need scatter-gather and GSO).
+    unsigned granted_offloads(Nic* n, unsigned wanted)
+    {
+        unsigned granted = wanted & NET_OFFLOAD_CSUM;
+        if ((wanted & NET_OFFLOAD_GSO) && granted
+            && xenbus_device::read_number(n->be_path, "feature-sg", 0) == 1
+            && xenbus_device::read_number(n->be_path, "feature-gso-tcpv4", 0) == 1)
+            granted |= NET_OFFLOAD_GSO;
+        return granted;
+    }
+
+    int connect(Nic* n, unsigned offloads)
     {
         char token[32];
         char path[160];
@@ -129,6 +143,7 @@ namespace {
         if (rc >= XenbusStateClosing)
             rc = -EIO;
         if (rc >= 0) {
+            n->offloads = granted_offloads(n, offloads);
             step = "rings";
             rc = setup(n);
         }
@@ -198,7 +213,7 @@ namespace {
         return n;
     }
 
-    int open_locked(unsigned devid)
+    int open_locked(unsigned devid, unsigned offloads)
     {
         for (int i = 0; i < nr_nics; ++i)
             if (nics[i]->devid == devid)
@@ -215,7 +230,7 @@ namespace {
             printk("netfront: vif %u: no usable backend, backend-id or mac\n", devid);
             return -EIO;
         }
-        int rc = connect(n);
+        int rc = connect(n, offloads);
         if (rc < 0)
             return rc; // not freed: the watch or the backend may still refer to it
         nics[nr_nics] = n;
@@ -225,12 +240,12 @@ namespace {
 
 } // namespace
 
-int open(unsigned devid)
+int open(unsigned devid, unsigned offloads)
 {
     if (!xenbus::enabled())
         return -ENODEV;
     mutex_lock(&open_lock);
-    int rc = open_locked(devid);
+    int rc = open_locked(devid, offloads);
     mutex_unlock(&open_lock);
     return rc;
 }

@@ -3,10 +3,13 @@
 //   netfront_io.cpp   the TX and RX rings: frames out of and into pre-granted pages
 //   netfront_api.cpp  the C API
 //
-// Connected on first open (not at boot). Frames are copied: TX into one of kTxBuffers
-// pages granted read-only to the backend once, RX out of kRxBuffers pages granted
-// writable once and posted again as soon as their frame is copied out. The backend is
-// untrusted: its response indices, ids, offsets and lengths are checked before use.
+// Connected on first open (not at boot). Frames are copied: TX into kTxBuffers pages
+// granted read-only to the backend once (a packet takes one per 4 KiB), RX out of
+// kRxBuffers pages granted writable once and posted again as soon as their packet is
+// copied out. As in Linux's netfront, an RX request's id is its ring position, so the
+// page of every response is known by position, extra-info slots included (their
+// response has no id). The backend is untrusted: its response indices, ids, offsets and
+// lengths are checked before use.
 #pragma once
 
 #include "front_ring.hpp"
@@ -22,8 +25,17 @@
 namespace domus::guest::netfront {
 
 constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000; // per step, like libxl's 10 s
-constexpr unsigned kTxBuffers = 64;
-constexpr unsigned kRxBuffers = 64;
+constexpr unsigned kTxBuffers = NET_TX_RING_SIZE;
+constexpr unsigned kRxBuffers = NET_RX_RING_SIZE;
+// The data slots of one packet: 64 KiB in pages (Xen's XEN_NETIF_NR_SLOTS_MIN).
+constexpr unsigned kMaxPacketSlots = XEN_NETIF_NR_SLOTS_MIN;
+
+// The slots of the RX packet being gathered (consumed off the ring, pages not yet posted).
+struct RxPiece {
+    uint16_t buf;
+    uint16_t offset;
+    uint16_t len;
+};
 
 using TxRing = FrontRing<netif_tx_sring_entry, netif_tx_request, netif_tx_response>;
 using RxRing = FrontRing<netif_rx_sring_entry, netif_rx_request, netif_rx_response>;
@@ -48,6 +60,17 @@ struct Nic {
     unsigned tx_free_count;
     uint8_t* rx_buf[kRxBuffers];
     grant_ref_t rx_gref[kRxBuffers];
+    uint16_t rx_slot_buf[kRxBuffers]; // the page posted in each ring slot
+    // The RX packet being gathered (under rx_lock).
+    RxPiece rx_pieces[kMaxPacketSlots];
+    unsigned rx_piece_count;
+    size_t rx_len;
+    unsigned rx_flags; // NET_PACKET_*
+    unsigned rx_gso_size;
+    bool rx_bad; // an error slot or too many slots: dropped when complete
+    bool rx_expect_extra;
+    bool rx_complete;
+    unsigned offloads; // NET_OFFLOAD_*, fixed at connect
     domus_mutex_t tx_lock;
     domus_mutex_t rx_lock;
     domus_waitq waiters; // senders waiting for a slot, receivers waiting for a frame
@@ -55,19 +78,20 @@ struct Nic {
     bool failed; // set once, read anywhere; waiters wake
     bool fail_reported;
     uint32_t state_gen; // bumped by the backend-state watch
-    bool rx_skip_next; // the next RX response is an extra-info slot (under rx_lock)
     struct net_stats stats;
 };
 
-// Thread context. The handle of the connected interface, or a negative errno.
-int open(unsigned devid);
+// Thread context. The handle of the connected interface, or a negative errno. The first
+// open asks the backend for `offloads`.
+int open(unsigned devid, unsigned offloads);
 Nic* nic(int handle); // null for an unknown handle
 
 // netfront_io.cpp
 void on_event(evtchn_port_t port, void* data); // upcall context: wakes the waiters
 int post_all_rx(Nic* nic); // at connect: every RX page on the ring
-long send(Nic* nic, const struct net_part* parts, unsigned count);
-long receive(Nic* nic, void* buf, size_t len);
+long send(Nic* nic, const struct net_part* parts, unsigned count, const struct net_packet* packet);
+long peek(Nic* nic, struct net_packet* packet);
+long take(Nic* nic, const struct net_buffer* buffers, unsigned count);
 void fail(Nic* nic, const char* why, unsigned long value);
 
 } // namespace domus::guest::netfront

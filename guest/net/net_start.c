@@ -89,7 +89,7 @@ static int add_interfaces(unsigned* devids, unsigned count)
     for (unsigned i = 0; i < count; ++i) {
         struct domus_nic* nic = &nics[i];
         nic->devid = devids[i];
-        nic->handle = net_open(nic->devid, &nic->info);
+        nic->handle = net_open_offload(nic->devid, NET_OFFLOAD_CSUM | NET_OFFLOAD_GSO, &nic->info);
         if (nic->handle < 0) {
             printf("net: vif %u: cannot connect (%d)\n", nic->devid, nic->handle);
             continue;

@@ -10,6 +10,7 @@ struct domus_nic {
     int handle; /* net_open's */
     struct net_info info;
     struct netif netif;
+    unsigned char scratch[NET_MAX_PACKET]; /* flattening and fragmenting (core lock held) */
 };
 
 /* Adds the interface (net_open done) to the stack with these addresses (zeros for

@@ -39,6 +39,7 @@
 #define LWIP_IGMP 1
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1
+#define IP_REASS_MAX_PBUFS 64 /* a 64 KiB datagram in 1500-byte fragments: 45 */
 #define LWIP_NETIF_HOSTNAME 1
 #define LWIP_NETIF_STATUS_CALLBACK 1
 #define LWIP_NETIF_LINK_CALLBACK 1
@@ -48,13 +49,15 @@
 #define ETHARP_SUPPORT_STATIC_ENTRIES 1
 
 /* TCP: full-size segments, large windows (scaled), fast retransmit, keepalive. */
-#define TCP_MSS 1460
+/* Segments of TCP_MSS go out whole when the backend segments them (GSO, see
+ * netfront_netif.c); lwIP's sanity checks bound it with TCP_SNDLOWAT below 64 KiB. */
+#define TCP_MSS 14600
 #define LWIP_WND_SCALE 1
 #define TCP_RCV_SCALE 4
 #define TCP_WND (512 * 1024)
 #define TCP_SND_BUF (512 * 1024)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
-#define TCP_SNDLOWAT 32768 /* a u16_t: at most 0xffff - 4 * TCP_MSS */
+#define TCP_SNDLOWAT 4096 /* lwIP: below 0xffff - 4 * TCP_MSS */
 #define TCP_OVERSIZE TCP_MSS
 #define LWIP_TCP_KEEPALIVE 1
 #define TCP_LISTEN_BACKLOG 1
