@@ -133,6 +133,7 @@ static int step_fetch(const char* url)
             close(s);
         return 1;
     }
+    uint64_t started = domus_monotonic_ns();
     char request[512];
     int n = snprintf(request, sizeof request,
         "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: domus-netcheck\r\n\r\n", path, host);
@@ -161,8 +162,10 @@ static int step_fetch(const char* url)
     body += 4;
     char first[64];
     snprintf(first, sizeof first, "%.*s", (int)strcspn(body, "\r\n"), body);
-    printf("netcheck: fetch %s %s status %d body %zu bytes \"%s\"\n", url,
-        status == 200 ? "ok" : "FAIL", status, total - (size_t)(body - response), first);
+    double ms = (double)(domus_monotonic_ns() - started) / 1e6;
+    printf("netcheck: fetch %s %s status %d body %zu bytes \"%s\" in %.1f ms (%.1f Mbit/s)\n", url,
+        status == 200 ? "ok" : "FAIL", status, total - (size_t)(body - response), first, ms,
+        ms > 0 ? (double)total * 8 / ms / 1000 : 0.0);
     return status == 200 ? 0 : 1;
 }
 
