@@ -19,7 +19,10 @@ static domus_mutex_t start_lock = DOMUS_MUTEX_INIT;
 static int started;
 static int start_result;
 static struct domus_nic nics[NET_MAX_OPEN];
+static unsigned nr_nics; /* under start_lock */
+static int have_default; /* under start_lock */
 static domus_sem_t address_changed = DOMUS_SEM_INIT(0);
+static domus_sem_t vifs_changed = DOMUS_SEM_INIT(0);
 
 static void tcpip_ready(void* arg) { domus_sem_up((domus_sem_t*)arg); }
 
@@ -81,14 +84,20 @@ static void publish(struct domus_nic* nic, int dhcp)
     xenbus_write(XBT_NIL, path, ip);
 }
 
-static int add_interfaces(unsigned* devids, unsigned count)
+/* Adds device/vif/<devid> for each of `devids` (start_lock held); returns how many got
+ * an address. */
+static int add_interfaces(const unsigned* devids, unsigned count)
 {
     int configured = 0;
-    int have_default = 0;
     int waiting[NET_MAX_OPEN] = { 0 };
-    for (unsigned i = 0; i < count; ++i) {
+    unsigned first = nr_nics;
+    if (count > NET_MAX_OPEN - first)
+        count = NET_MAX_OPEN - first;
+    for (unsigned k = 0; k < count; ++k) {
+        unsigned i = first + k;
         struct domus_nic* nic = &nics[i];
-        nic->devid = devids[i];
+        ++nr_nics;
+        nic->devid = devids[k];
         nic->handle = net_open_offload(nic->devid, NET_OFFLOAD_CSUM | NET_OFFLOAD_GSO, &nic->info);
         if (nic->handle < 0) {
             printf("net: vif %u: cannot connect (%d)\n", nic->devid, nic->handle);
@@ -131,7 +140,7 @@ static int add_interfaces(unsigned* devids, unsigned count)
     uint64_t deadline = domus_monotonic_ns() + (uint64_t)DOMUS_NET_DHCP_WAIT_MS * 1000000u;
     for (;;) {
         int pending = 0;
-        for (unsigned i = 0; i < count; ++i) {
+        for (unsigned i = first; i < first + count; ++i) {
             if (!waiting[i])
                 continue;
             LOCK_TCPIP_CORE();
@@ -148,7 +157,7 @@ static int add_interfaces(unsigned* devids, unsigned count)
         if (!pending || !domus_sem_down_until(&address_changed, deadline))
             break;
     }
-    for (unsigned i = 0; i < count; ++i)
+    for (unsigned i = first; i < first + count; ++i)
         if (waiting[i])
             printf("net: en%u: no DHCP lease after %d ms (still asking)\n", nics[i].devid,
                 DOMUS_NET_DHCP_WAIT_MS);
@@ -159,6 +168,66 @@ static int compare_unsigned(const void* a, const void* b)
 {
     unsigned x = *(const unsigned*)a, y = *(const unsigned*)b;
     return x < y ? -1 : x > y;
+}
+
+static int known(unsigned devid)
+{
+    for (unsigned i = 0; i < nr_nics; ++i)
+        if (nics[i].devid == devid)
+            return 1;
+    return 0;
+}
+
+/* The interfaces under device/vif not added yet, sorted. */
+static unsigned new_devids(unsigned* devids)
+{
+    char names[256];
+    int n = xenbus_available() ? xenbus_directory(XBT_NIL, "device/vif", names, sizeof names) : 0;
+    unsigned count = 0;
+    for (const char* name = names; n > 0 && count < NET_MAX_OPEN; --n, name += strlen(name) + 1) {
+        unsigned devid = (unsigned)strtoul(name, NULL, 10);
+        if (!known(devid))
+            devids[count++] = devid;
+    }
+    qsort(devids, count, sizeof devids[0], compare_unsigned);
+    return count;
+}
+
+/* Interfaces attached to the running domain (xl network-attach): the watch on device/vif
+ * wakes this thread, which adds each new one as at boot. A detached one goes down with
+ * its backend (the receive thread sees the interface closed). */
+static void on_vifs_changed(const char* path, const char* token, void* arg)
+{
+    (void)path, (void)token, (void)arg;
+    domus_sem_up(&vifs_changed);
+}
+
+static void hotplug_thread(void* arg)
+{
+    (void)arg;
+    for (;;) {
+        domus_sem_down(&vifs_changed);
+        while (domus_sem_trydown(&vifs_changed))
+            ; /* events coalesce: one look covers them all */
+        domus_mutex_lock(&start_lock);
+        unsigned devids[NET_MAX_OPEN];
+        unsigned count = new_devids(devids);
+        /* The toolstack writes a new device's nodes one by one: wait for its backend. */
+        unsigned ready = 0;
+        for (unsigned i = 0; i < count; ++i) {
+            char path[48], value[8];
+            snprintf(path, sizeof path, "device/vif/%u/backend-id", devids[i]);
+            if (xenbus_read(XBT_NIL, path, value, sizeof value) > 0)
+                devids[ready++] = devids[i];
+        }
+        if (ready) {
+            if (nr_nics + ready > NET_MAX_OPEN)
+                printf("net: at most %d interfaces; vif %u and later are not used\n", NET_MAX_OPEN,
+                    devids[NET_MAX_OPEN - nr_nics]);
+            add_interfaces(devids, ready);
+        }
+        domus_mutex_unlock(&start_lock);
+    }
 }
 
 int domus_net_start(void)
@@ -173,16 +242,19 @@ int domus_net_start(void)
     tcpip_init(tcpip_ready, &ready);
     domus_sem_down(&ready);
 
-    char names[256];
-    int n = xenbus_available() ? xenbus_directory(XBT_NIL, "device/vif", names, sizeof names) : 0;
     unsigned devids[NET_MAX_OPEN];
-    unsigned count = 0;
-    for (const char* name = names; n > 0 && count < NET_MAX_OPEN; --n, name += strlen(name) + 1)
-        devids[count++] = (unsigned)strtoul(name, NULL, 10);
-    qsort(devids, count, sizeof devids[0], compare_unsigned);
+    unsigned count = new_devids(devids);
     start_result = count ? add_interfaces(devids, count) : 0;
     if (!count)
-        printf("net: no network interfaces (device/vif is empty)\n");
+        printf("net: no network interfaces yet (device/vif is empty)\n");
+    if (xenbus_available()) {
+        domus_thread_attr_t attr = { 0 };
+        attr.name = "net-hotplug";
+        attr.vcpu = DOMUS_ANY_VCPU;
+        attr.detached = 1;
+        if (domus_thread_create(hotplug_thread, NULL, &attr))
+            xenbus_watch("device/vif", "domus-net", on_vifs_changed, NULL);
+    }
     domus_mutex_unlock(&start_lock);
     return start_result;
 }
