@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 
 #include <lwip/inet_chksum.h>
@@ -120,8 +121,6 @@ static int step_fetch(const char* url)
         return 1;
     }
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval timeout = { 5, 0 };
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
@@ -141,6 +140,13 @@ static int step_fetch(const char* url)
     static char response[16384]; /* the head and the start of the body; the rest is counted */
     size_t have = 0, total = 0;
     for (;;) {
+        /* select(), as a portable client would: 5 s without data ends the fetch. */
+        fd_set readable;
+        FD_ZERO(&readable);
+        FD_SET(s, &readable);
+        struct timeval wait = { 5, 0 };
+        if (select(s + 1, &readable, NULL, NULL, &wait) != 1)
+            break;
         char* into = have < sizeof response - 1 ? response + have : NULL;
         static char sink[16384];
         size_t room = into ? sizeof response - 1 - have : sizeof sink;
