@@ -10,8 +10,8 @@
  * segments for them; a peer with a smaller MSS keeps it, and its segments are one frame.
  *
  * Frames out: net_send_packet copies the pbuf chain once, into the granted TX pages.
- * Frames in: a receive thread per interface peeks at each packet, allocates a pool pbuf
- * chain of its size, takes the packet into it (one copy, from the granted RX pages) and
+ * Frames in: a receive thread per interface peeks at each packet, allocates a pbuf of
+ * its size, takes the packet into it (one copy, from the granted RX pages) and
  * runs the stack on it in that thread (core locking). The interface goes down, and its
  * thread ends, if the backend closes it. */
 #include "netfront_netif.h"
@@ -217,7 +217,8 @@ static void receive_thread(void* arg)
     for (;;) {
         struct net_packet packet;
         long len = net_peek_packet(nic->handle, &packet);
-        struct pbuf* p = len > 0 ? pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL) : NULL;
+        /* One heap pbuf of the packet's size: one allocation, the packet contiguous. */
+        struct pbuf* p = len > 0 ? pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM) : NULL;
         if (len > 0 && !p) {
             domus_sleep_ms(1); /* out of memory: let the stack drain, the packet waits */
             continue;
