@@ -70,6 +70,7 @@ struct Nic {
     bool rx_bad; // an error slot or too many slots: dropped when complete
     bool rx_expect_extra;
     bool rx_complete;
+    uint64_t rx_last_ns; // when the last RX response came (polling while streaming)
     unsigned offloads; // NET_OFFLOAD_*, fixed at connect
     domus_mutex_t tx_lock;
     domus_mutex_t rx_lock;
