@@ -76,9 +76,18 @@ static int serve_client(struct pollfd* p, struct client* c)
     return 0;
 }
 
+/* The first all-digit argument (key=value words are the kernel's and the stack's). */
+static int numeric_argument(int argc, char** argv, int fallback)
+{
+    for (int i = 1; i < argc; ++i)
+        if (argv[i][0] && strspn(argv[i], "0123456789") == strlen(argv[i]))
+            return atoi(argv[i]);
+    return fallback;
+}
+
 int main(int argc, char** argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 7;
+    int port = numeric_argument(argc, argv, 7);
     int udp = bound_socket(SOCK_DGRAM, port);
     int tcp = bound_socket(SOCK_STREAM, port);
     if (udp < 0 || tcp < 0 || listen(tcp, 16) < 0) {

@@ -175,9 +175,18 @@ done:
     close(s);
 }
 
+/* The first all-digit argument (key=value words are the kernel's and the stack's). */
+static int numeric_argument(int argc, char** argv, int fallback)
+{
+    for (int i = 1; i < argc; ++i)
+        if (argv[i][0] && strspn(argv[i], "0123456789") == strlen(argv[i]))
+            return atoi(argv[i]);
+    return fallback;
+}
+
 int main(int argc, char** argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 80;
+    int port = numeric_argument(argc, argv, 80);
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     if (listener < 0) {
         printf("httpd: socket: %s\n", strerror(errno));

@@ -4,7 +4,7 @@
  *   resolve NAME   getaddrinfo (numeric or DNS)
  *   fetch URL      HTTP GET http://HOST[:PORT]/PATH; HOST may be a name
  * Each step prints one line "netcheck: <step> <arg> ok|FAIL <detail>"; the exit code is
- * the number of failed steps. */
+ * the number of failed steps. Words with '=' are left to the kernel and the stack. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -178,15 +178,21 @@ static int step_fetch(const char* url)
 int main(int argc, char** argv)
 {
     int failed = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "ping"))
-            failed += step_ping(argv[i + 1]);
-        else if (!strcmp(argv[i], "resolve"))
-            failed += step_resolve(argv[i + 1]);
-        else if (!strcmp(argv[i], "fetch"))
-            failed += step_fetch(argv[i + 1]);
+    /* Steps are word pairs; key=value words (ip=dhcp...) are the kernel's and the stack's. */
+    char* words[64];
+    int count = 0;
+    for (int i = 1; i < argc && count < 64; ++i)
+        if (!strchr(argv[i], '='))
+            words[count++] = argv[i];
+    for (int i = 0; i + 1 < count; i += 2) {
+        if (!strcmp(words[i], "ping"))
+            failed += step_ping(words[i + 1]);
+        else if (!strcmp(words[i], "resolve"))
+            failed += step_resolve(words[i + 1]);
+        else if (!strcmp(words[i], "fetch"))
+            failed += step_fetch(words[i + 1]);
         else {
-            printf("netcheck: unknown step \"%s\" (ping, resolve, fetch)\n", argv[i]);
+            printf("netcheck: unknown step \"%s\" (ping, resolve, fetch)\n", words[i]);
             ++failed;
         }
     }

@@ -88,6 +88,8 @@ static void publish(struct domus_nic* nic, int dhcp)
  * an address. */
 static int add_interfaces(const unsigned* devids, unsigned count)
 {
+    char mode[8];
+    int force_dhcp = domus_cmdline_get("ip", mode, sizeof mode) && !strcmp(mode, "dhcp");
     int configured = 0;
     int waiting[NET_MAX_OPEN] = { 0 };
     unsigned first = nr_nics;
@@ -108,7 +110,7 @@ static int add_interfaces(const unsigned* devids, unsigned count)
         ip4_addr_set_zero(&ip);
         ip4_addr_set_zero(&mask);
         ip4_addr_set_zero(&gw);
-        if (nic->info.ip[0]) {
+        if (nic->info.ip[0] && !force_dhcp) {
             if (parse_static(nic->info.ip, &ip, &mask, &gw) == 0)
                 dhcp = 0;
             else

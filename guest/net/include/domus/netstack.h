@@ -6,7 +6,9 @@
  * address (with /LEN: that netmask and the subnet's gateway, the first host address or
  * the second when the guest has the first, also used as DNS server; without: every
  * address on-link, which routed vifs answer by proxy ARP); the others ask DHCP and wait
- * up to DOMUS_NET_DHCP_WAIT_MS for a lease. Each address is printed on the console
+ * up to DOMUS_NET_DHCP_WAIT_MS for a lease. `ip=dhcp` on the domain's command line (as
+ * Linux's ip= boot option) asks DHCP for every interface, ip= keys or not. Each address is printed
+ * on the console
  * ("net: en<N> <addr>/<len> gw <gw> (static|dhcp)") and published in the store at
  * attr/vif/<N>/ipv4/0, where Xen's guest agents put it.
  *
