@@ -195,8 +195,10 @@ void allow_steady_state(Rules& rules) {
                  SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday)});
 
     // Waiting for events: eventfds (doorbells, irqfds, wakeups of a hot-plugged device),
-    // the poll loops of the device and console threads and of the control server.
-    rules.allow({SCMP_SYS(eventfd2), SCMP_SYS(poll), SCMP_SYS(ppoll)});
+    // the poll loops of the device and console threads and of the control server, and a
+    // vif's timer (a packet held by its rate limit; a hot-plugged vif makes one).
+    rules.allow({SCMP_SYS(eventfd2), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_create),
+                 SCMP_SYS(timerfd_settime)});
 
     // Files: block-attach opens new images by path, snapshots create qcow2 overlays next
     // to an image, disk-rebase and snapshot delete reopen and rename within a chain, and
