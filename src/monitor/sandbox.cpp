@@ -237,9 +237,11 @@ void allow_steady_state(Rules& rules) {
     // KVM_CREATE_VCPU or the vCPU set-up calls (memslots, CPUID, FPU): all of them happen
     // while the domain is built. Block devices used as raw images: their size (hot-plug)
     // and zeroing (discard). Terminals: isatty on the console of `domus run`. A vif's TAP:
-    // its offloads, set when the frontend (re)connects.
+    // its offloads, set when the frontend (re)connects; a hot-plugged vif's new TAP
+    // (network-attach): made, its MTU, address and flags set through a UNIX socket.
     rules.allow_ioctls({KVM_RUN, KVM_GET_SREGS, KVM_SET_SREGS, KVM_IOEVENTFD, BLKGETSIZE64,
-                        BLKZEROOUT, TCGETS, TUNSETOFFLOAD});
+                        BLKZEROOUT, TCGETS, TUNSETOFFLOAD, TUNSETIFF, TUNSETVNETHDRSZ, SIOCSIFMTU,
+                        SIOCSIFHWADDR, SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFINDEX});
 }
 
 // ASan's runtime makes calls of its own after the filter is in: reports open

@@ -1,7 +1,8 @@
 // The host side of vifs through domusd, in a network namespace of the test's own (the
 // CLI, domusd and the monitors inherit it): each interface's TAP joins a bridge, is
 // routed to, or is a NAT gateway with its masquerade table; all of it goes with the
-// domain. A missing bridge fails the create cleanly.
+// domain. A missing bridge fails the create cleanly. vifs come and go on a running
+// domain (network-attach, network-detach).
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <sched.h>
@@ -157,6 +158,55 @@ TEST_F(NetworkTest, AMissingBridgeFailsTheCreateAndLeavesNothing) {
     auto refused = domus({"create", bad});
     EXPECT_NE(refused.status, 0);
     EXPECT_NE(refused.err.find("multicast"), std::string::npos) << refused.err;
+}
+
+TEST_F(NetworkTest, AVifAttachedToARunningDomainComesUpAndDetachingItLeavesTheDomainRunning) {
+    std::string cfg = idle_config("hot", "vif = [ 'bridge=xenbr0' ]\n");
+    ASSERT_EQ(domus({"create", cfg}).status, 0);
+    auto attached = domus({"network-attach", "hot", "bridge=xenbr0,ip=10.77.0.9"});
+    ASSERT_EQ(attached.status, 0) << attached.err;
+    EXPECT_EQ(attached.out, "vif1.1\n");
+    // The TAP, on its bridge, behind its anti-spoofing rules; the backend in the store.
+    EXPECT_NE(show({"link", "show", "vif1.1"}).find("master xenbr0"), std::string::npos);
+    auto rules = tool("nft", {"list", "table", "bridge", "domus-vif1.1"});
+    EXPECT_EQ(rules.status, 0) << rules.err;
+    EXPECT_NE(rules.out.find("ip saddr != 10.77.0.9"), std::string::npos) << rules.out;
+    EXPECT_EQ(xenstore("xenstore-read", {"/local/domain/0/backend/vif/1/1/ip"}).out, "10.77.0.9\n");
+    auto list = domus({"network-list", "hot", "--json"});
+    ASSERT_EQ(list.status, 0) << list.err;
+    EXPECT_NE(list.out.find("\"ifname\": \"vif1.1\""), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("\"ifname\": \"vif1.0\""), std::string::npos) << list.out;
+    // A second one with the same MAC is refused, naming it.
+    auto mac = xenstore("xenstore-read", {"/local/domain/0/backend/vif/1/1/mac"}).out;
+    mac.pop_back();
+    auto clash = domus({"network-attach", "hot", "mac=" + mac});
+    EXPECT_NE(clash.status, 0);
+    EXPECT_NE(clash.err.find("is used by another vif"), std::string::npos) << clash.err;
+
+    // Detached by MAC: the TAP, its rules and its store directory go; the domain runs on.
+    auto detached = domus({"network-detach", "hot", mac});
+    ASSERT_EQ(detached.status, 0) << detached.err;
+    EXPECT_TRUE(eventually([] { return ::if_nametoindex("vif1.1") == 0; }));
+    EXPECT_NE(tool("nft", {"list", "table", "bridge", "domus-vif1.1"}).status, 0);
+    EXPECT_NE(xenstore("xenstore-ls", {"/local/domain/0/backend/vif/1/1"}).status, 0);
+    EXPECT_NE(::if_nametoindex("vif1.0"), 0u);  // the other vif stays
+    auto running = domus({"list"});
+    EXPECT_NE(running.out.find("\nhot "), std::string::npos) << running.out;
+    auto again = domus({"network-detach", "hot", "1"});
+    EXPECT_NE(again.status, 0);
+    EXPECT_NE(again.err.find("the domain has no vif 1"), std::string::npos) << again.err;
+    // Its rate limit changes on the running domain, and is kept in its configuration.
+    auto rated = domus({"vif-rate", "hot", "0", "10Mb/s@20ms"});
+    EXPECT_EQ(rated.status, 0) << rated.err;
+    auto bad_rate = domus({"vif-rate", "hot", "0", "10Mb"});
+    EXPECT_NE(bad_rate.status, 0);
+    EXPECT_NE(bad_rate.err.find("rate: \"10Mb\""), std::string::npos) << bad_rate.err;
+    EXPECT_NE(domus({"vif-rate", "hot", "7", "1Mb/s"}).status, 0);
+    EXPECT_EQ(domus({"vif-rate", "hot", "0", "off"}).status, 0);
+    // The per-vif counters reach `domus list --json`.
+    auto json = domus({"list", "--json"});
+    EXPECT_NE(json.out.find("\"notifications\""), std::string::npos) << json.out;
+    ASSERT_EQ(domus({"destroy", "hot"}).status, 0);
 }
 
 }  // namespace
