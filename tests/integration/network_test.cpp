@@ -1,8 +1,8 @@
 // The host side of vifs through domusd, in a network namespace of the test's own (the
 // CLI, domusd and the monitors inherit it): each interface's TAP joins a bridge, is
 // routed to, or is a NAT gateway with its masquerade table; all of it goes with the
-// domain. A missing bridge fails the create cleanly. vifs come and go on a running
-// domain (network-attach, network-detach).
+// domain. A missing bridge fails the create cleanly. A rate= holds what the guest sends
+// to its rate. vifs come and go on a running domain (network-attach, network-detach).
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <sched.h>
@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -158,6 +159,51 @@ TEST_F(NetworkTest, AMissingBridgeFailsTheCreateAndLeavesNothing) {
     auto refused = domus({"create", bad});
     EXPECT_NE(refused.status, 0);
     EXPECT_NE(refused.err.find("multicast"), std::string::npos) << refused.err;
+}
+
+TEST_F(NetworkTest, AGuestWithARateSendsWithinTenPercentOfIt) {
+    // The echo guest answers every UDP datagram; its answers are what it sends, so the
+    // host offers twice its rate and counts what comes back.
+    ip({"addr", "add", "10.77.0.1/24", "dev", "xenbr0"});
+    std::string cfg = config("rated", "name = \"rated\"\nkernel = \"" + guest_image("net_echo") +
+                                          "\"\nmemory = 32\nvif = [ "
+                                          "'bridge=xenbr0,ip=10.77.0.2,rate=1Mb/s@20ms' ]\n");
+    ASSERT_EQ(domus({"create", cfg}).status, 0);
+    ASSERT_TRUE(eventually(
+        [&] {
+            return ping({"-c", "1", "-W", "1", "10.77.0.2"}).status == 0;
+        },
+        std::chrono::seconds(20)));
+    Socket udp;
+    sockaddr_in guest{};
+    guest.sin_family = AF_INET;
+    guest.sin_port = htons(7);
+    ::inet_pton(AF_INET, "10.77.0.2", &guest.sin_addr);
+    ASSERT_EQ(::connect(udp.fd, reinterpret_cast<sockaddr*>(&guest), sizeof guest), 0);
+    constexpr std::size_t kPayload = 1000, kFrame = kPayload + 42;  // + UDP, IP, Ethernet
+    constexpr double kRate = 125'000;                               // 1Mb/s in bytes
+    std::string datagram(kPayload, 'r');
+    using Clock = std::chrono::steady_clock;
+    auto start = Clock::now();
+    auto next_send = start;
+    std::size_t counted = 0;  // frames back between 1 s and 4 s (after the first burst)
+    while (Clock::now() < start + std::chrono::seconds(4)) {
+        auto now = Clock::now();
+        if (now >= next_send) {  // 2 x the rate offered: a datagram every 4 ms
+            (void)::send(udp.fd, datagram.data(), datagram.size(), MSG_DONTWAIT);
+            next_send += std::chrono::milliseconds(4);
+        }
+        int wait =
+            int(std::chrono::duration_cast<std::chrono::milliseconds>(next_send - now).count());
+        pollfd ready{udp.fd, POLLIN, 0};
+        if (::poll(&ready, 1, std::max(wait, 0)) != 1) continue;
+        char back[2048];
+        while (::recv(udp.fd, back, sizeof back, MSG_DONTWAIT) == ssize_t(kPayload))
+            if (Clock::now() >= start + std::chrono::seconds(1)) ++counted;
+    }
+    double rate = double(counted * kFrame) / 3.0;
+    EXPECT_NEAR(rate, kRate, kRate * 0.10) << counted << " frames in 3 s";
+    ASSERT_EQ(domus({"destroy", "rated"}).status, 0);
 }
 
 TEST_F(NetworkTest, AVifAttachedToARunningDomainComesUpAndDetachingItLeavesTheDomainRunning) {
