@@ -206,6 +206,20 @@ TEST_F(NetworkTest, AGuestWithARateSendsWithinTenPercentOfIt) {
     ASSERT_EQ(domus({"destroy", "rated"}).status, 0);
 }
 
+TEST_F(NetworkTest, DomusRunStatsReportEachVifsCounters) {
+    // The daemon-less path: the TAP is made and goes with the run; the counters of each
+    // vif end the --stats line, named by devid.
+    ASSERT_EQ(domus({"info"}).status, 0);  // starts domusd and the store
+    auto r =
+        run(guest_image("hello"), {"--store-run-dir", run_dir_, "--domid", "77", "--vif",
+                                   "bridge=xenbr0", "--vif", "bridge=xenbr0,devid=4", "--stats"});
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    for (const char* counter : {"vif0_tx_packets=", "vif0_rx_bytes=", "vif0_dropped=",
+                                "vif0_notifications=", "vif4_tx_packets=", "vif4_errors="})
+        EXPECT_NE(r.err.find(counter), std::string::npos) << counter << " in " << r.err;
+    EXPECT_EQ(::if_nametoindex("vif77.0"), 0u);
+}
+
 TEST_F(NetworkTest, AVifAttachedToARunningDomainComesUpAndDetachingItLeavesTheDomainRunning) {
     std::string cfg = idle_config("hot", "vif = [ 'bridge=xenbr0' ]\n");
     ASSERT_EQ(domus({"create", cfg}).status, 0);
