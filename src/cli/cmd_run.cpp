@@ -183,6 +183,15 @@ int run_domain(const RunOptions& options) {
                 double(blk.respond_cycles) * us_per_request,
                 double(blk.notify_cycles) * us_per_request, blk.persistent_grants);
         }
+        // Each vif's counters (TX is from the guest), named by its devid.
+        for (const auto& vif : dom.vif_stats())
+            edisk += fmt::format(
+                " vif{0}_tx_packets={1} vif{0}_tx_bytes={2} vif{0}_rx_packets={3} "
+                "vif{0}_rx_bytes={4} vif{0}_errors={5} vif{0}_dropped={6} "
+                "vif{0}_notifications={7}",
+                vif.devid, vif.net.tx_packets, vif.net.tx_bytes, vif.net.rx_packets,
+                vif.net.rx_bytes, vif.net.tx_errors + vif.net.rx_errors, vif.net.tx_dropped,
+                vif.net.notifications);
         report = fmt::format(
             "domus-stats: run_seconds={:.6f} exits={} hypercalls={} unknown_hypercalls={} "
             "doorbell_exits={} upcalls={} blocks={} console_bytes={} "

@@ -14,6 +14,8 @@ void add_lifecycle_commands(CLI::App& app, int& status);
 void add_query_commands(CLI::App& app, int& status);
 void add_image_command(CLI::App& app, int& status);
 void add_block_commands(CLI::App& app, int& status);
+void add_network_commands(CLI::App& app, int& status);
+void add_rate_commands(CLI::App& app, int& status);
 void add_snapshot_command(CLI::App& app, int& status);
 void add_sched_commands(CLI::App& app, int& status);
 void add_top_command(CLI::App& app, int& status);

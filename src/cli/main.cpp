@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
     domus::cli::add_query_commands(app, status);
     domus::cli::add_image_command(app, status);
     domus::cli::add_block_commands(app, status);
+    domus::cli::add_network_commands(app, status);
+    domus::cli::add_rate_commands(app, status);
     domus::cli::add_snapshot_command(app, status);
     domus::cli::add_sched_commands(app, status);
     domus::cli::add_top_command(app, status);

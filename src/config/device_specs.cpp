@@ -15,6 +15,8 @@ VbdConfig vbd_config(const DiskSpec& spec) {
         .read_only = spec.read_only,
         .discard = spec.discard,
         .direct_io = spec.direct_io,
+        .rate_bytes = spec.rate_bytes,
+        .rate_iops = spec.rate_iops,
     };
 }
 
@@ -32,10 +34,12 @@ VifConfig vif_config(const VifSpec& spec, std::uint16_t domid) {
         .mac = {},
         .ifname = spec.vifname,
         .script = spec.script,
+        .script_path = spec.script_path,
         .bridge = spec.bridge,
         .ips = spec.ips,
         .gatewaydev = spec.gatewaydev,
         .mtu = spec.mtu,
+        .rate = spec.rate,
     };
     if (spec.mac) {
         config.mac = *spec.mac;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "config/disk_format.hpp"
+#include "config/rate_spec.hpp"
 #include "config/spec_text.hpp"
 
 namespace domus::config {
@@ -154,6 +155,10 @@ Result<DiskSpec> parse_disk_spec(std::string_view text) {
                 spec.read_only = false;
             else
                 return make_error("disk \"{}\": access \"{}\" is not r, ro, w or rw", text, value);
+        } else if (key == "rate_bytes" || key == "rate_iops") {
+            auto rate = parse_scaled_number(value);
+            if (!rate) return make_error("disk \"{}\": {}: {}", text, key, rate.error().message);
+            (key == "rate_bytes" ? spec.rate_bytes : spec.rate_iops) = *rate;
         } else if (key == "devtype") {
             if (value != "disk")
                 return make_error("disk \"{}\": devtype \"{}\" is not supported", text, value);
@@ -180,6 +185,8 @@ std::string to_disk_spec(const DiskSpec& spec) {
     return "format=" + spec.format + ", vdev=" + spec.vdev +
            ", access=" + (spec.read_only ? "ro" : "rw") + (spec.discard ? "" : ", no-discard") +
            (spec.direct_io ? ", direct-io-safe" : "") +
+           (spec.rate_bytes ? ", rate_bytes=" + std::to_string(spec.rate_bytes) : "") +
+           (spec.rate_iops ? ", rate_iops=" + std::to_string(spec.rate_iops) : "") +
            ", target=" + (has_target_prefix(spec.target) ? "file:" : "") + spec.target;
 }
 

@@ -1,7 +1,10 @@
 // DiskSpec: one xl DISKSPEC string (`disk = [ '...' ]` in xl.cfg, `--disk` on the CLI)
 // parsed into what a block backend needs. Positional items fill target, format, vdev,
 // access in that order; key=value items and flags may be mixed in; `target=` swallows
-// the rest of the string.
+// the rest of the string. Domus adds a rate limit (no xl key exists for one):
+//   rate_bytes=N[K|M|G]  bytes a second the guest may move (reads and writes together)
+//   rate_iops=N          requests a second
+// Requests over the limit wait on the ring; none fails. 0 or absent: unlimited.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,8 @@ struct DiskSpec {
     // raw images only), as Xen's backends may when the toolstack says it is safe.
     bool direct_io = false;
     std::uint32_t virtual_device = 0;  // the XenBus device id (vbd numbering, abi 4.8)
+    std::uint64_t rate_bytes = 0;      // bytes a second, 0: unlimited
+    std::uint64_t rate_iops = 0;       // requests a second, 0: unlimited
 
     bool operator==(const DiskSpec&) const = default;
 };

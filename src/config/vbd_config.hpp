@@ -18,6 +18,8 @@ struct VbdConfig {
     // O_DIRECT on a raw image. A qcow2 overlay that a snapshot puts on top of it is
     // served through the page cache (qcow2 images never use O_DIRECT).
     bool direct_io = false;
+    std::uint64_t rate_bytes = 0;  // bytes a second (DISKSPEC rate_bytes=), 0: unlimited
+    std::uint64_t rate_iops = 0;   // requests a second (rate_iops=), 0: unlimited
 };
 
 }  // namespace domus::config

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,10 +16,12 @@ struct VifConfig {
     MacAddress mac{};
     std::string ifname;  // the host interface (TAP): vif<domid>.<devid> unless named
     VifScript script = VifScript::bridge;
+    std::string script_path;  // an administrator's own script; empty: the bundled one
     std::string bridge;
     std::vector<std::string> ips;
     std::string gatewaydev;
     std::uint32_t mtu = 1500;
+    std::optional<VifRate> rate;  // none: unlimited
 };
 
 }  // namespace domus::config

@@ -108,19 +108,28 @@ Result<VifSpec> parse_vif_spec(std::string_view text) {
             if (spec.ips.empty()) return make_error("vif \"{}\": ip: empty", text);
         } else if (key == "script") {
             std::string_view name = value;
-            if (auto slash = name.rfind('/'); slash != std::string_view::npos)
+            auto slash = name.rfind('/');
+            if (slash != std::string_view::npos) {
+                if (name.front() != '/')
+                    return make_error("vif \"{}\": script: \"{}\" is not an absolute path", text,
+                                      value);
+                // Xen's own directory names the bundled scripts; any other path is run.
+                if (name.substr(0, slash + 1) != "/etc/xen/scripts/") spec.script_path = value;
                 name = name.substr(slash + 1);
+            }
             if (name == "vif-bridge")
                 spec.script = VifScript::bridge;
             else if (name == "vif-route")
                 spec.script = VifScript::route;
             else if (name == "vif-nat")
                 spec.script = VifScript::nat;
-            else
+            else if (slash == std::string_view::npos)
                 return make_error(
-                    "vif \"{}\": script: \"{}\" is not vif-bridge, vif-route or vif-nat (Domus "
-                    "sets the host side up itself)",
+                    "vif \"{}\": script: \"{}\" is not vif-bridge, vif-route, vif-nat or an "
+                    "absolute path",
                     text, value);
+            else
+                spec.script = VifScript::bridge;  // an own script, checked as vif-bridge
         } else if (key == "gatewaydev") {
             if (!valid_ifname(value))
                 return make_error("vif \"{}\": gatewaydev: \"{}\" is not an interface name", text,
@@ -158,11 +167,13 @@ Result<VifSpec> parse_vif_spec(std::string_view text) {
                 "vif \"{}\": model: applies to emulated network cards, which Domus does not have",
                 text);
         } else if (key == "rate") {
-            return make_error("vif \"{}\": rate: rate limiting is not supported yet", text);
+            auto rate = parse_vif_rate(value);
+            if (!rate) return make_error("vif \"{}\": rate: {}", text, rate.error().message);
+            spec.rate = *rate;
         } else {
             return make_error(
                 "vif \"{}\": unknown key \"{}\" (mac, bridge, ip, script, gatewaydev, vifname, "
-                "mtu, type, devid, backend)",
+                "mtu, type, devid, backend, rate)",
                 text, key);
         }
     }
@@ -206,11 +217,14 @@ std::string to_vif_spec(const VifSpec& spec) {
             ips += (ips.empty() ? "" : " ") + ip;
         items.push_back("ip=" + ips);
     }
-    items.push_back("script=" + std::string(vif_script_name(spec.script)));
+    items.push_back("script=" + (spec.script_path.empty()
+                                     ? std::string(vif_script_name(spec.script))
+                                     : spec.script_path));
     if (!spec.gatewaydev.empty()) items.push_back("gatewaydev=" + spec.gatewaydev);
     if (!spec.vifname.empty()) items.push_back("vifname=" + spec.vifname);
     if (spec.mtu != 1500) items.push_back("mtu=" + std::to_string(spec.mtu));
     if (spec.devid) items.push_back("devid=" + std::to_string(*spec.devid));
+    if (spec.rate) items.push_back("rate=" + format_vif_rate(*spec.rate));
     std::string text;
     for (const auto& item : items)
         text += (text.empty() ? "" : ",") + item;

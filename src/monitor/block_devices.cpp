@@ -75,6 +75,18 @@ Result<bool> BlockDevices::detach(const std::string& vdev, bool force,
     return forced;
 }
 
+Result<void> BlockDevices::set_rate(const std::string& vdev, std::uint64_t bytes_per_second,
+                                    std::uint64_t requests_per_second) {
+    std::lock_guard change(change_mutex_);  // the device stays while we use it
+    backends::VbdDevice* device;
+    {
+        std::lock_guard lock(mutex_);
+        device = find_locked(vdev);
+    }
+    if (!device) return make_error("the domain has no disk {}", vdev);
+    return device->set_rate(bytes_per_second, requests_per_second);
+}
+
 Result<double> BlockDevices::replace_images(const std::vector<Replacement>& replacements) {
     std::lock_guard change(change_mutex_);
     std::vector<backends::VbdDevice*> devices;

@@ -56,6 +56,10 @@ public:
     Result<Rebase> rebase_image(const std::string& vdev, const std::string& removed,
                                 const std::string& backing, storage::Format format);
 
+    // A new rate limit for disk `vdev` (bytes and requests a second, 0: unlimited).
+    Result<void> set_rate(const std::string& vdev, std::uint64_t bytes_per_second,
+                          std::uint64_t requests_per_second);
+
     // The image each disk uses now, as (vdev, target), after any change in progress.
     std::vector<std::pair<std::string, std::string>> images();
 

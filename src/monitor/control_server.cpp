@@ -150,7 +150,8 @@ std::string ControlServer::info_json() {
                         {"rx_packets", vif.net.rx_packets},
                         {"rx_bytes", vif.net.rx_bytes},
                         {"errors", vif.net.tx_errors + vif.net.rx_errors},
-                        {"dropped", vif.net.tx_dropped}});
+                        {"dropped", vif.net.tx_dropped},
+                        {"notifications", vif.net.notifications}});
     info["vifs"] = std::move(vifs);
     info["memory_kib"] = domain_->reservation().current_frames() * (kPageSize / 1024);
     info["max_memory_kib"] = domain_->reservation().maximum_frames() * (kPageSize / 1024);

@@ -1,6 +1,8 @@
 // Device requests: JSON in, BlockDevices calls, JSON out.
 #include "monitor/device_requests.hpp"
 
+#include "config/device_specs.hpp"
+#include "config/vif_spec.hpp"
 #include "monitor/domain.hpp"
 #include "storage/qcow2_backing.hpp"
 
@@ -25,6 +27,8 @@ Result<nlohmann::json> attach(BlockDevices& devices, const nlohmann::json& reque
     config.read_only = request.value("read_only", false);
     config.discard = request.value("discard", true);
     config.direct_io = request.value("direct_io", false);
+    config.rate_bytes = request.value("rate_bytes", std::uint64_t(0));
+    config.rate_iops = request.value("rate_iops", std::uint64_t(0));
     if (config.target.empty() || config.vdev.empty()) return make_error("no target or vdev");
     DOMUS_TRY_VOID(devices.attach(config));
     return nlohmann::json::object();
@@ -73,11 +77,50 @@ Result<nlohmann::json> images(BlockDevices& devices) {
     return nlohmann::json{{"disks", disks}};
 }
 
+// The VIFSPEC comes from domusd with its devid and MAC settled.
+Result<nlohmann::json> attach_vif(Domain& domain, NetDevices& devices,
+                                  const nlohmann::json& request) {
+    DOMUS_TRY(spec, config::parse_vif_spec(request.at("vif").get<std::string>()));
+    if (!spec.devid || !spec.mac) return make_error("the vif's devid and mac must be settled");
+    auto config = config::vif_config(spec, domain.domid());
+    DOMUS_TRY_VOID(devices.attach(config));
+    return nlohmann::json{{"devid", config.devid}, {"ifname", config.ifname}};
+}
+
+Result<nlohmann::json> detach_vif(NetDevices& devices, const nlohmann::json& request) {
+    std::int64_t timeout = request.value("timeout_ms", std::int64_t(10'000));
+    if (timeout < 0 || timeout > kMaxDetachTimeoutMs)
+        return make_error("timeout_ms must be 0..{}", kMaxDetachTimeoutMs);
+    DOMUS_TRY(forced,
+              devices.detach(request.at("devid").get<std::uint32_t>(),
+                             request.value("force", false), std::chrono::milliseconds(timeout)));
+    return nlohmann::json{{"forced", forced}};
+}
+
+// {"devid":N, "bytes_per_interval":B, "interval_us":U}; B = 0: unlimited.
+Result<nlohmann::json> vif_rate(NetDevices& devices, const nlohmann::json& request) {
+    std::optional<config::VifRate> rate;
+    auto bytes = request.value("bytes_per_interval", std::uint64_t(0));
+    auto interval = request.value("interval_us", std::uint32_t(50'000));
+    if (interval == 0 || interval > 1'000'000) return make_error("interval_us must be 1..1000000");
+    if (bytes > 0) rate = config::VifRate{bytes, interval};
+    DOMUS_TRY_VOID(devices.set_rate(request.at("devid").get<std::uint32_t>(), rate));
+    return nlohmann::json::object();
+}
+
+Result<nlohmann::json> block_rate(BlockDevices& devices, const nlohmann::json& request) {
+    DOMUS_TRY_VOID(devices.set_rate(request.at("vdev").get<std::string>(),
+                                    request.value("rate_bytes", std::uint64_t(0)),
+                                    request.value("rate_iops", std::uint64_t(0))));
+    return nlohmann::json::object();
+}
+
 }  // namespace
 
 bool is_device_request(const std::string& op) {
     return op == "block-attach" || op == "block-detach" || op == "disk-replace" ||
-           op == "disk-rebase" || op == "disk-images";
+           op == "disk-rebase" || op == "disk-images" || op == "network-attach" ||
+           op == "network-detach" || op == "vif-rate" || op == "block-rate";
 }
 
 nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& request) {
@@ -85,7 +128,18 @@ nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& reque
     BlockDevices* devices = domain.block_devices();
     std::string op = request.value("op", "");
     try {
-        if (!devices)
+        NetDevices* vifs = domain.net_devices();
+        if ((op == "network-attach" || op == "network-detach" || op == "vif-rate") && !vifs)
+            reply = make_error("the domain has no store connection, so no PV devices");
+        else if (op == "network-attach" && domain.stopping())
+            reply = make_error("the domain has shut down");
+        else if (op == "network-attach")
+            reply = attach_vif(domain, *vifs, request);
+        else if (op == "network-detach")
+            reply = detach_vif(*vifs, request);
+        else if (op == "vif-rate")
+            reply = vif_rate(*vifs, request);
+        else if (!devices)
             reply = make_error("the domain has no store connection, so no PV devices");
         else if (op == "block-attach" && domain.stopping())
             reply = make_error("the domain has shut down");
@@ -99,6 +153,8 @@ nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& reque
             reply = rebase(*devices, request);
         else if (op == "disk-images")
             reply = images(*devices);
+        else if (op == "block-rate")
+            reply = block_rate(*devices, request);
     } catch (const nlohmann::json::exception& error) {
         reply = make_error("bad request: {}", error.what());
     }

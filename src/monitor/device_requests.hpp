@@ -9,6 +9,13 @@
 //   {"op":"disk-rebase", "vdev":..., "image":S, "backing":P, "backing_format":"qcow2|raw"}
 //        -> {"ok":true, "bytes":N, "streamed":bool, "longest_hold_ms":x, "paused_ms":0}
 //        (drops S from the disk's chain live: BlockDevices::rebase_image)
+//   {"op":"network-attach", "vif":VIFSPEC (devid and mac settled)}
+//                                        -> {"ok":true, "devid":N, "ifname":...}
+//   {"op":"network-detach", "devid":N, "force":bool, "timeout_ms":N}
+//                                                           -> {"ok":true, "forced":bool}
+//   {"op":"vif-rate", "devid":N, "bytes_per_interval":B, "interval_us":U} (B 0: none)
+//   {"op":"block-rate", "vdev":..., "rate_bytes":B, "rate_iops":N} (0: unlimited)
+//                                                           -> {"ok":true}
 //   {"op":"disk-images"}  -> {"ok":true, "disks":[{"vdev":..., "target":...}, ...]}
 //                            (after any change in progress: for the daemon's recovery)
 #pragma once

@@ -106,7 +106,7 @@ Domain::~Domain() {
     // Backend threads raise events, which looks up vCPUs: stop them while those exist.
     if (block_devices_) block_devices_->clear();
     channels_.clear();
-    vifs_.clear();
+    if (net_devices_) net_devices_->clear();
     mark("devices_stopped");
     store_.reset();
     mark("store_detached");
@@ -238,12 +238,11 @@ Result<void> Domain::build(const kvm::System& kvm) {
     }
     if (!config_.vifs.empty() && config_.store_run_dir.empty())
         return make_error("vifs are negotiated through the store: give a store run directory");
-    for (const auto& vif : config_.vifs) {
-        DOMUS_TRY(host, DeviceHost::create(*this, config_.store_run_dir + "/xenstored/socket"));
-        DOMUS_TRY(device, backends::VifDevice::create(std::move(host), vif));
-        device->start();
-        vifs_.push_back(std::move(device));
-    }
+    if (!config_.store_run_dir.empty())
+        net_devices_ =
+            std::make_unique<NetDevices>(*this, config_.store_run_dir + "/xenstored/socket");
+    for (const auto& vif : config_.vifs)
+        DOMUS_TRY_VOID(net_devices_->attach(vif));
 
     mark("devices_attached");
     domus_vcpu_context boot{};
@@ -311,11 +310,7 @@ void Domain::stop(DomainExit exit) noexcept {
 }
 
 std::vector<Domain::VifStats> Domain::vif_stats() const {
-    std::vector<VifStats> stats;
-    for (const auto& vif : vifs_)
-        stats.push_back({vif->ifname(), vif->config().devid, config::format_mac(vif->config().mac),
-                         vif->stats()});
-    return stats;
+    return net_devices_ ? net_devices_->stats() : std::vector<VifStats>{};
 }
 
 std::vector<BlockDevices::DiskStats> Domain::disk_stats() const {

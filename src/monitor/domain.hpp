@@ -27,6 +27,7 @@
 #include "monitor/guest_memory.hpp"
 #include "monitor/hypercalls/host.hpp"
 #include "monitor/layout.hpp"
+#include "monitor/net_devices.hpp"
 #include "monitor/store_link.hpp"
 #include "monitor/timeline.hpp"
 #include "monitor/vcpu_runner.hpp"
@@ -98,15 +99,11 @@ public:
     std::uint32_t store_port() const noexcept { return store_ ? store_->port() : 0; }
     // The PV block devices' counters, in configuration (then attach) order.
     std::vector<BlockDevices::DiskStats> disk_stats() const;
-    struct VifStats {
-        std::string ifname;
-        std::uint32_t devid = 0;
-        std::string mac;
-        backends::NetStats net;
-    };
+    using VifStats = monitor::VifStats;
     std::vector<VifStats> vif_stats() const;
     // Hot-plug and image swaps; null without a store (PV devices need XenBus).
     BlockDevices* block_devices() noexcept { return block_devices_.get(); }
+    NetDevices* net_devices() noexcept { return net_devices_.get(); }
     DomainStats stats() const;
     // Port-I/O devices: KVM_EXIT_IO on a port other than the hypercall and doorbell
     // ports goes to the device whose range holds the access's first port. Registered
@@ -161,7 +158,7 @@ private:
     std::vector<PioRegistration> pio_devices_;
     std::unique_ptr<BlockDevices> block_devices_;  // after grants_ and events_: go first
     std::vector<std::unique_ptr<backends::ChannelDevice>> channels_;  // likewise
-    std::vector<std::unique_ptr<backends::VifDevice>> vifs_;          // likewise
+    std::unique_ptr<NetDevices> net_devices_;                         // likewise
     std::vector<std::unique_ptr<VcpuRunner>> vcpus_;
     std::uint32_t shutdown_code_reason_ = 0;
     std::uint64_t hypercall_page_ = 0;  // guest-physical, inside the image

@@ -195,8 +195,10 @@ void allow_steady_state(Rules& rules) {
                  SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday)});
 
     // Waiting for events: eventfds (doorbells, irqfds, wakeups of a hot-plugged device),
-    // the poll loops of the device and console threads and of the control server.
-    rules.allow({SCMP_SYS(eventfd2), SCMP_SYS(poll), SCMP_SYS(ppoll)});
+    // the poll loops of the device and console threads and of the control server, and a
+    // vif's timer (a packet held by its rate limit; a hot-plugged vif makes one).
+    rules.allow({SCMP_SYS(eventfd2), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_create),
+                 SCMP_SYS(timerfd_settime)});
 
     // Files: block-attach opens new images by path, snapshots create qcow2 overlays next
     // to an image, disk-rebase and snapshot delete reopen and rename within a chain, and
@@ -235,9 +237,11 @@ void allow_steady_state(Rules& rules) {
     // KVM_CREATE_VCPU or the vCPU set-up calls (memslots, CPUID, FPU): all of them happen
     // while the domain is built. Block devices used as raw images: their size (hot-plug)
     // and zeroing (discard). Terminals: isatty on the console of `domus run`. A vif's TAP:
-    // its offloads, set when the frontend (re)connects.
+    // its offloads, set when the frontend (re)connects; a hot-plugged vif's new TAP
+    // (network-attach): made, its MTU, address and flags set through a UNIX socket.
     rules.allow_ioctls({KVM_RUN, KVM_GET_SREGS, KVM_SET_SREGS, KVM_IOEVENTFD, BLKGETSIZE64,
-                        BLKZEROOUT, TCGETS, TUNSETOFFLOAD});
+                        BLKZEROOUT, TCGETS, TUNSETOFFLOAD, TUNSETIFF, TUNSETVNETHDRSZ, SIOCSIFMTU,
+                        SIOCSIFHWADDR, SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFINDEX});
 }
 
 // ASan's runtime makes calls of its own after the filter is in: reports open

@@ -154,6 +154,16 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = block_detach(request);
         else if (op == "block-list")
             reply = block_list(request);
+        else if (op == "network-attach")
+            reply = network_attach(request);
+        else if (op == "network-detach")
+            reply = network_detach(request);
+        else if (op == "network-list")
+            reply = network_list(request);
+        else if (op == "vif-rate")
+            reply = vif_rate(request);
+        else if (op == "block-rate")
+            reply = block_rate(request);
         else if (op == "vcpu-set")
             reply = vcpu_set(request);
         else if (op == "snapshot-create")

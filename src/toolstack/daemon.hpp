@@ -94,6 +94,13 @@ private:
     Result<nlohmann::json> block_attach(const nlohmann::json& request);
     Result<nlohmann::json> block_detach(const nlohmann::json& request);
     Result<nlohmann::json> block_list(const nlohmann::json& request);
+    // vif hot-plug (daemon_network.cpp).
+    Result<nlohmann::json> network_attach(const nlohmann::json& request);
+    Result<nlohmann::json> network_detach(const nlohmann::json& request);
+    Result<nlohmann::json> network_list(const nlohmann::json& request);
+    // Rate limits of running domains (daemon_rates.cpp).
+    Result<nlohmann::json> vif_rate(const nlohmann::json& request);
+    Result<nlohmann::json> block_rate(const nlohmann::json& request);
     // vCPU hot-plug (daemon_vcpus.cpp): `vcpu-set`, and the availability nodes it writes.
     Result<nlohmann::json> vcpu_set(const nlohmann::json& request);
     Result<void> write_vcpu_availability(std::uint16_t domid, std::uint32_t online,

@@ -103,7 +103,9 @@ Result<nlohmann::json> Daemon::block_attach(const nlohmann::json& request) {
                                            {"virtual_device", spec.virtual_device},
                                            {"read_only", spec.read_only},
                                            {"discard", spec.discard},
-                                           {"direct_io", spec.direct_io}}));
+                                           {"direct_io", spec.direct_io},
+                                           {"rate_bytes", spec.rate_bytes},
+                                           {"rate_iops", spec.rate_iops}}));
     {
         std::lock_guard lock(mutex_);
         entry->spec.disk.push_back(config::to_disk_spec(spec));

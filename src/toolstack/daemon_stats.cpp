@@ -77,7 +77,8 @@ Result<nlohmann::json> Daemon::list() {
                         {"vcpus", domain.vcpus},
                         {"state", domain.state},
                         {"cpu_seconds", domain.cpu_seconds},
-                        {"uptime_seconds", domain.uptime_seconds}});
+                        {"uptime_seconds", domain.uptime_seconds},
+                        {"vifs", domain.vifs}});  // packets, bytes, drops, notifications
     return nlohmann::json{{"domains", rows}};
 }
 

@@ -28,6 +28,7 @@ struct VifCounters {
     std::uint64_t rx_bytes = 0;
     std::uint64_t errors = 0;
     std::uint64_t dropped = 0;
+    std::uint64_t notifications = 0;  // event-channel kicks netback sent the guest
 };
 
 struct DomainStats {
@@ -58,7 +59,8 @@ struct StatsSnapshot {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VbdCounters, vdev, reads, writes, read_bytes,
                                                 write_bytes, errors)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VifCounters, devid, ifname, tx_packets, tx_bytes,
-                                                rx_packets, rx_bytes, errors, dropped)
+                                                rx_packets, rx_bytes, errors, dropped,
+                                                notifications)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DomainStats, domid, name, state, cpu_seconds,
                                                 uptime_seconds, memory_kib, max_memory_kib, vcpus,
                                                 vbds, vifs)

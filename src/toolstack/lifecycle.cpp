@@ -197,13 +197,13 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         (void)store_->write(home + "/store/ring-ref", number((*info)["store"]["ring_ref"]));
         (void)store_->write(home + "/store/port", number((*info)["store"]["port"]));
     }
-    // The host side of each vif (its TAP exists now), as the hotplug scripts would.
+    // The host side of each vif (its TAP exists now): its hotplug script, `online`.
     for (const auto& vif : vif_configs(*entry)) {
-        if (auto online = vif_online(vif); !online) {
+        if (auto online = vif_online(vif, entry->domid, run_dir_.root); !online) {
             ::kill(*pid, SIGKILL);
             wait_for_exit(*pid, std::chrono::seconds(5));
             for (const auto& other : vif_configs(*entry))
-                vif_offline(other);
+                vif_offline(other, entry->domid, run_dir_.root);
             return fail(make_error("domain {}: {}", spec.name, online.error().message));
         }
     }
@@ -213,7 +213,7 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         (void)wait_for_exit(*pid, std::chrono::seconds(2));
         remove_sched(entry->domid, entry->cgroup);
         for (const auto& vif : vif_configs(*entry))
-            vif_offline(vif);
+            vif_offline(vif, entry->domid, run_dir_.root);
         return fail(make_error("domain {}: {}", spec.name, scheduled.error().message));
     }
     {
@@ -384,7 +384,7 @@ std::vector<config::VifConfig> Daemon::vif_configs(const Entry& entry) const {
 void Daemon::forget(const Entry& entry) {
     remove_sched(entry.domid, entry.cgroup);
     for (const auto& vif : vif_configs(entry))
-        vif_offline(vif);  // what the TAP's removal leaves behind (NAT rules)
+        vif_offline(vif, entry.domid, run_dir_.root);  // what the TAP's removal leaves
     remove_store_nodes(entry);
     std::filesystem::remove_all(run_dir_.domain_dir(entry.domid));
     {

@@ -1,9 +1,8 @@
-// vif-bridge, vif-route and vif-nat (see vif_hotplug.hpp) over iproute2 and nftables.
+// Running the vif hotplug scripts (see vif_hotplug.hpp): their path, environment and
+// command line.
 #include "toolstack/vif_hotplug.hpp"
 
-#include <arpa/inet.h>
-
-#include <fstream>
+#include <cstdlib>
 
 #include "base/log.hpp"
 #include "toolstack/spawn.hpp"
@@ -11,143 +10,81 @@
 namespace domus::toolstack {
 namespace {
 
-// "A.B.C.D[/LEN]" -> address and prefix length (32 when none).
-Result<std::pair<std::uint32_t, unsigned>> parse_cidr(const std::string& text,
-                                                      unsigned default_length) {
-    auto slash = text.find('/');
-    in_addr address{};
-    if (::inet_pton(AF_INET, text.substr(0, slash).c_str(), &address) != 1)
-        return make_error("\"{}\" is not an IPv4 address", text);
-    unsigned length = default_length;
-    if (slash != std::string::npos) {
-        try {
-            length = unsigned(std::stoul(text.substr(slash + 1)));
-        } catch (const std::exception&) {
-            return make_error("\"{}\" has no prefix length after /", text);
-        }
-        if (length > 32) return make_error("\"{}\": a prefix is at most 32 bits", text);
-    }
-    return std::pair{ntohl(address.s_addr), length};
-}
+constexpr std::chrono::seconds kScriptTimeout{30};
 
-std::string dotted(std::uint32_t address) {
-    in_addr a{htonl(address)};
-    char text[INET_ADDRSTRLEN];
-    ::inet_ntop(AF_INET, &a, text, sizeof text);
-    return text;
-}
-
-std::string table_name(const config::VifConfig& config) {
-    return "domus-" + config.ifname;
-}
-
-bool write_sysctl(const std::string& path, const char* value) {
-    std::ofstream out(path);
-    out << value;
-    return bool(out.flush());
-}
-
-// The first IPv4 address of `device` ("inet A.B.C.D/LEN" in `ip -4 -o addr show`).
-std::string first_ipv4(const std::string& device) {
-    auto shown = run_tool({"ip", "-4", "-o", "addr", "show", "dev", device});
-    if (!shown) return {};
-    auto at = shown->find(" inet ");
-    if (at == std::string::npos) return {};
-    auto start = at + 6;
-    auto end = shown->find_first_of("/ ", start);
-    return shown->substr(start, end - start);
+std::string last_line(std::string text) {
+    while (!text.empty() && text.back() == '\n')
+        text.pop_back();
+    auto newline = text.rfind('\n');
+    return newline == std::string::npos ? text : text.substr(newline + 1);
 }
 
 }  // namespace
 
-Result<std::string> nat_gateway(const std::string& ip) {
-    DOMUS_TRY(cidr, parse_cidr(ip, 24));
-    auto [address, length] = cidr;
-    if (length > 30)
-        return make_error("vif-nat: {} leaves no room for a gateway (at most /30)", ip);
-    std::uint32_t mask = length == 0 ? 0 : ~std::uint32_t(0) << (32 - length);
-    std::uint32_t network = address & mask;
-    std::uint32_t gateway = network + 1 == address ? network + 2 : network + 1;
-    return dotted(gateway) + "/" + std::to_string(length);
+std::string hotplug_script(const config::VifConfig& config, const std::string& script_dir) {
+    if (!config.script_path.empty()) return config.script_path;
+    return script_dir + "/" + std::string(config::vif_script_name(config.script));
 }
 
-Result<std::vector<Command>> vif_online_commands(const config::VifConfig& config,
-                                                 const HostAddresses& host) {
-    const std::string& vif = config.ifname;
-    std::vector<Command> commands;
-    switch (config.script) {
-        case config::VifScript::bridge:
-            commands.push_back({{"ip", "link", "set", "dev", vif, "master", config.bridge}, {}});
-            break;
-        case config::VifScript::route: {
-            if (host.gateway_ipv4.empty())
-                return make_error(
-                    "vif-route: {} has no IPv4 address for {} to borrow (gatewaydev={})",
-                    config.gatewaydev.empty() ? "the host" : config.gatewaydev, vif,
-                    config.gatewaydev.empty() ? "?" : config.gatewaydev);
-            commands.push_back({{"ip", "addr", "add", host.gateway_ipv4 + "/32", "dev", vif}, {}});
-            for (const auto& ip : config.ips) {
-                DOMUS_TRY(cidr, parse_cidr(ip, 32));
-                commands.push_back({{"ip", "route", "add", dotted(cidr.first) + "/32", "dev", vif,
-                                     "src", host.gateway_ipv4},
-                                    {}});
-            }
-            break;
-        }
-        case config::VifScript::nat: {
-            if (config.ips.empty()) return make_error("vif-nat: {} has no ip=", vif);
-            DOMUS_TRY(gateway, nat_gateway(config.ips.front()));
-            DOMUS_TRY(cidr, parse_cidr(config.ips.front(), 24));
-            auto [address, length] = cidr;
-            std::uint32_t mask = length == 0 ? 0 : ~std::uint32_t(0) << (32 - length);
-            std::string subnet = dotted(address & mask) + "/" + std::to_string(length);
-            commands.push_back({{"ip", "addr", "add", gateway, "dev", vif}, {}});
-            std::string rules = "table ip " + table_name(config) +
-                                " {\n chain postrouting {\n  type nat hook postrouting priority "
-                                "srcnat; policy accept;\n  ip saddr " +
-                                subnet + " oifname != \"" + vif + "\" masquerade\n }\n}\n";
-            commands.push_back({{"nft", "-f", "-"}, rules});
-            break;
-        }
-    }
-    return commands;
+std::vector<std::string> hotplug_environment(const config::VifConfig& config, std::uint32_t domid,
+                                             const HotplugPaths& paths) {
+    std::vector<std::string> environment = {
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        "vif=" + config.ifname,
+        "XENBUS_PATH=/local/domain/0/backend/vif/" + std::to_string(domid) + "/" +
+            std::to_string(config.devid),
+        "script=" + hotplug_script(config, paths.script_dir),
+        "mac=" + config::format_mac(config.mac),
+        "DOMUS_RUN_DIR=" + paths.run_dir,
+    };
+    std::string ips;
+    for (const auto& ip : config.ips)
+        ips += (ips.empty() ? "" : " ") + ip;
+    if (!ips.empty()) environment.push_back("ip=" + ips);
+    if (config.script == config::VifScript::bridge)
+        environment.push_back("bridge=" + config.bridge);
+    if (!config.gatewaydev.empty()) environment.push_back("netdev=" + config.gatewaydev);
+    return environment;
 }
 
-std::vector<Command> vif_offline_commands(const config::VifConfig& config) {
-    if (config.script != config::VifScript::nat) return {};  // gone with the interface
-    return {{{"nft", "delete", "table", "ip", table_name(config)}, {}}};
+std::vector<std::string> hotplug_argv(const config::VifConfig& config, std::uint32_t domid,
+                                      HotplugCommand command, const HotplugPaths& paths) {
+    std::vector<std::string> argv = {"env", "-i"};
+    for (auto& variable : hotplug_environment(config, domid, paths))
+        argv.push_back(std::move(variable));
+    argv.push_back(hotplug_script(config, paths.script_dir));
+    argv.push_back(command == HotplugCommand::online ? "online" : "offline");
+    return argv;
 }
 
-Result<void> vif_online(const config::VifConfig& config) {
-    HostAddresses host;
-    if (config.script == config::VifScript::route)
-        host.gateway_ipv4 = first_ipv4(config.gatewaydev.empty() ? "eth0" : config.gatewaydev);
-    DOMUS_TRY(commands, vif_online_commands(config, host));
-    std::string script(config::vif_script_name(config.script));
-    if (config.script == config::VifScript::bridge) {
-        // Say plainly what is missing rather than ip's "Cannot find device".
-        if (!run_tool({"ip", "link", "show", "dev", config.bridge}))
-            return make_error("{}: bridge \"{}\" does not exist (ip link add {} type bridge)",
-                              script, config.bridge, config.bridge);
-    } else {
-        // Routing and NAT forward the guest's packets; route answers ARP for the host.
-        std::string conf = "/proc/sys/net/ipv4/conf/" + config.ifname;
-        if (!write_sysctl("/proc/sys/net/ipv4/ip_forward", "1") ||
-            (config.script == config::VifScript::route && !write_sysctl(conf + "/proxy_arp", "1")))
-            return make_error("{}: cannot turn on forwarding for {}", script, config.ifname);
+std::string default_hotplug_dir() {
+    if (const char* dir = std::getenv("DOMUS_HOTPLUG_DIR"); dir && *dir) return dir;
+    return executable_dir() + "/../libexec/domus/hotplug";
+}
+
+Result<void> vif_online(const config::VifConfig& config, std::uint32_t domid,
+                        const std::string& run_dir) {
+    HotplugPaths paths{default_hotplug_dir(), run_dir};
+    auto done =
+        run_tool(hotplug_argv(config, domid, HotplugCommand::online, paths), "", kScriptTimeout);
+    if (!done) {
+        // run_tool's message ends with what the script said; its last line is the reason.
+        const std::string& message = done.error().message;
+        auto said = message.find("): ");
+        return make_error(
+            "{} online {}: {}", hotplug_script(config, paths.script_dir), config.ifname,
+            said == std::string::npos ? message : last_line(message.substr(said + 3)));
     }
-    for (const auto& command : commands) {
-        if (auto done = run_tool(command.argv, command.input); !done)
-            return make_error("{} {}: {}", script, config.ifname, done.error().message);
-    }
-    DOMUS_LOG_INFO("vif", "{}: {} online", config.ifname, script);
+    DOMUS_LOG_INFO("vif", "{}: {} online", config.ifname, config::vif_script_name(config.script));
     return {};
 }
 
-void vif_offline(const config::VifConfig& config) {
-    for (const auto& command : vif_offline_commands(config))
-        if (auto done = run_tool(command.argv, command.input); !done)
-            DOMUS_LOG_DEBUG("vif", "{}: {}", config.ifname, done.error().message);
+void vif_offline(const config::VifConfig& config, std::uint32_t domid, const std::string& run_dir) {
+    HotplugPaths paths{default_hotplug_dir(), run_dir};
+    if (auto done = run_tool(hotplug_argv(config, domid, HotplugCommand::offline, paths), "",
+                             kScriptTimeout);
+        !done)
+        DOMUS_LOG_WARN("vif", "{} offline: {}", config.ifname, done.error().message);
 }
 
 }  // namespace domus::toolstack

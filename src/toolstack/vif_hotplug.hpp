@@ -1,15 +1,11 @@
-// The host side of a vif, set up as Xen's vif-bridge, vif-route and vif-nat hotplug
-// scripts do, with the host's own tools (iproute2, nftables) run by domusd once the
-// monitor has made the vif's TAP:
-//   vif-bridge  the TAP joins `bridge` (which must exist).
-//   vif-route   the TAP borrows gatewaydev's IPv4 address (/32), answers ARP for the
-//               host (proxy ARP), and each guest address is routed to it; forwarding on.
-//   vif-nat     the TAP is the guest subnet's gateway (its first free address), and
-//               packets from the subnet leaving by any other interface are masqueraded
-//               (an nftables table of the vif's own, `ip domus-<ifname>`); forwarding on.
-// Going offline undoes what the TAP's removal does not (the nftables table).
+// The host side of a vif, set up by Xen-style hotplug scripts (scripts/hotplug/:
+// vif-bridge, vif-route, vif-nat), which domusd runs once the monitor has made the vif's
+// TAP, with Xen's command (`online`/`offline`) and environment (vif, XENBUS_PATH, script,
+// mac, ip, bridge, netdev...). What to run, and with what, is decided here (pure, tested);
+// what the host is made to do is in the scripts, for an administrator to read and change.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,30 +14,32 @@
 
 namespace domus::toolstack {
 
-struct Command {
-    std::vector<std::string> argv;
-    std::string input;  // its stdin (an nftables ruleset)
-    bool operator==(const Command&) const = default;
+enum class HotplugCommand { online, offline };
+
+struct HotplugPaths {
+    std::string script_dir;  // where vif-bridge, vif-route and vif-nat are
+    std::string run_dir;     // domusd's run directory (vif-nat's dnsmasq files go below it)
 };
 
-// What the host needs to know to set a vif up: gatewaydev's address for vif-route.
-struct HostAddresses {
-    std::string gateway_ipv4;  // A.B.C.D, empty when gatewaydev has none
-};
+// The script for `config`: its own path (script=/...) or the bundled one in `script_dir`.
+std::string hotplug_script(const config::VifConfig& config, const std::string& script_dir);
+// The environment the script gets (and nothing else of domusd's): KEY=VALUE, as libxl
+// sets it (vif, XENBUS_PATH, script, netdev), plus what Xen's scripts read from the store
+// (mac, ip, bridge), so a script also runs without the store.
+std::vector<std::string> hotplug_environment(const config::VifConfig& config, std::uint32_t domid,
+                                             const HotplugPaths& paths);
+// The whole command line: env -i ENVIRONMENT SCRIPT online|offline.
+std::vector<std::string> hotplug_argv(const config::VifConfig& config, std::uint32_t domid,
+                                      HotplugCommand command, const HotplugPaths& paths);
 
-// The commands for `config`, in order (pure: the tests read them).
-Result<std::vector<Command>> vif_online_commands(const config::VifConfig& config,
-                                                 const HostAddresses& host);
-std::vector<Command> vif_offline_commands(const config::VifConfig& config);
+// Where the bundled scripts are: $DOMUS_HOTPLUG_DIR when set, else
+// <the executable's directory>/../libexec/domus/hotplug (the build and install trees).
+std::string default_hotplug_dir();
 
-// Runs the online commands (and the sysctls the mode needs); the first failure stops it
-// and says which command failed and what the tool said. `gatewaydev` is looked up here.
-Result<void> vif_online(const config::VifConfig& config);
-// Best effort: what is already gone is not an error.
-void vif_offline(const config::VifConfig& config);
-
-// The vif-nat gateway for guest address `ip` (A.B.C.D[/LEN], /24 when no length): the
-// subnet's first host address, or its second when the guest has the first. "R/LEN".
-Result<std::string> nat_gateway(const std::string& ip);
+// Runs the script with `online`; its failure says which script and what it printed.
+Result<void> vif_online(const config::VifConfig& config, std::uint32_t domid,
+                        const std::string& run_dir);
+// Runs it with `offline`; best effort (what is already gone is not an error).
+void vif_offline(const config::VifConfig& config, std::uint32_t domid, const std::string& run_dir);
 
 }  // namespace domus::toolstack

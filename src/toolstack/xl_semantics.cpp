@@ -6,6 +6,7 @@
 #include <map>
 
 #include "config/channel_spec.hpp"
+#include "config/vif_spec.hpp"
 #include "toolstack/cpu_list.hpp"
 
 namespace domus::toolstack {
@@ -86,6 +87,9 @@ public:
         DOMUS_TRY(disk, string_list("disk"));
         DOMUS_TRY(vif, string_list("vif"));
         spec.disk = std::move(disk);
+        // Refused here, so the message carries the file, the line and the key.
+        if (auto vifs = config::parse_vif_specs(vif); !vifs)
+            return at("vif", "{}", vifs.error().message);
         spec.vif = std::move(vif);
         DOMUS_TRY(channel, string_list("channel"));
         if (auto channels = config::parse_channel_specs(channel); !channels)

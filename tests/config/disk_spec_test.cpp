@@ -67,6 +67,21 @@ TEST(DiskSpec, DirectIoSafeAsksForODirect) {
     EXPECT_EQ(*spec, *again);
 }
 
+TEST(DiskSpec, ARateLimitInBytesAndRequestsASecondRoundTrips) {
+    auto spec = parse_disk_spec("vdev=xvdb, rate_bytes=10M, rate_iops=500, target=/img");
+    ASSERT_TRUE(spec) << spec.error().message;
+    EXPECT_EQ(spec->rate_bytes, 10u << 20);
+    EXPECT_EQ(spec->rate_iops, 500u);
+    auto again = parse_disk_spec(to_disk_spec(*spec));
+    ASSERT_TRUE(again) << to_disk_spec(*spec);
+    EXPECT_EQ(*again, *spec);
+    EXPECT_EQ(parse_disk_spec("vdev=xvdb, target=/img")->rate_iops, 0u);  // unlimited
+    auto bad = parse_disk_spec("vdev=xvdb, rate_iops=lots, target=/img");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("rate_iops: \"lots\" is not a number"), std::string::npos)
+        << bad.error().message;
+}
+
 TEST(DiskSpec, RoundTrip) {
     auto spec = parse_disk_spec("/x.qcow2,qcow2,xvdc,ro,no-discard");
     ASSERT_TRUE(spec);

@@ -7,11 +7,11 @@
 namespace domus::config {
 namespace {
 
-TEST(VifSpecTest, TheDefaultIsABridgedVifOnXenbr0) {
+TEST(VifSpecTest, TheDefaultIsABridgedVifOnDomusbr0) {
     auto spec = parse_vif_spec("");
     ASSERT_TRUE(spec) << spec.error().message;
     EXPECT_FALSE(spec->mac);
-    EXPECT_EQ(spec->bridge, "xenbr0");
+    EXPECT_EQ(spec->bridge, "domusbr0");
     EXPECT_EQ(spec->script, VifScript::bridge);
     EXPECT_EQ(spec->mtu, 1500u);
 }
@@ -19,7 +19,7 @@ TEST(VifSpecTest, TheDefaultIsABridgedVifOnXenbr0) {
 TEST(VifSpecTest, EveryKeyAsXlWritesIt) {
     auto spec = parse_vif_spec(
         " mac=00:16:3E:0a:0b:0c , ip=10.0.0.2/24 10.0.1.2, script=/etc/xen/scripts/vif-route,"
-        "gatewaydev=eth0,vifname=web0,mtu=9000,type=vif,devid=3,backend=0,");
+        "gatewaydev=eth0,vifname=web0,mtu=9000,type=vif,devid=3,backend=0,rate=10Mb/s@20ms");
     ASSERT_TRUE(spec) << spec.error().message;
     EXPECT_EQ(format_mac(*spec->mac), "00:16:3e:0a:0b:0c");
     EXPECT_EQ(spec->ips, (std::vector<std::string>{"10.0.0.2/24", "10.0.1.2"}));
@@ -28,6 +28,7 @@ TEST(VifSpecTest, EveryKeyAsXlWritesIt) {
     EXPECT_EQ(spec->vifname, "web0");
     EXPECT_EQ(spec->mtu, 9000u);
     EXPECT_EQ(*spec->devid, 3u);
+    EXPECT_EQ(spec->rate, (VifRate{.bytes_per_interval = 25'000, .interval_us = 20'000}));
     // Written back and read again: the same interface.
     auto again = parse_vif_spec(to_vif_spec(*spec));
     ASSERT_TRUE(again) << to_vif_spec(*spec);
@@ -57,7 +58,9 @@ TEST(VifSpecTest, BadValuesAreRefusedNamingTheKey) {
              Case{"mtu=1500x", "mtu"},
              Case{"type=ioemu", "no emulated network cards"},
              Case{"model=e1000", "model: applies to emulated network cards"},
-             Case{"rate=10Mb/s", "rate: rate limiting is not supported yet"},
+             Case{"rate=10Mb", "rate: \"10Mb\": the rate's unit is not one of"},
+             Case{"rate=10Mb/s@2s", "rate: \"10Mb/s@2s\": the interval is not 1us..1s"},
+             Case{"rate=0Mb/s", "rate: \"0Mb/s\" is not RATE/s"},
              Case{"backend=dd", "driver domains"},
              Case{"devid=256", "devid"},
              Case{"colour=red", "unknown key \"colour\""},
@@ -71,6 +74,33 @@ TEST(VifSpecTest, BadValuesAreRefusedNamingTheKey) {
         EXPECT_NE(spec.error().message.find(std::string("vif \"") + c.text), std::string::npos)
             << spec.error().message;
     }
+}
+
+TEST(VifSpecTest, AnAbsoluteScriptPathIsRunUnlessItIsXensDirectory) {
+    auto xen = parse_vif_spec("script=/etc/xen/scripts/vif-nat,ip=10.0.0.2");
+    ASSERT_TRUE(xen) << xen.error().message;
+    EXPECT_EQ(xen->script, VifScript::nat);
+    EXPECT_EQ(xen->script_path, "");  // the bundled vif-nat
+    auto own = parse_vif_spec("script=/etc/domus/vif-route,ip=10.0.0.2");
+    ASSERT_TRUE(own) << own.error().message;
+    EXPECT_EQ(own->script, VifScript::route);
+    EXPECT_EQ(own->script_path, "/etc/domus/vif-route");
+    auto other = parse_vif_spec("script=/usr/local/sbin/my-vif,bridge=br7");
+    ASSERT_TRUE(other) << other.error().message;
+    EXPECT_EQ(other->script, VifScript::bridge);  // checked as vif-bridge
+    EXPECT_EQ(other->script_path, "/usr/local/sbin/my-vif");
+    EXPECT_EQ(*parse_vif_spec(to_vif_spec(*other)), *other);
+    auto relative = parse_vif_spec("script=scripts/my-vif");
+    ASSERT_FALSE(relative);
+    EXPECT_NE(relative.error().message.find("not an absolute path"), std::string::npos);
+}
+
+TEST(VifSpecTest, ARateIsWrittenBackInBytesAndMicroseconds) {
+    auto spec = parse_vif_spec("rate=100MB/s");
+    ASSERT_TRUE(spec) << spec.error().message;
+    EXPECT_EQ(spec->rate, (VifRate{.bytes_per_interval = 5'000'000, .interval_us = 50'000}));
+    EXPECT_NE(to_vif_spec(*spec).find("rate=100000000B/s@50000us"), std::string::npos);
+    EXPECT_EQ(*parse_vif_spec(to_vif_spec(*spec)), *spec);
 }
 
 TEST(VifSpecTest, AListNumbersItsVifsAndKeepsThemApart) {

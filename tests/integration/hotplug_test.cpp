@@ -153,6 +153,32 @@ TEST_F(HotplugTest, BadRequestsAreRefusedAndChangeNothing) {
     EXPECT_TRUE(guest_says("PASS")) << guest_step();
 }
 
+// Rate-limited disks (DISKSPEC rate_bytes=/rate_iops=) serve the guest, and the limit
+// changes on the running domain (block-rate); bad values are refused.
+TEST_F(HotplugTest, RateLimitedDisksServeTheGuestAndTheirLimitChangesWhileItRuns) {
+    std::string raw = image("one.raw", "8M", "raw");
+    std::string other = image("other.raw", "8M", "raw");
+    create_hotplug_domain("disk = [ 'format=raw,vdev=xvda,access=w,rate_iops=50,target=" + raw +
+                          "' ]\nextra = \"rounds=1\"\n");
+    ASSERT_TRUE(guest_says("ready 1")) << guest_step();
+    auto r = domus({"block-rate", "hp", "xvda", "--bytes", "10M", "--iops", "0"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    r = domus({"block-rate", "hp", "xvda", "--iops", "lots"});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("rate_iops: \"lots\""), std::string::npos) << r.err;
+    r = domus({"block-rate", "hp", "xvdq", "--iops", "10"});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("no disk xvdq"), std::string::npos) << r.err;
+    // A disk attached with a limit of its own: the guest's round goes through it.
+    r = domus({"block-attach", "hp",
+               "format=raw,vdev=xvdb,access=w,rate_bytes=1M,rate_iops=100,target=" + other});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(guest_says("wrote xvdb")) << guest_step();
+    r = domus({"block-detach", "hp", "xvdb"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(guest_says("PASS")) << guest_step();
+}
+
 TEST_F(HotplugTest, AGuestThatDoesNotLetGoKeepsItsDiskUnlessForced) {
     std::string raw = image("one.raw", "8M", "raw");
     create_hotplug_domain("extra = \"rounds=1\"\n");

@@ -1,7 +1,8 @@
 // The host side of vifs through domusd, in a network namespace of the test's own (the
 // CLI, domusd and the monitors inherit it): each interface's TAP joins a bridge, is
 // routed to, or is a NAT gateway with its masquerade table; all of it goes with the
-// domain. A missing bridge fails the create cleanly.
+// domain. A missing bridge fails the create cleanly. A rate= holds what the guest sends
+// to its rate. vifs come and go on a running domain (network-attach, network-detach).
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <sched.h>
@@ -11,6 +12,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -64,7 +66,8 @@ TEST_F(NetworkTest, BridgedRoutedAndNattedVifsAreSetUpAndTakenDown) {
     auto created = domus({"create", cfg});
     ASSERT_EQ(created.status, 0) << created.err;
 
-    EXPECT_NE(show({"link", "show", "vif1.0"}).find("master xenbr0"), std::string::npos);
+    // No bridge= : the default bridge, which the script makes.
+    EXPECT_NE(show({"link", "show", "vif1.0"}).find("master domusbr0"), std::string::npos);
     EXPECT_NE(show({"link", "show", "vif1.3"}).find("master xenbr0"), std::string::npos);
     EXPECT_NE(show({"-4", "addr", "show", "dev", "vif1.1"}).find("inet 10.5.0.1/24"),
               std::string::npos);
@@ -156,6 +159,114 @@ TEST_F(NetworkTest, AMissingBridgeFailsTheCreateAndLeavesNothing) {
     auto refused = domus({"create", bad});
     EXPECT_NE(refused.status, 0);
     EXPECT_NE(refused.err.find("multicast"), std::string::npos) << refused.err;
+}
+
+TEST_F(NetworkTest, AGuestWithARateSendsWithinTenPercentOfIt) {
+    // The echo guest answers every UDP datagram; its answers are what it sends, so the
+    // host offers twice its rate and counts what comes back.
+    ip({"addr", "add", "10.77.0.1/24", "dev", "xenbr0"});
+    std::string cfg = config("rated", "name = \"rated\"\nkernel = \"" + guest_image("net_echo") +
+                                          "\"\nmemory = 32\nvif = [ "
+                                          "'bridge=xenbr0,ip=10.77.0.2,rate=1Mb/s@20ms' ]\n");
+    ASSERT_EQ(domus({"create", cfg}).status, 0);
+    ASSERT_TRUE(eventually(
+        [&] {
+            return ping({"-c", "1", "-W", "1", "10.77.0.2"}).status == 0;
+        },
+        std::chrono::seconds(20)));
+    Socket udp;
+    sockaddr_in guest{};
+    guest.sin_family = AF_INET;
+    guest.sin_port = htons(7);
+    ::inet_pton(AF_INET, "10.77.0.2", &guest.sin_addr);
+    ASSERT_EQ(::connect(udp.fd, reinterpret_cast<sockaddr*>(&guest), sizeof guest), 0);
+    constexpr std::size_t kPayload = 1000, kFrame = kPayload + 42;  // + UDP, IP, Ethernet
+    constexpr double kRate = 125'000;                               // 1Mb/s in bytes
+    std::string datagram(kPayload, 'r');
+    using Clock = std::chrono::steady_clock;
+    auto start = Clock::now();
+    auto next_send = start;
+    std::size_t counted = 0;  // frames back between 1 s and 4 s (after the first burst)
+    while (Clock::now() < start + std::chrono::seconds(4)) {
+        auto now = Clock::now();
+        if (now >= next_send) {  // 2 x the rate offered: a datagram every 4 ms
+            (void)::send(udp.fd, datagram.data(), datagram.size(), MSG_DONTWAIT);
+            next_send += std::chrono::milliseconds(4);
+        }
+        int wait =
+            int(std::chrono::duration_cast<std::chrono::milliseconds>(next_send - now).count());
+        pollfd ready{udp.fd, POLLIN, 0};
+        if (::poll(&ready, 1, std::max(wait, 0)) != 1) continue;
+        char back[2048];
+        while (::recv(udp.fd, back, sizeof back, MSG_DONTWAIT) == ssize_t(kPayload))
+            if (Clock::now() >= start + std::chrono::seconds(1)) ++counted;
+    }
+    double rate = double(counted * kFrame) / 3.0;
+    EXPECT_NEAR(rate, kRate, kRate * 0.10) << counted << " frames in 3 s";
+    ASSERT_EQ(domus({"destroy", "rated"}).status, 0);
+}
+
+TEST_F(NetworkTest, DomusRunStatsReportEachVifsCounters) {
+    // The daemon-less path: the TAP is made and goes with the run; the counters of each
+    // vif end the --stats line, named by devid.
+    ASSERT_EQ(domus({"info"}).status, 0);  // starts domusd and the store
+    auto r =
+        run(guest_image("hello"), {"--store-run-dir", run_dir_, "--domid", "77", "--vif",
+                                   "bridge=xenbr0", "--vif", "bridge=xenbr0,devid=4", "--stats"});
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    for (const char* counter : {"vif0_tx_packets=", "vif0_rx_bytes=", "vif0_dropped=",
+                                "vif0_notifications=", "vif4_tx_packets=", "vif4_errors="})
+        EXPECT_NE(r.err.find(counter), std::string::npos) << counter << " in " << r.err;
+    EXPECT_EQ(::if_nametoindex("vif77.0"), 0u);
+}
+
+TEST_F(NetworkTest, AVifAttachedToARunningDomainComesUpAndDetachingItLeavesTheDomainRunning) {
+    std::string cfg = idle_config("hot", "vif = [ 'bridge=xenbr0' ]\n");
+    ASSERT_EQ(domus({"create", cfg}).status, 0);
+    auto attached = domus({"network-attach", "hot", "bridge=xenbr0,ip=10.77.0.9"});
+    ASSERT_EQ(attached.status, 0) << attached.err;
+    EXPECT_EQ(attached.out, "vif1.1\n");
+    // The TAP, on its bridge, behind its anti-spoofing rules; the backend in the store.
+    EXPECT_NE(show({"link", "show", "vif1.1"}).find("master xenbr0"), std::string::npos);
+    auto rules = tool("nft", {"list", "table", "bridge", "domus-vif1.1"});
+    EXPECT_EQ(rules.status, 0) << rules.err;
+    EXPECT_NE(rules.out.find("ip saddr != 10.77.0.9"), std::string::npos) << rules.out;
+    EXPECT_EQ(xenstore("xenstore-read", {"/local/domain/0/backend/vif/1/1/ip"}).out, "10.77.0.9\n");
+    auto list = domus({"network-list", "hot", "--json"});
+    ASSERT_EQ(list.status, 0) << list.err;
+    EXPECT_NE(list.out.find("\"ifname\": \"vif1.1\""), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("\"ifname\": \"vif1.0\""), std::string::npos) << list.out;
+    // A second one with the same MAC is refused, naming it.
+    auto mac = xenstore("xenstore-read", {"/local/domain/0/backend/vif/1/1/mac"}).out;
+    mac.pop_back();
+    auto clash = domus({"network-attach", "hot", "mac=" + mac});
+    EXPECT_NE(clash.status, 0);
+    EXPECT_NE(clash.err.find("is used by another vif"), std::string::npos) << clash.err;
+
+    // Detached by MAC: the TAP, its rules and its store directory go; the domain runs on.
+    auto detached = domus({"network-detach", "hot", mac});
+    ASSERT_EQ(detached.status, 0) << detached.err;
+    EXPECT_TRUE(eventually([] { return ::if_nametoindex("vif1.1") == 0; }));
+    EXPECT_NE(tool("nft", {"list", "table", "bridge", "domus-vif1.1"}).status, 0);
+    EXPECT_NE(xenstore("xenstore-ls", {"/local/domain/0/backend/vif/1/1"}).status, 0);
+    EXPECT_NE(::if_nametoindex("vif1.0"), 0u);  // the other vif stays
+    auto running = domus({"list"});
+    EXPECT_NE(running.out.find("\nhot "), std::string::npos) << running.out;
+    auto again = domus({"network-detach", "hot", "1"});
+    EXPECT_NE(again.status, 0);
+    EXPECT_NE(again.err.find("the domain has no vif 1"), std::string::npos) << again.err;
+    // Its rate limit changes on the running domain, and is kept in its configuration.
+    auto rated = domus({"vif-rate", "hot", "0", "10Mb/s@20ms"});
+    EXPECT_EQ(rated.status, 0) << rated.err;
+    auto bad_rate = domus({"vif-rate", "hot", "0", "10Mb"});
+    EXPECT_NE(bad_rate.status, 0);
+    EXPECT_NE(bad_rate.err.find("rate: \"10Mb\""), std::string::npos) << bad_rate.err;
+    EXPECT_NE(domus({"vif-rate", "hot", "7", "1Mb/s"}).status, 0);
+    EXPECT_EQ(domus({"vif-rate", "hot", "0", "off"}).status, 0);
+    // The per-vif counters reach `domus list --json`.
+    auto json = domus({"list", "--json"});
+    EXPECT_NE(json.out.find("\"notifications\""), std::string::npos) << json.out;
+    ASSERT_EQ(domus({"destroy", "hot"}).status, 0);
 }
 
 }  // namespace

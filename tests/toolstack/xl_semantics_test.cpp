@@ -34,6 +34,16 @@ TEST(XlSemantics, MessagesUseTheLabelOfTheSetting) {
     EXPECT_EQ(missing.error().message, "f.cfg: kernel: required key missing");
 }
 
+TEST(XlSemantics, ABadVifIsRefusedWithTheFileLineAndKey) {
+    auto settings = minimal();
+    settings.push_back(setting(
+        "vif", Value{.data = std::vector<Value>{str("bridge=br0"), str("rate=10Mb")}}, "f.cfg:7"));
+    auto spec = build_domain_spec(settings, "f.cfg");
+    ASSERT_FALSE(spec);
+    EXPECT_EQ(spec.error().message.rfind("f.cfg:7: vif: vif \"rate=10Mb\": rate: ", 0), 0u)
+        << spec.error().message;
+}
+
 TEST(XlSemantics, TheLastValueOfAKeyCounts) {
     auto settings = minimal();
     settings.push_back(setting("memory", num(64), "f.cfg:3"));

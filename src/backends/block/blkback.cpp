@@ -176,27 +176,62 @@ void BlkBack::publish() {
     }
 }
 
+namespace {
+
+std::uint64_t limited_bytes(const BlkRequest& request) {
+    bool data = request.kind == BlkRequest::Kind::read || request.kind == BlkRequest::Kind::write;
+    return data ? request.nr_sectors * storage::kSectorSize : 0;
+}
+
+}  // namespace
+
+bool BlkBack::admit(const BlkRequest& request) {
+    return limit_.unlimited() || limit_.try_take(limited_bytes(request), clock_());
+}
+
+std::optional<std::chrono::nanoseconds> BlkBack::held_for(RateClock::time_point now) {
+    if (!rate_held_) return std::nullopt;
+    return limit_.wait_for(limited_bytes(*rate_held_), now);
+}
+
 // ---- Synchronous engine ----
 
 bool BlkBack::process_sync() {
     for (;;) {
         blkif_request raw;
         for (;;) {
-            auto next = ring_.next(raw);
-            if (next == Ring::Next::overflow) {
-                static log::RateLimit limit;
-                if (limit.allow())
-                    DOMUS_LOG_WARN("blkback", "frontend ring index out of range; device stopped");
-                broken_ = true;
-                return false;
-            }
-            if (next == Ring::Next::empty) break;
             std::optional<BlkRequest> parsed;
-            {
-                StageTimer timer(stats_.take_cycles);
-                parsed = parse_or_refuse(raw);
+            if (rate_held_) {  // first what the limit held, in ring order
+                if (!admit(*rate_held_)) break;
+                parsed = std::move(rate_held_);
+                rate_held_.reset();
+            } else {
+                auto next = ring_.next(raw);
+                if (next == Ring::Next::overflow) {
+                    static log::RateLimit limit;
+                    if (limit.allow())
+                        DOMUS_LOG_WARN("blkback",
+                                       "frontend ring index out of range; device stopped");
+                    broken_ = true;
+                    return false;
+                }
+                if (next == Ring::Next::empty) break;
+                {
+                    StageTimer timer(stats_.take_cycles);
+                    parsed = parse_or_refuse(raw);
+                    if (!parsed) continue;
+                    // Its size is known once its segments are (the limit counts bytes).
+                    if (auto status = load_indirect_segments(*parsed); status != BLKIF_RSP_OKAY) {
+                        respond(parsed->id, parsed->operation, status);
+                        continue;
+                    }
+                }
+                if (!admit(*parsed)) {
+                    rate_held_ = std::move(parsed);
+                    ++stats_.rate_held;
+                    break;
+                }
             }
-            if (!parsed) continue;
             auto& request = *parsed;
             stats_.max_in_flight = std::max<std::uint64_t>(stats_.max_in_flight, 1);
             auto status = execute(request);
@@ -204,7 +239,8 @@ bool BlkBack::process_sync() {
             respond(request.id, request.operation, status);
         }
         publish();
-        if (!ring_.more_after_final_check()) return true;
+        // Held by the limit: the caller comes back after held_for(), not the ring.
+        if (rate_held_ || !ring_.more_after_final_check()) return true;
     }
 }
 
@@ -223,10 +259,6 @@ std::int16_t BlkBack::execute(BlkRequest& request) {
         case BlkRequest::Kind::read:
         case BlkRequest::Kind::write:
             break;
-    }
-    {
-        StageTimer timer(stats_.take_cycles);
-        if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) return status;
     }
     if (request.flush_before) {
         if (auto flushed = image_.flush(); !flushed) return io_error(request.id, flushed.error());

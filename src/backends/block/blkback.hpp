@@ -15,12 +15,15 @@
 // lying back to back in the file (or the backing file's), zero clusters are filled in
 // place, and only what changes metadata (an allocating write) or a flush is done by the
 // image itself, inline. Without io_uring every request is served synchronously inside
-// process(), one after the other.
+// process(), one after the other. Both engines keep a rate limit (bytes and requests a
+// second): a request over it is taken off the ring and held, unanswered, until the
+// limit's buckets have room; the caller calls process() again after held_for().
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -31,6 +34,7 @@
 #include "backends/backend_host.hpp"
 #include "backends/block/blk_request.hpp"
 #include "backends/block/persistent_grants.hpp"
+#include "backends/rate_limiter.hpp"
 #include "backends/shared_ring.hpp"
 #include "storage/block_image.hpp"
 #include "storage/uring_queue.hpp"
@@ -66,6 +70,7 @@ struct BlkStats {
     std::uint64_t respond_cycles = 0;
     std::uint64_t notify_cycles = 0;      // the doorbells to the frontend (inside respond)
     std::uint64_t persistent_grants = 0;  // grants kept mapped (feature-persistent)
+    std::uint64_t rate_held = 0;          // requests that waited for the rate limit
 };
 
 // Totals over a device's successive BlkBacks (reconnects, image swaps).
@@ -91,6 +96,7 @@ inline BlkStats combine(const BlkStats& a, const BlkStats& b) {
     sum.respond_cycles += b.respond_cycles;
     sum.notify_cycles += b.notify_cycles;
     sum.persistent_grants = std::max(a.persistent_grants, b.persistent_grants);
+    sum.rate_held += b.rate_held;
     return sum;
 }
 
@@ -154,6 +160,14 @@ public:
     // Nothing taken off the ring is unanswered: the ring can be handed over (resume).
     bool idle() const noexcept { return running_ == 0 && waiting_.empty(); }
     const BlkStats& stats() const noexcept { return stats_; }
+
+    // The guest's rate limit (bytes of reads and writes, and requests); unlimited by
+    // default. A new one applies to the request held now too.
+    void set_limit(RateLimiter limit) { limit_ = limit; }
+    // How long until the request held by the limit may go; none when none waits.
+    std::optional<std::chrono::nanoseconds> held_for(RateClock::time_point now);
+    // The clock the limit reads (a fake one in tests).
+    void set_clock(std::function<RateClock::time_point()> clock) { clock_ = std::move(clock); }
 
 private:
     // One request taken off the ring, from parsing to its response.
@@ -226,6 +240,9 @@ private:
     void granted_pieces(Slot& s);  // s.pieces = every granted segment, in request order
     void finish(std::uint32_t slot);
     void wait_for_all_io() noexcept;
+    // Whether the limit lets `request` go now (its tokens taken); if not, the caller
+    // holds it in rate_held_ and takes nothing more off the ring.
+    bool admit(const BlkRequest& request);
 
     DataPathHost& host_;
     storage::BlockImage& image_;
@@ -254,7 +271,10 @@ private:
     bool barrier_running_ = false;       // a flush (or discard) runs: nothing else starts
     bool broken_ = false;                // the frontend broke the ring protocol
     bool held_ = false;                  // hold(): take nothing off the ring
-    unsigned unpublished_ = 0;           // responses pushed since the last publish
+    RateLimiter limit_;
+    std::optional<BlkRequest> rate_held_;  // taken, waiting for the limit's tokens
+    std::function<RateClock::time_point()> clock_ = [] { return RateClock::now(); };
+    unsigned unpublished_ = 0;  // responses pushed since the last publish
     Tuning tuning_;
     // The file system answers RWF_NOWAIT with EOPNOTSUPP (ext4 does for buffered
     // writes): reads then always go through io_uring; writes are done inline with a

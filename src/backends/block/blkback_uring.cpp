@@ -72,6 +72,8 @@ bool BlkBack::serve_async() {
             broken_ = true;
             return false;
         }
+        // Held by the rate limit: the caller comes back after held_for(), not the ring.
+        if (rate_held_) return true;
         if (*taken > 0) {
             active = true;
             continue;  // more may have come meanwhile; the next take finds out cheaply
@@ -102,6 +104,7 @@ bool BlkBack::poll_ring(std::size_t& taken) {
         }
         auto got = take_requests();
         if (!got) return false;
+        if (rate_held_) return true;  // nothing more goes until the limit allows
         if (*got > 0) {
             taken = *got;
             stats_.polled_requests += *got;
@@ -116,16 +119,22 @@ std::optional<std::size_t> BlkBack::take_requests() {
     blkif_request raw;
     std::size_t taken = 0;
     while (!free_slots_.empty() && !held_) {
-        auto next = ring_.next(raw);
-        if (next == Ring::Next::overflow) {
-            static log::RateLimit limit;
-            if (limit.allow())
-                DOMUS_LOG_WARN("blkback", "frontend ring index out of range; device stopped");
-            return std::nullopt;
-        }
-        if (next == Ring::Next::empty) break;
-        ++taken;
-        {
+        if (rate_held_) {  // first what the rate limit held, in ring order
+            if (!admit(*rate_held_)) break;
+            ++taken;
+            StageTimer timer(stats_.take_cycles);
+            take(std::move(*rate_held_));
+            rate_held_.reset();
+        } else {
+            auto next = ring_.next(raw);
+            if (next == Ring::Next::overflow) {
+                static log::RateLimit limit;
+                if (limit.allow())
+                    DOMUS_LOG_WARN("blkback", "frontend ring index out of range; device stopped");
+                return std::nullopt;
+            }
+            if (next == Ring::Next::empty) break;
+            ++taken;
             StageTimer timer(stats_.take_cycles);
             auto parsed = parse_or_refuse(raw);
             if (!parsed) continue;
@@ -133,6 +142,11 @@ std::optional<std::size_t> BlkBack::take_requests() {
             if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) {
                 respond(request.id, request.operation, status);
                 continue;
+            }
+            if (!admit(request)) {  // waits, taken but not started, for its tokens
+                rate_held_ = std::move(request);
+                ++stats_.rate_held;
+                break;
             }
             take(std::move(request));
         }

@@ -2,8 +2,10 @@
 #include "backends/block/vbd_device.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/log.hpp"
@@ -32,6 +34,7 @@ Result<std::unique_ptr<VbdDevice>> VbdDevice::create(std::unique_ptr<BackendHost
     std::unique_ptr<VbdDevice> device(
         new VbdDevice(std::move(host), config, std::move(image).value()));
     if (!device->doorbell_) return errno_error("eventfd");
+    if (!device->timer_) return errno_error("timerfd_create");
     DOMUS_TRY_VOID(device->publish());
     return device;
 }
@@ -41,7 +44,8 @@ VbdDevice::VbdDevice(std::unique_ptr<BackendHost> host, config::VbdConfig config
     : XenbusDevice(std::move(host), "vbd", config.virtual_device, config.vdev),
       config_(std::move(config)),
       image_(std::move(image)),
-      doorbell_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+      doorbell_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) {}
 
 VbdDevice::~VbdDevice() {
     stop();
@@ -87,20 +91,27 @@ std::size_t VbdDevice::device_fds(std::span<pollfd, kMaxDeviceFds> fds) {
     bool serving = connected() && !frozen_;
     fds[0] = {serving ? doorbell_.get() : -1, POLLIN, 0};
     fds[1] = {serving ? blkback_->completion_fd() : -1, POLLIN, 0};
-    return 2;
+    fds[2] = {serving ? timer_.get() : -1, POLLIN, 0};
+    return 3;
 }
 
 void VbdDevice::device_ready(std::span<const pollfd> fds) {
     bool doorbell = fds[0].revents & POLLIN;
     bool completed = fds[1].revents & POLLIN;
+    bool timer = fds[2].revents & POLLIN;
+    if (timer) {
+        std::uint64_t expirations;
+        [[maybe_unused]] auto n = ::read(timer_.get(), &expirations, sizeof(expirations));
+    }
     if (doorbell) {
         std::uint64_t value;
         [[maybe_unused]] auto n = ::read(doorbell_.get(), &value, sizeof(value));
-        if (connected()) serve(blkback_->process());
     }
+    if ((doorbell || timer) && connected()) serve(blkback_->process());
     // complete() resets the eventfd itself, then answers what finished.
     if (completed && connected()) serve(blkback_->complete());
-    if ((doorbell || completed) && blkback_) {
+    if (blkback_ && (doorbell || completed || timer)) arm_timer();
+    if ((doorbell || completed || timer) && blkback_) {
         std::lock_guard lock(stats_mutex_);
         stats_ = combine(retired_stats_, blkback_->stats());
     }
@@ -215,11 +226,44 @@ Result<void> VbdDevice::connect() {
 
 void VbdDevice::connected_hook() {
     serve(blkback_->process());  // requests queued before we connected
+    arm_timer();
 }
 
 void VbdDevice::make_blkback(bool resume) {
     blkback_ = std::make_unique<BlkBack>(host(), *image_, ring_page_->page(0), limits(), resume);
     if (persistent_grants_) blkback_->use_persistent_grants();
+    auto now = RateClock::now();
+    blkback_->set_limit(RateLimiter(per_second_bucket(config_.rate_bytes, now),
+                                    per_second_bucket(config_.rate_iops, now)));
+}
+
+Result<void> VbdDevice::set_rate(std::uint64_t bytes_per_second,
+                                 std::uint64_t requests_per_second) {
+    return run_on_thread([=, this]() -> Result<void> {
+        config_.rate_bytes = bytes_per_second;
+        config_.rate_iops = requests_per_second;
+        if (blkback_) {
+            auto now = RateClock::now();
+            blkback_->set_limit(RateLimiter(per_second_bucket(bytes_per_second, now),
+                                            per_second_bucket(requests_per_second, now)));
+            // A request held under the old limit goes now if the new one lets it.
+            if (connected() && !frozen_) serve(blkback_->process());
+        }
+        arm_timer();
+        return {};
+    });
+}
+
+void VbdDevice::arm_timer() {
+    itimerspec when{};  // zero: disarmed
+    if (blkback_) {
+        if (auto wait = blkback_->held_for(RateClock::now())) {
+            auto ns = std::max<std::int64_t>(wait->count(), 1);  // zero would disarm it
+            when.it_value.tv_sec = ns / 1'000'000'000;
+            when.it_value.tv_nsec = ns % 1'000'000'000;
+        }
+    }
+    ::timerfd_settime(timer_.get(), 0, &when, nullptr);
 }
 
 DiskLimits VbdDevice::limits() const {

@@ -47,6 +47,9 @@ public:
     // (none in flight): work that must not race the guest's I/O, a chunk at a time (a
     // snapshot delete streaming into the active overlay). Refused while a swap is prepared.
     Result<void> with_image(std::function<Result<void>(storage::BlockImage&)> task);
+    // A new rate limit (bytes and requests a second, 0: unlimited), in force at once and
+    // across reconnections and image swaps.
+    Result<void> set_rate(std::uint64_t bytes_per_second, std::uint64_t requests_per_second);
 
 private:
     VbdDevice(std::unique_ptr<BackendHost> host, config::VbdConfig config,
@@ -67,10 +70,12 @@ private:
     void retire_blkback();
     void serve(bool ok);
     std::string params() const;
+    void arm_timer();  // for the request the rate limit holds, if any
 
     config::VbdConfig config_;
     std::unique_ptr<storage::BlockImage> image_;
     Fd doorbell_;
+    Fd timer_;  // a request held by the rate limit: its wake-up (timerfd)
     // Device thread only.
     bool frozen_ = false;             // a swap is prepared: take no requests
     bool persistent_grants_ = false;  // the frontend asked for feature-persistent

@@ -142,18 +142,33 @@ void NetBack::answer_packet(std::int16_t status) {
 bool NetBack::transmit() {
     for (;;) {
         bool answered = false;
+        bool held = false;
         for (;;) {
-            Take taken = take_packet();
-            if (taken == Take::broken) return false;
-            if (taken == Take::empty) break;
+            if (!tx_held_) {
+                Take taken = take_packet();
+                if (taken == Take::broken) return false;
+                if (taken == Take::empty) break;
+            }
+            // The limit: the packet (its size is the first slot's) waits for its tokens.
+            if (!tx_limit_.unlimited() && !tx_limit_.try_take(fragments_.front().size, clock_())) {
+                if (!tx_held_) ++stats_.tx_held;
+                tx_held_ = held = true;
+                break;
+            }
+            tx_held_ = false;
             std::int16_t status = send_packet();
             if (status == XEN_NETIF_RSP_ERROR) ++stats_.tx_errors;
             answer_packet(status);
             answered = true;
         }
         if (answered) notify_if(tx_.publish_responses());
-        if (!tx_.more_after_final_check()) return true;
+        if (held || !tx_.more_after_final_check()) return true;
     }
+}
+
+std::optional<std::chrono::nanoseconds> NetBack::tx_held_for(RateClock::time_point now) {
+    if (!tx_held_) return std::nullopt;
+    return tx_limit_.wait_for(fragments_.front().size, now);
 }
 
 // --- RX: host to guest ----------------------------------------------------------------

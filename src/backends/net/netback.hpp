@@ -10,19 +10,24 @@
 // slot is answered in order. RX (host to guest), rx-copy: a frame read from the port is
 // copied into as many posted pages as it needs (a GSO slot after the first when the
 // frame is a large TCP segment), each request answered in its own slot.
-// Both sides batch their notifications through the rings' event indices.
+// Both sides batch their notifications through the rings' event indices. A TX limit
+// (xl's rate=) holds a packet over it, taken off the ring but not answered, until its
+// token bucket has the packet's bytes: the guest's ring fills and it waits, nothing drops.
 #pragma once
 
 #include <sys/uio.h>
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "backends/backend_host.hpp"
 #include "backends/net/frame_port.hpp"
+#include "backends/rate_limiter.hpp"
 #include "backends/shared_ring.hpp"
 #include "base/result.hpp"
 
@@ -39,6 +44,7 @@ struct NetStats {
     std::uint64_t rx_bytes = 0;
     std::uint64_t rx_errors = 0;  // frames the guest's pages could not take
     std::uint64_t notifications = 0;
+    std::uint64_t tx_held = 0;  // packets that waited for the TX limit's tokens
 };
 
 // What the frontend negotiated (its feature-* keys).
@@ -70,6 +76,15 @@ public:
 
     const NetStats& stats() const noexcept { return stats_; }
 
+    // The guest's sending limit; unlimited by default. A new one applies to the packet
+    // held now too.
+    void set_tx_limit(TokenBucket limit) { tx_limit_ = limit; }
+    // How long until the packet held by the limit may go; none when none waits. The
+    // caller calls transmit() again then.
+    std::optional<std::chrono::nanoseconds> tx_held_for(RateClock::time_point now);
+    // The clock the limit reads (a fake one in tests).
+    void set_clock(std::function<RateClock::time_point()> clock) { clock_ = std::move(clock); }
+
 private:
     struct TxSlot {
         netif_tx_request request;
@@ -94,6 +109,9 @@ private:
     std::vector<grant_ref_t> refs_;
     std::vector<iovec> pieces_;
     std::unique_ptr<MappedPages> tx_pages_;
+    TokenBucket tx_limit_;
+    bool tx_held_ = false;  // slots_ and fragments_ are a packet waiting for tx_limit_
+    std::function<RateClock::time_point()> clock_ = [] { return RateClock::now(); };
     std::array<std::byte, 256> headers_{};  // the packet's first bytes, ours to fix
     netif_extra_info gso_{};
     bool has_gso_ = false;

@@ -30,8 +30,10 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
     if (::ioctl(fd.get(), TUNSETOFFLOAD, 0u) < 0)
         return errno_error(fmt::format("tap {}: TUNSETOFFLOAD", name));
 
-    // MTU, up, and the index, through an ordinary socket of this network namespace.
-    Fd control(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    // MTU, up, and the index, through a socket of this network namespace: a UNIX one
+    // does (the kernel hands interface ioctls of any family to the device layer), so
+    // the sandboxed monitor can make a hot-plugged vif's TAP without a network socket.
+    Fd control(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!control) return errno_error("socket");
     ifreq link{};
     std::memcpy(link.ifr_name, name.data(), name.size());

@@ -2,7 +2,10 @@
 #include "backends/net/vif_device.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "base/log.hpp"
 
@@ -19,6 +22,7 @@ NetStats combine(const NetStats& a, const NetStats& b) {
     sum.rx_bytes += b.rx_bytes;
     sum.rx_errors += b.rx_errors;
     sum.notifications += b.notifications;
+    sum.tx_held += b.tx_held;
     return sum;
 }
 
@@ -30,6 +34,7 @@ Result<std::unique_ptr<VifDevice>> VifDevice::create(std::unique_ptr<BackendHost
     if (!tap) return make_error("vif {}: {}", config.devid, tap.error().message);
     std::unique_ptr<VifDevice> device(new VifDevice(std::move(host), config, std::move(*tap)));
     if (!device->doorbell_) return errno_error("eventfd");
+    if (!device->timer_) return errno_error("timerfd_create");
     DOMUS_TRY_VOID(device->publish());
     return device;
 }
@@ -38,7 +43,8 @@ VifDevice::VifDevice(std::unique_ptr<BackendHost> host, config::VifConfig config
     : XenbusDevice(std::move(host), "vif", config.devid, config.ifname),
       config_(std::move(config)),
       tap_(std::move(tap)),
-      doorbell_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+      doorbell_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) {}
 
 VifDevice::~VifDevice() {
     stop();
@@ -54,7 +60,9 @@ Result<void> VifDevice::publish_keys(XenbusTransaction& t) {
     if (config_.script == config::VifScript::bridge)
         DOMUS_TRY_VOID(t.write(backend + "/bridge", config_.bridge));
     DOMUS_TRY_VOID(t.write(backend + "/script",
-                           "/etc/xen/scripts/" + std::string(vif_script_name(config_.script))));
+                           config_.script_path.empty()
+                               ? "/etc/xen/scripts/" + std::string(vif_script_name(config_.script))
+                               : config_.script_path));
     DOMUS_TRY_VOID(t.write(backend + "/type", "vif"));
     DOMUS_TRY_VOID(t.write(backend + "/vifname", tap_.name()));
     if (!config_.ips.empty()) {
@@ -97,11 +105,47 @@ Result<void> VifDevice::connect() {
     const char* keys[2] = {"tx-ring-ref", "rx-ring-ref"};
     DOMUS_TRY_VOID(take_rings(keys, "event-channel", doorbell_.get(), rings_));
     netback_ = std::make_unique<NetBack>(host(), tap_, rings_->page(0), rings_->page(1), features);
+    apply_rate();
     return {};
+}
+
+void VifDevice::apply_rate() {
+    if (!netback_) return;
+    TokenBucket limit;
+    if (config_.rate)
+        limit = TokenBucket(config_.rate->bytes_per_interval,
+                            std::chrono::microseconds(config_.rate->interval_us), RateClock::now());
+    netback_->set_tx_limit(limit);
+}
+
+Result<void> VifDevice::set_rate(std::optional<config::VifRate> rate) {
+    return run_on_thread([this, rate]() -> Result<void> {
+        config_.rate = rate;
+        apply_rate();
+        // A packet held under the old limit goes now if the new one lets it.
+        if (connected() && netback_) {
+            serve(netback_->transmit());
+            arm_timer();
+        }
+        return {};
+    });
+}
+
+void VifDevice::arm_timer() {
+    itimerspec when{};  // zero: disarmed
+    if (netback_) {
+        if (auto wait = netback_->tx_held_for(RateClock::now())) {
+            auto ns = std::max<std::int64_t>(wait->count(), 1);  // zero would disarm it
+            when.it_value.tv_sec = ns / 1'000'000'000;
+            when.it_value.tv_nsec = ns % 1'000'000'000;
+        }
+    }
+    ::timerfd_settime(timer_.get(), 0, &when, nullptr);
 }
 
 void VifDevice::connected_hook() {
     serve(netback_->transmit() && netback_->receive());  // what the guest queued before
+    arm_timer();
 }
 
 void VifDevice::disconnect() {
@@ -112,6 +156,7 @@ void VifDevice::disconnect() {
         stats_ = retired_stats_;
     }
     netback_.reset();
+    arm_timer();  // disarmed: nothing is held any more
     rings_->release();
     (void)tap_.set_offloads(false, false, false);
 }
@@ -121,20 +166,29 @@ std::size_t VifDevice::device_fds(std::span<pollfd, kMaxDeviceFds> fds) {
     fds[0] = {serving ? doorbell_.get() : -1, POLLIN, 0};
     // The TAP only while the guest has pages posted for its frames.
     fds[1] = {serving && netback_->wants_frames() ? tap_.fd() : -1, POLLIN, 0};
-    return 2;
+    fds[2] = {serving ? timer_.get() : -1, POLLIN, 0};
+    return 3;
 }
 
 void VifDevice::device_ready(std::span<const pollfd> fds) {
     bool doorbell = fds[0].revents & POLLIN;
     bool frames = fds[1].revents & POLLIN;
+    bool timer = fds[2].revents & POLLIN;
+    if (timer) {
+        std::uint64_t expirations;
+        [[maybe_unused]] auto n = ::read(timer_.get(), &expirations, sizeof(expirations));
+    }
     if (doorbell) {
         std::uint64_t value;
         [[maybe_unused]] auto n = ::read(doorbell_.get(), &value, sizeof(value));
-        if (connected()) serve(netback_->transmit());
+    }
+    if ((doorbell || timer) && connected()) {
+        serve(netback_->transmit());
+        arm_timer();
     }
     // A doorbell may also mean pages were posted for a frame that waits.
     if ((frames || doorbell) && connected()) serve(netback_->receive());
-    if ((doorbell || frames) && netback_) update_stats();
+    if ((doorbell || frames || timer) && netback_) update_stats();
 }
 
 void VifDevice::serve(bool ok) {

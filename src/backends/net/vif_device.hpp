@@ -3,11 +3,13 @@
 // the device is, so the host can join it to a network before the guest connects), and
 // its two rings served by NetBack on the device thread. The XenBus directories are
 // libxl's: frontend /local/domain/<d>/device/vif/<id>, backend
-// /local/domain/0/backend/vif/<d>/<id>.
+// /local/domain/0/backend/vif/<d>/<id>. A TX rate limit (rate=) holds packets in
+// netback; a timer on the device thread brings them back when their tokens are there.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "backends/backend_host.hpp"
@@ -30,6 +32,8 @@ public:
     NetStats stats() const;
     const config::VifConfig& config() const noexcept { return config_; }
     const std::string& ifname() const noexcept { return tap_.name(); }
+    // A new TX limit (none: unlimited), in force at once, also across reconnections.
+    Result<void> set_rate(std::optional<config::VifRate> rate);
 
 private:
     VifDevice(std::unique_ptr<BackendHost> host, config::VifConfig config, Tap tap);
@@ -45,10 +49,13 @@ private:
     bool frontend_flag(const char* key, bool fallback);
     void serve(bool ok);
     void update_stats();
+    void apply_rate();  // config_.rate to netback_ (device thread)
+    void arm_timer();   // for the packet netback holds, if any
 
     config::VifConfig config_;
     Tap tap_;
     Fd doorbell_;
+    Fd timer_;  // a held packet's wake-up (timerfd)
     // Device thread only.
     std::unique_ptr<MappedPages> rings_;  // page 0 TX, page 1 RX
     std::unique_ptr<NetBack> netback_;

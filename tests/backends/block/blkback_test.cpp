@@ -165,6 +165,40 @@ protected:
     std::unique_ptr<BlkBack> back_;
 };
 
+// A rate limit (bytes and requests a second) holds requests, taken off the ring but not
+// started, until the buckets have room; they go in ring order and none fails.
+TEST_P(BlkBackTest, ARateLimitHoldsRequestsUntilTheirTokensComeAndFailsNone) {
+    using namespace std::chrono_literals;
+    RateClock::time_point now{};
+    back_->set_clock([&] { return now; });
+    back_->set_limit(RateLimiter(TokenBucket(8192, 1s, now), TokenBucket(10, 1s, now)));
+    for (std::uint64_t i = 0; i < 4; ++i) {
+        blkif_request request = rw(BLKIF_OP_READ, i, i * 8);
+        add_segment(request, grant_ref_t(i));  // 4 KiB each
+        front_.push(request);
+    }
+    ASSERT_TRUE(back_->process());
+    run_until(2);  // two fit the bucket
+    ASSERT_TRUE(back_->held_for(now));
+    EXPECT_EQ(*back_->held_for(now), 500ms);  // 4096 bytes at 8192 a second
+    ASSERT_TRUE(back_->process());            // a doorbell before then changes nothing
+    front_.collect();
+    EXPECT_EQ(front_.responses.size(), 2u);
+    now += 500ms;
+    ASSERT_TRUE(back_->process());
+    run_until(3);
+    now += 500ms;
+    ASSERT_TRUE(back_->process());
+    run_until(4);
+    EXPECT_FALSE(back_->held_for(now));
+    for (std::uint64_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(front_.responses[i].status, BLKIF_RSP_OKAY) << i;
+        EXPECT_EQ(std::memcmp(host_.page(grant_ref_t(i)).data(), disk_.data() + i * 4096, 4096), 0)
+            << i;
+    }
+    EXPECT_EQ(back_->stats().rate_held, 2u);
+}
+
 TEST_P(BlkBackTest, ThirtyTwoRequestsInFlight) {
     struct Expected {
         bool write;

@@ -332,5 +332,59 @@ TEST_F(NetBackTest, PagesTheGuestCannotGiveFailTheFrameNotTheRing) {
     EXPECT_EQ(host_.live, 0);
 }
 
+TEST_F(NetBackTest, ARateLimitHoldsPacketsUntilTheirTokensComeAndDropsNone) {
+    using namespace std::chrono_literals;
+    RateClock::time_point now{};
+    back_->set_clock([&] { return now; });
+    back_->set_tx_limit(TokenBucket(1000, 10ms, now));  // 100,000 bytes a second
+    auto frame = udp_frame(600);
+    for (std::uint16_t i = 0; i < 3; ++i) {
+        put(kFirstData + i, 0, frame);
+        push_tx({grant_ref_t(kFirstData + i), 0, 0, i, 600});
+    }
+    publish_tx();
+    ASSERT_TRUE(back_->transmit());
+    EXPECT_EQ(port_.frames.size(), 1u);  // 400 tokens left: the second waits
+    EXPECT_EQ(tx_responses().size(), 1u);
+    ASSERT_TRUE(back_->tx_held_for(now));
+    EXPECT_EQ(*back_->tx_held_for(now), 2ms);  // 200 tokens at 100 a millisecond
+    ASSERT_TRUE(back_->transmit());            // a doorbell before then changes nothing
+    EXPECT_EQ(port_.frames.size(), 1u);
+    now += 2ms;
+    ASSERT_TRUE(back_->transmit());
+    EXPECT_EQ(port_.frames.size(), 2u);
+    EXPECT_EQ(*back_->tx_held_for(now), 6ms);
+    now += 6ms;
+    ASSERT_TRUE(back_->transmit());
+    EXPECT_EQ(port_.frames.size(), 3u);
+    EXPECT_FALSE(back_->tx_held_for(now));
+    auto responses = tx_responses();
+    ASSERT_EQ(responses.size(), 2u);
+    EXPECT_EQ(responses[1].id, 2);
+    EXPECT_EQ(responses[1].status, XEN_NETIF_RSP_OKAY);
+    EXPECT_EQ(back_->stats().tx_held, 2u);
+    EXPECT_EQ(back_->stats().tx_dropped, 0u);
+    EXPECT_EQ(host_.live, 0);
+}
+
+TEST_F(NetBackTest, LiftingTheLimitLetsTheHeldPacketGo) {
+    using namespace std::chrono_literals;
+    RateClock::time_point now{};
+    back_->set_clock([&] { return now; });
+    back_->set_tx_limit(TokenBucket(100, 1s, now));
+    auto frame = udp_frame(300);
+    for (std::uint16_t i = 0; i < 2; ++i) {
+        put(kFirstData + i, 0, frame);
+        push_tx({grant_ref_t(kFirstData + i), 0, 0, i, 300});
+    }
+    publish_tx();
+    ASSERT_TRUE(back_->transmit());
+    EXPECT_EQ(port_.frames.size(), 1u);  // the bucket was full: it went, in debt
+    back_->set_tx_limit(TokenBucket());
+    ASSERT_TRUE(back_->transmit());
+    EXPECT_EQ(port_.frames.size(), 2u);
+    EXPECT_EQ(tx_responses().size(), 2u);
+}
+
 }  // namespace
 }  // namespace domus::backends
