@@ -17,40 +17,13 @@
 #include <fstream>
 #include <regex>
 
-#include "toolstack_fixture.hpp"
+#include "network_fixture.hpp"
 
 namespace domus::test {
 namespace {
 
-class NetworkTest : public ToolstackTest {
+class NetworkTest : public NetworkFixture {
 protected:
-    void SetUp() override {
-        ToolstackTest::SetUp();
-        if (IsSkipped()) return;
-        if (::unshare(CLONE_NEWNET) != 0) GTEST_SKIP() << "no network namespace: " << errno;
-        std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1";
-        ip({"link", "set", "lo", "up"});
-        ip({"link", "add", "xenbr0", "type", "bridge"});
-        ip({"link", "set", "xenbr0", "up"});
-        // The host's outward interface, for vif-route to borrow its address from.
-        ip({"link", "add", "uplink0", "type", "veth", "peer", "name", "uplink1"});
-        ip({"addr", "add", "10.200.0.1/24", "dev", "uplink0"});
-        ip({"link", "set", "uplink0", "up"});
-    }
-
-    ProcessResult tool(const std::string& name, std::vector<std::string> args) {
-        args.insert(args.begin(), "/usr/sbin/" + name);
-        return run_process(args, std::chrono::seconds(10));
-    }
-    void ip(std::vector<std::string> args) {
-        auto r = tool("ip", std::move(args));
-        ASSERT_EQ(r.status, 0) << r.err;
-    }
-    std::string show(const std::vector<std::string>& args) { return tool("ip", args).out; }
-    static ProcessResult ping(std::vector<std::string> args) {
-        args.insert(args.begin(), "/usr/bin/ping");
-        return run_process(args, std::chrono::seconds(30));
-    }
     // A UDP socket, closed with the test.
     struct Socket {
         int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
