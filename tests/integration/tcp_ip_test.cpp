@@ -7,13 +7,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <net/if.h>
+
 #include <cstring>
+#include <filesystem>
 #include <random>
+#include <thread>
 
 #include "network_fixture.hpp"
 
 namespace domus::test {
 namespace {
+
+using namespace std::chrono_literals;
 
 class TcpIpTest : public NetworkFixture {
 protected:
@@ -170,6 +176,79 @@ TEST_F(TcpIpTest, EchoReturnsTcpStreamsAndUdpDatagramsWhole) {
     // ICMP too, in fragments.
     auto pinged = ping({"-c", "3", "-i", "0.1", "-s", "6000", "-W", "2", "10.77.0.5"});
     EXPECT_NE(pinged.out.find("3 received"), std::string::npos) << pinged.out << pinged.err;
+}
+
+TEST_F(TcpIpTest, ANatGuestGetsItsAddressByDhcpAndReachesAServerOutside) {
+    // "Outside": a namespace of its own behind the host's uplink, with an HTTP server.
+    std::string outside = "domus-outside-" + std::to_string(::getpid());
+    ip({"netns", "add", outside});
+    struct Cleanup {
+        std::string netns, dir;
+        ~Cleanup() {
+            run_process({"/usr/bin/pkill", "-f", "http.server 8000 --directory " + dir}, 10s);
+            run_process({"/usr/sbin/ip", "netns", "del", netns}, 10s);
+        }
+    } cleanup{outside, run_dir_ + "/outside"};
+    ip({"link", "set", "uplink1", "netns", outside});
+    ip({"-n", outside, "addr", "add", "10.200.0.2/24", "dev", "uplink1"});
+    ip({"-n", outside, "link", "set", "uplink1", "up"});
+    ip({"-n", outside, "link", "set", "lo", "up"});
+    std::filesystem::create_directories(cleanup.dir);
+    std::ofstream(cleanup.dir + "/hello.txt") << "hello from outside\n";
+    std::thread server([&] {
+        run_process({"/usr/sbin/ip", "netns", "exec", outside, "/usr/bin/python3", "-m",
+                     "http.server", "8000", "--directory", cleanup.dir, "--bind", "10.200.0.2"},
+                    60s);
+    });
+    struct Join {
+        std::thread& t;
+        ~Join() { t.join(); }
+    } join{server};  // after Cleanup's kill (declared later, destroyed first: kill below)
+    ASSERT_TRUE(eventually(
+        [&] {
+            return curl({"-f", "-o", "/dev/null", "http://10.200.0.2:8000/hello.txt"}).status == 0;
+        },
+        20s));
+
+    // The guest asks DHCP (vif-nat's dnsmasq answers, and serves DNS on the gateway).
+    auto created =
+        domus({"create", guest_config("natted", "netcheck", "'script=vif-nat,ip=10.0.5.2/24'",
+                                      "ip=dhcp resolve localhost "
+                                      "fetch http://10.200.0.2:8000/hello.txt "
+                                      "ping 10.200.0.2")});
+    ASSERT_EQ(created.status, 0) << created.err;
+    bool done = console_shows("natted", "netcheck: done", 40s);
+    run_process({"/usr/bin/pkill", "-f", "http.server 8000 --directory " + cleanup.dir}, 10s);
+    ASSERT_TRUE(done) << console("natted");
+    std::string out = console("natted");
+    EXPECT_NE(out.find("net: en0 10.0.5.2/24 gw 10.0.5.1 (dhcp)"), std::string::npos) << out;
+    EXPECT_NE(out.find("netcheck: resolve localhost ok 127.0.0.1"), std::string::npos) << out;
+    EXPECT_NE(out.find("netcheck: fetch http://10.200.0.2:8000/hello.txt ok status 200 body 19 "
+                       "bytes \"hello from outside\""),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("netcheck: ping 10.200.0.2 ok"), std::string::npos) << out;
+    EXPECT_NE(out.find("netcheck: done, 0 failed"), std::string::npos) << out;
+}
+
+TEST_F(TcpIpTest, AnInterfaceAttachedToARunningGuestServesAndDetachingItLeavesTheGuestServing) {
+    ASSERT_EQ(
+        domus({"create", guest_config("web", "httpd", "'bridge=xenbr0,ip=10.77.0.2/24'")}).status,
+        0);
+    ASSERT_TRUE(console_shows("web", "httpd: listening on 80")) << console("web");
+    auto attached = domus({"network-attach", "web", "bridge=xenbr0,ip=10.77.0.12/24"});
+    ASSERT_EQ(attached.status, 0) << attached.err;
+    ASSERT_TRUE(console_shows("web", "net: en1 10.77.0.12/24")) << console("web");
+    auto page = curl({"-f", "--retry", "5", "--retry-connrefused", "http://10.77.0.12/"});
+    EXPECT_EQ(page.status, 0) << page.err;
+    EXPECT_NE(page.out.find("Served by a Domus domain"), std::string::npos);
+
+    auto detached = domus({"network-detach", "web", "1"});
+    ASSERT_EQ(detached.status, 0) << detached.err;
+    EXPECT_TRUE(eventually([] { return ::if_nametoindex("vif1.1") == 0; }));
+    auto still = curl({"-f", "http://10.77.0.2/status"});
+    EXPECT_EQ(still.status, 0) << still.err << console("web");
+    EXPECT_NE(domus({"list"}).out.find("web"), std::string::npos);
 }
 
 }  // namespace
