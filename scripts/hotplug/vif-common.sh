@@ -15,6 +15,7 @@
 #                `gatewaydev` is accepted too), default eth0
 #   antispoof    "no" turns the anti-spoofing rules off (default yes)
 #   DOMUS_RUN_DIR  where vif-nat keeps dnsmasq's pid and lease files (default /run/domus)
+#   XENSTORED_PATH the store's socket, for xenstore-read (domusd sets it to Domus's)
 # Exit status 0 when done; otherwise 1 and one line on stderr saying what is missing.
 
 PATH=/usr/sbin:/usr/bin:/sbin:/bin

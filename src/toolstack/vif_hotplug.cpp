@@ -36,6 +36,8 @@ std::vector<std::string> hotplug_environment(const config::VifConfig& config, st
         "script=" + hotplug_script(config, paths.script_dir),
         "mac=" + config::format_mac(config.mac),
         "DOMUS_RUN_DIR=" + paths.run_dir,
+        // Where xenstore-read finds Domus's store, for what a script reads from it.
+        "XENSTORED_PATH=" + paths.run_dir + "/xenstored/socket",
     };
     std::string ips;
     for (const auto& ip : config.ips)

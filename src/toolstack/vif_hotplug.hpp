@@ -25,7 +25,8 @@ struct HotplugPaths {
 std::string hotplug_script(const config::VifConfig& config, const std::string& script_dir);
 // The environment the script gets (and nothing else of domusd's): KEY=VALUE, as libxl
 // sets it (vif, XENBUS_PATH, script, netdev), plus what Xen's scripts read from the store
-// (mac, ip, bridge), so a script also runs without the store.
+// (mac, ip, bridge), so a script also runs without the store; XENSTORED_PATH lets
+// xenstore-read reach Domus's store for the rest.
 std::vector<std::string> hotplug_environment(const config::VifConfig& config, std::uint32_t domid,
                                              const HotplugPaths& paths);
 // The whole command line: env -i ENVIRONMENT SCRIPT online|offline.

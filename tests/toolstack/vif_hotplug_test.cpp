@@ -51,6 +51,7 @@ TEST(VifHotplugTest, TheEnvironmentIsXensWithTheStoresValues) {
     EXPECT_TRUE(has(environment, "mac=00:16:3e:0a:0b:0c"));
     EXPECT_TRUE(has(environment, "bridge=br0"));
     EXPECT_TRUE(has(environment, "DOMUS_RUN_DIR=/run/domus-test"));
+    EXPECT_TRUE(has(environment, "XENSTORED_PATH=/run/domus-test/xenstored/socket"));
     EXPECT_TRUE(has_key(environment, "PATH"));
     EXPECT_FALSE(has_key(environment, "ip"));  // none given: no IP filter, DHCP
     EXPECT_FALSE(has_key(environment, "netdev"));
