@@ -2,6 +2,8 @@
  * argument, written as an ordinary single-threaded poll() server: the UDP socket, the TCP
  * listener and up to MAX_CLIENTS connections in one pollfd array, non-blocking sockets,
  * data that a client cannot take yet kept per connection. Prints "echo: ready on <port>". */
+#include "server_socket.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -23,21 +25,9 @@ struct client {
 
 static int bound_socket(int type, int port)
 {
-    int s = socket(AF_INET, type, 0);
-    if (s < 0)
-        return -1;
-    int one = 1;
-    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)port);
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(s, (struct sockaddr*)&addr, sizeof addr) < 0) {
-        close(s);
-        return -1;
-    }
-    fcntl(s, F_SETFL, fcntl(s, F_GETFL, 0) | O_NONBLOCK);
+    int s = server_socket(type, port);
+    if (s >= 0)
+        fcntl(s, F_SETFL, fcntl(s, F_GETFL, 0) | O_NONBLOCK);
     return s;
 }
 
@@ -76,18 +66,9 @@ static int serve_client(struct pollfd* p, struct client* c)
     return 0;
 }
 
-/* The first all-digit argument (key=value words are the kernel's and the stack's). */
-static int numeric_argument(int argc, char** argv, int fallback)
-{
-    for (int i = 1; i < argc; ++i)
-        if (argv[i][0] && strspn(argv[i], "0123456789") == strlen(argv[i]))
-            return atoi(argv[i]);
-    return fallback;
-}
-
 int main(int argc, char** argv)
 {
-    int port = numeric_argument(argc, argv, 7);
+    int port = server_port(argc, argv, 7);
     int udp = bound_socket(SOCK_DGRAM, port);
     int tcp = bound_socket(SOCK_STREAM, port);
     if (udp < 0 || tcp < 0 || listen(tcp, 16) < 0) {

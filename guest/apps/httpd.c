@@ -4,6 +4,8 @@
  * pattern, for throughput tests). Port 80, or the first argument. Prints
  * "httpd: listening on <port>" once it accepts connections. */
 #define _GNU_SOURCE /* strcasestr */
+#include "server_socket.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -175,31 +177,11 @@ done:
     close(s);
 }
 
-/* The first all-digit argument (key=value words are the kernel's and the stack's). */
-static int numeric_argument(int argc, char** argv, int fallback)
-{
-    for (int i = 1; i < argc; ++i)
-        if (argv[i][0] && strspn(argv[i], "0123456789") == strlen(argv[i]))
-            return atoi(argv[i]);
-    return fallback;
-}
-
 int main(int argc, char** argv)
 {
-    int port = numeric_argument(argc, argv, 80);
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    if (listener < 0) {
-        printf("httpd: socket: %s\n", strerror(errno));
-        return 1;
-    }
-    int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)port);
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(listener, (struct sockaddr*)&addr, sizeof addr) < 0 || listen(listener, 64) < 0) {
+    int port = server_port(argc, argv, 80);
+    int listener = server_socket(SOCK_STREAM, port);
+    if (listener < 0 || listen(listener, 64) < 0) {
         printf("httpd: bind/listen on %d: %s\n", port, strerror(errno));
         return 1;
     }
@@ -215,6 +197,7 @@ int main(int argc, char** argv)
             printf("httpd: accept: %s\n", strerror(errno));
             return 1;
         }
+        int one = 1;
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         __atomic_add_fetch(&connections, 1, __ATOMIC_RELAXED);
         domus_thread_attr_t attr = { 0 };
