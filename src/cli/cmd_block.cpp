@@ -5,16 +5,14 @@
 #include <cstdio>
 
 #include "cli/daemon_connection.hpp"
+#include "cli/device_verbs.hpp"
 
 namespace domus::cli {
 namespace {
 
 struct BlockOptions {
     std::string domain;
-    std::string argument;  // DISKSPEC or VDEV
-    bool force = false;
-    double timeout_s = 10;
-    bool json = false;
+    std::string argument;  // DISKSPEC
 };
 
 void print_list(const nlohmann::json& rows) {
@@ -42,47 +40,10 @@ void add_block_commands(CLI::App& app, int& status) {
         status = reply ? 0 : fail(reply.error());
     });
 
-    auto detach = std::make_shared<BlockOptions>();
-    command = app.add_subcommand("block-detach", "Remove a PV disk from a running domain");
-    command->add_option("domain", detach->domain, "Domain name or ID")->required();
-    command->add_option("vdev", detach->argument, "The disk: xvdb, or its device number")
-        ->required();
-    command->add_flag("-f,--force", detach->force,
-                      "Remove the disk even if the guest does not release it (its I/O fails)");
-    command->add_option("--timeout", detach->timeout_s, "Seconds to wait for the guest")
-        ->check(CLI::Range(0.0, 600.0));
-    command->callback([detach, &status] {
-        auto reply = daemon_request({{"op", "block-detach"},
-                                     {"domain", detach->domain},
-                                     {"vdev", detach->argument},
-                                     {"force", detach->force},
-                                     {"timeout_ms", std::int64_t(detach->timeout_s * 1000)}});
-        if (!reply) {
-            status = fail(reply.error());
-            return;
-        }
-        if (reply->value("forced", false))
-            std::fprintf(stderr, "domus: the guest did not release %s; removed by force\n",
-                         detach->argument.c_str());
-        status = 0;
-    });
-
-    auto list = std::make_shared<BlockOptions>();
-    command = app.add_subcommand("block-list", "List a domain's PV disks");
-    command->add_option("domain", list->domain, "Domain name or ID")->required();
-    command->add_flag("--json", list->json, "Machine-readable output");
-    command->callback([list, &status] {
-        auto reply = daemon_request({{"op", "block-list"}, {"domain", list->domain}});
-        if (!reply) {
-            status = fail(reply.error());
-            return;
-        }
-        if (list->json)
-            std::printf("%s\n", (*reply)["disks"].dump(2).c_str());
-        else
-            print_list((*reply)["disks"]);
-        status = 0;
-    });
+    add_detach_verb(app, status,
+                    {"block", "a PV disk", "vdev", "The disk: xvdb, or its device number", "",
+                     "disks", print_list});
+    add_list_verb(app, status, {"block", "a PV disk", "vdev", "", "", "disks", print_list});
 }
 
 }  // namespace domus::cli

@@ -5,16 +5,14 @@
 #include <cstdio>
 
 #include "cli/daemon_connection.hpp"
+#include "cli/device_verbs.hpp"
 
 namespace domus::cli {
 namespace {
 
 struct NetworkOptions {
     std::string domain;
-    std::string argument;  // VIFSPEC, or DEVID|MAC
-    bool force = false;
-    double timeout_s = 10;
-    bool json = false;
+    std::string argument;  // VIFSPEC
 };
 
 void print_list(const nlohmann::json& rows) {
@@ -52,46 +50,10 @@ void add_network_commands(CLI::App& app, int& status) {
         status = 0;
     });
 
-    auto detach = std::make_shared<NetworkOptions>();
-    command = app.add_subcommand("network-detach", "Remove a vif from a running domain");
-    command->add_option("domain", detach->domain, "Domain name or ID")->required();
-    command->add_option("vif", detach->argument, "The vif: its devid or its MAC")->required();
-    command->add_flag("-f,--force", detach->force,
-                      "Remove the vif even if the guest does not release it");
-    command->add_option("--timeout", detach->timeout_s, "Seconds to wait for the guest")
-        ->check(CLI::Range(0.0, 600.0));
-    command->callback([detach, &status] {
-        auto reply = daemon_request({{"op", "network-detach"},
-                                     {"domain", detach->domain},
-                                     {"vif", detach->argument},
-                                     {"force", detach->force},
-                                     {"timeout_ms", std::int64_t(detach->timeout_s * 1000)}});
-        if (!reply) {
-            status = fail(reply.error());
-            return;
-        }
-        if (reply->value("forced", false))
-            std::fprintf(stderr, "domus: the guest did not release vif %s; removed by force\n",
-                         detach->argument.c_str());
-        status = 0;
-    });
-
-    auto list = std::make_shared<NetworkOptions>();
-    command = app.add_subcommand("network-list", "List a domain's vifs");
-    command->add_option("domain", list->domain, "Domain name or ID")->required();
-    command->add_flag("--json", list->json, "Machine-readable output");
-    command->callback([list, &status] {
-        auto reply = daemon_request({{"op", "network-list"}, {"domain", list->domain}});
-        if (!reply) {
-            status = fail(reply.error());
-            return;
-        }
-        if (list->json)
-            std::printf("%s\n", (*reply)["vifs"].dump(2).c_str());
-        else
-            print_list((*reply)["vifs"]);
-        status = 0;
-    });
+    add_detach_verb(
+        app, status,
+        {"network", "a vif", "vif", "The vif: its devid or its MAC", "vif ", "vifs", print_list});
+    add_list_verb(app, status, {"network", "a vif", "vif", "", "", "vifs", print_list});
 }
 
 }  // namespace domus::cli
