@@ -1,10 +1,11 @@
 // BlockDevices: hot-plug and the image swaps behind snapshots.
 #include "monitor/block_devices.hpp"
 
+#include "monitor/device_detach.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <thread>
 
 #include "base/log.hpp"
 #include "monitor/device_host.hpp"
@@ -47,30 +48,8 @@ Result<bool> BlockDevices::detach(const std::string& vdev, bool force,
         device = find_locked(vdev);
     }
     if (!device) return make_error("the domain has no disk {}", vdev);
-    auto asked = device->begin_detach();
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (asked && !device->released() && !domain_.stopping() &&
-           std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    // A guest that ended meanwhile (it may power off right after letting go, before the
-    // backend saw its last state) holds nothing any more: that is a release too.
-    bool forced = !device->released() && !domain_.stopping();
-    if (forced && !force) {
-        if (!asked) return make_error("{}: {}", vdev, asked.error().message);
-        return make_error(
-            "the guest did not release {} within {} ms; it stays attached (--force removes it)",
-            vdev, timeout.count());
-    }
-    if (forced) device->announce_closed();
-    std::unique_ptr<backends::VbdDevice> removed;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = std::find_if(devices_.begin(), devices_.end(),
-                               [&](const auto& d) { return d.get() == device; });
-        removed = std::move(*it);
-        devices_.erase(it);
-    }
-    removed.reset();  // stops its thread and removes its XenBus directories
+    DOMUS_TRY(forced, release_device(*device, domain_, force, timeout, vdev));
+    take_device(devices_, mutex_, device).reset();  // stops its thread, removes its directories
     DOMUS_LOG_INFO("vbd", "{} detached{}", vdev, forced ? " (forced)" : "");
     return forced;
 }

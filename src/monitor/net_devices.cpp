@@ -1,8 +1,9 @@
 // NetDevices: vif hot-plug (see net_devices.hpp).
 #include "monitor/net_devices.hpp"
 
+#include "monitor/device_detach.hpp"
+
 #include <algorithm>
-#include <thread>
 
 #include "base/log.hpp"
 #include "monitor/device_host.hpp"
@@ -43,30 +44,9 @@ Result<bool> NetDevices::detach(std::uint32_t devid, bool force,
             if (d->config().devid == devid) device = d.get();
     }
     if (!device) return make_error("the domain has no vif {}", devid);
-    auto asked = device->begin_detach();
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    // The frontend's state changes arrive on the device's thread; nothing to wake us.
-    while (asked && !device->released() && !domain_.stopping() &&
-           std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    bool forced = !device->released() && !domain_.stopping();
-    if (forced && !force) {
-        if (!asked) return make_error("vif {}: {}", devid, asked.error().message);
-        return make_error(
-            "the guest did not release vif {} within {} ms; it stays attached (--force "
-            "removes it)",
-            devid, timeout.count());
-    }
-    if (forced) device->announce_closed();
-    std::unique_ptr<backends::VifDevice> removed;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = std::find_if(devices_.begin(), devices_.end(),
-                               [&](const auto& d) { return d.get() == device; });
-        removed = std::move(*it);
-        devices_.erase(it);
-    }
-    removed.reset();  // stops its thread, closes the TAP, removes its XenBus directories
+    DOMUS_TRY(forced,
+              release_device(*device, domain_, force, timeout, fmt::format("vif {}", devid)));
+    take_device(devices_, mutex_, device).reset();  // stops its thread, closes the TAP
     DOMUS_LOG_INFO("vif", "vif {} detached{}", devid, forced ? " (forced)" : "");
     return forced;
 }
