@@ -69,5 +69,8 @@ int post_all_rx(Nic* nic); // at connect: every RX page on the ring
 long send(Nic* nic, const void* frame, size_t len);
 long receive(Nic* nic, void* buf, size_t len);
 void fail(Nic* nic, const char* why, unsigned long value);
+// suspend.cpp's hooks: before SCHEDOP_shutdown(SHUTDOWN_suspend), and after it returns.
+void suspend();
+void resume(bool new_domain);
 
 } // namespace domus::guest::netfront

@@ -216,7 +216,8 @@ Result<KeyValues> decode_key_values(std::span<const std::uint8_t> body) {
     return pairs;
 }
 
-Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof) {
+Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof,
+                                   const std::function<void(const Record&)>& visit) {
     StreamReader reader(source);
     StreamSummary summary;
     DOMUS_TRY(header, reader.header());
@@ -226,6 +227,7 @@ Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof) {
     for (;;) {
         DOMUS_TRY(record, reader.next());
         auto type = RecordType(record.type & ~kOptionalRecord);
+        if (visit) visit(record);
         if (!have_domain && type != RecordType::domain_info)
             return make_error("the stream does not start with domain_info but with {}",
                               record_type_name(record.type));

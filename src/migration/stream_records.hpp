@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -78,6 +79,9 @@ struct StreamSummary {
 // Reads the whole stream and checks it: framing, checksums, each body, the order (domain
 // info first, end last, nothing after it when `expect_eof`) and that every vCPU's state,
 // the shared info and the clock are there. Applies nothing.
-Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof = true);
+// `visit`, when given, sees every record that passed (the toolstack takes the xl
+// configuration and store subtree from a file this way).
+Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof = true,
+                                   const std::function<void(const Record&)>& visit = {});
 
 }  // namespace domus::migration
