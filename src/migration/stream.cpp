@@ -144,8 +144,9 @@ Result<void> StreamReader::read_exact(std::span<std::uint8_t> bytes, const char*
     while (done < bytes.size()) {
         DOMUS_TRY(n, source_.read(bytes.subspan(done)));
         if (n == 0)
-            return make_error("the stream is truncated: it ends inside {} at byte {}", what,
-                              offset_ + done);
+            return make_error(
+                "the stream is truncated (or a length in it corrupt): it ends inside {} at byte {}",
+                what, offset_ + done);
         done += n;
     }
     offset_ += done;
