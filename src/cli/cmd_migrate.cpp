@@ -16,6 +16,8 @@ void add_migrate_command(CLI::App& app, int& status) {
         std::string domain, host;
         std::optional<std::string> transport;
         bool warm = false, live = false, cold = false, json = false;
+        std::uint64_t max_downtime_ms = 300, rate_mb = 0;
+        std::uint32_t max_rounds = 30;
     };
     auto options = std::make_shared<Options>();
     auto* command = app.add_subcommand("migrate", "Move a domain to another host");
@@ -27,6 +29,11 @@ void add_migrate_command(CLI::App& app, int& status) {
     command->add_flag("--live", options->live, "Pre-copy while the domain runs (the default)");
     command->add_flag("--cold", options->cold, "Shut down here, start there");
     command->add_flag("--json", options->json, "Print the result as a JSON event");
+    command->add_option("--max-downtime", options->max_downtime_ms,
+                        "Live: the downtime to aim at, in ms (default 300)");
+    command->add_option("--rate", options->rate_mb, "Bandwidth limit in MB/s (default none)");
+    command->add_option("--max-rounds", options->max_rounds,
+                        "Live: pre-copy rounds at most (default 30)");
     command->callback([options, &status] {
         std::string transport;
         if (options->transport && options->transport->empty())
@@ -38,10 +45,17 @@ void add_migrate_command(CLI::App& app, int& status) {
             status = fail(make_error("--cold is not implemented yet"));
             return;
         }
-        if (!options->warm)
-            std::fprintf(stderr, "domus: live pre-copy is not implemented yet; migrating warm\n");
-        auto reply = daemon_request(
-            {{"op", "migrate"}, {"domain", options->domain}, {"command", transport}});
+        if (options->warm && options->live) {
+            status = fail(make_error("--warm and --live exclude each other"));
+            return;
+        }
+        auto reply = daemon_request({{"op", "migrate"},
+                                     {"domain", options->domain},
+                                     {"command", transport},
+                                     {"mode", options->warm ? "warm" : "live"},
+                                     {"max_downtime_ms", options->max_downtime_ms},
+                                     {"max_rounds", options->max_rounds},
+                                     {"rate_bytes_per_second", options->rate_mb * 1000 * 1000}});
         if (!reply) {
             if (options->json)
                 std::printf("%s\n",
@@ -58,8 +72,11 @@ void add_migrate_command(CLI::App& app, int& status) {
             std::printf("%s\n", event.dump().c_str());
         } else {
             double mib = double((*reply)["bytes"].get<std::uint64_t>()) / (1 << 20);
-            std::printf("Migrated %s: warm, %.1f MiB, downtime %llu ms\n", options->domain.c_str(),
-                        mib, (unsigned long long)(*reply)["downtime_ms"].get<std::uint64_t>());
+            std::printf("Migrated %s (%s): %.1f MiB in %llu ms, %u rounds, downtime %llu ms\n",
+                        options->domain.c_str(), options->warm ? "warm" : "live", mib,
+                        (unsigned long long)(*reply)["total_ms"].get<std::uint64_t>(),
+                        (*reply).value("rounds", 0u),
+                        (unsigned long long)(*reply)["downtime_ms"].get<std::uint64_t>());
         }
         status = 0;
     });

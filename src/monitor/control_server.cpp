@@ -8,8 +8,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/log.hpp"
 #include "base/unix_socket.hpp"
@@ -281,13 +283,37 @@ void ControlServer::start_save(Client& client, nlohmann::json request) {
         if (auto store = request.find("store"); store != request.end() && store->is_object())
             for (auto& [key, value] : store->items())
                 if (value.is_string()) save.store.emplace_back(key, value.get<std::string>());
-        auto progress = [&](const SaveProgress& p) {
-            nlohmann::json event = {
-                {"event", "progress"}, {"phase", p.phase}, {"bytes", p.bytes}, {"pages", p.pages}};
+        auto to_client = [&](const nlohmann::json& event) {
             std::lock_guard lock(mutex_);
             for (auto& c : clients_)
                 if (c->serial == serial && c->fd) send(*c, event.dump());
         };
+        auto progress = [&](const SaveProgress& p) {
+            to_client({{"event", "progress"},
+                       {"phase", p.phase},
+                       {"bytes", p.bytes},
+                       {"pages", p.pages},
+                       {"round", p.round},
+                       {"dirty", p.dirty},
+                       {"expected_downtime_ms", p.expected_downtime_ms},
+                       {"throttle", p.throttle}});
+        };
+        if (auto live = request.find("live"); live != request.end() && live->is_object()) {
+            save.live.enabled = true;
+            save.live.max_rounds = live->value("max_rounds", save.live.max_rounds);
+            save.live.max_downtime_ms = live->value("max_downtime_ms", save.live.max_downtime_ms);
+            save.live.rate_bytes_per_second = live->value("rate_bytes_per_second", 0ull);
+            // The toolstack suspends the guest (control/shutdown) when asked to.
+            save.suspend = [&]() -> Result<void> {
+                to_client({{"event", "suspend-now"}});
+                for (int i = 0; i < 30'000 && !domain_->suspended(); ++i) {
+                    if (domain_->stopping()) return make_error("the domain ended");
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+                if (!domain_->suspended()) return make_error("the guest did not suspend in 30 s");
+                return {};
+            };
+        }
         auto saved = save_domain(*domain_, fd->get(), save, progress);
         fd->reset();  // the reader sees the end now
         nlohmann::json reply = {{"ok", bool(saved)}};
@@ -295,7 +321,10 @@ void ControlServer::start_save(Client& client, nlohmann::json request) {
             reply.update({{"bytes", saved->bytes},
                           {"pages", saved->pages},
                           {"zero_pages", saved->zero_pages},
-                          {"milliseconds", saved->milliseconds}});
+                          {"milliseconds", saved->milliseconds},
+                          {"rounds", saved->rounds},
+                          {"final_ms", saved->final_ms},
+                          {"throttle", saved->throttle_percent}});
         else
             reply["error"] = saved.error().message;
         std::lock_guard lock(mutex_);

@@ -134,7 +134,8 @@ private:
     Result<nlohmann::json> restore(const nlohmann::json& request);
     Result<nlohmann::json> migrate(const nlohmann::json& request);
     Result<void> suspend_guest(const Entry& entry, std::chrono::milliseconds limit);
-    Result<nlohmann::json> stream_domain(const Entry& entry, int fd);
+    // `live`: the pre-copy's options (an object), or null for a suspended domain.
+    Result<nlohmann::json> stream_domain(const Entry& entry, int fd, const nlohmann::json& live);
     void resume_after_failure(const Entry& entry);
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);

@@ -156,7 +156,8 @@ Result<void> Daemon::suspend_guest(const Entry& entry, std::chrono::milliseconds
     }
 }
 
-Result<nlohmann::json> Daemon::stream_domain(const Entry& entry, int fd) {
+Result<nlohmann::json> Daemon::stream_domain(const Entry& entry, int fd,
+                                             const nlohmann::json& live) {
     migration::KeyValues subtree;
     if (auto store = store::Client::connect(run_dir_.store_socket()))
         collect(*store, "/local/domain/" + std::to_string(entry.domid), "", subtree, 0);
@@ -164,14 +165,24 @@ Result<nlohmann::json> Daemon::stream_domain(const Entry& entry, int fd) {
     for (auto& [key, value] : subtree)
         nodes[key] = value;
     DOMUS_TRY(control, connect_unix(run_dir_.control_socket(entry.domid)));
-    DOMUS_TRY_VOID(send_json_with_fd(
-        control.get(),
-        {{"op", "save"}, {"xl_config", to_xl_config(entry.spec)}, {"store", std::move(nodes)}},
-        fd));
+    nlohmann::json save = {
+        {"op", "save"}, {"xl_config", to_xl_config(entry.spec)}, {"store", std::move(nodes)}};
+    if (live.is_object()) save["live"] = live;
+    DOMUS_TRY_VOID(send_json_with_fd(control.get(), save, fd));
     std::string pending;
+    std::string home = "/local/domain/" + std::to_string(entry.domid);
     for (;;) {
         DOMUS_TRY(message, receive_json(control.get(), pending, std::chrono::minutes(10)));
-        if (message.contains("event")) continue;  // progress
+        std::string event = message.value("event", "");
+        if (event == "suspend-now") {  // live: the pre-copy is done, the last round is next
+            DOMUS_TRY_VOID(store_->write(home + "/control/shutdown", "suspend"));
+            continue;
+        }
+        if (event == "progress") {
+            DOMUS_LOG_DEBUG("domusd", "domain {}: {}", entry.name, message.dump());
+            continue;
+        }
+        if (!event.empty()) continue;
         if (!message.value("ok", false))
             return make_error("saving domain {}: {}", entry.name,
                               message.value("error", std::string("failed")));
@@ -182,7 +193,7 @@ Result<nlohmann::json> Daemon::stream_domain(const Entry& entry, int fd) {
 void Daemon::resume_after_failure(const Entry& entry) {
     auto resumed = json_request(run_dir_.control_socket(entry.domid), {{"op", "resume"}},
                                 std::chrono::seconds(5));
-    if (!resumed)
+    if (!resumed && resumed.error().message.find("not suspended") == std::string::npos)
         DOMUS_LOG_ERROR("domusd", "domain {}: could not resume after a failed save: {}", entry.name,
                         resumed.error().message);
 }
@@ -202,7 +213,7 @@ Result<nlohmann::json> Daemon::save(const nlohmann::json& request) {
         return std::move(suspended).error();
     }
     std::uint64_t suspend_ms = elapsed_ms(started);
-    auto saved = stream_domain(*entry, out.get());
+    auto saved = stream_domain(*entry, out.get(), nullptr);
     if (saved && ::fsync(out.get()) < 0) saved = errno_error("fsync " + partial);
     if (saved && ::rename(partial.c_str(), file.c_str()) < 0) saved = errno_error("rename " + file);
     if (!saved) {
@@ -266,21 +277,39 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request) {
     DOMUS_TRY(entry, find(request));
     std::string command = request.value("command", "");
     if (command.empty()) return make_error("migrate needs a transport command");
+    std::string mode = request.value("mode", "live");
+    if (mode != "live" && mode != "warm") return make_error("unknown migration mode {}", mode);
     std::lock_guard devices(entry->devices_mutex);
     auto started = Clock::now();
-    DOMUS_TRY_VOID(suspend_guest(*entry, std::chrono::seconds(30)));
-    std::uint64_t suspend_ms = elapsed_ms(started);
+    nlohmann::json live;  // null: warm
+    std::uint64_t suspend_ms = 0;
+    if (mode == "warm") {
+        DOMUS_TRY_VOID(suspend_guest(*entry, std::chrono::seconds(30)));
+        suspend_ms = elapsed_ms(started);
+    } else {
+        std::string home = "/local/domain/" + std::to_string(entry->domid);
+        auto feature = store_->read(home + "/control/feature-suspend");
+        if (!feature || *feature != "1")
+            return make_error(
+                "domain {} cannot be migrated live: its kernel does not offer "
+                "suspend (control/feature-suspend)",
+                entry->name);
+        live = {{"max_rounds", request.value("max_rounds", 30)},
+                {"max_downtime_ms", request.value("max_downtime_ms", 300)},
+                {"rate_bytes_per_second", request.value("rate_bytes_per_second", 0ull)}};
+    }
     auto transport = start_transport(command);
     if (!transport) {
         resume_after_failure(*entry);
         return std::move(transport).error();
     }
-    auto sent = stream_domain(*entry, transport->input.get());
+    auto sent = stream_domain(*entry, transport->input.get(), live);
     // Shared storage: the destination opens the images once the stream has ended.
     std::string control = run_dir_.control_socket(entry->domid);
     if (sent) (void)json_request(control, {{"op", "inactivate-disks"}}, std::chrono::seconds(5));
     transport->input.reset();  // the end of the stream for the other side
     std::uint64_t sent_ms = elapsed_ms(started);
+    auto stream_end = Clock::now();
     // The destination answers once its domain runs (or why it does not).
     std::string said = read_all(transport->output.get(), std::chrono::minutes(2));
     int status = 0;
@@ -310,7 +339,12 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request) {
     nlohmann::json reply = *sent;
     reply.erase("ok");
     reply["suspend_ms"] = suspend_ms;
-    reply["downtime_ms"] = elapsed_ms(started);  // warm: suspended from the start
+    // Warm: suspended from the start. Live: from the suspend (the monitor's last round)
+    // until the destination said its copy runs.
+    reply["downtime_ms"] = mode == "warm"
+                               ? elapsed_ms(started)
+                               : reply.value("final_ms", std::uint64_t(0)) + elapsed_ms(stream_end);
+    reply["mode"] = mode;
     reply["sent_ms"] = sent_ms;
     reply["total_ms"] = elapsed_ms(started);
     return reply;
