@@ -4,12 +4,15 @@
  * another written one, compared with what memory says it should hold; a write the guest
  * saw acknowledged and then lost shows as an error. Its figures go to the store:
  *   data/counter/status = "count=<n> verified=<v> errors=<e> backwards=<b> now=<ns>"
- * (now: domus_monotonic_ns). Without a disk it only counts. */
+ * (now: domus_monotonic_ns). Without a disk it only counts. With dirty_mb=N on the
+ * command line it also dirties N MiB/s of a 64 MiB buffer, one stamp per 4 KiB page, and
+ * checks the previous chunk's stamps (memory lost across a move shows as an error). */
 #include <domus/block.h>
 #include <domus/guest.h>
 #include <domus/xenbus.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SECTORS 2048
@@ -24,8 +27,37 @@ static void fill(uint64_t k, uint64_t count)
     memcpy(sector, words, sizeof words);
 }
 
-int main(void)
+#define BUFFER_MB 64
+
+/* Stamps `bytes` of the buffer from `*at` on with `count`, after checking the stamps the
+ * previous pass left there (0: never written). Returns the mismatches. */
+static uint64_t dirty(
+    uint8_t* buffer, uint64_t bytes, uint64_t* at, uint64_t count, uint64_t* stamps)
 {
+    uint64_t bad = 0, pages = (uint64_t)BUFFER_MB << 8;
+    for (uint64_t i = 0; i < bytes / 4096; ++i) {
+        uint64_t page = (*at + i) % pages;
+        uint64_t seen;
+        memcpy(&seen, buffer + page * 4096, sizeof seen);
+        if (seen != stamps[page])
+            ++bad;
+        memcpy(buffer + page * 4096, &count, sizeof count);
+        memset(buffer + page * 4096 + 64, (int)count, 64);
+        stamps[page] = count;
+    }
+    *at = (*at + bytes / 4096) % pages;
+    return bad;
+}
+
+int main(int argc, char** argv)
+{
+    uint64_t dirty_mb = 0;
+    for (int i = 1; i < argc; ++i)
+        if (!strncmp(argv[i], "dirty_mb=", 9))
+            dirty_mb = strtoull(argv[i] + 9, NULL, 10);
+    uint8_t* buffer = dirty_mb ? calloc(BUFFER_MB, 1 << 20) : NULL;
+    uint64_t* stamps = dirty_mb ? calloc((size_t)BUFFER_MB << 8, sizeof(uint64_t)) : NULL;
+    uint64_t at = 0;
     int dev = blk_count() > 0 ? 0 : -1;
     uint64_t count = 0, verified = 0, errors = 0, backwards = 0, last = domus_monotonic_ns();
     char status[160];
@@ -35,6 +67,8 @@ int main(void)
         if (now < last)
             ++backwards;
         last = now;
+        if (buffer && stamps) /* 50 ticks a second */
+            errors += dirty(buffer, (dirty_mb << 20) / 50, &at, count, stamps);
         if (dev >= 0) {
             uint64_t k = count % SECTORS;
             fill(k, count);

@@ -19,7 +19,10 @@ class GuestMemory;
 class RestoreSource {
 public:
     // Opens and checks the image at `path`; reads up to and including domain_info.
-    static Result<std::unique_ptr<RestoreSource>> open(const std::string& path);
+    // `checked`: the caller (domusd) has just checked it whole; load() still checks every
+    // record it applies.
+    static Result<std::unique_ptr<RestoreSource>> open(const std::string& path,
+                                                       bool checked = false);
 
     const migration::DomainInfo& info() const noexcept { return info_; }
     const migration::StreamSummary& summary() const noexcept { return summary_; }

@@ -29,6 +29,7 @@ struct Options {
     std::vector<std::string> channels;  // xl CHANNEL_SPEC_STRINGs
     std::vector<std::string> vifs;      // xl VIFSPEC strings
     std::string restore;                // a saved image to make the domain from
+    bool restore_checked = false;       // domusd checked it whole just before
 };
 
 // Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
@@ -73,7 +74,7 @@ int run(const Options& options) {
     // A restore reads (and checks) the whole image before anything is built.
     std::unique_ptr<RestoreSource> restore;
     if (!options.restore.empty()) {
-        auto opened = RestoreSource::open(options.restore);
+        auto opened = RestoreSource::open(options.restore, options.restore_checked);
         if (!opened) {
             DOMUS_LOG_ERROR("vmm", "{}", opened.error().message);
             report(options.ready_fd, "error: " + opened.error().message);
@@ -163,6 +164,8 @@ int main(int argc, char** argv) {
     app.add_option("--channel", options.channels, "PV channel (xl CHANNEL_SPEC_STRING)");
     app.add_option("--vif", options.vifs, "PV network interface (xl VIFSPEC)");
     app.add_option("--restore", options.restore, "Make the domain from this saved image (paused)");
+    app.add_flag("--restore-checked", options.restore_checked,
+                 "The image was checked whole just before (by domusd)");
     CLI11_PARSE(app, argc, argv);
     return run(options);
 }

@@ -155,6 +155,7 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
     if (!restore_file.empty()) {
         argv.push_back("--restore");
         argv.push_back(restore_file);
+        argv.push_back("--restore-checked");  // daemon_migrate.cpp checked it whole
     }
     for (const auto& disk : spec.disk) {
         argv.push_back("--disk");

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <regex>
 
+#include <nlohmann/json.hpp>
+
 #include "migration/stream.hpp"
 #include "toolstack_fixture.hpp"
 
@@ -48,9 +50,10 @@ protected:
         return run_process(args, std::chrono::seconds(60));
     }
 
-    std::string counter_config(const std::string& disk) {
+    std::string counter_config(const std::string& disk, int memory_mib, const std::string& extra) {
         return config("sc", "name = \"sc\"\nkernel = \"" + guest_image("save_counter") +
-                                "\"\nmemory = 32\ndisk = [ '" + disk + ",raw,xvda,w' ]\n");
+                                "\"\nmemory = " + std::to_string(memory_mib) + "\ndisk = [ '" +
+                                disk + ",raw,xvda,w' ]\n" + extra);
     }
 
     // The guest's figures (data/counter/status) in the domain `name` of run dir `dir`.
@@ -85,8 +88,8 @@ protected:
     }
 
     // A running counter with some of its disk written and verified.
-    Counter started(const std::string& disk) {
-        auto created = domus({"create", counter_config(disk)});
+    Counter started(const std::string& disk, int memory_mib = 32, const std::string& extra = "") {
+        auto created = domus({"create", counter_config(disk, memory_mib, extra)});
         EXPECT_EQ(created.status, 0) << created.err;
         Counter c;
         eventually(
@@ -181,6 +184,27 @@ TEST_F(MigrationTest, WarmMigrationMovesTheDomainToTheOtherHost) {
     EXPECT_EQ(after.errors, 0);
     EXPECT_EQ(after.backwards, 0);
     EXPECT_GT(after.now, before.now);
+}
+
+// Live (the default): the guest dirties 50 MiB/s of a 64 MiB buffer (checking its stamps)
+// and writes its disk while it moves there and back; nothing is lost either way.
+TEST_F(MigrationTest, LiveMigrationUnderLoadLosesNothing) {
+    std::string disk = image("disk.raw", "4M", "raw");
+    Counter before = started(disk, 128, "extra = \"dirty_mb=50\"\n");
+    auto there = domus({"migrate", "--json", "-s", "", "sc", transport_to(dst_)});
+    ASSERT_EQ(there.status, 0) << there.err << there.out;
+    auto event = nlohmann::json::parse(there.out, nullptr, false);
+    ASSERT_TRUE(event.is_object()) << there.out;
+    EXPECT_EQ(event.value("mode", ""), "live");
+    EXPECT_GE(event.value("rounds", 0), 1);
+    Counter moved = counted_past(dst_, before.count + 10);
+    EXPECT_EQ(moved.errors, 0);
+    auto back = domus_at(dst_, {"migrate", "-s", "", "sc", transport_to(run_dir_)});
+    ASSERT_EQ(back.status, 0) << back.err << back.out;
+    Counter home = counted_past(run_dir_, moved.count + 10);
+    EXPECT_EQ(home.errors, 0) << "memory and disk intact across two live moves";
+    EXPECT_EQ(home.backwards, 0);
+    EXPECT_GT(home.now, moved.now);
 }
 
 TEST_F(MigrationTest, FailedMigrationsLeaveTheSourceRunningAndTheDestinationClean) {
