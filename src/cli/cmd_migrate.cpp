@@ -1,8 +1,10 @@
 // `domus migrate [-s CMD] [--warm|--live|--cold] [--json] DOMAIN HOST`, as xl's: the
 // stream goes through `ssh HOST domus migrate-receive` (-s CMD replaces ssh, as xl's -s;
-// with -s "" HOST itself is the command). domusd suspends the guest, streams it and
-// destroys it once the destination says its copy runs; any failure leaves it running
-// here, and the command exits non-zero naming the cause.
+// with -s "" HOST itself is the command). Live (the default) copies memory while the
+// guest runs and suspends it for the last round; --warm suspends it first; --cold shuts
+// it down and starts it afresh there. The source goes only once the destination says its
+// copy runs; any failure leaves it running here (cold: started here again), and the
+// command exits non-zero naming the cause.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -41,18 +43,16 @@ void add_migrate_command(CLI::App& app, int& status) {
         else
             transport =
                 options->transport.value_or("ssh") + " " + options->host + " domus migrate-receive";
-        if (options->cold) {
-            status = fail(make_error("--cold is not implemented yet"));
+        if (options->cold) transport += " --cold";
+        if (int(options->warm) + int(options->live) + int(options->cold) > 1) {
+            status = fail(make_error("--live, --warm and --cold exclude each other"));
             return;
         }
-        if (options->warm && options->live) {
-            status = fail(make_error("--warm and --live exclude each other"));
-            return;
-        }
+        const char* mode = options->cold ? "cold" : options->warm ? "warm" : "live";
         auto reply = daemon_request({{"op", "migrate"},
                                      {"domain", options->domain},
                                      {"command", transport},
-                                     {"mode", options->warm ? "warm" : "live"},
+                                     {"mode", mode},
                                      {"max_downtime_ms", options->max_downtime_ms},
                                      {"max_rounds", options->max_rounds},
                                      {"rate_bytes_per_second", options->rate_mb * 1000 * 1000}});
@@ -73,7 +73,7 @@ void add_migrate_command(CLI::App& app, int& status) {
         } else {
             double mib = double((*reply)["bytes"].get<std::uint64_t>()) / (1 << 20);
             std::printf("Migrated %s (%s): %.1f MiB in %llu ms, %u rounds, downtime %llu ms\n",
-                        options->domain.c_str(), options->warm ? "warm" : "live", mib,
+                        options->domain.c_str(), mode, mib,
                         (unsigned long long)(*reply)["total_ms"].get<std::uint64_t>(),
                         (*reply).value("rounds", 0u),
                         (unsigned long long)(*reply)["downtime_ms"].get<std::uint64_t>());

@@ -2,6 +2,7 @@
 // stdin; it is spooled into the run directory, checked whole and restored (any failure
 // tears the half-made domain down); the answer for the source goes to stdout:
 // "migrate-receive: ok <domid>" once the domain runs here, or an error and status 1.
+// --cold: stdin carries only the xl configuration, and the domain is created afresh.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -40,7 +41,25 @@ Result<void> spool(int from, int to) {
 void add_migrate_receive_command(CLI::App& app, int& status) {
     auto* command =
         app.add_subcommand("migrate-receive", "Receive a migrating domain on stdin (internal)");
-    command->callback([&status] {
+    auto cold = std::make_shared<bool>(false);
+    command->add_flag("--cold", *cold, "stdin is an xl configuration: create the domain");
+    command->callback([&status, cold] {
+        if (*cold) {
+            std::string text;
+            char buffer[4096];
+            for (ssize_t n; (n = ::read(0, buffer, sizeof(buffer))) > 0;)
+                text.append(buffer, std::size_t(n));
+            auto reply =
+                daemon_request({{"op", "create"}, {"config", text}, {"file", "<migration>"}});
+            if (!reply) {
+                status = fail(reply.error());
+                return;
+            }
+            std::printf("migrate-receive: ok %d\n", (*reply)["domid"].get<int>());
+            std::fflush(stdout);
+            status = 0;
+            return;
+        }
         auto dir = run_dir();
         (void)daemon_request({{"op", "list"}});  // starts domusd (and its run directory)
         std::string file = dir.root + "/incoming-" + std::to_string(::getpid()) + ".img";

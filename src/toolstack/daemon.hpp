@@ -133,6 +133,7 @@ private:
     Result<nlohmann::json> save(const nlohmann::json& request);
     Result<nlohmann::json> restore(const nlohmann::json& request);
     Result<nlohmann::json> migrate(const nlohmann::json& request);
+    Result<nlohmann::json> migrate_cold(std::shared_ptr<Entry> entry, const std::string& command);
     Result<void> suspend_guest(const Entry& entry, std::chrono::milliseconds limit);
     // `live`: the pre-copy's options (an object), or null for a suspended domain.
     Result<nlohmann::json> stream_domain(const Entry& entry, int fd, const nlohmann::json& live);

@@ -207,6 +207,23 @@ TEST_F(MigrationTest, LiveMigrationUnderLoadLosesNothing) {
     EXPECT_GT(home.now, moved.now);
 }
 
+// Cold: shut down here, started afresh there (the count starts again); a destination
+// that fails has it started here again.
+TEST_F(MigrationTest, ColdMigrationRestartsTheDomainThereOrHereAgain) {
+    std::string disk = image("disk.raw", "4M", "raw");
+    started(disk);
+    auto failed = domus({"migrate", "--cold", "-s", "", "sc", "exit 3"});
+    EXPECT_NE(failed.status, 0);
+    EXPECT_NE(failed.err.find("started here again"), std::string::npos) << failed.err;
+    EXPECT_GT(counted_past(run_dir_, 5).count, 5) << "running here again";
+    auto moved = domus({"migrate", "--cold", "-s", "", "sc", transport_to(dst_)});
+    ASSERT_EQ(moved.status, 0) << moved.err;
+    EXPECT_NE(domus({"domid", "sc"}).status, 0);
+    Counter there = counted_past(dst_, 5);
+    EXPECT_GT(there.count, 5);
+    EXPECT_EQ(there.errors, 0);
+}
+
 TEST_F(MigrationTest, FailedMigrationsLeaveTheSourceRunningAndTheDestinationClean) {
     std::string disk = image("disk.raw", "4M", "raw");
     Counter c = started(disk);
