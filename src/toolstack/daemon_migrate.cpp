@@ -191,6 +191,8 @@ Result<nlohmann::json> Daemon::stream_domain(const Entry& entry, int fd,
 }
 
 void Daemon::resume_after_failure(const Entry& entry) {
+    // A request the guest did not act on must not linger for it to find later.
+    (void)store_->write("/local/domain/" + std::to_string(entry.domid) + "/control/shutdown", "");
     auto resumed = json_request(run_dir_.control_socket(entry.domid), {{"op", "resume"}},
                                 std::chrono::seconds(5));
     if (!resumed && resumed.error().message.find("not suspended") == std::string::npos)
