@@ -11,6 +11,7 @@ packages=(build-essential cmake ninja-build pkg-config libfmt-dev libcli11-dev
           libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev newlib-source
           liburing-dev libseccomp-dev libxen-dev xenstore-utils qemu-utils socat tmux python3
           libcpp-httplib-dev curl dpkg-dev iproute2 nftables dnsmasq-base iputils-ping iperf wrk
+          zlib1g-dev
           clang libclang-rt-14-dev)  # clang: the sanitizer build with the fuzz harnesses
 missing=()
 for p in "${packages[@]}"; do

@@ -213,6 +213,70 @@ namespace {
         return 0;
     }
 
+    // Resumed in a new domain: the handshake again with the new backend (its path has our
+    // new domain ID in it), on the same ring page, grants and bounce pages. The device
+    // lock is held: no request moves until it is done.
+    int reconnect(Device* dev)
+    {
+        char token[32];
+        char path[160];
+        ksnprintf(token, sizeof token, "blkfront-%u", dev->devid);
+        ksnprintf(path, sizeof path, "%s/state", dev->be_path);
+        __atomic_store_n(&dev->connected, false, __ATOMIC_RELEASE);
+        xenbus_unwatch(path, token);
+        char be[sizeof dev->be_path];
+        ksnprintf(path, sizeof path, "%s/backend", dev->fe_path);
+        int n = xenbus_read(XBT_NIL, path, be, sizeof be);
+        if (n <= 0 || size_t(n) >= sizeof be)
+            return -ENODEV;
+        memcpy(dev->be_path, be, sizeof be);
+        ksnprintf(path, sizeof path, "%s/state", dev->be_path);
+        int rc = xenbus_watch(path, token, on_backend_state, dev);
+        const char* step = "watching the backend";
+        if (rc >= 0) {
+            step = "backend InitWait";
+            rc = wait_backend(dev, XenbusStateInitWait);
+            if (rc >= XenbusStateClosing)
+                rc = -ENODEV;
+        }
+        if (rc >= 0) {
+            // The requests are built for the old backend's features: the new one must
+            // offer the same (the same Domus on both hosts does).
+            step = "the same features";
+            bool persistent = read_number(dev->be_path, "feature-persistent", 0) == 1;
+            if (uint32_t(read_number(dev->be_path, "feature-max-indirect-segments", 0))
+                    != dev->max_indirect
+                || (dev->persistent && !persistent))
+                rc = -EPROTO;
+        }
+        if (rc >= 0) {
+            step = "event channel";
+            reset_ring_locked(dev);
+            rc = evtchn_alloc_unbound(dev->backend_id, &dev->port) < 0 ? -EIO : 0;
+        }
+        if (rc >= 0) {
+            evtchn_set_handler(dev->port, on_event, dev);
+            evtchn_unmask(dev->port);
+            step = "publishing the ring";
+            rc = publish(dev);
+        }
+        if (rc >= 0) {
+            step = "backend Connected";
+            rc = wait_backend(dev, XenbusStateConnected);
+            if (rc >= XenbusStateClosing)
+                rc = -ENODEV;
+        }
+        if (rc >= 0) {
+            read_properties(dev);
+            __atomic_store_n(&dev->connected, true, __ATOMIC_RELEASE);
+            step = "state Connected";
+            rc = write_state(dev, XenbusStateConnected);
+        }
+        if (rc < 0)
+            printk("blkfront: %s: reconnecting: %s failed (%d)\n", dev->name, step, rc);
+        return rc;
+    }
+
     struct ProbeList {
         unsigned ids[BLK_MAX_DEVICES];
         unsigned count;
@@ -393,6 +457,36 @@ int wait_count(int n, uint64_t timeout_ms)
 }
 
 Device* device(int index) { return index >= 0 && index < count() ? devices[index] : nullptr; }
+
+void suspend()
+{
+    int n = __atomic_load_n(&nr_devices, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; ++i) {
+        Device* dev = devices[i];
+        mutex_lock(&dev->lock); // kept until resume(): no request starts meanwhile
+        if (__atomic_load_n(&dev->connected, __ATOMIC_ACQUIRE) && !dev->failed
+            && !drain_locked(dev, 10'000'000'000ull))
+            printk("blkfront: %s: requests still unanswered at suspend\n", dev->name);
+    }
+}
+
+void resume(bool new_domain)
+{
+    int n = __atomic_load_n(&nr_devices, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; ++i) {
+        Device* dev = devices[i];
+        if (new_domain && __atomic_load_n(&dev->connected, __ATOMIC_ACQUIRE) && !dev->failed) {
+            if (reconnect(dev) < 0) {
+                mutex_unlock(&dev->lock);
+                fail(dev, "cannot reconnect after resume", dev->devid);
+                continue;
+            }
+            printk("blkfront: %s reconnected\n", dev->name);
+        }
+        mutex_unlock(&dev->lock);
+        waitq_wake_all(&dev->waiters);
+    }
+}
 
 void report_failure(Device* dev)
 {

@@ -137,6 +137,15 @@ void report_failure(Device* dev);
 // blkfront_io.cpp
 int setup_slots(Device* dev); // allocates and grants the bounce pages; 0 or -errno
 void on_event(evtchn_port_t port, void* data);
+// Suspend (the device lock held): every request answered, within the timeout. False if
+// the device failed or the backend did not answer them all.
+bool drain_locked(Device* dev, uint64_t timeout_ns);
+void reset_ring_locked(Device* dev); // an empty ring page and indices, for a new backend
+// suspend.cpp: before SCHEDOP_shutdown(SHUTDOWN_suspend), every connected device drained
+// and its lock kept (no request starts); resume() reconnects each to its new backend in a
+// new domain (same ring page and grants, a new port) and lets the requests go.
+void suspend();
+void resume(bool new_domain);
 int submit(Device* dev, blk_op* op);
 int wait(blk_op* op);
 bool done(blk_op* op);

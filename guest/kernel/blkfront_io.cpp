@@ -542,6 +542,33 @@ void release(Device* dev)
     mutex_unlock(&dev->lock);
 }
 
+bool drain_locked(Device* dev, uint64_t timeout_ns)
+{
+    // Every request pushed gets exactly one response: wait for all of them, collecting
+    // (which completes the ops and wakes their threads, who run once the lock is free).
+    uint64_t until = monotonic_ns() + timeout_ns;
+    push_locked(dev);
+    for (;;) {
+        collect_locked(dev);
+        if (dev->failed || dev->req_prod_pvt == dev->rsp_cons)
+            return !dev->failed;
+        if (monotonic_ns() > until)
+            return false;
+        mutex_unlock(&dev->lock);
+        sleep_until(monotonic_ns() + 500'000);
+        lock(dev);
+    }
+}
+
+void reset_ring_locked(Device* dev)
+{
+    memset(dev->sring, 0, kPageSize);
+    dev->sring->req_event = 1;
+    dev->sring->rsp_event = 1;
+    dev->req_prod_pvt = 0;
+    dev->rsp_cons = 0;
+}
+
 void on_event(evtchn_port_t, void* data)
 {
     waitq_wake_all(&static_cast<Device*>(data)->waiters); // upcall context: wake only

@@ -101,6 +101,13 @@ void init_console()
     ring_ready = true;
 }
 
+void console_resume()
+{
+    // The new monitor cleared the ring and bound a new port (start_info says which).
+    boot.console_port = __atomic_load_n(&boot.start->console.evtchn, __ATOMIC_ACQUIRE);
+    init_console();
+}
+
 void console_write(const char* buf, size_t len)
 {
     if (!len)

@@ -9,6 +9,7 @@
 namespace domus::guest {
 
 void init_console();
+void console_resume(); // resumed in a new domain: its ring and port
 void console_write(const char* buf, size_t len);
 // For panic: never waits for a lock another context may hold forever.
 void console_write_emergency(const char* buf, size_t len);

@@ -62,6 +62,26 @@ void init_events()
     register_upcall_entry();
 }
 
+void events_resume()
+{
+    // A new domain: none of our ports exist any more. Everything masked and not pending,
+    // no bindings; each part binds its ports again (suspend.cpp).
+    for (unsigned w = 0; w < kPortWords; ++w) {
+        __atomic_store_n(&boot.shared->evtchn_mask[w], ~0ull, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&boot.shared->evtchn_pending[w], 0ull, __ATOMIC_SEQ_CST);
+        for (unsigned i = 0; i < DOMUS_MAX_VCPUS; ++i)
+            if (cpus[i])
+                __atomic_store_n(&cpus[i]->port_bits[w], 0ull, __ATOMIC_SEQ_CST);
+    }
+    for (auto& slot : ports) {
+        __atomic_store_n(&slot.handler, nullptr, __ATOMIC_RELEASE);
+        slot.bound = false;
+    }
+    for (unsigned i = 0; i < DOMUS_MAX_VCPUS; ++i)
+        if (cpus[i])
+            __atomic_store_n(&cpus[i]->vi.evtchn_pending_sel, 0ull, __ATOMIC_SEQ_CST);
+}
+
 void evtchn_demux(Cpu* cpu)
 {
     shared_info* s = boot.shared;

@@ -13,6 +13,7 @@ struct Cpu;
 void init_events(); // masks every port, registers the upcall entry
 void register_upcall_entry(); // on the calling vCPU
 void evtchn_demux(Cpu* cpu); // upcall context, mask set
+void events_resume(); // resumed in a new domain: forget every binding (upcalls masked)
 
 int evtchn_bind_ipi(unsigned vcpu, evtchn_port_t* port);
 int evtchn_bind_virq(unsigned virq, unsigned vcpu, evtchn_port_t* port);

@@ -66,6 +66,27 @@ void init_gnttab()
     __atomic_store_n(&table, static_cast<grant_entry_v1*>(pages), __ATOMIC_RELEASE);
 }
 
+bool gnttab_resume()
+{
+    // The entries live in our own pages and came along; the new monitor only has to be
+    // told where they are again (Xen re-maps its table frames the same way).
+    grant_entry_v1* pages = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    if (!pages)
+        return true;
+    xen_pfn_t frames[DOMUS_GUEST_GNTTAB_FRAMES];
+    for (unsigned i = 0; i < DOMUS_GUEST_GNTTAB_FRAMES; ++i)
+        frames[i] = (reinterpret_cast<uint64_t>(pages) >> XEN_PAGE_SHIFT) + i;
+    gnttab_domus_set_table op {};
+    op.frame_list = ptr_arg(frames);
+    op.nr_frames = DOMUS_GUEST_GNTTAB_FRAMES;
+    long rc = grant_table_op(GNTTABOP_domus_set_table, &op, 1);
+    if (rc != 0 || op.status != GNTST_okay) {
+        printk("gnttab: re-registration refused (%ld, status %d)\n", rc, op.status);
+        return false;
+    }
+    return true;
+}
+
 } // namespace domus::guest
 
 using namespace domus::guest;

@@ -257,3 +257,21 @@ Nic* nic(int handle)
 }
 
 } // namespace domus::guest::netfront
+
+namespace domus::guest::netfront {
+
+// Suspend hook (suspend.cpp). Nothing to quiesce: a frame lost across the move is what
+// a network loses anyway. A new domain's vif is not reconnected yet: the NIC fails, so
+// its users see -EIO instead of waiting for a backend that is gone.
+void suspend() { }
+
+void resume(bool new_domain)
+{
+    if (!new_domain)
+        return;
+    int count = __atomic_load_n(&nr_nics, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < count; ++i)
+        fail(nics[i], "not reconnected after resume", nics[i]->devid);
+}
+
+} // namespace domus::guest::netfront

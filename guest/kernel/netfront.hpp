@@ -94,5 +94,8 @@ long send(Nic* nic, const struct net_part* parts, unsigned count, const struct n
 long peek(Nic* nic, struct net_packet* packet);
 long take(Nic* nic, const struct net_buffer* buffers, unsigned count);
 void fail(Nic* nic, const char* why, unsigned long value);
+// suspend.cpp's hooks: before SCHEDOP_shutdown(SHUTDOWN_suspend), and after it returns.
+void suspend();
+void resume(bool new_domain);
 
 } // namespace domus::guest::netfront

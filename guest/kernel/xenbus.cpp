@@ -6,9 +6,11 @@
 
 #include "boot_info.hpp"
 #include "printk.hpp"
+#include "sched.hpp"
 #include "shutdown.hpp"
 #include "sync.hpp"
 #include "thread.hpp"
+#include "time.hpp"
 
 #include <domus/abi/event_channel.h>
 #include <errno.h>
@@ -157,20 +159,21 @@ namespace xenbus {
         while (id == 0); // 0 is what watch events carry
         p.req_id = id;
 
-        // In the table before the request is in the ring: the reply may come at once.
-        mutex_lock(&table_lock);
-        if (table_dead) {
-            mutex_unlock(&table_lock);
-            return -EIO;
-        }
-        table_add(&p);
-        mutex_unlock(&table_lock);
-
         xsd_sockmsg h { type, id, tx, uint32_t(total) };
         msg[0] = Part { &h, sizeof h };
         for (unsigned i = 0; i < nparts; ++i)
             msg[i + 1] = parts[i];
+        // In the table before the request is in the ring (the reply may come at once), and
+        // only under the writer lock: a suspend holding it waits for the table to empty.
         mutex_lock(&writer);
+        mutex_lock(&table_lock);
+        if (table_dead) {
+            mutex_unlock(&table_lock);
+            mutex_unlock(&writer);
+            return -EIO;
+        }
+        table_add(&p);
+        mutex_unlock(&table_lock);
         int rc = ring_write(msg, nparts + 1);
         mutex_unlock(&writer);
         if (rc < 0) {
@@ -186,6 +189,44 @@ namespace xenbus {
             return p.error;
         *reply = p.reply;
         return 0;
+    }
+
+    void suspend()
+    {
+        if (!connected)
+            return;
+        mutex_lock(&writer); // nothing new goes into the ring until resume()
+        // The replies to what is in the ring already (bounded: a store that does not
+        // answer must not keep the domain from suspending).
+        uint64_t until = monotonic_ns() + 5'000'000'000ull;
+        for (;;) {
+            mutex_lock(&table_lock);
+            bool idle = !pending;
+            mutex_unlock(&table_lock);
+            if (idle || monotonic_ns() > until)
+                break;
+            sleep_until(monotonic_ns() + 1'000'000);
+        }
+    }
+
+    void resume(bool new_domain)
+    {
+        if (!connected)
+            return;
+        if (new_domain) {
+            // A request left unanswered cannot be answered by the new store: it fails.
+            mutex_lock(&table_lock);
+            while (Pending* p = pending) {
+                pending = p->next;
+                p->error = -EAGAIN;
+                sem_up(&p->done);
+            }
+            mutex_unlock(&table_lock);
+            ring_reset(__atomic_load_n(&boot.start->store_evtchn, __ATOMIC_ACQUIRE));
+        }
+        mutex_unlock(&writer);
+        if (new_domain)
+            watches_resume();
     }
 
     int request_ok(uint32_t type, xenbus_transaction_t tx, const Part* parts, unsigned nparts)

@@ -4,7 +4,7 @@
 //   xenbus_errno.cpp    XS_ERROR names -> <errno.h> values
 //   xenbus_watch.cpp    watch registry and the "xenbus-watch" thread that runs callbacks
 //   xenbus_api.cpp      the C API's read/write/directory/perms/transaction calls
-//   xenbus_shutdown.cpp control/shutdown watcher (poweroff, reboot; suspend refused)
+//   xenbus_shutdown.cpp control/shutdown watcher (poweroff, reboot, suspend: suspend.cpp)
 //
 // Threads: "xenbus-rx" is the only ring reader. The store's event wakes it; it reassembles
 // each message, hands replies to the thread waiting for that req_id and queues watch
@@ -56,6 +56,12 @@ namespace xenbus {
     bool ring_init(xenstore_domain_interface* intf, evtchn_port_t port);
     int ring_write(const Part* parts, unsigned nparts); // blocks for space; 0 or -EIO
     int ring_read(void* buf, size_t len); // blocks until len bytes; 0 or -EIO
+    // Suspend: holds new requests back and waits (bounded) for the replies in flight.
+    // resume(): lets them go; in a new domain first the new ring, port and watches.
+    void suspend();
+    void resume(bool new_domain);
+    void ring_reset(evtchn_port_t port); // xenbus_ring.cpp: indices from the page, new port
+    void watches_resume(); // xenbus_watch.cpp: every watch registered again
     // Reports a protocol violation once and stops the connection for good (wakes the waiters).
     void ring_fail(const char* what, unsigned long value);
     bool ring_failed();

@@ -76,6 +76,19 @@ bool ring_init(xenstore_domain_interface* intf, evtchn_port_t port)
     return true;
 }
 
+void ring_reset(evtchn_port_t port)
+{
+    // Resumed in a new domain: a cleared page, a new store behind it and a new port.
+    store_port = port;
+    req_prod = load(&ring->req_prod);
+    rsp_cons = load(&ring->rsp_cons);
+    evtchn_bind_existing(port);
+    evtchn_set_handler(port, on_store_event, nullptr);
+    evtchn_unmask(port);
+    waitq_wake_all(&rx_waiters);
+    waitq_wake_all(&tx_waiters);
+}
+
 bool ring_failed() { return ring && dead(); }
 
 void ring_fail(const char* what, unsigned long value)

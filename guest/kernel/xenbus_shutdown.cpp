@@ -1,10 +1,11 @@
 // The shutdown protocol (PV ABI reference 10.4): we advertise control/feature-poweroff
 // and -reboot, watch control/shutdown, and when the toolstack writes "poweroff" (or
 // "halt") or "reboot" there, ack by writing "" and leave through the kernel's poweroff
-// (exit code 0) or reboot path, which drains the console first. "suspend" is acked and
-// refused. Runs in xenbus-watch.
+// (exit code 0) or reboot path, which drains the console first. "suspend" starts the
+// suspend thread (suspend.cpp), and feature-suspend says so. Runs in xenbus-watch.
 #include "printk.hpp"
 #include "shutdown.hpp"
+#include "suspend.hpp"
 #include "xenbus.hpp"
 
 #include <errno.h>
@@ -73,7 +74,7 @@ namespace {
             printk("domus: reboot requested through xenstore\n");
             reboot();
         case Request::suspend:
-            printk("domus: suspend requested through xenstore: not supported, ignored\n");
+            suspend_request();
             return;
         case Request::unknown:
             printk("domus: unknown shutdown request \"%s\" ignored\n", value);
@@ -88,6 +89,8 @@ void shutdown_watcher_start()
     int rc = xenbus_write(XBT_NIL, "control/feature-poweroff", "1");
     if (rc == 0)
         rc = xenbus_write(XBT_NIL, "control/feature-reboot", "1");
+    if (rc == 0)
+        rc = xenbus_write(XBT_NIL, "control/feature-suspend", "1");
     if (rc < 0)
         printk("xenbus: cannot advertise the shutdown features (%d)\n", rc);
     rc = xenbus_watch(kShutdownNode, "domus-shutdown", on_shutdown, nullptr);

@@ -132,6 +132,19 @@ void watch_start_thread()
         panic("cannot create the xenbus-watch thread");
 }
 
+void watches_resume()
+{
+    // A new store knows none of our watches: register each again (its first event
+    // follows, so every callback re-reads what it watches, as after xs_resume in Linux).
+    mutex_lock(&registry_lock);
+    for (Watch* w = watches; w; w = w->next) {
+        Part parts[] = { { w->path, strlen(w->path) + 1 }, { w->token, strlen(w->token) + 1 } };
+        if (int rc = request_ok(XS_WATCH, XBT_NIL, parts, 2); rc < 0)
+            printk("xenbus: cannot watch %s again (%d)\n", w->path, rc);
+    }
+    mutex_unlock(&registry_lock);
+}
+
 void watch_queue_event(char* data, uint32_t len)
 {
     auto* e = static_cast<Event*>(malloc(sizeof(Event)));

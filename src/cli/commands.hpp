@@ -21,5 +21,9 @@ void add_sched_commands(CLI::App& app, int& status);
 void add_top_command(CLI::App& app, int& status);
 void add_vcpu_set_command(CLI::App& app, int& status);
 void add_memory_commands(CLI::App& app, int& status);
+void add_save_command(CLI::App& app, int& status);
+void add_restore_command(CLI::App& app, int& status);
+void add_migrate_command(CLI::App& app, int& status);
+void add_migrate_receive_command(CLI::App& app, int& status);
 
 }  // namespace domus::cli

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
     domus::cli::add_top_command(app, status);
     domus::cli::add_vcpu_set_command(app, status);
     domus::cli::add_memory_commands(app, status);
+    domus::cli::add_save_command(app, status);
+    domus::cli::add_restore_command(app, status);
+    domus::cli::add_migrate_command(app, status);
+    domus::cli::add_migrate_receive_command(app, status);
     app.parse_complete_callback([&] {
         using domus::log::Level;
         Level level = log_level == "debug"   ? Level::debug

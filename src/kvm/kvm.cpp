@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -170,6 +171,38 @@ Result<void> Vcpu::set_xcr0(std::uint64_t value) {
 
 Result<void> Vcpu::set_fpu(const kvm_fpu& fpu) {
     if (::ioctl(fd(), KVM_SET_FPU, &fpu) < 0) return errno_error("KVM_SET_FPU");
+    return {};
+}
+
+Result<std::vector<std::uint8_t>> Vcpu::get_xsave(std::size_t size) {
+    std::vector<std::uint8_t> area(std::max<std::size_t>(size, 4096));
+    unsigned long request = area.size() > 4096 ? kGetXsave2 : kGetXsave;
+    if (::ioctl(fd(), request, area.data()) < 0) return errno_error("KVM_GET_XSAVE");
+    return area;
+}
+
+Result<void> Vcpu::set_xsave(const std::vector<std::uint8_t>& area) {
+    if (area.size() < 4096) return make_error("KVM_SET_XSAVE: area too small");
+    if (::ioctl(fd(), kSetXsave, area.data()) < 0) return errno_error("KVM_SET_XSAVE");
+    return {};
+}
+
+Result<kvm_xcrs> Vcpu::get_xcrs() {
+    kvm_xcrs xcrs{};
+    if (::ioctl(fd(), KVM_GET_XCRS, &xcrs) < 0) return errno_error("KVM_GET_XCRS");
+    return xcrs;
+}
+
+Result<void> Vcpu::set_xcrs(const kvm_xcrs& xcrs) {
+    if (::ioctl(fd(), KVM_SET_XCRS, &xcrs) < 0) return errno_error("KVM_SET_XCRS");
+    return {};
+}
+
+Result<void> Vm::get_dirty_log(std::uint32_t slot, std::vector<std::uint64_t>& bitmap) {
+    kvm_dirty_log log{};
+    log.slot = slot;
+    log.dirty_bitmap = bitmap.data();
+    if (::ioctl(fd(), KVM_GET_DIRTY_LOG, &log) < 0) return errno_error("KVM_GET_DIRTY_LOG");
     return {};
 }
 

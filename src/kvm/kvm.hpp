@@ -15,6 +15,12 @@
 
 namespace domus::kvm {
 
+// The xsave requests with a 4096-byte area: <asm/kvm.h>'s struct kvm_xsave ends in a
+// flexible array, which C++ sizes differently, giving _IOR/_IOW the wrong length.
+inline constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, char[4096]);
+inline constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, char[4096]);
+inline constexpr unsigned long kGetXsave2 = _IOR(KVMIO, 0xcf, char[4096]);
+
 class Vcpu;
 
 // An open /dev/kvm with the facts the monitor needs about it.
@@ -48,6 +54,10 @@ public:
     Result<void> remove_pio_eventfd(int eventfd, std::uint16_t port, std::uint32_t length,
                                     std::optional<std::uint64_t> match);
     Result<std::unique_ptr<Vcpu>> create_vcpu(const System& system, int index);
+    // Dirty-page logging of a memory slot (migration): the bitmap of the pages written
+    // since the last call, one bit per page, cleared as it is read (KVM_GET_DIRTY_LOG
+    // without manual protection).
+    Result<void> get_dirty_log(std::uint32_t slot, std::vector<std::uint64_t>& bitmap);
     // The guest TSC frequency (KVM_GET_TSC_KHZ on the VM), or 0 when KVM cannot tell.
     std::uint64_t tsc_khz() const noexcept;
 
@@ -80,6 +90,12 @@ public:
     Result<void> set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
     Result<void> set_xcr0(std::uint64_t value);
     Result<void> set_fpu(const kvm_fpu& fpu);
+    // The extended state (KVM_GET_XSAVE2 when `size` > 4096, else KVM_GET_XSAVE) and
+    // the XCRs, for save and restore.
+    Result<std::vector<std::uint8_t>> get_xsave(std::size_t size);
+    Result<void> set_xsave(const std::vector<std::uint8_t>& area);
+    Result<kvm_xcrs> get_xcrs();
+    Result<void> set_xcrs(const kvm_xcrs& xcrs);
 
 private:
     friend class Vm;

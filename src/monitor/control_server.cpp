@@ -8,13 +8,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/log.hpp"
+#include "base/unix_socket.hpp"
 #include "monitor/device_requests.hpp"
 #include "monitor/domain.hpp"
+#include "monitor/domain_save.hpp"
 #include "monitor/guest_clock.hpp"
+#include "storage/image_lock.hpp"
 
 namespace domus::monitor {
 namespace {
@@ -47,6 +52,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string& 
     if (::listen(server->listener_.get(), 16) < 0) return errno_error("listen");
     server->wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     server->started_ns_ = host_monotonic_ns();
+    domain.set_suspend_listener([s = server.get()] { s->notify_suspended(); });
     server->thread_ = std::thread([s = server.get()] { s->thread_main(); });
     return server;
 }
@@ -121,6 +127,7 @@ std::string ControlServer::info_json() {
         {"domid", identity_.domid},
         {"name", identity_.name},
         {"state", state},
+        {"suspended", domain_->suspended()},
         {"memory_mib", identity_.memory_mib},
         {"vcpus", online},
         {"vcpu_list", std::move(vcpu_list)},
@@ -199,8 +206,33 @@ void ControlServer::handle_line(Client& client, const std::string& line) {
         send(client, info_json());
     } else if (op == "pause" || op == "unpause") {
         if (exit_) return send(client, R"({"ok":false,"error":"the domain has shut down"})");
-        op == "pause" ? domain_->pause() : domain_->unpause();
+        if (op == "pause")
+            domain_->pause();
+        else if (!domain_->resume_cancelled())  // a suspended domain goes on: cancelled
+            domain_->unpause();
         send(client, R"({"ok":true})");
+    } else if (op == "resume") {
+        if (exit_ || !domain_->resume_cancelled())
+            return send(client, R"({"ok":false,"error":"the domain is not suspended"})");
+        send(client, R"({"ok":true})");
+    } else if (op == "inactivate-disks" || op == "activate-disks") {
+        // Migration over shared storage: the destination may open the images now (or,
+        // after a failure, they are ours again).
+        if (op == "inactivate-disks") {
+            storage::ImageLockTable::process().inactivate();
+            return send(client, R"({"ok":true})");
+        }
+        auto active = storage::ImageLockTable::process().activate();
+        send(client,
+             active ? nlohmann::json({{"ok", true}}).dump()
+                    : nlohmann::json({{"ok", false}, {"error", active.error().message}}).dump());
+    } else if (op == "save") {
+        if (exit_) return send(client, R"({"ok":false,"error":"the domain has shut down"})");
+        if (client.fds.empty())
+            return send(
+                client,
+                R"({"ok":false,"error":"save needs the stream's fd, passed with SCM_RIGHTS"})");
+        start_save(client, std::move(request));
     } else if (op == "destroy") {
         destroy_ = true;
         destroy_cv_.notify_all();
@@ -234,6 +266,72 @@ void ControlServer::handle_line(Client& client, const std::string& line) {
     } else {
         send(client, nlohmann::json({{"ok", false}, {"error", "unknown op: " + op}}).dump());
     }
+}
+
+void ControlServer::notify_suspended() {
+    std::lock_guard lock(mutex_);
+    for (auto& c : clients_)
+        if (c->watching && c->fd) send(*c, R"({"event":"suspended"})");
+}
+
+void ControlServer::start_save(Client& client, nlohmann::json request) {
+    // Caller holds mutex_. The stream fd is the last one the client passed.
+    auto fd = std::make_shared<Fd>(std::move(client.fds.back()));
+    client.fds.clear();
+    workers_.emplace_back([this, serial = client.serial, fd, request = std::move(request)] {
+        SaveRequest save;
+        save.xl_config = request.value("xl_config", "");
+        if (auto store = request.find("store"); store != request.end() && store->is_object())
+            for (auto& [key, value] : store->items())
+                if (value.is_string()) save.store.emplace_back(key, value.get<std::string>());
+        auto to_client = [&](const nlohmann::json& event) {
+            std::lock_guard lock(mutex_);
+            for (auto& c : clients_)
+                if (c->serial == serial && c->fd) send(*c, event.dump());
+        };
+        auto progress = [&](const SaveProgress& p) {
+            to_client({{"event", "progress"},
+                       {"phase", p.phase},
+                       {"bytes", p.bytes},
+                       {"pages", p.pages},
+                       {"round", p.round},
+                       {"dirty", p.dirty},
+                       {"expected_downtime_ms", p.expected_downtime_ms},
+                       {"throttle", p.throttle}});
+        };
+        if (auto live = request.find("live"); live != request.end() && live->is_object()) {
+            save.live.enabled = true;
+            save.live.max_rounds = live->value("max_rounds", save.live.max_rounds);
+            save.live.max_downtime_ms = live->value("max_downtime_ms", save.live.max_downtime_ms);
+            save.live.rate_bytes_per_second = live->value("rate_bytes_per_second", 0ull);
+            // The toolstack suspends the guest (control/shutdown) when asked to.
+            save.suspend = [&]() -> Result<void> {
+                to_client({{"event", "suspend-now"}});
+                for (int i = 0; i < 30'000 && !domain_->suspended(); ++i) {
+                    if (domain_->stopping()) return make_error("the domain ended");
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+                if (!domain_->suspended()) return make_error("the guest did not suspend in 30 s");
+                return {};
+            };
+        }
+        auto saved = save_domain(*domain_, fd->get(), save, progress);
+        fd->reset();  // the reader sees the end now
+        nlohmann::json reply = {{"ok", bool(saved)}};
+        if (saved)
+            reply.update({{"bytes", saved->bytes},
+                          {"pages", saved->pages},
+                          {"zero_pages", saved->zero_pages},
+                          {"milliseconds", saved->milliseconds},
+                          {"rounds", saved->rounds},
+                          {"final_ms", saved->final_ms},
+                          {"throttle", saved->throttle_percent}});
+        else
+            reply["error"] = saved.error().message;
+        std::lock_guard lock(mutex_);
+        for (auto& c : clients_)
+            if (c->serial == serial && c->fd) send(*c, reply.dump());
+    });
 }
 
 void ControlServer::start_worker(Client& client, nlohmann::json request) {
@@ -275,7 +373,7 @@ void ControlServer::thread_main() {
             int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
             if (fd >= 0)
                 clients_.push_back(
-                    std::make_unique<Client>(Client{Fd(fd), next_serial_++, {}, false, false}));
+                    std::make_unique<Client>(Client{Fd(fd), next_serial_++, {}, false, false, {}}));
         }
         for (std::size_t i = 2; i < fds.size(); ++i) {
             if (!fds[i].revents) continue;
@@ -284,7 +382,15 @@ void ControlServer::thread_main() {
             if (it == clients_.end()) continue;
             Client& client = **it;
             char buffer[4096];
-            ssize_t n = ::recv(client.fd.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+            iovec io{buffer, sizeof(buffer)};
+            alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+            msghdr message{};
+            message.msg_iov = &io;
+            message.msg_iovlen = 1;
+            message.msg_control = control;
+            message.msg_controllen = sizeof(control);
+            ssize_t n = ::recvmsg(client.fd.get(), &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            if (n > 0) take_passed_fds(message, client.fds);  // `save`'s stream
             if (n <= 0) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
                 if (client.console) domain_->console().set_output(-1, false);

@@ -8,6 +8,13 @@
 //                                        or above the guest RAM's size)
 //   {"op":"watch"}     -> {"ok":true}, later {"event":"exit", "kind":..., "code":..., "detail":...}
 //   {"op":"console"}   -> {"ok":true}, then the connection carries raw console bytes
+//   {"op":"resume"}    -> {"ok":true}: a suspended domain goes on here (cancelled suspend)
+//   {"op":"save", "xl_config":..., "store":{path:value}} with the stream's fd passed
+//                      (SCM_RIGHTS) -> {"event":"progress",...}*, then {"ok":true, "bytes":..,
+//                      "pages":.., "zero_pages":.., "milliseconds":..}; the domain must be
+//                      suspended (watchers get {"event":"suspended"} when the guest is).
+//   {"op":"inactivate-disks"} / {"op":"activate-disks"} -> {"ok":true}: the image locks
+//                      let go for a migration's destination, and taken back after a failure
 //   device requests (device_requests.hpp), answered from a worker thread
 // Errors: {"ok":false, "error":"..."}. Runs one thread; callers own the Domain.
 #pragma once
@@ -56,6 +63,7 @@ private:
         std::string input;
         bool watching = false;
         bool console = false;
+        std::vector<Fd> fds = {};  // passed with SCM_RIGHTS, for the next request
     };
 
     ControlServer(std::string path, Domain& domain, DomainIdentity identity)
@@ -67,6 +75,8 @@ private:
     void send(Client& client, const std::string& json);
     void notify_exit_locked();
     void start_worker(Client& client, nlohmann::json request);
+    void start_save(Client& client, nlohmann::json request);
+    void notify_suspended();
 
     std::string path_;
     Domain* domain_;

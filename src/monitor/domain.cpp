@@ -114,7 +114,7 @@ Domain::~Domain() {
 
 Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
                                                const config::DomainConfig& config,
-                                               Timeline* timeline) {
+                                               Timeline* timeline, RestoreSource* restore) {
     if (config.vcpus < 1 || config.vcpus > DOMUS_MAX_VCPUS)
         return make_error("vcpus must be 1..{}, not {}", DOMUS_MAX_VCPUS, config.vcpus);
     if (config.cmdline.size() >= MAX_GUEST_CMDLINE)
@@ -143,12 +143,40 @@ Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
     std::unique_ptr<Domain> domain(
         new Domain(config, std::move(vm), std::move(memory), layout, tsc_khz));
     domain->timeline_ = timeline;
+    domain->restore_ = restore;
+    if (int size = ::ioctl(domain->vm_.fd(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2); size > 4096)
+        domain->xsave_size_ = std::size_t(size);
     mark("clock_ready");
     DOMUS_TRY_VOID(domain->build(kvm));
+    domain->restore_ = nullptr;
     return domain;
 }
 
+// A saved image instead of the kernel: memory as saved (page tables, TSS, start info and
+// shared info with it), the clock going on from the saved system time, and the console
+// and store rings cleared for the new backends (the guest resets its side on resume).
+Result<void> Domain::load_saved_image() {
+    DOMUS_TRY_VOID(restore_->load(memory_));
+    mark("image_loaded");
+    hypercall_page_ = restore_->info().hypercall_page;
+    auto* start = memory_.object<start_info>(layout_.start_info);
+    if (!start || std::strncmp(start->magic, DOMUS_START_INFO_MAGIC, sizeof(start->magic)) != 0)
+        return make_error("the saved image has no start info where this Domus puts it");
+    std::uint64_t heap_start = std::min(start->domus.heap_start, layout_.monitor_area);
+    reservation_ = std::make_unique<Reservation>(memory_, heap_start, layout_.monitor_area);
+    for (std::uint64_t ring : {layout_.console_ring, layout_.store_ring})
+        std::memset(memory_.range(ring, kPageSize)->data(), 0, kPageSize);
+    start->store_mfn = 0;
+    start->store_evtchn = 0;
+    shared_ = memory_.object<shared_info>(layout_.shared_info);
+    clock_.continue_from(restore_->clock.system_time_ns);
+    clock_.publish_wallclock(*shared_);
+    restored_ = true;
+    return {};
+}
+
 Result<void> Domain::build(const kvm::System& kvm) {
+    if (restore_) return build_devices(kvm, nullptr);
     DOMUS_TRY(file, read_file(config_.kernel));
     mark("kernel_read");
     auto parsed = parse_elf(file, kImageBase, layout_.monitor_area);
@@ -176,6 +204,11 @@ Result<void> Domain::build(const kvm::System& kvm) {
     for (auto& info : shared_->vcpu_info)
         info.evtchn_upcall_mask = 1;
     clock_.publish_wallclock(*shared_);
+    return build_devices(kvm, &image);
+}
+
+Result<void> Domain::build_devices(const kvm::System& kvm, const ElfImage* image) {
+    if (!image) DOMUS_TRY_VOID(load_saved_image());
     events_ = std::make_unique<EventChannels>(*shared_, *this, config_.domid);
     grants_ =
         std::make_unique<GrantTable>(memory_, config_.domid, kImageBase, layout_.monitor_area);
@@ -202,10 +235,15 @@ Result<void> Domain::build(const kvm::System& kvm) {
         std::uint64_t info =
             i < XEN_LEGACY_MAX_VCPUS ? layout_.shared_info + i * sizeof(vcpu_info) : 0;
         vcpus_.push_back(std::make_unique<VcpuRunner>(*this, std::move(vcpu), info));
-        if (info) clock_.publish(memory_.object<vcpu_info>(info)->time);
+        if (!image) {
+            DOMUS_TRY_VOID(vcpus_.back()->restore(restore_->vcpus.at(i)));
+            info = vcpus_.back()->vcpu_info_gpa();
+        }
+        if (auto* where = info ? memory_.object<vcpu_info>(info) : nullptr)
+            clock_.publish(where->time);
     }
     mark("vcpus_created");
-    DOMUS_TRY_VOID(write_start_info(image));
+    if (image) DOMUS_TRY_VOID(write_start_info(*image));
     console_->start([this, console_port] { events_->raise(console_port); });
     auto* start = memory_.object<start_info>(layout_.start_info);
     start->console.evtchn = console_port;
@@ -245,8 +283,12 @@ Result<void> Domain::build(const kvm::System& kvm) {
         DOMUS_TRY_VOID(net_devices_->attach(vif));
 
     mark("devices_attached");
+    if (!image) {
+        paused_.store(true);  // the toolstack unpauses it (or not: restore -p)
+        return {};
+    }
     domus_vcpu_context boot{};
-    boot.rip = image.entry;
+    boot.rip = image->entry;
     boot.rsp = layout_.boot_stack_top;
     boot.rdi = 0;
     if (vcpus_[0]->initialise(boot) != 0) return make_error("cannot initialise vCPU 0");
@@ -279,7 +321,7 @@ Result<void> Domain::write_start_info(const ElfImage& image) {
 DomainExit Domain::run() {
     for (auto& vcpu : vcpus_)
         vcpu->start_thread();
-    vcpus_[0]->bring_up();
+    if (!restored_) vcpus_[0]->bring_up();
     mark("vcpus_started");
     {
         std::unique_lock lock(exit_mutex_);
@@ -373,6 +415,27 @@ void Domain::guest_shutdown(ExitKind kind, std::uint32_t code) noexcept {
     } catch (...) {
     }
     stop(std::move(exit));
+}
+
+std::int64_t Domain::guest_suspend(std::uint32_t vcpu) noexcept {
+    if (suspended_.load()) return -XEN_EINVAL;
+    mark("guest_suspend");
+    suspended_vcpu_ = vcpu;
+    suspended_.store(true, std::memory_order_release);
+    pause();
+    if (suspend_listener_) {
+        try {
+            suspend_listener_();
+        } catch (...) {
+        }
+    }
+    return 1;  // what the guest sees if it goes on here (a cancelled suspend)
+}
+
+bool Domain::resume_cancelled() noexcept {
+    if (!suspended_.exchange(false)) return false;
+    unpause();
+    return true;
 }
 
 void Domain::notify_backend(int backend_eventfd) noexcept {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "kvm/kvm.hpp"
 #include "monitor/block_devices.hpp"
 #include "monitor/domain_exit.hpp"
+#include "monitor/domain_restore.hpp"
 #include "monitor/elf_loader.hpp"
 #include "monitor/event_channels.hpp"
 #include "monitor/grant_table.hpp"
@@ -62,9 +64,13 @@ class Domain final : public EventSink, public HypercallDomain {
 public:
     // `timeline`, when given, gets a mark after each step of the set-up, at the guest's
     // shutdown and during teardown (it must outlive the domain).
+    // `restore`, when given, makes the domain from a saved image instead of the kernel:
+    // its memory and vCPUs as saved, its clock going on, its devices new (the guest
+    // reconnects them when it resumes). The domain starts paused then.
     static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm,
                                                   const config::DomainConfig& config,
-                                                  Timeline* timeline = nullptr);
+                                                  Timeline* timeline = nullptr,
+                                                  RestoreSource* restore = nullptr);
     ~Domain() override;
 
     // Starts vCPU 0 and waits until the domain shuts down, crashes or fails.
@@ -76,6 +82,16 @@ public:
     void pause() noexcept;
     void unpause() noexcept;
     bool paused() const noexcept { return paused_.load(std::memory_order_acquire); }
+    // Suspend (SCHEDOP_shutdown(SHUTDOWN_suspend), Xen's protocol): the domain pauses and
+    // the listener hears of it; then either the toolstack saves it (domain_save.hpp) and
+    // destroys it, or resume_cancelled() lets it go on here (the guest sees 1: cancelled).
+    std::int64_t guest_suspend(std::uint32_t vcpu) noexcept override;
+    bool suspended() const noexcept { return suspended_.load(std::memory_order_acquire); }
+    std::uint32_t suspended_vcpu() const noexcept { return suspended_vcpu_; }
+    bool resume_cancelled() noexcept;
+    void set_suspend_listener(std::function<void()> listener) { suspend_listener_ = listener; }
+    // Size of a vCPU's extended state for KVM_GET_XSAVE2 (4096 without it).
+    std::size_t xsave_size() const noexcept { return xsave_size_; }
     // True when every vCPU that is up sleeps in SCHEDOP_block/poll (xl's "b" state).
     bool all_blocked() const noexcept;
 
@@ -135,6 +151,8 @@ private:
     Domain(const config::DomainConfig& config, kvm::Vm vm, GuestMemory memory, Layout layout,
            std::uint64_t tsc_khz);
     Result<void> build(const kvm::System& kvm);
+    Result<void> build_devices(const kvm::System& kvm, const ElfImage* image);
+    Result<void> load_saved_image();
     Result<void> write_start_info(const ElfImage& image);
     Result<void> setup_boot_vcpu(const kvm::System& kvm, const ElfImage& image);
     void mark(const char* step) noexcept {
@@ -164,6 +182,13 @@ private:
     std::uint64_t hypercall_page_ = 0;  // guest-physical, inside the image
     std::mutex vcpu_lock_;
     std::atomic<std::uint64_t> unknown_hypercalls_{0};
+
+    RestoreSource* restore_ = nullptr;  // during create() only
+    bool restored_ = false;
+    std::size_t xsave_size_ = 4096;
+    std::atomic<bool> suspended_{false};
+    std::uint32_t suspended_vcpu_ = 0;
+    std::function<void()> suspend_listener_;
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> paused_{false};

@@ -254,6 +254,12 @@ Result<std::span<std::byte>> GrantTable::use_locked(domid_t grantee, grant_ref_t
     ++active.readers;
     if (writable) ++active.writers;
     ++stats_.maps;
+    if (writable && tracking_) {
+        try {
+            written_.push_back(gfn);
+        } catch (...) {  // out of memory: the frame is still mapped, so it is sent anyway
+        }
+    }
     return *memory_.range(gfn * kPageBytes, kPageBytes);
 }
 
@@ -304,6 +310,22 @@ Result<void> GrantTable::copy_to_grant(domid_t grantee, grant_ref_t ref, std::ui
     DOMUS_TRY(mapping, map(grantee, ref, true));
     std::memcpy(mapping.page().data() + offset, in.data(), in.size());
     return {};
+}
+
+void GrantTable::track_writes(bool on) noexcept {
+    std::lock_guard lock(mutex_);
+    tracking_ = on;
+    written_.clear();
+    written_.shrink_to_fit();
+}
+
+std::vector<std::uint64_t> GrantTable::written_frames() {
+    std::lock_guard lock(mutex_);
+    std::vector<std::uint64_t> frames;
+    frames.swap(written_);
+    for (const auto& active : active_)
+        if (active.writers > 0) frames.push_back(active.gfn);
+    return frames;
 }
 
 std::int16_t GrantTable::copy(const gnttab_copy& op) noexcept {

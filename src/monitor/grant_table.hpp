@@ -128,6 +128,13 @@ public:
     std::size_t grants_in_use() const noexcept;
     GrantTableStats stats() const noexcept;
 
+    // Live migration: KVM's dirty log sees the guest's own writes only, not the backends'
+    // through their mappings. While tracking, every frame mapped writable is noted;
+    // written_frames() returns those and the frames mapped writable now (a backend may
+    // write them at any time), and starts the next round.
+    void track_writes(bool on) noexcept;
+    std::vector<std::uint64_t> written_frames();
+
 private:
     friend class GrantMapping;
     friend class GrantBatch;
@@ -158,6 +165,8 @@ private:
     std::vector<std::byte*> frames_;
     std::vector<Active> active_;  // by ref, one per entry of the table: no lookups to pay
     std::size_t in_use_ = 0;      // refs with readers
+    bool tracking_ = false;
+    std::vector<std::uint64_t> written_;  // frames mapped writable since the last round
     GrantTableStats stats_;
     log::RateLimit warn_limit_;
 };

@@ -59,13 +59,20 @@ GuestClock::GuestClock(std::uint64_t tsc_khz) {
         tsc_hz_ = tsc_khz * 1000;
     }
     scale_ = tsc_scale_for(tsc_hz_);
-    host_origin_ns_ = host_monotonic_ns();
-    tsc_origin_ = __rdtsc();
+    host_anchor_ns_ = host_monotonic_ns();
+    tsc_anchor_ = __rdtsc();
     wall_origin_ns_ = host_realtime_ns();
 }
 
+void GuestClock::continue_from(std::uint64_t system_ns) noexcept {
+    anchor_ns_ = system_ns;
+    host_anchor_ns_ = host_monotonic_ns();
+    tsc_anchor_ = __rdtsc();
+    wall_origin_ns_ = host_realtime_ns() - system_ns;
+}
+
 std::uint64_t GuestClock::now_ns() const noexcept {
-    return scale_delta(__rdtsc() - tsc_origin_, scale_);
+    return anchor_ns_ + scale_delta(__rdtsc() - tsc_anchor_, scale_);
 }
 
 void GuestClock::publish(vcpu_time_info& info) const noexcept {
@@ -75,8 +82,8 @@ void GuestClock::publish(vcpu_time_info& info) const noexcept {
     std::uint32_t v = version.load(std::memory_order_relaxed);
     version.store(v | 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
-    info.tsc_timestamp = tsc_origin_;
-    info.system_time = 0;
+    info.tsc_timestamp = tsc_anchor_;
+    info.system_time = anchor_ns_;
     info.tsc_to_system_mul = scale_.mul;
     info.tsc_shift = scale_.shift;
     info.flags = XEN_PVCLOCK_TSC_STABLE_BIT;

@@ -2,6 +2,8 @@
 // allowlist, each group of system calls with the reason the steady state needs it.
 #include "monitor/sandbox.hpp"
 
+#include "kvm/kvm.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -242,6 +244,10 @@ void allow_steady_state(Rules& rules) {
     rules.allow_ioctls({KVM_RUN, KVM_GET_SREGS, KVM_SET_SREGS, KVM_IOEVENTFD, BLKGETSIZE64,
                         BLKZEROOUT, TCGETS, TUNSETOFFLOAD, TUNSETIFF, TUNSETVNETHDRSZ, SIOCSIFMTU,
                         SIOCSIFHWADDR, SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFINDEX});
+    // Save and migration (domain_save.cpp): a vCPU's extended state and XCRs, and the
+    // dirty log of guest memory, switched on and off on its memory slot.
+    rules.allow_ioctls({kvm::kGetXsave, kvm::kGetXsave2, KVM_GET_XCRS, KVM_GET_DIRTY_LOG,
+                        KVM_SET_USER_MEMORY_REGION});
 }
 
 // ASan's runtime makes calls of its own after the filter is in: reports open

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <mutex>
 
@@ -114,6 +115,11 @@ void VcpuRunner::park() noexcept {
     for (;;) {
         state_.store(State::blocked);  // publish before looking (see the header)
         if (up_.load() || domain_.stopping()) break;
+        if (capture_wanted_.load()) {
+            state_.store(State::in_monitor);
+            serve_capture();
+            continue;
+        }
         wait_kick(0);
     }
     state_.store(State::in_monitor);
@@ -176,6 +182,7 @@ void VcpuRunner::thread_main() {
     event._sigev_un._tid = pid_t(::syscall(SYS_gettid));
     timer_t timer;
     if (::timer_create(CLOCK_MONOTONIC, &event, &timer) == 0) host_timer_ = timer;
+    if (std::uint64_t deadline = timer_deadline_.load()) set_timer(deadline);  // restored
     run_loop();
     state_.store(State::in_monitor);
     if (host_timer_) {
@@ -208,7 +215,8 @@ void VcpuRunner::block_until(WakeCondition ready, std::uint64_t deadline_ns) noe
         state_.store(State::blocked);  // publish before looking (see the header)
         fire_timer_if_due();
         if (ready() || domain_.stopping()) break;
-        if (!up_.load()) break;  // downed by another vCPU: park (run_loop), not block
+        if (!up_.load()) break;             // downed by another vCPU: park (run_loop), not block
+        if (capture_wanted_.load()) break;  // a save: return (a spurious wake) to be taken
         if (deadline_ns && domain_.clock().now_ns() >= deadline_ns) break;
         std::uint64_t wake = timer_deadline_.load();
         if (deadline_ns && (!wake || deadline_ns < wake)) wake = deadline_ns;
@@ -287,6 +295,7 @@ void VcpuRunner::run_loop() {
         }
         if (domain_.paused()) {
             block_until([&] { return !domain_.paused(); }, 0);
+            serve_capture();
             continue;
         }
         apply_start_context();
@@ -399,6 +408,76 @@ void VcpuRunner::report_fault(const char* what) {
         index(), what, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
         r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15);
     domain_.stop({ExitKind::crash, 0, std::move(detail)});
+}
+
+Result<VcpuSnapshot> VcpuRunner::capture() {
+    std::unique_lock lock(capture_mutex_);
+    capture_result_.reset();
+    if (!thread_.joinable() || tid_.load() == 0) {
+        lock.unlock();
+        return take_snapshot();  // no thread (yet): nobody else touches the vCPU
+    }
+    capture_wanted_.store(true);
+    kick();
+    if (!capture_cv_.wait_for(lock, std::chrono::seconds(5),
+                              [&] { return capture_result_.has_value(); })) {
+        capture_wanted_.store(false);
+        return make_error("vcpu{}: its state could not be taken (the vCPU did not stop)", index());
+    }
+    return std::move(*capture_result_);
+}
+
+void VcpuRunner::serve_capture() noexcept {
+    if (!capture_wanted_.load()) return;
+    Result<VcpuSnapshot> snapshot = make_error("vcpu{}: out of memory", index());
+    try {
+        snapshot = take_snapshot();
+    } catch (...) {
+    }
+    std::lock_guard lock(capture_mutex_);
+    capture_result_ = std::move(snapshot);
+    capture_wanted_.store(false);
+    capture_cv_.notify_all();
+}
+
+Result<VcpuSnapshot> VcpuRunner::take_snapshot() {
+    // KVM completes a port write in flight (advancing RIP past it) and loads the registers
+    // the monitor changed only inside KVM_RUN; immediate_exit does that without running
+    // guest code and stores the registers back into kvm_run.
+    kvm_run* run = vcpu_->run_state();
+    run->immediate_exit = 1;
+    vcpu_->run();
+    run->immediate_exit = 0;
+    io_pending_ = false;
+    VcpuSnapshot snapshot;
+    snapshot.regs = vcpu_->regs();
+    DOMUS_TRY(sregs, vcpu_->get_sregs());
+    snapshot.sregs = sregs;
+    DOMUS_TRY(xsave, vcpu_->get_xsave(domain_.xsave_size()));
+    snapshot.xsave = std::move(xsave);
+    DOMUS_TRY(xcrs, vcpu_->get_xcrs());
+    snapshot.xcrs = xcrs;
+    snapshot.up = up_.load();
+    snapshot.vcpu_info_gpa = vcpu_info_gpa_.load();
+    snapshot.vcpu_info_registered = vcpu_info_registered_.load();
+    snapshot.upcall_entry = upcall_entry_;
+    snapshot.timer_deadline_ns = timer_deadline_.load();
+    return snapshot;
+}
+
+Result<void> VcpuRunner::restore(const VcpuSnapshot& snapshot) {
+    DOMUS_TRY_VOID(vcpu_->set_sregs(snapshot.sregs));
+    DOMUS_TRY_VOID(vcpu_->set_xcrs(snapshot.xcrs));
+    DOMUS_TRY_VOID(vcpu_->set_xsave(snapshot.xsave));
+    vcpu_->regs() = snapshot.regs;
+    vcpu_->mark_regs_dirty();
+    up_.store(snapshot.up);
+    vcpu_info_gpa_.store(snapshot.vcpu_info_gpa);
+    vcpu_info_registered_.store(snapshot.vcpu_info_registered);
+    upcall_entry_ = snapshot.upcall_entry;
+    timer_deadline_.store(snapshot.timer_deadline_ns);  // armed on the host when it runs
+    io_pending_ = false;
+    return {};
 }
 
 }  // namespace domus::monitor

@@ -12,13 +12,16 @@
 #include <time.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "base/fd.hpp"
+#include "base/result.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/hypercalls/host.hpp"
 
@@ -28,6 +31,20 @@
 namespace domus::monitor {
 
 class Domain;
+
+// A vCPU's whole state for save and restore: KVM's registers, segment registers,
+// extended state and XCRs, and what the monitor keeps for it (domain_save.cpp).
+struct VcpuSnapshot {
+    kvm_regs regs{};
+    kvm_sregs sregs{};
+    std::vector<std::uint8_t> xsave;
+    kvm_xcrs xcrs{};
+    bool up = false;
+    std::uint64_t vcpu_info_gpa = 0;
+    bool vcpu_info_registered = false;
+    std::uint64_t upcall_entry = 0;
+    std::uint64_t timer_deadline_ns = 0;
+};
 
 struct VcpuStats {
     std::atomic<std::uint64_t> exits{0};
@@ -76,6 +93,12 @@ public:
     void set_upcall_entry(std::uint64_t address) noexcept override { upcall_entry_ = address; }
     bool set_segment_base(SegmentBase which, std::uint64_t base) noexcept override;
 
+    // Save: the vCPU's state, taken on its own thread (which first lets KVM finish a
+    // port write in flight), with the domain paused. From any other thread.
+    Result<VcpuSnapshot> capture();
+    // Restore: before the thread starts.
+    Result<void> restore(const VcpuSnapshot& snapshot);
+
     // Cross-vCPU operations (VCPUOP_initialise/up/is_up), callable from any thread.
     int initialise(const domus_vcpu_context& context) noexcept override;
     int bring_up() noexcept override;
@@ -100,6 +123,8 @@ private:
     void park() noexcept;
     void report_fault(const char* what);
     bool port_write_unfinished(std::uint8_t port) noexcept;
+    void serve_capture() noexcept;
+    Result<VcpuSnapshot> take_snapshot();
 
     Domain& domain_;
     std::unique_ptr<kvm::Vcpu> vcpu_;
@@ -120,6 +145,11 @@ private:
     std::optional<domus_vcpu_context> start_context_;
     bool context_applied_ = false;
     VcpuStats stats_;
+
+    std::mutex capture_mutex_;
+    std::condition_variable capture_cv_;
+    std::atomic<bool> capture_wanted_{false};
+    std::optional<Result<VcpuSnapshot>> capture_result_;  // (capture_mutex_)
 };
 
 }  // namespace domus::monitor

@@ -28,6 +28,8 @@ struct Options {
     std::vector<std::string> disks;     // xl DISKSPEC strings
     std::vector<std::string> channels;  // xl CHANNEL_SPEC_STRINGs
     std::vector<std::string> vifs;      // xl VIFSPEC strings
+    std::string restore;                // a saved image to make the domain from
+    bool restore_checked = false;       // domusd checked it whole just before
 };
 
 // Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
@@ -69,7 +71,30 @@ int run(const Options& options) {
         return kStatusMonitorError;
     }
     config.console_output_fd = -1;  // console output goes to attached clients and the history
-    auto domain = Domain::create(*kvm, config);
+    // A restore reads (and checks) the whole image before anything is built.
+    std::unique_ptr<RestoreSource> restore;
+    if (!options.restore.empty()) {
+        auto opened = RestoreSource::open(options.restore, options.restore_checked);
+        if (!opened) {
+            DOMUS_LOG_ERROR("vmm", "{}", opened.error().message);
+            report(options.ready_fd, "error: " + opened.error().message);
+            return kStatusMonitorError;
+        }
+        restore = std::move(opened).value();
+        const auto& info = restore->info();
+        std::uint64_t ram_mib = std::max(config.memory_mib, config.maxmem_mib);
+        if (info.vcpus != config.vcpus ||
+            info.nr_pfns * 4096 != ((ram_mib << 20) + (2u << 20) - 1) / (2u << 20) * (2u << 20)) {
+            std::string why = fmt::format(
+                "the image is of a domain with {} vCPUs and {} MiB of RAM, not {} and {}",
+                info.vcpus, info.nr_pfns / 256, config.vcpus, ram_mib);
+            DOMUS_LOG_ERROR("vmm", "{}", why);
+            report(options.ready_fd, "error: " + why);
+            return kStatusMonitorError;
+        }
+    }
+    auto domain = Domain::create(*kvm, config, nullptr, restore.get());
+    restore.reset();
     if (!domain) {
         DOMUS_LOG_ERROR("vmm", "{}", domain.error().message);
         report(options.ready_fd, "error: " + domain.error().message);
@@ -138,6 +163,9 @@ int main(int argc, char** argv) {
     app.add_option("--disk", options.disks, "PV block device (xl DISKSPEC)");
     app.add_option("--channel", options.channels, "PV channel (xl CHANNEL_SPEC_STRING)");
     app.add_option("--vif", options.vifs, "PV network interface (xl VIFSPEC)");
+    app.add_option("--restore", options.restore, "Make the domain from this saved image (paused)");
+    app.add_flag("--restore-checked", options.restore_checked,
+                 "The image was checked whole just before (by domusd)");
     CLI11_PARSE(app, argc, argv);
     return run(options);
 }

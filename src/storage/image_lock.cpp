@@ -150,6 +150,42 @@ std::string describe_lock_holder(dev_t device, ino_t inode, off_t byte, int exce
     return "another process";
 }
 
+void ImageLockTable::inactivate() {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, file] : files_)
+        for (int i = 0; i < perm::kCount; ++i) {
+            set_byte(file.fd.get(), perm::kHeldBase + i, F_UNLCK);
+            set_byte(file.fd.get(), perm::kUnsharedBase + i, F_UNLCK);
+        }
+}
+
+Result<void> ImageLockTable::activate() {
+    std::lock_guard lock(mutex_);
+    Result<void> result;
+    for (auto& [key, file] : files_) {
+        for (int i = 0; i < perm::kCount; ++i) {
+            if (file.held[i] > 0) set_byte(file.fd.get(), perm::kHeldBase + i, F_RDLCK);
+            if (file.unshared[i] > 0) set_byte(file.fd.get(), perm::kUnsharedBase + i, F_RDLCK);
+        }
+        for (int i = 0; i < perm::kCount && result; ++i) {
+            bool conflict = false;
+            if (file.held[i] > 0)
+                if (auto taken = byte_taken(file.fd.get(), perm::kUnsharedBase + i);
+                    taken && *taken)
+                    conflict = true;
+            if (file.unshared[i] > 0)
+                if (auto taken = byte_taken(file.fd.get(), perm::kHeldBase + i); taken && *taken)
+                    conflict = true;
+            if (conflict)
+                result =
+                    make_error("image (device {}, inode {}) is in use by {}", key.first, key.second,
+                               describe_lock_holder(key.first, key.second, perm::kHeldBase + i,
+                                                    file.fd.get()));
+        }
+    }
+    return result;
+}
+
 Result<ImageLock> ImageLock::acquire(int fd, const std::string& path, LockPermissions wanted,
                                      ImageLockTable& table) {
     struct stat st {};

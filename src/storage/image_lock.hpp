@@ -63,6 +63,12 @@ public:
     ImageLockTable& operator=(const ImageLockTable&) = delete;
 
     static ImageLockTable& process();
+    // Migration's hand-over of shared storage (as QEMU inactivates its images): every
+    // lock byte this owner holds is let go while the destination opens the images, and
+    // taken again when the migration failed and the domain goes on here. activate()
+    // fails, naming the image, when another owner now holds what this one needs.
+    void inactivate();
+    Result<void> activate();
 
 private:
     friend class ImageLock;

@@ -184,6 +184,12 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
             reply = vcpu_pin(request);
         else if (op == "vcpu-list")
             reply = vcpu_list(request);
+        else if (op == "save")
+            reply = save(request);
+        else if (op == "restore")
+            reply = restore(request);
+        else if (op == "migrate")
+            reply = migrate(request);
         else if (op == "domid" || op == "domname" || op == "console") {
             auto entry = find(request);
             if (!entry) {

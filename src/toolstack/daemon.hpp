@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -81,7 +82,9 @@ private:
     nlohmann::json handle(const nlohmann::json& request);
 
     Result<nlohmann::json> create(const nlohmann::json& request);
-    Result<std::uint16_t> create_from_spec(const DomainSpec& spec, std::optional<std::string> uuid);
+    // `restore_file`: a saved image the monitor makes the domain from (it starts paused).
+    Result<std::uint16_t> create_from_spec(const DomainSpec& spec, std::optional<std::string> uuid,
+                                           const std::string& restore_file = {});
     Result<void> write_store_nodes(const Entry& entry);
     void remove_store_nodes(const Entry& entry);
     Result<nlohmann::json> list();
@@ -133,6 +136,15 @@ private:
     Result<nlohmann::json> sched_credit(const nlohmann::json& request);
     Result<nlohmann::json> vcpu_pin(const nlohmann::json& request);
     Result<nlohmann::json> vcpu_list(const nlohmann::json& request);
+    // Save, restore and migration (daemon_migrate.cpp).
+    Result<nlohmann::json> save(const nlohmann::json& request);
+    Result<nlohmann::json> restore(const nlohmann::json& request);
+    Result<nlohmann::json> migrate(const nlohmann::json& request);
+    Result<nlohmann::json> migrate_cold(std::shared_ptr<Entry> entry, const std::string& command);
+    Result<void> suspend_guest(const Entry& entry, std::chrono::milliseconds limit);
+    // `live`: the pre-copy's options (an object), or null for a suspended domain.
+    Result<nlohmann::json> stream_domain(const Entry& entry, int fd, const nlohmann::json& live);
+    void resume_after_failure(const Entry& entry);
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);

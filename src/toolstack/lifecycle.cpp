@@ -72,7 +72,8 @@ Result<nlohmann::json> Daemon::create(const nlohmann::json& request) {
 }
 
 Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
-                                               std::optional<std::string> uuid) {
+                                               std::optional<std::string> uuid,
+                                               const std::string& restore_file) {
     if (spec.kernel.empty() || spec.kernel[0] != '/')
         return make_error("kernel path must be absolute for the daemon: {}", spec.kernel);
     for (const auto& disk : spec.disk) {
@@ -151,6 +152,11 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
                                      "--store",
                                      "--ready-fd",
                                      "3"};
+    if (!restore_file.empty()) {
+        argv.push_back("--restore");
+        argv.push_back(restore_file);
+        argv.push_back("--restore-checked");  // daemon_migrate.cpp checked it whole
+    }
     for (const auto& disk : spec.disk) {
         argv.push_back("--disk");
         argv.push_back(disk);

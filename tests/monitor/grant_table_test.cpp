@@ -519,5 +519,35 @@ TEST_F(GrantTableTest, RandomHostileEntriesGiveOnlyDocumentedStatuses) {
     EXPECT_EQ(register_frames(kFrames), GNTST_okay);
 }
 
+// Live migration: frames mapped writable while tracking are reported once (the round
+// after), frames still mapped writable in every round, read-only ones never.
+TEST_F(GrantTableTest, WriteTrackingReportsTheFramesBackendsMayHaveWritten) {
+    grant(1, kBackend, kData, kRw);
+    grant(2, kBackend, kData + 1, kRw);
+    grant(3, kBackend, kData + 2, kRo);
+    {
+        auto untracked = table_.map(kBackend, 1, true);
+        ASSERT_TRUE(untracked);
+    }
+    table_.track_writes(true);
+    EXPECT_TRUE(table_.written_frames().empty()) << "nothing mapped before tracking counts";
+    {
+        auto once = table_.map(kBackend, 1, true);
+        ASSERT_TRUE(once);
+    }
+    auto held = table_.map(kBackend, 2, true);
+    ASSERT_TRUE(held);
+    auto reader = table_.map(kBackend, 3, false);
+    ASSERT_TRUE(reader);
+    auto first = table_.written_frames();
+    std::set<std::uint64_t> seen(first.begin(), first.end());
+    EXPECT_EQ(seen, (std::set<std::uint64_t>{kData, kData + 1}));
+    auto second = table_.written_frames();
+    EXPECT_EQ(second, std::vector<std::uint64_t>{kData + 1}) << "only the one still held";
+    table_.track_writes(false);
+    held->reset();
+    EXPECT_TRUE(table_.written_frames().empty());
+}
+
 }  // namespace
 }  // namespace domus::monitor

@@ -193,5 +193,32 @@ TEST(GuestClock, PublishWallclockGivesTodaysTime) {
     EXPECT_LT(shared.wc_nsec, kNsPerSecond);
 }
 
+// A restored domain: system time goes on from the saved value (an hour here, far more
+// than this host's clock has counted since the new GuestClock was made), the published
+// pvclock gives that time to the guest, host timers convert, and the wallclock is today.
+TEST(GuestClock, ContinuesFromASavedSystemTime) {
+    GuestClock clock(0);
+    constexpr std::uint64_t kSaved = 3600ull * kNsPerSecond;
+    clock.continue_from(kSaved);
+    std::uint64_t now = clock.now_ns();
+    EXPECT_GE(now, kSaved);
+    EXPECT_LT(now, kSaved + kNsPerSecond / 10);
+    vcpu_time_info info{};
+    clock.publish(info);
+    std::uint64_t guest = guest_time(info, __rdtsc());
+    EXPECT_GE(guest, now);
+    EXPECT_LE(guest, clock.now_ns());
+    std::uint64_t host = clock.to_host_monotonic_ns(clock.now_ns());
+    EXPECT_LT(double(host), double(host_monotonic_ns()) + 1e6);
+    EXPECT_GT(double(host), double(host_monotonic_ns()) - 1e6);
+    shared_info shared{};
+    clock.publish_wallclock(shared);
+    std::uint64_t origin = ((std::uint64_t(shared.wc_sec_hi) << 32) | shared.wc_sec);
+    std::uint64_t wall_now = origin + kSaved / kNsPerSecond;  // the guest's wallclock now
+    std::uint64_t today = std::uint64_t(::time(nullptr));
+    EXPECT_LE(wall_now, today + 1);
+    EXPECT_GE(wall_now + 2, today);
+}
+
 }  // namespace
 }  // namespace domus::monitor

@@ -139,6 +139,28 @@ TEST_F(ImageLockTest, ASecondWriterIsRefusedAndTheFirstKeepsItsLock) {
     EXPECT_TRUE(ImageLock::acquire(fd.get(), path, kWriterLock, second));
 }
 
+// Migration's hand-over: an inactivated owner holds no byte, so the destination's
+// monitor (another owner) opens the image; activate() then refuses, naming it; once the
+// destination lets go, activate() takes every byte back.
+TEST_F(ImageLockTest, InactivatedImagesGoToAnotherOwnerAndComeBack) {
+    ImageLockTable source, destination;
+    auto held = ImageLock::acquire(fd.get(), path, kWriterLock, source);
+    ASSERT_TRUE(held) << held.error().message;
+    source.inactivate();
+    EXPECT_TRUE(taken_bytes(path).empty());
+    {
+        auto other = ImageLock::acquire(fd.get(), path, kWriterLock, destination);
+        ASSERT_TRUE(other) << other.error().message;
+        auto back = source.activate();
+        EXPECT_FALSE(back);
+        other->release();
+    }
+    source.inactivate();
+    ASSERT_TRUE(source.activate());
+    EXPECT_EQ(taken_bytes(path), kQemuWriterBytes);
+    EXPECT_FALSE(ImageLock::acquire(fd.get(), path, kWriterLock, destination));
+}
+
 TEST_F(ImageLockTest, TwoWritersRacingNeverBothGetTheImage) {
     // Each takes its bytes before it looks for the other's: at worst both fail.
     int both = 0, one = 0;

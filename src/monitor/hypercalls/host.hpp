@@ -94,6 +94,9 @@ public:
     virtual std::size_t console_read(std::span<char> buffer) noexcept = 0;
     // A guest-requested end (poweroff, reboot, crash, watchdog); first one wins.
     virtual void guest_shutdown(ExitKind kind, std::uint32_t code) noexcept = 0;
+    // SHUTDOWN_suspend from vCPU `vcpu`: what SCHEDOP_shutdown returns (Xen: 1 when the
+    // suspend was cancelled and the domain goes on where it was).
+    virtual std::int64_t guest_suspend(std::uint32_t /*vcpu*/) noexcept { return -XEN_EOPNOTSUPP; }
     virtual void set_pending_crash_reason(std::uint32_t reason) noexcept = 0;
     // Counts a hypercall number nobody handles (DomainStats::unknown_hypercalls).
     virtual void count_unknown_hypercall() noexcept = 0;

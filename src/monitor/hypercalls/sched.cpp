@@ -14,7 +14,8 @@ namespace {
 
 constexpr std::uint64_t kTimerSlackLimit = 1ull << 50;  // Xen: beyond this a deadline is a bug
 
-std::int64_t shutdown(HypercallDomain& domain, std::uint32_t reason, std::uint32_t code) {
+std::int64_t shutdown(HypercallDomain& domain, HypercallVcpu& caller, std::uint32_t reason,
+                      std::uint32_t code) {
     switch (reason) {
         case SHUTDOWN_poweroff:
             domain.guest_shutdown(ExitKind::poweroff, code);
@@ -29,7 +30,7 @@ std::int64_t shutdown(HypercallDomain& domain, std::uint32_t reason, std::uint32
             domain.guest_shutdown(ExitKind::watchdog, 0);
             return kOk;
         case SHUTDOWN_suspend:
-            return -XEN_EOPNOTSUPP;  // needs a toolstack to save to
+            return domain.guest_suspend(caller.index());
         default:
             return -XEN_EINVAL;
     }
@@ -87,7 +88,7 @@ std::int64_t sched_op(HypercallDomain& domain, HypercallVcpu& caller, SchedOpArg
         case SCHEDOP_shutdown: {
             sched_shutdown request;
             if (!domain.memory().read(args.arg().gpa, request)) return -XEN_EFAULT;
-            return shutdown(domain, request.reason, 0);
+            return shutdown(domain, caller, request.reason, 0);
         }
         case SCHEDOP_shutdown_code: {
             sched_shutdown request;
@@ -102,7 +103,7 @@ std::int64_t sched_op(HypercallDomain& domain, HypercallVcpu& caller, SchedOpArg
             if (request.reason != SHUTDOWN_poweroff && request.reason != SHUTDOWN_reboot &&
                 request.reason != SHUTDOWN_crash)
                 return -XEN_EINVAL;
-            return shutdown(domain, request.reason, request.code);
+            return shutdown(domain, caller, request.reason, request.code);
         }
         case SCHEDOP_poll:
             return poll_ports(domain, caller, args.arg());

@@ -1,0 +1,97 @@
+// The suspend thread. Before SCHEDOP_shutdown(SHUTDOWN_suspend): block devices drained
+// and held, the store's requests answered and held, the console flushed. The hypercall
+// returns 1 when the suspend was cancelled (the domain goes on where it was: nothing to
+// redo) and 0 in a new domain, restored from a save or migrated: there everything the
+// monitor kept for us is new, so this kernel
+//   - forgets every event channel binding, registers its grant table again (the entries
+//     are in its own pages and came along), binds its timer VIRQ and re-arms the timer;
+//   - binds the console's new port (the new monitor cleared the ring);
+//   - resets the store ring (cleared too), binds its new port, registers every watch again;
+//   - reconnects each block device to its new backend (same ring page and grants, a new
+//     port) before letting requests go; none was in flight (drained), so none is lost.
+// Time: the monitor of the new domain continues system time from the saved value and
+// republishes vcpu_time_info for its host's TSC before the guest runs, so the pvclock
+// never goes back; the wallclock follows the new host (docs/migration.md).
+// One vCPU online only, for now: the others' IPIs and timers would need rebinding on
+// their own vCPUs.
+#include "suspend.hpp"
+
+#include "blkfront.hpp"
+#include "console.hpp"
+#include "events.hpp"
+#include "gnttab.hpp"
+#include "hypercall.hpp"
+#include "irq.hpp"
+#include "netfront.hpp"
+#include "percpu.hpp"
+#include "printk.hpp"
+#include "sched.hpp"
+#include "thread.hpp"
+#include "time.hpp"
+#include "xenbus.hpp"
+
+namespace domus::guest {
+
+namespace {
+
+    uint32_t suspending; // one suspend at a time
+
+    void rebind_timer()
+    {
+        Cpu* c = this_cpu();
+        init_cpu_timer(c);
+        // The monitor kept our deadline, but a VIRQ it raised before the port existed is
+        // lost: fire soon and let the timer handler look at the sleepers again.
+        c->timer_programmed = monotonic_ns() + 100'000;
+        hyp_set_timer_op(c->timer_programmed);
+    }
+
+    void suspend_thread(void*)
+    {
+        printk("domus: suspending\n");
+        blkfront::suspend();
+        netfront::suspend();
+        xenbus::suspend();
+        console_flush(500'000'000);
+        irq_disable();
+        sched_shutdown sd { SHUTDOWN_suspend };
+        long rc = hyp_sched_op(SCHEDOP_shutdown, &sd);
+        bool new_domain = rc == 0;
+        if (new_domain) {
+            events_resume();
+            gnttab_resume();
+            rebind_timer();
+            console_resume();
+        }
+        irq_enable();
+        xenbus::resume(new_domain);
+        blkfront::resume(new_domain);
+        netfront::resume(new_domain);
+        if (rc < 0)
+            printk("domus: suspend refused by the monitor (%ld)\n", rc);
+        else
+            printk("domus: resumed (%s)\n", new_domain ? "in a new domain" : "suspend cancelled");
+        __atomic_store_n(&suspending, 0u, __ATOMIC_RELEASE);
+    }
+
+} // namespace
+
+void suspend_request()
+{
+    if (__atomic_load_n(&nr_cpus_online, __ATOMIC_ACQUIRE) != 1) {
+        printk("domus: suspend with %u vCPUs online is not supported; ignored\n", nr_cpus_online);
+        return;
+    }
+    if (__atomic_exchange_n(&suspending, 1u, __ATOMIC_ACQ_REL))
+        return;
+    domus_thread_attr_t attr {};
+    attr.name = "suspend";
+    attr.vcpu = 0;
+    attr.detached = 1;
+    if (!thread_create(suspend_thread, nullptr, &attr)) {
+        printk("domus: cannot create the suspend thread; suspend ignored\n");
+        __atomic_store_n(&suspending, 0u, __ATOMIC_RELEASE);
+    }
+}
+
+} // namespace domus::guest

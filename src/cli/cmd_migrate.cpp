@@ -1,0 +1,85 @@
+// `domus migrate [-s CMD] [--warm|--live|--cold] [--json] DOMAIN HOST`, as xl's: the
+// stream goes through `ssh HOST domus migrate-receive` (-s CMD replaces ssh, as xl's -s;
+// with -s "" HOST itself is the command). Live (the default) copies memory while the
+// guest runs and suspends it for the last round; --warm suspends it first; --cold shuts
+// it down and starts it afresh there. The source goes only once the destination says its
+// copy runs; any failure leaves it running here (cold: started here again), and the
+// command exits non-zero naming the cause.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "cli/daemon_connection.hpp"
+
+namespace domus::cli {
+
+void add_migrate_command(CLI::App& app, int& status) {
+    struct Options {
+        std::string domain, host;
+        std::optional<std::string> transport;
+        bool warm = false, live = false, cold = false, json = false;
+        std::uint64_t max_downtime_ms = 300, rate_mb = 0;
+        std::uint32_t max_rounds = 30;
+    };
+    auto options = std::make_shared<Options>();
+    auto* command = app.add_subcommand("migrate", "Move a domain to another host");
+    command->add_option("domain", options->domain, "Domain name or ID")->required();
+    command->add_option("host", options->host, "Destination host")->required();
+    command->add_option("-s", options->transport,
+                        "Use this command instead of ssh (with \"\": HOST is the command)");
+    command->add_flag("--warm", options->warm, "Suspend, move the state, resume there");
+    command->add_flag("--live", options->live, "Pre-copy while the domain runs (the default)");
+    command->add_flag("--cold", options->cold, "Shut down here, start there");
+    command->add_flag("--json", options->json, "Print the result as a JSON event");
+    command->add_option("--max-downtime", options->max_downtime_ms,
+                        "Live: the downtime to aim at, in ms (default 300)");
+    command->add_option("--rate", options->rate_mb, "Bandwidth limit in MB/s (default none)");
+    command->add_option("--max-rounds", options->max_rounds,
+                        "Live: pre-copy rounds at most (default 30)");
+    command->callback([options, &status] {
+        std::string transport;
+        if (options->transport && options->transport->empty())
+            transport = options->host;
+        else
+            transport =
+                options->transport.value_or("ssh") + " " + options->host + " domus migrate-receive";
+        if (options->cold) transport += " --cold";
+        if (int(options->warm) + int(options->live) + int(options->cold) > 1) {
+            status = fail(make_error("--live, --warm and --cold exclude each other"));
+            return;
+        }
+        const char* mode = options->cold ? "cold" : options->warm ? "warm" : "live";
+        auto reply = daemon_request({{"op", "migrate"},
+                                     {"domain", options->domain},
+                                     {"command", transport},
+                                     {"mode", mode},
+                                     {"max_downtime_ms", options->max_downtime_ms},
+                                     {"max_rounds", options->max_rounds},
+                                     {"rate_bytes_per_second", options->rate_mb * 1000 * 1000}});
+        if (!reply) {
+            if (options->json)
+                std::printf("%s\n",
+                            nlohmann::json({{"event", "failed"}, {"error", reply.error().message}})
+                                .dump()
+                                .c_str());
+            status = fail(reply.error());
+            return;
+        }
+        if (options->json) {
+            nlohmann::json event = *reply;
+            event.erase("ok");
+            event["event"] = "done";
+            std::printf("%s\n", event.dump().c_str());
+        } else {
+            double mib = double((*reply)["bytes"].get<std::uint64_t>()) / (1 << 20);
+            std::printf("Migrated %s (%s): %.1f MiB in %llu ms, %u rounds, downtime %llu ms\n",
+                        options->domain.c_str(), mode, mib,
+                        (unsigned long long)(*reply)["total_ms"].get<std::uint64_t>(),
+                        (*reply).value("rounds", 0u),
+                        (unsigned long long)(*reply)["downtime_ms"].get<std::uint64_t>());
+        }
+        status = 0;
+    });
+}
+
+}  // namespace domus::cli

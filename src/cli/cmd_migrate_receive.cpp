@@ -1,0 +1,89 @@
+// `domus migrate-receive`: the destination's end of `domus migrate`. The stream comes on
+// stdin; it is spooled into the run directory, checked whole and restored (any failure
+// tears the half-made domain down); the answer for the source goes to stdout:
+// "migrate-receive: ok <domid>" once the domain runs here, or an error and status 1.
+// --cold: stdin carries only the xl configuration, and the domain is created afresh.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "base/fd.hpp"
+#include "cli/commands.hpp"
+#include "cli/daemon_connection.hpp"
+
+namespace domus::cli {
+namespace {
+
+Result<void> spool(int from, int to) {
+    char buffer[1 << 16];
+    for (;;) {
+        ssize_t n = ::read(from, buffer, sizeof(buffer));
+        if (n == 0) return {};
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_error("reading the stream");
+        }
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = ::write(to, buffer + done, std::size_t(n - done));
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return errno_error("spooling the stream");
+            }
+            done += w;
+        }
+    }
+}
+
+}  // namespace
+
+void add_migrate_receive_command(CLI::App& app, int& status) {
+    auto* command =
+        app.add_subcommand("migrate-receive", "Receive a migrating domain on stdin (internal)");
+    auto cold = std::make_shared<bool>(false);
+    command->add_flag("--cold", *cold, "stdin is an xl configuration: create the domain");
+    command->callback([&status, cold] {
+        if (*cold) {
+            std::string text;
+            char buffer[4096];
+            for (ssize_t n; (n = ::read(0, buffer, sizeof(buffer))) > 0;)
+                text.append(buffer, std::size_t(n));
+            auto reply =
+                daemon_request({{"op", "create"}, {"config", text}, {"file", "<migration>"}});
+            if (!reply) {
+                status = fail(reply.error());
+                return;
+            }
+            std::printf("migrate-receive: ok %d\n", (*reply)["domid"].get<int>());
+            std::fflush(stdout);
+            status = 0;
+            return;
+        }
+        auto dir = run_dir();
+        (void)daemon_request({{"op", "list"}});  // starts domusd (and its run directory)
+        std::string file = dir.root + "/incoming-" + std::to_string(::getpid()) + ".img";
+        Fd out(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        if (!out) {
+            status = fail(errno_error("open " + file));
+            return;
+        }
+        auto spooled = spool(0, out.get());
+        out.reset();
+        Result<nlohmann::json> reply = make_error("no stream");
+        if (spooled)
+            reply = daemon_request({{"op", "restore"}, {"file", file}});
+        else
+            reply = std::move(spooled).error();
+        ::unlink(file.c_str());
+        if (!reply) {
+            status = fail(reply.error());
+            return;
+        }
+        std::printf("migrate-receive: ok %d\n", (*reply)["domid"].get<int>());
+        std::fflush(stdout);
+        status = 0;
+    });
+}
+
+}  // namespace domus::cli
