@@ -24,6 +24,7 @@ public:
     }
 
     uint32_t size() const { return size_; }
+    void* page() const { return header_; }
     RING_IDX requests_made() const { return req_prod_pvt_; } // the next request's position
     RING_IDX responses_consumed() const { return rsp_cons_; } // the next response's position
     // Slots free for new requests (every request in flight keeps its slot).

@@ -10,6 +10,7 @@
 #include "events.hpp"
 #include "mm.hpp"
 #include "printk.hpp"
+#include "sched.hpp"
 #include "sync.hpp"
 #include "xenbus.hpp"
 #include "xenbus_device.hpp"
@@ -260,18 +261,113 @@ Nic* nic(int handle)
 
 namespace domus::guest::netfront {
 
-// Suspend hook (suspend.cpp). Nothing to quiesce: a frame lost across the move is what
-// a network loses anyway. A new domain's vif is not reconnected yet: the NIC fails, so
-// its users see -EIO instead of waiting for a backend that is gone.
-void suspend() { }
+namespace {
+
+    // Resumed in a new domain: the handshake again with the new backend (its path has
+    // our new domain ID in it), on the same ring pages, buffer pages and grants (the
+    // grant table came along), with empty rings and a new port. Both locks are held:
+    // nothing moves until it is done. What was in flight is lost, as a network loses
+    // frames anyway; the stack above is told, to announce its addresses again.
+    int reconnect(Nic* n)
+    {
+        char token[32];
+        char path[160];
+        ksnprintf(token, sizeof token, "netfront-%u", n->devid);
+        ksnprintf(path, sizeof path, "%s/state", n->be_path);
+        xenbus_unwatch(path, token);
+        char be[sizeof n->be_path];
+        ksnprintf(path, sizeof path, "%s/backend", n->fe_path);
+        int length = xenbus_read(XBT_NIL, path, be, sizeof be);
+        if (length <= 0 || size_t(length) >= sizeof be)
+            return -ENODEV;
+        memcpy(n->be_path, be, sizeof be);
+        ksnprintf(path, sizeof path, "%s/state", n->be_path);
+        const char* step = "watching the backend";
+        int rc = xenbus_watch(path, token, on_backend_state, n);
+        if (rc >= 0) {
+            step = "backend InitWait";
+            rc = wait_backend(n, XenbusStateInitWait);
+            if (rc >= XenbusStateClosing)
+                rc = -ENODEV;
+        }
+        if (rc >= 0 && granted_offloads(n, n->offloads) != n->offloads) {
+            step = "the same offloads"; // the stack above was built for them
+            rc = -EPROTO;
+        }
+        if (rc >= 0) {
+            step = "event channel";
+            n->tx.init(n->tx.page(), kPageSize);
+            n->rx.init(n->rx.page(), kPageSize);
+            for (unsigned i = 0; i < kTxBuffers; ++i) {
+                n->tx_busy[i] = false;
+                n->tx_free[i] = uint16_t(i);
+            }
+            n->tx_free_count = kTxBuffers;
+            post_all_rx(n);
+            rc = evtchn_alloc_unbound(n->backend_id, &n->port) < 0 ? -EIO : 0;
+        }
+        if (rc >= 0) {
+            evtchn_set_handler(n->port, on_event, n);
+            evtchn_unmask(n->port);
+            step = "publishing the rings";
+            rc = publish(n);
+        }
+        if (rc >= 0) {
+            step = "backend Connected";
+            rc = wait_backend(n, XenbusStateConnected);
+            if (rc >= XenbusStateClosing)
+                rc = -ENODEV;
+        }
+        if (rc >= 0) {
+            __atomic_store_n(&n->connected, true, __ATOMIC_RELEASE);
+            step = "state Connected";
+            rc = write_state(n, XenbusStateConnected);
+        }
+        if (rc < 0)
+            printk("netfront: vif %u: %s failed after resume (%d)\n", n->devid, step, rc);
+        return rc;
+    }
+
+} // namespace
+
+// Suspend (suspend.cpp): every interface quiesced. Its users leave the rings (senders and
+// receivers waiting on the ring let go of their lock and wait for the resume), and both
+// locks are kept until resume(). The backend-state watch ignores the old backend meanwhile.
+void suspend()
+{
+    int count = __atomic_load_n(&nr_nics, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < count; ++i) {
+        Nic* n = nics[i];
+        __atomic_store_n(&n->quiesced, true, __ATOMIC_RELEASE);
+        n->was_connected = __atomic_exchange_n(&n->connected, false, __ATOMIC_ACQ_REL);
+        waitq_wake_all(&n->waiters);
+        mutex_lock(&n->tx_lock);
+        mutex_lock(&n->rx_lock);
+    }
+}
 
 void resume(bool new_domain)
 {
-    if (!new_domain)
-        return;
     int count = __atomic_load_n(&nr_nics, __ATOMIC_ACQUIRE);
-    for (int i = 0; i < count; ++i)
-        fail(nics[i], "not reconnected after resume", nics[i]->devid);
+    for (int i = 0; i < count; ++i) {
+        Nic* n = nics[i];
+        bool usable = n->was_connected && !__atomic_load_n(&n->failed, __ATOMIC_ACQUIRE);
+        if (!new_domain) {
+            __atomic_store_n(&n->connected, n->was_connected, __ATOMIC_RELEASE);
+        } else if (usable && reconnect(n) < 0) {
+            fail(n, "cannot reconnect after resume", n->devid);
+            usable = false;
+        } else if (usable) {
+            printk("netfront: vif %u reconnected\n", n->devid);
+        }
+        __atomic_store_n(&n->quiesced, false, __ATOMIC_RELEASE);
+        mutex_unlock(&n->rx_lock);
+        mutex_unlock(&n->tx_lock);
+        waitq_wake_all(&n->resumed);
+        waitq_wake_all(&n->waiters);
+        if (new_domain && usable && domus_net_resumed)
+            domus_net_resumed(i);
+    }
 }
 
 } // namespace domus::guest::netfront

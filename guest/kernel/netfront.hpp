@@ -76,6 +76,9 @@ struct Nic {
     domus_mutex_t rx_lock;
     domus_waitq waiters; // senders waiting for a slot, receivers waiting for a frame
     bool connected;
+    bool was_connected; // at suspend
+    bool quiesced; // suspended: users wait in `resumed`, off the rings and their locks
+    domus_waitq resumed;
     bool failed; // set once, read anywhere; waiters wake
     bool fail_reported;
     uint32_t state_gen; // bumped by the backend-state watch
@@ -94,8 +97,17 @@ long send(Nic* nic, const struct net_part* parts, unsigned count, const struct n
 long peek(Nic* nic, struct net_packet* packet);
 long take(Nic* nic, const struct net_buffer* buffers, unsigned count);
 void fail(Nic* nic, const char* why, unsigned long value);
-// suspend.cpp's hooks: before SCHEDOP_shutdown(SHUTDOWN_suspend), and after it returns.
+// suspend.cpp's hooks: before SCHEDOP_shutdown(SHUTDOWN_suspend), and after it returns
+// (in a new domain each interface reconnects to its new backend).
 void suspend();
 void resume(bool new_domain);
+
+} // namespace domus::guest::netfront
+
+// The stack above (guest/net) is told when interface `handle` reconnected in a new
+// domain, to announce its addresses (gratuitous ARP). Weak: absent without a stack.
+extern "C" void domus_net_resumed(int handle) __attribute__((weak));
+
+namespace domus::guest::netfront {
 
 } // namespace domus::guest::netfront

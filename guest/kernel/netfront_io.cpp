@@ -30,17 +30,27 @@ namespace {
     constexpr uint64_t kStreamingNs = 200'000;
 
     bool failed(Nic* n) { return __atomic_load_n(&n->failed, __ATOMIC_ACQUIRE); }
+    bool quiesced(Nic* n) { return __atomic_load_n(&n->quiesced, __ATOMIC_ACQUIRE); }
+    bool still_quiesced(void* arg) { return quiesced(static_cast<Nic*>(arg)); }
+
+    // Suspended: let go of `lock` (suspend takes it) until the interface is back.
+    void sit_out_suspend(Nic* n, domus_mutex_t* lock)
+    {
+        mutex_unlock(lock);
+        waitq_sleep_while(&n->resumed, still_quiesced, n);
+        mutex_lock(lock);
+    }
 
     // Evaluated under the scheduler lock (waitq_sleep_while): no lost wake-up.
     bool no_response(void* arg)
     {
         auto* n = static_cast<Nic*>(arg);
-        return !failed(n) && !n->rx.responses_waiting();
+        return !failed(n) && !quiesced(n) && !n->rx.responses_waiting();
     }
     bool no_tx_response(void* arg)
     {
         auto* n = static_cast<Nic*>(arg);
-        return !failed(n) && !n->tx.responses_waiting();
+        return !failed(n) && !quiesced(n) && !n->tx.responses_waiting();
     }
 
     // Posts page `buf` in the next free ring slot; its request id is that slot.
@@ -166,7 +176,7 @@ namespace {
             return false;
         uint64_t deadline = now + kPollNs;
         do {
-            if (n->rx.responses_waiting() || failed(n))
+            if (n->rx.responses_waiting() || failed(n) || quiesced(n))
                 return true;
             cpu_relax();
         } while (monotonic_ns() < deadline);
@@ -178,6 +188,10 @@ namespace {
     {
         netif_rx_response response;
         while (!failed(n)) {
+            if (quiesced(n)) {
+                sit_out_suspend(n, &n->rx_lock);
+                continue;
+            }
             // Complete once the last data slot and every extra-info slot are in (a
             // one-page GSO packet ends at its first slot, its extra slot still to come).
             if (n->rx_complete && !n->rx_expect_extra) {
@@ -254,6 +268,10 @@ long send(Nic* n, const struct net_part* parts, unsigned count, const struct net
     mutex_lock(&n->tx_lock);
     long result = -EIO;
     while (!failed(n)) {
+        if (quiesced(n)) {
+            sit_out_suspend(n, &n->tx_lock);
+            continue;
+        }
         if (!reap_tx(n))
             break;
         if (n->tx_free_count < data_slots || n->tx.free_slots() < ring_slots) {

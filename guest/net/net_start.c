@@ -7,6 +7,7 @@
 #include <domus/xenbus.h>
 #include <lwip/dhcp.h>
 #include <lwip/dns.h>
+#include <lwip/etharp.h>
 #include <lwip/netifapi.h>
 #include <lwip/tcpip.h>
 
@@ -259,6 +260,33 @@ int domus_net_start(void)
     }
     domus_mutex_unlock(&start_lock);
     return start_result;
+}
+
+static void announce(void* arg)
+{
+    struct netif* netif = arg;
+    if (!ip4_addr_isany_val(*netif_ip4_addr(netif)))
+        etharp_gratuitous(netif);
+}
+
+/* netfront's hook (guest/kernel/netfront.hpp): interface `handle` reconnected in a new
+ * domain, after a migration or a restore. As Linux's netfront does, the guest says where
+ * its addresses are now (a gratuitous ARP: bridges and neighbours learn the new port),
+ * and its address goes to the new host's store. */
+void domus_net_resumed(int handle)
+{
+    for (unsigned i = 0; i < nr_nics; ++i) {
+        if (nics[i].handle != handle)
+            continue;
+        tcpip_callback(announce, &nics[i].netif);
+        if (!ip4_addr_isany_val(*netif_ip4_addr(&nics[i].netif))) {
+            char ip[16], path[48];
+            ip4addr_ntoa_r(netif_ip4_addr(&nics[i].netif), ip, sizeof ip);
+            snprintf(path, sizeof path, "attr/vif/%u/ipv4/0", nics[i].devid);
+            xenbus_write(XBT_NIL, path, ip);
+        }
+        printf("net: en%u announced after resume\n", nics[i].devid);
+    }
 }
 
 __attribute__((constructor)) static void start_at_boot(void) { domus_net_start(); }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "migration/stream.hpp"
+#include "second_host.hpp"
 #include "toolstack_fixture.hpp"
 
 namespace domus::test {
@@ -28,19 +29,12 @@ protected:
         ToolstackTest::SetUp();
         if (IsSkipped()) return;
         dst_ = run_dir_ + "-dst";
-        std::filesystem::remove_all(dst_);
+        second_ = std::make_unique<SecondHost>(dst_);
         ASSERT_EQ(domus({"info"}).status, 0);
     }
 
     void TearDown() override {
-        if (!dst_.empty()) {
-            for (pid_t pid : test::run_dir_processes(dst_))
-                if (process_name(pid) == "domusd" && ::kill(pid, SIGKILL) == 0)
-                    eventually([&] { return process_gone(pid); });
-            for (pid_t pid : test::run_dir_processes(dst_))
-                ::kill(pid, SIGKILL);
-            std::filesystem::remove_all(dst_);
-        }
+        second_.reset();
         ToolstackTest::TearDown();
     }
 
@@ -107,6 +101,7 @@ protected:
     }
 
     std::string dst_;
+    std::unique_ptr<SecondHost> second_;
 };
 
 TEST_F(MigrationTest, SaveAndRestoreGoOnCountingWithTheDiskIntactAndTheClockMonotonic) {
