@@ -28,6 +28,7 @@
 #include "../tests/integration/process.hpp"
 #include "figures.hpp"
 #include "host_io.hpp"
+#include "migrate_bench.hpp"
 #include "net_bench.hpp"
 #include "sched_bench.hpp"
 #include "soak/soak.hpp"
@@ -565,6 +566,8 @@ int main(int argc, char** argv) {
     bench_soak();
     bench_memory();
     domus::bench::bench_sched(g_bin, g_guests);
-    domus::bench::bench_net(g_bin, g_guests, DOMUS_SOURCE_DIR);  // last: it enters a netns
+    // Last: each enters a network namespace of its own.
+    domus::bench::bench_migrate(g_bin, g_guests);
+    domus::bench::bench_net(g_bin, g_guests, DOMUS_SOURCE_DIR);
     return 0;
 }
