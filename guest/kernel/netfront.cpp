@@ -128,25 +128,50 @@ namespace {
         return granted;
     }
 
-    int connect(Nic* n, unsigned offloads)
+    // Empty rings on the same pages (every TX page free, every RX page posted) and a new
+    // event channel: what a reconnect after resume starts from.
+    int reset(Nic* n)
+    {
+        n->tx.init(n->tx.page(), kPageSize);
+        n->rx.init(n->rx.page(), kPageSize);
+        for (unsigned i = 0; i < kTxBuffers; ++i) {
+            n->tx_busy[i] = false;
+            n->tx_free[i] = uint16_t(i);
+        }
+        n->tx_free_count = kTxBuffers;
+        post_all_rx(n);
+        if (evtchn_alloc_unbound(n->backend_id, &n->port) < 0)
+            return -EIO;
+        evtchn_set_handler(n->port, on_event, n);
+        evtchn_unmask(n->port);
+        return 0;
+    }
+
+    // The handshake with the backend at n->be_path: watch its state, wait for InitWait,
+    // then either set everything up (first connect, asking for `offloads`) or reset the
+    // rings (`again`: resumed in a new domain, where the backend must grant the same
+    // offloads, which the stack above was built for), publish, wait for Connected.
+    int handshake(Nic* n, unsigned offloads, bool again)
     {
         char token[32];
         char path[160];
         ksnprintf(token, sizeof token, "netfront-%u", n->devid);
         ksnprintf(path, sizeof path, "%s/state", n->be_path);
+        const char* step = "watching the backend";
         int rc = xenbus_watch(path, token, on_backend_state, n);
-        if (rc < 0) {
-            printk("netfront: vif %u: cannot watch %s (%d)\n", n->devid, path, rc);
-            return rc;
-        }
-        const char* step = "backend InitWait";
-        rc = wait_backend(n, XenbusStateInitWait);
-        if (rc >= XenbusStateClosing)
-            rc = -EIO;
         if (rc >= 0) {
+            step = "backend InitWait";
+            rc = wait_backend(n, XenbusStateInitWait);
+            if (rc >= XenbusStateClosing)
+                rc = -EIO;
+        }
+        if (rc >= 0 && !again) {
             n->offloads = granted_offloads(n, offloads);
             step = "rings";
             rc = setup(n);
+        } else if (rc >= 0) {
+            step = "the same offloads";
+            rc = granted_offloads(n, n->offloads) == n->offloads ? reset(n) : -EPROTO;
         }
         if (rc >= 0) {
             step = "publishing the rings";
@@ -164,14 +189,16 @@ namespace {
             rc = write_state(n, XenbusStateConnected);
         }
         if (rc < 0) {
-            printk("netfront: vif %u: %s failed (%d)\n", n->devid, step, rc);
+            printk("netfront: vif %u: %s failed%s (%d)\n", n->devid, step,
+                again ? " after resume" : "", rc);
             __atomic_store_n(&n->failed, true, __ATOMIC_RELEASE);
             __atomic_store_n(&n->connected, false, __ATOMIC_RELEASE);
             xenbus_unwatch(path, token);
-            return rc;
         }
-        return 0;
+        return rc;
     }
+
+    int connect(Nic* n, unsigned offloads) { return handshake(n, offloads, false); }
 
     // "00:16:3e:01:02:03" -> bytes; false when malformed.
     bool parse_mac(const char* text, uint8_t mac[6])
@@ -281,51 +308,7 @@ namespace {
         if (length <= 0 || size_t(length) >= sizeof be)
             return -ENODEV;
         memcpy(n->be_path, be, sizeof be);
-        ksnprintf(path, sizeof path, "%s/state", n->be_path);
-        const char* step = "watching the backend";
-        int rc = xenbus_watch(path, token, on_backend_state, n);
-        if (rc >= 0) {
-            step = "backend InitWait";
-            rc = wait_backend(n, XenbusStateInitWait);
-            if (rc >= XenbusStateClosing)
-                rc = -ENODEV;
-        }
-        if (rc >= 0 && granted_offloads(n, n->offloads) != n->offloads) {
-            step = "the same offloads"; // the stack above was built for them
-            rc = -EPROTO;
-        }
-        if (rc >= 0) {
-            step = "event channel";
-            n->tx.init(n->tx.page(), kPageSize);
-            n->rx.init(n->rx.page(), kPageSize);
-            for (unsigned i = 0; i < kTxBuffers; ++i) {
-                n->tx_busy[i] = false;
-                n->tx_free[i] = uint16_t(i);
-            }
-            n->tx_free_count = kTxBuffers;
-            post_all_rx(n);
-            rc = evtchn_alloc_unbound(n->backend_id, &n->port) < 0 ? -EIO : 0;
-        }
-        if (rc >= 0) {
-            evtchn_set_handler(n->port, on_event, n);
-            evtchn_unmask(n->port);
-            step = "publishing the rings";
-            rc = publish(n);
-        }
-        if (rc >= 0) {
-            step = "backend Connected";
-            rc = wait_backend(n, XenbusStateConnected);
-            if (rc >= XenbusStateClosing)
-                rc = -ENODEV;
-        }
-        if (rc >= 0) {
-            __atomic_store_n(&n->connected, true, __ATOMIC_RELEASE);
-            step = "state Connected";
-            rc = write_state(n, XenbusStateConnected);
-        }
-        if (rc < 0)
-            printk("netfront: vif %u: %s failed after resume (%d)\n", n->devid, step, rc);
-        return rc;
+        return handshake(n, n->offloads, true);
     }
 
 } // namespace
