@@ -159,31 +159,55 @@ namespace {
         return xenbus_device::publish_initialised(dev->fe_path, nodes, 4);
     }
 
-    // The whole handshake for one device. 0, or a negative errno with the reason printed.
-    int connect(Device* dev)
+    // Resumed in a new domain: the ring of the old backend emptied and a new event
+    // channel, on the same ring page, grants and bounce pages.
+    int reset(Device* dev)
+    {
+        // The requests are built for the old backend's features: the new one must offer
+        // the same (the same Domus on both hosts does).
+        bool persistent = read_number(dev->be_path, "feature-persistent", 0) == 1;
+        if (uint32_t(read_number(dev->be_path, "feature-max-indirect-segments", 0))
+                != dev->max_indirect
+            || (dev->persistent && !persistent))
+            return -EPROTO;
+        reset_ring_locked(dev);
+        if (evtchn_alloc_unbound(dev->backend_id, &dev->port) < 0)
+            return -EIO;
+        evtchn_set_handler(dev->port, on_event, dev);
+        evtchn_unmask(dev->port);
+        return 0;
+    }
+
+    // The whole handshake for one device with the backend at dev->be_path: watch its
+    // state, wait for InitWait, set the ring and bounce pages up (or, `again` after a
+    // resume, reset them for the new backend), publish, wait for Connected. 0, or a
+    // negative errno with the reason printed.
+    int handshake(Device* dev, bool again)
     {
         char token[32];
         char path[160];
         ksnprintf(token, sizeof token, "blkfront-%u", dev->devid);
         ksnprintf(path, sizeof path, "%s/state", dev->be_path);
+        const char* step = "watching the backend";
         int rc = xenbus_watch(path, token, on_backend_state, dev);
-        if (rc < 0) {
-            printk("blkfront: %s: cannot watch %s (%d)\n", dev->name, path, rc);
-            return rc;
-        }
-        const char* step = "backend InitWait";
-        rc = wait_backend(dev, XenbusStateInitWait);
-        if (rc >= XenbusStateClosing)
-            rc = -ENODEV;
         if (rc >= 0) {
+            step = "backend InitWait";
+            rc = wait_backend(dev, XenbusStateInitWait);
+            if (rc >= XenbusStateClosing)
+                rc = -ENODEV;
+        }
+        if (rc >= 0 && again) {
+            step = "the same features";
+            rc = reset(dev);
+        } else if (rc >= 0) {
             read_features(dev);
             read_properties(dev);
             step = "ring";
             rc = setup_ring(dev);
-        }
-        if (rc >= 0) {
-            step = "bounce pages";
-            rc = setup_slots(dev);
+            if (rc >= 0) {
+                step = "bounce pages";
+                rc = setup_slots(dev);
+            }
         }
         if (rc >= 0) {
             step = "publishing the ring";
@@ -203,19 +227,21 @@ namespace {
             rc = write_state(dev, XenbusStateConnected);
         }
         if (rc < 0) {
-            printk("blkfront: %s: %s failed (%d); device skipped\n", dev->name, step, rc);
+            printk("blkfront: %s: %s%s failed (%d)%s\n", dev->name, again ? "reconnecting: " : "",
+                step, rc, again ? "" : "; device skipped");
             // Grants and pages made so far stay as they are: the backend may have seen them.
-            __atomic_store_n(&dev->failed, true, __ATOMIC_RELEASE);
+            if (!again)
+                __atomic_store_n(&dev->failed, true, __ATOMIC_RELEASE);
             __atomic_store_n(&dev->connected, false, __ATOMIC_RELEASE);
             xenbus_unwatch(path, token);
-            return rc;
         }
-        return 0;
+        return rc;
     }
 
+    int connect(Device* dev) { return handshake(dev, false); }
+
     // Resumed in a new domain: the handshake again with the new backend (its path has our
-    // new domain ID in it), on the same ring page, grants and bounce pages. The device
-    // lock is held: no request moves until it is done.
+    // new domain ID in it). The device lock is held: no request moves until it is done.
     int reconnect(Device* dev)
     {
         char token[32];
@@ -230,51 +256,7 @@ namespace {
         if (n <= 0 || size_t(n) >= sizeof be)
             return -ENODEV;
         memcpy(dev->be_path, be, sizeof be);
-        ksnprintf(path, sizeof path, "%s/state", dev->be_path);
-        int rc = xenbus_watch(path, token, on_backend_state, dev);
-        const char* step = "watching the backend";
-        if (rc >= 0) {
-            step = "backend InitWait";
-            rc = wait_backend(dev, XenbusStateInitWait);
-            if (rc >= XenbusStateClosing)
-                rc = -ENODEV;
-        }
-        if (rc >= 0) {
-            // The requests are built for the old backend's features: the new one must
-            // offer the same (the same Domus on both hosts does).
-            step = "the same features";
-            bool persistent = read_number(dev->be_path, "feature-persistent", 0) == 1;
-            if (uint32_t(read_number(dev->be_path, "feature-max-indirect-segments", 0))
-                    != dev->max_indirect
-                || (dev->persistent && !persistent))
-                rc = -EPROTO;
-        }
-        if (rc >= 0) {
-            step = "event channel";
-            reset_ring_locked(dev);
-            rc = evtchn_alloc_unbound(dev->backend_id, &dev->port) < 0 ? -EIO : 0;
-        }
-        if (rc >= 0) {
-            evtchn_set_handler(dev->port, on_event, dev);
-            evtchn_unmask(dev->port);
-            step = "publishing the ring";
-            rc = publish(dev);
-        }
-        if (rc >= 0) {
-            step = "backend Connected";
-            rc = wait_backend(dev, XenbusStateConnected);
-            if (rc >= XenbusStateClosing)
-                rc = -ENODEV;
-        }
-        if (rc >= 0) {
-            read_properties(dev);
-            __atomic_store_n(&dev->connected, true, __ATOMIC_RELEASE);
-            step = "state Connected";
-            rc = write_state(dev, XenbusStateConnected);
-        }
-        if (rc < 0)
-            printk("blkfront: %s: reconnecting: %s failed (%d)\n", dev->name, step, rc);
-        return rc;
+        return handshake(dev, true);
     }
 
     struct ProbeList {
