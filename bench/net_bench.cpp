@@ -104,10 +104,10 @@ private:
                 continue;
             }
             buf.erase(0, end + 4);
-            std::string response = "HTTP/1.1 200 OK\r\nServer: host\r\nContent-Type: text/html\r\n"
-                                   "Content-Length: " +
-                                   std::to_string(body_.size()) +
-                                   "\r\nConnection: keep-alive\r\n\r\n" + body_;
+            std::string response =
+                "HTTP/1.1 200 OK\r\nServer: host\r\nContent-Type: text/html\r\n"
+                "Content-Length: " +
+                std::to_string(body_.size()) + "\r\nConnection: keep-alive\r\n\r\n" + body_;
             if (::send(s, response.data(), response.size(), MSG_NOSIGNAL) < 0) break;
         }
         ::close(s);
@@ -125,7 +125,8 @@ public:
         ::setenv("DOMUS_RUN_DIR", root_.c_str(), 1);
         if (::unshare(CLONE_NEWNET) != 0) return;
         std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1";
-        ready_ = ip({"link", "set", "lo", "up"}) && ip({"link", "add", "xenbr0", "type", "bridge"}) &&
+        ready_ = ip({"link", "set", "lo", "up"}) &&
+                 ip({"link", "add", "xenbr0", "type", "bridge"}) &&
                  ip({"addr", "add", "10.77.0.1/24", "dev", "xenbr0"}) &&
                  ip({"link", "set", "xenbr0", "up"});
     }
@@ -143,7 +144,8 @@ public:
                             << ".elf\"\nmemory = 256\nvif = [ 'bridge=xenbr0,ip=" << ip
                             << "/24' ]\nextra = \"" << args << "\"\non_poweroff = \"preserve\"\n";
         auto r = run_process({bin_, "create", path}, 60s);
-        if (r.status != 0) std::fprintf(stderr, "bench: net: create %s: %s", name.c_str(), r.err.c_str());
+        if (r.status != 0)
+            std::fprintf(stderr, "bench: net: create %s: %s", name.c_str(), r.err.c_str());
         return r.status == 0;
     }
     std::string console(const std::string& name) {
@@ -171,14 +173,19 @@ void tcp(Network& net) {
     // The baseline: iperf over the host's loopback.
     double loopback = 0;
     {
-        auto server = std::thread([] { tool({"/usr/bin/iperf", "-s", "-B", "127.0.0.1", "-p", "5101", "-t", "8"}, 15s); });
+        auto server = std::thread([] {
+            tool({"/usr/bin/iperf", "-s", "-B", "127.0.0.1", "-p", "5101", "-t", "8"}, 15s);
+        });
         std::this_thread::sleep_for(300ms);
-        loopback = iperf_gbit_s(tool({"/usr/bin/iperf", "-c", "127.0.0.1", "-p", "5101", "-t", "5", "-y", "C"}).out);
+        loopback = iperf_gbit_s(
+            tool({"/usr/bin/iperf", "-c", "127.0.0.1", "-p", "5101", "-t", "5", "-y", "C"}).out);
         server.join();
         emit("net_tcp_loopback_gbit_s", loopback, "Gbit/s");
     }
-    if (net.create("iperf", "iperf", "10.77.0.3") && net.wait_console("iperf", "iperf: listening")) {
-        double in = iperf_gbit_s(tool({"/usr/bin/iperf", "-c", "10.77.0.3", "-t", "5", "-y", "C"}).out);
+    if (net.create("iperf", "iperf", "10.77.0.3") &&
+        net.wait_console("iperf", "iperf: listening")) {
+        double in =
+            iperf_gbit_s(tool({"/usr/bin/iperf", "-c", "10.77.0.3", "-t", "5", "-y", "C"}).out);
         emit("net_tcp_host_to_guest_gbit_s", in, "Gbit/s");
         if (loopback > 0) emit("net_tcp_host_to_guest_vs_loopback", in / loopback, "ratio");
     }
@@ -188,7 +195,8 @@ void tcp(Network& net) {
         server = tool({"/usr/bin/iperf", "-s", "-B", "10.77.0.1", "-y", "C", "-t", "20"}, 30s);
     });
     std::this_thread::sleep_for(300ms);
-    if (net.create("sender", "iperf", "10.77.0.4", "-c 10.77.0.1")) net.wait_console("sender", "iperf: sent", 30s);
+    if (net.create("sender", "iperf", "10.77.0.4", "-c 10.77.0.1"))
+        net.wait_console("sender", "iperf: sent", 30s);
     thread.join();
     double out = iperf_gbit_s(server.out);
     emit("net_tcp_guest_to_host_gbit_s", out, "Gbit/s");
@@ -199,7 +207,8 @@ void http_and_guest_to_guest(Network& net, const std::string& source_dir) {
     if (!wanted("net_http") && !wanted("net_tcp_guest_to_guest") && !wanted("net_ping") &&
         !wanted("net_tx_notifications"))
         return;
-    if (!net.create("web", "httpd", "10.77.0.2") || !net.wait_console("web", "httpd: listening")) return;
+    if (!net.create("web", "httpd", "10.77.0.2") || !net.wait_console("web", "httpd: listening"))
+        return;
     std::regex rps(R"(Requests/sec:\s+([\d.]+))");
     if (wanted("net_http")) {
         auto guest = tool({"/usr/bin/wrk", "-t2", "-c16", "-d5s", "http://10.77.0.2/"}, 30s);
@@ -231,7 +240,8 @@ void http_and_guest_to_guest(Network& net, const std::string& source_dir) {
         net.create("fetch", "netcheck", "10.77.0.5", "fetch http://10.77.0.2/bytes/2000000000") &&
         net.wait_console("fetch", "netcheck: done", 120s)) {
         std::regex rate(R"(([\d.]+) Mbit/s)");
-        emit("net_tcp_guest_to_guest_gbit_s", first_match(net.console("fetch"), rate) / 1000, "Gbit/s");
+        emit("net_tcp_guest_to_guest_gbit_s", first_match(net.console("fetch"), rate) / 1000,
+             "Gbit/s");
     }
 }
 
