@@ -1,6 +1,8 @@
 // TokenBucket and RateLimiter (see rate_limiter.hpp).
 #include "backends/rate_limiter.hpp"
 
+#include <sys/timerfd.h>
+
 #include <algorithm>
 
 namespace domus::backends {
@@ -67,6 +69,16 @@ bool RateLimiter::try_take(std::uint64_t bytes, RateClock::time_point now) {
 
 std::chrono::nanoseconds RateLimiter::wait_for(std::uint64_t bytes, RateClock::time_point now) {
     return std::max(bytes_.wait_for(bytes, now), operations_.wait_for(1, now));
+}
+
+void arm_retry_timer(int timer, std::optional<std::chrono::nanoseconds> wait) {
+    itimerspec when{};  // zero: disarmed
+    if (wait) {
+        auto ns = std::max<std::int64_t>(wait->count(), 1);
+        when.it_value.tv_sec = ns / 1'000'000'000;
+        when.it_value.tv_nsec = ns % 1'000'000'000;
+    }
+    ::timerfd_settime(timer, 0, &when, nullptr);
 }
 
 }  // namespace domus::backends

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 namespace domus::backends {
 
@@ -69,5 +70,9 @@ private:
     TokenBucket bytes_;
     TokenBucket operations_;
 };
+
+// Arms the one-shot timerfd `timer` to fire when a held request may go (`wait` from
+// now; at least 1 ns, since zero would disarm it), or disarms it when nothing is held.
+void arm_retry_timer(int timer, std::optional<std::chrono::nanoseconds> wait);
 
 }  // namespace domus::backends

@@ -5,7 +5,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 
 #include "base/log.hpp"
@@ -255,15 +254,7 @@ Result<void> VbdDevice::set_rate(std::uint64_t bytes_per_second,
 }
 
 void VbdDevice::arm_timer() {
-    itimerspec when{};  // zero: disarmed
-    if (blkback_) {
-        if (auto wait = blkback_->held_for(RateClock::now())) {
-            auto ns = std::max<std::int64_t>(wait->count(), 1);  // zero would disarm it
-            when.it_value.tv_sec = ns / 1'000'000'000;
-            when.it_value.tv_nsec = ns % 1'000'000'000;
-        }
-    }
-    ::timerfd_settime(timer_.get(), 0, &when, nullptr);
+    arm_retry_timer(timer_.get(), blkback_ ? blkback_->held_for(RateClock::now()) : std::nullopt);
 }
 
 DiskLimits VbdDevice::limits() const {

@@ -5,7 +5,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 
 #include "base/log.hpp"
 
@@ -132,15 +131,8 @@ Result<void> VifDevice::set_rate(std::optional<config::VifRate> rate) {
 }
 
 void VifDevice::arm_timer() {
-    itimerspec when{};  // zero: disarmed
-    if (netback_) {
-        if (auto wait = netback_->tx_held_for(RateClock::now())) {
-            auto ns = std::max<std::int64_t>(wait->count(), 1);  // zero would disarm it
-            when.it_value.tv_sec = ns / 1'000'000'000;
-            when.it_value.tv_nsec = ns % 1'000'000'000;
-        }
-    }
-    ::timerfd_settime(timer_.get(), 0, &when, nullptr);
+    arm_retry_timer(timer_.get(),
+                    netback_ ? netback_->tx_held_for(RateClock::now()) : std::nullopt);
 }
 
 void VifDevice::connected_hook() {
