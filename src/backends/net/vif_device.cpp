@@ -5,7 +5,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-
 #include "base/log.hpp"
 
 namespace domus::backends {
