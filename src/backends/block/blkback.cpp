@@ -194,44 +194,56 @@ std::optional<std::chrono::nanoseconds> BlkBack::held_for(RateClock::time_point 
     return limit_.wait_for(limited_bytes(*rate_held_), now);
 }
 
+BlkBack::NextRequest BlkBack::next_request(std::optional<BlkRequest>& out, std::size_t& taken) {
+    if (rate_held_) {
+        if (!admit(*rate_held_)) return NextRequest::held;
+        ++taken;
+        out = std::move(rate_held_);
+        rate_held_.reset();
+        return NextRequest::request;
+    }
+    for (;;) {
+        blkif_request raw;
+        auto next = ring_.next(raw);
+        if (next == Ring::Next::overflow) {
+            static log::RateLimit limit;
+            if (limit.allow())
+                DOMUS_LOG_WARN("blkback", "frontend ring index out of range; device stopped");
+            return NextRequest::broken;
+        }
+        if (next == Ring::Next::empty) return NextRequest::empty;
+        ++taken;
+        StageTimer timer(stats_.take_cycles);
+        auto parsed = parse_or_refuse(raw);
+        if (!parsed) continue;
+        // Its size is known once its segments are (the limit counts bytes).
+        if (auto status = load_indirect_segments(*parsed); status != BLKIF_RSP_OKAY) {
+            respond(parsed->id, parsed->operation, status);
+            continue;
+        }
+        if (!admit(*parsed)) {
+            rate_held_ = std::move(parsed);
+            ++stats_.rate_held;
+            return NextRequest::held;
+        }
+        out = std::move(parsed);
+        return NextRequest::request;
+    }
+}
+
 // ---- Synchronous engine ----
 
 bool BlkBack::process_sync() {
     for (;;) {
-        blkif_request raw;
         for (;;) {
             std::optional<BlkRequest> parsed;
-            if (rate_held_) {  // first what the limit held, in ring order
-                if (!admit(*rate_held_)) break;
-                parsed = std::move(rate_held_);
-                rate_held_.reset();
-            } else {
-                auto next = ring_.next(raw);
-                if (next == Ring::Next::overflow) {
-                    static log::RateLimit limit;
-                    if (limit.allow())
-                        DOMUS_LOG_WARN("blkback",
-                                       "frontend ring index out of range; device stopped");
-                    broken_ = true;
-                    return false;
-                }
-                if (next == Ring::Next::empty) break;
-                {
-                    StageTimer timer(stats_.take_cycles);
-                    parsed = parse_or_refuse(raw);
-                    if (!parsed) continue;
-                    // Its size is known once its segments are (the limit counts bytes).
-                    if (auto status = load_indirect_segments(*parsed); status != BLKIF_RSP_OKAY) {
-                        respond(parsed->id, parsed->operation, status);
-                        continue;
-                    }
-                }
-                if (!admit(*parsed)) {
-                    rate_held_ = std::move(parsed);
-                    ++stats_.rate_held;
-                    break;
-                }
+            std::size_t taken = 0;
+            auto next = next_request(parsed, taken);
+            if (next == NextRequest::broken) {
+                broken_ = true;
+                return false;
             }
+            if (next != NextRequest::request) break;
             auto& request = *parsed;
             stats_.max_in_flight = std::max<std::uint64_t>(stats_.max_in_flight, 1);
             auto status = execute(request);

@@ -243,6 +243,12 @@ private:
     // Whether the limit lets `request` go now (its tokens taken); if not, the caller
     // holds it in rate_held_ and takes nothing more off the ring.
     bool admit(const BlkRequest& request);
+    // The next request to start, for both engines, in ring order: first the one the limit
+    // held, then the ring's (parsed; a bad one answered and skipped). `held`: the limit
+    // holds it (in rate_held_); `empty`: the ring has none; `broken`: its index is out of
+    // range (logged). `taken` counts the requests it took (off the ring or out of hold).
+    enum class NextRequest { request, held, empty, broken };
+    NextRequest next_request(std::optional<BlkRequest>& out, std::size_t& taken);
 
     DataPathHost& host_;
     storage::BlockImage& image_;

@@ -116,39 +116,15 @@ bool BlkBack::poll_ring(std::size_t& taken) {
 }
 
 std::optional<std::size_t> BlkBack::take_requests() {
-    blkif_request raw;
     std::size_t taken = 0;
     while (!free_slots_.empty() && !held_) {
-        if (rate_held_) {  // first what the rate limit held, in ring order
-            if (!admit(*rate_held_)) break;
-            ++taken;
+        std::optional<BlkRequest> request;
+        auto next = next_request(request, taken);
+        if (next == NextRequest::broken) return std::nullopt;
+        if (next != NextRequest::request) break;
+        {
             StageTimer timer(stats_.take_cycles);
-            take(std::move(*rate_held_));
-            rate_held_.reset();
-        } else {
-            auto next = ring_.next(raw);
-            if (next == Ring::Next::overflow) {
-                static log::RateLimit limit;
-                if (limit.allow())
-                    DOMUS_LOG_WARN("blkback", "frontend ring index out of range; device stopped");
-                return std::nullopt;
-            }
-            if (next == Ring::Next::empty) break;
-            ++taken;
-            StageTimer timer(stats_.take_cycles);
-            auto parsed = parse_or_refuse(raw);
-            if (!parsed) continue;
-            auto& request = *parsed;
-            if (auto status = load_indirect_segments(request); status != BLKIF_RSP_OKAY) {
-                respond(request.id, request.operation, status);
-                continue;
-            }
-            if (!admit(request)) {  // waits, taken but not started, for its tokens
-                rate_held_ = std::move(request);
-                ++stats_.rate_held;
-                break;
-            }
-            take(std::move(request));
+            take(std::move(*request));
         }
         // Start at once what may start: an inline transfer is answered right here and
         // published at once (a store and a fence), so a frontend that polls reuses the
