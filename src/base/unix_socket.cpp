@@ -1,4 +1,4 @@
-// connect_unix, listen_unix, send_all, receive_all over AF_UNIX sockets.
+// connect_unix, listen_unix, send_all, send_with_fds, receive_all over AF_UNIX sockets.
 #include "base/unix_socket.hpp"
 
 #include <sys/stat.h>
@@ -53,6 +53,31 @@ Result<void> send_all(int fd, std::string_view bytes) {
         bytes.remove_prefix(std::size_t(n));
     }
     return {};
+}
+
+Result<std::size_t> send_with_fds(int fd, std::string_view bytes, std::span<const int> fds) {
+    if (fds.size() > kMaxPassedFds)
+        return make_error("{} fds to pass, at most {}", fds.size(), kMaxPassedFds);
+    iovec io{const_cast<char*>(bytes.data()), bytes.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)] = {};
+    msghdr header{};
+    header.msg_iov = &io;
+    header.msg_iovlen = 1;
+    if (!fds.empty()) {
+        header.msg_control = control;
+        header.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+        cmsghdr* c = CMSG_FIRSTHDR(&header);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+        std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    for (;;) {
+        ssize_t n = ::sendmsg(fd, &header, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_error("sendmsg");
+        return std::size_t(n);
+    }
 }
 
 Result<void> receive_all(int fd, void* data, std::size_t length) {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,12 @@ Result<Fd> listen_unix(const std::string& path, int type);
 
 // Sends all of `bytes` (MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE).
 Result<void> send_all(int fd, std::string_view bytes);
+
+// One sendmsg of `bytes` with `fds` passed alongside (SCM_RIGHTS, at most
+// kMaxPassedFds), EINTR retried; how many bytes went (a stream socket may take fewer:
+// the rest goes with send_all, the fds having gone with the first byte).
+constexpr std::size_t kMaxPassedFds = 8;
+Result<std::size_t> send_with_fds(int fd, std::string_view bytes, std::span<const int> fds);
 
 // Receives exactly `length` bytes; the peer closing first is an error.
 Result<void> receive_all(int fd, void* data, std::size_t length);

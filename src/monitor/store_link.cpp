@@ -44,20 +44,11 @@ Result<std::unique_ptr<StoreLink>> StoreLink::attach(const std::string& run_dir,
     request.ring_offset = ring_gpa;
     request.ring_gfn = ring_gpa / kPageSize;
     int fds[3] = {memory.fd(), link->guest_notify_.get(), link->store_notify_.get()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(fds))] = {};
-    iovec iov{&request, sizeof(request)};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(fds));
-    std::memcpy(CMSG_DATA(header), fds, sizeof(fds));
-    if (::sendmsg(link->socket_.get(), &message, MSG_NOSIGNAL) != ssize_t(sizeof(request)))
-        return errno_error("send the store attach request");
+    auto sent = send_with_fds(link->socket_.get(),
+                              {reinterpret_cast<const char*>(&request), sizeof(request)}, fds);
+    if (!sent || *sent != sizeof(request))
+        return make_error("send the store attach request: {}",
+                          sent ? "cut short" : sent.error().message);
     store::DomainAttachReply reply;
     ssize_t n = ::recv(link->socket_.get(), &reply, sizeof(reply), 0);
     if (n != ssize_t(sizeof(reply)))

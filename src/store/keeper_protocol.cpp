@@ -15,27 +15,12 @@ std::size_t kept_fd_count(KeptKind kind) noexcept {
 }
 
 Result<void> send_keeper(int socket, const KeeperMessage& message, const std::vector<int>& fds) {
-    iovec iov{const_cast<KeeperMessage*>(&message), sizeof(message)};
-    msghdr header{};
-    header.msg_iov = &iov;
-    header.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    if (!fds.empty()) {
-        if (fds.size() > 4) return make_error("keeper: too many fds");
-        header.msg_control = control;
-        header.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-        cmsghdr* c = CMSG_FIRSTHDR(&header);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-        std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
-    while (true) {
-        ssize_t n = ::sendmsg(socket, &header, MSG_NOSIGNAL);
-        if (n == ssize_t(sizeof(message))) return {};
-        if (n < 0 && errno == EINTR) continue;
-        return errno_error("keeper send");
-    }
+    if (fds.size() > 4) return make_error("keeper: too many fds");
+    auto sent =
+        send_with_fds(socket, {reinterpret_cast<const char*>(&message), sizeof(message)}, fds);
+    if (!sent) return make_error("keeper send: {}", sent.error().message);
+    if (*sent != sizeof(message)) return make_error("keeper send: cut short");
+    return {};
 }
 
 Result<bool> receive_keeper(int socket, KeeperMessage& message, std::vector<Fd>& fds) {

@@ -19,6 +19,7 @@
 #include <filesystem>
 
 #include "base/log.hpp"
+#include "base/unix_socket.hpp"
 #include "migration/stream_records.hpp"
 #include "toolstack/daemon.hpp"
 #include "toolstack/json_socket.hpp"
@@ -51,23 +52,9 @@ void collect(store::Client& store, const std::string& home, const std::string& r
 // One request with `fd` passed alongside (SCM_RIGHTS).
 Result<void> send_json_with_fd(int socket, const nlohmann::json& message, int fd) {
     std::string line = message.dump() + "\n";
-    iovec io{line.data(), line.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr header{};
-    header.msg_iov = &io;
-    header.msg_iovlen = 1;
-    header.msg_control = control;
-    header.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&header);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    ssize_t n = ::sendmsg(socket, &header, MSG_NOSIGNAL);
-    if (n < 0) return errno_error("sendmsg");
-    if (std::size_t(n) != line.size())
-        return send_json(socket, nlohmann::json::parse(line.substr(std::size_t(n))));
-    return {};
+    int fds[] = {fd};
+    DOMUS_TRY(sent, send_with_fds(socket, line, fds));
+    return send_all(socket, std::string_view(line).substr(sent));
 }
 
 // The transport (`sh -c COMMAND`): we write its stdin; its stdout and stderr come back.

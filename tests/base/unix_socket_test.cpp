@@ -2,8 +2,10 @@
 // send/receive, including the peer closing mid-message.
 #include "base/unix_socket.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -81,6 +83,39 @@ TEST_F(UnixSocketTest, ConnectToNothingFailsWithTheReason) {
     auto fd = connect_unix(dir_ + "/absent");
     ASSERT_FALSE(fd);
     EXPECT_EQ(fd.error().code, ENOENT);
+}
+
+TEST_F(UnixSocketTest, SendWithFdsPassesTheBytesAndTheDescriptors) {
+    auto [client, server] = connected(dir_ + "/s");
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+    Fd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+    int fds[] = {read_end.get(), write_end.get()};
+    auto sent = send_with_fds(client.get(), "hello", fds);
+    ASSERT_TRUE(sent) << sent.error().message;
+    EXPECT_EQ(*sent, 5u);
+
+    char data[8] = {};
+    iovec io{data, sizeof data};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)];
+    msghdr message{};
+    message.msg_iov = &io;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ASSERT_EQ(::recvmsg(server.get(), &message, MSG_CMSG_CLOEXEC), 5);
+    EXPECT_EQ(std::string(data, 5), "hello");
+    std::vector<Fd> passed;
+    take_passed_fds(message, passed);
+    ASSERT_EQ(passed.size(), 2u);
+    // The passed write end reaches the original read end.
+    ASSERT_EQ(::write(passed[1].get(), "x", 1), 1);
+    char got = 0;
+    EXPECT_EQ(::read(read_end.get(), &got, 1), 1);
+    EXPECT_EQ(got, 'x');
+
+    std::vector<int> too_many(kMaxPassedFds + 1, read_end.get());
+    EXPECT_FALSE(send_with_fds(client.get(), "x", too_many));
 }
 
 }  // namespace
