@@ -34,6 +34,25 @@ namespace {
 
 } // namespace
 
+namespace {
+
+    // Tells the monitor where the table's frames are. The hypercall's result (0 or a
+    // negative Xen errno) and, when it ran, the operation's status.
+    long register_table(grant_entry_v1* pages, int16_t* status)
+    {
+        xen_pfn_t frames[DOMUS_GUEST_GNTTAB_FRAMES];
+        for (unsigned i = 0; i < DOMUS_GUEST_GNTTAB_FRAMES; ++i)
+            frames[i] = (reinterpret_cast<uint64_t>(pages) >> XEN_PAGE_SHIFT) + i;
+        gnttab_domus_set_table op {};
+        op.frame_list = ptr_arg(frames);
+        op.nr_frames = DOMUS_GUEST_GNTTAB_FRAMES;
+        long rc = grant_table_op(GNTTABOP_domus_set_table, &op, 1);
+        *status = op.status;
+        return rc;
+    }
+
+} // namespace
+
 void init_gnttab()
 {
     void* pages = page_alloc(DOMUS_GUEST_GNTTAB_FRAMES);
@@ -42,16 +61,11 @@ void init_gnttab()
         return;
     }
     memset(pages, 0, DOMUS_GUEST_GNTTAB_FRAMES * kPageSize);
-    xen_pfn_t frames[DOMUS_GUEST_GNTTAB_FRAMES];
-    for (unsigned i = 0; i < DOMUS_GUEST_GNTTAB_FRAMES; ++i)
-        frames[i] = (reinterpret_cast<uint64_t>(pages) >> XEN_PAGE_SHIFT) + i;
-    gnttab_domus_set_table op {};
-    op.frame_list = ptr_arg(frames);
-    op.nr_frames = DOMUS_GUEST_GNTTAB_FRAMES;
-    long rc = grant_table_op(GNTTABOP_domus_set_table, &op, 1);
-    if (rc != 0 || op.status != GNTST_okay) {
+    int16_t status = GNTST_okay;
+    long rc = register_table(static_cast<grant_entry_v1*>(pages), &status);
+    if (rc != 0 || status != GNTST_okay) {
         if (rc != -XEN_ENOSYS) // a monitor without grant tables: no grants, quietly
-            printk("gnttab: registration refused (%ld, status %d)\n", rc, op.status);
+            printk("gnttab: registration refused (%ld, status %d)\n", rc, status);
         page_free(pages, DOMUS_GUEST_GNTTAB_FRAMES);
         return;
     }
@@ -73,15 +87,10 @@ bool gnttab_resume()
     grant_entry_v1* pages = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
     if (!pages)
         return true;
-    xen_pfn_t frames[DOMUS_GUEST_GNTTAB_FRAMES];
-    for (unsigned i = 0; i < DOMUS_GUEST_GNTTAB_FRAMES; ++i)
-        frames[i] = (reinterpret_cast<uint64_t>(pages) >> XEN_PAGE_SHIFT) + i;
-    gnttab_domus_set_table op {};
-    op.frame_list = ptr_arg(frames);
-    op.nr_frames = DOMUS_GUEST_GNTTAB_FRAMES;
-    long rc = grant_table_op(GNTTABOP_domus_set_table, &op, 1);
-    if (rc != 0 || op.status != GNTST_okay) {
-        printk("gnttab: re-registration refused (%ld, status %d)\n", rc, op.status);
+    int16_t status = GNTST_okay;
+    long rc = register_table(pages, &status);
+    if (rc != 0 || status != GNTST_okay) {
+        printk("gnttab: re-registration refused (%ld, status %d)\n", rc, status);
         return false;
     }
     return true;

@@ -79,12 +79,7 @@ bool ring_init(xenstore_domain_interface* intf, evtchn_port_t port)
 void ring_reset(evtchn_port_t port)
 {
     // Resumed in a new domain: a cleared page, a new store behind it and a new port.
-    store_port = port;
-    req_prod = load(&ring->req_prod);
-    rsp_cons = load(&ring->rsp_cons);
-    evtchn_bind_existing(port);
-    evtchn_set_handler(port, on_store_event, nullptr);
-    evtchn_unmask(port);
+    ring_init(ring, port);
     waitq_wake_all(&rx_waiters);
     waitq_wake_all(&tx_waiters);
 }
