@@ -4,12 +4,14 @@
 // guest runs and suspends it for the last round; --warm suspends it first; --cold shuts
 // it down and starts it afresh there. The source goes only once the destination says its
 // copy runs; any failure leaves it running here (cold: started here again), and the
-// command exits non-zero naming the cause.
+// command exits non-zero naming the cause. Progress: a line on a terminal, JSON events
+// with --json (progress_line.hpp).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "cli/commands.hpp"
 #include "cli/daemon_connection.hpp"
+#include "cli/progress_line.hpp"
 
 namespace domus::cli {
 
@@ -30,7 +32,7 @@ void add_migrate_command(CLI::App& app, int& status) {
     command->add_flag("--warm", options->warm, "Suspend, move the state, resume there");
     command->add_flag("--live", options->live, "Pre-copy while the domain runs (the default)");
     command->add_flag("--cold", options->cold, "Shut down here, start there");
-    command->add_flag("--json", options->json, "Print the result as a JSON event");
+    command->add_flag("--json", options->json, "Print progress and the result as JSON events");
     command->add_option("--max-downtime", options->max_downtime_ms,
                         "Live: the downtime to aim at, in ms (default 300)");
     command->add_option("--rate", options->rate_mb, "Bandwidth limit in MB/s (default none)");
@@ -49,27 +51,23 @@ void add_migrate_command(CLI::App& app, int& status) {
             return;
         }
         const char* mode = options->cold ? "cold" : options->warm ? "warm" : "live";
+        auto progress = ProgressOutput::choose(options->json);
         auto reply = daemon_request({{"op", "migrate"},
                                      {"domain", options->domain},
                                      {"command", transport},
                                      {"mode", mode},
                                      {"max_downtime_ms", options->max_downtime_ms},
                                      {"max_rounds", options->max_rounds},
-                                     {"rate_bytes_per_second", options->rate_mb * 1000 * 1000}});
+                                     {"rate_bytes_per_second", options->rate_mb * 1000 * 1000}},
+                                    progress.handler());
+        progress.finish();
         if (!reply) {
-            if (options->json)
-                std::printf("%s\n",
-                            nlohmann::json({{"event", "failed"}, {"error", reply.error().message}})
-                                .dump()
-                                .c_str());
+            if (options->json) progress.show(failed_event(reply.error().message));
             status = fail(reply.error());
             return;
         }
         if (options->json) {
-            nlohmann::json event = *reply;
-            event.erase("ok");
-            event["event"] = "done";
-            std::printf("%s\n", event.dump().c_str());
+            progress.show(done_event(*reply));
         } else {
             double mib = double((*reply)["bytes"].get<std::uint64_t>()) / (1 << 20);
             std::printf("Migrated %s (%s): %.1f MiB in %llu ms, %u rounds, downtime %llu ms\n",

@@ -36,6 +36,15 @@ Result<void> spool(int from, int to) {
     }
 }
 
+// The restore's phases go back to the source too (its domusd passes them on as
+// "destination-<phase>"), one line each before the answer.
+void report_phase(const nlohmann::json& event) {
+    if (auto phase = event.find("phase"); phase != event.end() && phase->is_string()) {
+        std::printf("migrate-receive: phase %s\n", phase->get<std::string>().c_str());
+        std::fflush(stdout);
+    }
+}
+
 }  // namespace
 
 void add_migrate_receive_command(CLI::App& app, int& status) {
@@ -72,7 +81,7 @@ void add_migrate_receive_command(CLI::App& app, int& status) {
         out.reset();
         Result<nlohmann::json> reply = make_error("no stream");
         if (spooled)
-            reply = daemon_request({{"op", "restore"}, {"file", file}});
+            reply = daemon_request({{"op", "restore"}, {"file", file}}, report_phase);
         else
             reply = std::move(spooled).error();
         ::unlink(file.c_str());

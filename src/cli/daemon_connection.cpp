@@ -1,4 +1,5 @@
-// daemon_request: connect, or start domusd and connect, then one JSON exchange.
+// daemon_request: connect, or start domusd and connect, then one JSON exchange (with the
+// progress events before the reply, when asked for).
 #include "cli/daemon_connection.hpp"
 
 #include <sys/stat.h>
@@ -27,6 +28,12 @@ int fail(const Error& error) {
 }
 
 Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
+    return daemon_request(request, {});
+}
+
+Result<nlohmann::json> daemon_request(
+    const nlohmann::json& request,
+    const std::function<void(const nlohmann::json& event)>& on_progress) {
     auto dir = run_dir();
     auto fd = toolstack::connect_unix(dir.daemon_socket());
     if (!fd) {
@@ -56,9 +63,20 @@ Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
         }
         if (!fd) return make_error("could not start domusd (see {})", dir.daemon_log());
     }
-    DOMUS_TRY_VOID(toolstack::send_json(fd->get(), request));
+    nlohmann::json sent = request;
+    if (on_progress) sent["progress"] = true;
+    DOMUS_TRY_VOID(toolstack::send_json(fd->get(), sent));
     std::string pending;
-    DOMUS_TRY(reply, toolstack::receive_json(fd->get(), pending, std::chrono::minutes(5)));
+    nlohmann::json reply;
+    for (;;) {
+        DOMUS_TRY(message, toolstack::receive_json(fd->get(), pending, std::chrono::minutes(5)));
+        if (on_progress && message.value("event", "") == "progress") {
+            on_progress(message);
+            continue;
+        }
+        reply = std::move(message);
+        break;
+    }
     if (!reply.value("ok", false))
         return make_error("{}", reply.value("error", std::string("request failed")));
     return reply;

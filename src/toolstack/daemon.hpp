@@ -23,6 +23,7 @@
 #include "store/client.hpp"
 #include "toolstack/cgroup.hpp"
 #include "toolstack/domain_stats.hpp"
+#include "toolstack/migration_progress.hpp"
 #include "toolstack/run_dir.hpp"
 #include "toolstack/snapshot_journal.hpp"
 #include "toolstack/store_keeper.hpp"
@@ -79,7 +80,9 @@ private:
     Result<void> ensure_store_daemon();
     void recover();
     void client_thread(Fd fd);
-    nlohmann::json handle(const nlohmann::json& request);
+    // `progress`: where a save's, restore's or migration's events go before the reply
+    // (the request's connection, when it asked with "progress": true).
+    nlohmann::json handle(const nlohmann::json& request, const ProgressSink& progress = {});
 
     Result<nlohmann::json> create(const nlohmann::json& request);
     // `restore_file`: a saved image the monitor makes the domain from (it starts paused).
@@ -137,13 +140,18 @@ private:
     Result<nlohmann::json> vcpu_pin(const nlohmann::json& request);
     Result<nlohmann::json> vcpu_list(const nlohmann::json& request);
     // Save, restore and migration (daemon_migrate.cpp).
-    Result<nlohmann::json> save(const nlohmann::json& request);
-    Result<nlohmann::json> restore(const nlohmann::json& request);
-    Result<nlohmann::json> migrate(const nlohmann::json& request);
-    Result<nlohmann::json> migrate_cold(std::shared_ptr<Entry> entry, const std::string& command);
+    Result<nlohmann::json> save(const nlohmann::json& request, const ProgressSink& progress = {});
+    Result<nlohmann::json> restore(const nlohmann::json& request,
+                                   const ProgressSink& progress = {});
+    Result<nlohmann::json> migrate(const nlohmann::json& request,
+                                   const ProgressSink& progress = {});
+    Result<nlohmann::json> migrate_cold(std::shared_ptr<Entry> entry, const std::string& command,
+                                        MigrationProgress::Operation& operation);
     Result<void> suspend_guest(const Entry& entry, std::chrono::milliseconds limit);
     // `live`: the pre-copy's options (an object), or null for a suspended domain.
-    Result<nlohmann::json> stream_domain(const Entry& entry, int fd, const nlohmann::json& live);
+    // The monitor's progress events go to `operation`.
+    Result<nlohmann::json> stream_domain(const Entry& entry, int fd, const nlohmann::json& live,
+                                         MigrationProgress::Operation& operation);
     void resume_after_failure(const Entry& entry);
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
@@ -168,6 +176,7 @@ private:
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> request_errors_{0};
     MemoryBudget budget_;
+    MigrationProgress progress_;  // running saves, restores and migrations, for list and info
 };
 
 }  // namespace domus::toolstack
