@@ -1,6 +1,7 @@
 // `domus migrate [-s CMD] [--warm|--live|--cold] [--json] DOMAIN HOST`, as xl's: the
 // stream goes through `ssh HOST domus migrate-receive` (-s CMD replaces ssh, as xl's -s;
-// with -s "" HOST itself is the command). Live (the default) copies memory while the
+// with -s "" HOST itself is the command). --copy-disks sends the disk files too
+// (toolstack/disk_copy.hpp), the domain suspended. Live (the default) copies memory while the
 // guest runs and suspends it for the last round; --warm suspends it first; --cold shuts
 // it down and starts it afresh there. The source goes only once the destination says its
 // copy runs; any failure leaves it running here (cold: started here again), and the
@@ -19,7 +20,8 @@ void add_migrate_command(CLI::App& app, int& status) {
     struct Options {
         std::string domain, host;
         std::optional<std::string> transport;
-        bool warm = false, live = false, cold = false, json = false;
+        bool warm = false, live = false, cold = false, json = false, copy_disks = false;
+        std::string disk_dir;
         std::uint64_t max_downtime_ms = 300, rate_mb = 0;
         std::uint32_t max_rounds = 30;
     };
@@ -38,6 +40,12 @@ void add_migrate_command(CLI::App& app, int& status) {
     command->add_option("--rate", options->rate_mb, "Bandwidth limit in MB/s (default none)");
     command->add_option("--max-rounds", options->max_rounds,
                         "Live: pre-copy rounds at most (default 30)");
+    command->add_flag("--copy-disks", options->copy_disks,
+                      "No shared storage: copy the disk files (and backing chains) along; "
+                      "the domain is suspended meanwhile (warm)");
+    command->add_option("--disk-dir", options->disk_dir,
+                        "--copy-disks: the destination's directory for the copies "
+                        "(default: the same paths as here)");
     command->callback([options, &status] {
         std::string transport;
         if (options->transport && options->transport->empty())
@@ -46,6 +54,14 @@ void add_migrate_command(CLI::App& app, int& status) {
             transport =
                 options->transport.value_or("ssh") + " " + options->host + " domus migrate-receive";
         if (options->cold) transport += " --cold";
+        if (!options->disk_dir.empty() && options->disk_dir[0] != '/') {
+            status = fail(make_error("--disk-dir must be an absolute path"));
+            return;
+        }
+        if (options->copy_disks)
+            transport +=
+                " --copy-disks" +
+                (options->disk_dir.empty() ? "" : " --disk-dir '" + options->disk_dir + "'");
         if (int(options->warm) + int(options->live) + int(options->cold) > 1) {
             status = fail(make_error("--live, --warm and --cold exclude each other"));
             return;
@@ -58,7 +74,8 @@ void add_migrate_command(CLI::App& app, int& status) {
                                      {"mode", mode},
                                      {"max_downtime_ms", options->max_downtime_ms},
                                      {"max_rounds", options->max_rounds},
-                                     {"rate_bytes_per_second", options->rate_mb * 1000 * 1000}},
+                                     {"rate_bytes_per_second", options->rate_mb * 1000 * 1000},
+                                     {"copy_disks", options->copy_disks}},
                                     progress.handler());
         progress.finish();
         if (!reply) {

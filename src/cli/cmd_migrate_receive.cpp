@@ -3,6 +3,7 @@
 // tears the half-made domain down); the answer for the source goes to stdout:
 // "migrate-receive: ok <domid>" once the domain runs here, or an error and status 1.
 // --cold: stdin carries only the xl configuration, and the domain is created afresh.
+// --copy-disks [--disk-dir DIR]: a disk stream comes first (toolstack/disk_copy.hpp).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "base/fd.hpp"
 #include "cli/commands.hpp"
 #include "cli/daemon_connection.hpp"
+#include "toolstack/disk_copy.hpp"
 
 namespace domus::cli {
 namespace {
@@ -52,7 +54,11 @@ void add_migrate_receive_command(CLI::App& app, int& status) {
         app.add_subcommand("migrate-receive", "Receive a migrating domain on stdin (internal)");
     auto cold = std::make_shared<bool>(false);
     command->add_flag("--cold", *cold, "stdin is an xl configuration: create the domain");
-    command->callback([&status, cold] {
+    auto copy_disks = std::make_shared<bool>(false);
+    auto disk_dir = std::make_shared<std::string>();
+    command->add_flag("--copy-disks", *copy_disks, "the disk files come first on stdin");
+    command->add_option("--disk-dir", *disk_dir, "where the disk copies go");
+    command->callback([&status, cold, copy_disks, disk_dir] {
         if (*cold) {
             std::string text;
             char buffer[4096];
@@ -69,6 +75,16 @@ void add_migrate_receive_command(CLI::App& app, int& status) {
             status = 0;
             return;
         }
+        // --copy-disks: the disk files first; the domain runs on the copies (or they go).
+        toolstack::DiskMoves moves;
+        if (*copy_disks) {
+            auto received = toolstack::receive_disks(0, *disk_dir);
+            if (!received) {
+                status = fail(received.error());
+                return;
+            }
+            moves = std::move(received).value();
+        }
         auto dir = run_dir();
         (void)daemon_request({{"op", "list"}});  // starts domusd (and its run directory)
         std::string file = dir.root + "/incoming-" + std::to_string(::getpid()) + ".img";
@@ -81,11 +97,14 @@ void add_migrate_receive_command(CLI::App& app, int& status) {
         out.reset();
         Result<nlohmann::json> reply = make_error("no stream");
         if (spooled)
-            reply = daemon_request({{"op", "restore"}, {"file", file}}, report_phase);
+            reply = daemon_request({{"op", "restore"}, {"file", file}, {"disk_moves", moves}},
+                                   report_phase);
         else
             reply = std::move(spooled).error();
         ::unlink(file.c_str());
         if (!reply) {
+            for (const auto& [from, copy] : moves)
+                ::unlink(copy.c_str());
             status = fail(reply.error());
             return;
         }

@@ -45,6 +45,10 @@ struct DaemonOptions {
     MemoryBudget memory;
 };
 
+// A restore's "disk_moves" ({source path: copy path}, from migrate-receive --copy-disks)
+// applied to the spec's disks (daemon_disk_copy.cpp).
+Result<void> apply_disk_moves(DomainSpec& spec, const nlohmann::json& request);
+
 class Daemon {
 public:
     // Takes the run directory's lock (a second daemon fails here), makes sure the store
@@ -153,6 +157,10 @@ private:
     Result<nlohmann::json> stream_domain(const Entry& entry, int fd, const nlohmann::json& live,
                                          MigrationProgress::Operation& operation);
     void resume_after_failure(const Entry& entry);
+    // --copy-disks (daemon_disk_copy.cpp): the domain's disk files, flushed, as a disk
+    // stream into `fd`; the bytes written.
+    Result<std::uint64_t> send_domain_disks(const Entry& entry, int fd,
+                                            MigrationProgress::Operation& operation);
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);

@@ -258,6 +258,7 @@ Result<nlohmann::json> Daemon::restore(const nlohmann::json& request,
         for (const auto& line : *extra)
             overrides += line.get<std::string>() + "\n";
     DOMUS_TRY(parsed, parse_xl_config(xl_text + overrides, file));
+    DOMUS_TRY_VOID(apply_disk_moves(parsed.spec, request));  // migrate --copy-disks
     operation->set_domain(parsed.spec.name);
     operation->report({{"phase", "loading"}, {"bytes", checked->bytes}, {"pages", checked->pages}});
     DOMUS_TRY(domid, create_from_spec(parsed.spec, parsed.spec.uuid, file));
@@ -328,8 +329,12 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request,
     std::string command = request.value("command", "");
     if (command.empty()) return make_error("migrate needs a transport command");
     std::string mode = request.value("mode", "live");
+    // --copy-disks: the disks go first, the domain suspended (docs/migration.md).
+    bool copy_disks = request.value("copy_disks", false);
+    if (copy_disks && mode == "cold") return make_error("--copy-disks does not go with --cold");
     auto operation = progress_.begin("migrate", entry->name, progress);
     if (mode == "cold") return migrate_cold(entry, command, *operation);
+    if (copy_disks) mode = "warm";
     if (mode != "live" && mode != "warm") return make_error("unknown migration mode {}", mode);
     std::lock_guard devices(entry->devices_mutex);
     auto started = Clock::now();
@@ -356,7 +361,11 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request,
         resume_after_failure(*entry);
         return std::move(transport).error();
     }
-    auto sent = stream_domain(*entry, transport->input.get(), live, *operation);
+    Result<std::uint64_t> disks =
+        copy_disks ? send_domain_disks(*entry, transport->input.get(), *operation)
+                   : Result<std::uint64_t>(0);
+    auto sent = disks ? stream_domain(*entry, transport->input.get(), live, *operation)
+                      : Result<nlohmann::json>(std::move(disks).error());
     // Shared storage: the destination opens the images once the stream has ended.
     std::string control = run_dir_.control_socket(entry->domid);
     if (sent) (void)json_request(control, {{"op", "inactivate-disks"}}, std::chrono::seconds(5));
@@ -405,6 +414,7 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request,
                                ? elapsed_ms(started)
                                : reply.value("final_ms", std::uint64_t(0)) + elapsed_ms(stream_end);
     reply["mode"] = mode;
+    if (copy_disks) reply["disk_bytes"] = *disks;
     reply["sent_ms"] = sent_ms;
     reply["total_ms"] = elapsed_ms(started);
     return reply;
