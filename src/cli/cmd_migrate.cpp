@@ -88,7 +88,7 @@ void add_migrate_command(CLI::App& app, int& status) {
         } else {
             double mib = double((*reply)["bytes"].get<std::uint64_t>()) / (1 << 20);
             std::printf("Migrated %s (%s): %.1f MiB in %llu ms, %u rounds, downtime %llu ms\n",
-                        options->domain.c_str(), mode, mib,
+                        options->domain.c_str(), (*reply).value("mode", mode).c_str(), mib,
                         (unsigned long long)(*reply)["total_ms"].get<std::uint64_t>(),
                         (*reply).value("rounds", 0u),
                         (unsigned long long)(*reply)["downtime_ms"].get<std::uint64_t>());

@@ -43,6 +43,8 @@ std::string progress_line(const nlohmann::json& event) {
     line += phase.empty() ? "working" : phase;
     if (std::uint64_t round = unsigned_field(event, "round"))
         line += format(" round %" PRIu64, round);
+    if (std::uint64_t disks = unsigned_field(event, "disk_bytes"))
+        line += format(", %.1f MiB of disk data sent", double(disks) / (1024.0 * 1024.0));
     std::uint64_t bytes = unsigned_field(event, "bytes");
     if (bytes) line += format(", %.1f MiB sent", double(bytes) / (1024.0 * 1024.0));
     if (double rate = number_field(event, "mib_per_s"); rate > 0)

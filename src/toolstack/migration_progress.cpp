@@ -23,7 +23,7 @@ nlohmann::json ProgressTrack::add(const nlohmann::json& event, std::uint64_t ela
     for (const char* key : {"operation", "domain", "phase"})
         if (auto it = event.find(key); it != event.end() && it->is_string()) out[key] = *it;
     std::uint64_t previous_bytes = field(latest_, "bytes", 0);
-    for (const char* key : {"bytes", "pages", "round", "dirty", "throttle"})
+    for (const char* key : {"bytes", "pages", "round", "dirty", "throttle", "disk_bytes"})
         out[key] = field(event, key, field(latest_, key, 0));
     // A round end (or the first event) says what to expect; copying in between does not.
     std::uint64_t expected = field(event, "expected_downtime_ms", 0);

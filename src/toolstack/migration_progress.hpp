@@ -19,7 +19,8 @@ using ProgressSink = std::function<void(const nlohmann::json& event)>;
 
 // One operation's events folded in order. An event is a monitor's
 // {"event":"progress","phase":..,"bytes":..,"pages":..,"round":..,"dirty":..,
-// "expected_downtime_ms":..,"throttle":..} or a phase of domusd's own ({"phase":..} only):
+// "expected_downtime_ms":..,"throttle":..} or a phase of domusd's own ({"phase":..}, and
+// "disk_bytes" while --copy-disks sends the disks):
 // what an event leaves out is carried over from the one before. Each comes out with
 // "elapsed_ms", "mib_per_s" (bytes sent between this event and the last one) and
 // "dirty_mib_per_s" (the frames dirtied during the round that just ended, over that round's

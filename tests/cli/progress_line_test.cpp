@@ -29,6 +29,8 @@ TEST(ProgressLine, LeavesOutWhatTheEventDoesNotSay) {
     EXPECT_EQ(progress_line({{"phase", "live"}, {"round", 2}, {"throttle", 30}}),
               "live round 2, throttled 30%");
     EXPECT_EQ(progress_line(nlohmann::json::object()), "working");
+    EXPECT_EQ(progress_line({{"phase", "disks"}, {"disk_bytes", 3 << 20}}),
+              "disks, 3.0 MiB of disk data sent");
 }
 
 TEST(ProgressLine, IgnoresFieldsOfTheWrongType) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -83,9 +84,9 @@ protected:
         ASSERT_TRUE(eventually([&] { return counter(run_dir_)[1] > 3; }, std::chrono::seconds(30)));
     }
 
-    ProcessResult migrate_copying() {
-        return domus({"migrate", "--copy-disks", "--disk-dir", destination_images_, "-s", "", "sc",
-                      second_->transport()},
+    ProcessResult migrate_copying(const std::string& option = "--copy-disks") {
+        return domus({"migrate", option, "--copy-disks", "--disk-dir", destination_images_, "-s",
+                      "", "sc", second_->transport()},
                      std::chrono::seconds(120));
     }
 
@@ -111,9 +112,21 @@ TEST_F(MigrationCopyDisksTest, ARawDiskMovesWithTheDomain) {
     std::string disk = raw_with_pattern(source_images_ + "/disk.raw");
     start(disk, "raw");
     long long verified = counter(run_dir_)[1];
-    auto moved = migrate_copying();
+    auto moved = migrate_copying("--json");
     ASSERT_EQ(moved.status, 0) << moved.err << moved.out;
     goes_on_there(verified);
+    // --json: the disks' progress, then the result (warm: the disks go suspended).
+    std::uint64_t disk_bytes = 0;
+    nlohmann::json last;
+    std::istringstream lines(moved.out);
+    for (std::string line; std::getline(lines, line);) {
+        last = nlohmann::json::parse(line, nullptr, false);
+        if (last.is_object() && last.value("phase", "") == "disks")
+            disk_bytes = std::max(disk_bytes, last.value("disk_bytes", std::uint64_t(0)));
+    }
+    EXPECT_GE(disk_bytes, kPatternSize) << moved.out;
+    EXPECT_EQ(last.value("event", ""), "done") << moved.out;
+    EXPECT_EQ(last.value("mode", ""), "warm") << moved.out;
     std::string copy = destination_images_ + "/disk.raw";
     ASSERT_TRUE(std::filesystem::exists(copy));
     EXPECT_EQ(std::filesystem::file_size(copy), std::filesystem::file_size(disk));
