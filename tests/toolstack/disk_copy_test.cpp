@@ -94,6 +94,25 @@ TEST_F(DiskCopyTest, AFileInTheWayRefusesTheStreamAndNothingIsLeft) {
     EXPECT_FALSE(std::filesystem::exists(root_ + "/dst/first.raw")) << "made, then removed";
 }
 
+TEST_F(DiskCopyTest, ACutOrDamagedStreamIsRefusedAndLeavesNothing) {
+    std::string disk = raw("disk.raw", "some data");
+    ASSERT_TRUE(send({disk + ",raw,xvda,w"}));
+    std::string whole = contents(stream_);
+    for (std::size_t cut : {std::size_t(0), std::size_t(10), std::size_t(30), std::size_t(60),
+                            whole.size() / 2, whole.size() - 20, whole.size() - 1}) {
+        std::ofstream(stream_, std::ios::binary | std::ios::trunc) << whole.substr(0, cut);
+        EXPECT_FALSE(receive(root_ + "/dst")) << "cut at " << cut;
+        EXPECT_TRUE(std::filesystem::is_empty(root_ + "/dst")) << "cut at " << cut;
+    }
+    for (std::size_t at = 0; at < whole.size(); at += 7) {
+        std::string damaged = whole;
+        damaged[at] = char(damaged[at] ^ 0x10);
+        std::ofstream(stream_, std::ios::binary | std::ios::trunc) << damaged;
+        EXPECT_FALSE(receive(root_ + "/dst")) << "flip at " << at;  // checksums, padding
+        EXPECT_TRUE(std::filesystem::is_empty(root_ + "/dst")) << "flip at " << at;
+    }
+}
+
 TEST_F(DiskCopyTest, ADomainStreamIsNotADiskStream) {
     {
         Fd out(::open(stream_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
