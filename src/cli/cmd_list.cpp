@@ -1,9 +1,10 @@
 // `domus list [--json]`: the domains as xl shows them (name, id, memory, vCPUs, state,
-// CPU time), Domain-0 first.
+// CPU time), Domain-0 first; below, the progress of a save or migration running now.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "cli/daemon_connection.hpp"
+#include "cli/progress_line.hpp"
 #include "toolstack/domain_stats.hpp"
 
 namespace domus::cli {
@@ -30,6 +31,10 @@ void add_list_command(CLI::App& app, int& status) {
                             row["memory_mib"].get<unsigned long>(), row["vcpus"].get<unsigned>(),
                             toolstack::state_columns(row["state"].get<std::string>()).c_str(),
                             row["cpu_seconds"].get<double>());
+            // A save or migration running now, under the table (only then).
+            for (const auto& row : rows)
+                if (row.contains("progress"))
+                    std::printf("%s\n", progress_line(row["progress"]).c_str());
         }
         status = 0;
     });

@@ -5,6 +5,7 @@
 // answer for the source goes to stdout: "migrate-receive: ok <domid>" once the domain
 // runs here, or an error and status 1.
 // --cold: stdin carries only the xl configuration, and the domain is created afresh.
+// --copy-disks [--disk-dir DIR]: a disk stream comes first (toolstack/disk_copy.hpp).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/daemon_connection.hpp"
 #include "migration/stream.hpp"
+#include "toolstack/disk_copy.hpp"
 
 namespace domus::cli {
 namespace {
@@ -32,6 +34,15 @@ Result<std::string> read_configuration(int fd) {
     return std::string(record.body.begin(), record.body.end());
 }
 
+// The restore's phases go back to the source too (its domusd passes them on as
+// "destination-<phase>"), one line each before the answer.
+void report_phase(const nlohmann::json& event) {
+    if (auto phase = event.find("phase"); phase != event.end() && phase->is_string()) {
+        std::printf("migrate-receive: phase %s\n", phase->get<std::string>().c_str());
+        std::fflush(stdout);
+    }
+}
+
 }  // namespace
 
 void add_migrate_receive_command(CLI::App& app, int& status) {
@@ -39,20 +50,32 @@ void add_migrate_receive_command(CLI::App& app, int& status) {
         app.add_subcommand("migrate-receive", "Receive a migrating domain on stdin (internal)");
     auto cold = std::make_shared<bool>(false);
     command->add_flag("--cold", *cold, "stdin is an xl configuration: create the domain");
-    command->callback([&status, cold] {
-        Result<nlohmann::json> reply = make_error("no stream");
-        if (*cold) {
-            std::string text;
-            char buffer[4096];
-            for (ssize_t n; (n = ::read(0, buffer, sizeof(buffer))) > 0;)
-                text.append(buffer, std::size_t(n));
-            reply = daemon_request({{"op", "create"}, {"config", text}, {"file", "<migration>"}});
-        } else if (auto config = read_configuration(0); !config) {
-            reply = std::move(config).error();
-        } else {
-            reply = daemon_request({{"op", "restore"}, {"config", *config}}, 0);
-        }
+    auto copy_disks = std::make_shared<bool>(false);
+    auto disk_dir = std::make_shared<std::string>();
+    command->add_flag("--copy-disks", *copy_disks, "the disk files come first on stdin");
+    command->add_option("--disk-dir", *disk_dir, "where the disk copies go");
+    command->callback([&status, cold, copy_disks, disk_dir] {
+        toolstack::DiskMoves moves;  // --copy-disks: each disk's copy here, removed on failure
+        auto reply = [&]() -> Result<nlohmann::json> {
+            if (*cold) {
+                std::string text;
+                char buffer[4096];
+                for (ssize_t n; (n = ::read(0, buffer, sizeof(buffer))) > 0;)
+                    text.append(buffer, std::size_t(n));
+                return daemon_request(
+                    {{"op", "create"}, {"config", text}, {"file", "<migration>"}});
+            }
+            if (*copy_disks) {
+                DOMUS_TRY(received, toolstack::receive_disks(0, *disk_dir));
+                moves = std::move(received);
+            }
+            DOMUS_TRY(config, read_configuration(0));
+            return daemon_request({{"op", "restore"}, {"config", config}, {"disk_moves", moves}},
+                                  report_phase, 0);
+        }();
         if (!reply) {
+            for (const auto& [from, copy] : moves)
+                ::unlink(copy.c_str());
             status = fail(reply.error());
             return;
         }

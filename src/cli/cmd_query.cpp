@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/daemon_connection.hpp"
+#include "cli/progress_line.hpp"
 
 namespace domus::cli {
 namespace {
@@ -55,6 +56,11 @@ void add_query_commands(CLI::App& app, int& status) {
                 "%-22s: %s\n", field,
                 value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
         }
+        // Saves, restores and migrations running now (none: no line).
+        if (auto running = reply->find("operations");
+            running != reply->end() && running->is_array())
+            for (const auto& operation : *running)
+                std::printf("%-22s: %s\n", "operation", progress_line(operation).c_str());
         status = 0;
     });
     auto* uptime = app.add_subcommand("uptime", "How long each domain has been up");

@@ -1,4 +1,5 @@
-// daemon_request: connect, or start domusd and connect, then one JSON exchange.
+// daemon_request: connect, or start domusd and connect, then one JSON exchange (with the
+// progress events before the reply, when asked for).
 #include "cli/daemon_connection.hpp"
 
 #include <sys/stat.h>
@@ -26,7 +27,13 @@ int fail(const Error& error) {
     return 1;
 }
 
-Result<nlohmann::json> daemon_request(const nlohmann::json& request, int passed_fd) {
+Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
+    return daemon_request(request, {});
+}
+
+Result<nlohmann::json> daemon_request(
+    const nlohmann::json& request,
+    const std::function<void(const nlohmann::json& event)>& on_progress, int passed_fd) {
     auto dir = run_dir();
     auto fd = toolstack::connect_unix(dir.daemon_socket());
     if (!fd) {
@@ -56,18 +63,29 @@ Result<nlohmann::json> daemon_request(const nlohmann::json& request, int passed_
         }
         if (!fd) return make_error("could not start domusd (see {})", dir.daemon_log());
     }
+    nlohmann::json sent = request;
+    if (on_progress) sent["progress"] = true;
     if (passed_fd >= 0) {
-        std::string line = request.dump() + "\n";
+        std::string line = sent.dump() + "\n";
         int fds[] = {passed_fd};
-        DOMUS_TRY(sent, send_with_fds(fd->get(), line, fds));
-        DOMUS_TRY_VOID(send_all(fd->get(), std::string_view(line).substr(sent)));
+        DOMUS_TRY(done, send_with_fds(fd->get(), line, fds));
+        DOMUS_TRY_VOID(send_all(fd->get(), std::string_view(line).substr(done)));
     } else {
-        DOMUS_TRY_VOID(toolstack::send_json(fd->get(), request));
+        DOMUS_TRY_VOID(toolstack::send_json(fd->get(), sent));
     }
-    std::string pending;
     // An incoming migration answers when the source has finished: no fixed bound.
     auto limit = passed_fd >= 0 ? std::chrono::hours(24) : std::chrono::minutes(5);
-    DOMUS_TRY(reply, toolstack::receive_json(fd->get(), pending, limit));
+    std::string pending;
+    nlohmann::json reply;
+    for (;;) {
+        DOMUS_TRY(message, toolstack::receive_json(fd->get(), pending, limit));
+        if (on_progress && message.value("event", "") == "progress") {
+            on_progress(message);
+            continue;
+        }
+        reply = std::move(message);
+        break;
+    }
     if (!reply.value("ok", false))
         return make_error("{}", reply.value("error", std::string("request failed")));
     return reply;

@@ -60,6 +60,10 @@ const char* record_type_name(std::uint32_t type) noexcept {
             return "xl_config";
         case RecordType::guest_clock:
             return "guest_clock";
+        case RecordType::disk_file:
+            return "disk_file";
+        case RecordType::disk_data:
+            return "disk_data";
     }
     return "unknown";
 }
@@ -165,7 +169,7 @@ Result<ImageHeader> StreamReader::header() {
         return make_error("stream format version {} is newer than this Domus reads ({})",
                           header.version, kVersion);
     if (header.version == 0) return make_error("stream format version 0 is not valid");
-    if (get32(head + 20) != 0 || (header.flags & ~kFlagLive) != 0)
+    if (get32(head + 20) != 0 || (header.flags & ~(kFlagLive | kFlagDisks)) != 0)
         return make_error("the image header has reserved bits set: the stream is corrupt");
     return header;
 }

@@ -32,13 +32,16 @@ enum class RecordType : std::uint32_t {
     store_subtree = 7,
     xl_config = 8,
     guest_clock = 9,
+    disk_file = 10,  // --copy-disks: only in a disk stream (disk_records.hpp)
+    disk_data = 11,
 };
-inline constexpr std::uint32_t kLastRecordType = 9;
+inline constexpr std::uint32_t kLastRecordType = 11;
 
 const char* record_type_name(std::uint32_t type) noexcept;
 
 // Image header flags.
-inline constexpr std::uint32_t kFlagLive = 1u << 0;  // page data may repeat frames (rounds)
+inline constexpr std::uint32_t kFlagLive = 1u << 0;   // page data may repeat frames (rounds)
+inline constexpr std::uint32_t kFlagDisks = 1u << 1;  // a disk stream (--copy-disks), no domain
 
 struct ImageHeader {
     std::uint32_t version = kVersion;

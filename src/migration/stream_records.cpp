@@ -221,6 +221,8 @@ Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof,
     StreamReader reader(source);
     StreamSummary summary;
     DOMUS_TRY(header, reader.header());
+    if (header.flags & kFlagDisks)
+        return make_error("a disk stream (--copy-disks), not a domain's");
     summary.header = header;
     bool have_domain = false, have_shared = false, have_clock = false;
     std::set<std::uint32_t> vcpus;
@@ -269,6 +271,10 @@ Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof,
                 have_clock = true;
                 continue;
             }
+            case RecordType::disk_file:
+            case RecordType::disk_data:
+                return make_error("a {} record belongs in a disk stream, not a domain's",
+                                  record_type_name(record.type));
             case RecordType::grant_table:
             case RecordType::event_channels:
             case RecordType::store_subtree:

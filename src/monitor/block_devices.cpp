@@ -179,6 +179,14 @@ std::vector<std::pair<std::string, std::string>> BlockDevices::images() {
     return images;
 }
 
+Result<void> BlockDevices::flush_images() {
+    std::lock_guard change(change_mutex_);
+    std::lock_guard lock(mutex_);
+    for (const auto& device : devices_)
+        DOMUS_TRY_VOID(device->flush_image());
+    return {};
+}
+
 std::vector<BlockDevices::DiskStats> BlockDevices::stats() const {
     std::lock_guard lock(mutex_);
     std::vector<DiskStats> stats;

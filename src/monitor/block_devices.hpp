@@ -62,6 +62,9 @@ public:
 
     // The image each disk uses now, as (vdev, target), after any change in progress.
     std::vector<std::pair<std::string, std::string>> images();
+    // Every image's cached metadata and data written to its files (a migration copying
+    // the files: --copy-disks).
+    Result<void> flush_images();
 
     struct DiskStats {
         std::string vdev;

@@ -77,6 +77,11 @@ Result<nlohmann::json> images(BlockDevices& devices) {
     return nlohmann::json{{"disks", disks}};
 }
 
+Result<nlohmann::json> flush(BlockDevices& devices) {
+    DOMUS_TRY_VOID(devices.flush_images());
+    return nlohmann::json::object();
+}
+
 // The VIFSPEC comes from domusd with its devid and MAC settled.
 Result<nlohmann::json> attach_vif(Domain& domain, NetDevices& devices,
                                   const nlohmann::json& request) {
@@ -120,7 +125,7 @@ Result<nlohmann::json> block_rate(BlockDevices& devices, const nlohmann::json& r
 bool is_device_request(const std::string& op) {
     return op == "block-attach" || op == "block-detach" || op == "disk-replace" ||
            op == "disk-rebase" || op == "disk-images" || op == "network-attach" ||
-           op == "network-detach" || op == "vif-rate" || op == "block-rate";
+           op == "network-detach" || op == "vif-rate" || op == "block-rate" || op == "disks-flush";
 }
 
 nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& request) {
@@ -155,6 +160,8 @@ nlohmann::json handle_device_request(Domain& domain, const nlohmann::json& reque
             reply = images(*devices);
         else if (op == "block-rate")
             reply = block_rate(*devices, request);
+        else if (op == "disks-flush")
+            reply = flush(*devices);
     } catch (const nlohmann::json::exception& error) {
         reply = make_error("bad request: {}", error.what());
     }

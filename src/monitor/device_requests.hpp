@@ -18,6 +18,8 @@
 //                                                           -> {"ok":true}
 //   {"op":"disk-images"}  -> {"ok":true, "disks":[{"vdev":..., "target":...}, ...]}
 //                            (after any change in progress: for the daemon's recovery)
+//   {"op":"disks-flush"}  -> {"ok":true}: every image's caches written to its files
+//                            (migrate --copy-disks copies the files next)
 #pragma once
 
 #include <nlohmann/json.hpp>

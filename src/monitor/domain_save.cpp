@@ -138,8 +138,11 @@ public:
             auto due = started_ + std::chrono::microseconds(writer_.bytes() * 1'000'000 / rate_);
             std::this_thread::sleep_until(due);
         }
+        if (on_batch) on_batch();
         return {};
     }
+
+    std::function<void()> on_batch;  // after each batch written
 
 private:
     migration::StreamWriter& writer_;
@@ -286,6 +289,14 @@ Result<SaveResult> save_domain(Domain& domain, int fd, const SaveRequest& reques
 
     auto& memory = domain.memory();
     PageSender sender(writer, memory, request.live.rate_bytes_per_second, result);
+    // Between the phases, a "copying" event every 200 ms at most (a line that moves).
+    auto last_copying = std::chrono::steady_clock::now();
+    sender.on_batch = [&] {
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_copying < std::chrono::milliseconds(200)) return;
+        last_copying = now;
+        report("copying");
+    };
     std::unique_ptr<DirtyTracking> tracking;
     if (live) {
         // Pre-copy: everything once while the guest runs, then what it dirtied meanwhile,

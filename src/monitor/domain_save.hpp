@@ -17,7 +17,7 @@ namespace domus::monitor {
 class Domain;
 
 struct SaveProgress {
-    const char* phase = "";   // live, suspending, memory, vcpus, done
+    const char* phase = "";   // copying, live (a round ended), suspending, memory, vcpus, done
     std::uint64_t bytes = 0;  // written so far
     std::uint64_t pages = 0;  // frames with data so far
     std::uint32_t round = 0;  // pre-copy rounds done

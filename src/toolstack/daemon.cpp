@@ -127,12 +127,16 @@ void Daemon::client_thread(Fd fd) {
         std::vector<Fd> passed;  // a migration's incoming stream (migrate-receive)
         auto request = receive_json(fd.get(), pending, std::chrono::hours(24), &passed);
         if (!request) return;
+        ProgressSink progress;  // opt-in: other requests and old clients get the reply only
+        if (auto asked = request->find("progress"); asked != request->end() && *asked == true)
+            progress = [&fd](const nlohmann::json& event) { (void)send_json(fd.get(), event); };
         Fd stream = passed.empty() ? Fd() : std::move(passed.back());
-        if (!send_json(fd.get(), handle(*request, std::move(stream)))) return;
+        if (!send_json(fd.get(), handle(*request, progress, std::move(stream)))) return;
     }
 }
 
-nlohmann::json Daemon::handle(const nlohmann::json& request, Fd stream) {
+nlohmann::json Daemon::handle(const nlohmann::json& request, const ProgressSink& progress,
+                              Fd stream) {
     std::string op = request.value("op", "");
     Result<nlohmann::json> reply = make_error("unknown request \"{}\"", op);
     try {
@@ -187,11 +191,11 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, Fd stream) {
         else if (op == "vcpu-list")
             reply = vcpu_list(request);
         else if (op == "save")
-            reply = save(request);
+            reply = save(request, progress);
         else if (op == "restore")
-            reply = restore(request, std::move(stream));
+            reply = restore(request, progress, std::move(stream));
         else if (op == "migrate")
-            reply = migrate(request);
+            reply = migrate(request, progress);
         else if (op == "domid" || op == "domname" || op == "console") {
             auto entry = find(request);
             if (!entry) {
@@ -252,7 +256,8 @@ Result<nlohmann::json> Daemon::info() {
         {"store_socket", run_dir_.store_socket()},
         {"domains", count},
         {"daemon_uptime_seconds", unix_now() - started_unix_},
-        {"metrics", metrics_address_.empty() ? "" : "http://" + metrics_address_ + "/metrics"}};
+        {"metrics", metrics_address_.empty() ? "" : "http://" + metrics_address_ + "/metrics"},
+        {"operations", progress_.running()}};  // saves, restores, migrations running now
 }
 
 Result<nlohmann::json> Daemon::simple_op(const nlohmann::json& request) {

@@ -24,6 +24,7 @@
 #include "store/client.hpp"
 #include "toolstack/cgroup.hpp"
 #include "toolstack/domain_stats.hpp"
+#include "toolstack/migration_progress.hpp"
 #include "toolstack/run_dir.hpp"
 #include "toolstack/snapshot_journal.hpp"
 #include "toolstack/store_keeper.hpp"
@@ -44,6 +45,10 @@ struct DaemonOptions {
     std::string cgroup_parent;  // where under the cpu cgroup hierarchy domains' groups go
     MemoryBudget memory;
 };
+
+// A restore's "disk_moves" ({source path: copy path}, from migrate-receive --copy-disks)
+// applied to the spec's disks (daemon_disk_copy.cpp).
+Result<void> apply_disk_moves(DomainSpec& spec, const nlohmann::json& request);
 
 class Daemon {
 public:
@@ -80,8 +85,11 @@ private:
     Result<void> ensure_store_daemon();
     void recover();
     void client_thread(Fd fd);
-    // `stream`: a descriptor passed with the request (restore's incoming migration).
-    nlohmann::json handle(const nlohmann::json& request, Fd stream = Fd());
+    // `progress`: where a save's, restore's or migration's events go before the reply
+    // (the request's connection, when it asked with "progress": true). `stream`: a
+    // descriptor passed with the request (restore's incoming migration).
+    nlohmann::json handle(const nlohmann::json& request, const ProgressSink& progress = {},
+                          Fd stream = Fd());
 
     Result<nlohmann::json> create(const nlohmann::json& request);
     // `restore_file`: a saved image the monitor makes the domain from (it starts paused).
@@ -141,19 +149,29 @@ private:
     Result<nlohmann::json> vcpu_pin(const nlohmann::json& request);
     Result<nlohmann::json> vcpu_list(const nlohmann::json& request);
     // Save, restore and migration (daemon_migrate.cpp).
-    Result<nlohmann::json> save(const nlohmann::json& request);
+    Result<nlohmann::json> save(const nlohmann::json& request, const ProgressSink& progress = {});
     // With `stream`: a migration's destination (migrate-receive passed its stdin, past the
     // stream's header and configuration, which are in the request).
-    Result<nlohmann::json> restore(const nlohmann::json& request, Fd stream = Fd());
-    Result<nlohmann::json> restore_incoming(const nlohmann::json& request, Fd stream);
+    Result<nlohmann::json> restore(const nlohmann::json& request, const ProgressSink& progress = {},
+                                   Fd stream = Fd());
+    Result<nlohmann::json> restore_incoming(const nlohmann::json& request, Fd stream,
+                                            MigrationProgress::Operation& operation);
     Result<void> start_restored(std::uint16_t domid, const migration::KeyValues& subtree,
                                 bool paused);
-    Result<nlohmann::json> migrate(const nlohmann::json& request);
-    Result<nlohmann::json> migrate_cold(std::shared_ptr<Entry> entry, const std::string& command);
+    Result<nlohmann::json> migrate(const nlohmann::json& request,
+                                   const ProgressSink& progress = {});
+    Result<nlohmann::json> migrate_cold(std::shared_ptr<Entry> entry, const std::string& command,
+                                        MigrationProgress::Operation& operation);
     Result<void> suspend_guest(const Entry& entry, std::chrono::milliseconds limit);
     // `live`: the pre-copy's options (an object), or null for a suspended domain.
-    Result<nlohmann::json> stream_domain(const Entry& entry, int fd, const nlohmann::json& live);
+    // The monitor's progress events go to `operation`.
+    Result<nlohmann::json> stream_domain(const Entry& entry, int fd, const nlohmann::json& live,
+                                         MigrationProgress::Operation& operation);
     void resume_after_failure(const Entry& entry);
+    // --copy-disks (daemon_disk_copy.cpp): the domain's disk files, flushed, as a disk
+    // stream into `fd`; the bytes written.
+    Result<std::uint64_t> send_domain_disks(const Entry& entry, int fd,
+                                            MigrationProgress::Operation& operation);
     void watch(std::shared_ptr<Entry> entry);
     void domain_ended(std::shared_ptr<Entry> entry, const std::string& kind);
     void destroy(std::shared_ptr<Entry> entry);
@@ -177,6 +195,7 @@ private:
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> request_errors_{0};
     MemoryBudget budget_;
+    MigrationProgress progress_;  // running saves, restores and migrations, for list and info
 };
 
 }  // namespace domus::toolstack

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "base/log.hpp"
 #include "base/unix_socket.hpp"
@@ -84,9 +85,12 @@ Result<Transport> start_transport(const std::string& command) {
     return Transport{pid, std::move(in_write), std::move(out_read)};
 }
 
-// Everything the transport says until it closes its output (or the time is up).
-std::string read_all(int fd, std::chrono::milliseconds limit) {
+// Everything the transport says until it closes its output (or the time is up); each
+// whole line goes to `on_line` as it comes.
+std::string read_all(int fd, std::chrono::milliseconds limit,
+                     const std::function<void(const std::string&)>& on_line = {}) {
     std::string text;
+    std::size_t line_start = 0;
     auto deadline = Clock::now() + limit;
     for (;;) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -97,6 +101,9 @@ std::string read_all(int fd, std::chrono::milliseconds limit) {
         ssize_t n = ::read(fd, buffer, sizeof(buffer));
         if (n <= 0) break;
         text.append(buffer, std::size_t(n));
+        for (std::size_t end; on_line && (end = text.find('\n', line_start)) != std::string::npos;
+             line_start = end + 1)
+            on_line(text.substr(line_start, end - line_start));
     }
     return text;
 }
@@ -143,8 +150,8 @@ Result<void> Daemon::suspend_guest(const Entry& entry, std::chrono::milliseconds
     }
 }
 
-Result<nlohmann::json> Daemon::stream_domain(const Entry& entry, int fd,
-                                             const nlohmann::json& live) {
+Result<nlohmann::json> Daemon::stream_domain(const Entry& entry, int fd, const nlohmann::json& live,
+                                             MigrationProgress::Operation& operation) {
     migration::KeyValues subtree;
     if (auto store = store::Client::connect(run_dir_.store_socket()))
         collect(*store, "/local/domain/" + std::to_string(entry.domid), "", subtree, 0);
@@ -167,6 +174,7 @@ Result<nlohmann::json> Daemon::stream_domain(const Entry& entry, int fd,
         }
         if (event == "progress") {
             DOMUS_LOG_DEBUG("domusd", "domain {}: {}", entry.name, message.dump());
+            operation.report(message);
             continue;
         }
         if (!event.empty()) continue;
@@ -187,8 +195,9 @@ void Daemon::resume_after_failure(const Entry& entry) {
                         resumed.error().message);
 }
 
-Result<nlohmann::json> Daemon::save(const nlohmann::json& request) {
+Result<nlohmann::json> Daemon::save(const nlohmann::json& request, const ProgressSink& progress) {
     DOMUS_TRY(entry, find(request));
+    auto operation = progress_.begin("save", entry->name, progress);
     std::string file = request.value("file", "");
     bool checkpoint = request.value("checkpoint", false);
     if (file.empty() || file[0] != '/') return make_error("save file must be an absolute path");
@@ -197,12 +206,13 @@ Result<nlohmann::json> Daemon::save(const nlohmann::json& request) {
     Fd out(::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!out) return errno_error("open " + partial);
     auto started = Clock::now();
+    operation->phase("suspending");
     if (auto suspended = suspend_guest(*entry, std::chrono::seconds(30)); !suspended) {
         ::unlink(partial.c_str());
         return std::move(suspended).error();
     }
     std::uint64_t suspend_ms = elapsed_ms(started);
-    auto saved = stream_domain(*entry, out.get(), nullptr);
+    auto saved = stream_domain(*entry, out.get(), nullptr, *operation);
     if (saved && ::fsync(out.get()) < 0) saved = errno_error("fsync " + partial);
     if (saved && ::rename(partial.c_str(), file.c_str()) < 0) saved = errno_error("rename " + file);
     if (!saved) {
@@ -221,10 +231,13 @@ Result<nlohmann::json> Daemon::save(const nlohmann::json& request) {
     return reply;
 }
 
-Result<nlohmann::json> Daemon::restore(const nlohmann::json& request, Fd stream) {
-    if (stream) return restore_incoming(request, std::move(stream));
+Result<nlohmann::json> Daemon::restore(const nlohmann::json& request, const ProgressSink& progress,
+                                       Fd stream) {
+    auto operation = progress_.begin("restore", "", progress);
+    if (stream) return restore_incoming(request, std::move(stream), *operation);
     std::string file = request.value("file", "");
     if (file.empty() || file[0] != '/') return make_error("restore file must be an absolute path");
+    operation->phase("checking");
     auto started = Clock::now();
     // The whole image is checked before anything starts; its configuration and store
     // subtree come out on the way.
@@ -246,7 +259,11 @@ Result<nlohmann::json> Daemon::restore(const nlohmann::json& request, Fd stream)
         for (const auto& line : *extra)
             overrides += line.get<std::string>() + "\n";
     DOMUS_TRY(parsed, parse_xl_config(xl_text + overrides, file));
+    DOMUS_TRY_VOID(apply_disk_moves(parsed.spec, request));  // migrate --copy-disks
+    operation->set_domain(parsed.spec.name);
+    operation->report({{"phase", "loading"}, {"bytes", checked->bytes}, {"pages", checked->pages}});
     DOMUS_TRY(domid, create_from_spec(parsed.spec, parsed.spec.uuid, file));
+    operation->phase("starting");
     DOMUS_TRY_VOID(start_restored(domid, subtree, request.value("paused", false)));
     return nlohmann::json{{"domid", domid},
                           {"name", parsed.spec.name},
@@ -275,11 +292,16 @@ Result<void> Daemon::start_restored(std::uint16_t domid, const migration::KeyVal
 // hotplug) while the source still copies, its monitor applies each round as it comes,
 // and once the stream has ended (the source let go of the disks) it runs. Any failure
 // tears the half-built domain down; the source then goes on.
-Result<nlohmann::json> Daemon::restore_incoming(const nlohmann::json& request, Fd stream) {
+Result<nlohmann::json> Daemon::restore_incoming(const nlohmann::json& request, Fd stream,
+                                                MigrationProgress::Operation& operation) {
     auto started = Clock::now();
     DOMUS_TRY(parsed, parse_xl_config(request.value("config", ""), "<migration>"));
+    DOMUS_TRY_VOID(apply_disk_moves(parsed.spec, request));  // migrate --copy-disks
+    operation.set_domain(parsed.spec.name);
+    operation.phase("building");
     DOMUS_TRY(domid, create_from_spec(parsed.spec, parsed.spec.uuid, {}, true));
     std::uint64_t built_ms = elapsed_ms(started);
+    operation.phase("receiving");
     auto received = [&]() -> Result<nlohmann::json> {
         DOMUS_TRY(control, connect_unix(run_dir_.control_socket(domid)));
         DOMUS_TRY_VOID(send_json_with_fd(control.get(), {{"op", "receive"}}, stream.get()));
@@ -289,6 +311,7 @@ Result<nlohmann::json> Daemon::restore_incoming(const nlohmann::json& request, F
         if (!reply.value("ok", false))
             return make_error("{}", reply.value("error", std::string("the stream failed")));
         auto stream_ended = Clock::now();
+        operation.phase("starting");
         // Its weight, cap and pinning, now that its vCPU threads run (still paused).
         std::shared_ptr<Entry> entry;
         {
@@ -328,8 +351,10 @@ Result<nlohmann::json> Daemon::restore_incoming(const nlohmann::json& request, F
 // Cold: the domain shuts down here (its disks at rest), its configuration goes over and
 // the destination starts it afresh; if the destination fails, it starts here again.
 Result<nlohmann::json> Daemon::migrate_cold(std::shared_ptr<Entry> entry,
-                                            const std::string& command) {
+                                            const std::string& command,
+                                            MigrationProgress::Operation& operation) {
     auto started = Clock::now();
+    operation.phase("shutting-down");
     DomainSpec spec = entry->spec;
     std::string uuid = entry->uuid;
     DOMUS_TRY(down,
@@ -344,11 +369,13 @@ Result<nlohmann::json> Daemon::migrate_cold(std::shared_ptr<Entry> entry,
                               ? "it was started here again"
                               : "and it could not be started here again: " + again.error().message);
     };
+    operation.phase("sending");
     auto transport = start_transport(command);
     if (!transport) return restart(transport.error().message);
     std::string text = to_xl_config(spec);
     bool sent = ::write(transport->input.get(), text.data(), text.size()) == ssize_t(text.size());
     transport->input.reset();
+    operation.phase("destination");
     std::string said = read_all(transport->output.get(), std::chrono::minutes(2));
     int status = 0;
     if (::waitpid(transport->pid, &status, WNOHANG) == 0) {
@@ -365,18 +392,25 @@ Result<nlohmann::json> Daemon::migrate_cold(std::shared_ptr<Entry> entry,
                           {"total_ms", elapsed_ms(started)}};
 }
 
-Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request) {
+Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request,
+                                       const ProgressSink& progress) {
     DOMUS_TRY(entry, find(request));
     std::string command = request.value("command", "");
     if (command.empty()) return make_error("migrate needs a transport command");
     std::string mode = request.value("mode", "live");
-    if (mode == "cold") return migrate_cold(entry, command);
+    // --copy-disks: the disks go first, the domain suspended (docs/migration.md).
+    bool copy_disks = request.value("copy_disks", false);
+    if (copy_disks && mode == "cold") return make_error("--copy-disks does not go with --cold");
+    auto operation = progress_.begin("migrate", entry->name, progress);
+    if (mode == "cold") return migrate_cold(entry, command, *operation);
+    if (copy_disks) mode = "warm";
     if (mode != "live" && mode != "warm") return make_error("unknown migration mode {}", mode);
     std::lock_guard devices(entry->devices_mutex);
     auto started = Clock::now();
     nlohmann::json live;  // null: warm
     std::uint64_t suspend_ms = 0;
     if (mode == "warm") {
+        operation->phase("suspending");
         DOMUS_TRY_VOID(suspend_guest(*entry, std::chrono::seconds(30)));
         suspend_ms = elapsed_ms(started);
     } else {
@@ -396,15 +430,26 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request) {
         resume_after_failure(*entry);
         return std::move(transport).error();
     }
-    auto sent = stream_domain(*entry, transport->input.get(), live);
+    Result<std::uint64_t> disks =
+        copy_disks ? send_domain_disks(*entry, transport->input.get(), *operation)
+                   : Result<std::uint64_t>(0);
+    auto sent = disks ? stream_domain(*entry, transport->input.get(), live, *operation)
+                      : Result<nlohmann::json>(std::move(disks).error());
     // Shared storage: the destination opens the images once the stream has ended.
     std::string control = run_dir_.control_socket(entry->domid);
     if (sent) (void)json_request(control, {{"op", "inactivate-disks"}}, std::chrono::seconds(5));
     transport->input.reset();  // the end of the stream for the other side
     std::uint64_t sent_ms = elapsed_ms(started);
     auto stream_end = Clock::now();
-    // The destination answers once its domain runs (or why it does not).
-    std::string said = read_all(transport->output.get(), std::chrono::minutes(2));
+    if (sent) operation->phase("destination");
+    // The destination answers once its domain runs (or why it does not), saying its
+    // restore's phases on the way (cmd_migrate_receive.cpp).
+    std::string said =
+        read_all(transport->output.get(), std::chrono::minutes(2), [&](const std::string& line) {
+            const std::string prefix = "migrate-receive: phase ";
+            if (line.rfind(prefix, 0) == 0)
+                operation->phase("destination-" + line.substr(prefix.size()));
+        });
     auto answered = Clock::now();
     int status = 0;
     if (::waitpid(transport->pid, &status, WNOHANG) == 0) {
@@ -442,6 +487,7 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request) {
     reply["suspend_ms"] = suspend_ms;
     reply["downtime_ms"] = downtime_ms;
     reply["mode"] = mode;
+    if (copy_disks) reply["disk_bytes"] = *disks;
     reply["sent_ms"] = sent_ms;
     reply["total_ms"] = elapsed_ms(started);
     return reply;

@@ -79,6 +79,10 @@ Result<nlohmann::json> Daemon::list() {
                         {"cpu_seconds", domain.cpu_seconds},
                         {"uptime_seconds", domain.uptime_seconds},
                         {"vifs", domain.vifs}});  // packets, bytes, drops, notifications
+    // A save or migration running now: its latest progress (migration_progress.hpp).
+    for (auto& row : rows)
+        if (auto progress = progress_.of(row["name"].get<std::string>()); !progress.is_null())
+            row["progress"] = std::move(progress);
     return nlohmann::json{{"domains", rows}};
 }
 

@@ -188,7 +188,10 @@ TEST_F(MigrationTest, LiveMigrationUnderLoadLosesNothing) {
     Counter before = started(disk, 128, "extra = \"dirty_mb=50\"\n");
     auto there = domus({"migrate", "--json", "-s", "", "sc", transport_to(dst_)});
     ASSERT_EQ(there.status, 0) << there.err << there.out;
-    auto event = nlohmann::json::parse(there.out, nullptr, false);
+    // --json: progress events, then the result on the last line.
+    auto last = there.out.rfind('\n', there.out.size() >= 2 ? there.out.size() - 2 : 0);
+    auto event = nlohmann::json::parse(there.out.substr(last == std::string::npos ? 0 : last + 1),
+                                       nullptr, false);
     ASSERT_TRUE(event.is_object()) << there.out;
     EXPECT_EQ(event.value("mode", ""), "live");
     EXPECT_GE(event.value("rounds", 0), 1);
