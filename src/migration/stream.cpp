@@ -60,6 +60,8 @@ const char* record_type_name(std::uint32_t type) noexcept {
             return "xl_config";
         case RecordType::guest_clock:
             return "guest_clock";
+        case RecordType::physmap:
+            return "physmap";
     }
     return "unknown";
 }

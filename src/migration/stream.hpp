@@ -30,8 +30,9 @@ enum class RecordType : std::uint32_t {
     store_subtree = 7,
     xl_config = 8,
     guest_clock = 9,
+    physmap = 10,  // written optional: an older reader skips it
 };
-inline constexpr std::uint32_t kLastRecordType = 9;
+inline constexpr std::uint32_t kLastRecordType = 10;
 
 const char* record_type_name(std::uint32_t type) noexcept;
 

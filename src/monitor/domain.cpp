@@ -164,6 +164,9 @@ Result<void> Domain::load_saved_image() {
         return make_error("the saved image has no start info where this Domus puts it");
     std::uint64_t heap_start = std::min(start->domus.heap_start, layout_.monitor_area);
     reservation_ = std::make_unique<Reservation>(memory_, heap_start, layout_.monitor_area);
+    if (restore_->physmap)  // what the guest gave back stays given back
+        DOMUS_TRY_VOID(
+            reservation_->restore(restore_->physmap->populated, restore_->physmap->maximum));
     for (std::uint64_t ring : {layout_.console_ring, layout_.store_ring})
         std::memset(memory_.range(ring, kPageSize)->data(), 0, kPageSize);
     start->store_mfn = 0;

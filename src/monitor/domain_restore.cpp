@@ -69,6 +69,14 @@ Result<void> RestoreSource::load(GuestMemory& memory) {
                 clock = decoded;
                 break;
             }
+            case migration::RecordType::physmap: {
+                DOMUS_TRY(decoded, migration::decode_physmap(record.body));
+                if (decoded.frames != info_.nr_pfns)
+                    return make_error("a physmap of {} frames for an image of {}", decoded.frames,
+                                      info_.nr_pfns);
+                physmap = std::move(decoded);
+                break;
+            }
             default:
                 break;  // shared info is in memory already; the rest is the toolstack's
         }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ public:
 
     std::vector<VcpuSnapshot> vcpus;  // by vCPU index, after load()
     migration::GuestClockState clock;
+    std::optional<migration::PhysmapState> physmap;  // absent in older images
 
 private:
     RestoreSource(Fd fd) : fd_(std::move(fd)), source_(fd_.get()), reader_(source_) {}
