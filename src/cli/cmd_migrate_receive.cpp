@@ -1,39 +1,35 @@
 // `domus migrate-receive`: the destination's end of `domus migrate`. The stream comes on
-// stdin; it is spooled into the run directory, checked whole and restored (any failure
-// tears the half-made domain down); the answer for the source goes to stdout:
-// "migrate-receive: ok <domid>" once the domain runs here, or an error and status 1.
+// stdin. Its header and configuration are read here; stdin then goes to domusd, which
+// builds the domain from the configuration while the source still copies and has its
+// monitor apply the rest as it comes (any failure tears the half-made domain down). The
+// answer for the source goes to stdout: "migrate-receive: ok <domid>" once the domain
+// runs here, or an error and status 1.
 // --cold: stdin carries only the xl configuration, and the domain is created afresh.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "base/fd.hpp"
 #include "cli/commands.hpp"
 #include "cli/daemon_connection.hpp"
+#include "migration/stream.hpp"
 
 namespace domus::cli {
 namespace {
 
-Result<void> spool(int from, int to) {
-    char buffer[1 << 16];
-    for (;;) {
-        ssize_t n = ::read(from, buffer, sizeof(buffer));
-        if (n == 0) return {};
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno_error("reading the stream");
-        }
-        for (ssize_t done = 0; done < n;) {
-            ssize_t w = ::write(to, buffer + done, std::size_t(n - done));
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                return errno_error("spooling the stream");
-            }
-            done += w;
-        }
-    }
+// The stream's header and its first record, the configuration (stream version 2), read
+// exactly: the rest stays in stdin for the monitor.
+Result<std::string> read_configuration(int fd) {
+    migration::FdSource source(fd);
+    migration::StreamReader reader(source);
+    DOMUS_TRY(header, reader.header());
+    DOMUS_TRY(record, reader.next());
+    if (record.type != std::uint32_t(migration::RecordType::xl_config))
+        return make_error(
+            "the stream starts with {}, not the configuration: the source's Domus writes "
+            "stream version {}, which a migration to this one cannot use (version {} or later)",
+            migration::record_type_name(record.type), header.version, migration::kVersion);
+    return std::string(record.body.begin(), record.body.end());
 }
 
 }  // namespace
@@ -44,38 +40,18 @@ void add_migrate_receive_command(CLI::App& app, int& status) {
     auto cold = std::make_shared<bool>(false);
     command->add_flag("--cold", *cold, "stdin is an xl configuration: create the domain");
     command->callback([&status, cold] {
+        Result<nlohmann::json> reply = make_error("no stream");
         if (*cold) {
             std::string text;
             char buffer[4096];
             for (ssize_t n; (n = ::read(0, buffer, sizeof(buffer))) > 0;)
                 text.append(buffer, std::size_t(n));
-            auto reply =
-                daemon_request({{"op", "create"}, {"config", text}, {"file", "<migration>"}});
-            if (!reply) {
-                status = fail(reply.error());
-                return;
-            }
-            std::printf("migrate-receive: ok %d\n", (*reply)["domid"].get<int>());
-            std::fflush(stdout);
-            status = 0;
-            return;
+            reply = daemon_request({{"op", "create"}, {"config", text}, {"file", "<migration>"}});
+        } else if (auto config = read_configuration(0); !config) {
+            reply = std::move(config).error();
+        } else {
+            reply = daemon_request({{"op", "restore"}, {"config", *config}}, 0);
         }
-        auto dir = run_dir();
-        (void)daemon_request({{"op", "list"}});  // starts domusd (and its run directory)
-        std::string file = dir.root + "/incoming-" + std::to_string(::getpid()) + ".img";
-        Fd out(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-        if (!out) {
-            status = fail(errno_error("open " + file));
-            return;
-        }
-        auto spooled = spool(0, out.get());
-        out.reset();
-        Result<nlohmann::json> reply = make_error("no stream");
-        if (spooled)
-            reply = daemon_request({{"op", "restore"}, {"file", file}});
-        else
-            reply = std::move(spooled).error();
-        ::unlink(file.c_str());
         if (!reply) {
             status = fail(reply.error());
             return;

@@ -26,7 +26,7 @@ int fail(const Error& error) {
     return 1;
 }
 
-Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
+Result<nlohmann::json> daemon_request(const nlohmann::json& request, int passed_fd) {
     auto dir = run_dir();
     auto fd = toolstack::connect_unix(dir.daemon_socket());
     if (!fd) {
@@ -56,9 +56,18 @@ Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
         }
         if (!fd) return make_error("could not start domusd (see {})", dir.daemon_log());
     }
-    DOMUS_TRY_VOID(toolstack::send_json(fd->get(), request));
+    if (passed_fd >= 0) {
+        std::string line = request.dump() + "\n";
+        int fds[] = {passed_fd};
+        DOMUS_TRY(sent, send_with_fds(fd->get(), line, fds));
+        DOMUS_TRY_VOID(send_all(fd->get(), std::string_view(line).substr(sent)));
+    } else {
+        DOMUS_TRY_VOID(toolstack::send_json(fd->get(), request));
+    }
     std::string pending;
-    DOMUS_TRY(reply, toolstack::receive_json(fd->get(), pending, std::chrono::minutes(5)));
+    // An incoming migration answers when the source has finished: no fixed bound.
+    auto limit = passed_fd >= 0 ? std::chrono::hours(24) : std::chrono::minutes(5);
+    DOMUS_TRY(reply, toolstack::receive_json(fd->get(), pending, limit));
     if (!reply.value("ok", false))
         return make_error("{}", reply.value("error", std::string("request failed")));
     return reply;

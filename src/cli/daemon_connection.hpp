@@ -9,7 +9,8 @@
 
 namespace domus::cli {
 
-Result<nlohmann::json> daemon_request(const nlohmann::json& request);
+// `fd`, when given, is passed alongside (SCM_RIGHTS): a migration's incoming stream.
+Result<nlohmann::json> daemon_request(const nlohmann::json& request, int fd = -1);
 toolstack::RunDir run_dir();
 
 // Prints "domus: <message>" to stderr and returns the CLI's failure status (1).

@@ -13,7 +13,9 @@
 namespace domus::migration {
 
 inline constexpr char kMagic[8] = {'D', 'O', 'M', 'U', 'S', 'M', 'I', 'G'};
-inline constexpr std::uint32_t kVersion = 1;
+// 2: xl_config comes right after the header (a destination builds the domain from it
+// while the memory arrives). 1: domain_info first, xl_config near the end; still read.
+inline constexpr std::uint32_t kVersion = 2;
 inline constexpr std::size_t kImageHeaderSize = 24;
 inline constexpr std::size_t kRecordHeaderSize = 16;
 inline constexpr std::uint32_t kMaxRecordBody = 8u << 20;       // a page batch is at most ~4 MiB

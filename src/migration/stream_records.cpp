@@ -275,7 +275,9 @@ Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof,
         DOMUS_TRY(record, reader.next());
         auto type = RecordType(record.type & ~kOptionalRecord);
         if (visit) visit(record);
-        if (!have_domain && type != RecordType::domain_info)
+        // Before domain_info only the configuration (version 2 puts it first).
+        if (!have_domain && type != RecordType::domain_info &&
+            (type != RecordType::xl_config || reader.records() != 1))
             return make_error("the stream does not start with domain_info but with {}",
                               record_type_name(record.type));
         switch (type) {

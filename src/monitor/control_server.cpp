@@ -36,8 +36,10 @@ double process_cpu_seconds() {
 
 Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::string& path,
                                                              Domain& domain,
-                                                             DomainIdentity identity) {
+                                                             DomainIdentity identity,
+                                                             bool incoming) {
     std::unique_ptr<ControlServer> server(new ControlServer(path, domain, std::move(identity)));
+    server->incoming_ = incoming;
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     if (path.size() >= sizeof(address.sun_path))
@@ -233,6 +235,15 @@ void ControlServer::handle_line(Client& client, const std::string& line) {
                 client,
                 R"({"ok":false,"error":"save needs the stream's fd, passed with SCM_RIGHTS"})");
         start_save(client, std::move(request));
+    } else if (op == "receive") {
+        if (exit_) return send(client, R"({"ok":false,"error":"the domain has shut down"})");
+        if (!incoming_ || receiving_)
+            return send(client, R"({"ok":false,"error":"the domain is not waiting for a stream"})");
+        if (client.fds.empty())
+            return send(
+                client,
+                R"({"ok":false,"error":"receive needs the stream's fd, passed with SCM_RIGHTS"})");
+        start_receive(client);
     } else if (op == "destroy") {
         destroy_ = true;
         destroy_cv_.notify_all();
@@ -328,6 +339,41 @@ void ControlServer::start_save(Client& client, nlohmann::json request) {
                           {"throttle", saved->throttle_percent}});
         else
             reply["error"] = saved.error().message;
+        std::lock_guard lock(mutex_);
+        for (auto& c : clients_)
+            if (c->serial == serial && c->fd) send(*c, reply.dump());
+    });
+}
+
+void ControlServer::start_receive(Client& client) {
+    // Caller holds mutex_. The stream fd is the last one the client passed.
+    receiving_ = true;
+    auto fd = std::make_shared<Fd>(std::move(client.fds.back()));
+    client.fds.clear();
+    workers_.emplace_back([this, serial = client.serial, fd] {
+        auto started = std::chrono::steady_clock::now();
+        nlohmann::json reply = {{"ok", false}};
+        auto source =
+            RestoreSource::incoming(std::move(*fd), [this] { return domain_->stopping(); });
+        Result<void> received = make_error("no stream");
+        if (source)
+            received = domain_->receive(**source);
+        else
+            received = source.error();
+        if (received) {
+            nlohmann::json store = nlohmann::json::object();
+            for (const auto& [key, value] : (*source)->store)
+                store[key] = value;
+            reply = {{"ok", true},
+                     {"bytes", (*source)->bytes()},
+                     {"milliseconds", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - started)
+                                          .count()},
+                     {"store", std::move(store)}};
+        } else {
+            if (!source) domain_->stop({ExitKind::error, 0, "restore: " + source.error().message});
+            reply["error"] = received.error().message;
+        }
         std::lock_guard lock(mutex_);
         for (auto& c : clients_)
             if (c->serial == serial && c->fd) send(*c, reply.dump());

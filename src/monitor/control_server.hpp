@@ -13,6 +13,11 @@
 //                      (SCM_RIGHTS) -> {"event":"progress",...}*, then {"ok":true, "bytes":..,
 //                      "pages":.., "zero_pages":.., "milliseconds":..}; the domain must be
 //                      suspended (watchers get {"event":"suspended"} when the guest is).
+//   {"op":"receive"} with the stream's fd passed (SCM_RIGHTS), on a domain made with
+//                      --incoming: the rest of a migration stream (after its header and
+//                      configuration) is applied as it comes -> {"ok":true, "bytes":..,
+//                      "milliseconds":.., "store":{path:value}} once the domain is complete
+//                      (still paused); on failure the domain ends with an error.
 //   {"op":"inactivate-disks"} / {"op":"activate-disks"} -> {"ok":true}: the image locks
 //                      let go for a migration's destination, and taken back after a failure
 //   device requests (device_requests.hpp), answered from a worker thread
@@ -47,7 +52,8 @@ struct DomainIdentity {
 class ControlServer {
 public:
     static Result<std::unique_ptr<ControlServer>> listen(const std::string& path, Domain& domain,
-                                                         DomainIdentity identity);
+                                                         DomainIdentity identity,
+                                                         bool incoming = false);
     ~ControlServer();
 
     // The domain ended: answer "info" with it and tell watchers.
@@ -76,6 +82,7 @@ private:
     void notify_exit_locked();
     void start_worker(Client& client, nlohmann::json request);
     void start_save(Client& client, nlohmann::json request);
+    void start_receive(Client& client);
     void notify_suspended();
 
     std::string path_;
@@ -89,6 +96,8 @@ private:
     std::optional<DomainExit> exit_;
     bool destroy_ = false;
     bool stop_ = false;
+    bool incoming_ = false;   // the domain waits for a migration stream (`receive`)
+    bool receiving_ = false;  // ... and one came
     std::vector<std::unique_ptr<Client>> clients_;
     std::uint64_t next_serial_ = 1;
     std::vector<std::thread> workers_;  // device requests; joined at the end

@@ -114,7 +114,8 @@ Domain::~Domain() {
 
 Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
                                                const config::DomainConfig& config,
-                                               Timeline* timeline, RestoreSource* restore) {
+                                               Timeline* timeline, RestoreSource* restore,
+                                               bool incoming) {
     if (config.vcpus < 1 || config.vcpus > DOMUS_MAX_VCPUS)
         return make_error("vcpus must be 1..{}, not {}", DOMUS_MAX_VCPUS, config.vcpus);
     if (config.cmdline.size() >= MAX_GUEST_CMDLINE)
@@ -143,43 +144,77 @@ Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
     std::unique_ptr<Domain> domain(
         new Domain(config, std::move(vm), std::move(memory), layout, tsc_khz));
     domain->timeline_ = timeline;
-    domain->restore_ = restore;
+    domain->restoring_ = restore || incoming;
     if (int size = ::ioctl(domain->vm_.fd(), KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2); size > 4096)
         domain->xsave_size_ = std::size_t(size);
     mark("clock_ready");
     DOMUS_TRY_VOID(domain->build(kvm));
-    domain->restore_ = nullptr;
+    if (restore) DOMUS_TRY_VOID(domain->receive(*restore));
     return domain;
 }
 
-// A saved image instead of the kernel: memory as saved (page tables, TSS, start info and
-// shared info with it), the clock going on from the saved system time, and the console
-// and store rings cleared for the new backends (the guest resets its side on resume).
-Result<void> Domain::load_saved_image() {
-    DOMUS_TRY_VOID(restore_->load(memory_));
-    mark("image_loaded");
-    hypercall_page_ = restore_->info().hypercall_page;
+Result<void> Domain::receive(RestoreSource& source) {
+    auto received = [&]() -> Result<void> {
+        const auto& info = source.info();
+        if (info.vcpus != vcpus_.size())
+            return make_error("the stream is of a domain with {} vCPUs, this one has {}",
+                              info.vcpus, vcpus_.size());
+        DOMUS_TRY_VOID(source.load(memory_));
+        mark("image_loaded");
+        return finish_restore(source);
+    }();
+    if (!received) {
+        stop({ExitKind::error, 0, "restore: " + received.error().message});
+        return received;
+    }
+    {
+        std::lock_guard lock(exit_mutex_);
+        restored_ = true;
+    }
+    exit_cv_.notify_all();
+    return received;
+}
+
+bool Domain::wait_received() {
+    std::unique_lock lock(exit_mutex_);
+    exit_cv_.wait(lock, [&] { return restored_ || stopping(); });
+    return restored_ && !stopping();
+}
+
+// Memory as saved (page tables, TSS, start info and shared info with it): the clock goes
+// on from the saved system time, the console and store rings are cleared for the new
+// backends (the guest resets its side on resume) and start info names their new ports.
+Result<void> Domain::finish_restore(const RestoreSource& source) {
+    hypercall_page_ = source.info().hypercall_page;
     auto* start = memory_.object<start_info>(layout_.start_info);
     if (!start || std::strncmp(start->magic, DOMUS_START_INFO_MAGIC, sizeof(start->magic)) != 0)
         return make_error("the saved image has no start info where this Domus puts it");
     std::uint64_t heap_start = std::min(start->domus.heap_start, layout_.monitor_area);
-    reservation_ = std::make_unique<Reservation>(memory_, heap_start, layout_.monitor_area);
-    if (restore_->physmap)  // what the guest gave back stays given back
-        DOMUS_TRY_VOID(
-            reservation_->restore(restore_->physmap->populated, restore_->physmap->maximum));
+    reservation_->reset(heap_start, layout_.monitor_area);
+    if (source.physmap)  // what the guest gave back stays given back
+        DOMUS_TRY_VOID(reservation_->restore(source.physmap->populated, source.physmap->maximum));
     for (std::uint64_t ring : {layout_.console_ring, layout_.store_ring})
         std::memset(memory_.range(ring, kPageSize)->data(), 0, kPageSize);
-    start->store_mfn = 0;
-    start->store_evtchn = 0;
-    shared_ = memory_.object<shared_info>(layout_.shared_info);
-    clock_.continue_from(restore_->clock.system_time_ns);
+    start->console.evtchn = console_port_;
+    start->store_mfn = store_ ? layout_.store_ring / kPageSize : 0;
+    start->store_evtchn = store_ ? store_->port() : 0;
+    clock_.continue_from(source.clock.system_time_ns);
     clock_.publish_wallclock(*shared_);
-    restored_ = true;
+    for (std::uint32_t i = 0; i < vcpus_.size(); ++i) {
+        DOMUS_TRY_VOID(vcpus_[i]->restore(source.vcpus.at(i)));
+        std::uint64_t info = vcpus_[i]->vcpu_info_gpa();
+        if (auto* where = info ? memory_.object<vcpu_info>(info) : nullptr)
+            clock_.publish(where->time);
+    }
+    // The disks last: a migration's source lets go of them only at the end.
+    for (const auto& disk : config_.disks)
+        DOMUS_TRY_VOID(block_devices_->attach(disk));
+    mark("restored");
     return {};
 }
 
 Result<void> Domain::build(const kvm::System& kvm) {
-    if (restore_) return build_devices(kvm, nullptr);
+    if (restoring_) return build_devices(kvm, nullptr);
     DOMUS_TRY(file, read_file(config_.kernel));
     mark("kernel_read");
     auto parsed = parse_elf(file, kImageBase, layout_.monitor_area);
@@ -211,7 +246,11 @@ Result<void> Domain::build(const kvm::System& kvm) {
 }
 
 Result<void> Domain::build_devices(const kvm::System& kvm, const ElfImage* image) {
-    if (!image) DOMUS_TRY_VOID(load_saved_image());
+    if (!image) {  // memory comes from a saved image or a stream: receive()
+        shared_ = memory_.object<shared_info>(layout_.shared_info);
+        reservation_ =
+            std::make_unique<Reservation>(memory_, layout_.monitor_area, layout_.monitor_area);
+    }
     events_ = std::make_unique<EventChannels>(*shared_, *this, config_.domid);
     grants_ =
         std::make_unique<GrantTable>(memory_, config_.domid, kImageBase, layout_.monitor_area);
@@ -238,11 +277,7 @@ Result<void> Domain::build_devices(const kvm::System& kvm, const ElfImage* image
         std::uint64_t info =
             i < XEN_LEGACY_MAX_VCPUS ? layout_.shared_info + i * sizeof(vcpu_info) : 0;
         vcpus_.push_back(std::make_unique<VcpuRunner>(*this, std::move(vcpu), info));
-        if (!image) {
-            DOMUS_TRY_VOID(vcpus_.back()->restore(restore_->vcpus.at(i)));
-            info = vcpus_.back()->vcpu_info_gpa();
-        }
-        if (auto* where = info ? memory_.object<vcpu_info>(info) : nullptr)
+        if (auto* where = image && info ? memory_.object<vcpu_info>(info) : nullptr)
             clock_.publish(where->time);
     }
     mark("vcpus_created");
@@ -267,8 +302,9 @@ Result<void> Domain::build_devices(const kvm::System& kvm, const ElfImage* image
     if (!config_.store_run_dir.empty())
         block_devices_ =
             std::make_unique<BlockDevices>(*this, config_.store_run_dir + "/xenstored/socket");
-    for (const auto& disk : config_.disks)
-        DOMUS_TRY_VOID(block_devices_->attach(disk));
+    if (image)  // else once the memory is in (finish_restore)
+        for (const auto& disk : config_.disks)
+            DOMUS_TRY_VOID(block_devices_->attach(disk));
     if (!config_.channels.empty() && config_.store_run_dir.empty())
         return make_error("channels are negotiated through the store: give a store run directory");
     for (const auto& channel : config_.channels) {
@@ -324,7 +360,7 @@ Result<void> Domain::write_start_info(const ElfImage& image) {
 DomainExit Domain::run() {
     for (auto& vcpu : vcpus_)
         vcpu->start_thread();
-    if (!restored_) vcpus_[0]->bring_up();
+    if (!restoring_) vcpus_[0]->bring_up();
     mark("vcpus_started");
     {
         std::unique_lock lock(exit_mutex_);

@@ -67,10 +67,19 @@ public:
     // `restore`, when given, makes the domain from a saved image instead of the kernel:
     // its memory and vCPUs as saved, its clock going on, its devices new (the guest
     // reconnects them when it resumes). The domain starts paused then.
+    // `incoming`: a migration's destination. The domain is built without memory or vCPU
+    // state (its disks wait too: the source holds them), paused; receive() fills it.
     static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm,
                                                   const config::DomainConfig& config,
                                                   Timeline* timeline = nullptr,
-                                                  RestoreSource* restore = nullptr);
+                                                  RestoreSource* restore = nullptr,
+                                                  bool incoming = false);
+    // Applies a saved image or a migration stream (each round's pages as they come), then
+    // the vCPUs, the clock and the devices that had to wait. Once, on an incoming domain
+    // (and by create() for an image). On failure the domain is stopped.
+    Result<void> receive(RestoreSource& source);
+    // Incoming: blocks until receive() finished; false if it failed or the domain stopped.
+    bool wait_received();
     ~Domain() override;
 
     // Starts vCPU 0 and waits until the domain shuts down, crashes or fails.
@@ -152,7 +161,7 @@ private:
            std::uint64_t tsc_khz);
     Result<void> build(const kvm::System& kvm);
     Result<void> build_devices(const kvm::System& kvm, const ElfImage* image);
-    Result<void> load_saved_image();
+    Result<void> finish_restore(const RestoreSource& source);
     Result<void> write_start_info(const ElfImage& image);
     Result<void> setup_boot_vcpu(const kvm::System& kvm, const ElfImage& image);
     void mark(const char* step) noexcept {
@@ -183,8 +192,8 @@ private:
     std::mutex vcpu_lock_;
     std::atomic<std::uint64_t> unknown_hypercalls_{0};
 
-    RestoreSource* restore_ = nullptr;  // during create() only
-    bool restored_ = false;
+    bool restoring_ = false;  // made from an image or a stream, not the kernel
+    bool restored_ = false;   // its memory and vCPUs are in (guarded by exit_mutex_)
     std::size_t xsave_size_ = 4096;
     std::atomic<bool> suspended_{false};
     std::uint32_t suspended_vcpu_ = 0;

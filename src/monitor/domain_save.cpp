@@ -287,6 +287,11 @@ Result<SaveResult> save_domain(Domain& domain, int fd, const SaveRequest& reques
     };
 
     DOMUS_TRY_VOID(writer.header(live ? migration::kFlagLive : 0));
+    // The configuration first: a destination creates the domain (devices, vif hotplug)
+    // from it while the memory is still coming (docs/migration-stream.md).
+    DOMUS_TRY_VOID(writer.record(migration::RecordType::xl_config,
+                                 {reinterpret_cast<const std::uint8_t*>(request.xl_config.data()),
+                                  request.xl_config.size()}));
     const auto& config = domain.config();
     migration::DomainInfo info;
     info.domid = config.domid;
@@ -393,13 +398,12 @@ Result<SaveResult> save_domain(Domain& domain, int fd, const SaveRequest& reques
     DOMUS_TRY_VOID(writer.record(migration::RecordType::guest_clock, migration::encode(clock)));
     DOMUS_TRY_VOID(
         writer.record(migration::RecordType::store_subtree, migration::encode(request.store)));
-    DOMUS_TRY_VOID(writer.record(migration::RecordType::xl_config,
-                                 {reinterpret_cast<const std::uint8_t*>(request.xl_config.data()),
-                                  request.xl_config.size()}));
     DOMUS_TRY_VOID(writer.end());
     report("done");
     result.bytes = writer.bytes();
-    result.final_ms = ms_since(paused);
+    result.final_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - paused)
+            .count();
     result.milliseconds = ms_since(started);
     result.final_dirty.clear();
     return result;

@@ -32,8 +32,8 @@ struct SaveResult {
     std::uint64_t pages = 0;  // page data sent (live: across all rounds)
     std::uint64_t zero_pages = 0;
     std::uint64_t milliseconds = 0;
-    std::uint32_t rounds = 0;    // live: pre-copy rounds
-    std::uint64_t final_ms = 0;  // from the domain suspended to the end of the stream
+    std::uint32_t rounds = 0;  // live: pre-copy rounds
+    double final_ms = 0;       // from the domain suspended to the end of the stream
     std::uint64_t expected_downtime_ms = 0;
     unsigned throttle_percent = 0;
     std::vector<std::uint64_t> final_dirty;  // (working set of the last round)

@@ -14,6 +14,12 @@ Reservation::Reservation(GuestMemory& memory, std::uint64_t give_first, std::uin
       physmap_(memory.size() / kPageSize, (give_first + kPageSize - 1) / kPageSize,
                give_end / kPageSize) {}
 
+void Reservation::reset(std::uint64_t give_first, std::uint64_t give_end) {
+    std::lock_guard lock(mutex_);
+    physmap_ = Physmap(memory_.size() / kPageSize, (give_first + kPageSize - 1) / kPageSize,
+                       give_end / kPageSize);
+}
+
 bool Reservation::punch(std::uint64_t first, std::uint64_t count) noexcept {
     // A hole in the memfd frees the pages and unmaps them from every mapping (KVM's
     // too); the frames read as zeros afterwards. MADV_DONTNEED would free nothing here.

@@ -30,6 +30,10 @@ public:
         return change(frames, false);
     }
 
+    // Every frame populated again and new bounds (a restored domain learns its image's
+    // end from the saved start info only once its memory has arrived).
+    void reset(std::uint64_t give_first, std::uint64_t give_end);
+
     std::uint64_t current_frames() const noexcept;
     std::uint64_t maximum_frames() const noexcept;
     // Refuses below the current reservation or above the RAM's size.

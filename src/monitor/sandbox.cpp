@@ -248,6 +248,9 @@ void allow_steady_state(Rules& rules) {
     // dirty log of guest memory, switched on and off on its memory slot.
     rules.allow_ioctls({kvm::kGetXsave, kvm::kGetXsave2, KVM_GET_XCRS, KVM_GET_DIRTY_LOG,
                         KVM_SET_USER_MEMORY_REGION});
+    // A migration's destination sets each vCPU's state once the stream is in (its
+    // monitor runs sandboxed while the memory arrives).
+    rules.allow_ioctls({kvm::kSetXsave, KVM_SET_XCRS});
 }
 
 // ASan's runtime makes calls of its own after the filter is in: reports open

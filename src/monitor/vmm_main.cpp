@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstring>
 #include <thread>
 
 #include "base/deferred_close.hpp"
@@ -30,6 +31,7 @@ struct Options {
     std::vector<std::string> vifs;      // xl VIFSPEC strings
     std::string restore;                // a saved image to make the domain from
     bool restore_checked = false;       // domusd checked it whole just before
+    bool incoming = false;              // a migration's destination: the stream comes later
 };
 
 // Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
@@ -93,7 +95,17 @@ int run(const Options& options) {
             return kStatusMonitorError;
         }
     }
-    auto domain = Domain::create(*kvm, config, nullptr, restore.get());
+    // A migration's destination opens its disks only at the end (the source holds them
+    // until then), so a missing one is refused now rather than after the whole copy.
+    if (options.incoming)
+        for (const auto& disk : config.disks)
+            if (::access(disk.target.c_str(), disk.read_only ? R_OK : R_OK | W_OK) != 0) {
+                std::string why = fmt::format("disk {}: {}", disk.target, std::strerror(errno));
+                DOMUS_LOG_ERROR("vmm", "{}", why);
+                report(options.ready_fd, "error: " + why);
+                return kStatusMonitorError;
+            }
+    auto domain = Domain::create(*kvm, config, nullptr, restore.get(), options.incoming);
     restore.reset();
     if (!domain) {
         DOMUS_LOG_ERROR("vmm", "{}", domain.error().message);
@@ -101,7 +113,8 @@ int run(const Options& options) {
         return kStatusMonitorError;
     }
     DomainIdentity identity{config.domid, options.name, config.memory_mib, config.vcpus};
-    auto server = ControlServer::listen(options.control_socket, **domain, identity);
+    auto server =
+        ControlServer::listen(options.control_socket, **domain, identity, options.incoming);
     if (!server) {
         DOMUS_LOG_ERROR("vmm", "{}", server.error().message);
         report(options.ready_fd, "error: " + server.error().message);
@@ -122,6 +135,8 @@ int run(const Options& options) {
             (*server)->stop_waiting();
         }
     });
+    // Incoming: the vCPUs start once the stream is in (`receive` on the control socket).
+    if (options.incoming) (void)(*domain)->wait_received();
     DomainExit exit = (*domain)->run();
     DOMUS_LOG_INFO("vmm", "domain ended: {} {}", exit_kind_name(exit.kind), exit.detail);
     (*server)->domain_exited(exit);
@@ -166,6 +181,9 @@ int main(int argc, char** argv) {
     app.add_option("--restore", options.restore, "Make the domain from this saved image (paused)");
     app.add_flag("--restore-checked", options.restore_checked,
                  "The image was checked whole just before (by domusd)");
+    app.add_flag("--incoming", options.incoming,
+                 "A migration's destination: built paused, filled by the control socket's "
+                 "'receive'");
     CLI11_PARSE(app, argc, argv);
     return run(options);
 }

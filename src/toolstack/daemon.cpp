@@ -124,13 +124,15 @@ void Daemon::serve(int stop_fd) {
 void Daemon::client_thread(Fd fd) {
     std::string pending;
     for (;;) {
-        auto request = receive_json(fd.get(), pending, std::chrono::hours(24));
+        std::vector<Fd> passed;  // a migration's incoming stream (migrate-receive)
+        auto request = receive_json(fd.get(), pending, std::chrono::hours(24), &passed);
         if (!request) return;
-        if (!send_json(fd.get(), handle(*request))) return;
+        Fd stream = passed.empty() ? Fd() : std::move(passed.back());
+        if (!send_json(fd.get(), handle(*request, std::move(stream)))) return;
     }
 }
 
-nlohmann::json Daemon::handle(const nlohmann::json& request) {
+nlohmann::json Daemon::handle(const nlohmann::json& request, Fd stream) {
     std::string op = request.value("op", "");
     Result<nlohmann::json> reply = make_error("unknown request \"{}\"", op);
     try {
@@ -187,7 +189,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request) {
         else if (op == "save")
             reply = save(request);
         else if (op == "restore")
-            reply = restore(request);
+            reply = restore(request, std::move(stream));
         else if (op == "migrate")
             reply = migrate(request);
         else if (op == "domid" || op == "domname" || op == "console") {

@@ -20,6 +20,7 @@
 #include "base/fd.hpp"
 #include "base/result.hpp"
 #include "config/vif_config.hpp"
+#include "migration/stream_records.hpp"
 #include "store/client.hpp"
 #include "toolstack/cgroup.hpp"
 #include "toolstack/domain_stats.hpp"
@@ -79,12 +80,15 @@ private:
     Result<void> ensure_store_daemon();
     void recover();
     void client_thread(Fd fd);
-    nlohmann::json handle(const nlohmann::json& request);
+    // `stream`: a descriptor passed with the request (restore's incoming migration).
+    nlohmann::json handle(const nlohmann::json& request, Fd stream = Fd());
 
     Result<nlohmann::json> create(const nlohmann::json& request);
     // `restore_file`: a saved image the monitor makes the domain from (it starts paused).
+    // `incoming`: a migration's destination, built paused and filled by a stream later.
     Result<std::uint16_t> create_from_spec(const DomainSpec& spec, std::optional<std::string> uuid,
-                                           const std::string& restore_file = {});
+                                           const std::string& restore_file = {},
+                                           bool incoming = false);
     Result<void> write_store_nodes(const Entry& entry);
     void remove_store_nodes(const Entry& entry);
     Result<nlohmann::json> list();
@@ -138,7 +142,12 @@ private:
     Result<nlohmann::json> vcpu_list(const nlohmann::json& request);
     // Save, restore and migration (daemon_migrate.cpp).
     Result<nlohmann::json> save(const nlohmann::json& request);
-    Result<nlohmann::json> restore(const nlohmann::json& request);
+    // With `stream`: a migration's destination (migrate-receive passed its stdin, past the
+    // stream's header and configuration, which are in the request).
+    Result<nlohmann::json> restore(const nlohmann::json& request, Fd stream = Fd());
+    Result<nlohmann::json> restore_incoming(const nlohmann::json& request, Fd stream);
+    Result<void> start_restored(std::uint16_t domid, const migration::KeyValues& subtree,
+                                bool paused);
     Result<nlohmann::json> migrate(const nlohmann::json& request);
     Result<nlohmann::json> migrate_cold(std::shared_ptr<Entry> entry, const std::string& command);
     Result<void> suspend_guest(const Entry& entry, std::chrono::milliseconds limit);

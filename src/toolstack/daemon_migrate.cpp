@@ -221,7 +221,8 @@ Result<nlohmann::json> Daemon::save(const nlohmann::json& request) {
     return reply;
 }
 
-Result<nlohmann::json> Daemon::restore(const nlohmann::json& request) {
+Result<nlohmann::json> Daemon::restore(const nlohmann::json& request, Fd stream) {
+    if (stream) return restore_incoming(request, std::move(stream));
     std::string file = request.value("file", "");
     if (file.empty() || file[0] != '/') return make_error("restore file must be an absolute path");
     auto started = Clock::now();
@@ -246,19 +247,81 @@ Result<nlohmann::json> Daemon::restore(const nlohmann::json& request) {
             overrides += line.get<std::string>() + "\n";
     DOMUS_TRY(parsed, parse_xl_config(xl_text + overrides, file));
     DOMUS_TRY(domid, create_from_spec(parsed.spec, parsed.spec.uuid, file));
-    std::string home = "/local/domain/" + std::to_string(domid);
-    // What the guest wrote: its data and the features its kernel offers (written at boot,
-    // not again on resume). The rest is the toolstack's and the backends', made anew here.
-    for (const auto& [key, value] : subtree)
-        if (key.rfind("data/", 0) == 0 || key.rfind("control/feature-", 0) == 0)
-            (void)store_->write(home + "/" + key, value);
-    if (!request.value("paused", false))
-        DOMUS_TRY_VOID(json_request(run_dir_.control_socket(domid), {{"op", "unpause"}},
-                                    std::chrono::seconds(5)));
+    DOMUS_TRY_VOID(start_restored(domid, subtree, request.value("paused", false)));
     return nlohmann::json{{"domid", domid},
                           {"name", parsed.spec.name},
                           {"pages", checked->pages},
                           {"bytes", checked->bytes},
+                          {"total_ms", elapsed_ms(started)}};
+}
+
+// What the guest wrote goes back into its new home: its data and the features its kernel
+// offers (written at boot, not again on resume). The rest is the toolstack's and the
+// backends', made anew here. Then it runs, unless -p.
+Result<void> Daemon::start_restored(std::uint16_t domid, const migration::KeyValues& subtree,
+                                    bool paused) {
+    std::string home = "/local/domain/" + std::to_string(domid);
+    for (const auto& [key, value] : subtree)
+        if (key.rfind("data/", 0) == 0 || key.rfind("control/feature-", 0) == 0)
+            (void)store_->write(home + "/" + key, value);
+    if (paused) return {};
+    DOMUS_TRY(unpaused, json_request(run_dir_.control_socket(domid), {{"op", "unpause"}},
+                                     std::chrono::seconds(5)));
+    (void)unpaused;
+    return {};
+}
+
+// A migration's destination: the domain is built from the configuration (devices, vif
+// hotplug) while the source still copies, its monitor applies each round as it comes,
+// and once the stream has ended (the source let go of the disks) it runs. Any failure
+// tears the half-built domain down; the source then goes on.
+Result<nlohmann::json> Daemon::restore_incoming(const nlohmann::json& request, Fd stream) {
+    auto started = Clock::now();
+    DOMUS_TRY(parsed, parse_xl_config(request.value("config", ""), "<migration>"));
+    DOMUS_TRY(domid, create_from_spec(parsed.spec, parsed.spec.uuid, {}, true));
+    std::uint64_t built_ms = elapsed_ms(started);
+    auto received = [&]() -> Result<nlohmann::json> {
+        DOMUS_TRY(control, connect_unix(run_dir_.control_socket(domid)));
+        DOMUS_TRY_VOID(send_json_with_fd(control.get(), {{"op", "receive"}}, stream.get()));
+        stream.reset();  // the monitor reads it now
+        std::string pending;
+        DOMUS_TRY(reply, receive_json(control.get(), pending, std::chrono::hours(24)));
+        if (!reply.value("ok", false))
+            return make_error("{}", reply.value("error", std::string("the stream failed")));
+        auto stream_ended = Clock::now();
+        // Its weight, cap and pinning, now that its vCPU threads run (still paused).
+        std::shared_ptr<Entry> entry;
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = domains_.find(domid); it != domains_.end()) entry = it->second;
+        }
+        if (!entry) return make_error("domain {} is gone", domid);
+        DOMUS_TRY_VOID(apply_sched(entry, true));
+        migration::KeyValues subtree;
+        if (auto store = reply.find("store"); store != reply.end() && store->is_object())
+            for (auto& [key, value] : store->items())
+                if (value.is_string()) subtree.emplace_back(key, value.get<std::string>());
+        DOMUS_TRY_VOID(start_restored(domid, subtree, request.value("paused", false)));
+        reply["start_ms"] = elapsed_ms(stream_ended);
+        DOMUS_LOG_INFO("domusd", "domain {} received: {} bytes in {} ms, running {} ms later",
+                       domid, reply.value("bytes", 0ull), reply.value("milliseconds", 0ull),
+                       reply.value("start_ms", 0ull));
+        return reply;
+    }();
+    if (!received) {
+        std::shared_ptr<Entry> entry;
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = domains_.find(domid); it != domains_.end()) entry = it->second;
+        }
+        if (entry) destroy(entry);
+        return make_error("receiving domain {}: {}", parsed.spec.name, received.error().message);
+    }
+    return nlohmann::json{{"domid", domid},
+                          {"name", parsed.spec.name},
+                          {"bytes", received->value("bytes", 0ull)},
+                          {"built_ms", built_ms},
+                          {"receive_ms", received->value("milliseconds", 0ull)},
                           {"total_ms", elapsed_ms(started)}};
 }
 
@@ -342,6 +405,7 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request) {
     auto stream_end = Clock::now();
     // The destination answers once its domain runs (or why it does not).
     std::string said = read_all(transport->output.get(), std::chrono::minutes(2));
+    auto answered = Clock::now();
     int status = 0;
     if (::waitpid(transport->pid, &status, WNOHANG) == 0) {
         ::kill(transport->pid, SIGKILL);
@@ -365,15 +429,18 @@ Result<nlohmann::json> Daemon::migrate(const nlohmann::json& request) {
                                 : "the destination said: " + other;
         return make_error("migration of {} failed, it runs on here: {}", entry->name, why);
     }
+    // Warm: suspended from the start. Live: from the suspend (the monitor's last round)
+    // until the destination said its copy runs (not the teardown here, which follows).
+    auto ms = [](Clock::duration d) {
+        return std::chrono::duration<double, std::milli>(d).count();
+    };
+    double downtime_ms = mode == "warm" ? ms(answered - started)
+                                        : sent->value("final_ms", 0.0) + ms(answered - stream_end);
     destroy(entry);
     nlohmann::json reply = *sent;
     reply.erase("ok");
     reply["suspend_ms"] = suspend_ms;
-    // Warm: suspended from the start. Live: from the suspend (the monitor's last round)
-    // until the destination said its copy runs.
-    reply["downtime_ms"] = mode == "warm"
-                               ? elapsed_ms(started)
-                               : reply.value("final_ms", std::uint64_t(0)) + elapsed_ms(stream_end);
+    reply["downtime_ms"] = downtime_ms;
     reply["mode"] = mode;
     reply["sent_ms"] = sent_ms;
     reply["total_ms"] = elapsed_ms(started);

@@ -12,8 +12,8 @@ Result<void> send_json(int fd, const nlohmann::json& message) {
     return send_all(fd, message.dump() + "\n");
 }
 
-Result<nlohmann::json> receive_json(int fd, std::string& pending,
-                                    std::chrono::milliseconds timeout) {
+Result<nlohmann::json> receive_json(int fd, std::string& pending, std::chrono::milliseconds timeout,
+                                    std::vector<Fd>* fds) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         if (auto at = pending.find('\n'); at != std::string::npos) {
@@ -32,7 +32,15 @@ Result<nlohmann::json> receive_json(int fd, std::string& pending,
         if (ready < 0 && errno == EINTR) continue;
         if (ready <= 0) continue;
         char buffer[4096];
-        ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+        iovec io{buffer, sizeof(buffer)};
+        alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+        msghdr message{};
+        message.msg_iov = &io;
+        message.msg_iovlen = 1;
+        message.msg_control = fds ? control : nullptr;
+        message.msg_controllen = fds ? sizeof(control) : 0;
+        ssize_t n = ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
+        if (n > 0 && fds) take_passed_fds(message, *fds);
         if (n < 0 && errno == EINTR) continue;
         if (n == 0) return make_error("connection closed");
         if (n < 0) return errno_error("recv");

@@ -73,7 +73,7 @@ Result<nlohmann::json> Daemon::create(const nlohmann::json& request) {
 
 Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
                                                std::optional<std::string> uuid,
-                                               const std::string& restore_file) {
+                                               const std::string& restore_file, bool incoming) {
     if (spec.kernel.empty() || spec.kernel[0] != '/')
         return make_error("kernel path must be absolute for the daemon: {}", spec.kernel);
     for (const auto& disk : spec.disk) {
@@ -157,6 +157,7 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         argv.push_back(restore_file);
         argv.push_back("--restore-checked");  // daemon_migrate.cpp checked it whole
     }
+    if (incoming) argv.push_back("--incoming");
     for (const auto& disk : spec.disk) {
         argv.push_back("--disk");
         argv.push_back(disk);
@@ -213,8 +214,9 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
             return fail(make_error("domain {}: {}", spec.name, online.error().message));
         }
     }
-    // Its weight, cap and pinning (daemon_sched.cpp), before anyone can see it.
-    if (auto scheduled = apply_sched(entry, true); !scheduled) {
+    // Its weight, cap and pinning (daemon_sched.cpp), before anyone can see it. An
+    // incoming domain's vCPU threads start once its stream is in: restore_incoming.
+    if (auto scheduled = incoming ? Result<void>() : apply_sched(entry, true); !scheduled) {
         ::kill(*pid, SIGKILL);
         (void)wait_for_exit(*pid, std::chrono::seconds(2));
         remove_sched(entry->domid, entry->cgroup);

@@ -246,6 +246,31 @@ TEST_F(MigrationTest, FailedMigrationsLeaveTheSourceRunningAndTheDestinationClea
     auto dead = domus({"migrate", "--warm", "-s", "", "sc", "exit 3"});
     EXPECT_NE(dead.status, 0);
     still_running("destination dying");
+    // The stream stops part way into a destination that has built the domain already (it
+    // applies rounds as they come): it tears that domain down.
+    auto torn = domus({"migrate", "-s", "", "sc", "head -c 300000 | " + transport_to(dst_)});
+    EXPECT_NE(torn.status, 0);
+    still_running("stream cut into the destination");
+    EXPECT_EQ(domus_at(dst_, {"list"}).out.find("sc   "),
+              domus_at(dst_, {"list"}).out.rfind("sc   "))
+        << "the half-built domain is gone there";
+    EXPECT_EQ(domus_at(dst_, {"list"}).out.find(" s---"), std::string::npos);
+}
+
+// A destination that cannot see the disk refuses before the copy, naming it. Its host is
+// a mount namespace in which the source's directory (where the image is) is empty.
+TEST_F(MigrationTest, ADestinationWithoutTheDiskRefusesAndTheSourceGoesOn) {
+    std::string disk = image("disk.raw", "4M", "raw");
+    Counter c = started(disk);
+    SecondHost elsewhere(run_dir_ + "-blind");
+    std::string transport = "unshare -m sh -c 'mount -t tmpfs tmpfs " + run_dir_ + " && exec " +
+                            transport_to(elsewhere.dir()) + "'";
+    auto refused = domus({"migrate", "-s", "", "sc", transport});
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.err.find(disk), std::string::npos) << refused.err;
+    Counter now = counted_past(run_dir_, c.count + 10);
+    EXPECT_GT(now.count, c.count + 10) << "the source goes on";
+    EXPECT_EQ(now.errors, 0);
 }
 
 }  // namespace

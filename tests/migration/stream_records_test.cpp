@@ -24,6 +24,8 @@ DomainInfo sample_info() {
 
 struct StreamParts {
     bool domain = true, shared = true, clock = true, end = true;
+    bool config_first = false;  // version 2: the configuration before domain_info
+    bool store_first = false;   // anything else there is refused
     std::uint32_t vcpus_given = 2;
     bool trailing = false;
 };
@@ -32,6 +34,15 @@ std::vector<std::uint8_t> make_stream(const StreamParts& parts = {}) {
     VectorSink sink;
     StreamWriter writer(sink);
     EXPECT_TRUE(writer.header(0));
+    if (parts.config_first) {
+        std::string config = "name = \"counter\"\n";
+        EXPECT_TRUE(
+            writer.record(RecordType::xl_config,
+                          {reinterpret_cast<const std::uint8_t*>(config.data()), config.size()}));
+    }
+    if (parts.store_first) {
+        EXPECT_TRUE(writer.record(RecordType::store_subtree, encode(KeyValues{})));
+    }
     if (parts.domain) {
         EXPECT_TRUE(writer.record(RecordType::domain_info, encode(sample_info())));
     }
@@ -140,6 +151,21 @@ TEST(StreamRecords, WholeStreamChecks) {
     EXPECT_EQ(summary->domain.name, "counter");
     EXPECT_EQ(summary->pages, 2u);
     EXPECT_EQ(summary->zero_pages, 1u);
+}
+
+// A destination builds the domain from the configuration before the memory comes.
+TEST(StreamRecords, OnlyTheConfigurationMayComeBeforeDomainInfo) {
+    StreamParts parts;
+    parts.config_first = true;
+    auto summary = check(make_stream(parts));
+    ASSERT_TRUE(summary) << summary.error().message;
+    EXPECT_EQ(summary->domain.name, "counter");
+    parts = {};
+    parts.store_first = true;
+    auto refused = check(make_stream(parts));
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("does not start with domain_info"), std::string::npos)
+        << refused.error().message;
 }
 
 TEST(StreamRecords, IncompleteStreamsRefused) {
