@@ -169,16 +169,21 @@ protected:
     }
 
     // `domus list`'s memory column for `name` (MiB), or -1.
-    long listed_mib(const std::string& name) {
+    long listed_mib(const std::string& name, const std::string& dir = "") {
         std::smatch m;
-        std::string list = domus({"list"}).out;
+        std::string list =
+            dir.empty()
+                ? domus({"list"}).out
+                : run_process({"/usr/bin/env", "DOMUS_RUN_DIR=" + dir, domus_binary(), "list"},
+                              std::chrono::seconds(30))
+                      .out;
         std::regex row("\\n" + name + R"(\s+\d+\s+(\d+)\s)");
         return std::regex_search(list, m, row) ? std::stol(m[1].str()) : -1;
     }
 
     // The host memory the (only) monitor's guest RAM holds, in MiB.
-    long host_mib() {
-        for (pid_t pid : run_dir_processes()) {
+    long host_mib(const std::string& dir = "") {
+        for (pid_t pid : test::run_dir_processes(dir.empty() ? run_dir_ : dir)) {
             if (process_name(pid) != "domus-vmm") continue;
             if (long long bytes = guest_ram_bytes(pid); bytes >= 0) return long(bytes >> 20);
         }
@@ -332,6 +337,31 @@ TEST_F(MigrationVcpusTest, BalloonedDownDomainStaysSmallAcrossSaveAndRestore) {
     ASSERT_EQ(domus({"mem-set", "bal", "64"}).status, 0);
     EXPECT_TRUE(eventually([&] { return listed_mib("bal") == 64; })) << listed_mib("bal");
     EXPECT_TRUE(eventually([&] { return host_mib() <= 64; })) << host_mib();
+}
+
+// The same across a live migration: the destination, built while the rounds arrive,
+// takes the physmap at the end of the stream.
+TEST_F(MigrationVcpusTest, BalloonedDownDomainStaysSmallAcrossALiveMigration) {
+    ASSERT_EQ(
+        domus({"create", config("bal", "name = \"bal\"\nkernel = \"" + guest_image("balloon_test") +
+                                           "\"\nmemory = 256\nmaxmem = 256\n")})
+            .status,
+        0);
+    int id = domid("bal");
+    ASSERT_TRUE(eventually([&] { return read(id, "data/balloon/status") == "ready"; }));
+    ASSERT_EQ(domus({"mem-set", "bal", "64"}).status, 0);
+    ASSERT_TRUE(eventually([&] { return listed_mib("bal") == 64; })) << listed_mib("bal");
+    ASSERT_TRUE(eventually([&] { return host_mib() <= 64; })) << host_mib();
+    auto moved = domus({"migrate", "-s", "", "bal", transport_to(dst_)});
+    ASSERT_EQ(moved.status, 0) << moved.err << moved.out;
+    EXPECT_EQ(listed_mib("bal", dst_), 64);
+    EXPECT_LE(host_mib(dst_), 66) << "what it gave back stays given back there";
+    auto raised = run_process(
+        {"/usr/bin/env", "DOMUS_RUN_DIR=" + dst_, domus_binary(), "mem-set", "bal", "256"},
+        std::chrono::seconds(30));
+    ASSERT_EQ(raised.status, 0) << raised.err;
+    EXPECT_TRUE(eventually([&] { return listed_mib("bal", dst_) == 256; }))
+        << listed_mib("bal", dst_);
 }
 
 }  // namespace
