@@ -224,6 +224,20 @@ TEST_F(MigrationVcpusTest, LiveMigrationThereAndBackGoesOnCountingOnBothVcpus) {
     expect_went_on(moved, counted_past(run_dir_, moved));
 }
 
+// A warm migration whose transport dies: the suspend is cancelled (the guest sees 1) and
+// the parked vCPU just goes on; a save after that still works.
+TEST_F(MigrationVcpusTest, ACancelledSuspendLetsBothVcpusGoOn) {
+    SmpCounter before = started();
+    auto cut = domus({"migrate", "--warm", "-s", "", "smp", "head -c 5000 >/dev/null"});
+    EXPECT_NE(cut.status, 0);
+    SmpCounter resumed = counted_past(run_dir_, before);
+    expect_went_on(before, resumed);
+    std::string file = run_dir_ + "/smp.img";
+    ASSERT_EQ(domus({"save", "smp", file}).status, 0);
+    ASSERT_EQ(domus({"restore", file}).status, 0);
+    expect_went_on(resumed, counted_past(run_dir_, resumed));
+}
+
 // vCPU 1 is offline at the save (its ports belong to the old domain): after the restore
 // it comes online again with new ones, and a vCPU that never ran before comes up too.
 TEST_F(MigrationVcpusTest, VcpusHotPluggedAroundASaveComeBackAndWork) {
