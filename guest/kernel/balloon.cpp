@@ -166,6 +166,7 @@ namespace {
     // Moves the reservation toward target_kib. Caller holds lock.
     void reach_target()
     {
+        thread_reap_zombies(); // a dead thread's stack at the floor would pin it
         long current = current_pages();
         if (current < 0 || target_kib == 0)
             return;

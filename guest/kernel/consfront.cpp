@@ -60,6 +60,18 @@ namespace {
         }
     }
 
+    // A new event channel for the backend (at connect, and after a resume).
+    int setup_port(Channel* ch)
+    {
+        evtchn_port_t port;
+        if (evtchn_alloc_unbound(ch->backend_id, &port) < 0)
+            return -EIO; // a Xen errno: the message says which step failed
+        evtchn_set_handler(port, on_event, ch);
+        __atomic_store_n(&ch->port, port, __ATOMIC_RELEASE);
+        evtchn_unmask(port);
+        return 0;
+    }
+
     // The ring page, its grant and its event channel. 0 or a negative errno.
     int setup_ring(Channel* ch)
     {
@@ -72,11 +84,7 @@ namespace {
         if (rc < 0)
             return rc;
         ch->ring_gref = grant_ref_t(rc);
-        if (evtchn_alloc_unbound(ch->backend_id, &ch->port) < 0)
-            return -EIO; // a Xen errno: the message says which step failed
-        evtchn_set_handler(ch->port, on_event, ch);
-        evtchn_unmask(ch->port);
-        return 0;
+        return setup_port(ch);
     }
 
     // ring-ref, port and state = Initialised in one transaction.
@@ -88,8 +96,9 @@ namespace {
         return xenbus_device::publish_initialised(ch->fe_path, nodes, 2);
     }
 
-    // The whole handshake. 0, or a negative errno with the reason printed.
-    int connect(Channel* ch)
+    // The whole handshake (`again`: after a resume, the ring kept). 0, or a negative
+    // errno with the reason printed.
+    int connect(Channel* ch, bool again = false)
     {
         char token[32];
         char path[160];
@@ -105,8 +114,8 @@ namespace {
         if (rc >= XenbusStateClosing)
             rc = -EIO;
         if (rc >= 0) {
-            step = "ring";
-            rc = setup_ring(ch);
+            step = again ? "event channel" : "ring";
+            rc = again ? setup_port(ch) : setup_ring(ch);
         }
         if (rc >= 0) {
             step = "publishing the ring";
@@ -124,7 +133,8 @@ namespace {
             rc = write_state(ch, XenbusStateConnected);
         }
         if (rc < 0) {
-            printk("consfront: %s: %s failed (%d)\n", ch->name, step, rc);
+            printk("consfront: %s: %s%s failed (%d)\n", ch->name, again ? "reconnecting: " : "",
+                step, rc);
             // What was granted stays granted: the backend may have seen it.
             __atomic_store_n(&ch->failed, true, __ATOMIC_RELEASE);
             __atomic_store_n(&ch->connected, false, __ATOMIC_RELEASE);
@@ -132,6 +142,26 @@ namespace {
             return rc;
         }
         return 0;
+    }
+
+    // Resumed in a new domain: the backend directory is read again (the new domain ID is
+    // in it), then the handshake with the ring as it is.
+    int reconnect(Channel* ch)
+    {
+        char token[32];
+        char path[160];
+        ksnprintf(token, sizeof token, "consfront-%u", ch->devid);
+        ksnprintf(path, sizeof path, "%s/state", ch->be_path);
+        xenbus_unwatch(path, token);
+        char be[sizeof ch->be_path];
+        ksnprintf(path, sizeof path, "%s/backend", ch->fe_path);
+        int n = xenbus_read(XBT_NIL, path, be, sizeof be);
+        uint64_t backend_id = read_number(ch->fe_path, "backend-id", ~0ull);
+        if (n <= 0 || size_t(n) >= sizeof be || backend_id >= DOMID_FIRST_RESERVED)
+            return -ENODEV;
+        memcpy(ch->be_path, be, sizeof be);
+        ch->backend_id = domid_t(backend_id);
+        return connect(ch, true);
     }
 
     struct Search {
@@ -214,6 +244,47 @@ int open(const char* name)
     int rc = open_locked(name);
     mutex_unlock(&open_lock);
     return rc;
+}
+
+void suspend()
+{
+    mutex_lock(&open_lock); // kept until resume(): no channel opens meanwhile
+    int count = __atomic_load_n(&nr_channels, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < count; ++i) {
+        Channel* ch = channels[i];
+        bool up = __atomic_load_n(&ch->connected, __ATOMIC_ACQUIRE) && !ch->failed;
+        ch->held = up;
+        if (!up)
+            continue;
+        // Not connected: a backend-state event meanwhile (the old store's, or the new
+        // store's first one for the old path) does not end the channel.
+        __atomic_store_n(&ch->connected, false, __ATOMIC_RELEASE);
+    }
+}
+
+void resume(bool new_domain)
+{
+    int count = __atomic_load_n(&nr_channels, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < count; ++i) {
+        Channel* ch = channels[i];
+        if (!ch->held)
+            continue;
+        ch->held = false;
+        if (!new_domain) {
+            __atomic_store_n(&ch->connected, true, __ATOMIC_RELEASE);
+            continue;
+        }
+        // The old port means nothing here (or something else): nobody notifies it.
+        __atomic_store_n(&ch->port, 0u, __ATOMIC_RELEASE);
+        if (reconnect(ch) < 0) {
+            fail(ch, "cannot reconnect after resume", ch->devid);
+            continue;
+        }
+        printk("consfront: %s reconnected\n", ch->name);
+        notify(ch); // bytes written meanwhile; space freed meanwhile
+        waitq_wake_all(&ch->waiters);
+    }
+    mutex_unlock(&open_lock);
 }
 
 Channel* channel(int handle)

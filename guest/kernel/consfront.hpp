@@ -43,6 +43,7 @@ struct Channel {
     domus_mutex_t write_lock;
     domus_waitq waiters; // readers waiting for bytes, writers waiting for space
     bool connected;
+    bool held; // connected at a suspend: reconnected (or let go) at resume
     bool failed; // set once, read anywhere; waiters wake
     bool fail_reported;
     uint32_t state_gen; // bumped by the backend-state watch
@@ -52,7 +53,16 @@ struct Channel {
 int open(const char* name);
 Channel* channel(int handle); // null for an unknown handle
 
+// Around a suspend (suspend.cpp): each connected channel lets go of its port (nothing
+// is notified meanwhile; bytes written stay in the ring). resume: in a new domain, the
+// handshake again with the new backend (its path has the new domain ID) on the same ring
+// page, grant and indices, with a new event channel: the new backend takes the indices
+// from the page, so nothing in the ring is lost. Else the old port again.
+void suspend();
+void resume(bool new_domain);
+
 // consfront_io.cpp
+void notify(Channel* ch); // the backend, unless the channel has no port (suspended)
 void on_event(evtchn_port_t port, void* data); // upcall context: wakes the waiters
 long read(Channel* ch, void* buf, size_t len);
 long write(Channel* ch, const void* buf, size_t len);

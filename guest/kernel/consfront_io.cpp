@@ -37,6 +37,12 @@ namespace {
 
 } // namespace
 
+void notify(Channel* ch)
+{
+    if (evtchn_port_t port = __atomic_load_n(&ch->port, __ATOMIC_ACQUIRE))
+        evtchn_notify(port);
+}
+
 void on_event(evtchn_port_t, void* data) { waitq_wake_all(&static_cast<Channel*>(data)->waiters); }
 
 void fail(Channel* ch, const char* why, unsigned long value)
@@ -73,7 +79,7 @@ long read(Channel* ch, void* buf, size_t len)
         ch->in_cons = cons;
         // Release: our copy is done before the backend may reuse the space.
         __atomic_store_n(&ch->ring->in_cons, cons, __ATOMIC_RELEASE);
-        evtchn_notify(ch->port);
+        notify(ch);
         result = long(n);
     }
     mutex_unlock(&ch->read_lock);
@@ -98,7 +104,7 @@ long write(Channel* ch, const void* buf, size_t len)
             continue;
         }
         if (used == kOutSize) {
-            evtchn_notify(ch->port); // make sure the backend knows there is data to take
+            notify(ch); // make sure the backend knows there is data to take
             waitq_sleep_while(&ch->waiters, no_space, ch);
             continue;
         }
@@ -106,7 +112,7 @@ long write(Channel* ch, const void* buf, size_t len)
             ch->ring->out[MASK_XENCONS_IDX(ch->out_prod++, ch->ring->out)] = in[done++];
         // Release: the bytes are visible before the new producer index.
         __atomic_store_n(&ch->ring->out_prod, ch->out_prod, __ATOMIC_RELEASE);
-        evtchn_notify(ch->port);
+        notify(ch);
     }
     mutex_unlock(&ch->write_lock);
     return result < 0 ? result : long(len);

@@ -35,6 +35,7 @@ struct alignas(64) Cpu {
     uint64_t kick_mask; // vCPUs to send a wake-up IPI after the scheduler lock drops
     evtchn_port_t timer_port;
     evtchn_port_t ipi_port;
+    uint32_t event_generation; // the domain its ports were bound in (smp_suspend.cpp)
     uint64_t port_bits[kPortWords]; // ports whose events this vCPU handles
     uint64_t upcalls;
     uint64_t preemptions;

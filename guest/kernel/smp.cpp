@@ -9,6 +9,7 @@
 #include "printk.hpp"
 #include "sched.hpp"
 #include "shutdown.hpp"
+#include "smp_suspend.hpp"
 #include "time.hpp"
 
 #include <errno.h>
@@ -28,20 +29,12 @@ namespace {
     void on_ipi(evtchn_port_t, void*)
     {
         Cpu* c = this_cpu();
+        smp_park_if_asked(c); // a suspend: returns once released
         if (sched_going_offline(c))
             c->need_resched = true;
         // A leaving vCPU handed us timed waiters: take their deadlines into our timer.
         if (__atomic_load_n(&c->timer_dirty, __ATOMIC_RELAXED))
             sched_unlock(sched_lock());
-    }
-
-    void bind_ipi(Cpu* c)
-    {
-        int rc = evtchn_bind_ipi(c->id, &c->ipi_port);
-        if (rc < 0)
-            panic("bind_ipi(vCPU %u) failed: %d", c->id, rc);
-        evtchn_set_handler(c->ipi_port, on_ipi, nullptr);
-        evtchn_unmask(c->ipi_port);
     }
 
     void mark_online(Cpu* c)
@@ -73,9 +66,10 @@ namespace {
         init_thread_idle(&c->idle_thread, id);
         c->current = &c->idle_thread;
         c->vi.evtchn_upcall_mask = 1;
+        c->event_generation = smp_domain_generation();
         __atomic_store_n(&cpus[id], c, __ATOMIC_RELEASE);
         register_vcpu_info(c);
-        bind_ipi(c);
+        smp_bind_ipi(c);
 
         domus_vcpu_context ctx {};
         ctx.rip = reinterpret_cast<uint64_t>(&domus_secondary_entry);
@@ -112,9 +106,18 @@ namespace {
 
 } // namespace
 
+void smp_bind_ipi(Cpu* c)
+{
+    int rc = evtchn_bind_ipi(c->id, &c->ipi_port);
+    if (rc < 0)
+        panic("bind_ipi(vCPU %u) failed: %d", c->id, rc);
+    evtchn_set_handler(c->ipi_port, on_ipi, nullptr);
+    evtchn_unmask(c->ipi_port);
+}
+
 void init_smp()
 {
-    bind_ipi(cpus[0]);
+    smp_bind_ipi(cpus[0]);
     if (boot.start->store_mfn)
         return; // vcpu_hotplug_start reads which vCPUs are online
     unsigned started = 1;
@@ -204,6 +207,7 @@ void cpu_play_dead(Cpu* c)
     long rc = hyp_vcpu_op(VCPUOP_down, c->id);
     if (rc < 0)
         printk("domus: vCPU %u: VCPUOP_down failed: %ld\n", c->id, rc);
+    smp_rebind_if_moved(c); // restored or migrated while it was down
     // Up again (or never down): back to the idle loop, which finds work as before.
     mark_online(c);
 }

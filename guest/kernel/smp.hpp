@@ -25,6 +25,9 @@ int vcpu_take_offline(unsigned id);
 // work back, downs itself, and returns (lock dropped) once it is up again.
 void cpu_play_dead(Cpu* c);
 
+// Binds vCPU `c`'s IPI port (the wake-up kick) and its handler.
+void smp_bind_ipi(Cpu* c);
+
 // vcpu_hotplug.cpp: the store's cpu/<n>/availability nodes. From the main thread before
 // main(): brings up the vCPUs that are online, then watches `cpu` for changes.
 void vcpu_hotplug_start();

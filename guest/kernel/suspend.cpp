@@ -7,17 +7,20 @@
 //     are in its own pages and came along), binds its timer VIRQ and re-arms the timer;
 //   - binds the console's new port (the new monitor cleared the ring);
 //   - resets the store ring (cleared too), binds its new port, registers every watch again;
+//   - reconnects each open channel (same ring, a new port), as consfront.hpp says;
 //   - reconnects each block device to its new backend (same ring page and grants, a new
 //     port) before letting requests go; none was in flight (drained), so none is lost.
 // Time: the monitor of the new domain continues system time from the saved value and
 // republishes vcpu_time_info for its host's TSC before the guest runs, so the pvclock
 // never goes back; the wallclock follows the new host (docs/migration.md).
-// One vCPU online only, for now: the others' IPIs and timers would need rebinding on
-// their own vCPUs.
+// Other vCPUs online: after the drivers are quiet, they are parked (smp_suspend.cpp) and
+// released after the hypercall; in a new domain each binds its timer VIRQ and IPI again
+// on itself and re-arms its timer before it schedules anything.
 #include "suspend.hpp"
 
 #include "blkfront.hpp"
 #include "console.hpp"
+#include "consfront.hpp"
 #include "events.hpp"
 #include "gnttab.hpp"
 #include "hypercall.hpp"
@@ -26,6 +29,7 @@
 #include "percpu.hpp"
 #include "printk.hpp"
 #include "sched.hpp"
+#include "smp_suspend.hpp"
 #include "thread.hpp"
 #include "time.hpp"
 #include "xenbus.hpp"
@@ -36,39 +40,37 @@ namespace {
 
     uint32_t suspending; // one suspend at a time
 
-    void rebind_timer()
-    {
-        Cpu* c = this_cpu();
-        init_cpu_timer(c);
-        // The monitor kept our deadline, but a VIRQ it raised before the port existed is
-        // lost: fire soon and let the timer handler look at the sleepers again.
-        c->timer_programmed = monotonic_ns() + 100'000;
-        hyp_set_timer_op(c->timer_programmed);
-    }
-
     void suspend_thread(void*)
     {
         printk("domus: suspending\n");
         blkfront::suspend();
         netfront::suspend();
+        consfront::suspend();
         xenbus::suspend();
         console_flush(500'000'000);
+        long rc = -XEN_EBUSY;
+        bool parked = smp_park_others();
         irq_disable();
-        sched_shutdown sd { SHUTDOWN_suspend };
-        long rc = hyp_sched_op(SCHEDOP_shutdown, &sd);
+        if (parked) {
+            sched_shutdown sd { SHUTDOWN_suspend };
+            rc = hyp_sched_op(SCHEDOP_shutdown, &sd);
+        }
         bool new_domain = rc == 0;
         if (new_domain) {
             events_resume();
             gnttab_resume();
-            rebind_timer();
-            console_resume();
         }
+        if (parked)
+            smp_release_others(new_domain); // rebinds this vCPU's timer and IPI, then theirs
+        if (new_domain)
+            console_resume();
         irq_enable();
         xenbus::resume(new_domain);
         blkfront::resume(new_domain);
         netfront::resume(new_domain);
+        consfront::resume(new_domain);
         if (rc < 0)
-            printk("domus: suspend refused by the monitor (%ld)\n", rc);
+            printk("domus: suspend failed (%ld)\n", rc);
         else
             printk("domus: resumed (%s)\n", new_domain ? "in a new domain" : "suspend cancelled");
         __atomic_store_n(&suspending, 0u, __ATOMIC_RELEASE);
@@ -78,10 +80,6 @@ namespace {
 
 void suspend_request()
 {
-    if (__atomic_load_n(&nr_cpus_online, __ATOMIC_ACQUIRE) != 1) {
-        printk("domus: suspend with %u vCPUs online is not supported; ignored\n", nr_cpus_online);
-        return;
-    }
     if (__atomic_exchange_n(&suspending, 1u, __ATOMIC_ACQ_REL))
         return;
     domus_thread_attr_t attr {};

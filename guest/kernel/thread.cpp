@@ -34,20 +34,20 @@ namespace {
         t->name[i] = '\0';
     }
 
-    void reap_zombies()
-    {
-        uint8_t flags = sched_lock();
-        domus_thread* list = zombies;
-        zombies = nullptr;
-        sched_unlock(flags);
-        while (list) {
-            domus_thread* next = list->zombie_next;
-            page_free(list->block, list->block_pages);
-            list = next;
-        }
-    }
-
 } // namespace
+
+void thread_reap_zombies()
+{
+    uint8_t flags = sched_lock();
+    domus_thread* list = zombies;
+    zombies = nullptr;
+    sched_unlock(flags);
+    while (list) {
+        domus_thread* next = list->zombie_next;
+        page_free(list->block, list->block_pages);
+        list = next;
+    }
+}
 
 void init_thread_idle(domus_thread* t, unsigned vcpu)
 {
@@ -67,7 +67,7 @@ void check_stack(domus_thread* t)
 
 domus_thread* thread_create(domus_thread_fn fn, void* arg, const domus_thread_attr_t* attr)
 {
-    reap_zombies();
+    thread_reap_zombies();
     size_t stack = attr && attr->stack_size ? attr->stack_size : DOMUS_DEFAULT_STACK_SIZE;
     stack = round_up(stack < 16384 ? 16384 : stack, 16);
     size_t libc_offset = round_up(sizeof(domus_thread), 64);

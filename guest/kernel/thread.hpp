@@ -50,6 +50,10 @@ constexpr uint64_t kStackCanary = 0x5ca1ab1edeadc0deull;
 void init_thread_idle(domus_thread* t, unsigned vcpu); // a vCPU's idle thread (boot context)
 domus_thread* thread_create(domus_thread_fn fn, void* arg, const domus_thread_attr_t* attr);
 [[noreturn]] void thread_exit();
+// Frees the blocks of detached threads that ended (done at each thread_create, and by the
+// balloon: a dead thread's stack left at the page allocator's floor, such as the suspend
+// thread's, would keep the sbrk heap from growing into deflated memory).
+void thread_reap_zombies();
 int thread_join(domus_thread* t);
 void check_stack(domus_thread* t); // panics when the canary at the stack bottom is gone
 

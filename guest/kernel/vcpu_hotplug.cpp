@@ -6,6 +6,7 @@
 #include "percpu.hpp"
 #include "printk.hpp"
 #include "smp.hpp"
+#include "smp_suspend.hpp"
 #include "time.hpp"
 #include "xenbus.hpp"
 
@@ -35,9 +36,9 @@ namespace {
         return Availability::unknown;
     }
 
-    void apply(unsigned id)
+    void apply_locked(unsigned id, Availability wanted)
     {
-        switch (availability(id)) {
+        switch (wanted) {
         case Availability::online:
             vcpu_bring_online(id);
             return;
@@ -48,6 +49,14 @@ namespace {
         case Availability::unknown:
             return;
         }
+    }
+
+    void apply(unsigned id)
+    {
+        Availability wanted = availability(id);
+        smp_hotplug_lock(); // not while a suspend has the other vCPUs parked
+        apply_locked(id, wanted);
+        smp_hotplug_unlock();
     }
 
     // "cpu/<n>/availability" (or anything below cpu/<n>): that vCPU; "cpu" itself (the

@@ -64,6 +64,8 @@ const char* record_type_name(std::uint32_t type) noexcept {
             return "disk_file";
         case RecordType::disk_data:
             return "disk_data";
+        case RecordType::physmap:
+            return "physmap";
     }
     return "unknown";
 }

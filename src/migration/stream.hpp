@@ -34,8 +34,9 @@ enum class RecordType : std::uint32_t {
     guest_clock = 9,
     disk_file = 10,  // --copy-disks: only in a disk stream (disk_records.hpp)
     disk_data = 11,
+    physmap = 12,  // written optional: an older reader skips it
 };
-inline constexpr std::uint32_t kLastRecordType = 11;
+inline constexpr std::uint32_t kLastRecordType = 12;
 
 const char* record_type_name(std::uint32_t type) noexcept;
 

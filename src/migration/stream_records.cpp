@@ -2,6 +2,7 @@
 // read back by Decoder, which refuses a body that is short, long or out of range.
 #include "migration/stream_records.hpp"
 
+#include <bit>
 #include <cstring>
 #include <set>
 
@@ -216,6 +217,52 @@ Result<KeyValues> decode_key_values(std::span<const std::uint8_t> body) {
     return pairs;
 }
 
+std::uint64_t PhysmapState::current() const noexcept {
+    std::uint64_t n = 0;
+    for (std::uint64_t word : populated)
+        n += std::uint64_t(std::popcount(word));
+    return n;
+}
+
+std::vector<std::uint8_t> encode(const PhysmapState& physmap) {
+    Encoder e;
+    e.u64(physmap.frames);
+    e.u64(physmap.maximum);
+    e.u64(physmap.current());
+    for (std::uint64_t word : physmap.populated)
+        e.u64(word);
+    return std::move(e.out);
+}
+
+Result<PhysmapState> decode_physmap(std::span<const std::uint8_t> body) {
+    Decoder d(body, "physmap");
+    PhysmapState physmap;
+    std::uint64_t current = 0;
+    d.u64(physmap.frames), d.u64(physmap.maximum), d.u64(current);
+    if (physmap.frames == 0 || physmap.frames > kMaxPhysmapFrames)
+        return make_error("a physmap record of {} frames: the stream is corrupt", physmap.frames);
+    std::uint64_t words = (physmap.frames + 63) / 64;
+    if (d.left() != words * 8)
+        return make_error("a physmap record of {} bytes for {} frames: the stream is corrupt",
+                          body.size(), physmap.frames);
+    physmap.populated.resize(words);
+    for (auto& word : physmap.populated)
+        d.u64(word);
+    DOMUS_TRY_VOID(d.finish());
+    if (std::uint64_t tail = physmap.frames % 64; tail && (physmap.populated.back() >> tail) != 0)
+        return make_error("a physmap record has bits beyond its {} frames: the stream is corrupt",
+                          physmap.frames);
+    if (physmap.current() != current)
+        return make_error("a physmap record says {} frames but has {}: the stream is corrupt",
+                          current, physmap.current());
+    if (physmap.maximum < current || physmap.maximum > physmap.frames)
+        return make_error(
+            "a physmap record with a maximum of {} frames ({} held, {} in all): "
+            "the stream is corrupt",
+            physmap.maximum, current, physmap.frames);
+    return physmap;
+}
+
 Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof,
                                    const std::function<void(const Record&)>& visit) {
     StreamReader reader(source);
@@ -275,6 +322,13 @@ Result<StreamSummary> check_stream(ByteSource& source, bool expect_eof,
             case RecordType::disk_data:
                 return make_error("a {} record belongs in a disk stream, not a domain's",
                                   record_type_name(record.type));
+            case RecordType::physmap: {
+                DOMUS_TRY(physmap, decode_physmap(record.body));
+                if (physmap.frames != summary.domain.nr_pfns)
+                    return make_error("a physmap of {} frames for a domain of {}", physmap.frames,
+                                      summary.domain.nr_pfns);
+                continue;
+            }
             case RecordType::grant_table:
             case RecordType::event_channels:
             case RecordType::store_subtree:

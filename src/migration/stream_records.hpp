@@ -42,6 +42,19 @@ struct GuestClockState {
 std::vector<std::uint8_t> encode(const GuestClockState& clock);
 Result<GuestClockState> decode_guest_clock(std::span<const std::uint8_t> body);
 
+// Which frames hold memory (ballooning): `populated` has one bit per frame (bit f % 64
+// of word f / 64), `maximum` is the most the guest may hold (mem-max). Frames the guest
+// gave back travel as clear bits; the destination keeps them unpopulated.
+inline constexpr std::uint64_t kMaxPhysmapFrames = 64ull << 18;  // 64 GiB of 4 KiB frames
+struct PhysmapState {
+    std::uint64_t frames = 0;
+    std::uint64_t maximum = 0;
+    std::vector<std::uint64_t> populated;    // (frames + 63) / 64 words
+    std::uint64_t current() const noexcept;  // bits set
+};
+std::vector<std::uint8_t> encode(const PhysmapState& physmap);
+Result<PhysmapState> decode_physmap(std::span<const std::uint8_t> body);
+
 // One batch of frames: entries are frame numbers, with kZeroPage for frames that are all
 // zero and carry no data; the others' pages follow, in entry order.
 struct PageBatchView {

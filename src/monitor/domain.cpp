@@ -191,6 +191,8 @@ Result<void> Domain::finish_restore(const RestoreSource& source) {
         return make_error("the saved image has no start info where this Domus puts it");
     std::uint64_t heap_start = std::min(start->domus.heap_start, layout_.monitor_area);
     reservation_->reset(heap_start, layout_.monitor_area);
+    if (source.physmap)  // what the guest gave back stays given back
+        DOMUS_TRY_VOID(reservation_->restore(source.physmap->populated, source.physmap->maximum));
     for (std::uint64_t ring : {layout_.console_ring, layout_.store_ring})
         std::memset(memory_.range(ring, kPageSize)->data(), 0, kPageSize);
     start->console.evtchn = console_port_;

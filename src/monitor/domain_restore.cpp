@@ -130,6 +130,14 @@ Result<void> RestoreSource::load(GuestMemory& memory) {
                 have_clock = true;
                 continue;
             }
+            case migration::RecordType::physmap: {
+                DOMUS_TRY(decoded, migration::decode_physmap(record.body));
+                if (decoded.frames != info_.nr_pfns)
+                    return make_error("a physmap of {} frames for an image of {}", decoded.frames,
+                                      info_.nr_pfns);
+                physmap = std::move(decoded);
+                continue;
+            }
             case migration::RecordType::store_subtree: {
                 DOMUS_TRY(pairs, migration::decode_key_values(record.body));
                 store = std::move(pairs);

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,8 @@ public:
 
     std::vector<VcpuSnapshot> vcpus;  // by vCPU index, after load()
     migration::GuestClockState clock;
-    migration::KeyValues store;  // the domain's store subtree, after load()
+    migration::KeyValues store;                      // the domain's store subtree, after load()
+    std::optional<migration::PhysmapState> physmap;  // absent in older images
 
 private:
     RestoreSource(Fd fd, std::unique_ptr<migration::ByteSource> source, bool incoming)

@@ -22,7 +22,8 @@ enum VcpuBlob : std::uint32_t {
     kBlobSregs = 2,
     kBlobXsave = 3,
     kBlobXcrs = 4,
-    kBlobMonitor = 5,  // what the monitor keeps: MonitorVcpu below
+    kBlobMonitor = 5,      // what the monitor keeps: MonitorVcpu below
+    kBlobInitialised = 6,  // u64: VCPUOP_initialise done (absent in older images: `up`)
 };
 
 struct MonitorVcpu {
@@ -63,6 +64,19 @@ std::uint64_t realtime_ns() noexcept {
     return std::uint64_t(ts.tv_sec) * 1'000'000'000 + std::uint64_t(ts.tv_nsec);
 }
 
+// Ballooning: which frames the guest holds and its maximum, so the destination keeps the
+// frames it gave back unpopulated (and may give them to it again). Optional: an older
+// reader skips it and starts its accounting afresh.
+Result<void> write_physmap(migration::StreamWriter& writer, Domain& domain) {
+    migration::PhysmapState physmap{domain.memory().size() / kPageSize,
+                                    domain.reservation().maximum_frames(),
+                                    domain.reservation().populated_bits()};
+    auto body = migration::encode(physmap);
+    std::span<const std::uint8_t> pieces[] = {body};
+    return writer.record(std::uint32_t(migration::RecordType::physmap) | migration::kOptionalRecord,
+                         pieces);
+}
+
 }  // namespace
 
 migration::VcpuState encode_vcpu(std::uint32_t id, const VcpuSnapshot& snapshot) {
@@ -75,6 +89,7 @@ migration::VcpuState encode_vcpu(std::uint32_t id, const VcpuSnapshot& snapshot)
     state.blobs[kBlobMonitor] =
         blob(MonitorVcpu{snapshot.up, snapshot.vcpu_info_gpa, snapshot.vcpu_info_registered,
                          snapshot.upcall_entry, snapshot.timer_deadline_ns});
+    state.blobs[kBlobInitialised] = blob(std::uint64_t(snapshot.initialised));
     return state;
 }
 
@@ -96,6 +111,10 @@ Result<VcpuSnapshot> decode_vcpu(const migration::VcpuState& state) {
     snapshot.vcpu_info_registered = monitor.vcpu_info_registered != 0;
     snapshot.upcall_entry = monitor.upcall_entry;
     snapshot.timer_deadline_ns = monitor.timer_deadline_ns;
+    std::uint64_t initialised = snapshot.up;
+    if (state.blobs.count(kBlobInitialised))
+        DOMUS_TRY_VOID(unblob(state, kBlobInitialised, initialised));
+    snapshot.initialised = initialised != 0;
     return snapshot;
 }
 
@@ -378,6 +397,7 @@ Result<SaveResult> save_domain(Domain& domain, int fd, const SaveRequest& reques
                                      migration::encode(encode_vcpu(i, snapshot))));
     }
     report("vcpus");
+    DOMUS_TRY_VOID(write_physmap(writer, domain));
     auto shared = memory.range(domain.layout().shared_info, kPageSize);
     if (!shared) return make_error("shared info outside guest memory");
     DOMUS_TRY_VOID(

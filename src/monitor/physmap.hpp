@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace domus::monitor {
@@ -27,6 +28,13 @@ public:
     std::uint64_t maximum() const noexcept { return maximum_; }
     // xl's rule: not below what the guest holds now; the RAM's size is the ceiling.
     bool set_maximum(std::uint64_t frames) noexcept;
+
+    // The populated bits (bit f % 64 of word f / 64), for a save.
+    const std::vector<std::uint64_t>& bits() const noexcept { return bits_; }
+    // A restore: the saved bits and maximum instead of "all populated". Refused (nothing
+    // changed) unless `bits` has one word per 64 frames, every frame outside the range
+    // the guest may give back is populated, and the maximum holds what is populated.
+    bool assign(std::span<const std::uint64_t> bits, std::uint64_t maximum) noexcept;
 
 private:
     std::uint64_t total_;

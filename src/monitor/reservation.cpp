@@ -89,6 +89,35 @@ bool Reservation::set_maximum_frames(std::uint64_t frames) noexcept {
     return physmap_.set_maximum(frames);
 }
 
+std::vector<std::uint64_t> Reservation::populated_bits() const {
+    std::lock_guard lock(mutex_);
+    return physmap_.bits();
+}
+
+Result<void> Reservation::restore(std::span<const std::uint64_t> bits,
+                                  std::uint64_t maximum_frames) {
+    std::lock_guard lock(mutex_);
+    if (!physmap_.assign(bits, maximum_frames))
+        return make_error(
+            "the image's physmap does not fit this domain of {} frames (frames given back "
+            "outside its heap, or a maximum of {} frames below what it holds)",
+            physmap_.total(), maximum_frames);
+    for (std::uint64_t frame = 0; frame < physmap_.total();) {
+        if (physmap_.populated(frame)) {
+            ++frame;
+            continue;
+        }
+        std::uint64_t end = frame;
+        while (end < physmap_.total() && !physmap_.populated(end))
+            ++end;
+        if (!punch(frame, end - frame))
+            return make_error("cannot free the {} frames the guest gave back at {:#x}", end - frame,
+                              frame);
+        frame = end;
+    }
+    return {};
+}
+
 std::uint64_t Reservation::host_bytes() const noexcept {
     struct stat st {};
     if (::fstat(memory_.fd(), &st) < 0) return 0;

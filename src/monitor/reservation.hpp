@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <mutex>
 #include <span>
+#include <vector>
+
+#include "base/result.hpp"
 
 #include "monitor/guest_memory.hpp"
 #include "monitor/physmap.hpp"
@@ -35,6 +38,11 @@ public:
     std::uint64_t maximum_frames() const noexcept;
     // Refuses below the current reservation or above the RAM's size.
     bool set_maximum_frames(std::uint64_t frames) noexcept;
+    // Migration: the populated bits (one per frame) for a save; on restore, the saved bits
+    // and maximum taken back (Physmap::assign's checks) and the host memory of frames the
+    // guest had given back freed again (its image may have carried some it touched).
+    std::vector<std::uint64_t> populated_bits() const;
+    Result<void> restore(std::span<const std::uint64_t> bits, std::uint64_t maximum_frames);
     std::uint64_t refusals() const noexcept { return refusals_.load(std::memory_order_relaxed); }
     // What the guest RAM costs the host now (the memfd's allocated blocks): includes
     // frames the guest touched after giving them back, which the Physmap cannot see.

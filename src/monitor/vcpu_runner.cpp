@@ -458,6 +458,10 @@ Result<VcpuSnapshot> VcpuRunner::take_snapshot() {
     DOMUS_TRY(xcrs, vcpu_->get_xcrs());
     snapshot.xcrs = xcrs;
     snapshot.up = up_.load();
+    {
+        std::lock_guard lock(start_mutex_);
+        snapshot.initialised = start_context_.has_value();
+    }
     snapshot.vcpu_info_gpa = vcpu_info_gpa_.load();
     snapshot.vcpu_info_registered = vcpu_info_registered_.load();
     snapshot.upcall_entry = upcall_entry_;
@@ -476,6 +480,18 @@ Result<void> VcpuRunner::restore(const VcpuSnapshot& snapshot) {
     vcpu_info_registered_.store(snapshot.vcpu_info_registered);
     upcall_entry_ = snapshot.upcall_entry;
     timer_deadline_.store(snapshot.timer_deadline_ns);  // armed on the host when it runs
+    {
+        // Its context is in the registers: VCPUOP_up resumes it where it stopped (a vCPU
+        // that was down at the save), as it would have here.
+        std::lock_guard lock(start_mutex_);
+        if (snapshot.initialised || snapshot.up) {
+            start_context_ = domus_vcpu_context{};
+            context_applied_ = true;
+        } else {
+            start_context_.reset();
+            context_applied_ = false;
+        }
+    }
     io_pending_ = false;
     return {};
 }

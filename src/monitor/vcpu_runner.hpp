@@ -40,6 +40,7 @@ struct VcpuSnapshot {
     std::vector<std::uint8_t> xsave;
     kvm_xcrs xcrs{};
     bool up = false;
+    bool initialised = false;  // VCPUOP_initialise done (a down vCPU may come up again)
     std::uint64_t vcpu_info_gpa = 0;
     bool vcpu_info_registered = false;
     std::uint64_t upcall_entry = 0;

@@ -193,6 +193,75 @@ TEST(StreamRecords, IncompleteStreamsRefused) {
 }
 
 // Fuzz-style: flipping any byte of a whole image, or cutting it anywhere, is refused.
+PhysmapState sample_physmap(std::uint64_t frames) {
+    PhysmapState physmap;
+    physmap.frames = frames;
+    physmap.populated.assign((frames + 63) / 64, ~0ull);
+    if (frames % 64) physmap.populated.back() = (1ull << (frames % 64)) - 1;
+    physmap.populated[1] = 0x00FF'0000'0000'FF00ull;  // frames given back
+    physmap.maximum = physmap.current() + 16;
+    return physmap;
+}
+
+TEST(StreamRecords, PhysmapRoundTrip) {
+    for (std::uint64_t frames : {4096ull, 4100ull}) {
+        PhysmapState sent = sample_physmap(frames);
+        auto got = decode_physmap(encode(sent));
+        ASSERT_TRUE(got) << got.error().message;
+        EXPECT_EQ(got->frames, frames);
+        EXPECT_EQ(got->maximum, sent.maximum);
+        EXPECT_EQ(got->populated, sent.populated);
+        EXPECT_EQ(got->current(), frames - 64 + 16);
+    }
+}
+
+TEST(StreamRecords, PhysmapDamageRefused) {
+    auto refused = [](PhysmapState physmap, const char* why) {
+        EXPECT_FALSE(decode_physmap(encode(physmap))) << why;
+    };
+    PhysmapState p = sample_physmap(4100);
+    p.frames = 0;
+    refused(p, "no frames");
+    p = sample_physmap(4100);
+    p.frames = kMaxPhysmapFrames + 1;
+    refused(p, "over 64 GiB");
+    p = sample_physmap(4100);
+    p.populated.pop_back();
+    refused(p, "a word missing");
+    p = sample_physmap(4100);
+    p.populated.back() |= 1ull << 10;  // frame 4106
+    refused(p, "a bit beyond the frames");
+    p = sample_physmap(4100);
+    p.maximum = p.frames + 1;
+    refused(p, "a maximum above the size");
+    p = sample_physmap(4100);
+    p.maximum = p.current() - 1;
+    refused(p, "a maximum below what it holds");
+    auto body = encode(sample_physmap(4100));
+    body[16] ^= 1;  // the count of populated frames
+    EXPECT_FALSE(decode_physmap(body)) << "a count that does not match the bits";
+    body = encode(sample_physmap(4100));
+    body.push_back(0);
+    EXPECT_FALSE(decode_physmap(body)) << "stray bytes";
+}
+
+// Written optional (an older reader skips it); checked against the domain's frames.
+TEST(StreamRecords, StreamWithAPhysmapIsCheckedAgainstTheDomain) {
+    for (std::uint64_t frames : {4096ull, 4097ull}) {
+        auto data = make_stream();
+        data.resize(data.size() - 16);  // the end record (no body)
+        VectorSink sink;
+        sink.data = data;
+        StreamWriter writer(sink);
+        auto body = encode(sample_physmap(frames));
+        std::span<const std::uint8_t> pieces[] = {body};
+        ASSERT_TRUE(writer.record(std::uint32_t(RecordType::physmap) | kOptionalRecord, pieces));
+        ASSERT_TRUE(writer.end());
+        auto checked = check(sink.data);
+        EXPECT_EQ(bool(checked), frames == 4096) << frames;
+    }
+}
+
 TEST(StreamRecords, FlippedAndTruncatedImagesRefused) {
     auto data = make_stream();
     for (std::size_t i = 0; i < data.size(); i += (i < 512 ? 1 : 61)) {

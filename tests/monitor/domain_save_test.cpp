@@ -46,6 +46,28 @@ TEST(DomainSave, VcpuStateRoundTrips) {
     EXPECT_TRUE(back->vcpu_info_registered);
     EXPECT_EQ(back->upcall_entry, want.upcall_entry);
     EXPECT_EQ(back->timer_deadline_ns, want.timer_deadline_ns);
+    EXPECT_FALSE(back->initialised);
+}
+
+// A vCPU down at the save but initialised before may be brought up after the restore;
+// an image without the blob (older) takes `up` for it.
+TEST(DomainSave, InitialisedTravelsAndDefaultsToUp) {
+    VcpuSnapshot down = sample();
+    down.up = false;
+    down.initialised = true;
+    auto back = decode_vcpu(encode_vcpu(1, down));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_FALSE(back->up);
+    EXPECT_TRUE(back->initialised);
+    for (bool up : {false, true}) {
+        VcpuSnapshot older = sample();
+        older.up = up;
+        auto state = encode_vcpu(1, older);
+        state.blobs.erase(6);
+        auto decoded = decode_vcpu(state);
+        ASSERT_TRUE(decoded) << decoded.error().message;
+        EXPECT_EQ(decoded->initialised, up);
+    }
 }
 
 TEST(DomainSave, IncompleteVcpuStateIsRefused) {
@@ -53,7 +75,9 @@ TEST(DomainSave, IncompleteVcpuStateIsRefused) {
     for (auto& [tag, blob] : full.blobs) {
         auto missing = full;
         missing.blobs.erase(tag);
-        EXPECT_FALSE(decode_vcpu(missing)) << "without blob " << tag;
+        if (tag != 6) {  // "initialised" is optional: see below
+            EXPECT_FALSE(decode_vcpu(missing)) << "without blob " << tag;
+        }
         auto wrong = full;
         wrong.blobs[tag].resize(blob.size() > 8 ? 8 : 1);
         EXPECT_FALSE(decode_vcpu(wrong)) << "blob " << tag << " cut short";

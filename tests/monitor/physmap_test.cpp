@@ -79,5 +79,33 @@ TEST(PhysmapTest, BoundsBeyondTheSizeAreClamped) {
     EXPECT_EQ(map.release(10), Verdict::out_of_range);
 }
 
+// A restore takes the saved bits: frames given back stay so, and may come back.
+TEST(PhysmapTest, AssignTakesSavedBitsAndRefusesWhatDoesNotFit) {
+    Physmap source(130, 10, 120);
+    for (std::uint64_t f = 20; f < 100; ++f)
+        ASSERT_EQ(source.release(f), Verdict::ok);
+    ASSERT_TRUE(source.set_maximum(60));
+    Physmap map(130, 10, 120);
+    ASSERT_TRUE(map.assign(source.bits(), source.maximum()));
+    EXPECT_EQ(map.current(), 50u);
+    EXPECT_EQ(map.maximum(), 60u);
+    EXPECT_FALSE(map.populated(20));
+    EXPECT_TRUE(map.populated(100));
+    EXPECT_EQ(map.populate(20), Verdict::ok);
+    EXPECT_EQ(map.release(19), Verdict::ok);
+
+    Physmap fresh(130, 10, 120);
+    std::vector<std::uint64_t> bits = source.bits();
+    EXPECT_FALSE(fresh.assign(std::span(bits).first(2), 130)) << "the wrong size";
+    EXPECT_FALSE(fresh.assign(bits, 49)) << "a maximum below what it holds";
+    EXPECT_FALSE(fresh.assign(bits, 131)) << "a maximum above the size";
+    bits[0] &= ~std::uint64_t(1);  // frame 0: outside what the guest may give back
+    EXPECT_FALSE(fresh.assign(bits, 130));
+    bits = source.bits();
+    bits[2] |= std::uint64_t(1) << 63;  // frame 191: beyond the size
+    EXPECT_FALSE(fresh.assign(bits, 130));
+    EXPECT_EQ(fresh.current(), 130u) << "a refusal changes nothing";
+}
+
 }  // namespace
 }  // namespace domus::monitor
