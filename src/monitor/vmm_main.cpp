@@ -55,6 +55,7 @@ int run(const Options& options) {
         sigaddset(&signals, s);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+    prepare_sandbox();  // the allowlist compiles while the domain is built
 
     auto kvm = domus::kvm::System::open();
     if (!kvm) {
@@ -114,7 +115,6 @@ int run(const Options& options) {
         report(options.ready_fd, "error: sandbox: " + sandboxed.error().message);
         return kStatusMonitorError;
     }
-    report(options.ready_fd, "ready");
     std::thread watcher([&] {
         int signal = 0;
         if (sigwait(&signals, &signal) == 0 && signal != SIGUSR2) {
@@ -122,7 +122,8 @@ int run(const Options& options) {
             (*server)->stop_waiting();
         }
     });
-    DomainExit exit = (*domain)->run();
+    // Ready once the vCPU threads run: domusd places them (cgroup, pinning) right away.
+    DomainExit exit = (*domain)->run([&] { report(options.ready_fd, "ready"); });
     DOMUS_LOG_INFO("vmm", "domain ended: {} {}", exit_kind_name(exit.kind), exit.detail);
     (*server)->domain_exited(exit);
     (*server)->wait_for_destroy();
