@@ -122,8 +122,10 @@ int run(const Options& options) {
             (*server)->stop_waiting();
         }
     });
-    // Ready once the vCPU threads run: domusd places them (cgroup, pinning) right away.
-    DomainExit exit = (*domain)->run([&] { report(options.ready_fd, "ready"); });
+    // Ready once the vCPU threads run: domusd places them (cgroup, pinning) right away,
+    // by the info reply that comes with the report.
+    DomainExit exit =
+        (*domain)->run([&] { report(options.ready_fd, "ready " + (*server)->info()); });
     DOMUS_LOG_INFO("vmm", "domain ended: {} {}", exit_kind_name(exit.kind), exit.detail);
     (*server)->domain_exited(exit);
     (*server)->wait_for_destroy();

@@ -191,8 +191,14 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
     }
     // Where the console and store rings are, as Xen's toolstack publishes them (the
     // monitor chose them): ~/console/{ring-ref,port,...} and the deprecated ~/store/*.
-    auto info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}},
-                             std::chrono::seconds(5));
+    // "ready <its info reply>" (vmm_main.cpp): no round trip to ask for it.
+    Result<nlohmann::json> info = make_error("no info with the report");
+    if (auto reported = nlohmann::json::parse(report.substr(5), nullptr, false);
+        reported.is_object() && reported.contains("console"))
+        info = std::move(reported);
+    else
+        info = json_request(run_dir_.control_socket(entry->domid), {{"op", "info"}},
+                            std::chrono::seconds(5));
     if (info) {
         std::string home = "/local/domain/" + std::to_string(entry->domid);
         auto number = [](const nlohmann::json& value) {
