@@ -100,6 +100,7 @@ int run_domain(const RunOptions& options) {
     for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR2})
         sigaddset(&stop_signals, signal);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    monitor::prepare_sandbox();  // the allowlist compiles while the domain is built
     auto kvm = kvm::System::open();
     if (!kvm) {
         std::fprintf(stderr, "domus: %s\n", kvm.error().message.c_str());
@@ -123,6 +124,7 @@ int run_domain(const RunOptions& options) {
         std::fprintf(stderr, "domus: sandbox: %s\n", sandboxed.error().message.c_str());
         return monitor::kStatusMonitorError;
     }
+    timeline.mark("sandbox_entered");
     std::thread watcher([&] {
         int signal = 0;
         if (sigwait(&stop_signals, &signal) == 0 && signal != SIGUSR2)

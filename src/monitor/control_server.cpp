@@ -106,6 +106,11 @@ void ControlServer::stop_waiting() {
     destroy_cv_.notify_all();
 }
 
+std::string ControlServer::info() {
+    std::lock_guard lock(mutex_);
+    return info_json();
+}
+
 std::string ControlServer::info_json() {
     // Caller holds mutex_.
     std::string state = "r";

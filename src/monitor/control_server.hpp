@@ -61,6 +61,9 @@ public:
     // Blocks until a client asked for "destroy" (or stop_waiting() was called).
     void wait_for_destroy();
     void stop_waiting();
+    // The "info" reply, as a client gets it: domus-vmm's readiness report carries it, so
+    // domusd need not ask right after.
+    std::string info();
 
 private:
     struct Client {

@@ -357,11 +357,16 @@ Result<void> Domain::write_start_info(const ElfImage& image) {
     return {};
 }
 
-DomainExit Domain::run() {
+DomainExit Domain::run(const std::function<void()>& started) {
     for (auto& vcpu : vcpus_)
         vcpu->start_thread();
     if (!restoring_) vcpus_[0]->bring_up();
     mark("vcpus_started");
+    if (started) {
+        for (auto& vcpu : vcpus_)
+            vcpu->wait_started();
+        started();
+    }
     {
         std::unique_lock lock(exit_mutex_);
         exit_cv_.wait(lock, [&] { return stopping(); });

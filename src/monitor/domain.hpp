@@ -82,8 +82,10 @@ public:
     bool wait_received();
     ~Domain() override;
 
-    // Starts vCPU 0 and waits until the domain shuts down, crashes or fails.
-    DomainExit run();
+    // Starts vCPU 0 and waits until the domain shuts down, crashes or fails. `started`,
+    // when given, is called once every vCPU thread runs (domusd looks them up by their
+    // host thread IDs as soon as the monitor says it is ready).
+    DomainExit run(const std::function<void()>& started = {});
     // Ends the domain from any thread (a guest shutdown, a crash, a signal). First wins.
     void stop(DomainExit exit) noexcept;
     bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }

@@ -7,9 +7,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -26,8 +29,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "base/fd.hpp"
 #include "base/log.hpp"
 
 namespace domus::monitor {
@@ -355,28 +361,18 @@ Result<void> harden_process(const char* who, std::initializer_list<int> keep) {
     return {};
 }
 
-Result<void> enter_sandbox(const char* who) {
-    if (!sandbox_enabled()) {
-        // Also the mark from where `strace -f` of an unsandboxed monitor shows the
-        // steady state (docs/sandbox.md).
-        DOMUS_LOG_WARN("sandbox", "{}: DOMUS_SANDBOX=off: the domain runs with no seccomp filter",
-                       who);
-        return {};
-    }
-    std::strncpy(g_who, who, sizeof(g_who) - 1);
-    resolve_call_names();
-    struct sigaction report {};
-    report.sa_sigaction = on_forbidden_call;
-    report.sa_flags = SA_SIGINFO;
-    sigemptyset(&report.sa_mask);
-    if (::sigaction(SIGSYS, &report, nullptr) != 0) return errno_error("sigaction SIGSYS");
+namespace {
 
+// The allowlist as the BPF program libseccomp makes of it (and the names of calls for
+// the SIGSYS report): the costly part of entering the sandbox, done by
+// prepare_sandbox()'s thread or by enter_sandbox() itself.
+using Program = std::vector<sock_filter>;
+
+Result<Program> compile_allowlist() {
+    resolve_call_names();
     Filter filter(seccomp_init(SCMP_ACT_TRAP));
     if (!filter) return make_error("seccomp_init failed");
-    // Every thread gets the filter (device and control threads exist by now), and
-    // another architecture's calls (int 0x80) are forbidden calls too.
-    if (int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1); rc < 0)
-        return errno_error("seccomp TSYNC", -rc);
+    // Another architecture's calls (int 0x80) are forbidden calls too.
     if (int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP); rc < 0)
         return errno_error("seccomp bad-architecture action", -rc);
     // A binary tree of system-call numbers instead of a list: KVM_RUN, the call of
@@ -387,7 +383,92 @@ Result<void> enter_sandbox(const char* who) {
     allow_steady_state(rules);
     allow_sanitizer_calls(rules);
     DOMUS_TRY_VOID(rules.result());
-    if (int rc = seccomp_load(filter.get()); rc < 0) return errno_error("seccomp_load", -rc);
+    // libseccomp 2.5 exports the program to an fd only; it is a few KiB: a pipe holds it.
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) < 0) return errno_error("pipe for the seccomp program");
+    Fd read_end(ends[0]), write_end(ends[1]);
+    if (int rc = seccomp_export_bpf(filter.get(), write_end.get()); rc < 0)
+        return errno_error("seccomp_export_bpf", -rc);
+    write_end.reset();
+    std::string bytes;
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(read_end.get(), buffer, sizeof buffer)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_error("read the seccomp program");
+        bytes.append(buffer, std::size_t(n));
+    }
+    if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0)
+        return make_error("seccomp program of {} bytes", bytes.size());
+    Program program(bytes.size() / sizeof(sock_filter));
+    std::memcpy(program.data(), bytes.data(), bytes.size());
+    return program;
+}
+
+// prepare_sandbox()'s thread and what it made; joined at exit if never used (a monitor
+// that failed before its sandbox).
+struct Preparation {
+    pthread_t thread{};
+    bool running = false;
+    std::optional<Result<Program>> program;
+    void join() {
+        if (running) ::pthread_join(thread, nullptr);
+        running = false;
+    }
+    ~Preparation() { join(); }
+};
+
+Preparation& preparation() {
+    static Preparation prepared;
+    return prepared;
+}
+
+}  // namespace
+
+void prepare_sandbox() {
+    auto& prepared = preparation();
+    if (!sandbox_enabled() || prepared.running || prepared.program) return;
+    // SCHED_BATCH from its start: on a busy host a new thread would otherwise preempt
+    // the one building the domain, which then waits for the CPU behind other processes.
+    pthread_attr_t attributes;
+    ::pthread_attr_init(&attributes);
+    ::pthread_attr_setinheritsched(&attributes, PTHREAD_EXPLICIT_SCHED);
+    ::pthread_attr_setschedpolicy(&attributes, SCHED_BATCH);
+    sched_param none{};
+    ::pthread_attr_setschedparam(&attributes, &none);
+    auto compile = [](void* where) -> void* {
+        static_cast<Preparation*>(where)->program = compile_allowlist();
+        return nullptr;
+    };
+    prepared.running = ::pthread_create(&prepared.thread, &attributes, compile, &prepared) == 0;
+    ::pthread_attr_destroy(&attributes);
+}
+
+Result<void> enter_sandbox(const char* who) {
+    if (!sandbox_enabled()) {
+        // Also the mark from where `strace -f` of an unsandboxed monitor shows the
+        // steady state (docs/sandbox.md).
+        DOMUS_LOG_WARN("sandbox", "{}: DOMUS_SANDBOX=off: the domain runs with no seccomp filter",
+                       who);
+        return {};
+    }
+    std::strncpy(g_who, who, sizeof(g_who) - 1);
+    auto& prepared = preparation();
+    prepared.join();
+    Result<Program> compiled =
+        prepared.program ? std::move(*prepared.program) : compile_allowlist();
+    prepared.program.reset();
+    DOMUS_TRY(program, std::move(compiled));
+    struct sigaction report {};
+    report.sa_sigaction = on_forbidden_call;
+    report.sa_flags = SA_SIGINFO;
+    sigemptyset(&report.sa_mask);
+    if (::sigaction(SIGSYS, &report, nullptr) != 0) return errno_error("sigaction SIGSYS");
+    // Every thread gets the filter (device and control threads exist by now); no_new_privs
+    // is set since harden_process.
+    sock_fprog code{static_cast<unsigned short>(program.size()), program.data()};
+    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &code);
+    if (rc < 0) return errno_error("seccomp");
+    if (rc > 0) return make_error("seccomp: thread {} cannot take the filter", rc);
     DOMUS_LOG_DEBUG("sandbox", "{}: sandbox on (seccomp allowlist on {} threads, no_new_privs)",
                     who, thread_count());
     return {};

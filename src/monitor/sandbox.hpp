@@ -25,6 +25,11 @@ bool sandbox_enabled() noexcept;
 // the process in the log ("domus-vmm", "domus run").
 Result<void> harden_process(const char* who, std::initializer_list<int> keep);
 
+// Starts compiling the allowlist of enter_sandbox() (system-call names resolved for the
+// report, libseccomp's rules turned into BPF: ~0.4 ms) on a thread of its own, so that
+// it overlaps the domain's construction. Optional; after harden_process (a thread).
+void prepare_sandbox();
+
 // Installs the system-call allowlist on every thread of the process and the handler
 // that reports a forbidden call ("<who>: forbidden system call N (name) — sandbox
 // violation") on stderr before the process dies of SIGSYS.

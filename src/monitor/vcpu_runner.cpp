@@ -62,6 +62,10 @@ void VcpuRunner::start_thread() {
     thread_ = std::thread([this] { thread_main(); });
 }
 
+void VcpuRunner::wait_started() noexcept {
+    tid_.wait(0, std::memory_order_acquire);
+}
+
 void VcpuRunner::join() {
     if (thread_.joinable()) {
         kick();
@@ -173,6 +177,7 @@ void VcpuRunner::run_as_batch_thread() noexcept {
 void VcpuRunner::thread_main() {
     thread_id_.store(::pthread_self());
     tid_.store(int(::syscall(SYS_gettid)), std::memory_order_release);
+    tid_.notify_all();
     ::pthread_setname_np(::pthread_self(), ("vcpu" + std::to_string(index())).c_str());
     run_as_batch_thread();
     t_kvm_run = vcpu_->run_state();

@@ -65,6 +65,8 @@ public:
     VcpuStats& stats() noexcept { return stats_; }
 
     void start_thread();
+    // Waits until the thread start_thread() started runs (its host_tid() is known).
+    void wait_started() noexcept;
     void join();
     void kick() noexcept;
 

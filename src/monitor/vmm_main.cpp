@@ -57,6 +57,7 @@ int run(const Options& options) {
         sigaddset(&signals, s);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+    prepare_sandbox();  // the allowlist compiles while the domain is built
 
     auto kvm = domus::kvm::System::open();
     if (!kvm) {
@@ -127,7 +128,6 @@ int run(const Options& options) {
         report(options.ready_fd, "error: sandbox: " + sandboxed.error().message);
         return kStatusMonitorError;
     }
-    report(options.ready_fd, "ready");
     std::thread watcher([&] {
         int signal = 0;
         if (sigwait(&signals, &signal) == 0 && signal != SIGUSR2) {
@@ -135,9 +135,16 @@ int run(const Options& options) {
             (*server)->stop_waiting();
         }
     });
-    // Incoming: the vCPUs start once the stream is in (`receive` on the control socket).
-    if (options.incoming) (void)(*domain)->wait_received();
-    DomainExit exit = (*domain)->run();
+    // Ready once the vCPU threads run: domusd places them (cgroup, pinning) right away,
+    // by the info reply that comes with the report. An incoming domain is ready before
+    // that: its vCPUs start once the stream is in (`receive` on the control socket), and
+    // domusd places them then.
+    auto ready = [&] { report(options.ready_fd, "ready " + (*server)->info()); };
+    if (options.incoming) {
+        ready();
+        (void)(*domain)->wait_received();
+    }
+    DomainExit exit = (*domain)->run(options.incoming ? std::function<void()>() : ready);
     DOMUS_LOG_INFO("vmm", "domain ended: {} {}", exit_kind_name(exit.kind), exit.detail);
     (*server)->domain_exited(exit);
     (*server)->wait_for_destroy();

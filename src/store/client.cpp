@@ -134,6 +134,55 @@ Result<void> Client::set_perms(std::string_view path, const std::vector<std::str
     return {};
 }
 
+void Batch::write(std::string_view path, std::string_view value) {
+    std::string payload = with_nul(path);
+    payload.append(value);
+    requests_.push_back({XS_WRITE, std::move(payload)});
+}
+
+void Batch::mkdir(std::string_view path) {
+    requests_.push_back({XS_MKDIR, with_nul(path)});
+}
+
+void Batch::remove(std::string_view path) {
+    requests_.push_back({XS_RM, with_nul(path)});
+}
+
+void Batch::set_perms(std::string_view path, const std::vector<std::string>& perms) {
+    std::string payload = with_nul(path);
+    for (const auto& perm : perms)
+        payload += with_nul(perm);
+    requests_.push_back({XS_SET_PERMS, std::move(payload)});
+}
+
+Result<void> Client::send(const Batch& batch, std::uint32_t tx) {
+    std::lock_guard lock(mutex_);
+    std::string wire;
+    std::uint32_t first = next_id_;
+    for (const auto& request : batch.requests_) {
+        xsd_sockmsg header{request.type, next_id_++, tx, std::uint32_t(request.payload.size())};
+        wire.append(reinterpret_cast<const char*>(&header), sizeof(header));
+        wire += request.payload;
+    }
+    if (wire.empty()) return {};
+    DOMUS_TRY_VOID(store_io(send_all(fd_.get(), wire)));
+    Result<void> outcome;
+    for (std::uint32_t expected = first; expected != next_id_;) {
+        std::uint32_t req_id = 0;
+        DOMUS_TRY(message, read_message(&req_id));
+        if (!message) continue;                             // a watch event, queued
+        if (std::int32_t(expected - req_id) > 0) continue;  // an earlier reply again (request)
+        if (req_id != expected)
+            return make_error("store: reply to request {}, expected {}", req_id, expected);
+        const auto& request = batch.requests_[expected - first];
+        std::string error = message->first == XS_ERROR ? message->second.c_str() : "";
+        if (outcome && !error.empty() && !(request.type == XS_RM && error == "ENOENT"))
+            outcome = Error{error, 0};
+        ++expected;
+    }
+    return outcome;
+}
+
 Result<void> Client::transact(const std::function<Result<void>(ClientTransaction&)>& body,
                               int attempts) {
     for (int attempt = 0; attempt < attempts; ++attempt) {

@@ -25,6 +25,27 @@ struct WatchEvent {
 
 class ClientTransaction;
 
+// Requests sent together and answered together (Client::send): one round trip to the
+// store for many changes, as a domain's creation makes. Not a transaction: each is
+// applied on its own, in order, and a failing one does not stop the rest.
+class Batch {
+public:
+    void write(std::string_view path, std::string_view value);
+    void mkdir(std::string_view path);
+    // A missing node is not an error (as Client::remove).
+    void remove(std::string_view path);
+    void set_perms(std::string_view path, const std::vector<std::string>& perms);
+    bool empty() const noexcept { return requests_.empty(); }
+
+private:
+    friend class Client;
+    struct Request {
+        std::uint32_t type;
+        std::string payload;
+    };
+    std::vector<Request> requests_;
+};
+
 class Client {
 public:
     static Result<Client> connect(const std::string& socket_path);
@@ -40,6 +61,9 @@ public:
     // perms in Xen's string form, e.g. {"n0", "r7"}.
     Result<void> set_perms(std::string_view path, const std::vector<std::string>& perms,
                            std::uint32_t tx = 0);
+    // Sends every request of `batch` at once, then reads their replies: all of them are
+    // applied, in order; the first failure is returned.
+    Result<void> send(const Batch& batch, std::uint32_t tx = 0);
 
     // Runs body(transaction) and commits it: others see all of it or nothing. A commit
     // that lost to a concurrent change (EAGAIN) runs the whole body again, up to

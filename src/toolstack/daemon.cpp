@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "base/log.hpp"
@@ -31,6 +33,28 @@ double unix_now() {
 
 bool all_digits(const std::string& text) {
     return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// Accepts clients on `listener` until `stop_fd` is readable. The thread that accepts a
+// client serves it, after handing the accepting to a new thread: a request is handled
+// at once, not once a new thread first gets a CPU (on a busy host a new thread waits
+// milliseconds behind the others), and the next acceptor starts meanwhile.
+void accept_clients(std::shared_ptr<Fd> listener, int stop_fd,
+                    std::function<void(Fd)> serve_client) {
+    for (;;) {
+        pollfd fds[2] = {{listener->get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        if (fds[1].revents) return;
+        if (!(fds[0].revents & POLLIN)) continue;
+        Fd client(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!client) continue;
+        std::thread(accept_clients, listener, stop_fd, serve_client).detach();
+        serve_client(std::move(client));
+        return;
+    }
 }
 
 }  // namespace
@@ -105,18 +129,13 @@ void Daemon::serve(int stop_fd) {
         DOMUS_LOG_ERROR("domusd", "cannot listen on {}: {}", path, listening.error().message);
         return;
     }
-    Fd listener = std::move(listening).value();
+    auto listener = std::make_shared<Fd>(std::move(listening).value());
     DOMUS_LOG_INFO("domusd", "listening on {}", path);
-    for (;;) {
-        pollfd fds[2] = {{listener.get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
-        if (fds[1].revents) break;
-        if (!(fds[0].revents & POLLIN)) continue;
-        Fd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (!client) continue;
-        std::thread([this, fd = std::move(client)]() mutable {
-            client_thread(std::move(fd));
-        }).detach();
+    std::thread(accept_clients, listener, stop_fd, [this](Fd fd) {
+        client_thread(std::move(fd));
+    }).detach();
+    pollfd stop{stop_fd, POLLIN, 0};
+    while (::poll(&stop, 1, -1) < 0 && errno == EINTR) {
     }
     ::unlink(path.c_str());
 }

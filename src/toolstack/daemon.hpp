@@ -142,7 +142,9 @@ private:
     // The credit scheduler (daemon_sched.cpp): weight, cap and pinning applied to a
     // started or recovered domain's vCPU threads, the group removed when it ends, and
     // the sched-credit, vcpu-pin and vcpu-list requests.
-    Result<void> apply_sched(const std::shared_ptr<Entry>& entry, bool just_started);
+    // `info`: the monitor's info reply when the caller has it already (one round trip less).
+    Result<void> apply_sched(const std::shared_ptr<Entry>& entry, bool just_started,
+                             const nlohmann::json& info = nlohmann::json::object());
     void remove_stale_cgroups();  // after recover(): groups of domains that are gone
     void remove_sched(std::uint16_t domid, const std::optional<DomainCgroup>& cgroup);
     Result<nlohmann::json> sched_credit(const nlohmann::json& request);

@@ -66,7 +66,8 @@ Result<void> place_threads(const DomainSpec& spec, const std::optional<DomainCgr
 
 }  // namespace
 
-Result<void> Daemon::apply_sched(const std::shared_ptr<Entry>& shared, bool just_started) {
+Result<void> Daemon::apply_sched(const std::shared_ptr<Entry>& shared, bool just_started,
+                                 const nlohmann::json& known_info) {
     Entry& entry = *shared;
     const DomainSpec& spec = entry.spec;
     // A domain that asks for nothing runs with the defaults when its group or pinning
@@ -86,13 +87,13 @@ Result<void> Daemon::apply_sched(const std::shared_ptr<Entry>& shared, bool just
         entry.cgroup = std::move(group).value();
     }
     if (auto set = entry.cgroup->set({spec.weight, spec.cap}); !set) return outcome(set);
-    // A new monitor starts its vCPU threads right after reporting ready: wait (up to 5 s)
-    // until each vCPU slot in its vcpu_list has a thread (offline ones park in theirs),
-    // or, without a vcpu_list, until there is a thread named vcpu<n> for each vCPU it
-    // boots with. A domain that has
-    // already ended needs nothing.
+    // A new monitor reports ready once its vCPU threads run (vmm_main.cpp), so they are
+    // all found at the first look; an older one started them just after: wait (up to
+    // 5 s) until each vCPU slot in its vcpu_list has a thread (offline ones park in
+    // theirs), or, without a vcpu_list, until there is a thread named vcpu<n> for each
+    // vCPU it boots with. A domain that has already ended needs nothing.
     std::string control = run_dir_.control_socket(entry.domid);
-    nlohmann::json info = monitor_info(control);
+    nlohmann::json info = known_info.empty() ? monitor_info(control) : known_info;
     auto threads = find_vcpu_threads(entry.pid, info);
     auto missing = [&] {
         if (!just_started || info.empty() || info.contains("exit")) return false;

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <thread>
 
@@ -39,6 +40,30 @@ TEST_F(SandboxDeathTest, AForbiddenCallIsNamedAndKillsBySigsys) {
             enter();
             char* no_arguments[] = {nullptr};
             ::syscall(SYS_execve, "/nonexistent/domus-sandbox-test", no_arguments, environ);
+        },
+        ::testing::KilledBySignal(SIGSYS),
+        "sandbox_test: forbidden system call 59 \\(execve\\) .* sandbox violation");
+}
+
+// The allowlist compiled ahead on prepare_sandbox()'s thread (as the monitors do) is the
+// one installed, on every thread, with the names for the report.
+TEST_F(SandboxDeathTest, APreparedAllowlistIsInstalledOnEveryThread) {
+    EXPECT_EXIT(
+        {
+            if (!harden_process("sandbox_test", {})) std::_Exit(99);
+            prepare_sandbox();
+            std::atomic<bool> entered = false;
+            std::thread other([&] {
+                // Started before the filter: it gets it too (TSYNC).
+                entered.wait(false);
+                char* no_arguments[] = {nullptr};
+                ::syscall(SYS_execve, "/nonexistent/domus-sandbox-test", no_arguments, environ);
+            });
+            if (!enter_sandbox("sandbox_test")) std::_Exit(99);
+            entered = true;
+            entered.notify_all();
+            other.join();
+            std::_Exit(0);
         },
         ::testing::KilledBySignal(SIGSYS),
         "sandbox_test: forbidden system call 59 \\(execve\\) .* sandbox violation");
