@@ -29,21 +29,6 @@ extern const struct domus_embedded_file domus_embedded_files[];
 
 static unsigned long long served, connections;
 
-static int send_all(int s, const void* data, size_t len)
-{
-    const char* p = data;
-    while (len) {
-        ssize_t n = send(s, p, len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int respond(int s, int status, const char* reason, const char* type, const void* body,
     size_t len, int keep_alive)
 {
@@ -70,10 +55,6 @@ static const char* content_type(const char* path)
 
 static int send_bytes(int s, unsigned long long count, int keep_alive)
 {
-    static char pattern[16384];
-    if (!pattern[0])
-        for (size_t i = 0; i < sizeof pattern; ++i)
-            pattern[i] = (char)('a' + i % 26);
     char head[192];
     int n = snprintf(head, sizeof head,
         "HTTP/1.1 200 OK\r\nServer: domus-httpd\r\nContent-Type: application/octet-stream\r\n"
@@ -82,18 +63,7 @@ static int send_bytes(int s, unsigned long long count, int keep_alive)
     __atomic_add_fetch(&served, 1, __ATOMIC_RELAXED);
     if (send_all(s, head, (size_t)n) < 0)
         return -1;
-    /* Byte i of the body is 'a' + i % 26, whatever the chunking. */
-    unsigned long long sent = 0;
-    while (sent < count) {
-        size_t offset = (size_t)(sent % 26);
-        size_t chunk = sizeof pattern - 26;
-        if (chunk > count - sent)
-            chunk = (size_t)(count - sent);
-        if (send_all(s, pattern + offset, chunk) < 0)
-            return -1;
-        sent += chunk;
-    }
-    return 0;
+    return send_pattern(s, count);
 }
 
 static int status_page(int s, int keep_alive)

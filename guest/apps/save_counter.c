@@ -6,7 +6,9 @@
  *   data/counter/status = "count=<n> verified=<v> errors=<e> backwards=<b> now=<ns>"
  * (now: domus_monotonic_ns). Without a disk it only counts. With dirty_mb=N on the
  * command line it also dirties N MiB/s of a 64 MiB buffer, one stamp per 4 KiB page, and
- * checks the previous chunk's stamps (memory lost across a move shows as an error). */
+ * checks the previous chunk's stamps (memory lost across a move shows as an error).
+ * Built as save_counter_net (with the TCP/IP stack), it also serves a byte stream on port
+ * 80 (save_counter_server.c) while it counts. */
 #include <domus/block.h>
 #include <domus/guest.h>
 #include <domus/xenbus.h>
@@ -49,8 +51,13 @@ static uint64_t dirty(
     return bad;
 }
 
+/* save_counter_server.c, in save_counter_net only. */
+void save_counter_serve(void) __attribute__((weak));
+
 int main(int argc, char** argv)
 {
+    if (save_counter_serve)
+        save_counter_serve();
     uint64_t dirty_mb = 0;
     for (int i = 1; i < argc; ++i)
         if (!strncmp(argv[i], "dirty_mb=", 9))

@@ -37,3 +37,37 @@ int server_socket(int type, int port)
     }
     return s;
 }
+
+int send_all(int s, const void* data, size_t len)
+{
+    const char* p = data;
+    while (len) {
+        ssize_t n = send(s, p, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int send_pattern(int s, unsigned long long count)
+{
+    static char pattern[16384];
+    if (!pattern[0])
+        for (size_t i = 0; i < sizeof pattern; ++i)
+            pattern[i] = (char)('a' + i % 26);
+    unsigned long long sent = 0;
+    while (sent < count) {
+        size_t offset = (size_t)(sent % 26);
+        size_t chunk = sizeof pattern - 26;
+        if (chunk > count - sent)
+            chunk = (size_t)(count - sent);
+        if (send_all(s, pattern + offset, chunk) < 0)
+            return -1;
+        sent += chunk;
+    }
+    return 0;
+}
