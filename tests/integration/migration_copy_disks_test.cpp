@@ -12,8 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "second_host.hpp"
-#include "toolstack_fixture.hpp"
+#include "two_hosts_fixture.hpp"
 
 namespace domus::test {
 namespace {
@@ -21,22 +20,15 @@ namespace {
 constexpr std::size_t kPatternAt = 2 << 20;  // past the 1 MiB the guest writes
 constexpr std::size_t kPatternSize = 256 << 10;
 
-class MigrationCopyDisksTest : public ToolstackTest {
+class MigrationCopyDisksTest : public TwoHostsTest {
 protected:
     void SetUp() override {
-        ToolstackTest::SetUp();
+        TwoHostsTest::SetUp();
         if (IsSkipped()) return;
-        second_ = std::make_unique<SecondHost>(run_dir_ + "-dst");
-        ASSERT_EQ(domus({"info"}).status, 0);
         source_images_ = run_dir_ + "/images";
         destination_images_ = second_->dir() + "/images";
         std::filesystem::create_directories(source_images_);
         std::filesystem::create_directories(destination_images_);
-    }
-
-    void TearDown() override {
-        second_.reset();
-        ToolstackTest::TearDown();
     }
 
     static std::string pattern() {
@@ -104,7 +96,6 @@ protected:
         EXPECT_NE(domus({"domid", "sc"}).status, 0) << "the source domain is gone";
     }
 
-    std::unique_ptr<SecondHost> second_;
     std::string source_images_, destination_images_;
 };
 

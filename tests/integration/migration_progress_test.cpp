@@ -10,26 +10,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "second_host.hpp"
-#include "toolstack_fixture.hpp"
+#include "two_hosts_fixture.hpp"
 
 namespace domus::test {
 namespace {
 
-class MigrationProgressTest : public ToolstackTest {
+class MigrationProgressTest : public TwoHostsTest {
 protected:
-    void SetUp() override {
-        ToolstackTest::SetUp();
-        if (IsSkipped()) return;
-        second_ = std::make_unique<SecondHost>(run_dir_ + "-dst");
-        ASSERT_EQ(domus({"info"}).status, 0);
-    }
-
-    void TearDown() override {
-        second_.reset();
-        ToolstackTest::TearDown();
-    }
-
     // The counting guest (it offers suspend), running and counting.
     void start_counter(const std::string& extra = "") {
         auto created = domus(
@@ -109,8 +96,6 @@ protected:
             text += phase + " ";
         return text;
     }
-
-    std::unique_ptr<SecondHost> second_;
 };
 
 TEST_F(MigrationProgressTest, JsonPrintsOrderedProgressEventsThenTheResult) {

@@ -13,8 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "migration/stream.hpp"
-#include "second_host.hpp"
-#include "toolstack_fixture.hpp"
+#include "two_hosts_fixture.hpp"
 
 namespace domus::test {
 namespace {
@@ -23,19 +22,12 @@ struct Counter {
     long long count = -1, verified = -1, errors = -1, backwards = -1, now = -1;
 };
 
-class MigrationTest : public ToolstackTest {
+class MigrationTest : public TwoHostsTest {
 protected:
     void SetUp() override {
-        ToolstackTest::SetUp();
+        TwoHostsTest::SetUp();
         if (IsSkipped()) return;
-        dst_ = run_dir_ + "-dst";
-        second_ = std::make_unique<SecondHost>(dst_);
-        ASSERT_EQ(domus({"info"}).status, 0);
-    }
-
-    void TearDown() override {
-        second_.reset();
-        ToolstackTest::TearDown();
+        dst_ = second_->dir();
     }
 
     // `domus ARGS...` against the destination's domusd.
@@ -96,12 +88,7 @@ protected:
         return c;
     }
 
-    std::string transport_to(const std::string& dir) {
-        return "env DOMUS_RUN_DIR=" + dir + " " + domus_binary() + " migrate-receive";
-    }
-
     std::string dst_;
-    std::unique_ptr<SecondHost> second_;
 };
 
 TEST_F(MigrationTest, SaveAndRestoreGoOnCountingWithTheDiskIntactAndTheClockMonotonic) {

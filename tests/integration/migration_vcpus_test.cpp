@@ -16,8 +16,7 @@
 #include <cstring>
 #include <regex>
 
-#include "second_host.hpp"
-#include "toolstack_fixture.hpp"
+#include "two_hosts_fixture.hpp"
 
 namespace domus::test {
 namespace {
@@ -68,23 +67,12 @@ private:
     std::string received_;
 };
 
-class MigrationVcpusTest : public ToolstackTest {
+class MigrationVcpusTest : public TwoHostsTest {
 protected:
     void SetUp() override {
-        ToolstackTest::SetUp();
+        TwoHostsTest::SetUp();
         if (IsSkipped()) return;
-        dst_ = run_dir_ + "-dst";
-        second_ = std::make_unique<SecondHost>(dst_);
-        ASSERT_EQ(domus({"info"}).status, 0);
-    }
-
-    void TearDown() override {
-        second_.reset();
-        ToolstackTest::TearDown();
-    }
-
-    std::string transport_to(const std::string& dir) {
-        return "env DOMUS_RUN_DIR=" + dir + " " + domus_binary() + " migrate-receive";
+        dst_ = second_->dir();
     }
 
     // The guest's figures (data/counter/status) in domain "smp" of run dir `dir`.
@@ -191,7 +179,6 @@ protected:
     }
 
     std::string dst_;
-    std::unique_ptr<SecondHost> second_;
     int seq_ = 0;
 };
 
