@@ -257,6 +257,7 @@ void ControlServer::handle_line(Client& client, const std::string& line) {
     } else if (op == "watch") {
         client.watching = true;
         send(client, R"({"ok":true})");
+        if (domain_->suspended()) send(client, R"({"event":"suspended"})");
         if (exit_) {
             nlohmann::json event = {{"event", "exit"},
                                     {"kind", exit_kind_name(exit_->kind)},

@@ -134,6 +134,11 @@ Result<void> Daemon::suspend_guest(const Entry& entry, std::chrono::milliseconds
     DOMUS_TRY(fd, connect_unix(run_dir_.control_socket(entry.domid)));
     DOMUS_TRY_VOID(send_json(fd.get(), {{"op", "watch"}}));
     std::string pending;
+    // Watching before asking: a guest quicker than a busy monitor's control thread would
+    // otherwise suspend before anyone listens for it.
+    DOMUS_TRY(watching, receive_json(fd.get(), pending, std::chrono::seconds(10)));
+    if (!watching.value("ok", false))
+        return make_error("domain {}: its monitor refused to report the suspend", entry.name);
     DOMUS_TRY_VOID(store_->write(home + "/control/shutdown", "suspend"));
     auto deadline = Clock::now() + limit;
     for (;;) {
