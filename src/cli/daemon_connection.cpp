@@ -2,6 +2,8 @@
 // progress events before the reply, when asked for).
 #include "cli/daemon_connection.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -27,6 +29,19 @@ int fail(const Error& error) {
     return 1;
 }
 
+namespace {
+
+// Nobody holds the run directory's daemon lock (no domusd runs there, or is still dying).
+bool lock_is_free(const std::string& path) {
+    Fd lock(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!lock) return true;
+    if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return false;
+    ::flock(lock.get(), LOCK_UN);
+    return true;
+}
+
+}  // namespace
+
 Result<nlohmann::json> daemon_request(const nlohmann::json& request) {
     return daemon_request(request, {});
 }
@@ -49,17 +64,26 @@ Result<nlohmann::json> daemon_request(
         if (!started) return std::move(started).error();
         // It listens once it has recovered the running domains, which may mean finishing
         // an interrupted snapshot: on a loaded host that takes seconds. Wait while it
-        // lives (another daemon that won the race serves us as well).
+        // lives. If it exits, another daemon holds the run directory's lock: wait while
+        // that one does (it serves us as well; a killed daemon's lock goes only once all
+        // its threads have exited), and start ours again once the lock is free.
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         bool exited = false;
+        int starts = 1;
         while (!fd && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
             fd = toolstack::connect_unix(dir.daemon_socket());
-            if (!fd && !exited && ::waitpid(*started, nullptr, WNOHANG) == *started) {
-                exited = true;  // give a winner of the race a moment, then stop
-                deadline =
-                    std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+            if (fd) break;
+            if (!exited) {
+                exited = ::waitpid(*started, nullptr, WNOHANG) == *started;
+                continue;
             }
+            if (!lock_is_free(dir.daemon_lock())) continue;
+            if (starts == 3) break;  // it exits by itself: see its log
+            started = toolstack::spawn_detached(argv, dir.daemon_log());
+            if (!started) return std::move(started).error();
+            exited = false;
+            ++starts;
         }
         if (!fd) return make_error("could not start domusd (see {})", dir.daemon_log());
     }

@@ -2,6 +2,13 @@
 // lifecycle verb, on_* actions, and recovery after the daemon is killed.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "toolstack_fixture.hpp"
@@ -16,6 +23,30 @@ std::string state_of(const std::string& list, const std::string& name) {
     std::smatch m;
     std::regex row("\\n" + name + R"(\s+\d+\s+\d+\s+\d+\s+(\S+))");
     return std::regex_search(list, m, row) ? m[1].str() : "";
+}
+
+// A daemon still dying (its lock not yet let go) when the next command starts one: that
+// command waits for the lock and starts its daemon then, instead of failing after 2 s.
+TEST_F(LifecycleTest, ACommandOutwaitsADyingDaemonsLock) {
+    std::filesystem::create_directories(run_dir_);
+    std::string lock = run_dir_ + "/domusd.lock";
+    std::ofstream(lock).flush();
+    pid_t holder = ::fork();
+    if (holder == 0) {  // holds the lock for 3 s, as a daemon whose threads still exit
+        ::execl("/usr/bin/flock", "flock", "-x", lock.c_str(), "/bin/sleep", "3", nullptr);
+        ::_exit(127);
+    }
+    ASSERT_GT(holder, 0);
+    ASSERT_TRUE(eventually([&] {
+        int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+        bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+        ::close(fd);
+        return held;
+    }));
+    auto listed = domus({"list"});
+    ::waitpid(holder, nullptr, 0);
+    EXPECT_EQ(listed.status, 0) << listed.err;
+    EXPECT_NE(listed.out.find("Domain-0"), std::string::npos) << listed.out;
 }
 
 TEST_F(LifecycleTest, CreateListAndCleanShutdown) {
