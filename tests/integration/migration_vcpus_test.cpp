@@ -16,6 +16,7 @@
 #include <cstring>
 #include <regex>
 
+#include "channel_client.hpp"
 #include "two_hosts_fixture.hpp"
 
 namespace domus::test {
@@ -23,48 +24,6 @@ namespace {
 
 struct SmpCounter {
     long long online = -1, c0 = -1, c1 = -1, backwards = -1, now = -1;
-};
-
-// One client connection to a channel's UNIX socket.
-class ChannelClient {
-public:
-    explicit ChannelClient(const std::string& path) {
-        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-            ::close(fd_);
-            fd_ = -1;
-        }
-    }
-    ~ChannelClient() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    bool connected() const { return fd_ >= 0; }
-    bool send(const std::string& text) {
-        return ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == ssize_t(text.size());
-    }
-    // Reads until `text` has arrived or the limit passes; true if it did.
-    bool read_until(const std::string& text) {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (received_.find(text) == std::string::npos) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            pollfd p{fd_, POLLIN, 0};
-            if (left.count() <= 0 || ::poll(&p, 1, int(left.count())) <= 0) return false;
-            char buffer[4096];
-            ssize_t n = ::read(fd_, buffer, sizeof(buffer));
-            if (n <= 0) return false;
-            received_.append(buffer, std::size_t(n));
-        }
-        return true;
-    }
-    const std::string& received() const { return received_; }
-
-private:
-    int fd_ = -1;
-    std::string received_;
 };
 
 class MigrationVcpusTest : public TwoHostsTest {
@@ -273,9 +232,12 @@ TEST_F(MigrationVcpusTest, ChannelReconnectsAfterSaveAndRestore) {
     std::unique_ptr<ChannelClient> client;
     ASSERT_TRUE(
         eventually([&] { return (client = std::make_unique<ChannelClient>(sock))->connected(); }));
-    ASSERT_TRUE(client->read_until("channel_echo ready\n")) << client->received();
+    ASSERT_NE(client->read_until("channel_echo ready\n").find("channel_echo ready\n"),
+              std::string::npos)
+        << client->received();
     ASSERT_TRUE(client->send("before the save\n"));
-    ASSERT_TRUE(client->read_until("BEFORE THE SAVE\n")) << client->received();
+    ASSERT_NE(client->read_until("BEFORE THE SAVE\n").find("BEFORE THE SAVE\n"), std::string::npos)
+        << client->received();
 
     std::string file = run_dir_ + "/ch.img";
     for (int round = 0; round < 2; ++round) {
@@ -289,7 +251,7 @@ TEST_F(MigrationVcpusTest, ChannelReconnectsAfterSaveAndRestore) {
         std::string line = "after restore " + std::to_string(round) + "\n";
         ASSERT_TRUE(client->send(line));
         std::string upper = "AFTER RESTORE " + std::to_string(round) + "\n";
-        EXPECT_TRUE(client->read_until(upper)) << client->received();
+        EXPECT_NE(client->read_until(upper).find(upper), std::string::npos) << client->received();
     }
 }
 
