@@ -1,5 +1,6 @@
 /* idle: a long-running domain for the Domus daemon. Boots, publishes data/idle/status =
- * "running" and data/idle/started-ns = <monotonic ns> under its own xenstore home, then
+ * "running", data/idle/started-ns = <monotonic ns> and data/idle/started-tsc = <the TSC
+ * as main() began: the host's, no offset here> under its own xenstore home, then
  * sleeps until the toolstack asks it to stop through control/shutdown (the kernel's
  * shutdown watcher powers it off with code 0, or reboots it). It answers liveness
  * probes: whatever dom0 writes to data/ping it copies to data/pong. Without a store
@@ -8,6 +9,7 @@
 #include <domus/xenbus.h>
 
 #include <stdio.h>
+#include <x86intrin.h>
 
 /* Runs in the xenbus watch thread, so it may use xenbus itself. */
 static void answer_ping(const char* path, const char* token, void* arg)
@@ -20,6 +22,7 @@ static void answer_ping(const char* path, const char* token, void* arg)
 
 int main(void)
 {
+    unsigned long long main_tsc = __rdtsc();
     printf("idle: booted\n");
     if (!xenbus_available()) {
         printf("idle: no xenstore; this guest needs the Domus daemon (domus-xenstored)\n");
@@ -27,6 +30,8 @@ int main(void)
     }
     int rc = xenbus_printf(
         XBT_NIL, "data/idle", "started-ns", "%llu", (unsigned long long)domus_monotonic_ns());
+    if (rc == 0)
+        rc = xenbus_printf(XBT_NIL, "data/idle", "started-tsc", "%llu", main_tsc);
     if (rc == 0)
         rc = xenbus_write(XBT_NIL, "data/idle/status", "running");
     if (rc < 0)

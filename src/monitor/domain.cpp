@@ -115,7 +115,7 @@ Domain::~Domain() {
 Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
                                                const config::DomainConfig& config,
                                                Timeline* timeline, RestoreSource* restore,
-                                               bool incoming) {
+                                               bool incoming, std::optional<kvm::Vm> prepared) {
     if (config.vcpus < 1 || config.vcpus > DOMUS_MAX_VCPUS)
         return make_error("vcpus must be 1..{}, not {}", DOMUS_MAX_VCPUS, config.vcpus);
     if (config.cmdline.size() >= MAX_GUEST_CMDLINE)
@@ -135,7 +135,11 @@ Result<std::unique_ptr<Domain>> Domain::create(const kvm::System& kvm,
     auto mark = [timeline](const char* step) {
         if (timeline) timeline->mark(step);
     };
-    DOMUS_TRY(vm, kvm::Vm::create(kvm));
+    if (!prepared) {
+        DOMUS_TRY(made, kvm::Vm::create(kvm));
+        prepared.emplace(std::move(made));
+    }
+    kvm::Vm vm = std::move(*prepared);
     mark("vm_created");
     DOMUS_TRY(memory, GuestMemory::create(layout.memory_size, kImageBase));
     DOMUS_TRY_VOID(vm.set_memory_region(0, 0, memory.size(), memory.base()));
@@ -281,7 +285,15 @@ Result<void> Domain::build_devices(const kvm::System& kvm, const ElfImage* image
             clock_.publish(where->time);
     }
     mark("vcpus_created");
-    if (image) DOMUS_TRY_VOID(write_start_info(*image));
+    if (image) {
+        DOMUS_TRY_VOID(write_start_info(*image));
+        // A new domain's vCPU threads start now and park (every vCPU is down until
+        // run() brings vCPU 0 up): a new thread takes up to a millisecond to get a CPU
+        // here, time that the devices' set-up below now hides. A restored domain's
+        // vCPUs may be up already: its threads start in run(), once it is complete.
+        for (auto& vcpu : vcpus_)
+            vcpu->start_thread();
+    }
     console_->start([this, console_port] { events_->raise(console_port); });
     auto* start = memory_.object<start_info>(layout_.start_info);
     start->console.evtchn = console_port;
@@ -359,7 +371,7 @@ Result<void> Domain::write_start_info(const ElfImage& image) {
 
 DomainExit Domain::run(const std::function<void()>& started) {
     for (auto& vcpu : vcpus_)
-        vcpu->start_thread();
+        if (!vcpu->thread_started()) vcpu->start_thread();
     if (!restoring_) vcpus_[0]->bring_up();
     mark("vcpus_started");
     if (started) {

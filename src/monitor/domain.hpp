@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "backends/console/channel_device.hpp"
@@ -69,11 +70,14 @@ public:
     // reconnects them when it resumes). The domain starts paused then.
     // `incoming`: a migration's destination. The domain is built without memory or vCPU
     // state (its disks wait too: the source holds them), paused; receive() fills it.
+    // `prepared`: a VM made ahead (a warm monitor's, warm_start.hpp), used instead of a
+    // new one.
     static Result<std::unique_ptr<Domain>> create(const kvm::System& kvm,
                                                   const config::DomainConfig& config,
                                                   Timeline* timeline = nullptr,
                                                   RestoreSource* restore = nullptr,
-                                                  bool incoming = false);
+                                                  bool incoming = false,
+                                                  std::optional<kvm::Vm> prepared = {});
     // Applies a saved image or a migration stream (each round's pages as they come), then
     // the vCPUs, the clock and the devices that had to wait. Once, on an incoming domain
     // (and by create() for an image). On failure the domain is stopped.

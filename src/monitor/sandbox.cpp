@@ -340,12 +340,16 @@ bool sandbox_enabled() noexcept {
     return !setting || std::strcmp(setting, "off") != 0;
 }
 
+void warn_unsandboxed(const char* who) {
+    DOMUS_LOG_WARN("sandbox",
+                   "{}: DOMUS_SANDBOX=off: NO SANDBOX. This monitor keeps every capability, "
+                   "inherited fd and system call of its parent (for debugging only)",
+                   who);
+}
+
 Result<void> harden_process(const char* who, std::initializer_list<int> keep) {
     if (!sandbox_enabled()) {
-        DOMUS_LOG_WARN("sandbox",
-                       "{}: DOMUS_SANDBOX=off: NO SANDBOX. This monitor keeps every capability, "
-                       "inherited fd and system call of its parent (for debugging only)",
-                       who);
+        warn_unsandboxed(who);
         return {};
     }
     // Capability sets are per thread: one started before main() (a preloaded library's)

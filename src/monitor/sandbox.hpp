@@ -19,6 +19,9 @@ namespace domus::monitor {
 
 // False when DOMUS_SANDBOX=off.
 bool sandbox_enabled() noexcept;
+// The loud warning of DOMUS_SANDBOX=off (harden_process() logs it; a warm monitor again,
+// into the log of the domain it is given).
+void warn_unsandboxed(const char* who);
 
 // Closes every inherited fd above stderr except `keep`, empties the capability sets a
 // new program would inherit from (sandbox.cpp says why not more), sets no_new_privs. `who` names

@@ -65,6 +65,7 @@ public:
     VcpuStats& stats() noexcept { return stats_; }
 
     void start_thread();
+    bool thread_started() const noexcept { return thread_.joinable(); }
     // Waits until the thread start_thread() started runs (its host_tid() is known).
     void wait_started() noexcept;
     void join();

@@ -1,7 +1,11 @@
 // domus-vmm: one domain's monitor as a process of its own, started by domusd. It
 // builds the domain, serves its control socket, runs it, reports how it ended and
 // then waits for the toolstack's "destroy" (so a crashed domain can be preserved).
+// Started with --warm, it is one of domusd's pooled monitors: it gets ready for any
+// domain, then waits to be handed one (warm_start.hpp).
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,11 +15,13 @@
 
 #include "base/deferred_close.hpp"
 #include "base/log.hpp"
+#include "base/monitor_pool_protocol.hpp"
 #include "config/device_specs.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/control_server.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/sandbox.hpp"
+#include "monitor/warm_start.hpp"
 
 namespace {
 
@@ -42,24 +48,35 @@ void report(int fd, const std::string& text) {
     ::close(fd);
 }
 
-int run(const Options& options) {
-    using namespace domus::monitor;
-    domus::log::Config::instance().domain_id.store(options.config.domid);
-    // Before any thread: capabilities and no_new_privs are per thread (sandbox.hpp).
-    if (auto hardened = harden_process("domus-vmm", {options.ready_fd}); !hardened) {
-        DOMUS_LOG_ERROR("vmm", "sandbox: {}", hardened.error().message);
-        report(options.ready_fd, "error: sandbox: " + hardened.error().message);
-        return kStatusMonitorError;
-    }
+// The stop signals, blocked in every thread: the watcher thread takes them (sigwait).
+sigset_t stop_signals() {
     sigset_t signals;
     sigemptyset(&signals);
     for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2})
         sigaddset(&signals, s);
+    return signals;
+}
+
+// What every start does before it knows its domain, in this order: before any thread,
+// the process hardened (capabilities and no_new_privs are per thread: sandbox.hpp) and
+// the stop signals blocked; then the allowlist's compilation started (it overlaps what
+// follows) and /dev/kvm opened and queried.
+domus::Result<domus::kvm::System> get_ready(int keep_fd) {
+    using namespace domus::monitor;
+    if (auto hardened = harden_process("domus-vmm", {keep_fd}); !hardened)
+        return domus::make_error("sandbox: {}", hardened.error().message);
+    sigset_t signals = stop_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
-    prepare_sandbox();  // the allowlist compiles while the domain is built
+    prepare_sandbox();
+    return domus::kvm::System::open();
+}
 
-    auto kvm = domus::kvm::System::open();
+int run(const Options& options, domus::Result<domus::kvm::System> kvm,
+        std::optional<domus::kvm::Vm> prepared_vm = {}) {
+    using namespace domus::monitor;
+    domus::log::Config::instance().domain_id.store(options.config.domid);
+    sigset_t signals = stop_signals();
     if (!kvm) {
         DOMUS_LOG_ERROR("vmm", "{}", kvm.error().message);
         report(options.ready_fd, "error: " + kvm.error().message);
@@ -106,7 +123,8 @@ int run(const Options& options) {
                 report(options.ready_fd, "error: " + why);
                 return kStatusMonitorError;
             }
-    auto domain = Domain::create(*kvm, config, nullptr, restore.get(), options.incoming);
+    auto domain = Domain::create(*kvm, config, nullptr, restore.get(), options.incoming,
+                                 std::move(prepared_vm));
     restore.reset();
     if (!domain) {
         DOMUS_LOG_ERROR("vmm", "{}", domain.error().message);
@@ -162,11 +180,10 @@ int run(const Options& options) {
     return exit_status(exit);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Parses a monitor's command line into `options`: -1 when it is good, otherwise the
+// exit status (usage errors printed, as CLI11 does).
+int parse(int argc, char** argv, Options& options) {
     CLI::App app{"domus-vmm: the monitor of one Domus domain (started by domusd)"};
-    Options options;
     app.add_option("kernel", options.config.kernel, "Guest image (ELF64)")->required();
     app.add_option("--name", options.name, "Domain name")->required();
     app.add_option("--domid", options.config.domid, "Domain ID")
@@ -191,6 +208,64 @@ int main(int argc, char** argv) {
     app.add_flag("--incoming", options.incoming,
                  "A migration's destination: built paused, filled by the control socket's "
                  "'receive'");
-    CLI11_PARSE(app, argc, argv);
-    return run(options);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    return -1;
+}
+
+// A pooled monitor (--warm): ready for any domain, then waits for domusd to hand it one,
+// and runs that one as if started for it.
+int run_warm(std::span<char> command_line) {
+    using namespace domus::monitor;
+    ::prctl(PR_SET_NAME, "domus-vmm-warm", 0, 0, 0);  // not a domain's monitor yet
+    // Its start runs only on a CPU nothing else wants: it is not to slow the start of
+    // the domain that just took its predecessor (wait_for_domain() leaves SCHED_IDLE).
+    sched_param priority{};
+    ::sched_setscheduler(0, SCHED_IDLE, &priority);
+    auto kvm = get_ready(kPoolSocketFd);
+    if (!kvm) {
+        DOMUS_LOG_ERROR("vmm", "warm start: {}", kvm.error().message);
+        return kStatusMonitorError;  // the pool sees the socket close before "warm"
+    }
+    // The VM too: only its memory and vCPUs depend on the domain.
+    auto vm = domus::kvm::Vm::create(*kvm);
+    if (!vm) {
+        DOMUS_LOG_ERROR("vmm", "warm start: {}", vm.error().message);
+        return kStatusMonitorError;
+    }
+    auto domain = wait_for_domain(kPoolSocketFd, stop_signals());
+    if (!domain) {
+        DOMUS_LOG_ERROR("vmm", "warm start: {}", domain.error().message);
+        return kStatusMonitorError;
+    }
+    if (!*domain) return 0;
+    auto& argv = **domain;
+    Options options;
+    std::vector<char*> pointers;
+    for (auto& arg : argv)
+        pointers.push_back(arg.data());
+    if (int status = parse(int(pointers.size()), pointers.data(), options); status >= 0) {
+        report(options.ready_fd, "error: a bad command line from the pool");
+        return status;
+    }
+    if (!sandbox_enabled()) warn_unsandboxed("domus-vmm");
+    if (auto taken = take_command_line(command_line, argv); !taken)
+        DOMUS_LOG_WARN("vmm", "ps shows the pool's command line: {}", taken.error().message);
+    return run(options, std::move(kvm), std::move(vm).value());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 5 && std::strcmp(argv[1], domus::kWarmArguments[0]) == 0 &&
+        std::strcmp(argv[2], domus::kWarmArguments[1]) == 0) {
+        char* end = argv[argc - 1] + std::strlen(argv[argc - 1]) + 1;  // arguments lie back to back
+        return run_warm({argv[0], end});
+    }
+    Options options;
+    if (int status = parse(argc, argv, options); status >= 0) return status;
+    return run(options, get_ready(options.ready_fd));
 }

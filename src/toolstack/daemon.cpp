@@ -117,6 +117,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, DaemonOptions opti
     daemon->cgroup_parent_ = std::move(options.cgroup_parent);
     daemon->budget_ = options.memory;
     daemon->cgroup_mount_ = detect_cpu_cgroup_mount();
+    daemon->monitor_pool_ = std::make_unique<MonitorPool>(
+        executable_dir() + "/domus-vmm", daemon->run_dir_.root,
+        daemon->run_dir_.root + "/monitor-pool.log", options.monitor_pool);
     daemon->recover();
     daemon->remove_stale_cgroups();
     return daemon;
@@ -250,6 +253,17 @@ Result<std::shared_ptr<Daemon::Entry>> Daemon::find(const nlohmann::json& reques
     return make_error("no domain \"{}\"", key);
 }
 
+namespace {
+
+nlohmann::json pool_json(const MonitorPool::Counts& counts) {
+    return {{"size", counts.size},
+            {"warm", counts.warm},
+            {"handed", counts.handed},
+            {"cold", counts.cold}};
+}
+
+}  // namespace
+
 Result<nlohmann::json> Daemon::info() {
     char host[256] = {};
     ::gethostname(host, sizeof(host) - 1);
@@ -276,7 +290,9 @@ Result<nlohmann::json> Daemon::info() {
         {"domains", count},
         {"daemon_uptime_seconds", unix_now() - started_unix_},
         {"metrics", metrics_address_.empty() ? "" : "http://" + metrics_address_ + "/metrics"},
-        {"operations", progress_.running()}};  // saves, restores, migrations running now
+        {"operations", progress_.running()},  // saves, restores, migrations running now
+        {"monitor_pool",
+         pool_json(monitor_pool_->counts())}};  // saves, restores, migrations running now
 }
 
 Result<nlohmann::json> Daemon::simple_op(const nlohmann::json& request) {

@@ -25,6 +25,7 @@
 #include "toolstack/cgroup.hpp"
 #include "toolstack/domain_stats.hpp"
 #include "toolstack/migration_progress.hpp"
+#include "toolstack/monitor_pool.hpp"
 #include "toolstack/run_dir.hpp"
 #include "toolstack/snapshot_journal.hpp"
 #include "toolstack/store_keeper.hpp"
@@ -44,6 +45,7 @@ struct MemoryBudget {
 struct DaemonOptions {
     std::string cgroup_parent;  // where under the cpu cgroup hierarchy domains' groups go
     MemoryBudget memory;
+    unsigned monitor_pool = 2;  // warm monitors kept ready (monitor_pool.hpp); 0: none
 };
 
 // A restore's "disk_moves" ({source path: copy path}, from migrate-receive --copy-disks)
@@ -197,6 +199,7 @@ private:
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> request_errors_{0};
     MemoryBudget budget_;
+    std::unique_ptr<MonitorPool> monitor_pool_;  // set before the domains are recovered
     MigrationProgress progress_;  // running saves, restores and migrations, for list and info
 };
 

@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--memory-overcommit", options.memory.allow_overcommit,
                  "Let the domains' targets add up to more than --domain-memory");
+    app.add_option("--monitor-pool", options.monitor_pool,
+                   "Warm monitors kept ready for the next create (0: start each one new)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 64));
     app.add_option("--metrics-listen", metrics_listen,
                    "Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)");
     // Options may also come from a file (`metrics-listen = "127.0.0.1:9100"`,

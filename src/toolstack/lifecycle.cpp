@@ -129,9 +129,6 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
     if (auto written = write_store_nodes(*entry); !written) return fail(std::move(written).error());
     ::mkdir(run_dir_.domain_dir(entry->domid).c_str(), 0700);
 
-    int ready[2];
-    if (::pipe2(ready, O_CLOEXEC) < 0) return fail(errno_error("pipe"));
-    Fd ready_read(ready[0]), ready_write(ready[1]);
     std::vector<std::string> argv = {executable_dir() + "/domus-vmm",
                                      spec.kernel,
                                      "--name",
@@ -171,21 +168,52 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
         argv.push_back("--vif");
         argv.push_back(vif);
     }
-    auto pid = spawn_detached(argv, run_dir_.vmm_log(entry->domid), ready_write.get());
-    ready_write.reset();
-    if (!pid) return fail(std::move(pid).error());
-    entry->pid = *pid;
-    // The monitor reports "ready" once its control socket listens, or dies trying.
-    std::string report;
-    pollfd p{ready_read.get(), POLLIN, 0};
-    while (::poll(&p, 1, 10'000) > 0) {
-        char buffer[256];
-        ssize_t n = ::read(ready_read.get(), buffer, sizeof(buffer));
-        if (n <= 0) break;
-        report.append(buffer, std::size_t(n));
-    }
+    // A warm monitor if the pool has one (monitor_pool.hpp), otherwise a new process.
+    // Its report: "ready ..." once its control socket listens, "error: ..." or nothing
+    // (the pipe's end) if it died trying.
+    struct Started {
+        pid_t pid = 0;
+        std::string report;
+        bool unheard_warm = false;  // a warm monitor that ended as it was handed the domain
+    };
+    auto start_monitor = [&](bool warm_allowed) -> Result<Started> {
+        int ready[2];
+        if (::pipe2(ready, O_CLOEXEC) < 0) return errno_error("pipe");
+        Fd ready_read(ready[0]), ready_write(ready[1]);
+        std::optional<pid_t> warm;
+        if (warm_allowed)
+            warm = monitor_pool_->start(argv, run_dir_.vmm_log(entry->domid), ready_write.get());
+        Result<pid_t> pid =
+            warm ? Result<pid_t>(*warm)
+                 : spawn_detached(argv, run_dir_.vmm_log(entry->domid), ready_write.get());
+        ready_write.reset();
+        if (!pid) return std::move(pid).error();
+        std::string report;
+        pollfd p{ready_read.get(), POLLIN, 0};
+        while (::poll(&p, 1, 10'000) > 0) {
+            char buffer[256];
+            ssize_t n = ::read(ready_read.get(), buffer, sizeof(buffer));
+            if (n <= 0) break;
+            report.append(buffer, std::size_t(n));
+        }
+        // A warm monitor that died as it was handed the domain (killed meanwhile: the
+        // message and the pipe went with it) said nothing: the start goes again, cold.
+        if (warm && report.empty()) {
+            DOMUS_LOG_WARN("domusd", "domain {}: warm monitor {} ended unheard; starting one new",
+                           entry->domid, *warm);
+            ::kill(*warm, SIGKILL);
+            (void)wait_for_exit(*warm, std::chrono::seconds(2));
+            return Started{*warm, "", true};
+        }
+        return Started{*pid, std::move(report)};
+    };
+    auto started = start_monitor(true);
+    if (started && started->unheard_warm) started = start_monitor(false);
+    if (!started) return fail(std::move(started).error());
+    std::string report = std::move(started->report);
+    entry->pid = started->pid;
     if (report.rfind("ready", 0) != 0) {
-        ::kill(*pid, SIGKILL);
+        ::kill(entry->pid, SIGKILL);
         std::string reason = last_log_line(run_dir_.vmm_log(entry->domid));
         return fail(make_error("domain {} failed to start: {}", spec.name,
                                reason.empty() ? "no report" : reason));
@@ -217,8 +245,8 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
     // The host side of each vif (its TAP exists now): its hotplug script, `online`.
     for (const auto& vif : vif_configs(*entry)) {
         if (auto online = vif_online(vif, entry->domid, run_dir_.root); !online) {
-            ::kill(*pid, SIGKILL);
-            wait_for_exit(*pid, std::chrono::seconds(5));
+            ::kill(entry->pid, SIGKILL);
+            wait_for_exit(entry->pid, std::chrono::seconds(5));
             for (const auto& other : vif_configs(*entry))
                 vif_offline(other, entry->domid, run_dir_.root);
             return fail(make_error("domain {}: {}", spec.name, online.error().message));
@@ -230,8 +258,8 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
                              ? Result<void>()
                              : apply_sched(entry, true, info ? *info : nlohmann::json::object());
         !scheduled) {
-        ::kill(*pid, SIGKILL);
-        (void)wait_for_exit(*pid, std::chrono::seconds(2));
+        ::kill(entry->pid, SIGKILL);
+        (void)wait_for_exit(entry->pid, std::chrono::seconds(2));
         remove_sched(entry->domid, entry->cgroup);
         for (const auto& vif : vif_configs(*entry))
             vif_offline(vif, entry->domid, run_dir_.root);
