@@ -7,10 +7,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include <random>
 
@@ -528,6 +530,71 @@ void bench_block() {
 
 }  // namespace
 
+// The host's busy CPU time so far, every CPU, guests' time included (/proc/stat), in ms.
+double host_busy_ms() {
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    double user, nice, system, idle, iowait, irq, softirq, steal;
+    stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+    return (user + nice + system + irq + softirq + steal) * 1e3 / double(::sysconf(_SC_CLK_TCK));
+}
+
+// Creates and destroys through domusd from `clients` threads at once, `pairs` in all,
+// each domain destroyed once its guest runs (idle's data/idle/status in the store): pairs
+// a second, and the host's CPU time per pair (what bounds the rate on 2 cores).
+void bench_parallel_churn(int clients, int pairs) {
+    domus::toolstack::RunDir dir{"/tmp/domus-churn-" + std::to_string(::getpid())};
+    ::setenv("DOMUS_RUN_DIR", dir.root.c_str(), 1);
+    if (run_process({g_bin, "info"}, std::chrono::seconds(30)).status != 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the pool warm
+    std::atomic<int> next{0}, done{0}, failed{0};
+    double cpu0 = host_busy_ms();
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c)
+        threads.emplace_back([&] {
+            auto store = domus::store::Client::connect(dir.store_socket());
+            if (!store) {
+                ++failed;
+                return;
+            }
+            for (int i; (i = next++) < pairs;) {
+                std::string config = "name = \"churn" + std::to_string(i) + "\"\nkernel = \"" +
+                                     g_guests + "/idle.elf\"\nmemory = 16\n";
+                auto reply = domus::toolstack::json_request(
+                    dir.daemon_socket(), {{"op", "create"}, {"config", config}, {"file", "churn"}});
+                if (!reply || !reply->contains("domid")) {
+                    ++failed;
+                    continue;
+                }
+                std::string domid = std::to_string((*reply)["domid"].get<int>());
+                auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+                for (;;) {
+                    auto status = store->read("/local/domain/" + domid + "/data/idle/status");
+                    if ((status && *status == "running") ||
+                        std::chrono::steady_clock::now() > deadline)
+                        break;
+                    std::this_thread::sleep_for(std::chrono::microseconds(200));
+                }
+                auto gone = domus::toolstack::json_request(dir.daemon_socket(),
+                                                           {{"op", "destroy"}, {"domain", domid}});
+                if (gone && !gone->contains("error"))
+                    ++done;
+                else
+                    ++failed;
+            }
+        });
+    for (auto& t : threads)
+        t.join();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double cpu_ms = host_busy_ms() - cpu0;
+    if (failed) std::fprintf(stderr, "bench: churn: %d pairs failed\n", failed.load());
+    emit("soak_parallel_create_destroy_per_s", done / seconds, "pairs/s");
+    emit("soak_cpu_ms_per_pair", done ? cpu_ms / done : 0, "ms");
+    kill_run_dir(dir.root);
+    std::filesystem::remove_all(dir.root);
+}
+
 // The churn soak (opt-in: `bench/run soak`; several minutes): 600 domains through domusd,
 // at most 200 alive, a disk round every tenth, store traffic, domusd and the store each
 // killed once; what the daemons hold at the start and the end.
@@ -564,6 +631,7 @@ void bench_soak() {
     emit("soak_store_nodes_start", double(r.nodes_start), "nodes");
     emit("soak_store_nodes_end", double(r.nodes_end), "nodes");
     emit("soak_seconds", r.seconds, "s");
+    bench_parallel_churn(4, 400);
 }
 
 int main(int argc, char** argv) {

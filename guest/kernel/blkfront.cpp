@@ -234,6 +234,12 @@ namespace {
                 __atomic_store_n(&dev->failed, true, __ATOMIC_RELEASE);
             __atomic_store_n(&dev->connected, false, __ATOMIC_RELEASE);
             xenbus_unwatch(path, token);
+            // A backend that closed while we connected (the device detached moments after
+            // it came) waits for us to let go: say Closed, as after a connection.
+            if (backend_state(dev) >= XenbusStateClosing) {
+                write_state(dev, XenbusStateClosing);
+                write_state(dev, XenbusStateClosed);
+            }
         }
         return rc;
     }
