@@ -263,8 +263,8 @@ void start()
     if (read_target())
         reach_target();
     mutex_unlock(&lock);
-    if (xenbus_watch(kTargetNode, "domus-balloon", on_target, nullptr) < 0)
-        printk("balloon: cannot watch %s: memory targets will be missed\n", kTargetNode);
+    // Its first event reads the target again: a change meanwhile is not missed.
+    xenbus::watch_soon(kTargetNode, "domus-balloon", on_target, nullptr, "memory targets");
 }
 
 Stats stats()

@@ -98,9 +98,8 @@ void vcpu_hotplug_start()
         for (unsigned id = 1; id < boot.nr_vcpus; ++id)
             if (wanted[id])
                 vcpu_bring_online(id, pass == 1); // start all, then wait for each
-    int rc = xenbus_watch("cpu", "domus-vcpu", on_cpu_event, nullptr);
-    if (rc < 0)
-        printk("domus: cannot watch cpu (%d): vCPU hot-plug requests will be missed\n", rc);
+    // Its first event applies every vCPU's availability again: nothing meanwhile is missed.
+    xenbus::watch_soon("cpu", "domus-vcpu", on_cpu_event, nullptr, "vCPU hot-plug requests");
 }
 
 } // namespace domus::guest

@@ -164,6 +164,54 @@ void watch_queue_event(char* data, uint32_t len)
     mutex_unlock(&queue_lock);
 }
 
+namespace {
+
+    struct SoonWatch {
+        const char* path; // the strings live in the same allocation, after the struct
+        const char* token;
+        const char* what;
+        xenbus_watch_fn fn;
+        void* arg;
+    };
+
+    void register_now(const char* path, const char* token, xenbus_watch_fn fn, void* arg,
+        const char* what)
+    {
+        if (int rc = xenbus_watch(path, token, fn, arg); rc < 0)
+            printk("xenbus: cannot watch %s (%d): %s will be missed\n", path, rc, what);
+    }
+
+    void register_soon(void* arg)
+    {
+        auto* s = static_cast<SoonWatch*>(arg);
+        register_now(s->path, s->token, s->fn, s->arg, s->what);
+        free(s);
+    }
+
+} // namespace
+
+void watch_soon(const char* path, const char* token, xenbus_watch_fn fn, void* arg,
+    const char* what)
+{
+    size_t plen = strlen(path) + 1, tlen = strlen(token) + 1, wlen = strlen(what) + 1;
+    auto* s = static_cast<SoonWatch*>(malloc(sizeof(SoonWatch) + plen + tlen + wlen));
+    if (s) {
+        char* strings = reinterpret_cast<char*>(s + 1);
+        memcpy(strings, path, plen);
+        memcpy(strings + plen, token, tlen);
+        memcpy(strings + plen + tlen, what, wlen);
+        *s = SoonWatch { strings, strings + plen, strings + plen + tlen, fn, arg };
+        domus_thread_attr_t attr {};
+        attr.name = "xenbus-watch-soon";
+        attr.vcpu = DOMUS_ANY_VCPU;
+        attr.detached = 1;
+        if (thread_create(register_soon, s, &attr))
+            return;
+        free(s);
+    }
+    register_now(path, token, fn, arg, what); // no memory for a thread: here and now
+}
+
 } // namespace domus::guest::xenbus
 
 using namespace domus::guest;
