@@ -73,8 +73,8 @@ namespace xenbus {
     // store's reply (a boot-time watch need not hold main() back a round trip). The
     // watch's first event follows its registration as always; a failure is printed with
     // `what`, which the watch misses.
-    void watch_soon(const char* path, const char* token, xenbus_watch_fn fn, void* arg,
-        const char* what);
+    void watch_soon(
+        const char* path, const char* token, xenbus_watch_fn fn, void* arg, const char* what);
 
     // xenbus_shutdown.cpp: feature-poweroff/-reboot and the control/shutdown watch.
     void shutdown_watcher_start(); // in xenbus-watch, before it dispatches events

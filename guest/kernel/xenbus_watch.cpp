@@ -174,8 +174,8 @@ namespace {
         void* arg;
     };
 
-    void register_now(const char* path, const char* token, xenbus_watch_fn fn, void* arg,
-        const char* what)
+    void register_now(
+        const char* path, const char* token, xenbus_watch_fn fn, void* arg, const char* what)
     {
         if (int rc = xenbus_watch(path, token, fn, arg); rc < 0)
             printk("xenbus: cannot watch %s (%d): %s will be missed\n", path, rc, what);
@@ -190,8 +190,8 @@ namespace {
 
 } // namespace
 
-void watch_soon(const char* path, const char* token, xenbus_watch_fn fn, void* arg,
-    const char* what)
+void watch_soon(
+    const char* path, const char* token, xenbus_watch_fn fn, void* arg, const char* what)
 {
     size_t plen = strlen(path) + 1, tlen = strlen(token) + 1, wlen = strlen(what) + 1;
     auto* s = static_cast<SoonWatch*>(malloc(sizeof(SoonWatch) + plen + tlen + wlen));
