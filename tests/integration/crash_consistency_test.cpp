@@ -54,11 +54,11 @@ protected:
     // Runs before domusd starts (its environment is the monitors' environment).
     virtual void before_daemon() {}
 
+    // The domain's monitor: by name, not by program, which domusd's warm monitors
+    // (domus-vmm-warm, monitor_pool.hpp) share.
     pid_t monitor_pid() {
-        for (pid_t pid : run_dir_processes()) {
-            auto argv = process_argv(pid);
-            if (!argv.empty() && argv[0].ends_with("/domus-vmm")) return pid;
-        }
+        for (pid_t pid : run_dir_processes())
+            if (process_name(pid) == "domus-vmm" && process_running(pid)) return pid;
         return -1;
     }
 
