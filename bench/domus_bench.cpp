@@ -281,8 +281,12 @@ void bench_toolstack() {
     if (auto store = domus::store::Client::connect(dir.store_socket()))
         for (std::size_t i = 0; i < std::min<std::size_t>(domids.size(), 20); ++i)
             if (auto tsc =
-                    store->read(fmt::format("/local/domain/{}/data/idle/started-tsc", domids[i])))
-                to_main.push_back((std::stod(*tsc) - double(create_tsc[i])) / tsc_hz() * 1e3);
+                    store->read(fmt::format("/local/domain/{}/data/idle/started-tsc", domids[i]))) {
+                char* end = nullptr;
+                double main_tsc = std::strtod(tsc->c_str(), &end);  // the guest's word
+                if (end != tsc->c_str() && *end == '\0')
+                    to_main.push_back((main_tsc - double(create_tsc[i])) / tsc_hz() * 1e3);
+            }
     if (!to_main.empty()) emit("create_to_main_ms", median(to_main), "ms");
     if (!create_ms.empty()) {
         std::vector<double> first(create_ms.begin(),

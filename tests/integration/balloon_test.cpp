@@ -11,12 +11,12 @@
 #include <fstream>
 #include <regex>
 
-#include "toolstack_fixture.hpp"
+#include "balloon_guest.hpp"
 
 namespace domus::test {
 namespace {
 
-class BalloonTest : public ToolstackTest {
+class BalloonTest : public BalloonGuest<ToolstackTest> {
 protected:
     void TearDown() override {
         ::unsetenv("DOMUS_DAEMON_CONFIG");
@@ -30,51 +30,6 @@ protected:
         ::setenv("DOMUS_DAEMON_CONFIG", path.c_str(), 1);
     }
 
-    std::string balloon_config(const std::string& name, int memory, int maxmem) {
-        return config(name, "name = \"" + name + "\"\nkernel = \"" + guest_image("balloon_test") +
-                                "\"\nmemory = " + std::to_string(memory) +
-                                "\nmaxmem = " + std::to_string(maxmem) + "\n");
-    }
-
-    std::string read(int domid, const std::string& node) {
-        auto r = xenstore("xenstore-read", {"/local/domain/" + std::to_string(domid) + "/" + node});
-        return r.status == 0 ? r.out.substr(0, r.out.find('\n')) : "";
-    }
-
-    // Runs a balloon_test command in domain `domid` and returns its answer.
-    std::string command(int domid, const std::string& cmd) {
-        std::string home = "/local/domain/" + std::to_string(domid) + "/data/balloon/";
-        std::string seq = std::to_string(++seq_);
-        xenstore("xenstore-write", {home + "seq", seq});
-        xenstore("xenstore-write", {home + "cmd", cmd});
-        std::string answer;
-        eventually(
-            [&] {
-                answer = read(domid, "data/balloon/result");
-                return answer.size() > seq.size() + 2 &&
-                       answer.substr(answer.size() - seq.size() - 2) == " #" + seq;
-            },
-            std::chrono::seconds(60));
-        return answer.substr(0, answer.rfind(" #"));
-    }
-
-    // `domus list`'s memory column for `name` (MiB), or -1.
-    long listed_mib(const std::string& name) {
-        std::smatch m;
-        std::string list = domus({"list"}).out;
-        std::regex row("\\n" + name + R"(\s+\d+\s+(\d+)\s)");
-        return std::regex_search(list, m, row) ? std::stol(m[1].str()) : -1;
-    }
-
-    // The host memory the (only) monitor's guest RAM holds, in MiB.
-    long host_mib() {
-        for (pid_t pid : run_dir_processes()) {
-            if (process_name(pid) != "domus-vmm") continue;
-            if (long long bytes = guest_ram_bytes(pid); bytes >= 0) return long(bytes >> 20);
-        }
-        return -1;
-    }
-
     // "enomem <allocated MiB> <reallocated MiB>": the allocated MiB, or -1.
     static long enomem_after(const std::string& answer) {
         std::smatch m;
@@ -86,8 +41,6 @@ protected:
         ASSERT_TRUE(eventually([&] { return read(domid, "data/balloon/status") == "ready"; },
                                std::chrono::seconds(30)));
     }
-
-    int seq_ = 0;
 };
 
 TEST_F(BalloonTest, MemSetDownAndUpIsFollowedByTheGuestAndTheHost) {

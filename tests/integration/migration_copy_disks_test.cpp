@@ -51,18 +51,10 @@ protected:
 
     // The guest's "count=.. verified=.. errors=.." in run dir `dir` (-1s: none yet).
     std::array<long long, 3> counter(const std::string& dir) {
-        auto id =
-            run_process({"/usr/bin/env", "DOMUS_RUN_DIR=" + dir, domus_binary(), "domid", "sc"},
-                        std::chrono::seconds(10));
-        if (id.status != 0) return {-1, -1, -1};
-        auto r = run_process(
-            {"/usr/bin/env", "XENSTORED_PATH=" + dir + "/xenstored/socket",
-             "/usr/bin/xenstore-read",
-             "/local/domain/" + id.out.substr(0, id.out.find('\n')) + "/data/counter/status"},
-            std::chrono::seconds(10));
+        std::string status = read_at(dir, "sc", "data/counter/status");
         std::smatch m;
         static const std::regex re(R"(count=(\d+) verified=(\d+) errors=(\d+))");
-        if (r.status != 0 || !std::regex_search(r.out, m, re)) return {-1, -1, -1};
+        if (!std::regex_search(status, m, re)) return {-1, -1, -1};
         return {std::stoll(m[1]), std::stoll(m[2]), std::stoll(m[3])};
     }
 

@@ -28,18 +28,10 @@ protected:
 
     // The guest's count in run dir `dir` (-1: no such domain or no count yet).
     long long counted(const std::string& dir) {
-        auto id =
-            run_process({"/usr/bin/env", "DOMUS_RUN_DIR=" + dir, domus_binary(), "domid", "sc"},
-                        std::chrono::seconds(10));
-        if (id.status != 0) return -1;
-        auto r = run_process(
-            {"/usr/bin/env", "XENSTORED_PATH=" + dir + "/xenstored/socket",
-             "/usr/bin/xenstore-read",
-             "/local/domain/" + id.out.substr(0, id.out.find('\n')) + "/data/counter/status"},
-            std::chrono::seconds(10));
+        std::string status = read_at(dir, "sc", "data/counter/status");
         std::smatch m;
         static const std::regex re(R"(count=(\d+))");
-        return r.status == 0 && std::regex_search(r.out, m, re) ? std::stoll(m[1]) : -1;
+        return std::regex_search(status, m, re) ? std::stoll(m[1]) : -1;
     }
 
     // Every line of `text` as JSON (a line that is not: a failure).

@@ -24,18 +24,6 @@ struct Counter {
 
 class MigrationTest : public TwoHostsTest {
 protected:
-    void SetUp() override {
-        TwoHostsTest::SetUp();
-        if (IsSkipped()) return;
-        dst_ = second_->dir();
-    }
-
-    // `domus ARGS...` against the destination's domusd.
-    ProcessResult domus_at(const std::string& dir, std::vector<std::string> args) {
-        args.insert(args.begin(), {"/usr/bin/env", "DOMUS_RUN_DIR=" + dir, domus_binary()});
-        return run_process(args, std::chrono::seconds(60));
-    }
-
     std::string counter_config(const std::string& disk, int memory_mib, const std::string& extra) {
         return config("sc", "name = \"sc\"\nkernel = \"" + guest_image("save_counter") +
                                 "\"\nmemory = " + std::to_string(memory_mib) + "\ndisk = [ '" +
@@ -45,16 +33,10 @@ protected:
     // The guest's figures (data/counter/status) in the domain `name` of run dir `dir`.
     Counter counter(const std::string& dir, const std::string& name = "sc") {
         Counter c;
-        auto id = domus_at(dir, {"domid", name});
-        if (id.status != 0) return c;
-        std::string domid = id.out.substr(0, id.out.find('\n'));
-        auto r = run_process(
-            {"/usr/bin/env", "XENSTORED_PATH=" + dir + "/xenstored/socket",
-             "/usr/bin/xenstore-read", "/local/domain/" + domid + "/data/counter/status"},
-            std::chrono::seconds(10));
+        std::string status = read_at(dir, name, "data/counter/status");
         std::smatch m;
         std::regex re(R"(count=(\d+) verified=(\d+) errors=(\d+) backwards=(\d+) now=(\d+))");
-        if (r.status == 0 && std::regex_search(r.out, m, re)) {
+        if (std::regex_search(status, m, re)) {
             c.count = std::stoll(m[1]), c.verified = std::stoll(m[2]);
             c.errors = std::stoll(m[3]), c.backwards = std::stoll(m[4]), c.now = std::stoll(m[5]);
         }
@@ -87,8 +69,6 @@ protected:
         EXPECT_GT(c.verified, 3);
         return c;
     }
-
-    std::string dst_;
 };
 
 TEST_F(MigrationTest, SaveAndRestoreGoOnCountingWithTheDiskIntactAndTheClockMonotonic) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <regex>
 
+#include "balloon_guest.hpp"
 #include "channel_client.hpp"
 #include "two_hosts_fixture.hpp"
 
@@ -26,30 +27,16 @@ struct SmpCounter {
     long long online = -1, c0 = -1, c1 = -1, backwards = -1, now = -1;
 };
 
-class MigrationVcpusTest : public TwoHostsTest {
+class MigrationVcpusTest : public BalloonGuest<TwoHostsTest> {
 protected:
-    void SetUp() override {
-        TwoHostsTest::SetUp();
-        if (IsSkipped()) return;
-        dst_ = second_->dir();
-    }
-
     // The guest's figures (data/counter/status) in domain "smp" of run dir `dir`.
     SmpCounter counter(const std::string& dir) {
         SmpCounter c;
-        auto id =
-            run_process({"/usr/bin/env", "DOMUS_RUN_DIR=" + dir, domus_binary(), "domid", "smp"},
-                        std::chrono::seconds(30));
-        if (id.status != 0) return c;
-        std::string domid = id.out.substr(0, id.out.find('\n'));
-        auto r = run_process(
-            {"/usr/bin/env", "XENSTORED_PATH=" + dir + "/xenstored/socket",
-             "/usr/bin/xenstore-read", "/local/domain/" + domid + "/data/counter/status"},
-            std::chrono::seconds(10));
+        std::string status = read_at(dir, "smp", "data/counter/status");
         std::smatch m;
         std::regex re(
             R"(online=([0-9a-f]+) c0=(\d+) c1=(\d+) c2=\d+ c3=\d+ backwards=(\d+) now=(\d+))");
-        if (r.status == 0 && std::regex_search(r.out, m, re)) {
+        if (std::regex_search(status, m, re)) {
             c.online = std::stoll(m[1], nullptr, 16);
             c.c0 = std::stoll(m[2]), c.c1 = std::stoll(m[3]);
             c.backwards = std::stoll(m[4]), c.now = std::stoll(m[5]);
@@ -92,53 +79,17 @@ protected:
         return r.status == 0 ? std::stoi(r.out) : -1;
     }
 
-    std::string read(int domid, const std::string& node) {
-        auto r = xenstore("xenstore-read", {"/local/domain/" + std::to_string(domid) + "/" + node});
-        return r.status == 0 ? r.out.substr(0, r.out.find('\n')) : "";
+    // Domain "bal" (balloon_test, 256 MiB) ballooned down to 64 MiB, as the toolstack
+    // and the host see it: its ID.
+    int ballooned_down() {
+        EXPECT_EQ(domus({"create", balloon_config("bal", 256, 256)}).status, 0);
+        int id = domid("bal");
+        EXPECT_TRUE(eventually([&] { return read(id, "data/balloon/status") == "ready"; }));
+        EXPECT_EQ(domus({"mem-set", "bal", "64"}).status, 0);
+        EXPECT_TRUE(eventually([&] { return listed_mib("bal") == 64; })) << listed_mib("bal");
+        EXPECT_TRUE(eventually([&] { return host_mib() <= 64; })) << host_mib();
+        return id;
     }
-
-    // Runs a balloon_test command in domain `domid` and returns its answer (as
-    // balloon_test.cpp does).
-    std::string command(int domid, const std::string& cmd) {
-        std::string home = "/local/domain/" + std::to_string(domid) + "/data/balloon/";
-        std::string seq = std::to_string(++seq_);
-        xenstore("xenstore-write", {home + "seq", seq});
-        xenstore("xenstore-write", {home + "cmd", cmd});
-        std::string answer;
-        eventually(
-            [&] {
-                answer = read(domid, "data/balloon/result");
-                return answer.size() > seq.size() + 2 &&
-                       answer.substr(answer.size() - seq.size() - 2) == " #" + seq;
-            },
-            std::chrono::seconds(60));
-        return answer.substr(0, answer.rfind(" #"));
-    }
-
-    // `domus list`'s memory column for `name` (MiB), or -1.
-    long listed_mib(const std::string& name, const std::string& dir = "") {
-        std::smatch m;
-        std::string list =
-            dir.empty()
-                ? domus({"list"}).out
-                : run_process({"/usr/bin/env", "DOMUS_RUN_DIR=" + dir, domus_binary(), "list"},
-                              std::chrono::seconds(30))
-                      .out;
-        std::regex row("\\n" + name + R"(\s+\d+\s+(\d+)\s)");
-        return std::regex_search(list, m, row) ? std::stol(m[1].str()) : -1;
-    }
-
-    // The host memory the (only) monitor's guest RAM holds, in MiB.
-    long host_mib(const std::string& dir = "") {
-        for (pid_t pid : test::run_dir_processes(dir.empty() ? run_dir_ : dir)) {
-            if (process_name(pid) != "domus-vmm") continue;
-            if (long long bytes = guest_ram_bytes(pid); bytes >= 0) return long(bytes >> 20);
-        }
-        return -1;
-    }
-
-    std::string dst_;
-    int seq_ = 0;
 };
 
 TEST_F(MigrationVcpusTest, SaveAndRestoreGoOnCountingOnBothVcpus) {
@@ -259,16 +210,8 @@ TEST_F(MigrationVcpusTest, ChannelReconnectsAfterSaveAndRestore) {
 // back (the physmap record), so the host holds ~64 MiB, the guest and the toolstack
 // still say 64, and mem-set takes it up to 256 and down to 64 again.
 TEST_F(MigrationVcpusTest, BalloonedDownDomainStaysSmallAcrossSaveAndRestore) {
-    ASSERT_EQ(
-        domus({"create", config("bal", "name = \"bal\"\nkernel = \"" + guest_image("balloon_test") +
-                                           "\"\nmemory = 256\nmaxmem = 256\n")})
-            .status,
-        0);
-    int id = domid("bal");
-    ASSERT_TRUE(eventually([&] { return read(id, "data/balloon/status") == "ready"; }));
-    ASSERT_EQ(domus({"mem-set", "bal", "64"}).status, 0);
-    ASSERT_TRUE(eventually([&] { return listed_mib("bal") == 64; })) << listed_mib("bal");
-    ASSERT_TRUE(eventually([&] { return host_mib() <= 64; })) << host_mib();
+    int id = ballooned_down();
+    ASSERT_FALSE(HasFailure());
     auto stats = command(id, "stats");
     ASSERT_EQ(stats.substr(0, stats.find(' ')), "65536") << stats;
 
@@ -305,16 +248,8 @@ TEST_F(MigrationVcpusTest, BalloonedDownDomainStaysSmallAcrossSaveAndRestore) {
 // The same across a live migration: the destination, built while the rounds arrive,
 // takes the physmap at the end of the stream.
 TEST_F(MigrationVcpusTest, BalloonedDownDomainStaysSmallAcrossALiveMigration) {
-    ASSERT_EQ(
-        domus({"create", config("bal", "name = \"bal\"\nkernel = \"" + guest_image("balloon_test") +
-                                           "\"\nmemory = 256\nmaxmem = 256\n")})
-            .status,
-        0);
-    int id = domid("bal");
-    ASSERT_TRUE(eventually([&] { return read(id, "data/balloon/status") == "ready"; }));
-    ASSERT_EQ(domus({"mem-set", "bal", "64"}).status, 0);
-    ASSERT_TRUE(eventually([&] { return listed_mib("bal") == 64; })) << listed_mib("bal");
-    ASSERT_TRUE(eventually([&] { return host_mib() <= 64; })) << host_mib();
+    ballooned_down();
+    ASSERT_FALSE(HasFailure());
     auto moved = domus({"migrate", "-s", "", "bal", transport_to(dst_)});
     ASSERT_EQ(moved.status, 0) << moved.err << moved.out;
     EXPECT_EQ(listed_mib("bal", dst_), 64);
