@@ -17,13 +17,14 @@
 namespace domus::storage {
 namespace {
 
-// One byte, shared (F_RDLCK) or released (F_UNLCK), on the open file description of `fd`.
-int set_byte(int fd, off_t byte, short type) {
+// `length` bytes from `byte` (0: to the end of the file), shared (F_RDLCK) or released
+// (F_UNLCK), on the open file description of `fd`.
+int set_byte(int fd, off_t byte, short type, off_t length = 1) {
     struct flock lock {};
     lock.l_type = type;
     lock.l_whence = SEEK_SET;
     lock.l_start = byte;
-    lock.l_len = 1;
+    lock.l_len = length;
     int rc;
     do {
         rc = ::fcntl(fd, F_OFD_SETLK, &lock);
@@ -291,7 +292,11 @@ void ImageLock::release() {
     if (it == table.files_.end()) return;
     ImageLockTable::File& file = it->second;
     if (--file.holders == 0) {
-        table.files_.erase(it);  // closing the description drops every byte
+        // Released before the close, not by it: a child being spawned this moment has a
+        // copy of our fds until its exec, and keeps the description (and its locks)
+        // alive that long.
+        set_byte(file.fd.get(), 0, F_UNLCK, 0);
+        table.files_.erase(it);
         return;
     }
     for (int i = 0; i < perm::kCount; ++i) {
