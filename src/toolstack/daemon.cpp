@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <functional>
@@ -85,6 +87,24 @@ Result<void> start_store(const RunDir& run_dir) {
     return {};
 }
 
+// The daemon before us (its pid is in the lock file) may still be exiting: the run
+// directory's lock goes with the first of its files to close, the others (a disk lock
+// held mid-snapshot, say) a moment later. Recovery waits until it is wholly gone.
+void wait_for_predecessor(int lock_fd) {
+    char text[32] = {};
+    if (::pread(lock_fd, text, sizeof text - 1, 0) <= 0) return;
+    pid_t pid = pid_t(std::atoi(text));
+    if (pid <= 0 || pid == ::getpid()) return;
+    char comm_path[64];
+    std::snprintf(comm_path, sizeof comm_path, "/proc/%d/comm", int(pid));
+    char comm[32] = {};
+    if (Fd comm_fd(::open(comm_path, O_RDONLY | O_CLOEXEC)); comm_fd) [[maybe_unused]]
+        auto n = ::read(comm_fd.get(), comm, sizeof comm - 1);
+    if (std::strncmp(comm, "domusd", 6) != 0) return;  // gone, or its pid reused
+    if (!wait_for_exit(pid, std::chrono::seconds(10)))
+        DOMUS_LOG_WARN("domusd", "the previous domusd (pid {}) is still exiting", pid);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, DaemonOptions options) {
@@ -94,6 +114,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, DaemonOptions opti
     if (!lock) return errno_error(run_dir.daemon_lock());
     if (::flock(lock.get(), LOCK_EX | LOCK_NB) < 0)
         return make_error("another domusd is already running for {}", run_dir.root);
+    wait_for_predecessor(lock.get());
     std::string pid = std::to_string(::getpid()) + "\n";
     [[maybe_unused]] auto t = ::ftruncate(lock.get(), 0);
     [[maybe_unused]] auto w = ::write(lock.get(), pid.data(), pid.size());
