@@ -55,6 +55,23 @@ Result<void> send_all(int fd, std::string_view bytes) {
     return {};
 }
 
+Result<void> remove_stale_socket(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof(address.sun_path))
+        return make_error("socket path \"{}\" is empty or too long", path);
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return {};
+    if (!S_ISSOCK(st.st_mode))
+        return make_error("{} exists and is not a socket; not replacing it", path);
+    Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0)
+        return make_error("{} is in use by another listener", path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error("unlink " + path);
+    return {};
+}
+
 Result<std::size_t> send_with_fds(int fd, std::string_view bytes, std::span<const int> fds) {
     if (fds.size() > kMaxPassedFds)
         return make_error("{} fds to pass, at most {}", fds.size(), kMaxPassedFds);

@@ -23,13 +23,18 @@ Result<Fd> connect_unix(const std::string& path, int type = SOCK_STREAM);
 // (e.g. hold its pid-file lock): the unlink assumes nobody else serves that path.
 Result<Fd> listen_unix(const std::string& path, int type);
 
+// Removes the socket file at `path` if nobody listens on it any more (a process that
+// ended left it). Nothing there is fine; a live listener, or a file that is not a
+// socket, stays and is an error.
+Result<void> remove_stale_socket(const std::string& path);
+
 // Sends all of `bytes` (MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE).
 Result<void> send_all(int fd, std::string_view bytes);
 
 // One sendmsg of `bytes` with `fds` passed alongside (SCM_RIGHTS, at most
 // kMaxPassedFds), EINTR retried; how many bytes went (a stream socket may take fewer:
 // the rest goes with send_all, the fds having gone with the first byte).
-constexpr std::size_t kMaxPassedFds = 8;
+constexpr std::size_t kMaxPassedFds = 64;
 Result<std::size_t> send_with_fds(int fd, std::string_view bytes, std::span<const int> fds);
 
 // Receives exactly `length` bytes; the peer closing first is an error.

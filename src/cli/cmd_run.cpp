@@ -100,7 +100,8 @@ int run_domain(const RunOptions& options) {
     for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR2})
         sigaddset(&stop_signals, signal);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    monitor::prepare_sandbox();  // the allowlist compiles while the domain is built
+    monitor::prepare_sandbox(
+        monitor::FileAccess::paths);  // the allowlist compiles while the domain is built
     auto kvm = kvm::System::open();
     if (!kvm) {
         std::fprintf(stderr, "domus: %s\n", kvm.error().message.c_str());
@@ -120,7 +121,8 @@ int run_domain(const RunOptions& options) {
         return monitor::kStatusMonitorError;
     }
     auto& dom = **domain;
-    if (auto sandboxed = monitor::enter_sandbox("domus run"); !sandboxed) {
+    if (auto sandboxed = monitor::enter_sandbox("domus run", monitor::FileAccess::paths);
+        !sandboxed) {
         std::fprintf(stderr, "domus: sandbox: %s\n", sandboxed.error().message.c_str());
         return monitor::kStatusMonitorError;
     }

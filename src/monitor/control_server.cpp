@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/host_files.hpp"
 #include "base/log.hpp"
 #include "base/unix_socket.hpp"
 #include "monitor/device_requests.hpp"
@@ -244,11 +245,12 @@ void ControlServer::handle_line(Client& client, const std::string& line) {
         if (exit_) return send(client, R"({"ok":false,"error":"the domain has shut down"})");
         if (!incoming_ || receiving_)
             return send(client, R"({"ok":false,"error":"the domain is not waiting for a stream"})");
+        std::vector<PassedFile> files = take_files(request, client.fds);  // its disks'
         if (client.fds.empty())
             return send(
                 client,
                 R"({"ok":false,"error":"receive needs the stream's fd, passed with SCM_RIGHTS"})");
-        start_receive(client);
+        start_receive(client, std::move(files));
     } else if (op == "destroy") {
         destroy_ = true;
         destroy_cv_.notify_all();
@@ -351,12 +353,14 @@ void ControlServer::start_save(Client& client, nlohmann::json request) {
     });
 }
 
-void ControlServer::start_receive(Client& client) {
-    // Caller holds mutex_. The stream fd is the last one the client passed.
+void ControlServer::start_receive(Client& client, std::vector<PassedFile> files) {
+    // Caller holds mutex_. The stream fd is the last one the client passed; the disks
+    // open once the stream is in, from `files`.
     receiving_ = true;
     auto fd = std::make_shared<Fd>(std::move(client.fds.back()));
     client.fds.clear();
-    workers_.emplace_back([this, serial = client.serial, fd] {
+    workers_.emplace_back([this, serial = client.serial, fd, files = std::move(files)]() mutable {
+        auto lease = HostFiles::process().lend(std::move(files));
         auto started = std::chrono::steady_clock::now();
         nlohmann::json reply = {{"ok", false}};
         auto source =
@@ -386,9 +390,30 @@ void ControlServer::start_receive(Client& client) {
     });
 }
 
+std::vector<PassedFile> ControlServer::take_files(const nlohmann::json& request,
+                                                  std::vector<Fd>& fds) {
+    // domusd's "files": one {path, real_path} per fd, the first fds passed, in order.
+    std::vector<PassedFile> files;
+    auto listed = request.find("files");
+    if (listed == request.end() || !listed->is_array()) return files;
+    for (const auto& file : *listed) {
+        if (files.size() >= fds.size() || !file.is_object()) break;
+        files.push_back({file.value("path", std::string()), file.value("real_path", std::string()),
+                         std::move(fds[files.size()])});
+    }
+    fds.erase(fds.begin(), fds.begin() + std::ptrdiff_t(files.size()));
+    return files;
+}
+
 void ControlServer::start_worker(Client& client, nlohmann::json request) {
     // Caller holds mutex_. The answer goes to this client if it is still connected.
-    workers_.emplace_back([this, serial = client.serial, request = std::move(request)] {
+    // The files the request needs come with it and are this process's to open while it
+    // runs (base/host_files.hpp).
+    std::vector<PassedFile> files = take_files(request, client.fds);
+    client.fds.clear();
+    workers_.emplace_back([this, serial = client.serial, request = std::move(request),
+                           files = std::move(files)]() mutable {
+        auto lease = HostFiles::process().lend(std::move(files));
         nlohmann::json reply = handle_device_request(*domain_, request);
         std::lock_guard lock(mutex_);
         for (auto& c : clients_)
@@ -435,7 +460,7 @@ void ControlServer::thread_main() {
             Client& client = **it;
             char buffer[4096];
             iovec io{buffer, sizeof(buffer)};
-            alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+            alignas(cmsghdr) char control[CMSG_SPACE(kMaxPassedFds * sizeof(int))];
             msghdr message{};
             message.msg_iov = &io;
             message.msg_iovlen = 1;

@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fd.hpp"
+#include "base/host_files.hpp"
 #include "base/result.hpp"
 #include "monitor/domain_exit.hpp"
 
@@ -85,7 +86,9 @@ private:
     void notify_exit_locked();
     void start_worker(Client& client, nlohmann::json request);
     void start_save(Client& client, nlohmann::json request);
-    void start_receive(Client& client);
+    void start_receive(Client& client, std::vector<PassedFile> files);
+    // The files passed with `request` (its "files", the first of `fds`), taken out.
+    static std::vector<PassedFile> take_files(const nlohmann::json& request, std::vector<Fd>& fds);
     void notify_suspended();
 
     std::string path_;

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "base/fd.hpp"
+#include "base/host_files.hpp"
 #include "base/log.hpp"
 
 namespace domus::monitor {
@@ -162,7 +163,7 @@ private:
 // channels, store link), control server and signal watcher call once the domain is
 // built. Derived from `strace -f` of the integration tests (docs/sandbox.md); every
 // call not listed here is forbidden.
-void allow_steady_state(Rules& rules) {
+void allow_steady_state(Rules& rules, FileAccess files) {
     // Memory: the allocator, thread stacks, grant and foreign mappings of guest memory
     // (the guest's memfd is mapped again for a backend's grant maps), madvise to give
     // pages back. Never a new executable mapping: the monitor loads no code after start.
@@ -208,24 +209,31 @@ void allow_steady_state(Rules& rules) {
     rules.allow({SCMP_SYS(eventfd2), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_create),
                  SCMP_SYS(timerfd_settime)});
 
-    // Files: block-attach opens new images by path, snapshots create qcow2 overlays next
-    // to an image, disk-rebase and snapshot delete reopen and rename within a chain, and
-    // a refused lock names its holder from /proc/<pid>/fdinfo: opening and creating files
-    // stays (by any path: a filter cannot read paths; see docs/sandbox.md). Image I/O:
-    // the pread/pwrite/fdatasync/fallocate of raw and qcow2 images, OFD locks (fcntl),
-    // flock for the images' lock files. The glibc wrappers of unlink, rename, readlink
-    // and access still use the old system calls on x86-64.
-    rules.allow(
-        {SCMP_SYS(openat),     SCMP_SYS(close),      SCMP_SYS(read),       SCMP_SYS(write),
-         SCMP_SYS(readv),      SCMP_SYS(writev),     SCMP_SYS(pread64),    SCMP_SYS(pwrite64),
-         SCMP_SYS(preadv),     SCMP_SYS(pwritev),    SCMP_SYS(preadv2),    SCMP_SYS(pwritev2),
-         SCMP_SYS(lseek),      SCMP_SYS(fsync),      SCMP_SYS(fdatasync),  SCMP_SYS(fallocate),
-         SCMP_SYS(ftruncate),  SCMP_SYS(fstat),      SCMP_SYS(newfstatat), SCMP_SYS(statx),
-         SCMP_SYS(fstatfs),    SCMP_SYS(fcntl),      SCMP_SYS(flock),      SCMP_SYS(access),
-         SCMP_SYS(faccessat),  SCMP_SYS(faccessat2), SCMP_SYS(readlink),   SCMP_SYS(readlinkat),
-         SCMP_SYS(getdents64), SCMP_SYS(unlink),     SCMP_SYS(unlinkat),   SCMP_SYS(rename),
-         SCMP_SYS(renameat),   SCMP_SYS(renameat2),  SCMP_SYS(umask),      SCMP_SYS(getcwd),
-         SCMP_SYS(getrandom)});
+    // Files by fd: the pread/pwrite/fdatasync/fallocate of raw and qcow2 images, OFD
+    // locks (fcntl), flock for the images' lock files. fstat is newfstatat with an empty
+    // path in glibc; a stat by path shows metadata, never contents.
+    rules.allow({SCMP_SYS(close),   SCMP_SYS(read),       SCMP_SYS(write),      SCMP_SYS(readv),
+                 SCMP_SYS(writev),  SCMP_SYS(pread64),    SCMP_SYS(pwrite64),   SCMP_SYS(preadv),
+                 SCMP_SYS(pwritev), SCMP_SYS(preadv2),    SCMP_SYS(pwritev2),   SCMP_SYS(lseek),
+                 SCMP_SYS(fsync),   SCMP_SYS(fdatasync),  SCMP_SYS(fallocate),  SCMP_SYS(ftruncate),
+                 SCMP_SYS(fstat),   SCMP_SYS(newfstatat), SCMP_SYS(statx),      SCMP_SYS(fstatfs),
+                 SCMP_SYS(fcntl),   SCMP_SYS(flock),      SCMP_SYS(getdents64), SCMP_SYS(umask),
+                 SCMP_SYS(getcwd),  SCMP_SYS(getrandom)});
+    // Files by path: opening, and removing, renaming and looking up names (the glibc
+    // wrappers of unlink, rename, readlink and access still use the old system calls on
+    // x86-64). A monitor under domusd has none of it (FileAccess::passed): what a request
+    // needs comes with it, opened by domusd (base/host_files.hpp), and a call by path
+    // fails with EACCES: a library's stray lookup fails softly, a request fails with a
+    // clear error, and the domain goes on. `domus run` (FileAccess::paths) keeps them:
+    // its block-attach opens images by path (a filter cannot read paths).
+    for (int call : {SCMP_SYS(openat), SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename),
+                     SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(access), SCMP_SYS(faccessat),
+                     SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat)}) {
+        if (files == FileAccess::paths)
+            rules.allow({call});
+        else
+            rules.fail(call, EACCES);
+    }
 
     // io_uring: the block backend's queues; a hot-plugged disk sets up a new one.
     rules.allow({SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register)});
@@ -372,7 +380,7 @@ namespace {
 // prepare_sandbox()'s thread or by enter_sandbox() itself.
 using Program = std::vector<sock_filter>;
 
-Result<Program> compile_allowlist() {
+Result<Program> compile_allowlist(FileAccess files) {
     resolve_call_names();
     Filter filter(seccomp_init(SCMP_ACT_TRAP));
     if (!filter) return make_error("seccomp_init failed");
@@ -384,7 +392,7 @@ Result<Program> compile_allowlist() {
     if (int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); rc < 0)
         return errno_error("seccomp optimisation", -rc);
     Rules rules(filter.get());
-    allow_steady_state(rules);
+    allow_steady_state(rules, files);
     allow_sanitizer_calls(rules);
     DOMUS_TRY_VOID(rules.result());
     // libseccomp 2.5 exports the program to an fd only; it is a few KiB: a pipe holds it.
@@ -413,6 +421,7 @@ Result<Program> compile_allowlist() {
 struct Preparation {
     pthread_t thread{};
     bool running = false;
+    FileAccess files = FileAccess::paths;  // what `program` was made for
     std::optional<Result<Program>> program;
     void join() {
         if (running) ::pthread_join(thread, nullptr);
@@ -428,9 +437,10 @@ Preparation& preparation() {
 
 }  // namespace
 
-void prepare_sandbox() {
+void prepare_sandbox(FileAccess files) {
     auto& prepared = preparation();
     if (!sandbox_enabled() || prepared.running || prepared.program) return;
+    prepared.files = files;
     // SCHED_BATCH from its start: on a busy host a new thread would otherwise preempt
     // the one building the domain, which then waits for the CPU behind other processes.
     pthread_attr_t attributes;
@@ -440,14 +450,15 @@ void prepare_sandbox() {
     sched_param none{};
     ::pthread_attr_setschedparam(&attributes, &none);
     auto compile = [](void* where) -> void* {
-        static_cast<Preparation*>(where)->program = compile_allowlist();
+        auto* preparing = static_cast<Preparation*>(where);
+        preparing->program = compile_allowlist(preparing->files);
         return nullptr;
     };
     prepared.running = ::pthread_create(&prepared.thread, &attributes, compile, &prepared) == 0;
     ::pthread_attr_destroy(&attributes);
 }
 
-Result<void> enter_sandbox(const char* who) {
+Result<void> enter_sandbox(const char* who, FileAccess files) {
     if (!sandbox_enabled()) {
         // Also the mark from where `strace -f` of an unsandboxed monitor shows the
         // steady state (docs/sandbox.md).
@@ -458,8 +469,9 @@ Result<void> enter_sandbox(const char* who) {
     std::strncpy(g_who, who, sizeof(g_who) - 1);
     auto& prepared = preparation();
     prepared.join();
-    Result<Program> compiled =
-        prepared.program ? std::move(*prepared.program) : compile_allowlist();
+    Result<Program> compiled = prepared.program && prepared.files == files
+                                   ? std::move(*prepared.program)
+                                   : compile_allowlist(files);
     prepared.program.reset();
     DOMUS_TRY(program, std::move(compiled));
     struct sigaction report {};
@@ -473,6 +485,7 @@ Result<void> enter_sandbox(const char* who) {
     long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &code);
     if (rc < 0) return errno_error("seccomp");
     if (rc > 0) return make_error("seccomp: thread {} cannot take the filter", rc);
+    if (files == FileAccess::passed) HostFiles::process().give_up_paths();
     DOMUS_LOG_DEBUG("sandbox", "{}: sandbox on (seccomp allowlist on {} threads, no_new_privs)",
                     who, thread_count());
     return {};

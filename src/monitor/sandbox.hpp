@@ -28,14 +28,21 @@ void warn_unsandboxed(const char* who);
 // the process in the log ("domus-vmm", "domus run").
 Result<void> harden_process(const char* who, std::initializer_list<int> keep);
 
+// How a sandboxed monitor reaches files: by path (`domus run`), or only as fds passed
+// with each request by domusd, which decides what a domain's monitor may open
+// (base/host_files.hpp); then every system call that opens, removes or renames by path
+// fails with EACCES.
+enum class FileAccess { paths, passed };
+
 // Starts compiling the allowlist of enter_sandbox() (system-call names resolved for the
 // report, libseccomp's rules turned into BPF: ~0.4 ms) on a thread of its own, so that
 // it overlaps the domain's construction. Optional; after harden_process (a thread).
-void prepare_sandbox();
+void prepare_sandbox(FileAccess files);
 
 // Installs the system-call allowlist on every thread of the process and the handler
 // that reports a forbidden call ("<who>: forbidden system call N (name) — sandbox
-// violation") on stderr before the process dies of SIGSYS.
-Result<void> enter_sandbox(const char* who);
+// violation") on stderr before the process dies of SIGSYS. With FileAccess::passed,
+// this process's HostFiles gives up paths too.
+Result<void> enter_sandbox(const char* who, FileAccess files);
 
 }  // namespace domus::monitor

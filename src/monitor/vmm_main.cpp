@@ -38,6 +38,7 @@ struct Options {
     std::string restore;                // a saved image to make the domain from
     bool restore_checked = false;       // domusd checked it whole just before
     bool incoming = false;              // a migration's destination: the stream comes later
+    bool no_host_paths = false;         // under domusd: files come passed (sandbox.hpp)
 };
 
 // Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
@@ -61,14 +62,14 @@ sigset_t stop_signals() {
 // the process hardened (capabilities and no_new_privs are per thread: sandbox.hpp) and
 // the stop signals blocked; then the allowlist's compilation started (it overlaps what
 // follows) and /dev/kvm opened and queried.
-domus::Result<domus::kvm::System> get_ready(int keep_fd) {
+domus::Result<domus::kvm::System> get_ready(int keep_fd, domus::monitor::FileAccess files) {
     using namespace domus::monitor;
     if (auto hardened = harden_process("domus-vmm", {keep_fd}); !hardened)
         return domus::make_error("sandbox: {}", hardened.error().message);
     sigset_t signals = stop_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
-    prepare_sandbox();
+    prepare_sandbox(files);
     return domus::kvm::System::open();
 }
 
@@ -141,7 +142,9 @@ int run(const Options& options, domus::Result<domus::kvm::System> kvm,
     }
     // The domain is built: from here on only the steady state's system calls, on the
     // device and control threads that exist now and on the vCPU threads to come.
-    if (auto sandboxed = enter_sandbox("domus-vmm"); !sandboxed) {
+    if (auto sandboxed = enter_sandbox(
+            "domus-vmm", options.no_host_paths ? FileAccess::passed : FileAccess::paths);
+        !sandboxed) {
         DOMUS_LOG_ERROR("vmm", "sandbox: {}", sandboxed.error().message);
         report(options.ready_fd, "error: sandbox: " + sandboxed.error().message);
         return kStatusMonitorError;
@@ -205,6 +208,9 @@ int parse(int argc, char** argv, Options& options) {
     app.add_option("--restore", options.restore, "Make the domain from this saved image (paused)");
     app.add_flag("--restore-checked", options.restore_checked,
                  "The image was checked whole just before (by domusd)");
+    app.add_flag("--no-host-paths", options.no_host_paths,
+                 "Once the domain is built, open no file by path: every request brings its "
+                 "files (domusd's monitors)");
     app.add_flag("--incoming", options.incoming,
                  "A migration's destination: built paused, filled by the control socket's "
                  "'receive'");
@@ -225,7 +231,8 @@ int run_warm(std::span<char> command_line) {
     // the domain that just took its predecessor (wait_for_domain() leaves SCHED_IDLE).
     sched_param priority{};
     ::sched_setscheduler(0, SCHED_IDLE, &priority);
-    auto kvm = get_ready(kPoolSocketFd);
+    // Only domusd keeps a pool, and its monitors open no paths once built.
+    auto kvm = get_ready(kPoolSocketFd, FileAccess::passed);
     if (!kvm) {
         DOMUS_LOG_ERROR("vmm", "warm start: {}", kvm.error().message);
         return kStatusMonitorError;  // the pool sees the socket close before "warm"
@@ -267,5 +274,7 @@ int main(int argc, char** argv) {
     }
     Options options;
     if (int status = parse(argc, argv, options); status >= 0) return status;
-    return run(options, get_ready(options.ready_fd));
+    return run(options, get_ready(options.ready_fd, options.no_host_paths
+                                                        ? domus::monitor::FileAccess::passed
+                                                        : domus::monitor::FileAccess::paths));
 }

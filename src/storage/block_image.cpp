@@ -9,10 +9,12 @@
 
 #include "base/checked.hpp"
 #include "base/fd.hpp"
+#include "base/host_files.hpp"
 #include "storage/file_io.hpp"
 #include "storage/io_vector.hpp"
 #include "storage/qcow2_backing.hpp"
 #include "storage/qcow2_format.hpp"
+#include "storage/qcow2_image.hpp"
 #include "storage/raw_image.hpp"
 
 namespace domus::storage {
@@ -77,8 +79,7 @@ Result<void> check_request(const BlockImage& image, std::uint64_t offset, std::u
 }
 
 Result<Format> probe_format(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return errno_error("open " + path);
+    DOMUS_TRY(fd, HostFiles::process().open(path, O_RDONLY));
     std::array<std::byte, 4> magic{};
     DOMUS_TRY(got, read_some(fd.get(), magic, 0));
     if (got == magic.size() && load_be32(magic.data()) == kQcow2Magic) return Format::qcow2;
@@ -102,6 +103,15 @@ Result<std::unique_ptr<BlockImage>> inspect_image(const std::string& path, Forma
     BackingContext context;
     context.lock = false;
     return open_image_chain(path, format, true, std::move(context));
+}
+
+Result<std::vector<std::string>> chain_paths(const std::string& path, Format format) {
+    DOMUS_TRY(image, inspect_image(path, format));
+    std::vector<std::string> paths{path};
+    for (auto* at = dynamic_cast<Qcow2Image*>(image.get());
+         at && !at->header().backing_file.empty(); at = dynamic_cast<Qcow2Image*>(at->backing()))
+        paths.push_back(resolve_backing_path(at->path(), at->header().backing_file));
+    return paths;
 }
 
 }  // namespace domus::storage

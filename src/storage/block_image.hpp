@@ -104,6 +104,10 @@ Result<std::unique_ptr<BlockImage>> open_image(const std::string& path, Format f
 // (its header and size: `image info`, a new overlay's backing), like qemu-img's -U. What
 // it reads may be mid-update; never give it to a domain.
 Result<std::unique_ptr<BlockImage>> inspect_image(const std::string& path, Format format);
+// The files of the chain `path` heads, top first, each spelled as opening the chain
+// spells it (qcow2 backing names resolved against the image above): what a monitor that
+// opens no paths must be handed to open it (base/host_files.hpp).
+Result<std::vector<std::string>> chain_paths(const std::string& path, Format format);
 
 // Detects the format from the first bytes of the file.
 Result<Format> probe_format(const std::string& path);

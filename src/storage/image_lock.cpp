@@ -14,6 +14,8 @@
 #include <sstream>
 #include <vector>
 
+#include "base/host_files.hpp"
+
 namespace domus::storage {
 namespace {
 
@@ -129,14 +131,24 @@ ImageLockTable& ImageLockTable::process() {
     return table;
 }
 
-std::string describe_lock_holder(dev_t device, ino_t inode, off_t byte, int except_fd) {
+namespace {
+constexpr std::string_view kHolderMark = "{lock-holder ";
+}  // namespace
+
+std::string describe_lock_holder(dev_t device, ino_t inode, off_t byte, int except_fd,
+                                 pid_t except_pid) {
     namespace fs = std::filesystem;
+    // Without path access /proc is out of reach: the holder is named by the lock byte,
+    // for domusd to fill in (name_lock_holders).
+    if (!HostFiles::process().has_paths())
+        return fmt::format("{}{} {} {}}}", kHolderMark, device, inode, byte);
     const pid_t self = ::getpid();
     std::error_code error;
     for (const auto& process : fs::directory_iterator("/proc", error)) {
         std::string name = process.path().filename();
         if (name.find_first_not_of("0123456789") != std::string::npos) continue;
         pid_t pid = std::stoi(name);
+        if (pid == except_pid) continue;
         std::error_code fd_error;
         for (const auto& entry : fs::directory_iterator(process.path() / "fd", fd_error)) {
             std::string fd_name = entry.path().filename();
@@ -149,6 +161,24 @@ std::string describe_lock_holder(dev_t device, ino_t inode, off_t byte, int exce
         }
     }
     return "another process";
+}
+
+std::string name_lock_holders(std::string text, pid_t except_pid) {
+    for (std::size_t at = text.find(kHolderMark); at != std::string::npos;
+         at = text.find(kHolderMark, at)) {
+        std::size_t end = text.find('}', at);
+        if (end == std::string::npos) break;
+        std::istringstream fields(
+            text.substr(at + kHolderMark.size(), end - at - kHolderMark.size()));
+        unsigned long long device = 0, inode = 0;
+        long long byte = 0;
+        std::string name = "another process";
+        if (fields >> device >> inode >> byte)
+            name = describe_lock_holder(dev_t(device), ino_t(inode), off_t(byte), -1, except_pid);
+        text.replace(at, end + 1 - at, name);
+        at += name.size();
+    }
+    return text;
 }
 
 void ImageLockTable::inactivate() {
@@ -202,12 +232,12 @@ Result<ImageLock> ImageLock::acquire(int fd, const std::string& path, LockPermis
         // A description of our own, read-only, holding nothing but the lock bytes: the
         // image's fd may close before another holder's, and finding holders through
         // /proc must not mistake the image's fd for one.
-        std::string self_link = "/proc/self/fd/" + std::to_string(fd);
-        file.fd = Fd(::open(self_link.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!file.fd) {
+        auto reopened = HostFiles::process().reopen_read_only(fd, path);
+        if (!reopened) {
             table.files_.erase(it);
-            return errno_error("lock " + path + ": reopen");
+            return make_error("lock {}", reopened.error().message);
         }
+        file.fd = std::move(reopened).value();
     }
     const int lock_fd = file.fd.get();
     const int write = std::countr_zero(perm::kWrite);

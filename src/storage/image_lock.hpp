@@ -118,7 +118,14 @@ private:
 // description `except_fd` of this process: `domain "web" (domus-vmm pid 1234)`,
 // `domus run (pid 99)`, `qemu-io (pid 77)`, or "another process" when /proc does not
 // tell (another user's process). OFD locks show pid -1 in /proc/locks, so this looks
-// through /proc/<pid>/fdinfo for an fd of that file with a lock over the byte.
-std::string describe_lock_holder(dev_t device, ino_t inode, off_t byte, int except_fd = -1);
+// through /proc/<pid>/fdinfo for an fd of that file with a lock over the byte. Every fd of
+// process `except_pid` is passed over too. In a process without path access (a sandboxed
+// monitor, base/host_files.hpp), which cannot read /proc, the holder is a mark naming
+// the file and byte instead: `{lock-holder <dev> <inode> <byte>}`.
+std::string describe_lock_holder(dev_t device, ino_t inode, off_t byte, int except_fd = -1,
+                                 pid_t except_pid = -1);
+// `text` (a sandboxed monitor's error) with each lock-holder mark replaced by the holder's
+// name, passing over the fds of `except_pid` (that monitor's own).
+std::string name_lock_holders(std::string text, pid_t except_pid);
 
 }  // namespace domus::storage

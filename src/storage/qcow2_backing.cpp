@@ -1,8 +1,7 @@
 // Backing-file name resolution and chain opening with depth and loop checks.
 #include "storage/qcow2_backing.hpp"
 
-#include <climits>
-#include <cstdlib>
+#include "base/host_files.hpp"
 
 #include "storage/qcow2_image.hpp"
 #include "storage/raw_image.hpp"
@@ -27,11 +26,10 @@ Result<std::unique_ptr<BlockImage>> open_image_chain(const std::string& path, Fo
                                                      bool read_only, BackingContext context) {
     if (context.depth > kMaxBackingDepth)
         return make_error("backing chain deeper than {} images at {}", kMaxBackingDepth, path);
-    char resolved[PATH_MAX];
-    if (!::realpath(path.c_str(), resolved)) return errno_error("open " + path);
+    DOMUS_TRY(resolved, HostFiles::process().real_path(path));
     for (const auto& above : context.real_paths)
         if (above == resolved) return make_error("backing chain loop: {} is its own backing", path);
-    context.real_paths.emplace_back(resolved);
+    context.real_paths.push_back(std::move(resolved));
 
     if (format == Format::autodetect) {
         DOMUS_TRY(probed, probe_format(path));

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/host_files.hpp"
 #include "base/log.hpp"
 #include "storage/file_io.hpp"
 #include "storage/io_vector.hpp"
@@ -22,8 +23,8 @@ Result<std::unique_ptr<Qcow2Image>> Qcow2Image::open(const std::string& path, Qc
     image->path_ = path;
     image->read_only_ = options.read_only;
     image->lock_chain_ = options.lock;
-    image->fd_ = Fd(::open(path.c_str(), (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
-    if (!image->fd_) return errno_error("open " + path);
+    DOMUS_TRY(opened, HostFiles::process().open(path, options.read_only ? O_RDONLY : O_RDWR));
+    image->fd_ = std::move(opened);
     int fd = image->fd_.get();
     if (options.lock) {
         // Before the first byte is read: a writer elsewhere may be mid-update.
@@ -129,9 +130,8 @@ Result<void> Qcow2Image::set_backing(const std::string& backing_name, Format for
     if (read_only_) return make_error("{}: image is read-only", path_);
     if (backing_name.empty()) return make_error("{}: no backing file given", path_);
     DOMUS_TRY_VOID(flush());
-    char resolved[PATH_MAX];
-    if (!::realpath(path_.c_str(), resolved)) return errno_error("realpath " + path_);
-    BackingContext context{1, {resolved}, lock_chain_};
+    DOMUS_TRY(resolved, HostFiles::process().real_path(path_));
+    BackingContext context{1, {std::move(resolved)}, lock_chain_};
     DOMUS_TRY(chain, open_image_chain(resolve_backing_path(path_, backing_name), format, true,
                                       std::move(context)));
     if (chain->size_bytes() < header_.size)

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/host_files.hpp"
 #include "storage/file_io.hpp"
 
 namespace domus::storage {
@@ -38,14 +39,15 @@ bool aligned_for_direct(const void* buffer, std::uint64_t offset, std::size_t le
 }  // namespace
 
 Result<std::unique_ptr<RawImage>> RawImage::open(const std::string& path, RawOptions options) {
-    int flags = (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+    int flags = options.read_only ? O_RDONLY : O_RDWR;
     if (options.direct) flags |= O_DIRECT;
-    Fd fd(::open(path.c_str(), flags));
-    if (!fd) {
+    auto opened = HostFiles::process().open(path, flags);
+    if (!opened) {
         if (options.direct && errno == EINVAL)
             return make_error("open {}: O_DIRECT is not supported by this file system", path);
-        return errno_error("open " + path);
+        return std::move(opened).error();
     }
+    Fd fd = std::move(opened).value();
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return errno_error("fstat " + path);
     std::uint64_t size = 0;

@@ -33,6 +33,8 @@
 
 namespace domus::toolstack {
 
+class MonitorFiles;
+
 // The host memory domains may commit (daemon_memory.cpp): by default the host's RAM
 // less a reserve for Domain 0 (an eighth, at least 512 MiB).
 struct MemoryBudget {
@@ -107,7 +109,10 @@ private:
     Result<nlohmann::json> shutdown(const nlohmann::json& request, const char* how);
     Result<std::shared_ptr<Entry>> find(const nlohmann::json& request);
     // Devices of running domains (daemon_devices.cpp).
-    Result<nlohmann::json> device_request(const Entry& entry, const nlohmann::json& request);
+    // `files`: what the monitor must open for it (it opens no paths: monitor_files.hpp).
+    // A refused disk lock comes back with its holder named here, where /proc is visible.
+    Result<nlohmann::json> device_request(const Entry& entry, const nlohmann::json& request,
+                                          const MonitorFiles* files = nullptr);
     Result<nlohmann::json> block_attach(const nlohmann::json& request);
     Result<nlohmann::json> block_detach(const nlohmann::json& request);
     Result<nlohmann::json> block_list(const nlohmann::json& request);

@@ -9,9 +9,11 @@
 #include "base/log.hpp"
 #include "config/disk_spec.hpp"
 #include "storage/image_create.hpp"
+#include "storage/image_lock.hpp"
 #include "toolstack/crash_point.hpp"
 #include "toolstack/daemon.hpp"
 #include "toolstack/json_socket.hpp"
+#include "toolstack/monitor_files.hpp"
 #include "toolstack/snapshot_index.hpp"
 #include "toolstack/snapshot_journal.hpp"
 
@@ -86,8 +88,20 @@ SnapshotIntent::Disk switch_to_overlay(std::size_t disk, const config::DiskSpec&
 
 }  // namespace
 
-Result<nlohmann::json> Daemon::device_request(const Entry& entry, const nlohmann::json& request) {
-    return json_request(run_dir_.control_socket(entry.domid), request, kDeviceRequestTimeout);
+Result<nlohmann::json> Daemon::device_request(const Entry& entry, const nlohmann::json& request,
+                                              const MonitorFiles* files) {
+    Result<nlohmann::json> reply = make_error("no reply");
+    if (files && !files->empty()) {
+        nlohmann::json with_files = request;
+        with_files["files"] = files->describe();
+        reply = json_request(run_dir_.control_socket(entry.domid), with_files,
+                             kDeviceRequestTimeout, files->fds());
+    } else {
+        reply = json_request(run_dir_.control_socket(entry.domid), request, kDeviceRequestTimeout);
+    }
+    if (!reply)
+        return make_error("{}", storage::name_lock_holders(reply.error().message, entry.pid));
+    return reply;
 }
 
 Result<nlohmann::json> Daemon::block_attach(const nlohmann::json& request) {
@@ -95,17 +109,23 @@ Result<nlohmann::json> Daemon::block_attach(const nlohmann::json& request) {
     DOMUS_TRY(spec, config::parse_disk_spec(request.at("disk").get<std::string>()));
     if (spec.target.empty() || spec.target[0] != '/')
         return make_error("disk target must be absolute for the daemon: {}", spec.target);
+    // Its files (the chain below a qcow2 image) as the monitor will open them: opened
+    // here, before the monitor checks anything, so a missing file fails the same way.
+    MonitorFiles files;
+    DOMUS_TRY_VOID(files.add_disk(spec));
     std::lock_guard devices(entry->devices_mutex);
-    DOMUS_TRY_VOID(device_request(*entry, {{"op", "block-attach"},
-                                           {"target", spec.target},
-                                           {"format", spec.format},
-                                           {"vdev", spec.vdev},
-                                           {"virtual_device", spec.virtual_device},
-                                           {"read_only", spec.read_only},
-                                           {"discard", spec.discard},
-                                           {"direct_io", spec.direct_io},
-                                           {"rate_bytes", spec.rate_bytes},
-                                           {"rate_iops", spec.rate_iops}}));
+    DOMUS_TRY_VOID(device_request(*entry,
+                                  {{"op", "block-attach"},
+                                   {"target", spec.target},
+                                   {"format", spec.format},
+                                   {"vdev", spec.vdev},
+                                   {"virtual_device", spec.virtual_device},
+                                   {"read_only", spec.read_only},
+                                   {"discard", spec.discard},
+                                   {"direct_io", spec.direct_io},
+                                   {"rate_bytes", spec.rate_bytes},
+                                   {"rate_iops", spec.rate_iops}},
+                                  &files));
     {
         std::lock_guard lock(mutex_);
         entry->spec.disk.push_back(config::to_disk_spec(spec));
@@ -176,7 +196,13 @@ Result<nlohmann::json> Daemon::switch_disks(Entry& entry, const SnapshotIntent& 
         return std::move(written).error();
     }
     crash_point("snapshot-intent-written");
-    auto replaced = device_request(entry, replace_request(intent));
+    MonitorFiles files;
+    for (const auto& d : intent.disks)
+        if (auto added = files.add_chain(d.overlay, storage::Format::qcow2, true); !added) {
+            undo_snapshot(entry, intent);
+            return std::move(added).error();
+        }
+    auto replaced = device_request(entry, replace_request(intent), &files);
     if (!replaced) {
         // The monitor switches all disks or none: none did.
         undo_snapshot(entry, intent);

@@ -22,8 +22,10 @@
 #include "base/log.hpp"
 #include "base/unix_socket.hpp"
 #include "migration/stream_records.hpp"
+#include "storage/image_lock.hpp"
 #include "toolstack/daemon.hpp"
 #include "toolstack/json_socket.hpp"
+#include "toolstack/monitor_files.hpp"
 
 extern char** environ;
 
@@ -52,10 +54,8 @@ void collect(store::Client& store, const std::string& home, const std::string& r
 
 // One request with `fd` passed alongside (SCM_RIGHTS).
 Result<void> send_json_with_fd(int socket, const nlohmann::json& message, int fd) {
-    std::string line = message.dump() + "\n";
     int fds[] = {fd};
-    DOMUS_TRY(sent, send_with_fds(socket, line, fds));
-    return send_all(socket, std::string_view(line).substr(sent));
+    return send_json(socket, message, fds);
 }
 
 // The transport (`sh -c COMMAND`): we write its stdin; its stdout and stderr come back.
@@ -308,13 +308,25 @@ Result<nlohmann::json> Daemon::restore_incoming(const nlohmann::json& request, F
     std::uint64_t built_ms = elapsed_ms(started);
     operation.phase("receiving");
     auto received = [&]() -> Result<nlohmann::json> {
+        // Its disks open once the stream is in (the source lets go of them at its end):
+        // their files come with the request, the stream last.
+        MonitorFiles files;
+        for (const auto& text : parsed.spec.disk) {
+            DOMUS_TRY(disk, config::parse_disk_spec(text));
+            DOMUS_TRY_VOID(files.add_disk(disk));
+        }
+        std::vector<int> fds = files.fds();
+        fds.push_back(stream.get());
         DOMUS_TRY(control, connect_unix(run_dir_.control_socket(domid)));
-        DOMUS_TRY_VOID(send_json_with_fd(control.get(), {{"op", "receive"}}, stream.get()));
+        DOMUS_TRY_VOID(
+            send_json(control.get(), {{"op", "receive"}, {"files", files.describe()}}, fds));
         stream.reset();  // the monitor reads it now
         std::string pending;
         DOMUS_TRY(reply, receive_json(control.get(), pending, std::chrono::hours(24)));
         if (!reply.value("ok", false))
-            return make_error("{}", reply.value("error", std::string("the stream failed")));
+            return make_error("{}",
+                              storage::name_lock_holders(
+                                  reply.value("error", std::string("the stream failed")), -1));
         auto stream_ended = Clock::now();
         operation.phase("starting");
         // Its weight, cap and pinning, now that its vCPU threads run (still paused).

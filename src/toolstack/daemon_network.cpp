@@ -1,11 +1,14 @@
 // domusd: vif hot-plug of running domains (xl network-attach, network-detach,
 // network-list). The monitor makes or removes the device and its TAP; the daemon runs
 // the vif's hotplug script around it and keeps the domain's configuration in step.
+#include <fcntl.h>
+
 #include <cstdlib>
 
 #include "base/log.hpp"
 #include "config/device_specs.hpp"
 #include "toolstack/daemon.hpp"
+#include "toolstack/monitor_files.hpp"
 #include "toolstack/vif_attach.hpp"
 #include "toolstack/vif_hotplug.hpp"
 
@@ -21,7 +24,9 @@ Result<nlohmann::json> Daemon::network_attach(const nlohmann::json& request) {
     }
     DOMUS_TRY(spec, settle_new_vif(vifs, request.at("vif").get<std::string>(), entry->domid));
     std::string text = config::to_vif_spec(spec);
-    DOMUS_TRY(reply, device_request(*entry, {{"op", "network-attach"}, {"vif", text}}));
+    MonitorFiles files;  // the monitor makes the TAP through this (backends/net/tap.cpp)
+    DOMUS_TRY_VOID(files.add("/dev/net/tun", O_RDWR | O_NONBLOCK));
+    DOMUS_TRY(reply, device_request(*entry, {{"op", "network-attach"}, {"vif", text}}, &files));
     // The TAP exists now: its host side, as at create.
     auto config = config::vif_config(spec, entry->domid);
     if (auto online = vif_online(config, entry->domid, run_dir_.root); !online) {

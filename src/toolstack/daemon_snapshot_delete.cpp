@@ -9,6 +9,7 @@
 #include "storage/image_merge.hpp"
 #include "toolstack/crash_point.hpp"
 #include "toolstack/daemon.hpp"
+#include "toolstack/monitor_files.hpp"
 #include "toolstack/snapshot_delete.hpp"
 
 namespace domus::toolstack {
@@ -104,12 +105,19 @@ Result<nlohmann::json> Daemon::finish_delete(Entry& entry, const SnapshotIntent&
             crash_point("snapshot-delete-child-merged");
         }
         // The monitor streams into the active overlay when it sits on the snapshot, and in
-        // any case reopens its chain so that no file the delete drops stays open.
-        DOMUS_TRY(rebased, device_request(entry, {{"op", "disk-rebase"},
-                                                  {"vdev", d.vdev},
-                                                  {"image", d.removed},
-                                                  {"backing", d.backing},
-                                                  {"backing_format", d.backing_format}}));
+        // any case reopens its chain so that no file the delete drops stays open: the
+        // chain below the active overlay as its header names it, or below `backing`.
+        MonitorFiles files;
+        DOMUS_TRY_VOID(
+            files.add_chain(d.index.active, backing_format(d.index.active_format), false));
+        DOMUS_TRY_VOID(files.add_chain(d.backing, backing_format(d.backing_format), false));
+        DOMUS_TRY(rebased, device_request(entry,
+                                          {{"op", "disk-rebase"},
+                                           {"vdev", d.vdev},
+                                           {"image", d.removed},
+                                           {"backing", d.backing},
+                                           {"backing_format", d.backing_format}},
+                                          &files));
         std::uint64_t streamed = rebased.value("bytes", std::uint64_t(0));
         bytes += streamed;
         rewritten += streamed;

@@ -12,6 +12,13 @@ Result<void> send_json(int fd, const nlohmann::json& message) {
     return send_all(fd, message.dump() + "\n");
 }
 
+Result<void> send_json(int fd, const nlohmann::json& message, std::span<const int> fds) {
+    if (fds.empty()) return send_json(fd, message);
+    std::string line = message.dump() + "\n";
+    DOMUS_TRY(sent, send_with_fds(fd, line, fds));
+    return send_all(fd, std::string_view(line).substr(sent));
+}
+
 Result<nlohmann::json> receive_json(int fd, std::string& pending, std::chrono::milliseconds timeout,
                                     std::vector<Fd>* fds) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -33,7 +40,7 @@ Result<nlohmann::json> receive_json(int fd, std::string& pending, std::chrono::m
         if (ready <= 0) continue;
         char buffer[4096];
         iovec io{buffer, sizeof(buffer)};
-        alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+        alignas(cmsghdr) char control[CMSG_SPACE(kMaxPassedFds * sizeof(int))];
         msghdr message{};
         message.msg_iov = &io;
         message.msg_iovlen = 1;
@@ -50,9 +57,9 @@ Result<nlohmann::json> receive_json(int fd, std::string& pending, std::chrono::m
 }
 
 Result<nlohmann::json> json_request(const std::string& path, const nlohmann::json& request,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, std::span<const int> fds) {
     DOMUS_TRY(fd, connect_unix(path));
-    DOMUS_TRY_VOID(send_json(fd.get(), request));
+    DOMUS_TRY_VOID(send_json(fd.get(), request, fds));
     std::string pending;
     DOMUS_TRY(reply, receive_json(fd.get(), pending, timeout));
     if (!reply.value("ok", false))

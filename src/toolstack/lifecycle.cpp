@@ -17,6 +17,7 @@
 
 #include "base/durable_file.hpp"
 #include "base/log.hpp"
+#include "base/unix_socket.hpp"
 #include "config/channel_spec.hpp"
 #include "config/device_specs.hpp"
 #include "config/disk_spec.hpp"
@@ -148,6 +149,7 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
                                      "--run-dir",
                                      run_dir_.root,
                                      "--store",
+                                     "--no-host-paths",  // its requests bring their files
                                      "--ready-fd",
                                      "3"};
     if (!restore_file.empty()) {
@@ -439,6 +441,10 @@ void Daemon::forget(const Entry& entry) {
     for (const auto& vif : vif_configs(entry))
         vif_offline(vif, entry.domid, run_dir_.root);  // what the TAP's removal leaves
     remove_store_nodes(entry);
+    // Its channels' sockets: a monitor under domusd removes no file (docs/sandbox.md).
+    for (const auto& text : entry.spec.channel)
+        if (auto channel = config::parse_channel_spec(text); channel)
+            (void)remove_stale_socket(channel->path);
     std::filesystem::remove_all(run_dir_.domain_dir(entry.domid));
     {
         std::lock_guard lock(mutex_);

@@ -2,13 +2,16 @@
 // domain has its seccomp filter and no_new_privs, and a forbidden call kills it loudly.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstring>
 #include <regex>
 
+#include "base/unix_socket.hpp"
 #include "toolstack_fixture.hpp"
 
 extern char** environ;
@@ -103,15 +106,17 @@ protected:
         return status;
     }
 
-    // A FIFO for the trigger and the environment that preloads it into `process`.
-    std::string arm_trigger(const std::string& process) {
+    // A socket for the trigger to connect to, and the environment that preloads it
+    // into `process`.
+    void arm_trigger(const std::string& process) {
         std::filesystem::create_directories(run_dir_);
-        std::string fifo = run_dir_ + "/trigger";
-        EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+        std::string path = run_dir_ + "/trigger";
+        auto listener = listen_unix(path, SOCK_STREAM);
+        ASSERT_TRUE(listener) << listener.error().message;
+        trigger_ = std::move(listener).value();
         ::setenv("LD_PRELOAD", DOMUS_SANDBOX_TRIGGER_LIB, 1);
-        ::setenv("DOMUS_SANDBOX_TRIGGER", fifo.c_str(), 1);
+        ::setenv("DOMUS_SANDBOX_TRIGGER", path.c_str(), 1);
         ::setenv("DOMUS_SANDBOX_TRIGGER_PROCESS", process.c_str(), 1);
-        return fifo;
     }
 
     void disarm_environment() {
@@ -120,13 +125,16 @@ protected:
             ::unsetenv(name);
     }
 
-    // Tells the preloaded trigger to make its forbidden call. Non-blocking: a FIFO
-    // without its reader fails (ENXIO) instead of hanging the test.
-    static void pull_trigger(const std::string& fifo) {
-        int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        ASSERT_GE(fd, 0) << "no trigger thread reads " << fifo << ": " << std::strerror(errno);
-        ASSERT_EQ(::write(fd, "x", 1), 1);
-        ::close(fd);
+    // Tells the preloaded trigger to make its forbidden call: the byte goes to the first
+    // process that connected (a domain's monitor: pooled ones wait for a domain).
+    // "o<path>" instead has it try to open and remove <path> (tests/support).
+    void pull_trigger(const std::string& command = "x") {
+        pollfd p{trigger_.get(), POLLIN, 0};
+        ASSERT_EQ(::poll(&p, 1, 10'000), 1) << "no trigger thread connected";
+        Fd connection(::accept4(trigger_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        ASSERT_TRUE(connection) << std::strerror(errno);
+        ASSERT_EQ(::write(connection.get(), command.data(), command.size()),
+                  ssize_t(command.size()));
     }
 
     static std::string file_text(const std::string& path) {
@@ -147,6 +155,7 @@ protected:
     }
 
     std::vector<pid_t> children_;
+    Fd trigger_;  // the trigger's socket (arm_trigger)
 };
 
 // The tests that preload the trigger. Under ASan they skip (its runtime must come first
@@ -206,14 +215,14 @@ TEST_F(SandboxTest, TheMonitorOfDomusRunIsSandboxedToo) {
 }
 
 TEST_F(SandboxTriggerTest, AForbiddenCallKillsTheMonitorAndItsDomainCrashes) {
-    std::string fifo = arm_trigger("domus-vmm");
+    arm_trigger("domus-vmm");
     ASSERT_EQ(domus({"create", idle_config("victim", "on_crash = \"preserve\"\n")}).status, 0);
     disarm_environment();
     ASSERT_TRUE(eventually([&] { return state_of("victim") == "-b----"; }));
     ASSERT_EQ(monitors().size(), 1u);
     pid_t monitor = monitors()[0];
     ASSERT_TRUE(all_threads_sandboxed(monitor));
-    pull_trigger(fifo);
+    pull_trigger();
     EXPECT_TRUE(eventually([&] { return process_gone(monitor); }));
     // Reported as crashed, with the reason in the domain's log and the daemon's.
     EXPECT_TRUE(eventually([&] { return state_of("victim") == "----c-"; })) << domus({"list"}).out;
@@ -225,9 +234,30 @@ TEST_F(SandboxTriggerTest, AForbiddenCallKillsTheMonitorAndItsDomainCrashes) {
     EXPECT_EQ(state_of("victim"), "");
 }
 
+// A monitor of domusd opens no file by path once its domain runs: a host file it could
+// have read and removed before stays out of reach, and the domain goes on.
+TEST_F(SandboxTriggerTest, TheDaemonsMonitorsOpenAndRemoveNoHostFile) {
+    arm_trigger("domus-vmm");
+    ASSERT_EQ(domus({"create", idle_config("guarded")}).status, 0);
+    disarm_environment();
+    ASSERT_TRUE(eventually([&] { return state_of("guarded") == "-b----"; }));
+    std::string secret = run_dir_ + "/secret";
+    { std::ofstream(secret) << "the host's\n"; }
+    pull_trigger("o" + secret);
+    std::string expected = "sandbox_trigger: unlink " + secret + ": Permission denied";
+    ASSERT_TRUE(eventually([&] { return vmm_log("1").find(expected) != std::string::npos; }))
+        << vmm_log("1");
+    EXPECT_NE(vmm_log("1").find("sandbox_trigger: open " + secret + ": Permission denied"),
+              std::string::npos)
+        << vmm_log("1");
+    EXPECT_TRUE(std::filesystem::exists(secret));
+    EXPECT_EQ(state_of("guarded"), "-b----");
+    EXPECT_EQ(vmm_log("1").find("sandbox violation"), std::string::npos);
+}
+
 TEST_F(SandboxTriggerTest, WithTheSandboxOffTheSameCallPasses) {
     // The trigger above can fail: without the sandbox, the execve just fails (ENOENT).
-    std::string fifo = arm_trigger("domus-vmm");
+    arm_trigger("domus-vmm");
     ::setenv("DOMUS_SANDBOX", "off", 1);
     ASSERT_EQ(domus({"create", idle_config("loose")}).status, 0);
     disarm_environment();
@@ -237,7 +267,7 @@ TEST_F(SandboxTriggerTest, WithTheSandboxOffTheSameCallPasses) {
     pid_t monitor = monitors()[0];
     EXPECT_EQ(status_field(proc_text(monitor, "status"), "Seccomp"), "0");
     EXPECT_NE(vmm_log("1").find("NO SANDBOX"), std::string::npos) << vmm_log("1");
-    pull_trigger(fifo);
+    pull_trigger();
     EXPECT_TRUE(eventually([&] {
         return vmm_log("1").find("sandbox_trigger: execve") != std::string::npos;
     })) << vmm_log("1");
@@ -248,7 +278,7 @@ TEST_F(SandboxTriggerTest, WithTheSandboxOffTheSameCallPasses) {
 TEST_F(SandboxTriggerTest, AForbiddenCallInDomusRunEndsItBySigsys) {
     std::string log = run_dir_ + "/run.log";
     ASSERT_EQ(domus({"info"}).status, 0);  // the daemon and its store, without the trigger
-    std::string fifo = arm_trigger("domus");
+    arm_trigger("domus");
     pid_t pid = start_embedded(log);
     disarm_environment();
     ASSERT_GT(pid, 0);
@@ -256,7 +286,7 @@ TEST_F(SandboxTriggerTest, AForbiddenCallInDomusRunEndsItBySigsys) {
         return file_text(log).find("idle: running") != std::string::npos;
     })) << file_text(log);
     ASSERT_TRUE(all_threads_sandboxed(pid));
-    pull_trigger(fifo);
+    pull_trigger();
     int status = wait_for(pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << status;
     EXPECT_EQ(WTERMSIG(status), SIGSYS);

@@ -13,8 +13,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <string>
 #include <thread>
+#include <vector>
+
+#include "base/host_files.hpp"
 
 extern char** environ;
 
@@ -29,8 +34,9 @@ protected:
     }
 
     // In the child: the sandbox, or an exit status the parent will not expect.
-    static void enter() {
-        if (!harden_process("sandbox_test", {}) || !enter_sandbox("sandbox_test")) std::_Exit(99);
+    static void enter(FileAccess files = FileAccess::paths) {
+        if (!harden_process("sandbox_test", {}) || !enter_sandbox("sandbox_test", files))
+            std::_Exit(99);
     }
 };
 
@@ -51,7 +57,7 @@ TEST_F(SandboxDeathTest, APreparedAllowlistIsInstalledOnEveryThread) {
     EXPECT_EXIT(
         {
             if (!harden_process("sandbox_test", {})) std::_Exit(99);
-            prepare_sandbox();
+            prepare_sandbox(FileAccess::paths);
             std::atomic<bool> entered = false;
             std::thread other([&] {
                 // Started before the filter: it gets it too (TSYNC).
@@ -59,7 +65,7 @@ TEST_F(SandboxDeathTest, APreparedAllowlistIsInstalledOnEveryThread) {
                 char* no_arguments[] = {nullptr};
                 ::syscall(SYS_execve, "/nonexistent/domus-sandbox-test", no_arguments, environ);
             });
-            if (!enter_sandbox("sandbox_test")) std::_Exit(99);
+            if (!enter_sandbox("sandbox_test", FileAccess::paths)) std::_Exit(99);
             entered = true;
             entered.notify_all();
             other.join();
@@ -120,7 +126,7 @@ TEST_F(SandboxDeathTest, TheSteadyStateRunsAndNothingCanBeGainedByExec) {
             if (::fcntl(leaked, F_GETFD) != -1) std::_Exit(1);  // closed
             if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) std::_Exit(2);
             if (::prctl(PR_CAPBSET_READ, 0, 0, 0, 0) != 0) std::_Exit(3);  // CAP_CHOWN gone
-            if (!enter_sandbox("sandbox_test")) std::_Exit(99);
+            if (!enter_sandbox("sandbox_test", FileAccess::paths)) std::_Exit(99);
             // prctl itself is now forbidden but for thread names.
             std::thread worker([] {
                 char path[] = "/tmp/domus-sandbox-test-XXXXXX";
@@ -134,6 +140,45 @@ TEST_F(SandboxDeathTest, TheSteadyStateRunsAndNothingCanBeGainedByExec) {
             std::_Exit(0);
         },
         ::testing::ExitedWithCode(0), "");
+}
+
+// A monitor under domusd (FileAccess::passed): no file by path, not even one the
+// process could read before; the files a request brings open through HostFiles.
+TEST_F(SandboxDeathTest, WithPassedFilesNothingOpensByPath) {
+    const std::string name = ::testing::TempDir() + "sandbox-passed-" + std::to_string(::getpid());
+    {
+        Fd made(::open(name.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        ASSERT_TRUE(made);
+        ASSERT_EQ(::write(made.get(), "data", 4), 4);
+    }
+    EXPECT_EXIT(
+        {
+            const char* path = name.c_str();
+            Fd passed(::open(path, O_RDWR | O_CLOEXEC));
+            // Prepared for path access, entered without: the allowlist is made again.
+            if (!harden_process("sandbox_test", {passed.get()})) std::_Exit(99);
+            prepare_sandbox(FileAccess::paths);
+            if (!enter_sandbox("sandbox_test", FileAccess::passed)) std::_Exit(99);
+            if (::open(path, O_RDONLY) >= 0 || errno != EACCES) std::_Exit(1);
+            if (::unlink(path) == 0 || errno != EACCES) std::_Exit(2);
+            if (::rename(path, "/tmp/elsewhere") == 0 || errno != EACCES) std::_Exit(3);
+            auto& files = HostFiles::process();
+            if (files.has_paths() || files.open(path, O_RDONLY)) std::_Exit(4);
+            {
+                std::vector<PassedFile> lent;
+                lent.push_back({path, path, std::move(passed)});
+                auto lease = files.lend(std::move(lent));
+                auto opened = files.open(path, O_RDONLY);  // read-only from read-write
+                char data[4];
+                if (!opened || ::pread(opened->get(), data, 4, 0) != 4) std::_Exit(5);
+                if (files.open(path, O_RDWR | O_CREAT)) std::_Exit(6);
+                if (!files.real_path(path)) std::_Exit(7);
+            }
+            if (files.open(path, O_RDONLY)) std::_Exit(8);  // the lease is over
+            std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+    ::unlink(name.c_str());
 }
 
 TEST_F(SandboxDeathTest, OffMeansOff) {

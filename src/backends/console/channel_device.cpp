@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "base/unix_socket.hpp"
 
 namespace domus::backends {
 namespace {
@@ -65,15 +66,8 @@ Result<void> ChannelDevice::listen() {
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     // A socket file left by a monitor that died is replaced; a live listener or any
     // other kind of file is not touched.
+    DOMUS_TRY_VOID(remove_stale_socket(path));
     struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return make_error("{} exists and is not a socket; not replacing it", path);
-        Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0)
-            return make_error("{} is in use by another listener", path);
-        ::unlink(path.c_str());
-    }
     Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (listener.get() < 0) return errno_error("socket");
     if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) < 0)

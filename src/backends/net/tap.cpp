@@ -12,13 +12,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/host_files.hpp"
+
 namespace domus::backends {
 
 Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
     if (name.empty() || name.size() >= IFNAMSIZ)
         return make_error("tap \"{}\": an interface name has 1..{} characters", name, IFNAMSIZ - 1);
-    Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
-    if (!fd) return errno_error("open /dev/net/tun");
+    // A hot-plug's comes with network-attach, opened by domusd (base/host_files.hpp).
+    DOMUS_TRY(fd, HostFiles::process().open("/dev/net/tun", O_RDWR | O_NONBLOCK));
     ifreq request{};
     std::memcpy(request.ifr_name, name.data(), name.size());
     request.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
