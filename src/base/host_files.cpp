@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/unix_socket.hpp"
+
 namespace domus {
 
 HostFiles& HostFiles::process() {
@@ -83,6 +85,29 @@ Result<std::string> HostFiles::real_path(const std::string& path) {
     char resolved[PATH_MAX];
     if (!::realpath(path.c_str(), resolved)) return errno_error("open " + path);
     return std::string(resolved);
+}
+
+Result<Fd> HostFiles::take(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    const std::string wanted = normal_path(name);
+    for (auto it = passed_.begin(); it != passed_.end(); ++it)
+        if (it->file.path == wanted) {
+            Fd fd = std::move(it->file.fd);
+            passed_.erase(it);
+            return fd;
+        }
+    return make_error("{}: not among what domusd passed with this request", name);
+}
+
+Result<Fd> HostFiles::connect(const std::string& path) {
+    if (has_paths()) return connect_unix(path);
+    auto taken = take(path);
+    if (!taken)
+        return make_error(
+            "connect {}: no connection came with this request (a sandboxed "
+            "monitor opens no paths itself: docs/sandbox.md)",
+            path);
+    return taken;
 }
 
 Result<Fd> HostFiles::reopen_read_only(int fd, const std::string& path) {

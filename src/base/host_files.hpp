@@ -21,7 +21,8 @@ namespace domus {
 
 // One file passed with a request: the path the receiver will ask for (as domusd spelled
 // it, which is how the receiver's own code spells it: the same resolution of backing
-// names runs on both sides), its real path, and the open file.
+// names runs on both sides), its real path, and the open file. A connection to a socket
+// (the store's) is passed under the socket's path, a made TAP as "tap:<ifname>".
 struct PassedFile {
     std::string path;
     std::string real_path;
@@ -44,6 +45,11 @@ public:
     Result<Fd> open(const std::string& path, int flags, mode_t mode = 0);
     // realpath(3), or the real path domusd gave with the passed file.
     Result<std::string> real_path(const std::string& path);
+    // A connection to the UNIX stream socket `path`; without path access, the connection
+    // passed under that path (taken: one connection serves one caller).
+    Result<Fd> connect(const std::string& path);
+    // The passed fd named `name` (a made TAP: "tap:<ifname>"), taken; an error if none.
+    Result<Fd> take(const std::string& name);
     // Another open file description of what `fd` refers to, read-only, for lock bytes of
     // its own (storage/image_lock.cpp); without path access, a duplicate of `fd`.
     Result<Fd> reopen_read_only(int fd, const std::string& path);

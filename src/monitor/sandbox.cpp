@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
@@ -458,7 +459,32 @@ void prepare_sandbox(FileAccess files) {
     ::pthread_attr_destroy(&attributes);
 }
 
-Result<void> enter_sandbox(const char* who, FileAccess files) {
+namespace {
+
+// Every thread of the process becomes `user` (and its group, with no supplementary
+// groups): glibc's set*id calls reach all threads. A root process leaving uid 0 loses its
+// permitted and effective capabilities with it (no SECBIT_KEEP_CAPS), on every thread.
+// Not root: nothing to leave.
+Result<void> become_user(const char* who, uid_t user) {
+    if (::geteuid() != 0) {
+        DOMUS_LOG_DEBUG("sandbox", "{}: not root; stays user {}", who, ::geteuid());
+        return {};
+    }
+    gid_t group = gid_t(user);
+    if (::setgroups(0, nullptr) != 0) return errno_error("setgroups");
+    if (::setresgid(group, group, group) != 0) return errno_error("setresgid");
+    if (::setresuid(user, user, user) != 0) return errno_error("setresuid");
+#if DOMUS_UNDER_ASAN
+    // LeakSanitizer's tracer (a task of this process, not a thread) ptraces the threads
+    // at exit: allowed for a dumpable process of the same user.
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
+    return {};
+}
+
+}  // namespace
+
+Result<void> enter_sandbox(const char* who, FileAccess files, std::optional<uid_t> user) {
     if (!sandbox_enabled()) {
         // Also the mark from where `strace -f` of an unsandboxed monitor shows the
         // steady state (docs/sandbox.md).
@@ -479,6 +505,7 @@ Result<void> enter_sandbox(const char* who, FileAccess files) {
     report.sa_flags = SA_SIGINFO;
     sigemptyset(&report.sa_mask);
     if (::sigaction(SIGSYS, &report, nullptr) != 0) return errno_error("sigaction SIGSYS");
+    if (user) DOMUS_TRY_VOID(become_user(who, *user));  // set*id is forbidden after
     // Every thread gets the filter (device and control threads exist by now); no_new_privs
     // is set since harden_process.
     sock_fprog code{static_cast<unsigned short>(program.size()), program.data()};

@@ -11,7 +11,10 @@
 // DOMUS_SANDBOX=off in the environment turns both off (for debugging; logged loudly).
 #pragma once
 
+#include <sys/types.h>
+
 #include <initializer_list>
+#include <optional>
 
 #include "base/result.hpp"
 
@@ -42,7 +45,10 @@ void prepare_sandbox(FileAccess files);
 // Installs the system-call allowlist on every thread of the process and the handler
 // that reports a forbidden call ("<who>: forbidden system call N (name) — sandbox
 // violation") on stderr before the process dies of SIGSYS. With FileAccess::passed,
-// this process's HostFiles gives up paths too.
-Result<void> enter_sandbox(const char* who, FileAccess files);
+// this process's HostFiles gives up paths too. With `user` (a root process's), every
+// thread first becomes that user and group, without supplementary groups and so
+// without capabilities.
+Result<void> enter_sandbox(const char* who, FileAccess files,
+                           std::optional<uid_t> user = std::nullopt);
 
 }  // namespace domus::monitor

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "base/deferred_close.hpp"
@@ -39,6 +40,7 @@ struct Options {
     bool restore_checked = false;       // domusd checked it whole just before
     bool incoming = false;              // a migration's destination: the stream comes later
     bool no_host_paths = false;         // under domusd: files come passed (sandbox.hpp)
+    std::optional<uid_t> user;          // ... and the user to run as, once built
 };
 
 // Tells the parent (domusd) on the readiness fd how start-up went, then closes it.
@@ -143,7 +145,8 @@ int run(const Options& options, domus::Result<domus::kvm::System> kvm,
     // The domain is built: from here on only the steady state's system calls, on the
     // device and control threads that exist now and on the vCPU threads to come.
     if (auto sandboxed = enter_sandbox(
-            "domus-vmm", options.no_host_paths ? FileAccess::passed : FileAccess::paths);
+            "domus-vmm", options.no_host_paths ? FileAccess::passed : FileAccess::paths,
+            options.user);
         !sandboxed) {
         DOMUS_LOG_ERROR("vmm", "sandbox: {}", sandboxed.error().message);
         report(options.ready_fd, "error: sandbox: " + sandboxed.error().message);
@@ -211,6 +214,10 @@ int parse(int argc, char** argv, Options& options) {
     app.add_flag("--no-host-paths", options.no_host_paths,
                  "Once the domain is built, open no file by path: every request brings its "
                  "files (domusd's monitors)");
+    app.add_option("--user", options.user,
+                   "Once the domain is built, run as this user and group, with no "
+                   "capabilities (domusd's monitors; needs --no-host-paths)")
+        ->needs("--no-host-paths");
     app.add_flag("--incoming", options.incoming,
                  "A migration's destination: built paused, filled by the control socket's "
                  "'receive'");

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "base/host_files.hpp"
 #include "base/unix_socket.hpp"
 
 namespace domus::store {
@@ -24,7 +25,8 @@ Result<void> store_io(Result<void> done) {
 }  // namespace
 
 Result<Client> Client::connect(const std::string& socket_path) {
-    DOMUS_TRY(fd, connect_unix(socket_path));
+    // A sandboxed monitor's hot-plug gets its connection from domusd (host_files.hpp).
+    DOMUS_TRY(fd, HostFiles::process().connect(socket_path));
     return Client(std::move(fd));
 }
 

@@ -137,6 +137,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(RunDir run_dir, DaemonOptions opti
     (void)daemon->store_->write("/local/domain/0/domid", "0");
     daemon->cgroup_parent_ = std::move(options.cgroup_parent);
     daemon->budget_ = options.memory;
+    daemon->monitor_user_base_ = options.monitor_user_base;
     daemon->cgroup_mount_ = detect_cpu_cgroup_mount();
     daemon->monitor_pool_ = std::make_unique<MonitorPool>(
         executable_dir() + "/domus-vmm", daemon->run_dir_.root,

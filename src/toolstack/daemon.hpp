@@ -48,6 +48,10 @@ struct DaemonOptions {
     std::string cgroup_parent;  // where under the cpu cgroup hierarchy domains' groups go
     MemoryBudget memory;
     unsigned monitor_pool = 2;  // warm monitors kept ready (monitor_pool.hpp); 0: none
+    // Domain N's monitor runs as user and group `monitor_user_base + N` once its domain
+    // is built (docs/sandbox.md); 0 leaves monitors root.
+    std::uint32_t monitor_user_base = kDefaultMonitorUserBase;
+    static constexpr std::uint32_t kDefaultMonitorUserBase = 0x6D000000;
 };
 
 // A restore's "disk_moves" ({source path: copy path}, from migrate-receive --copy-disks)
@@ -204,6 +208,7 @@ private:
     std::atomic<std::uint64_t> requests_{0};
     std::atomic<std::uint64_t> request_errors_{0};
     MemoryBudget budget_;
+    std::uint32_t monitor_user_base_ = 0;
     std::unique_ptr<MonitorPool> monitor_pool_;  // set before the domains are recovered
     MigrationProgress progress_;  // running saves, restores and migrations, for list and info
 };

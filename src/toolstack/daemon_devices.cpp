@@ -113,6 +113,7 @@ Result<nlohmann::json> Daemon::block_attach(const nlohmann::json& request) {
     // here, before the monitor checks anything, so a missing file fails the same way.
     MonitorFiles files;
     DOMUS_TRY_VOID(files.add_disk(spec));
+    DOMUS_TRY_VOID(files.add_connection(run_dir_.store_socket()));  // its backend's
     std::lock_guard devices(entry->devices_mutex);
     DOMUS_TRY_VOID(device_request(*entry,
                                   {{"op", "block-attach"},

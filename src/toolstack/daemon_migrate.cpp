@@ -309,11 +309,13 @@ Result<nlohmann::json> Daemon::restore_incoming(const nlohmann::json& request, F
     operation.phase("receiving");
     auto received = [&]() -> Result<nlohmann::json> {
         // Its disks open once the stream is in (the source lets go of them at its end):
-        // their files come with the request, the stream last.
+        // their files and their backends' store connections come with the request, the
+        // stream last.
         MonitorFiles files;
         for (const auto& text : parsed.spec.disk) {
             DOMUS_TRY(disk, config::parse_disk_spec(text));
             DOMUS_TRY_VOID(files.add_disk(disk));
+            DOMUS_TRY_VOID(files.add_connection(run_dir_.store_socket()));
         }
         std::vector<int> fds = files.fds();
         fds.push_back(stream.get());

@@ -1,8 +1,6 @@
 // domusd: vif hot-plug of running domains (xl network-attach, network-detach,
 // network-list). The monitor makes or removes the device and its TAP; the daemon runs
 // the vif's hotplug script around it and keeps the domain's configuration in step.
-#include <fcntl.h>
-
 #include <cstdlib>
 
 #include "base/log.hpp"
@@ -24,11 +22,13 @@ Result<nlohmann::json> Daemon::network_attach(const nlohmann::json& request) {
     }
     DOMUS_TRY(spec, settle_new_vif(vifs, request.at("vif").get<std::string>(), entry->domid));
     std::string text = config::to_vif_spec(spec);
-    MonitorFiles files;  // the monitor makes the TAP through this (backends/net/tap.cpp)
-    DOMUS_TRY_VOID(files.add("/dev/net/tun", O_RDWR | O_NONBLOCK));
-    DOMUS_TRY(reply, device_request(*entry, {{"op", "network-attach"}, {"vif", text}}, &files));
-    // The TAP exists now: its host side, as at create.
+    // Its TAP and the backend's store connection, made here: the monitor may do neither.
     auto config = config::vif_config(spec, entry->domid);
+    MonitorFiles files;
+    DOMUS_TRY_VOID(files.add_tap(config.ifname, config.mtu));
+    DOMUS_TRY_VOID(files.add_connection(run_dir_.store_socket()));
+    DOMUS_TRY(reply, device_request(*entry, {{"op", "network-attach"}, {"vif", text}}, &files));
+    // The TAP is the device's now: its host side, as at create.
     if (auto online = vif_online(config, entry->domid, run_dir_.root); !online) {
         vif_offline(config, entry->domid, run_dir_.root);
         (void)device_request(

@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
                    "Warm monitors kept ready for the next create (0: start each one new)")
         ->capture_default_str()
         ->check(CLI::Range(0, 64));
+    app.add_option("--monitor-user-base", options.monitor_user_base,
+                   "Domain N's monitor runs as user and group BASE+N once its domain is built "
+                   "(0: monitors stay root)")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint32_t(0), std::uint32_t(0xFFFF0000)));
     app.add_option("--metrics-listen", metrics_listen,
                    "Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default)");
     // Options may also come from a file (`metrics-listen = "127.0.0.1:9100"`,

@@ -152,6 +152,10 @@ Result<std::uint16_t> Daemon::create_from_spec(const DomainSpec& spec,
                                      "--no-host-paths",  // its requests bring their files
                                      "--ready-fd",
                                      "3"};
+    if (monitor_user_base_ != 0) {
+        argv.push_back("--user");  // its own, once built (docs/sandbox.md)
+        argv.push_back(std::to_string(monitor_user_base_ + entry->domid));
+    }
     if (!restore_file.empty()) {
         argv.push_back("--restore");
         argv.push_back(restore_file);

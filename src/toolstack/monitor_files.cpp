@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "backends/net/tap.hpp"
 #include "base/unix_socket.hpp"
 
 namespace domus::toolstack {
@@ -50,6 +51,22 @@ Result<void> MonitorFiles::add_disk(const config::DiskSpec& disk) {
     return add_chain(disk.target,
                      disk.format == "qcow2" ? storage::Format::qcow2 : storage::Format::raw,
                      !disk.read_only, disk.direct_io);
+}
+
+Result<void> MonitorFiles::add_connection(const std::string& path) {
+    if (files_.size() >= kMaxPassedFds)
+        return make_error("{}: more than {} files for one request", path, kMaxPassedFds);
+    DOMUS_TRY(connection, connect_unix(path));
+    files_.push_back({normal_path(path), path, std::move(connection)});
+    return {};
+}
+
+Result<void> MonitorFiles::add_tap(const std::string& ifname, std::uint32_t mtu) {
+    if (files_.size() >= kMaxPassedFds)
+        return make_error("{}: more than {} files for one request", ifname, kMaxPassedFds);
+    DOMUS_TRY(tap, backends::Tap::make(ifname, mtu));
+    files_.push_back({backends::Tap::passed_name(ifname), "", std::move(tap)});
+    return {};
 }
 
 nlohmann::json MonitorFiles::describe() const {

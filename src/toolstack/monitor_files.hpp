@@ -26,6 +26,11 @@ public:
     Result<void> add_disk(const config::DiskSpec& disk);
     // One file, opened with `flags` (O_CLOEXEC is added).
     Result<void> add(const std::string& path, int flags);
+    // A connection to the UNIX stream socket `path` (the store's, for a hot-plugged
+    // device's backend: the monitor's user may not connect to it itself).
+    Result<void> add_connection(const std::string& path);
+    // A vif's TAP, made here (it takes CAP_NET_ADMIN, which the monitor no longer has).
+    Result<void> add_tap(const std::string& ifname, std::uint32_t mtu);
 
     bool empty() const { return files_.empty(); }
     // The request's "files": one {path, real_path} per fd, in the order of fds().

@@ -10,6 +10,8 @@
 
 #include <cstring>
 #include <regex>
+#include <set>
+#include <string>
 
 #include "base/unix_socket.hpp"
 #include "toolstack_fixture.hpp"
@@ -175,6 +177,7 @@ TEST_F(SandboxTest, EveryMonitorOfTheDaemonRunsUnderItsFilter) {
         ASSERT_EQ(domus({"create", idle_config(name)}).status, 0);
     ASSERT_TRUE(eventually([&] { return monitors().size() == 2; }));
     EXPECT_TRUE(eventually([&] { return state_of("second") == "-b----"; }));
+    std::set<unsigned long> users;
     for (pid_t pid : monitors()) {
         EXPECT_TRUE(all_threads_sandboxed(pid)) << proc_text(pid, "status");
         std::string status = proc_text(pid, "status");
@@ -184,6 +187,16 @@ TEST_F(SandboxTest, EveryMonitorOfTheDaemonRunsUnderItsFilter) {
         EXPECT_EQ(status_field(status, "CapBnd"), "0000000000000000");
         EXPECT_EQ(status_field(status, "CapInh"), "0000000000000000");
         EXPECT_EQ(status_field(status, "CapAmb"), "0000000000000000");
+        // A user of its own (the default base plus its domain ID), and so no capability.
+        EXPECT_EQ(status_field(status, "CapEff"), "0000000000000000");
+        EXPECT_EQ(status_field(status, "CapPrm"), "0000000000000000");
+        unsigned long uid = std::stoul(status_field(status, "Uid"));
+        unsigned long gid = std::stoul(status_field(status, "Gid"));
+        EXPECT_GT(uid, 0x6D000000ul) << status;
+        EXPECT_LT(uid, 0x6D000000ul + 0x7FF0) << status;
+        EXPECT_EQ(gid, uid);
+        EXPECT_TRUE(users.insert(uid).second) << "two monitors share user " << uid;
+        EXPECT_TRUE(std::regex_search(status, std::regex("\nGroups:[ \t]*\n"))) << status;
         // Its fds: nothing of the daemon's beyond the standard streams.
         std::error_code error;
         for (const auto& fd :

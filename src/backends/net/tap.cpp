@@ -16,10 +16,9 @@
 
 namespace domus::backends {
 
-Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
+Result<Fd> Tap::make(const std::string& name, std::uint32_t mtu) {
     if (name.empty() || name.size() >= IFNAMSIZ)
         return make_error("tap \"{}\": an interface name has 1..{} characters", name, IFNAMSIZ - 1);
-    // A hot-plug's comes with network-attach, opened by domusd (base/host_files.hpp).
     DOMUS_TRY(fd, HostFiles::process().open("/dev/net/tun", O_RDWR | O_NONBLOCK));
     ifreq request{};
     std::memcpy(request.ifr_name, name.data(), name.size());
@@ -34,7 +33,8 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
 
     // MTU, up, and the index, through a socket of this network namespace: a UNIX one
     // does (the kernel hands interface ioctls of any family to the device layer), so
-    // the sandboxed monitor can make a hot-plugged vif's TAP without a network socket.
+    // the sandboxed monitor of `domus run` can make a hot-plugged vif's TAP without a
+    // network socket.
     Fd control(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!control) return errno_error("socket");
     ifreq link{};
@@ -54,6 +54,23 @@ Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
     link.ifr_flags = short(link.ifr_flags | IFF_UP);
     if (::ioctl(control.get(), SIOCSIFFLAGS, &link) < 0)
         return errno_error(fmt::format("tap {}: up", name));
+    return fd;
+}
+
+Result<Tap> Tap::create(const std::string& name, std::uint32_t mtu) {
+    auto passed = HostFiles::process().take(passed_name(name));
+    Fd fd;
+    if (passed) {
+        fd = std::move(passed).value();
+    } else {
+        DOMUS_TRY(made, make(name, mtu));
+        fd = std::move(made);
+    }
+    // Its index needs no privilege.
+    Fd control(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!control) return errno_error("socket");
+    ifreq link{};
+    std::memcpy(link.ifr_name, name.data(), std::min(name.size(), sizeof(link.ifr_name) - 1));
     if (::ioctl(control.get(), SIOCGIFINDEX, &link) < 0)
         return errno_error(fmt::format("tap {}: SIOCGIFINDEX", name));
     return Tap(std::move(fd), name, link.ifr_ifindex);

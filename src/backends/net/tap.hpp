@@ -20,7 +20,13 @@ class Tap final : public FramePort {
 public:
     // Creates interface `name` (≤ 15 bytes), sets its MTU and brings it up, with no
     // offloads yet: the host finishes every frame it sends (checksums, segmentation).
+    // Takes the one made by make() and passed with the request at hand instead, if there
+    // is one (a hot-plug's, for a monitor with no privileges left: base/host_files.hpp).
     static Result<Tap> create(const std::string& name, std::uint32_t mtu);
+    // Makes the interface as create() would and returns its fd (needs CAP_NET_ADMIN).
+    static Result<Fd> make(const std::string& name, std::uint32_t mtu);
+    // How a made TAP is named among passed files.
+    static std::string passed_name(const std::string& name) { return "tap:" + name; }
     // What the host may leave to the reader of its frames, as the frontend can take it:
     // checksums (TUN_F_CSUM), and large TCP segments (TSO4, TSO6; they need checksums).
     Result<void> set_offloads(bool checksum, bool tso4, bool tso6);
