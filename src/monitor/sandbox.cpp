@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -356,11 +357,60 @@ void warn_unsandboxed(const char* who) {
                    who);
 }
 
-Result<void> harden_process(const char* who, std::initializer_list<int> keep) {
+namespace {
+
+// What harden_process() set up for enter_sandbox() (a clearly named singleton: both are
+// called once per process, from main()).
+struct HardenedState {
+    bool own_mounts = false;  // a mount namespace of its own (FileAccess::passed)
+};
+
+HardenedState& hardened_state() {
+    static HardenedState state;
+    return state;
+}
+
+// A mount namespace of the process's own, a copy of the host's whose mounts no longer
+// propagate either way. A namespace belongs to a thread and is inherited by the threads
+// it creates, so this comes before the first one. The start still opens its kernel,
+// disks and sockets by path in it; enter_sandbox() then empties it (leave_host_tree).
+// Needs CAP_SYS_ADMIN: without it (not root), the host's namespace stays.
+Result<void> unshare_mounts(const char* who) {
+    if (::unshare(CLONE_NEWNS) != 0) {
+        if (errno != EPERM) return errno_error("unshare(CLONE_NEWNS)");
+        DOMUS_LOG_DEBUG("sandbox", "{}: no mount namespace of its own (not root)", who);
+        return {};
+    }
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        return errno_error("make the mount namespace's mounts private");
+    hardened_state().own_mounts = true;
+    return {};
+}
+
+// The process's root (and every thread's: they share the namespace) becomes an empty,
+// read-only tmpfs, and the host's tree is let go: nothing is left to reach by path.
+// /dev serves as the mount point only because it exists everywhere; the mount is in
+// this namespace alone.
+Result<void> leave_host_tree() {
+    if (::mount("domus-empty", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+                "size=4k,mode=0555") != 0)
+        return errno_error("mount an empty root");
+    if (::chdir("/dev") != 0) return errno_error("chdir to the empty root");
+    // The old root goes on top of the new one, and is then detached from it.
+    if (::syscall(SYS_pivot_root, ".", ".") != 0) return errno_error("pivot_root");
+    if (::umount2(".", MNT_DETACH) != 0) return errno_error("detach the host's tree");
+    if (::chdir("/") != 0) return errno_error("chdir /");
+    return {};
+}
+
+}  // namespace
+
+Result<void> harden_process(const char* who, std::initializer_list<int> keep, FileAccess files) {
     if (!sandbox_enabled()) {
         warn_unsandboxed(who);
         return {};
     }
+    if (files == FileAccess::passed) DOMUS_TRY_VOID(unshare_mounts(who));
     // Capability sets are per thread: one started before main() (a preloaded library's)
     // keeps its own. The seccomp filter still reaches it (TSYNC).
     if (std::size_t threads = thread_count(); threads > 1)
@@ -505,6 +555,9 @@ Result<void> enter_sandbox(const char* who, FileAccess files, std::optional<uid_
     report.sa_flags = SA_SIGINFO;
     sigemptyset(&report.sa_mask);
     if (::sigaction(SIGSYS, &report, nullptr) != 0) return errno_error("sigaction SIGSYS");
+#if !DOMUS_UNDER_ASAN  // its reports read /proc/self/maps
+    if (hardened_state().own_mounts) DOMUS_TRY_VOID(leave_host_tree());
+#endif
     if (user) DOMUS_TRY_VOID(become_user(who, *user));  // set*id is forbidden after
     // Every thread gets the filter (device and control threads exist by now); no_new_privs
     // is set since harden_process.

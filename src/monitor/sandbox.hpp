@@ -20,6 +20,12 @@
 
 namespace domus::monitor {
 
+// How a sandboxed monitor reaches files: by path (`domus run`), or only as fds passed
+// with each request by domusd, which decides what a domain's monitor may open
+// (base/host_files.hpp); then every system call that opens, removes or renames by path
+// fails with EACCES.
+enum class FileAccess { paths, passed };
+
 // False when DOMUS_SANDBOX=off.
 bool sandbox_enabled() noexcept;
 // The loud warning of DOMUS_SANDBOX=off (harden_process() logs it; a warm monitor again,
@@ -27,15 +33,12 @@ bool sandbox_enabled() noexcept;
 void warn_unsandboxed(const char* who);
 
 // Closes every inherited fd above stderr except `keep`, empties the capability sets a
-// new program would inherit from (sandbox.cpp says why not more), sets no_new_privs. `who` names
-// the process in the log ("domus-vmm", "domus run").
-Result<void> harden_process(const char* who, std::initializer_list<int> keep);
-
-// How a sandboxed monitor reaches files: by path (`domus run`), or only as fds passed
-// with each request by domusd, which decides what a domain's monitor may open
-// (base/host_files.hpp); then every system call that opens, removes or renames by path
-// fails with EACCES.
-enum class FileAccess { paths, passed };
+// new program would inherit from (sandbox.cpp says why not more), sets no_new_privs. `who`
+// names the process in the log ("domus-vmm", "domus run"). With FileAccess::passed
+// (domusd's monitors) the process also gets a mount namespace of its own, which
+// enter_sandbox() empties.
+Result<void> harden_process(const char* who, std::initializer_list<int> keep,
+                            FileAccess files = FileAccess::paths);
 
 // Starts compiling the allowlist of enter_sandbox() (system-call names resolved for the
 // report, libseccomp's rules turned into BPF: ~0.4 ms) on a thread of its own, so that

@@ -66,7 +66,7 @@ sigset_t stop_signals() {
 // follows) and /dev/kvm opened and queried.
 domus::Result<domus::kvm::System> get_ready(int keep_fd, domus::monitor::FileAccess files) {
     using namespace domus::monitor;
-    if (auto hardened = harden_process("domus-vmm", {keep_fd}); !hardened)
+    if (auto hardened = harden_process("domus-vmm", {keep_fd}, files); !hardened)
         return domus::make_error("sandbox: {}", hardened.error().message);
     sigset_t signals = stop_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);

@@ -197,6 +197,13 @@ TEST_F(SandboxTest, EveryMonitorOfTheDaemonRunsUnderItsFilter) {
         EXPECT_EQ(gid, uid);
         EXPECT_TRUE(users.insert(uid).second) << "two monitors share user " << uid;
         EXPECT_TRUE(std::regex_search(status, std::regex("\nGroups:[ \t]*\n"))) << status;
+        // A mount namespace of its own whose root, every thread's, is empty.
+        std::string proc = "/proc/" + std::to_string(pid);
+        EXPECT_NE(std::filesystem::read_symlink(proc + "/ns/mnt"),
+                  std::filesystem::read_symlink("/proc/self/ns/mnt"));
+        std::error_code listed;
+        for (const auto& task : std::filesystem::directory_iterator(proc + "/task", listed))
+            EXPECT_TRUE(std::filesystem::is_empty(task.path() / "root")) << task.path();
         // Its fds: nothing of the daemon's beyond the standard streams.
         std::error_code error;
         for (const auto& fd :
