@@ -38,9 +38,14 @@ namespace domus::guest {
 
 namespace {
 
-    uint32_t suspending; // one suspend at a time
+    // One suspend at a time. A request is acked (consumed) before it gets here, so one
+    // that comes while a suspend still runs (a save right after a restore, while the
+    // drivers of the new domain reconnect) is a new one: it is served when the running
+    // suspend ends, never dropped.
+    enum : uint32_t { kIdle, kRunning, kRunningAndAgain };
+    uint32_t suspend_state = kIdle;
 
-    void suspend_thread(void*)
+    void suspend_once()
     {
         printk("domus: suspending\n");
         blkfront::suspend();
@@ -73,22 +78,41 @@ namespace {
             printk("domus: suspend failed (%ld)\n", rc);
         else
             printk("domus: resumed (%s)\n", new_domain ? "in a new domain" : "suspend cancelled");
-        __atomic_store_n(&suspending, 0u, __ATOMIC_RELEASE);
+    }
+
+    void suspend_thread(void*)
+    {
+        for (;;) {
+            suspend_once();
+            uint32_t running = kRunning;
+            if (__atomic_compare_exchange_n(
+                    &suspend_state, &running, kIdle, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                return;
+            __atomic_store_n(&suspend_state, kRunning, __ATOMIC_RELEASE); // the next one
+        }
     }
 
 } // namespace
 
 void suspend_request()
 {
-    if (__atomic_exchange_n(&suspending, 1u, __ATOMIC_ACQ_REL))
-        return;
+    uint32_t state = __atomic_load_n(&suspend_state, __ATOMIC_ACQUIRE);
+    for (;;) {
+        uint32_t next = state == kIdle ? kRunning : kRunningAndAgain;
+        if (__atomic_compare_exchange_n(
+                &suspend_state, &state, next, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            if (state != kIdle)
+                return; // the running suspend thread serves it next
+            break;
+        }
+    }
     domus_thread_attr_t attr {};
     attr.name = "suspend";
     attr.vcpu = 0;
     attr.detached = 1;
     if (!thread_create(suspend_thread, nullptr, &attr)) {
         printk("domus: cannot create the suspend thread; suspend ignored\n");
-        __atomic_store_n(&suspending, 0u, __ATOMIC_RELEASE);
+        __atomic_store_n(&suspend_state, uint32_t(kIdle), __ATOMIC_RELEASE);
     }
 }
 

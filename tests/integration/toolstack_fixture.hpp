@@ -46,6 +46,25 @@ protected:
         ::setenv("DOMUS_RUN_DIR", run_dir_.c_str(), 1);
     }
 
+    // A failed test's logs (domusd's, each monitor's) go with its run directory: their
+    // last lines are printed first, for a CI run's record.
+    void print_log_tails() const {
+        constexpr std::size_t kLines = 40;
+        std::error_code error;
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(run_dir_, error)) {
+            if (entry.path().extension() != ".log") continue;
+            std::ifstream in(entry.path());
+            std::vector<std::string> lines;
+            for (std::string line; std::getline(in, line);) {
+                lines.push_back(std::move(line));
+                if (lines.size() > kLines) lines.erase(lines.begin());
+            }
+            std::printf("---- last %zu lines of %s\n", lines.size(), entry.path().c_str());
+            for (const auto& line : lines)
+                std::printf("%s\n", line.c_str());
+        }
+    }
+
     static std::string fmt_hex(std::size_t value) {
         char text[17];
         std::snprintf(text, sizeof text, "%08zx", value);
@@ -55,6 +74,7 @@ protected:
     void TearDown() override {
         if (run_dir_.empty()) return;
         kill_run_dir_processes(SIGKILL);
+        if (HasFailure()) print_log_tails();
         std::filesystem::remove_all(run_dir_);
         // The CPU cgroups of the domains the killed domusd left (docs/scheduling.md).
         if (auto mount = toolstack::detect_cpu_cgroup_mount()) {
