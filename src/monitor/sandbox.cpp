@@ -555,9 +555,8 @@ Result<void> enter_sandbox(const char* who, FileAccess files, std::optional<uid_
     report.sa_flags = SA_SIGINFO;
     sigemptyset(&report.sa_mask);
     if (::sigaction(SIGSYS, &report, nullptr) != 0) return errno_error("sigaction SIGSYS");
-#if !DOMUS_UNDER_ASAN  // its reports read /proc/self/maps
-    if (hardened_state().own_mounts) DOMUS_TRY_VOID(leave_host_tree());
-#endif
+    // Not under ASan: its reports read /proc/self/maps.
+    if (hardened_state().own_mounts && !DOMUS_UNDER_ASAN) DOMUS_TRY_VOID(leave_host_tree());
     if (user) DOMUS_TRY_VOID(become_user(who, *user));  // set*id is forbidden after
     // Every thread gets the filter (device and control threads exist by now); no_new_privs
     // is set since harden_process.
