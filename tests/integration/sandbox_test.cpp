@@ -13,7 +13,6 @@
 #include <set>
 #include <string>
 
-#include "base/unix_socket.hpp"
 #include "toolstack_fixture.hpp"
 
 extern char** environ;
@@ -108,35 +107,34 @@ protected:
         return status;
     }
 
-    // A socket for the trigger to connect to, and the environment that preloads it
-    // into `process`.
-    void arm_trigger(const std::string& process) {
-        std::filesystem::create_directories(run_dir_);
-        std::string path = run_dir_ + "/trigger";
-        auto listener = listen_unix(path, SOCK_STREAM);
-        ASSERT_TRUE(listener) << listener.error().message;
-        trigger_ = std::move(listener).value();
+    // The environment that preloads the trigger into `process`; `file` is what its
+    // open-and-remove command goes after.
+    void arm_trigger(const std::string& process, const std::string& file = "") {
         ::setenv("LD_PRELOAD", DOMUS_SANDBOX_TRIGGER_LIB, 1);
-        ::setenv("DOMUS_SANDBOX_TRIGGER", path.c_str(), 1);
+        ::setenv("DOMUS_SANDBOX_TRIGGER", "1", 1);
+        ::setenv("DOMUS_SANDBOX_TRIGGER_FILE", file.c_str(), 1);
         ::setenv("DOMUS_SANDBOX_TRIGGER_PROCESS", process.c_str(), 1);
     }
 
     void disarm_environment() {
-        for (const char* name :
-             {"LD_PRELOAD", "DOMUS_SANDBOX_TRIGGER", "DOMUS_SANDBOX_TRIGGER_PROCESS"})
+        for (const char* name : {"LD_PRELOAD", "DOMUS_SANDBOX_TRIGGER",
+                                 "DOMUS_SANDBOX_TRIGGER_FILE", "DOMUS_SANDBOX_TRIGGER_PROCESS"})
             ::unsetenv(name);
     }
 
-    // Tells the preloaded trigger to make its forbidden call: the byte goes to the first
-    // process that connected (a domain's monitor: pooled ones wait for a domain).
-    // "o<path>" instead has it try to open and remove <path> (tests/support).
-    void pull_trigger(const std::string& command = "x") {
-        pollfd p{trigger_.get(), POLLIN, 0};
-        ASSERT_EQ(::poll(&p, 1, 10'000), 1) << "no trigger thread connected";
-        Fd connection(::accept4(trigger_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        ASSERT_TRUE(connection) << std::strerror(errno);
-        ASSERT_EQ(::write(connection.get(), command.data(), command.size()),
-                  ssize_t(command.size()));
+    // Tells the trigger thread of process `pid` to make its forbidden call (SIGURG), or
+    // to open and remove its file (SIGWINCH): a signal to that thread alone.
+    static void pull_trigger(pid_t pid, int command = SIGURG) {
+        std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+        std::error_code error;
+        for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+            std::string comm = file_text(task.path() / "comm");
+            if (comm.rfind("sandbox-trigger", 0) != 0) continue;
+            pid_t tid = std::stoi(task.path().filename().string());
+            ASSERT_EQ(::syscall(SYS_tgkill, pid, tid, command), 0) << std::strerror(errno);
+            return;
+        }
+        FAIL() << "process " << pid << " has no trigger thread";
     }
 
     static std::string file_text(const std::string& path) {
@@ -157,7 +155,6 @@ protected:
     }
 
     std::vector<pid_t> children_;
-    Fd trigger_;  // the trigger's socket (arm_trigger)
 };
 
 // The tests that preload the trigger. Under ASan they skip (its runtime must come first
@@ -243,7 +240,7 @@ TEST_F(SandboxTriggerTest, AForbiddenCallKillsTheMonitorAndItsDomainCrashes) {
     ASSERT_EQ(monitors().size(), 1u);
     pid_t monitor = monitors()[0];
     ASSERT_TRUE(all_threads_sandboxed(monitor));
-    pull_trigger();
+    pull_trigger(monitor);
     EXPECT_TRUE(eventually([&] { return process_gone(monitor); }));
     // Reported as crashed, with the reason in the domain's log and the daemon's.
     EXPECT_TRUE(eventually([&] { return state_of("victim") == "----c-"; })) << domus({"list"}).out;
@@ -258,13 +255,14 @@ TEST_F(SandboxTriggerTest, AForbiddenCallKillsTheMonitorAndItsDomainCrashes) {
 // A monitor of domusd opens no file by path once its domain runs: a host file it could
 // have read and removed before stays out of reach, and the domain goes on.
 TEST_F(SandboxTriggerTest, TheDaemonsMonitorsOpenAndRemoveNoHostFile) {
-    arm_trigger("domus-vmm");
+    std::string secret = run_dir_ + "/secret";
+    arm_trigger("domus-vmm", secret);
     ASSERT_EQ(domus({"create", idle_config("guarded")}).status, 0);
     disarm_environment();
     ASSERT_TRUE(eventually([&] { return state_of("guarded") == "-b----"; }));
-    std::string secret = run_dir_ + "/secret";
+    ASSERT_EQ(monitors().size(), 1u);
     { std::ofstream(secret) << "the host's\n"; }
-    pull_trigger("o" + secret);
+    pull_trigger(monitors()[0], SIGWINCH);
     std::string expected = "sandbox_trigger: unlink " + secret + ": Permission denied";
     ASSERT_TRUE(eventually([&] { return vmm_log("1").find(expected) != std::string::npos; }))
         << vmm_log("1");
@@ -272,7 +270,8 @@ TEST_F(SandboxTriggerTest, TheDaemonsMonitorsOpenAndRemoveNoHostFile) {
               std::string::npos)
         << vmm_log("1");
     EXPECT_TRUE(std::filesystem::exists(secret));
-    EXPECT_EQ(state_of("guarded"), "-b----");
+    EXPECT_TRUE(eventually([&] { return state_of("guarded") == "-b----"; }))  // runs on
+        << domus({"list"}).out;
     EXPECT_EQ(vmm_log("1").find("sandbox violation"), std::string::npos);
 }
 
@@ -288,7 +287,7 @@ TEST_F(SandboxTriggerTest, WithTheSandboxOffTheSameCallPasses) {
     pid_t monitor = monitors()[0];
     EXPECT_EQ(status_field(proc_text(monitor, "status"), "Seccomp"), "0");
     EXPECT_NE(vmm_log("1").find("NO SANDBOX"), std::string::npos) << vmm_log("1");
-    pull_trigger();
+    pull_trigger(monitor);
     EXPECT_TRUE(eventually([&] {
         return vmm_log("1").find("sandbox_trigger: execve") != std::string::npos;
     })) << vmm_log("1");
@@ -307,7 +306,7 @@ TEST_F(SandboxTriggerTest, AForbiddenCallInDomusRunEndsItBySigsys) {
         return file_text(log).find("idle: running") != std::string::npos;
     })) << file_text(log);
     ASSERT_TRUE(all_threads_sandboxed(pid));
-    pull_trigger();
+    pull_trigger(pid);
     int status = wait_for(pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << status;
     EXPECT_EQ(WTERMSIG(status), SIGSYS);

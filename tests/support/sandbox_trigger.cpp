@@ -1,21 +1,28 @@
 // Sandbox trigger (a test library put into a monitor with LD_PRELOAD): makes a system
 // call the monitor's sandbox forbids when the test says so, with no hook in the product.
 //
-// DOMUS_SANDBOX_TRIGGER          a UNIX socket the test listens on. A thread started
-//                                before main() connects (once a pooled monitor is
-//                                given its domain), reads one byte and then calls
-//                                execve of a path that does not exist: forbidden under the
-//                                sandbox, so the monitor dies of SIGSYS; without it the call
-//                                fails harmlessly (ENOENT) and the shim says so on stderr.
+// DOMUS_SANDBOX_TRIGGER          set (to anything) to arm it. A thread named
+//                                "sandbox-trigger", started before main(), waits for a
+//                                signal the test sends to that thread (tgkill):
+//                                  SIGURG    execve of a path that does not exist: forbidden
+//                                            under the sandbox, so the monitor dies of
+//                                            SIGSYS; without it the call fails harmlessly
+//                                            (ENOENT) and the shim says so on stderr;
+//                                  SIGWINCH  open and remove DOMUS_SANDBOX_TRIGGER_FILE (a
+//                                            compromised monitor going after a host file),
+//                                            reporting how each went on stderr.
+//                                The thread holds no fd: the monitor closes inherited fds
+//                                at its start, and a monitor of domusd later reaches no
+//                                path, so a signal is the one way in that always works.
+// DOMUS_SANDBOX_TRIGGER_FILE     the file of SIGWINCH.
 // DOMUS_SANDBOX_TRIGGER_PROCESS  active only in processes whose executable has this base
 //                                name (domus-vmm, or domus for `domus run`).
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +33,8 @@
 extern char** environ;
 
 namespace {
+
+char g_file[PATH_MAX];  // read before main(): the environment is the process's
 
 bool process_matches() {
     const char* wanted = std::getenv("DOMUS_SANDBOX_TRIGGER_PROCESS");
@@ -38,46 +47,22 @@ bool process_matches() {
     return std::strcmp(base ? base + 1 : path, wanted) == 0;
 }
 
-// The process's argument memory (what /proc/self/cmdline shows), read in place: a
-// monitor under domusd opens no paths once its sandbox is in (docs/sandbox.md).
-const char* g_arguments = nullptr;
-const char* g_arguments_end = nullptr;
-const char* g_socket = nullptr;
-
-// A pooled monitor (`domus-vmm --warm`, domusd's pool) waits until it is given a domain,
-// which rewrites its command line: the test means the domain's monitor, and the pool's
-// others would otherwise take the byte.
-bool warm() {
-    for (const char* at = g_arguments; at && at < g_arguments_end; at += std::strlen(at) + 1)
-        if (std::strcmp(at, "--warm") == 0) return true;
-    return false;
-}
-
-// One command per connection: "x" makes the forbidden call; "o<path>" tries to open and
-// to remove <path> (a compromised monitor going after a host file) and reports how
-// each went on stderr, then waits for the next connection.
 void* wait_and_trigger(void*) {
-    while (warm())
-        ::usleep(5000);
+    ::prctl(PR_SET_NAME, "sandbox-trigger", 0, 0, 0);
+    sigset_t commands;
+    sigemptyset(&commands);
+    sigaddset(&commands, SIGURG);
+    sigaddset(&commands, SIGWINCH);
     for (;;) {
-        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        std::strncpy(address.sun_path, g_socket, sizeof(address.sun_path) - 1);
-        if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-            return nullptr;
-        char command[512] = {};
-        ssize_t n = ::read(fd, command, sizeof command - 1);
-        ::close(fd);
-        if (n < 1) return nullptr;
-        if (command[0] == 'o') {
-            const char* path = command + 1;
-            int file = ::open(path, O_RDONLY | O_CLOEXEC);
-            std::fprintf(stderr, "sandbox_trigger: open %s: %s\n", path,
+        int signal = 0;
+        if (sigwait(&commands, &signal) != 0) continue;
+        if (signal == SIGWINCH) {
+            int file = ::open(g_file, O_RDONLY | O_CLOEXEC);
+            std::fprintf(stderr, "sandbox_trigger: open %s: %s\n", g_file,
                          file >= 0 ? "opened" : std::strerror(errno));
             if (file >= 0) ::close(file);
-            int removed = ::unlink(path);
-            std::fprintf(stderr, "sandbox_trigger: unlink %s: %s\n", path,
+            int removed = ::unlink(g_file);
+            std::fprintf(stderr, "sandbox_trigger: unlink %s: %s\n", g_file,
                          removed == 0 ? "removed" : std::strerror(errno));
             continue;
         }
@@ -85,20 +70,18 @@ void* wait_and_trigger(void*) {
         long rc =
             ::syscall(SYS_execve, "/nonexistent/domus-sandbox-trigger", no_arguments, environ);
         std::fprintf(stderr, "sandbox_trigger: execve returned %ld: not stopped\n", rc);
-        return nullptr;
     }
 }
 
-// glibc passes a constructor the program's arguments.
-__attribute__((constructor)) void start(int argc, char** argv, char**) {
-    const char* socket_path = std::getenv("DOMUS_SANDBOX_TRIGGER");
-    if (!socket_path || !*socket_path || !process_matches() || argc < 1) return;
-    g_socket = socket_path;
-    g_arguments = argv[0];
-    g_arguments_end = argv[argc - 1] + std::strlen(argv[argc - 1]) + 1;  // back to back
-    // The thread takes no signals (the monitor's stop signals are for its own watcher)
-    // but SIGSYS: the kernel delivers a blocked SIGSYS as a silent kill, bypassing the
-    // sandbox's handler that reports the call.
+__attribute__((constructor)) void start() {
+    const char* armed = std::getenv("DOMUS_SANDBOX_TRIGGER");
+    if (!armed || !*armed || !process_matches()) return;
+    if (const char* file = std::getenv("DOMUS_SANDBOX_TRIGGER_FILE"))
+        std::strncpy(g_file, file, sizeof(g_file) - 1);
+    // The thread takes no signals but its commands (the monitor's stop signals are for
+    // its own watcher) and SIGSYS: the kernel delivers a blocked SIGSYS as a silent
+    // kill, bypassing the sandbox's handler that reports the call. The commands are
+    // blocked too, for sigwait; the test sends them to this thread alone.
     sigset_t all, old;
     sigfillset(&all);
     sigdelset(&all, SIGSYS);
