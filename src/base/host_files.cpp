@@ -63,12 +63,10 @@ Result<Fd> HostFiles::open(const std::string& path, int flags, mode_t mode) {
         }
     }
     Fd fd(::open(path.c_str(), flags | O_CLOEXEC, mode));
-    if (!fd) {
-        int error = errno;  // kept for callers that tell causes apart (O_DIRECT's EINVAL)
-        auto failed = errno_error("open " + path, error);
-        errno = error;
-        return failed;
-    }
+    if (!fd && (flags & O_DIRECT) && errno == EINVAL)
+        return Error{fmt::format("open {}: O_DIRECT is not supported by this file system", path),
+                     EINVAL};
+    if (!fd) return errno_error("open " + path);
     return fd;
 }
 

@@ -41,7 +41,8 @@ public:
 
     // open(2) by path, or, without path access, a new fd of the passed file `path` whose
     // access mode allows `flags`' (read-only from one opened read-write) and whose O_DIRECT
-    // is `flags`'. O_CREAT is never granted that way.
+    // is `flags`'. O_CREAT is never granted that way. A file system without O_DIRECT
+    // is named as such (EINVAL).
     Result<Fd> open(const std::string& path, int flags, mode_t mode = 0);
     // realpath(3), or the real path domusd gave with the passed file.
     Result<std::string> real_path(const std::string& path);

@@ -41,13 +41,7 @@ bool aligned_for_direct(const void* buffer, std::uint64_t offset, std::size_t le
 Result<std::unique_ptr<RawImage>> RawImage::open(const std::string& path, RawOptions options) {
     int flags = options.read_only ? O_RDONLY : O_RDWR;
     if (options.direct) flags |= O_DIRECT;
-    auto opened = HostFiles::process().open(path, flags);
-    if (!opened) {
-        if (options.direct && errno == EINVAL)
-            return make_error("open {}: O_DIRECT is not supported by this file system", path);
-        return std::move(opened).error();
-    }
-    Fd fd = std::move(opened).value();
+    DOMUS_TRY(fd, HostFiles::process().open(path, flags));
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return errno_error("fstat " + path);
     std::uint64_t size = 0;

@@ -90,15 +90,14 @@ SnapshotIntent::Disk switch_to_overlay(std::size_t disk, const config::DiskSpec&
 
 Result<nlohmann::json> Daemon::device_request(const Entry& entry, const nlohmann::json& request,
                                               const MonitorFiles* files) {
-    Result<nlohmann::json> reply = make_error("no reply");
+    nlohmann::json sent = request;
+    std::vector<int> fds;
     if (files && !files->empty()) {
-        nlohmann::json with_files = request;
-        with_files["files"] = files->describe();
-        reply = json_request(run_dir_.control_socket(entry.domid), with_files,
-                             kDeviceRequestTimeout, files->fds());
-    } else {
-        reply = json_request(run_dir_.control_socket(entry.domid), request, kDeviceRequestTimeout);
+        sent["files"] = files->describe();
+        fds = files->fds();
     }
+    auto reply =
+        json_request(run_dir_.control_socket(entry.domid), sent, kDeviceRequestTimeout, fds);
     if (!reply)
         return make_error("{}", storage::name_lock_holders(reply.error().message, entry.pid));
     return reply;

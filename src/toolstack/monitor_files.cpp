@@ -3,14 +3,17 @@
 
 #include <fcntl.h>
 
-#include <cerrno>
-#include <climits>
-#include <cstdlib>
-
 #include "backends/net/tap.hpp"
 #include "base/unix_socket.hpp"
 
 namespace domus::toolstack {
+
+Result<void> MonitorFiles::push(PassedFile file) {
+    if (files_.size() >= kMaxPassedFds)
+        return make_error("{}: more than {} files for one request", file.path, kMaxPassedFds);
+    files_.push_back(std::move(file));
+    return {};
+}
 
 Result<void> MonitorFiles::add(const std::string& path, int flags) {
     std::string normal = normal_path(path);
@@ -18,18 +21,10 @@ Result<void> MonitorFiles::add(const std::string& path, int flags) {
     for (const auto& file : files_)
         if (file.path == normal && (::fcntl(file.fd.get(), F_GETFL) & kKind) == (flags & kKind))
             return {};
-    if (files_.size() >= kMaxPassedFds)
-        return make_error("{}: more than {} files for one request", path, kMaxPassedFds);
-    char resolved[PATH_MAX];
-    if (!::realpath(path.c_str(), resolved)) return errno_error("open " + path);
-    Fd fd(::open(path.c_str(), flags | O_CLOEXEC));
-    if (!fd) {
-        if ((flags & O_DIRECT) && errno == EINVAL)
-            return make_error("open {}: O_DIRECT is not supported by this file system", path);
-        return errno_error("open " + path);
-    }
-    files_.push_back({std::move(normal), resolved, std::move(fd)});
-    return {};
+    auto& host = HostFiles::process();  // domusd's: by path
+    DOMUS_TRY(resolved, host.real_path(path));
+    DOMUS_TRY(fd, host.open(path, flags));
+    return push({std::move(normal), std::move(resolved), std::move(fd)});
 }
 
 Result<void> MonitorFiles::add_chain(const std::string& path, storage::Format format, bool writable,
@@ -54,19 +49,13 @@ Result<void> MonitorFiles::add_disk(const config::DiskSpec& disk) {
 }
 
 Result<void> MonitorFiles::add_connection(const std::string& path) {
-    if (files_.size() >= kMaxPassedFds)
-        return make_error("{}: more than {} files for one request", path, kMaxPassedFds);
     DOMUS_TRY(connection, connect_unix(path));
-    files_.push_back({normal_path(path), path, std::move(connection)});
-    return {};
+    return push({normal_path(path), path, std::move(connection)});
 }
 
 Result<void> MonitorFiles::add_tap(const std::string& ifname, std::uint32_t mtu) {
-    if (files_.size() >= kMaxPassedFds)
-        return make_error("{}: more than {} files for one request", ifname, kMaxPassedFds);
     DOMUS_TRY(tap, backends::Tap::make(ifname, mtu));
-    files_.push_back({backends::Tap::passed_name(ifname), "", std::move(tap)});
-    return {};
+    return push({backends::Tap::passed_name(ifname), "", std::move(tap)});
 }
 
 nlohmann::json MonitorFiles::describe() const {

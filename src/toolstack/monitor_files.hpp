@@ -38,6 +38,8 @@ public:
     std::vector<int> fds() const;
 
 private:
+    Result<void> push(PassedFile file);  // within kMaxPassedFds
+
     std::vector<PassedFile> files_;
 };
 
