@@ -3,6 +3,7 @@
  * Command line (key=value):
  *   mode=info|verify|crashwrite|seqread|seqwrite|randread|randwrite   (default info)
  *   dev=0  size_mb=16  block_kb=64  qd=1  seed=1  seconds=2 (random modes: run time)
+ *   loops=1 (sequential modes: times over the size_mb area, back at sector 0 each time)
  *
  * verify writes a pattern that encodes each sector number and the seed over the first
  * size_mb MiB, flushes, reads it back and checks it; then unaligned buffers, odd sector
@@ -284,7 +285,7 @@ static void next_op(struct bench* b, struct blk_op* op, void* buf)
         sector = (b->rnd % (b->area / b->block)) * b->block;
     } else {
         sector = b->next;
-        b->next += b->block;
+        b->next = (b->next + b->block) % (b->area / b->block * b->block);
     }
     *op = (struct blk_op) { .type = b->type, .sector = sector, .count = b->block, .buf = buf };
 }
@@ -344,7 +345,7 @@ static void print_stages(const struct blk_stats* before)
 }
 
 static int bench(const char* mode, uint64_t sectors, uint64_t block_sectors, unsigned qd,
-    uint64_t seed, uint64_t seconds)
+    uint64_t seed, uint64_t seconds, uint64_t loops)
 {
     struct bench b = { 0 };
     b.area = sectors;
@@ -378,7 +379,7 @@ static int bench(const char* mode, uint64_t sectors, uint64_t block_sectors, uns
     blk_stats(dev, &before);
     uint64_t t0 = domus_monotonic_ns();
     long long done = b.random ? pipeline(&b, qd, 0, t0 + seconds * 1000000000ull, bufs)
-                              : pipeline(&b, qd, b.area / b.block, 0, bufs);
+                              : pipeline(&b, qd, loops * (b.area / b.block), 0, bufs);
     uint64_t ns = domus_monotonic_ns() - t0;
     free(bufs);
     if (done < 0)
@@ -408,6 +409,7 @@ int main(void)
     uint64_t qd = domus_cmdline_u64("qd", 1);
     uint64_t seed = domus_cmdline_u64("seed", 1);
     uint64_t seconds = domus_cmdline_u64("seconds", 2);
+    uint64_t loops = domus_cmdline_u64("loops", 1);
 
     if (blk_count() == 0) {
         printf("blk_tool: no block device\n");
@@ -418,8 +420,9 @@ int main(void)
         printf("blk_tool: FAIL no device %d (%d)\n", dev, rc);
         return 1;
     }
-    if (qd < 1 || qd > MAX_QD || block_kb < 1 || block_kb > 4096 || size_mb < 1) {
-        printf("blk_tool: FAIL bad qd, block_kb or size_mb\n");
+    if (qd < 1 || qd > MAX_QD || block_kb < 1 || block_kb > 4096 || size_mb < 1 || loops < 1
+        || loops > 1024) {
+        printf("blk_tool: FAIL bad qd, block_kb, size_mb or loops\n");
         return 1;
     }
     uint64_t sectors = size_mb * 2048;
@@ -442,7 +445,7 @@ int main(void)
         return verify(sectors, block_sectors, seed);
     if (!strcmp(mode, "seqread") || !strcmp(mode, "seqwrite") || !strcmp(mode, "randread")
         || !strcmp(mode, "randwrite"))
-        return bench(mode, sectors, block_sectors, (unsigned)qd, seed, seconds);
+        return bench(mode, sectors, block_sectors, (unsigned)qd, seed, seconds, loops);
     printf("blk_tool: FAIL unknown mode %s\n", mode);
     return 1;
 }
