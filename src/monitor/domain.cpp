@@ -237,6 +237,11 @@ Result<void> Domain::build(const kvm::System& kvm) {
     auto tables = memory_.range(layout_.page_tables, layout_.page_table_frames * kPageSize);
     if (!tables || !build_identity_map(*tables, layout_.page_tables, layout_.memory_size))
         return make_error("cannot build page tables for {} bytes", layout_.memory_size);
+    // The guest kernel's first pages (its allocator takes them from heap_end down):
+    // backed here, for a fraction of what the guest's own first touches would cost.
+    std::uint64_t heap_start = align_up(image.image_end, kLargePageSize);
+    std::uint64_t backed = std::max(heap_start, layout_.monitor_area - DOMUS_BOOT_BACKED_BYTES);
+    if (backed < layout_.monitor_area) (void)memory_.back(backed, layout_.monitor_area - backed);
     mark("page_tables_built");
 
     auto tss = memory_.range(layout_.tss, kTssPages * kPageSize);

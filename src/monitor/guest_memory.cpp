@@ -17,4 +17,9 @@ Result<GuestMemory> GuestMemory::create(std::uint64_t size, std::uint64_t guard)
     return GuestMemory(std::move(fd), Mapping(addr, size), guard);
 }
 
+bool GuestMemory::back(std::uint64_t gpa, std::uint64_t length) const noexcept {
+    auto bytes = range(gpa, length);
+    return bytes && ::madvise(bytes->data(), bytes->size(), MADV_POPULATE_WRITE) == 0;
+}
+
 }  // namespace domus::monitor

@@ -17,7 +17,12 @@
  *  - CR4.OSFXSR/OSXSAVE are on and XCR0 enables every state the host offers, so
  *    SSE/AVX/AVX-512 work; CR4.FSGSBASE is on when the CPU has it (domus.flags);
  *  - the monitor area (start_info, shared_info, rings, page tables, boot stack) sits
- *    at the top of memory; the guest may use [heap_start, heap_end) freely. */
+ *    at the top of memory; the guest may use [heap_start, heap_end) freely;
+ *  - each PT_LOAD segment is zero-filled from p_filesz to p_memsz, and all other
+ *    memory reads as zero: a kernel need not clear its .bss;
+ *  - (informative) the last DOMUS_BOOT_BACKED_BYTES below heap_end have host memory
+ *    behind them at entry: a page allocator that takes its first pages from heap_end
+ *    down starts without nested-paging first-touch faults (~20 us a page on PVM). */
 struct domus_boot_info {
     uint32_t abi_version; /* DOMUS_ABI_VERSION of the monitor */
     uint32_t nr_vcpus;    /* vCPUs the domain may bring up (1..64) */
@@ -27,6 +32,7 @@ struct domus_boot_info {
     uint32_t flags;       /* DOMUS_BOOT_* */
     uint32_t _pad;
 };
+#define DOMUS_BOOT_BACKED_BYTES (64u << 10)
 #define DOMUS_BOOT_FSGSBASE (1u << 0)      /* wrfsbase/wrgsbase may be used */
 #define DOMUS_BOOT_EMULATED_DISK (1u << 1) /* an emulated ATA disk (emulated_disk.h) */
 
