@@ -130,6 +130,7 @@ std::string ControlServer::info_json() {
         online += up ? 1 : 0;
         vcpu_list.push_back({{"vcpu", i}, {"online", up}, {"tid", vcpu->host_tid()}});
     }
+    DomainStats counters = domain_->stats();
     nlohmann::json info = {
         {"ok", true},
         {"domid", identity_.domid},
@@ -140,6 +141,12 @@ std::string ControlServer::info_json() {
         {"vcpus", online},
         {"vcpu_list", std::move(vcpu_list)},
         {"cpu_seconds", process_cpu_seconds()},
+        // Exits are the currency of a nested host (DESIGN.md): what the guest has spent.
+        {"exits", counters.exits},
+        {"hypercalls", counters.hypercalls},
+        {"doorbells", counters.doorbells},
+        {"upcalls", counters.upcalls},
+        {"blocks", counters.blocks},
         {"uptime_seconds", double(host_monotonic_ns() - started_ns_) / 1e9},
         {"pid", ::getpid()},
         {"console", {{"ring_ref", domain_->console_gfn()}, {"port", domain_->console_port()}}},

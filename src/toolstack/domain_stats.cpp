@@ -29,6 +29,9 @@ bool apply_monitor_info(const nlohmann::json& info, DomainStats& stats) {
         take(info, "memory_kib", next.memory_kib);  // exact, where the monitor says it
         take(info, "max_memory_kib", next.max_memory_kib);
         take(info, "vcpus", next.vcpus);
+        take(info, "exits", next.exits);
+        take(info, "hypercalls", next.hypercalls);
+        take(info, "upcalls", next.upcalls);
         if (auto it = info.find("vbds"); it != info.end() && it->is_array())
             next.vbds = it->get<std::vector<VbdCounters>>();
         if (auto it = info.find("vifs"); it != info.end() && it->is_array())

@@ -40,6 +40,11 @@ struct DomainStats {
     std::uint64_t memory_kib = 0;      // what the domain holds now
     std::uint64_t max_memory_kib = 0;  // its ceiling (maxmem); 0: no limit (Domain-0)
     std::uint32_t vcpus = 0;           // online
+    // What the guest cost in transitions (a nested host's currency, DESIGN.md): its exits
+    // to the monitor, the hypercalls among them, and the upcalls injected into it.
+    std::uint64_t exits = 0;
+    std::uint64_t hypercalls = 0;
+    std::uint64_t upcalls = 0;
     std::vector<VbdCounters> vbds;
     std::vector<VifCounters> vifs;
 };
@@ -63,7 +68,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(VifCounters, devid, ifname, tx_p
                                                 notifications)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DomainStats, domid, name, state, cpu_seconds,
                                                 uptime_seconds, memory_kib, max_memory_kib, vcpus,
-                                                vbds, vifs)
+                                                exits, hypercalls, upcalls, vbds, vifs)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HostStats, total_memory_kib, free_memory_kib,
                                                 nr_cpus)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StatsSnapshot, host, domains)

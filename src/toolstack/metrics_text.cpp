@@ -127,6 +127,15 @@ std::string prometheus_text(const StatsSnapshot& stats, const DaemonHealth& heal
                [](const DomainStats& d) { return double(d.max_memory_kib) * 1024; });
     per_domain(w, stats, "domus_domain_vcpus", "gauge", "Online vCPUs.",
                [](const DomainStats& d) { return double(d.vcpus); });
+    per_domain(w, stats, "domus_domain_exits_total", "counter",
+               "Exits of the domain's vCPUs to their monitor (hypercalls, port I/O).",
+               [](const DomainStats& d) { return double(d.exits); });
+    per_domain(w, stats, "domus_domain_hypercalls_total", "counter",
+               "Hypercalls the domain made (each one an exit).",
+               [](const DomainStats& d) { return double(d.hypercalls); });
+    per_domain(w, stats, "domus_domain_upcalls_total", "counter",
+               "Event upcalls injected into the domain's vCPUs.",
+               [](const DomainStats& d) { return double(d.upcalls); });
     per_vbd(w, stats, "domus_domain_vbd_reads_total", "Read requests done by a virtual disk.",
             [](const VbdCounters& v) { return v.reads; });
     per_vbd(w, stats, "domus_domain_vbd_writes_total", "Write requests done by a virtual disk.",

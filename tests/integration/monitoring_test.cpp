@@ -77,6 +77,11 @@ TEST_F(MonitoringTest, TopAndMetricsShowADomainsCpuMemoryAndDiskCounters) {
         sample(text, R"(domus_domain_vbd_written_bytes_total{domid="1",name="mon",vdev="xvda"})"),
         8 << 20);
     EXPECT_GT(sample(text, R"(domus_domain_cpu_seconds_total{domid="1",name="mon"})"), 0);
+    // A booted guest made hypercalls (each an exit) and took upcalls (its store replies).
+    double hypercalls = sample(text, R"(domus_domain_hypercalls_total{domid="1",name="mon"})");
+    EXPECT_GT(hypercalls, 0);
+    EXPECT_GE(sample(text, R"(domus_domain_exits_total{domid="1",name="mon"})"), hypercalls);
+    EXPECT_GT(sample(text, R"(domus_domain_upcalls_total{domid="1",name="mon"})"), 0);
     EXPECT_EQ(sample(text, "domus_store_up"), 1);
     EXPECT_GE(sample(text, "domus_daemon_requests_total"), 3);
 }

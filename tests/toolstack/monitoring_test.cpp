@@ -22,6 +22,9 @@ DomainStats web() {
         .memory_kib = 65536,
         .max_memory_kib = 131072,
         .vcpus = 2,
+        .exits = 1200,
+        .hypercalls = 1100,
+        .upcalls = 300,
         .vbds = {{"xvda", 10, 20, 5120, 10240, 1}, {"xvdb", 1, 2, 512, 1024, 0}},
         .vifs = {{0, "vif3.0", 5, 4096, 6, 8192, 0, 0}, {1, "vif3.1", 1, 1024, 1, 2048, 2, 1}}};
 }
@@ -59,6 +62,9 @@ TEST(DomainStatsTest, MonitorInfoFillsTheFiguresItHas) {
                            {"uptime_seconds", 9.0},
                            {"memory_mib", 32},
                            {"vcpus", 1},
+                           {"exits", 17},
+                           {"hypercalls", 16},
+                           {"upcalls", 15},
                            {"vbds", {{{"vdev", "xvda"}, {"reads", 7}, {"writes", 3}}}},
                            {"vifs", {{{"devid", 0}, {"ifname", "vif1.0"}, {"rx_bytes", 99}}}}};
     ASSERT_TRUE(apply_monitor_info(info, stats));
@@ -66,6 +72,9 @@ TEST(DomainStatsTest, MonitorInfoFillsTheFiguresItHas) {
     EXPECT_DOUBLE_EQ(stats.cpu_seconds, 1.5);
     EXPECT_EQ(stats.memory_kib, 32768u);
     EXPECT_EQ(stats.max_memory_kib, 65536u);  // not in the reply: the configured ceiling stays
+    EXPECT_EQ(stats.exits, 17u);
+    EXPECT_EQ(stats.hypercalls, 16u);
+    EXPECT_EQ(stats.upcalls, 15u);
     ASSERT_EQ(stats.vbds.size(), 1u);
     EXPECT_EQ(stats.vbds[0].reads, 7u);
     EXPECT_EQ(stats.vbds[0].read_bytes, 0u);  // absent counters are 0
@@ -170,6 +179,13 @@ TEST(MetricsTextTest, EveryFamilyOnceWithItsSamples) {
               std::string::npos)
         << text;
     EXPECT_NE(text.find("domus_domain_memory_bytes{domid=\"3\",name=\"web\"} 67108864\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("# TYPE domus_domain_exits_total counter\n"
+                        "domus_domain_exits_total{domid=\"3\",name=\"web\"} 1200\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("domus_domain_hypercalls_total{domid=\"3\",name=\"web\"} 1100\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("domus_domain_upcalls_total{domid=\"3\",name=\"web\"} 300\n"),
               std::string::npos);
     EXPECT_NE(text.find("domus_domain_info{domid=\"3\",name=\"web\",state=\"b\"} 1\n"),
               std::string::npos);
