@@ -127,6 +127,20 @@ void bench_boot() {
                 started = started || name == "vcpus_started";
             }
             steps["guest_start_to_main"].push_back((f["main_tsc"] - until_started) * ms_per_tsc);
+            // The guest's part by its own marks: the vCPU thread's first KVM_RUN until the
+            // kernel's first C line, the kernel's set-up, main's thread (vCPU and balloon
+            // start-up), the C library's start.
+            if (f.count("kernel_entry_tsc") && f.count("kernel_ready_tsc") &&
+                f.count("main_call_tsc")) {
+                steps["guest_first_entry"].push_back((f["kernel_entry_tsc"] - until_started) *
+                                                     ms_per_tsc);
+                steps["guest_kernel_init"].push_back(
+                    (f["kernel_ready_tsc"] - f["kernel_entry_tsc"]) * ms_per_tsc);
+                steps["guest_main_thread"].push_back((f["main_call_tsc"] - f["kernel_ready_tsc"]) *
+                                                     ms_per_tsc);
+                steps["guest_libc_start"].push_back((f["main_tsc"] - f["main_call_tsc"]) *
+                                                    ms_per_tsc);
+            }
         }
         auto h = domus_run("hello", {"--cmdline", "sleep_ms=0"});
         if (h.status != 0) {
@@ -144,6 +158,10 @@ void bench_boot() {
         teardown = teardown || name == "guest_shutdown";
         if (name == "guest_shutdown") {
             emit("boot_step_guest_start_to_main_ms", median(steps["guest_start_to_main"]), "ms");
+            for (const char* part : {"guest_first_entry", "guest_kernel_init", "guest_main_thread",
+                                     "guest_libc_start"})
+                if (!steps[part].empty())
+                    emit(std::string("boot_step_") + part + "_ms", median(steps[part]), "ms");
             continue;  // the guest's main and its printing: not boot, not teardown
         }
         emit((teardown ? "teardown_step_" : "boot_step_") + name + "_ms", median(steps[name]),

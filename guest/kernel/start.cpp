@@ -1,6 +1,7 @@
 // The kernel's table of contents: vCPU 0 comes here from _start with the start_info
 // pointer, brings every part up in order, starts the application's main() in a thread
 // and becomes vCPU 0's idle loop.
+#include "arch.hpp"
 #include "balloon.hpp"
 #include "blkfront.hpp"
 #include "boot_info.hpp"
@@ -18,6 +19,7 @@
 #include "time.hpp"
 #include "xenbus.hpp"
 
+#include <domus/guest.h>
 #include <string.h>
 
 // The C library glue runs main() (libc/start.cpp); without it there is nothing to run.
@@ -32,11 +34,13 @@ namespace domus::guest {
 namespace {
 
     Cpu cpu0;
+    domus_boot_marks boot_marks; // written by vCPU 0's boot and the main thread, once
 
     void main_thread(void*)
     {
         vcpu_hotplug_start(); // the vCPUs the store says are online, then the `cpu` watch
         balloon::start(); // down to memory/target before main(), then watching it
+        boot_marks.main_call_tsc = rdtsc_ordered();
         int rc = domus_libc_main(cmdline_argc(), cmdline_argv());
         poweroff(rc);
     }
@@ -55,9 +59,12 @@ namespace {
 
 } // namespace domus::guest
 
+extern "C" void domus_get_boot_marks(domus_boot_marks* marks) { *marks = domus::guest::boot_marks; }
+
 extern "C" [[noreturn]] void domus_start_kernel(const start_info* si)
 {
     using namespace domus::guest;
+    boot_marks.kernel_entry_tsc = rdtsc_ordered();
     init_boot_info(si); // copy what start_info says; console_io output works from here
     init_percpu_boot(&cpu0); // GS base, vcpu_info of vCPU 0 registered
     init_fpu(); // xsave size and mask for upcalls
@@ -76,6 +83,7 @@ extern "C" [[noreturn]] void domus_start_kernel(const start_info* si)
         printk("domus: %u vCPUs, %lu MiB, heap 0x%lx-0x%lx\n", nr_cpus_online,
             (unsigned long)(boot.nr_pages >> 8), (unsigned long)boot.heap_start,
             (unsigned long)boot.heap_end);
+    boot_marks.kernel_ready_tsc = rdtsc_ordered();
     start_app(); // main() in a thread
     idle_loop(); // this boot context is vCPU 0's idle thread from now on
 }

@@ -102,6 +102,7 @@ int run_domain(const RunOptions& options) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     monitor::prepare_sandbox(
         monitor::FileAccess::paths);  // the allowlist compiles while the domain is built
+    timeline.mark("hardened");
     auto kvm = kvm::System::open();
     if (!kvm) {
         std::fprintf(stderr, "domus: %s\n", kvm.error().message.c_str());

@@ -167,6 +167,16 @@ int domus_printk(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 long domus_hypercall(unsigned nr, unsigned long a1, unsigned long a2, unsigned long a3,
     unsigned long a4, unsigned long a5);
 
+/* Where the boot's time went, as TSC readings (the host's TSC: no offset on this KVM):
+ * the kernel's first C instruction, the kernel's set-up done (main's thread created),
+ * and that thread about to call main() after the vCPU and balloon start-up. */
+struct domus_boot_marks {
+    uint64_t kernel_entry_tsc;
+    uint64_t kernel_ready_tsc;
+    uint64_t main_call_tsc;
+};
+void domus_get_boot_marks(struct domus_boot_marks* marks);
+
 /* Guest memory as the kernel sees it. */
 uint64_t domus_heap_start(void);
 uint64_t domus_heap_end(void);
