@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <x86intrin.h>
 
 namespace {
 
@@ -510,8 +511,20 @@ void test_fp()
 
 } // namespace
 
+// The kernel's boot marks are in order, and all before main() began.
+void test_boot_marks(uint64_t main_tsc)
+{
+    domus_boot_marks marks {};
+    domus_get_boot_marks(&marks);
+    check(marks.kernel_entry_tsc != 0, "boot marks: no kernel entry");
+    check(marks.kernel_entry_tsc < marks.kernel_ready_tsc
+            && marks.kernel_ready_tsc < marks.main_call_tsc && marks.main_call_tsc < main_tsc,
+        "boot marks: out of order");
+}
+
 int main()
 {
+    uint64_t main_tsc = __rdtsc();
     unsigned nvcpus = domus_vcpu_count();
     printf("selftest: %u vCPUs\n", nvcpus);
     test_parallel(nvcpus);
@@ -524,6 +537,7 @@ int main()
     test_ipi(nvcpus);
     test_malloc();
     test_fp();
+    test_boot_marks(main_tsc);
     if (failures) {
         printf("selftest: FAIL (%d checks)\n", failures);
         return 1;
