@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,28 +16,23 @@
 #include "base/unix_socket.hpp"
 
 namespace domus::monitor {
-namespace {
-
-bool stop_signal_pending(const sigset_t& stop_signals) {
-    timespec now{0, 0};
-    return ::sigtimedwait(&stop_signals, nullptr, &now) > 0;
-}
-
-}  // namespace
 
 Result<std::optional<std::vector<std::string>>> wait_for_domain(int socket,
                                                                 const sigset_t& stop_signals) {
     DOMUS_TRY_VOID(send_all(socket, kWarmReport));
+    // The stop signals are blocked (for the watcher thread of the domain to come), yet a
+    // warm monitor should go on SIGTERM: it sleeps on them as an fd, beside the socket.
+    Fd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signals) return errno_error("signalfd for the stop signals");
     std::string bytes(kMaxAssignmentBytes, '\0');
     std::vector<Fd> fds;
     for (;;) {
-        // Woken every 200 ms to look for a stop signal: they are blocked (for the watcher
-        // thread of the domain to come), and a warm monitor should still go on SIGTERM.
-        pollfd p{socket, POLLIN, 0};
-        int ready = ::poll(&p, 1, 200);
-        if (stop_signal_pending(stop_signals)) return std::optional<std::vector<std::string>>();
+        pollfd p[2] = {{socket, POLLIN, 0}, {signals.get(), POLLIN, 0}};
+        int ready = ::poll(p, 2, -1);
         if (ready < 0 && errno != EINTR) return errno_error("poll on the pool socket");
         if (ready <= 0) continue;
+        if (p[1].revents) return std::optional<std::vector<std::string>>();  // told to stop
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         iovec data{bytes.data(), bytes.size()};
         alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
         msghdr message{};

@@ -110,6 +110,27 @@ TEST_F(MonitorPoolTest, AWarmMonitorThatDiedIsReplacedAndCreatesGoOn) {
     EXPECT_EQ(monitors().size(), 1u);
 }
 
+// A warm monitor sleeps until it is handed a domain or told to stop (no wake-ups: it
+// blocks on its socket and its stop signals alone), and SIGTERM ends it at once.
+TEST_F(MonitorPoolTest, AWarmMonitorSleepsAndEndsOnSigterm) {
+    ASSERT_EQ(domus({"info"}).status, 0);
+    ASSERT_TRUE(eventually([&] { return warm().size() == 2; }));
+    auto pool = warm();
+    // Settled: its start (SCHED_IDLE, so late on a busy host) has reached the wait.
+    ASSERT_TRUE(eventually([&] { return status_field(pool[0], "State").starts_with("S"); }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto before = status_field(pool[0], "voluntary_ctxt_switches");
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    EXPECT_EQ(status_field(pool[0], "voluntary_ctxt_switches"), before)
+        << "a warm monitor woke up with nothing to do";
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(::kill(pool[0], SIGTERM), 0);
+    EXPECT_TRUE(eventually([&] { return process_gone(pool[0]); }));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+    EXPECT_TRUE(process_running(pool[1]));
+    EXPECT_TRUE(eventually([&] { return warm().size() == 2; })) << warm().size();
+}
+
 TEST_F(MonitorPoolTest, WithoutAPoolEveryMonitorStartsNew) {
     std::string options = config("domusd", "monitor-pool = 0\n");
     ::setenv("DOMUS_DAEMON_CONFIG", options.c_str(), 1);
