@@ -599,6 +599,12 @@ void bench_parallel_churn(int clients, int pairs) {
                 // change): polling the node would load the store it measures.
                 std::string status_path = "/local/domain/" + domid + "/data/idle/status";
                 auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+                auto drop_events = [&] {  // each is only a sign to read again
+                    for (;;) {
+                        auto event = store->next_event(false);
+                        if (!event || !*event) return;
+                    }
+                };
                 if (store->watch(status_path, domid)) {
                     for (;;) {
                         auto status = store->read(status_path);
@@ -608,12 +614,10 @@ void bench_parallel_churn(int clients, int pairs) {
                         pollfd ready{store->fd(), POLLIN, 0};
                         if (left.count() <= 0 || ::poll(&ready, 1, int(left.count()) + 1) <= 0)
                             break;
-                        while (auto event = store->next_event(false))
-                            if (!*event) break;
+                        drop_events();
                     }
                     (void)store->unwatch(status_path, domid);
-                    while (auto event = store->next_event(false))  // drop what came meanwhile
-                        if (!*event) break;
+                    drop_events();
                 }
                 auto gone = domus::toolstack::json_request(dir.daemon_socket(),
                                                            {{"op", "destroy"}, {"domain", domid}});

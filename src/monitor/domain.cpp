@@ -34,6 +34,12 @@ const kvm_cpuid_entry2* find_cpuid(const kvm::System& kvm, std::uint32_t functio
     return nullptr;
 }
 
+// Where the guest's free memory starts: the first 2 MiB boundary after its image, never
+// past the monitor area (start_info's heap_start).
+std::uint64_t heap_start_of(const ElfImage& image, const Layout& layout) {
+    return std::min(align_up(image.image_end, kLargePageSize), layout.monitor_area);
+}
+
 bool has_fsgsbase(const kvm::System& kvm) {
     auto* leaf7 = find_cpuid(kvm, 7, 0);
     return leaf7 && (leaf7->ebx & 1);
@@ -230,8 +236,8 @@ Result<void> Domain::build(const kvm::System& kvm) {
     hypercall_page_ = image.hypercall_page;
     // The guest may give back its free memory only: not the image (the hypercall page is
     // in it), nor the monitor area; the NULL guard below the image is never RAM it uses.
-    reservation_ = std::make_unique<Reservation>(memory_, align_up(image.image_end, kLargePageSize),
-                                                 layout_.monitor_area);
+    std::uint64_t heap_start = heap_start_of(image, layout_);
+    reservation_ = std::make_unique<Reservation>(memory_, heap_start, layout_.monitor_area);
     mark("image_loaded");
 
     auto tables = memory_.range(layout_.page_tables, layout_.page_table_frames * kPageSize);
@@ -239,9 +245,8 @@ Result<void> Domain::build(const kvm::System& kvm) {
         return make_error("cannot build page tables for {} bytes", layout_.memory_size);
     // The guest kernel's first pages (its allocator takes them from heap_end down):
     // backed here, for a fraction of what the guest's own first touches would cost.
-    std::uint64_t heap_start = align_up(image.image_end, kLargePageSize);
     std::uint64_t backed = std::max(heap_start, layout_.monitor_area - DOMUS_BOOT_BACKED_BYTES);
-    if (backed < layout_.monitor_area) (void)memory_.back(backed, layout_.monitor_area - backed);
+    (void)memory_.back(backed, layout_.monitor_area - backed);
     mark("page_tables_built");
 
     auto tss = memory_.range(layout_.tss, kTssPages * kPageSize);
@@ -363,10 +368,8 @@ Result<void> Domain::write_start_info(const ElfImage& image) {
     std::memcpy(start->cmd_line, config_.cmdline.data(), config_.cmdline.size());
     start->domus.abi_version = DOMUS_ABI_VERSION;
     start->domus.nr_vcpus = config_.vcpus;
-    start->domus.heap_start = align_up(image.image_end, kLargePageSize);
+    start->domus.heap_start = heap_start_of(image, layout_);
     start->domus.heap_end = layout_.monitor_area;
-    if (start->domus.heap_start > start->domus.heap_end)
-        start->domus.heap_start = start->domus.heap_end;
     start->domus.tsc_khz = clock_.tsc_khz();
     auto sregs = vcpus_[0]->kvm().get_sregs();
     if (sregs && (sregs->cr4 & kCr4Fsgsbase)) start->domus.flags |= DOMUS_BOOT_FSGSBASE;

@@ -32,7 +32,6 @@ Result<std::optional<std::vector<std::string>>> wait_for_domain(int socket,
         if (ready < 0 && errno != EINTR) return errno_error("poll on the pool socket");
         if (ready <= 0) continue;
         if (p[1].revents) return std::optional<std::vector<std::string>>();  // told to stop
-        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         iovec data{bytes.data(), bytes.size()};
         alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
         msghdr message{};
