@@ -162,12 +162,20 @@ int ring_read(void* buf, size_t len)
         size_t first = n < XENSTORE_RING_SIZE - at ? n : XENSTORE_RING_SIZE - at;
         memcpy(dst, ring->rsp + at, first);
         memcpy(dst + first, ring->rsp, n - first);
+        XENSTORE_RING_IDX before = rsp_cons;
         rsp_cons += XENSTORE_RING_IDX(n);
         // Full barrier (what the protocol asks for): our reads of those bytes are complete
-        // before the store can see the new rsp_cons and reuse the space.
+        // before the store can see the new rsp_cons and reuse the space, and the new
+        // rsp_cons is visible before we look at rsp_prod again below.
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         __atomic_store_n(&ring->rsp_cons, rsp_cons, __ATOMIC_RELAXED);
-        evtchn_notify(store_port);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        // Kick only a store that may be waiting for space: one that had filled the ring
+        // (Linux's xenbus rule). A doorbell is an exit (~30 us of vCPU time on a nested
+        // host), and most replies are read in two pieces; a store waiting on a ring that
+        // is not full finds the space by itself (it retries, domain_ring_transport.hpp).
+        if (load(&ring->rsp_prod) - before >= XENSTORE_RING_SIZE)
+            evtchn_notify(store_port);
         dst += n;
         len -= n;
     }

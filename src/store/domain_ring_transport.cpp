@@ -1,6 +1,7 @@
 // DomainRingTransport: the xenstore ring page, server side (reference section 2).
 #include "store/domain_ring_transport.hpp"
 
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,10 @@ namespace domus::store {
 namespace {
 
 constexpr XENSTORE_RING_IDX kRingSize = XENSTORE_RING_SIZE;
+// Output waiting for space is retried after this, doubling while the guest frees none:
+// a guest that stops reading costs the daemon a wakeup every kMaxRetryNs at most.
+constexpr std::uint64_t kFirstRetryNs = 1'000'000;
+constexpr std::uint64_t kMaxRetryNs = 64'000'000;
 
 // The shared indices, read and written as atomics: the guest runs concurrently.
 XENSTORE_RING_IDX load_acquire(XENSTORE_RING_IDX& index) {
@@ -33,6 +38,7 @@ DomainRingTransport::DomainRingTransport(Store& store, EventRouter& router, Doma
       ring_(std::move(page)),
       guest_notify_(std::move(guest_notify)),
       store_notify_(std::move(store_notify)),
+      retry_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)),
       journal_(journal),
       connection_(existing ? existing : &store.connect({domid, false})),
       connection_id_(connection_->id()) {
@@ -61,7 +67,18 @@ void DomainRingTransport::on_guest_notify() noexcept {
     std::uint64_t count;
     // Non-blocking in effect: called when readable. EAGAIN (test fds) is harmless.
     [[maybe_unused]] auto n = ::read(guest_notify_.get(), &count, sizeof(count));
+    serve();
+}
+
+void DomainRingTransport::on_retry() noexcept {
+    std::uint64_t expirations;
+    [[maybe_unused]] auto n = ::read(retry_.get(), &expirations, sizeof(expirations));
+    serve();
+}
+
+void DomainRingTransport::serve() noexcept {
     if (!connection_) return;  // failed: the guest is no longer served
+    XENSTORE_RING_IDX written = rsp_prod_;
     try {
         flush_output();  // the guest may have consumed replies
         if (connection_) consume_requests();
@@ -72,7 +89,24 @@ void DomainRingTransport::on_guest_notify() noexcept {
         // this guest its connection and nobody else anything.
         if (connection_) fail(XENSTORE_ERROR_COMM);
     }
+    if (rsp_prod_ != written) retry_delay_ns_ = 0;  // output moved: retry soon again
     notify_guest();
+    schedule_retry();
+}
+
+void DomainRingTransport::schedule_retry() noexcept {
+    bool waiting = connection_ && pending_output() > 0;
+    if (!waiting && retry_delay_ns_ == 0) return;
+    itimerspec when{};
+    if (waiting) {
+        retry_delay_ns_ =
+            retry_delay_ns_ == 0 ? kFirstRetryNs : std::min(retry_delay_ns_ * 2, kMaxRetryNs);
+        when.it_value.tv_sec = time_t(retry_delay_ns_ / 1'000'000'000);
+        when.it_value.tv_nsec = long(retry_delay_ns_ % 1'000'000'000);
+    } else {
+        retry_delay_ns_ = 0;  // disarm
+    }
+    ::timerfd_settime(retry_.get(), 0, &when, nullptr);
 }
 
 void DomainRingTransport::consume_requests() {
@@ -241,6 +275,7 @@ void DomainRingTransport::send(std::string_view bytes) noexcept {
         if (connection_) fail(XENSTORE_ERROR_COMM);
     }
     notify_guest();
+    if (retry_delay_ns_ == 0) schedule_retry();  // an armed timer keeps its backoff
 }
 
 void DomainRingTransport::fail(std::uint32_t error) noexcept {

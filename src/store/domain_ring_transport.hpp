@@ -9,6 +9,11 @@
 // earlier output is in the ring, and output enters the ring in whole messages where it
 // fits. A restarted store re-attached to the same page (restore()) finishes the last
 // journaled batch from the journal instead of handling it again.
+//
+// A guest kicks after consuming output only when the ring was full (Linux's xenbus
+// rule; ours too, since a kick costs the guest an exit). Output waiting for whole-message
+// space in a ring that is not full is therefore retried on a timer (retry_fd()), from
+// 1 ms backing off to 64 ms, until it is all in the ring.
 #pragma once
 
 #include <domus/abi/xs_wire.h>
@@ -55,6 +60,9 @@ public:
     // routes the watch events they caused. Anything thrown meanwhile cuts off this
     // guest only (XENSTORE_ERROR_COMM); the daemon and the other clients go on.
     void on_guest_notify() noexcept;
+    // Call when retry_fd() is readable: output waits for space the guest may have freed
+    // without a kick. Serves the ring as on_guest_notify() does.
+    void on_retry() noexcept;
 
     // Peer: queues replies / watch events and writes what fits into `rsp`.
     void send(std::string_view bytes) noexcept override;
@@ -65,6 +73,10 @@ public:
 
     int guest_notify_fd() const noexcept { return guest_notify_.get(); }
     int store_notify_fd() const noexcept { return store_notify_.get(); }
+    // A timerfd, readable when queued output should be retried (call on_retry()).
+    int retry_fd() const noexcept { return retry_.get(); }
+    // When the retry timer fires next, in ns from its arming; 0: disarmed.
+    std::uint64_t retry_delay_ns() const noexcept { return retry_delay_ns_; }
     ConnectionId connection_id() const noexcept { return connection_id_; }
     DomainId domid() const noexcept { return domid_; }
     // XENSTORE_ERROR_NONE while serving; else why the guest was cut off.
@@ -81,6 +93,10 @@ private:
     // `space`, or (for a message bigger than the ring) as much as fits.
     std::size_t writable(std::size_t space) const noexcept;
     void flush_output();
+    // Flush, read and answer requests, route their events, notify: one pass.
+    void serve() noexcept;
+    // Arms the retry timer while output waits outside the ring, disarms it once none does.
+    void schedule_retry() noexcept;
     void fail(std::uint32_t error) noexcept;
     void notify_guest();
     // Logs a warning about this guest, within its own rate limit: a guest flooding the
@@ -99,6 +115,8 @@ private:
     Mapping ring_;
     Fd guest_notify_;
     Fd store_notify_;
+    Fd retry_;                          // timerfd: see on_retry()
+    std::uint64_t retry_delay_ns_ = 0;  // armed for this long; doubles while nothing moves
     StateJournal* journal_;
     Connection* connection_;  // null once failed
     ConnectionId connection_id_;

@@ -175,14 +175,11 @@ int DomainSocketServer::attach(const DomainAttach& request, Fd (&fds)[3]) {
     domain.ring = std::make_unique<DomainRingTransport>(store_, router_, domid, std::move(ring),
                                                         std::move(fds[1]), std::move(fds[2]),
                                                         durable_.journal);
-    DomainRingTransport* transport = domain.ring.get();
-    auto notify = loop_.add(transport->guest_notify_fd(), EPOLLIN,
-                            [transport](std::uint32_t) { transport->on_guest_notify(); });
-    if (!notify) {
+    if (!watch_ring(domain)) {
+        loop_.remove(domain.notify_token);
         domains_.erase(domid);
         return -ENOMEM;
     }
-    domain.notify_token = *notify;
     control(XS_INTRODUCE, {request.domid, request.ring_gfn, request.port});
     DOMUS_LOG_INFO("xenstored", "dom{}: ring attached (gfn {:#x}, port {})", domid,
                    request.ring_gfn, request.port);
@@ -206,14 +203,10 @@ bool DomainSocketServer::restore(ConnectionId id, const DomainAttach& request, F
                                                         std::move(three[1]), std::move(three[2]),
                                                         durable_.journal, connection);
     DomainRingTransport* transport = domain.ring.get();
-    auto notify = loop_.add(transport->guest_notify_fd(), EPOLLIN,
-                            [transport](std::uint32_t) { transport->on_guest_notify(); });
-    if (!notify || !watch_monitor(domid, std::move(fds[0]))) {
-        if (notify) domain.notify_token = *notify;
+    if (!watch_ring(domain) || !watch_monitor(domid, std::move(fds[0]))) {
         detach(domid, true);
         return false;
     }
-    domain.notify_token = *notify;
     if (!store_.domain(domid))
         control(XS_INTRODUCE, {request.domid, request.ring_gfn, request.port});
     transport->restore();
@@ -270,10 +263,24 @@ void DomainSocketServer::on_monitor_event(DomainId domid) noexcept {
     }
 }
 
+bool DomainSocketServer::watch_ring(Attached& domain) {
+    DomainRingTransport* transport = domain.ring.get();
+    auto notify = loop_.add(transport->guest_notify_fd(), EPOLLIN,
+                            [transport](std::uint32_t) { transport->on_guest_notify(); });
+    if (!notify) return false;
+    domain.notify_token = *notify;
+    auto retry = loop_.add(transport->retry_fd(), EPOLLIN,
+                           [transport](std::uint32_t) { transport->on_retry(); });
+    if (!retry) return false;
+    domain.retry_token = *retry;
+    return true;
+}
+
 void DomainSocketServer::detach(DomainId domid, bool tell_store) noexcept {
     auto it = domains_.find(domid);
     if (it == domains_.end()) return;
     loop_.remove(it->second.notify_token);
+    loop_.remove(it->second.retry_token);
     loop_.remove(it->second.socket_token);
     ConnectionId id = it->second.ring->connection_id();
     domains_.erase(it);  // the transport drops its connection, watches, transactions

@@ -60,6 +60,7 @@ private:
         Fd socket;  // the monitor's connection, once the reply is sent
         EventLoop::Token socket_token = 0;
         EventLoop::Token notify_token = 0;
+        EventLoop::Token retry_token = 0;
         std::unique_ptr<DomainRingTransport> ring;
     };
 
@@ -68,6 +69,8 @@ private:
     // negative errno.
     int map_ring(const DomainAttach& request, Fd (&fds)[3], Mapping& ring);
     void deposit(DomainId domid) noexcept;
+    // Serves `domain`'s ring from the loop: its guest's kicks and its retry timer.
+    bool watch_ring(Attached& domain);
     void add_monitor(Fd socket);
     // Reads the monitor's DomainAttach and answers it. Whatever goes wrong, even an
     // exception, costs only this monitor its connection (and its domain).

@@ -11,6 +11,8 @@
 
 #include <filesystem>
 
+#include <poll.h>
+
 namespace domus::store {
 namespace {
 
@@ -124,6 +126,65 @@ TEST_F(RingTest, ReplyLargerThanFreeSpaceIsQueuedAndFlushedAsTheGuestConsumes) {
     }
     ASSERT_EQ(replies.size(), 1u);
     EXPECT_EQ(replies[0], (Message{XS_READ, 9, 0, std::string(3000, 'b')}));
+    EXPECT_EQ(transport_->pending_output(), 0u);
+}
+
+// The guest reads without kicking, as Linux's xenbus does unless the ring was full:
+// what waits for space goes in on the retry timer, which backs off while nothing moves
+// and is disarmed once all of it is in.
+TEST_F(RingTest, OutputWaitingForSpaceIsRetriedWithoutAKick) {
+    testing::Client dom0(store_, 0, true);
+    ASSERT_EQ(dom0.write("/big", std::string(3000, 'b')), kOk);
+    ASSERT_EQ(dom0.set_perms("/big", {"r0"}), kOk);
+    attach();
+    send(request(XS_READ, z("/big"), 9));
+    ASSERT_GT(transport_->pending_output(), 0u);
+    EXPECT_EQ(transport_->retry_delay_ns(), 1'000'000u);
+    // Nothing consumed: each retry finds no space and waits twice as long.
+    pollfd timer{transport_->retry_fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&timer, 1, 1000), 1);
+    transport_->on_retry();
+    EXPECT_EQ(transport_->retry_delay_ns(), 2'000'000u);
+    std::vector<Message> replies;
+    for (int round = 0; round < 5 && transport_->pending_output() > 0; ++round) {
+        auto got = receive();  // no kick
+        replies.insert(replies.end(), got.begin(), got.end());
+        ASSERT_EQ(::poll(&timer, 1, 1000), 1) << "round " << round;
+        transport_->on_retry();
+    }
+    auto last = receive();
+    replies.insert(replies.end(), last.begin(), last.end());
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_EQ(replies[0], (Message{XS_READ, 9, 0, std::string(3000, 'b')}));
+    EXPECT_EQ(transport_->pending_output(), 0u);
+    EXPECT_EQ(transport_->retry_delay_ns(), 0u);
+    EXPECT_EQ(::poll(&timer, 1, 20), 0) << "the timer stays quiet once all is written";
+}
+
+// Whole messages where they fit: an event that does not fit beside the ones the guest
+// has not read yet waits, in a ring that is not full, and arrives once they are read.
+TEST_F(RingTest, AnEventWaitingBesideUnreadOnesArrivesWithoutAKick) {
+    make_home();
+    attach();
+    send(request(XS_WATCH, z("/local/domain/5/data") + z("tok"), 2));
+    ASSERT_EQ(receive().size(), 2u);  // the reply and the first event
+    testing::Client dom0(store_, 0, true);
+    std::string leaf = "/local/domain/5/data/" + std::string(200, 'x');
+    int events = 0;
+    for (int i = 0; i < 8; ++i)
+        ASSERT_EQ(dom0.write(leaf + std::to_string(i), "v"), kOk);
+    router_.route();
+    XENSTORE_RING_IDX used = guest_.ring()->rsp_prod - guest_.ring()->rsp_cons;
+    ASSERT_LT(used, unsigned(XENSTORE_RING_SIZE)) << "the test needs a ring that is not full";
+    ASSERT_GT(transport_->pending_output(), 0u);
+    pollfd timer{transport_->retry_fd(), POLLIN, 0};
+    for (int round = 0; round < 8 && transport_->pending_output() > 0; ++round) {
+        events += int(receive().size());  // no kick
+        ASSERT_EQ(::poll(&timer, 1, 1000), 1) << "round " << round;
+        transport_->on_retry();
+    }
+    events += int(receive().size());
+    EXPECT_EQ(events, 8);
     EXPECT_EQ(transport_->pending_output(), 0u);
 }
 
