@@ -387,18 +387,19 @@ Result<void> unshare_mounts(const char* who) {
     return {};
 }
 
-// The process's root (and every thread's: they share the namespace) becomes an empty,
-// read-only tmpfs, and the host's tree is let go: nothing is left to reach by path.
-// /dev serves as the mount point only because it exists everywhere; the mount is in
-// this namespace alone.
+// The process's root (and every thread's: they share the namespace and, as threads, the
+// root) becomes an empty, read-only tmpfs, moved over the host's tree: nothing is left to
+// reach by path. /dev serves as the mount point only because it exists everywhere; the
+// mount is in this namespace alone. As switch_root does it (move, then chroot), not with
+// pivot_root, which visits every task on the host (~0.2 ms with 200 domains running).
 Result<void> leave_host_tree() {
     if (::mount("domus-empty", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
                 "size=4k,mode=0555") != 0)
         return errno_error("mount an empty root");
     if (::chdir("/dev") != 0) return errno_error("chdir to the empty root");
-    // The old root goes on top of the new one, and is then detached from it.
-    if (::syscall(SYS_pivot_root, ".", ".") != 0) return errno_error("pivot_root");
-    if (::umount2(".", MNT_DETACH) != 0) return errno_error("detach the host's tree");
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
+        return errno_error("move the empty root over the host's");
+    if (::chroot(".") != 0) return errno_error("chroot into the empty root");
     if (::chdir("/") != 0) return errno_error("chdir /");
     return {};
 }
