@@ -34,6 +34,7 @@
 #include "migrate_bench.hpp"
 #include "net_bench.hpp"
 #include "sched_bench.hpp"
+#include "run_root.hpp"
 #include "soak/soak.hpp"
 #include "store/client.hpp"
 #include "toolstack/json_socket.hpp"
@@ -246,7 +247,7 @@ void bench_toolstack() {
         return;
     const char* limit = std::getenv("DOMUS_BENCH_MAX_DOMAINS");
     const int kDomains = limit ? std::atoi(limit) : 1000;  // 16 MiB each
-    domus::toolstack::RunDir dir{"/tmp/domus-bench-" + std::to_string(::getpid())};
+    domus::toolstack::RunDir dir{domus::bench::run_root("domus-bench")};
     ::setenv("DOMUS_RUN_DIR", dir.root.c_str(), 1);
     auto started =
         run_process({g_bin, "info"}, std::chrono::seconds(30));  // starts domusd and the store
@@ -570,7 +571,7 @@ double host_busy_ms() {
 // each domain destroyed once its guest runs (idle's data/idle/status in the store): pairs
 // a second, and the host's CPU time per pair (what bounds the rate on 2 cores).
 void bench_parallel_churn(int clients, int pairs) {
-    domus::toolstack::RunDir dir{"/tmp/domus-churn-" + std::to_string(::getpid())};
+    domus::toolstack::RunDir dir{domus::bench::run_root("domus-churn")};
     ::setenv("DOMUS_RUN_DIR", dir.root.c_str(), 1);
     if (run_process({g_bin, "info"}, std::chrono::seconds(30)).status != 0) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the pool warm
@@ -644,7 +645,7 @@ void bench_parallel_churn(int clients, int pairs) {
 void bench_soak() {
     if (!domus::bench::figure_filter().starts_with("soak")) return;
     domus::soak::Options options;
-    options.run_dir = "/tmp/domus-soak-" + std::to_string(::getpid());
+    options.run_dir = domus::bench::run_root("domus-soak");
     options.domus = g_bin;
     options.guest = g_guests + "/idle.elf";
     if (const char* n = std::getenv("DOMUS_SOAK_DOMAINS")) options.domains = std::atoi(n);
