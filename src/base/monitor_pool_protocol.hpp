@@ -10,6 +10,17 @@
 //                      pipe that its "--ready-fd 3" names.
 //
 // EOF instead of a domain (domusd gone) ends a pooled monitor quietly.
+//
+// The pool's monitors are forked, not exec'd, by the pool's parent: one
+// `domus-vmm --warm-parent` that has been exec'd and linked and has opened and queried
+// /dev/kvm once, for all of them (each fork takes that over with its memory, and saves
+// the exec, the linking and KVM's CPUID query). Over its own SOCK_SEQPACKET pair (its fd 3):
+//
+//   domusd -> parent   kForkRequest, with the new monitor's end of a socket pair passed
+//                      alongside: it becomes that monitor's fd 3, as above;
+//   parent -> domusd   the new monitor's pid (a pid_t), or 0 if it could not fork.
+//
+// EOF (domusd gone) ends the parent; the monitors it forked go on their own sockets.
 #pragma once
 
 #include <algorithm>
@@ -25,6 +36,9 @@ namespace domus {
 // to come (monitor/warm_start.hpp: without CAP_SYS_RESOURCE, which PR_SET_MM needs, a
 // process can only rewrite its arguments in place).
 inline constexpr const char* kWarmArguments[] = {"--warm", "--run-dir"};
+// The pool's parent's, the same way (its title space becomes its monitors').
+inline constexpr const char* kWarmParentArguments[] = {"--warm-parent", "--run-dir"};
+inline constexpr std::string_view kForkRequest = "f";
 inline constexpr std::size_t kTitleSpace = 2048;
 
 inline constexpr std::string_view kWarmReport = "warm";

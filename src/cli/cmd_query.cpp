@@ -57,10 +57,14 @@ void add_query_commands(CLI::App& app, int& status) {
                 value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
         }
         if (auto pool = reply->find("monitor_pool"); pool != reply->end() && pool->is_object())
-            std::printf("%-22s: %u warm of %u; starts: %llu from it, %llu new\n", "monitor_pool",
-                        pool->value("warm", 0u), pool->value("size", 0u),
-                        static_cast<unsigned long long>(pool->value("handed", 0ull)),
-                        static_cast<unsigned long long>(pool->value("cold", 0ull)));
+            std::printf(
+                "%-22s: %u warm of %u; starts: %llu from it, %llu new; monitors: %llu forked, "
+                "%llu exec'd\n",
+                "monitor_pool", pool->value("warm", 0u), pool->value("size", 0u),
+                static_cast<unsigned long long>(pool->value("handed", 0ull)),
+                static_cast<unsigned long long>(pool->value("cold", 0ull)),
+                static_cast<unsigned long long>(pool->value("forked", 0ull)),
+                static_cast<unsigned long long>(pool->value("execd", 0ull)));
         // Saves, restores and migrations running now (none: no line).
         if (auto running = reply->find("operations");
             running != reply->end() && running->is_array())

@@ -1,11 +1,13 @@
 // domus-vmm: one domain's monitor as a process of its own, started by domusd. It
 // builds the domain, serves its control socket, runs it, reports how it ended and
 // then waits for the toolstack's "destroy" (so a crashed domain can be preserved).
-// Started with --warm, it is one of domusd's pooled monitors: it gets ready for any
-// domain, then waits to be handed one (warm_start.hpp).
+// Started with --warm (or forked by the pool's parent, --warm-parent), it is one of
+// domusd's pooled monitors: it gets ready for any domain, then waits to be handed one
+// (warm_start.hpp).
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include "base/deferred_close.hpp"
 #include "base/log.hpp"
 #include "base/monitor_pool_protocol.hpp"
+#include "base/unix_socket.hpp"
 #include "config/device_specs.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/control_server.hpp"
@@ -64,14 +67,17 @@ sigset_t stop_signals() {
 // the process hardened (capabilities and no_new_privs are per thread: sandbox.hpp) and
 // the stop signals blocked; then the allowlist's compilation started (it overlaps what
 // follows) and /dev/kvm opened and queried.
-domus::Result<domus::kvm::System> get_ready(int keep_fd, domus::monitor::FileAccess files) {
+domus::Result<domus::kvm::System> get_ready(int keep_fd, domus::monitor::FileAccess files,
+                                            std::optional<domus::kvm::System> opened = {}) {
     using namespace domus::monitor;
-    if (auto hardened = harden_process("domus-vmm", {keep_fd}, files); !hardened)
+    int kvm_fd = opened ? opened->fd() : -1;  // a forked monitor's, from the pool's parent
+    if (auto hardened = harden_process("domus-vmm", {keep_fd, kvm_fd}, files); !hardened)
         return domus::make_error("sandbox: {}", hardened.error().message);
     sigset_t signals = stop_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     prepare_sandbox(files);
+    if (opened) return std::move(*opened);
     return domus::kvm::System::open();
 }
 
@@ -229,9 +235,10 @@ int parse(int argc, char** argv, Options& options) {
     return -1;
 }
 
-// A pooled monitor (--warm): ready for any domain, then waits for domusd to hand it one,
-// and runs that one as if started for it.
-int run_warm(std::span<char> command_line) {
+// A pooled monitor (--warm, or forked by the pool's parent with the parent's /dev/kvm as
+// `opened`): ready for any domain, then waits for domusd to hand it one, and runs that
+// one as if started for it.
+int run_warm(std::span<char> command_line, std::optional<domus::kvm::System> opened = {}) {
     using namespace domus::monitor;
     ::prctl(PR_SET_NAME, "domus-vmm-warm", 0, 0, 0);  // not a domain's monitor yet
     // Its start runs only on a CPU nothing else wants: it is not to slow the start of
@@ -239,7 +246,7 @@ int run_warm(std::span<char> command_line) {
     sched_param priority{};
     ::sched_setscheduler(0, SCHED_IDLE, &priority);
     // Only domusd keeps a pool, and its monitors open no paths once built.
-    auto kvm = get_ready(kPoolSocketFd, FileAccess::passed);
+    auto kvm = get_ready(kPoolSocketFd, FileAccess::passed, std::move(opened));
     if (!kvm) {
         DOMUS_LOG_ERROR("vmm", "warm start: {}", kvm.error().message);
         return kStatusMonitorError;  // the pool sees the socket close before "warm"
@@ -271,14 +278,77 @@ int run_warm(std::span<char> command_line) {
     return run(options, std::move(kvm), std::move(vm).value());
 }
 
+// The pool's parent (--warm-parent): what every pooled monitor's start does alike, done
+// once (exec and linking, /dev/kvm opened and queried), then a fork for each
+// monitor domusd asks for (base/monitor_pool_protocol.hpp). It has no thread, so that a
+// fork takes over all of its state; a forked monitor carries on as run_warm().
+int run_warm_parent(std::span<char> command_line) {
+    using namespace domus::monitor;
+    ::prctl(PR_SET_NAME, "domus-vmm-pool", 0, 0, 0);
+    sched_param priority{};
+    ::sched_setscheduler(0, SCHED_IDLE, &priority);  // as its monitors' starts
+    ::signal(SIGCHLD, SIG_IGN);  // its monitors report to domusd; the kernel reaps them
+    auto failed = [](const std::string& why) {
+        DOMUS_LOG_ERROR("vmm", "pool parent: {}", why);
+        return kStatusMonitorError;  // domusd sees the socket close and starts monitors itself
+    };
+    if (auto hardened = harden_process("domus-vmm-pool", {kPoolSocketFd}); !hardened)
+        return failed(hardened.error().message);
+    // Not the allowlist: it names the process's own pid (signals to its own threads only),
+    // so each monitor compiles its own (on a thread of its own, beside its warm-up).
+    auto kvm = domus::kvm::System::open();
+    if (!kvm) return failed(kvm.error().message);
+    for (;;) {
+        char request[16];
+        iovec data{request, sizeof request};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+        msghdr message{};
+        message.msg_iov = &data;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        ssize_t n = ::recvmsg(kPoolSocketFd, &message, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return failed(std::string("receive: ") + std::strerror(errno));
+        std::vector<domus::Fd> fds;
+        domus::take_passed_fds(message, fds);
+        if (n == 0) return 0;  // domusd closed its end
+        pid_t child = 0;
+        if (std::string_view(request, std::size_t(n)) == domus::kForkRequest && fds.size() == 1 &&
+            !(message.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+            child = ::fork();
+            if (child == 0) {
+                // The monitor's own socket becomes its fd 3, in place of the parent's.
+                if (::dup2(fds[0].get(), kPoolSocketFd) < 0) ::_exit(kStatusMonitorError);
+                fds.clear();
+                ::signal(SIGCHLD, SIG_DFL);
+                ::setsid();  // as a monitor domusd starts itself: a session of its own
+                return run_warm(command_line, std::move(*kvm));
+            }
+            if (child < 0) {
+                DOMUS_LOG_WARN("vmm", "pool parent: fork: {}", std::strerror(errno));
+                child = 0;
+            }
+        }
+        fds.clear();
+        if (!domus::send_all(kPoolSocketFd, {reinterpret_cast<const char*>(&child), sizeof child}))
+            return failed("cannot answer domusd");
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 5 && std::strcmp(argv[1], domus::kWarmArguments[0]) == 0 &&
-        std::strcmp(argv[2], domus::kWarmArguments[1]) == 0) {
-        char* end = argv[argc - 1] + std::strlen(argv[argc - 1]) + 1;  // arguments lie back to back
-        return run_warm({argv[0], end});
-    }
+    auto pooled = [&](const char* const(&arguments)[2]) {
+        return argc == 5 && std::strcmp(argv[1], arguments[0]) == 0 &&
+               std::strcmp(argv[2], arguments[1]) == 0;
+    };
+    // The title space (arguments lie back to back) that a pooled monitor's domain takes.
+    auto title = [&] {
+        return std::span<char>(argv[0], argv[argc - 1] + std::strlen(argv[argc - 1]) + 1);
+    };
+    if (pooled(domus::kWarmArguments)) return run_warm(title());
+    if (pooled(domus::kWarmParentArguments)) return run_warm_parent(title());
     Options options;
     if (int status = parse(argc, argv, options); status >= 0) return status;
     return run(options, get_ready(options.ready_fd, options.no_host_paths

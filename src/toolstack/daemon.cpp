@@ -278,10 +278,10 @@ Result<std::shared_ptr<Daemon::Entry>> Daemon::find(const nlohmann::json& reques
 namespace {
 
 nlohmann::json pool_json(const MonitorPool::Counts& counts) {
-    return {{"size", counts.size},
-            {"warm", counts.warm},
-            {"handed", counts.handed},
-            {"cold", counts.cold}};
+    return {
+        {"size", counts.size}, {"warm", counts.warm},     {"handed", counts.handed},
+        {"cold", counts.cold}, {"forked", counts.forked}, {"execd", counts.execd},
+    };
 }
 
 }  // namespace

@@ -56,6 +56,7 @@ MonitorPool::~MonitorPool() {
     if (refiller_.joinable()) refiller_.join();
     for (auto& warm : warm_)
         discard(warm.pid);
+    drop_parent();
 }
 
 void MonitorPool::wake() {
@@ -70,7 +71,7 @@ bool MonitorPool::stopping() {
 
 MonitorPool::Counts MonitorPool::counts() {
     std::lock_guard lock(mutex_);
-    return {size_, unsigned(warm_.size()), handed_, cold_};
+    return {size_, unsigned(warm_.size()), handed_, cold_, forked_, execd_};
 }
 
 std::optional<pid_t> MonitorPool::start(const std::vector<std::string>& argv,
@@ -164,13 +165,22 @@ std::optional<MonitorPool::Warm> MonitorPool::start_one() {
         return std::nullopt;
     }
     Fd ours(ends[0]), theirs(ends[1]);
-    auto pid = spawn_detached(
-        {binary_, kWarmArguments[0], kWarmArguments[1], run_dir_, std::string(kTitleSpace, ' ')},
-        log_path_, theirs.get());
+    Result<pid_t> pid = make_error("no monitor started");
+    if (auto forked = fork_one(theirs.get())) {
+        pid = *forked;
+    } else {
+        pid = spawn_detached({binary_, kWarmArguments[0], kWarmArguments[1], run_dir_,
+                              std::string(kTitleSpace, ' ')},
+                             log_path_, theirs.get());
+    }
     theirs.reset();
     if (!pid) {
         DOMUS_LOG_WARN("domusd", "monitor pool: {}", pid.error().message);
         return std::nullopt;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        ++(parent_ ? forked_ : execd_);
     }
     // Its report, in slices, so that a stopping pool is not held up.
     auto deadline = std::chrono::steady_clock::now() + kWarmTimeout;
@@ -191,6 +201,66 @@ std::optional<MonitorPool::Warm> MonitorPool::start_one() {
                        log_path_);
     discard(*pid);
     return std::nullopt;
+}
+
+std::optional<pid_t> MonitorPool::fork_one(int socket) {
+    for (;;) {
+        if (!parent_ && !start_parent()) return std::nullopt;
+        int fds[] = {socket};
+        pid_t child = 0;
+        bool answered = false;
+        if (send_with_fds(parent_.get(), kForkRequest, fds)) {
+            // Its answer, in slices, so that a stopping pool is not held up.
+            auto deadline = std::chrono::steady_clock::now() + kWarmTimeout;
+            while (std::chrono::steady_clock::now() < deadline && !stopping()) {
+                pollfd p{parent_.get(), POLLIN, 0};
+                int ready = ::poll(&p, 1, 100);
+                if (ready < 0 && errno != EINTR) break;
+                if (ready <= 0) continue;
+                answered = ::recv(parent_.get(), &child, sizeof child, 0) == ssize_t(sizeof child);
+                break;
+            }
+        }
+        if (answered && child > 0) {
+            ++parent_forks_;
+            return child;
+        }
+        if (stopping()) return std::nullopt;
+        bool had_worked = parent_forks_ > 0;
+        DOMUS_LOG_WARN("domusd", "monitor pool: its parent {} {}; starting another (see {})",
+                       parent_pid_, answered ? "could not fork" : "is gone", log_path_);
+        drop_parent();
+        // One that had worked (killed, say) is replaced at once; one that failed from its
+        // start (no /dev/kvm) is retried after a pause, and monitors are exec'd meanwhile.
+        if (!had_worked) return std::nullopt;
+        parent_retry_ = {};
+    }
+}
+
+std::optional<pid_t> MonitorPool::start_parent() {
+    if (std::chrono::steady_clock::now() < parent_retry_) return std::nullopt;
+    parent_retry_ = std::chrono::steady_clock::now() + kRetryPause;  // if this one fails
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) < 0) return std::nullopt;
+    Fd ours(ends[0]), theirs(ends[1]);
+    auto pid = spawn_detached({binary_, kWarmParentArguments[0], kWarmParentArguments[1], run_dir_,
+                               std::string(kTitleSpace, ' ')},
+                              log_path_, theirs.get());
+    if (!pid) {
+        DOMUS_LOG_WARN("domusd", "monitor pool: its parent: {}", pid.error().message);
+        return std::nullopt;
+    }
+    parent_pid_ = *pid;
+    parent_ = std::move(ours);
+    parent_forks_ = 0;
+    return parent_pid_;
+}
+
+void MonitorPool::drop_parent() {
+    if (!parent_) return;
+    parent_.reset();  // EOF: it ends by itself; the kill makes sure
+    discard(parent_pid_);
+    parent_pid_ = 0;
 }
 
 }  // namespace domus::toolstack

@@ -5,6 +5,11 @@
 // create hands its monitor command line to one of them instead of starting a process,
 // which takes those ~1.5 ms out of every start; a thread starts a replacement behind it.
 //
+// The warm monitors are forked by one `domus-vmm --warm-parent`, the pool's parent, which
+// was exec'd and linked and opened and queried /dev/kvm once for all of them
+// (base/monitor_pool_protocol.hpp), so that a fork costs less CPU than an exec of its
+// own. Should the parent fail or die, a new one starts; meanwhile monitors are exec'd.
+//
 // A warm monitor holds no domain and no disk. It ends when domusd does (its socket
 // closes), so a restarted daemon starts a fresh pool; its name is "domus-vmm-warm"
 // until it is given a domain, then "domus-vmm" with that domain's command line. The
@@ -14,6 +19,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -46,6 +52,8 @@ public:
         unsigned warm = 0;         // ready now
         std::uint64_t handed = 0;  // starts served by a warm monitor
         std::uint64_t cold = 0;    // starts that found none warm
+        std::uint64_t forked = 0;  // warm monitors forked by the pool's parent
+        std::uint64_t execd = 0;   // ... and exec'd instead (no parent)
     };
     Counts counts();
 
@@ -56,6 +64,11 @@ private:
     };
     void refill();
     std::optional<Warm> start_one();
+    // A new monitor on `socket` (its fd 3): forked by the pool's parent (started first if
+    // need be), or nullopt when there is none to ask.
+    std::optional<pid_t> fork_one(int socket);
+    std::optional<pid_t> start_parent();
+    void drop_parent();
     void wake();
     bool stopping();
     void drop_hung_up(const std::vector<int>& sockets);
@@ -69,7 +82,14 @@ private:
     std::deque<Warm> warm_;  // guarded by mutex_
     std::uint64_t handed_ = 0;  // guarded by mutex_
     std::uint64_t cold_ = 0;    // guarded by mutex_
-    bool stopping_ = false;     // guarded by mutex_
+    std::uint64_t forked_ = 0;  // guarded by mutex_
+    std::uint64_t execd_ = 0;   // guarded by mutex_
+    // The pool's parent, used by the refill thread only (and the destructor after it).
+    pid_t parent_pid_ = 0;
+    std::uint64_t parent_forks_ = 0;                      // monitors it forked
+    Fd parent_;                                           // its socket; empty: none running
+    std::chrono::steady_clock::time_point parent_retry_;  // no new parent before this
+    bool stopping_ = false;                               // guarded by mutex_
     std::thread refiller_;
 };
 

@@ -75,7 +75,9 @@ TEST_F(MonitorPoolTest, ACreateTakesAWarmMonitorAndThePoolFillsAgain) {
     EXPECT_TRUE(std::filesystem::exists(run_dir_ + "/domains/1/vmm.log"));
 
     EXPECT_TRUE(eventually([&] { return warm().size() == 2; })) << warm().size();
-    EXPECT_EQ(pool_line(), "monitor_pool          : 2 warm of 2; starts: 1 from it, 0 new");
+    EXPECT_EQ(pool_line(),
+              "monitor_pool          : 2 warm of 2; starts: 1 from it, 0 new; monitors: 3 forked, "
+              "0 exec'd");
     ASSERT_EQ(domus({"destroy", "pooled"}).status, 0);
     EXPECT_TRUE(eventually([&] { return process_gone(monitor); }));
 }
@@ -84,10 +86,13 @@ TEST_F(MonitorPoolTest, WarmMonitorsEndWithTheDaemonAndItsDomainsDoNot) {
     ASSERT_EQ(domus({"create", idle_config("stays")}).status, 0);
     ASSERT_TRUE(eventually([&] { return warm().size() == 2; }));
     auto pool = warm();
+    auto parent = named("domus-vmm-pool");
+    ASSERT_EQ(parent.size(), 1u);
+    pool.push_back(parent[0]);
     pid_t monitor = monitors().at(0);
     ASSERT_EQ(kill_daemon(), 1u);
     for (pid_t pid : pool)
-        EXPECT_TRUE(eventually([&] { return process_gone(pid); })) << "warm monitor " << pid;
+        EXPECT_TRUE(eventually([&] { return process_gone(pid); })) << "pooled process " << pid;
     EXPECT_TRUE(process_running(monitor));
     // The next daemon finds the domain and starts a pool of its own.
     auto r = domus({"list"});
@@ -133,6 +138,39 @@ TEST_F(MonitorPoolTest, AWarmMonitorSleepsAndEndsOnSigterm) {
     EXPECT_TRUE(eventually([&] { return warm().size() == 2; })) << warm().size();
 }
 
+// The warm monitors are forked by the pool's parent, which has done their common start
+// once; should it die, a new parent forks the next ones, and creates go on meanwhile.
+TEST_F(MonitorPoolTest, WarmMonitorsAreForkedByThePoolsParentWhichIsReplacedIfItDies) {
+    ASSERT_EQ(domus({"info"}).status, 0);
+    ASSERT_TRUE(eventually([&] { return warm().size() == 2; }));
+    auto parents = named("domus-vmm-pool");
+    ASSERT_EQ(parents.size(), 1u);
+    pid_t parent = parents[0];
+    auto argv = process_argv(parent);
+    EXPECT_NE(std::find(argv.begin(), argv.end(), "--warm-parent"), argv.end());
+    EXPECT_EQ(status_field(parent, "NoNewPrivs"), "1");
+    for (pid_t pid : warm()) {
+        EXPECT_EQ(status_field(pid, "PPid"), std::to_string(parent)) << pid;
+        EXPECT_EQ(::getsid(pid), pid) << "a session of its own, as an exec'd monitor's";
+    }
+    EXPECT_NE(pool_line().find("monitors: 2 forked, 0 exec'd"), std::string::npos) << pool_line();
+
+    ASSERT_EQ(::kill(parent, SIGKILL), 0);
+    ASSERT_TRUE(eventually([&] { return process_gone(parent); }));
+    for (const char* name : {"one", "two", "three"}) {
+        auto r = domus({"create", idle_config(name)});
+        ASSERT_EQ(r.status, 0) << r.err;
+    }
+    EXPECT_TRUE(eventually([&] { return guest_running("3"); }));
+    EXPECT_TRUE(eventually([&] { return warm().size() == 2; })) << warm().size();
+    parents = named("domus-vmm-pool");
+    ASSERT_EQ(parents.size(), 1u);
+    EXPECT_NE(parents[0], parent);
+    for (pid_t pid : warm())
+        EXPECT_EQ(status_field(pid, "PPid"), std::to_string(parents[0])) << pid;
+    EXPECT_EQ(monitors().size(), 3u);
+}
+
 TEST_F(MonitorPoolTest, WithoutAPoolEveryMonitorStartsNew) {
     std::string options = config("domusd", "monitor-pool = 0\n");
     ::setenv("DOMUS_DAEMON_CONFIG", options.c_str(), 1);
@@ -141,7 +179,10 @@ TEST_F(MonitorPoolTest, WithoutAPoolEveryMonitorStartsNew) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_TRUE(eventually([&] { return guest_running("1"); }));
     EXPECT_TRUE(warm().empty());
-    EXPECT_EQ(pool_line(), "monitor_pool          : 0 warm of 0; starts: 0 from it, 1 new");
+    EXPECT_EQ(pool_line(),
+              "monitor_pool          : 0 warm of 0; starts: 0 from it, 1 new; monitors: 0 forked, "
+              "0 exec'd");
+    EXPECT_TRUE(named("domus-vmm-pool").empty());
 }
 
 }  // namespace

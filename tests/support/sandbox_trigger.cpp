@@ -73,11 +73,7 @@ void* wait_and_trigger(void*) {
     }
 }
 
-__attribute__((constructor)) void start() {
-    const char* armed = std::getenv("DOMUS_SANDBOX_TRIGGER");
-    if (!armed || !*armed || !process_matches()) return;
-    if (const char* file = std::getenv("DOMUS_SANDBOX_TRIGGER_FILE"))
-        std::strncpy(g_file, file, sizeof(g_file) - 1);
+void start_thread() {
     // The thread takes no signals but its commands (the monitor's stop signals are for
     // its own watcher) and SIGSYS: the kernel delivers a blocked SIGSYS as a silent
     // kill, bypassing the sandbox's handler that reports the call. The commands are
@@ -90,6 +86,17 @@ __attribute__((constructor)) void start() {
     if (::pthread_create(&thread, nullptr, wait_and_trigger, nullptr) == 0)
         ::pthread_detach(thread);
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+__attribute__((constructor)) void start() {
+    const char* armed = std::getenv("DOMUS_SANDBOX_TRIGGER");
+    if (!armed || !*armed || !process_matches()) return;
+    if (const char* file = std::getenv("DOMUS_SANDBOX_TRIGGER_FILE"))
+        std::strncpy(g_file, file, sizeof(g_file) - 1);
+    start_thread();
+    // domusd's pooled monitors are forks of the pool's parent (monitor_pool.hpp): a fork
+    // has the forking thread alone, so each gets a trigger thread of its own.
+    ::pthread_atfork(nullptr, nullptr, start_thread);
 }
 
 }  // namespace
