@@ -196,7 +196,9 @@ void allow_steady_state(Rules& rules, FileAccess files) {
     // signals, SIGPIPE is ignored. Signals go to this process's own threads only.
     rules.allow({SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
                  SCMP_SYS(rt_sigtimedwait), SCMP_SYS(sigaltstack)});
-    rules.allow_if(SCMP_SYS(tgkill), arg(0, SCMP_CMP_EQ, std::uint64_t(::getpid())));
+    // To this process's own threads only: a filter of its own (compile_pid_guard), so
+    // that this one names no pid and the pool's parent compiles it once for its forks.
+    rules.allow({SCMP_SYS(tgkill)});
 
     // Time: a vCPU's guest timer is a POSIX timer signalling its thread (created and
     // re-armed as the guest asks), timeouts of the event loops, the CPU time `info`
@@ -432,6 +434,8 @@ namespace {
 // prepare_sandbox()'s thread or by enter_sandbox() itself.
 using Program = std::vector<sock_filter>;
 
+Result<Program> export_program(scmp_filter_ctx filter);
+
 Result<Program> compile_allowlist(FileAccess files) {
     resolve_call_names();
     Filter filter(seccomp_init(SCMP_ACT_TRAP));
@@ -447,11 +451,15 @@ Result<Program> compile_allowlist(FileAccess files) {
     allow_steady_state(rules, files);
     allow_sanitizer_calls(rules);
     DOMUS_TRY_VOID(rules.result());
+    return export_program(filter.get());
+}
+
+Result<Program> export_program(scmp_filter_ctx filter) {
     // libseccomp 2.5 exports the program to an fd only; it is a few KiB: a pipe holds it.
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC) < 0) return errno_error("pipe for the seccomp program");
     Fd read_end(ends[0]), write_end(ends[1]);
-    if (int rc = seccomp_export_bpf(filter.get(), write_end.get()); rc < 0)
+    if (int rc = seccomp_export_bpf(filter, write_end.get()); rc < 0)
         return errno_error("seccomp_export_bpf", -rc);
     write_end.reset();
     std::string bytes;
@@ -466,6 +474,19 @@ Result<Program> compile_allowlist(FileAccess files) {
     Program program(bytes.size() / sizeof(sock_filter));
     std::memcpy(program.data(), bytes.data(), bytes.size());
     return program;
+}
+
+// The filter beside the allowlist: everything passes it but a signal to another
+// process's thread (tgkill whose first argument is not `pid`), which traps as a
+// forbidden call does. A few instructions, made where the pid is known.
+Result<Program> compile_pid_guard(pid_t pid) {
+    Filter filter(seccomp_init(SCMP_ACT_ALLOW));
+    if (!filter) return make_error("seccomp_init failed");
+    if (int rc = seccomp_rule_add(filter.get(), SCMP_ACT_TRAP, SCMP_SYS(tgkill), 1,
+                                  arg(0, SCMP_CMP_NE, std::uint64_t(pid)));
+        rc < 0)
+        return errno_error("seccomp rule for tgkill", -rc);
+    return export_program(filter.get());
 }
 
 // prepare_sandbox()'s thread and what it made; joined at exit if never used (a monitor
@@ -508,6 +529,16 @@ void prepare_sandbox(FileAccess files) {
     };
     prepared.running = ::pthread_create(&prepared.thread, &attributes, compile, &prepared) == 0;
     ::pthread_attr_destroy(&attributes);
+}
+
+Result<void> prepare_sandbox_now(FileAccess files) {
+    auto& prepared = preparation();
+    if (!sandbox_enabled()) return {};
+    prepared.join();
+    prepared.files = files;
+    prepared.program = compile_allowlist(files);
+    if (!*prepared.program) return prepared.program->error();
+    return {};
 }
 
 namespace {
@@ -559,12 +590,16 @@ Result<void> enter_sandbox(const char* who, FileAccess files, std::optional<uid_
     // Not under ASan: its reports read /proc/self/maps.
     if (hardened_state().own_mounts && !DOMUS_UNDER_ASAN) DOMUS_TRY_VOID(leave_host_tree());
     if (user) DOMUS_TRY_VOID(become_user(who, *user));  // set*id is forbidden after
-    // Every thread gets the filter (device and control threads exist by now); no_new_privs
-    // is set since harden_process.
-    sock_fprog code{static_cast<unsigned short>(program.size()), program.data()};
-    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &code);
-    if (rc < 0) return errno_error("seccomp");
-    if (rc > 0) return make_error("seccomp: thread {} cannot take the filter", rc);
+    DOMUS_TRY(guard, compile_pid_guard(::getpid()));
+    // Every thread gets both filters (device and control threads exist by now); a call
+    // must pass both. The guard first: the allowlist forbids seccomp() itself.
+    // no_new_privs is set since harden_process.
+    for (Program* filter : {&guard, &program}) {
+        sock_fprog code{static_cast<unsigned short>(filter->size()), filter->data()};
+        long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &code);
+        if (rc < 0) return errno_error("seccomp");
+        if (rc > 0) return make_error("seccomp: thread {} cannot take the filter", rc);
+    }
     if (files == FileAccess::passed) HostFiles::process().give_up_paths();
     DOMUS_LOG_DEBUG("sandbox", "{}: sandbox on (seccomp allowlist on {} threads, no_new_privs)",
                     who, thread_count());

@@ -44,6 +44,9 @@ Result<void> harden_process(const char* who, std::initializer_list<int> keep,
 // report, libseccomp's rules turned into BPF: ~0.4 ms) on a thread of its own, so that
 // it overlaps the domain's construction. Optional; after harden_process (a thread).
 void prepare_sandbox(FileAccess files);
+// The same, done here and now: for the pool's parent (warm_start.hpp), which has no
+// thread of its own, so that each monitor it forks has the allowlist made already.
+Result<void> prepare_sandbox_now(FileAccess files);
 
 // Installs the system-call allowlist on every thread of the process and the handler
 // that reports a forbidden call ("<who>: forbidden system call N (name) — sandbox

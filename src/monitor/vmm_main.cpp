@@ -76,7 +76,7 @@ domus::Result<domus::kvm::System> get_ready(int keep_fd, domus::monitor::FileAcc
     sigset_t signals = stop_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
-    prepare_sandbox(files);
+    prepare_sandbox(files);  // nothing to do in a forked monitor: its parent compiled it
     if (opened) return std::move(*opened);
     return domus::kvm::System::open();
 }
@@ -279,9 +279,10 @@ int run_warm(std::span<char> command_line, std::optional<domus::kvm::System> ope
 }
 
 // The pool's parent (--warm-parent): what every pooled monitor's start does alike, done
-// once (exec and linking, /dev/kvm opened and queried), then a fork for each
-// monitor domusd asks for (base/monitor_pool_protocol.hpp). It has no thread, so that a
-// fork takes over all of its state; a forked monitor carries on as run_warm().
+// once (exec and linking, /dev/kvm opened and queried, the allowlist compiled), then a
+// fork for each monitor domusd asks for (base/monitor_pool_protocol.hpp). It has no
+// thread, so that a fork takes over all of its state; a forked monitor carries on as
+// run_warm().
 int run_warm_parent(std::span<char> command_line) {
     using namespace domus::monitor;
     ::prctl(PR_SET_NAME, "domus-vmm-pool", 0, 0, 0);
@@ -294,10 +295,10 @@ int run_warm_parent(std::span<char> command_line) {
     };
     if (auto hardened = harden_process("domus-vmm-pool", {kPoolSocketFd}); !hardened)
         return failed(hardened.error().message);
-    // Not the allowlist: it names the process's own pid (signals to its own threads only),
-    // so each monitor compiles its own (on a thread of its own, beside its warm-up).
     auto kvm = domus::kvm::System::open();
     if (!kvm) return failed(kvm.error().message);
+    if (auto prepared = prepare_sandbox_now(FileAccess::passed); !prepared)
+        return failed(prepared.error().message);
     for (;;) {
         char request[16];
         iovec data{request, sizeof request};

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -83,6 +84,32 @@ TEST_F(SandboxDeathTest, ForkIsForbiddenThreadsAreNot) {
             (void)::fork();
         },
         ::testing::KilledBySignal(SIGSYS), "forbidden system call 56 \\(clone\\)");
+}
+
+// Signals reach this process's own threads only, also when the allowlist was compiled
+// in another process (the pool's parent) and came with a fork: the check of the pid is
+// a filter of its own, made in the process that enters the sandbox.
+TEST_F(SandboxDeathTest, SignalsGoToTheProcesssOwnThreadsOnlyWhateverCompiledTheAllowlist) {
+    EXPECT_EXIT(
+        {
+            if (!harden_process("sandbox_test", {})) std::_Exit(99);
+            if (!prepare_sandbox_now(FileAccess::paths)) std::_Exit(99);
+            pid_t parent = ::getpid();
+            pid_t child = ::fork();  // as the pool's parent forks a monitor
+            if (child < 0) std::_Exit(99);
+            if (child > 0) {
+                int status = 0;
+                ::waitpid(child, &status, 0);
+                std::_Exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+            }
+            if (!enter_sandbox("sandbox_test", FileAccess::paths)) std::_Exit(99);
+            // To its own thread: passes (SIGWINCH is ignored by default).
+            if (::syscall(SYS_tgkill, ::getpid(), ::gettid(), SIGWINCH) != 0) std::_Exit(98);
+            // To the process that compiled the allowlist: forbidden.
+            ::syscall(SYS_tgkill, parent, parent, SIGWINCH);
+            std::_Exit(97);
+        },
+        ::testing::ExitedWithCode(128 + SIGSYS), "forbidden system call 234 \\(tgkill\\)");
 }
 
 TEST_F(SandboxDeathTest, OnlyUnixSockets) {
