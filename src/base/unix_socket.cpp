@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -119,6 +120,24 @@ void take_passed_fds(msghdr& message, std::vector<Fd>& fds) {
             std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
             fds.emplace_back(fd);
         }
+    }
+}
+
+Result<Received> receive_with_fds(int fd, std::span<char> buffer, std::size_t max_fds,
+                                  std::vector<Fd>& fds) {
+    alignas(cmsghdr) char control[CMSG_SPACE(kMaxPassedFds * sizeof(int))];
+    for (;;) {
+        iovec data{buffer.data(), buffer.size()};
+        msghdr message{};
+        message.msg_iov = &data;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = CMSG_SPACE(std::min(max_fds, kMaxPassedFds) * sizeof(int));
+        ssize_t n = ::recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno_error("recvmsg");
+        take_passed_fds(message, fds);
+        return Received{std::size_t(n), (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0};
     }
 }
 

@@ -44,4 +44,15 @@ Result<void> receive_all(int fd, void* data, std::size_t length);
 // data, so that each is owned (and closed) even when the message turns out bad.
 void take_passed_fds(msghdr& message, std::vector<Fd>& fds);
 
+// One message (a SOCK_SEQPACKET's) into `buffer`, with up to `max_fds` descriptors passed
+// alongside (at most kMaxPassedFds), each owned by `fds` at once and close-on-exec;
+// EINTR retried. The bytes received, 0 when the peer closed; `cut` says the message or
+// its descriptors did not all fit.
+struct Received {
+    std::size_t bytes = 0;
+    bool cut = false;
+};
+Result<Received> receive_with_fds(int fd, std::span<char> buffer, std::size_t max_fds,
+                                  std::vector<Fd>& fds);
+
 }  // namespace domus

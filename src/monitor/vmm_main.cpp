@@ -301,22 +301,13 @@ int run_warm_parent(std::span<char> command_line) {
         return failed(prepared.error().message);
     for (;;) {
         char request[16];
-        iovec data{request, sizeof request};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-        msghdr message{};
-        message.msg_iov = &data;
-        message.msg_iovlen = 1;
-        message.msg_control = control;
-        message.msg_controllen = sizeof control;
-        ssize_t n = ::recvmsg(kPoolSocketFd, &message, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return failed(std::string("receive: ") + std::strerror(errno));
         std::vector<domus::Fd> fds;
-        domus::take_passed_fds(message, fds);
-        if (n == 0) return 0;  // domusd closed its end
+        auto received = domus::receive_with_fds(kPoolSocketFd, request, 1, fds);
+        if (!received) return failed(received.error().message);
+        if (received->bytes == 0) return 0;  // domusd closed its end
         pid_t child = 0;
-        if (std::string_view(request, std::size_t(n)) == domus::kForkRequest && fds.size() == 1 &&
-            !(message.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if (std::string_view(request, received->bytes) == domus::kForkRequest && fds.size() == 1 &&
+            !received->cut) {
             child = ::fork();
             if (child == 0) {
                 // The monitor's own socket becomes its fd 3, in place of the parent's.

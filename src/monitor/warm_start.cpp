@@ -32,21 +32,14 @@ Result<std::optional<std::vector<std::string>>> wait_for_domain(int socket,
         if (ready < 0 && errno != EINTR) return errno_error("poll on the pool socket");
         if (ready <= 0) continue;
         if (p[1].revents) return std::optional<std::vector<std::string>>();  // told to stop
-        iovec data{bytes.data(), bytes.size()};
-        alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
-        msghdr message{};
-        message.msg_iov = &data;
-        message.msg_iovlen = 1;
-        message.msg_control = control;
-        message.msg_controllen = sizeof control;
-        ssize_t n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return errno_error("receive from the pool socket");
-        take_passed_fds(message, fds);
+        auto received = receive_with_fds(socket, bytes, 2, fds);
+        if (!received)
+            return make_error("receive from the pool socket: {}", received.error().message);
+        std::size_t n = received->bytes;
         if (n == 0) return std::optional<std::vector<std::string>>();  // domusd closed its end
-        if (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || fds.size() != 2)
+        if (received->cut || fds.size() != 2)
             return make_error("the pool sent a bad assignment ({} bytes, {} fds)", n, fds.size());
-        bytes.resize(std::size_t(n));
+        bytes.resize(n);
         break;
     }
     // The domain's log from now on; the readiness pipe where --ready-fd says.

@@ -182,24 +182,30 @@ std::optional<MonitorPool::Warm> MonitorPool::start_one() {
         std::lock_guard lock(mutex_);
         ++(parent_ ? forked_ : execd_);
     }
-    // Its report, in slices, so that a stopping pool is not held up.
-    auto deadline = std::chrono::steady_clock::now() + kWarmTimeout;
-    while (std::chrono::steady_clock::now() < deadline && !stopping()) {
-        pollfd p{ours.get(), POLLIN, 0};
-        int ready = ::poll(&p, 1, 100);
-        if (ready < 0 && errno != EINTR) break;
-        if (ready <= 0) continue;
-        char report[16];
-        ssize_t n = ::recv(ours.get(), report, sizeof report, 0);
-        if (n == ssize_t(kWarmReport.size()) &&
-            std::string_view(report, std::size_t(n)) == kWarmReport)
-            return Warm{*pid, std::move(ours)};
-        break;  // it failed (its reason is in the pool's log)
-    }
+    char report[16];
+    if (auto n = await_message(ours.get(), report);
+        n && std::string_view(report, *n) == kWarmReport)
+        return Warm{*pid, std::move(ours)};
+    // It failed (its reason is in the pool's log), or took too long.
     if (!stopping())
         DOMUS_LOG_WARN("domusd", "monitor pool: monitor {} did not get warm (see {})", *pid,
                        log_path_);
     discard(*pid);
+    return std::nullopt;
+}
+
+std::optional<std::size_t> MonitorPool::await_message(int socket, std::span<char> buffer) {
+    // In slices, so that a stopping pool is not held up.
+    auto deadline = std::chrono::steady_clock::now() + kWarmTimeout;
+    while (std::chrono::steady_clock::now() < deadline && !stopping()) {
+        pollfd p{socket, POLLIN, 0};
+        int ready = ::poll(&p, 1, 100);
+        if (ready < 0 && errno != EINTR) break;
+        if (ready <= 0) continue;
+        ssize_t n = ::recv(socket, buffer.data(), buffer.size(), 0);
+        if (n <= 0) break;
+        return std::size_t(n);
+    }
     return std::nullopt;
 }
 
@@ -210,15 +216,10 @@ std::optional<pid_t> MonitorPool::fork_one(int socket) {
         pid_t child = 0;
         bool answered = false;
         if (send_with_fds(parent_.get(), kForkRequest, fds)) {
-            // Its answer, in slices, so that a stopping pool is not held up.
-            auto deadline = std::chrono::steady_clock::now() + kWarmTimeout;
-            while (std::chrono::steady_clock::now() < deadline && !stopping()) {
-                pollfd p{parent_.get(), POLLIN, 0};
-                int ready = ::poll(&p, 1, 100);
-                if (ready < 0 && errno != EINTR) break;
-                if (ready <= 0) continue;
-                answered = ::recv(parent_.get(), &child, sizeof child, 0) == ssize_t(sizeof child);
-                break;
+            char answer[sizeof child];
+            if (auto n = await_message(parent_.get(), answer); n && *n == sizeof child) {
+                std::memcpy(&child, answer, sizeof child);
+                answered = true;
             }
         }
         if (answered && child > 0) {

@@ -24,6 +24,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +70,9 @@ private:
     std::optional<pid_t> fork_one(int socket);
     std::optional<pid_t> start_parent();
     void drop_parent();
+    // The next message on `socket` (its size), within kWarmTimeout; nullopt when it does
+    // not come, the socket closes or the pool stops meanwhile.
+    std::optional<std::size_t> await_message(int socket, std::span<char> buffer);
     void wake();
     bool stopping();
     void drop_hung_up(const std::vector<int>& sockets);
