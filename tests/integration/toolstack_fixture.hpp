@@ -74,6 +74,7 @@ protected:
     void TearDown() override {
         if (run_dir_.empty()) return;
         kill_run_dir_processes(SIGKILL);
+        kill_hotplug_daemons();
         if (HasFailure()) print_log_tails();
         std::filesystem::remove_all(run_dir_);
         // The CPU cgroups of the domains the killed domusd left (docs/scheduling.md).
@@ -209,6 +210,24 @@ protected:
         }
         EXPECT_TRUE(eventually([&] { return !daemon_listening(); })) << "domusd still listens";
         return killed;
+    }
+
+    // What hotplug scripts left running for domains the killed daemons never took down
+    // (a NAT vif's dnsmasq): each named by a pid file in the run directory's hotplug
+    // state, and killed only if its command line names this run directory.
+    void kill_hotplug_daemons() {
+        std::error_code error;
+        for (const auto& entry :
+             std::filesystem::directory_iterator(run_dir_ + "/hotplug", error)) {
+            if (entry.path().extension() != ".pid") continue;
+            std::ifstream file(entry.path());
+            pid_t pid = 0;
+            if (!(file >> pid) || pid <= 0) continue;
+            bool ours = false;
+            for (const auto& arg : process_argv(pid))
+                ours = ours || arg.find(run_dir_ + "/") != std::string::npos;
+            if (ours && ::kill(pid, SIGKILL) == 0) eventually([&] { return process_gone(pid); });
+        }
     }
 
     // domusd first and until it is gone: it restarts a store that dies while it runs.
