@@ -165,14 +165,12 @@ std::optional<MonitorPool::Warm> MonitorPool::start_one() {
         return std::nullopt;
     }
     Fd ours(ends[0]), theirs(ends[1]);
-    Result<pid_t> pid = make_error("no monitor started");
-    if (auto forked = fork_one(theirs.get())) {
-        pid = *forked;
-    } else {
-        pid = spawn_detached({binary_, kWarmArguments[0], kWarmArguments[1], run_dir_,
-                              std::string(kTitleSpace, ' ')},
-                             log_path_, theirs.get());
-    }
+    // Forked by the pool's parent, or exec'd when there is none to ask.
+    auto forked = fork_one(theirs.get());
+    Result<pid_t> pid = forked ? Result<pid_t>(*forked)
+                               : spawn_detached({binary_, kWarmArguments[0], kWarmArguments[1],
+                                                 run_dir_, std::string(kTitleSpace, ' ')},
+                                                log_path_, theirs.get());
     theirs.reset();
     if (!pid) {
         DOMUS_LOG_WARN("domusd", "monitor pool: {}", pid.error().message);
