@@ -64,7 +64,18 @@ Result<Vm> Vm::create(const System& system) {
         fd = ::ioctl(system.fd(), KVM_CREATE_VM, 0);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) return errno_error("KVM_CREATE_VM");
-    return Vm(Fd(fd));
+    Fd vm(fd);
+    // An in-kernel local APIC (no PIC or IOAPIC: "split"), which Domus never uses (upcalls
+    // are injected through the registers). Without one, each vCPU holds KVM's
+    // kvm_has_noapic_vcpu static key, which is not rate-limited: the first such vCPU on
+    // the host and the last one's end each patch the kernel's text, ~0.2 ms of a lone
+    // domain's start here. The APIC's own keys are rate-limited (patched at most once a
+    // second). A KVM without it only pays that cost.
+    kvm_enable_cap cap{};
+    cap.cap = KVM_CAP_SPLIT_IRQCHIP;
+    cap.args[0] = 0;  // no IOAPIC routes
+    (void)::ioctl(vm.get(), KVM_ENABLE_CAP, &cap);
+    return Vm(std::move(vm));
 }
 
 Result<void> Vm::set_memory_region(std::uint32_t slot, std::uint64_t guest_phys, std::uint64_t size,
@@ -112,6 +123,11 @@ Result<void> Vm::remove_pio_eventfd(int eventfd, std::uint16_t port, std::uint32
 Result<std::unique_ptr<Vcpu>> Vm::create_vcpu(const System& system, int index) {
     Fd vcpu_fd(::ioctl(fd(), KVM_CREATE_VCPU, index));
     if (!vcpu_fd) return errno_error(fmt::format("KVM_CREATE_VCPU {}", index));
+    // With an in-kernel APIC, KVM parks every vCPU but the first until an INIT/SIPI that
+    // a PV guest never sends: VCPUOP_up is the monitor's business.
+    kvm_mp_state runnable{KVM_MP_STATE_RUNNABLE};
+    if (::ioctl(vcpu_fd.get(), KVM_SET_MP_STATE, &runnable) < 0)
+        return errno_error(fmt::format("KVM_SET_MP_STATE {}", index));
     void* run = ::mmap(nullptr, system.vcpu_mmap_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
                        vcpu_fd.get(), 0);
     if (run == MAP_FAILED) return errno_error("mmap kvm_run");
