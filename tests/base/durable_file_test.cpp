@@ -1,5 +1,5 @@
 // replace_file_durably and replace_file_atomically: the whole new content or an error, nothing left
-// beside it.
+// beside it (the temporary is removed when a write or the rename fails).
 #include "base/durable_file.hpp"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,14 @@
 
 namespace domus {
 namespace {
+
+// The files in dir: the record alone once a replacement is done.
+std::size_t files_in(const std::string& dir) {
+    std::size_t files = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir))
+        ++files;
+    return files;
+}
 
 std::string read(const std::string& path) {
     std::ifstream in(path);
@@ -26,7 +34,7 @@ TEST(DurableFile, ReplacesTheWholeContentAndLeavesNoTemporary) {
     ASSERT_TRUE(replace_file_durably(path, "first, and longer\n"));
     ASSERT_TRUE(replace_file_durably(path, "second\n"));
     EXPECT_EQ(read(path), "second\n");
-    EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+    EXPECT_EQ(files_in(dir), 1u);
     std::filesystem::remove_all(dir);
 }
 
@@ -37,8 +45,22 @@ TEST(DurableFile, AtomicReplacementToo) {
     ASSERT_TRUE(replace_file_atomically(path, "first, and longer\n"));
     ASSERT_TRUE(replace_file_atomically(path, "second\n"));
     EXPECT_EQ(read(path), "second\n");
-    EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+    EXPECT_EQ(files_in(dir), 1u);
     EXPECT_FALSE(replace_file_atomically("/nonexistent-domus-dir/x.json", "x"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(DurableFile, AFailedReplacementLeavesTheOldContentAndNoTemporary) {
+    std::string dir = ::testing::TempDir() + "failed-" + std::to_string(::getpid());
+    std::filesystem::create_directories(dir);
+    std::string path = dir + "/record.json";
+    ASSERT_TRUE(replace_file_atomically(path, "old\n"));
+    // A directory where the record should go: the rename fails, after the write.
+    std::string blocked = dir + "/blocked";
+    std::filesystem::create_directories(blocked + "/inside");
+    EXPECT_FALSE(replace_file_atomically(blocked, "new\n"));
+    EXPECT_EQ(read(path), "old\n");
+    EXPECT_EQ(files_in(dir), 2u);  // the record and the directory, no temporary
     std::filesystem::remove_all(dir);
 }
 
