@@ -3,6 +3,7 @@
 #include "cli/cmd_run.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,10 +16,12 @@
 #include "base/deferred_close.hpp"
 #include "base/log.hpp"
 #include "config/device_specs.hpp"
+#include "kvm/cpuid_cache.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/domain.hpp"
 #include "monitor/guest_clock.hpp"
 #include "monitor/sandbox.hpp"
+#include "toolstack/run_dir.hpp"
 
 namespace domus::cli {
 namespace {
@@ -103,7 +106,11 @@ int run_domain(const RunOptions& options) {
     monitor::prepare_sandbox(
         monitor::FileAccess::paths);  // the allowlist compiles while the domain is built
     timeline.mark("hardened");
-    auto kvm = kvm::System::open();
+    // KVM's CPUID answer is kept in the toolstack's run directory (made here if need be,
+    // as domusd would): not asked again at each start.
+    std::string run_dir = toolstack::RunDir::from_environment().root;
+    ::mkdir(run_dir.c_str(), 0755);
+    auto kvm = kvm::System::open("/dev/kvm", run_dir + "/" + kvm::kCpuidCacheName);
     if (!kvm) {
         std::fprintf(stderr, "domus: %s\n", kvm.error().message.c_str());
         return monitor::kStatusMonitorError;

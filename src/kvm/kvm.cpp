@@ -8,6 +8,8 @@
 #include <cstring>
 #include <optional>
 
+#include "kvm/cpuid_cache.hpp"
+
 namespace domus::kvm {
 namespace {
 
@@ -23,7 +25,7 @@ constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
 
 }  // namespace
 
-Result<System> System::open(const char* path) {
+Result<System> System::open(const char* path, const std::string& cpuid_cache) {
     System system;
     system.fd_ = Fd(::open(path, O_RDWR | O_CLOEXEC));
     if (!system.fd_) return errno_error(fmt::format("open {}", path));
@@ -41,6 +43,13 @@ Result<System> System::open(const char* path) {
         (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS))
         return make_error("{}: KVM cannot sync registers through kvm_run", path);
 
+    std::string identity = cpuid_cache.empty() ? std::string() : host_cpuid_identity();
+    if (!cpuid_cache.empty()) {
+        if (auto cached = load_cached_cpuid(cpuid_cache, identity)) {
+            system.cpuid_ = std::move(*cached);
+            return system;
+        }
+    }
     constexpr int kMaxEntries = 256;
     std::vector<std::byte> buffer(sizeof(CpuidHeader) + kMaxEntries * sizeof(kvm_cpuid_entry2));
     auto* header = reinterpret_cast<CpuidHeader*>(buffer.data());
@@ -51,6 +60,7 @@ Result<System> System::open(const char* path) {
     system.cpuid_.resize(header->nent);
     std::memcpy(system.cpuid_.data(), buffer.data() + sizeof(CpuidHeader),
                 header->nent * sizeof(kvm_cpuid_entry2));
+    if (!cpuid_cache.empty()) (void)store_cached_cpuid(cpuid_cache, identity, system.cpuid_);
     return system;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "base/fd.hpp"
@@ -26,7 +27,9 @@ class Vcpu;
 // An open /dev/kvm with the facts the monitor needs about it.
 class System {
 public:
-    static Result<System> open(const char* path = "/dev/kvm");
+    // `cpuid_cache`: a file that keeps supported_cpuid() between starts
+    // (kvm/cpuid_cache.hpp); empty: KVM is asked each time.
+    static Result<System> open(const char* path = "/dev/kvm", const std::string& cpuid_cache = {});
 
     int fd() const noexcept { return fd_.get(); }
     std::size_t vcpu_mmap_size() const noexcept { return vcpu_mmap_size_; }

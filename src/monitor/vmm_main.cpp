@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "base/deferred_close.hpp"
@@ -21,6 +22,7 @@
 #include "base/monitor_pool_protocol.hpp"
 #include "base/unix_socket.hpp"
 #include "config/device_specs.hpp"
+#include "kvm/cpuid_cache.hpp"
 #include "kvm/kvm.hpp"
 #include "monitor/control_server.hpp"
 #include "monitor/domain.hpp"
@@ -68,7 +70,8 @@ sigset_t stop_signals() {
 // the stop signals blocked; then the allowlist's compilation started (it overlaps what
 // follows) and /dev/kvm opened and queried.
 domus::Result<domus::kvm::System> get_ready(int keep_fd, domus::monitor::FileAccess files,
-                                            std::optional<domus::kvm::System> opened = {}) {
+                                            std::optional<domus::kvm::System> opened = {},
+                                            const std::string& run_dir = {}) {
     using namespace domus::monitor;
     int kvm_fd = opened ? opened->fd() : -1;  // a forked monitor's, from the pool's parent
     if (auto hardened = harden_process("domus-vmm", {keep_fd, kvm_fd}, files); !hardened)
@@ -78,7 +81,8 @@ domus::Result<domus::kvm::System> get_ready(int keep_fd, domus::monitor::FileAcc
     ::signal(SIGPIPE, SIG_IGN);
     prepare_sandbox(files);  // nothing to do in a forked monitor: its parent compiled it
     if (opened) return std::move(*opened);
-    return domus::kvm::System::open();
+    if (run_dir.empty()) return domus::kvm::System::open();
+    return domus::kvm::System::open("/dev/kvm", run_dir + "/" + domus::kvm::kCpuidCacheName);
 }
 
 int run(const Options& options, domus::Result<domus::kvm::System> kvm,
@@ -343,7 +347,7 @@ int main(int argc, char** argv) {
     if (pooled(domus::kWarmParentArguments)) return run_warm_parent(title());
     Options options;
     if (int status = parse(argc, argv, options); status >= 0) return status;
-    return run(options, get_ready(options.ready_fd, options.no_host_paths
-                                                        ? domus::monitor::FileAccess::passed
-                                                        : domus::monitor::FileAccess::paths));
+    auto files = options.no_host_paths ? domus::monitor::FileAccess::passed
+                                       : domus::monitor::FileAccess::paths;
+    return run(options, get_ready(options.ready_fd, files, {}, options.run_dir));
 }
