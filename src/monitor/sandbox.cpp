@@ -294,10 +294,14 @@ void allow_sanitizer_calls([[maybe_unused]] Rules& rules) {
 // A non-root caller (a `domus run` user in the kvm group) cannot drop from the
 // bounding set: EPERM there is not an error.
 Result<void> drop_capability_sets() {
-    // Up to 63, not the headers' CAP_LAST_CAP: the running kernel may know more.
+    // Up to the running kernel's last capability, not the headers' CAP_LAST_CAP: past it
+    // the kernel says EINVAL (capabilities are numbered without gaps). EPERM: without
+    // CAP_SETPCAP none can be dropped. Each call is ~1.5 us here; 64 of them were a
+    // tenth of this step.
     for (int capability = 0; capability < 64; ++capability) {
-        if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM)
-            return errno_error("PR_CAPBSET_DROP");
+        if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) == 0) continue;
+        if (errno == EINVAL || errno == EPERM) break;
+        return errno_error("PR_CAPBSET_DROP");
     }
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
         return errno_error("PR_CAP_AMBIENT_CLEAR_ALL");
