@@ -65,14 +65,17 @@ int main(void)
         src[i] = (unsigned char)(i * 7 + 1);
     memset(dst, 0, 4096);
 
-    /* The table: registered at boot, and the monitor agrees on its size. */
+    /* The table: registered at its first use (a domain without devices never has one),
+     * and the monitor agrees on its size. */
     struct gnttab_query_size qs;
     memset(&qs, 0, sizeof qs);
     qs.dom = DOMID_SELF;
     check(grant_op(GNTTABOP_query_size, &qs, 1) == 0 && qs.status == GNTST_okay, "query_size");
+    check(qs.nr_frames == 0, "no table before the first use");
+    check(gnttab_nr_entries() == DOMUS_GUEST_GNTTAB_FRAMES * 512, "nr_entries");
+    check(grant_op(GNTTABOP_query_size, &qs, 1) == 0 && qs.status == GNTST_okay, "query_size");
     check(qs.nr_frames == DOMUS_GUEST_GNTTAB_FRAMES && qs.max_nr_frames == DOMUS_GNTTAB_MAX_FRAMES,
         "query_size frames");
-    check(gnttab_nr_entries() == DOMUS_GUEST_GNTTAB_FRAMES * 512, "nr_entries");
     qs.dom = 3;
     check(grant_op(GNTTABOP_query_size, &qs, 1) == 0 && qs.status == GNTST_bad_domain,
         "query_size of another domain");

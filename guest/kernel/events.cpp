@@ -154,14 +154,7 @@ int evtchn_alloc_unbound(domid_t remote, evtchn_port_t* port)
 
 void evtchn_bind_existing(evtchn_port_t port)
 {
-    struct evtchn_status st { };
-    st.dom = DOMID_SELF;
-    st.port = port;
-    uint32_t vcpu = 0;
-    if (hyp_event_channel_op(EVTCHNOP_status, &st) == 0 && st.vcpu < DOMUS_MAX_VCPUS
-        && cpus[st.vcpu])
-        vcpu = st.vcpu;
-    attach(port, vcpu);
+    attach(port, 0); // the boot contract: start_info's ports notify vCPU 0 (start_info.h)
 }
 
 int evtchn_close(evtchn_port_t port)

@@ -18,7 +18,7 @@ void events_resume(); // resumed in a new domain: forget every binding (upcalls 
 int evtchn_bind_ipi(unsigned vcpu, evtchn_port_t* port);
 int evtchn_bind_virq(unsigned virq, unsigned vcpu, evtchn_port_t* port);
 int evtchn_alloc_unbound(domid_t remote, evtchn_port_t* port);
-// Adopts a port the monitor bound for us (console, store); asks the monitor its vCPU.
+// Adopts a port the monitor bound for us (console, store), on vCPU 0 as start_info.h says.
 void evtchn_bind_existing(evtchn_port_t port);
 int evtchn_close(evtchn_port_t port);
 void evtchn_set_handler(evtchn_port_t port, domus_event_handler handler, void* data);

@@ -1,5 +1,6 @@
-// Grant table (v1): DOMUS_GUEST_GNTTAB_FRAMES kernel pages registered with the monitor,
-// a free list of refs under one spinlock, and Xen's grant and revoke protocol.
+// Grant table (v1): DOMUS_GUEST_GNTTAB_FRAMES kernel pages registered with the monitor
+// at the first grant, a free list of refs under one spinlock, and Xen's grant and revoke
+// protocol.
 #include "gnttab.hpp"
 
 #include "hypercall.hpp"
@@ -53,32 +54,52 @@ namespace {
 
 } // namespace
 
-void init_gnttab()
-{
-    void* pages = page_alloc(DOMUS_GUEST_GNTTAB_FRAMES);
-    if (!pages) {
-        printk("gnttab: no memory for the table\n");
-        return;
+namespace {
+
+    Spinlock registration_lock; // held while the table is made and registered
+    bool registration_failed; // under registration_lock: not tried again
+
+    // The table, made and registered with the monitor at its first use, so that a domain
+    // without devices never pays for it (a hypercall and the table's first-touched pages
+    // at boot). Null if there is none: no memory, or the monitor refused it.
+    grant_entry_v1* registered_table()
+    {
+        if (grant_entry_v1* ready = __atomic_load_n(&table, __ATOMIC_ACQUIRE))
+            return ready;
+        IrqSpinGuard once(registration_lock);
+        if (table || registration_failed)
+            return table;
+        registration_failed = true; // until it succeeds below
+        void* pages = page_alloc(DOMUS_GUEST_GNTTAB_FRAMES);
+        if (!pages) {
+            printk("gnttab: no memory for the table\n");
+            return nullptr;
+        }
+        memset(pages, 0, DOMUS_GUEST_GNTTAB_FRAMES * kPageSize);
+        int16_t status = GNTST_okay;
+        long rc = register_table(static_cast<grant_entry_v1*>(pages), &status);
+        if (rc != 0 || status != GNTST_okay) {
+            if (rc != -XEN_ENOSYS) // a monitor without grant tables: no grants, quietly
+                printk("gnttab: registration refused (%ld, status %d)\n", rc, status);
+            page_free(pages, DOMUS_GUEST_GNTTAB_FRAMES);
+            return nullptr;
+        }
+        {
+            IrqSpinGuard guard(lock);
+            for (grant_ref_t ref = kEntries; ref-- > GNTTAB_NR_RESERVED_ENTRIES;) {
+                next_[ref] = free_head;
+                free_head = ref;
+                ++nr_free;
+            }
+            for (grant_ref_t ref = 0; ref < GNTTAB_NR_RESERVED_ENTRIES; ++ref)
+                next_[ref] = kGranted; // reserved: never on the free list
+        }
+        registration_failed = false;
+        __atomic_store_n(&table, static_cast<grant_entry_v1*>(pages), __ATOMIC_RELEASE);
+        return table;
     }
-    memset(pages, 0, DOMUS_GUEST_GNTTAB_FRAMES * kPageSize);
-    int16_t status = GNTST_okay;
-    long rc = register_table(static_cast<grant_entry_v1*>(pages), &status);
-    if (rc != 0 || status != GNTST_okay) {
-        if (rc != -XEN_ENOSYS) // a monitor without grant tables: no grants, quietly
-            printk("gnttab: registration refused (%ld, status %d)\n", rc, status);
-        page_free(pages, DOMUS_GUEST_GNTTAB_FRAMES);
-        return;
-    }
-    IrqSpinGuard guard(lock);
-    for (grant_ref_t ref = kEntries; ref-- > GNTTAB_NR_RESERVED_ENTRIES;) {
-        next_[ref] = free_head;
-        free_head = ref;
-        ++nr_free;
-    }
-    for (grant_ref_t ref = 0; ref < GNTTAB_NR_RESERVED_ENTRIES; ++ref)
-        next_[ref] = kGranted; // reserved: never on the free list
-    __atomic_store_n(&table, static_cast<grant_entry_v1*>(pages), __ATOMIC_RELEASE);
-}
+
+} // namespace
 
 bool gnttab_resume()
 {
@@ -107,7 +128,7 @@ int gnttab_grant_access(domid_t domid, void* page, int readonly)
     auto addr = reinterpret_cast<uint64_t>(page);
     if (!page || addr % kPageSize)
         return -EINVAL;
-    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+    if (!registered_table())
         return -ENODEV;
     grant_ref_t ref;
     {
@@ -162,7 +183,7 @@ int gnttab_grant_pages(domid_t domid, void* first, unsigned count, int readonly,
     auto addr = reinterpret_cast<uint64_t>(first);
     if (!first || addr % kPageSize || (count && !refs))
         return -EINVAL;
-    if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+    if (!registered_table())
         return -ENODEV;
     {
         IrqSpinGuard guard(lock);
@@ -231,7 +252,7 @@ unsigned gnttab_end_access_many(grant_ref_t* refs, unsigned count)
 
 int gnttab_query(grant_ref_t ref, struct grant_entry_v1* out)
 {
-    if (!out || !__atomic_load_n(&table, __ATOMIC_ACQUIRE) || ref >= kEntries)
+    if (!out || !registered_table() || ref >= kEntries)
         return -EINVAL;
     out->flags = __atomic_load_n(&table[ref].flags, __ATOMIC_ACQUIRE);
     out->domid = __atomic_load_n(&table[ref].domid, __ATOMIC_RELAXED);
@@ -239,20 +260,18 @@ int gnttab_query(grant_ref_t ref, struct grant_entry_v1* out)
     return 0;
 }
 
-unsigned gnttab_nr_entries(void)
-{
-    return __atomic_load_n(&table, __ATOMIC_ACQUIRE) ? kEntries : 0;
-}
+unsigned gnttab_nr_entries(void) { return registered_table() ? kEntries : 0; }
 
 unsigned gnttab_nr_free(void)
 {
+    registered_table();
     IrqSpinGuard guard(lock);
     return nr_free;
 }
 
 struct grant_entry_v1* gnttab_entry_for_test(grant_ref_t ref)
 {
-    grant_entry_v1* t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    grant_entry_v1* t = registered_table();
     return t && ref < kEntries ? &t[ref] : nullptr;
 }
 

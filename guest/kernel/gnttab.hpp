@@ -4,10 +4,11 @@
 
 namespace domus::guest {
 
-// Allocates the table pages and registers them (GNTTABOP_domus_set_table). A failure
-// is reported on the console and leaves the domain without grants (-ENODEV).
-void init_gnttab();
-// Resumed in a new domain: the same table registered again. False if refused.
+// The table's pages are allocated and registered (GNTTABOP_domus_set_table) at the
+// first grant; a failure is reported on the console and leaves the domain without grants
+// (-ENODEV).
+// Resumed in a new domain: the same table registered again (if there is one yet). False
+// if refused.
 bool gnttab_resume();
 
 } // namespace domus::guest

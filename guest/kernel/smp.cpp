@@ -108,6 +108,10 @@ namespace {
 
 void smp_bind_ipi(Cpu* c)
 {
+    // A domain of one vCPU never kicks another: no port (a port of 0 is never notified),
+    // and one hypercall less at boot.
+    if (boot.nr_vcpus == 1)
+        return;
     int rc = evtchn_bind_ipi(c->id, &c->ipi_port);
     if (rc < 0)
         panic("bind_ipi(vCPU %u) failed: %d", c->id, rc);

@@ -9,7 +9,6 @@
 #include "console.hpp"
 #include "events.hpp"
 #include "fpu.hpp"
-#include "gnttab.hpp"
 #include "mm.hpp"
 #include "percpu.hpp"
 #include "printk.hpp"
@@ -76,7 +75,6 @@ extern "C" [[noreturn]] void domus_start_kernel(const start_info* si)
     init_cpu_timer(cpus[0]); // VIRQ_TIMER of vCPU 0
     init_smp(); // IPI ports, secondary vCPUs up
     init_cmdline(); // argc/argv
-    init_gnttab(); // grant table in own pages, registered with the monitor
     init_xenbus(); // store ring (if any), xenbus threads, shutdown watcher
     blkfront::init(); // vbd probe thread (if a store); blk_count() waits for it
     if (strstr(boot.cmdline, "domus.verbose"))

@@ -20,6 +20,8 @@
  *    at the top of memory; the guest may use [heap_start, heap_end) freely;
  *  - each PT_LOAD segment is zero-filled from p_filesz to p_memsz, and all other
  *    memory reads as zero: a kernel need not clear its .bss;
+ *  - the console's and the store's event channels notify vCPU 0, at boot and after a
+ *    resume, until the guest binds them elsewhere (EVTCHNOP_bind_vcpu);
  *  - (informative) the last DOMUS_BOOT_BACKED_BYTES below heap_end have host memory
  *    behind them at entry: a page allocator that takes its first pages from heap_end
  *    down starts without nested-paging first-touch faults (~20 us a page on PVM). */
