@@ -68,14 +68,6 @@ namespace {
         return nullptr;
     }
 
-    bool runq_has_work_for(unsigned vcpu)
-    {
-        for (domus_thread* t = run_queue.head; t; t = t->next)
-            if (eligible(t, vcpu))
-                return true;
-        return false;
-    }
-
 } // namespace
 
 void waitq_push(domus_waitq* q, domus_thread* t)
@@ -145,6 +137,14 @@ void sched_unlock(uint8_t flags)
     irq_restore(flags);
 }
 
+bool runq_has_work_for_locked(unsigned vcpu)
+{
+    for (domus_thread* t = run_queue.head; t; t = t->next)
+        if (eligible(t, vcpu))
+            return true;
+    return false;
+}
+
 void make_runnable_locked(domus_thread* t)
 {
     t->state = kThreadRunnable;
@@ -159,8 +159,18 @@ void make_runnable_locked(domus_thread* t)
         c->idle_claimed = true;
         return;
     }
-    if (!candidates)
+    if (!candidates) {
+        // Every vCPU that may run it is busy, and a busy vCPU arms its time slice only
+        // while someone waits (timer_wanted_locked): this one, or the one it is bound
+        // to (an IPI makes it look at its timer), now ends its thread's slice.
+        if (t->vcpu < 0 || unsigned(t->vcpu) == c->id) {
+            c->timer_dirty = true;
+        } else if (Cpu* owner = cpus[t->vcpu]) {
+            owner->timer_dirty = true;
+            c->kick_mask |= 1ull << owner->id;
+        }
         return;
+    }
     uint64_t target = candidates & -candidates;
     idle_mask &= ~target;
     c->kick_mask |= target;
@@ -291,7 +301,7 @@ void idle_loop()
             cpu_play_dead(c); // drops the lock; returns when the vCPU is up again
             continue;
         }
-        if (runq_has_work_for(c->id)) {
+        if (runq_has_work_for_locked(c->id)) {
             schedule_locked();
             sched_unlock(1);
             continue;

@@ -24,6 +24,7 @@ uint8_t sched_lock(); // masks upcalls, returns the previous mask
 void sched_unlock(uint8_t flags); // sends pending IPIs, reprograms the timer, restores the mask
 void schedule_locked(); // switch away from the current thread (its state says why)
 void make_runnable_locked(domus_thread* t);
+bool runq_has_work_for_locked(unsigned vcpu); // a runnable thread that vCPU may take
 void block_current_locked(domus_waitq* q);
 void yield();
 void preempt_if_needed(Cpu* cpu); // end of an upcall

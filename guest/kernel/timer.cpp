@@ -95,7 +95,10 @@ uint64_t timer_wanted_locked(const Cpu* c)
     uint64_t want = ~0ull;
     if (c->sleepers)
         want = c->sleepers->wake_at;
-    if (!c->current->idle && c->slice_end < want)
+    // A time slice ends only for someone waiting to run: a vCPU whose thread runs alone
+    // has no timer for it (no VIRQ every slice, no set_timer_op at each switch), and a
+    // thread made runnable later re-evaluates this (make_runnable_locked).
+    if (!c->current->idle && c->slice_end < want && runq_has_work_for_locked(c->id))
         want = c->slice_end;
     return want;
 }
