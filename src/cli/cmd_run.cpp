@@ -103,8 +103,6 @@ int run_domain(const RunOptions& options) {
     for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR2})
         sigaddset(&stop_signals, signal);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    monitor::prepare_sandbox(
-        monitor::FileAccess::paths);  // the allowlist compiles while the domain is built
     timeline.mark("hardened");
     // KVM's CPUID answer is kept in the toolstack's run directory (made here if need be,
     // as domusd would): not asked again at each start.

@@ -6,7 +6,8 @@
 //                     file descriptors, empties the bounding, inheritable and ambient
 //                     capability sets, sets no_new_privs.
 //   enter_sandbox()   once the domain is set up: the seccomp allowlist of the steady
-//                     state, on every thread (TSYNC); a forbidden call logs and kills.
+//                     state (sandbox_rules.hpp, made into BPF when Domus was built), on
+//                     every thread (TSYNC); a forbidden call logs and kills.
 //
 // DOMUS_SANDBOX=off in the environment turns both off (for debugging; logged loudly).
 #pragma once
@@ -17,14 +18,9 @@
 #include <optional>
 
 #include "base/result.hpp"
+#include "monitor/file_access.hpp"
 
 namespace domus::monitor {
-
-// How a sandboxed monitor reaches files: by path (`domus run`), or only as fds passed
-// with each request by domusd, which decides what a domain's monitor may open
-// (base/host_files.hpp); then every system call that opens, removes or renames by path
-// fails with EACCES.
-enum class FileAccess { paths, passed };
 
 // False when DOMUS_SANDBOX=off.
 bool sandbox_enabled() noexcept;
@@ -39,14 +35,6 @@ void warn_unsandboxed(const char* who);
 // enter_sandbox() empties.
 Result<void> harden_process(const char* who, std::initializer_list<int> keep,
                             FileAccess files = FileAccess::paths);
-
-// Starts compiling the allowlist of enter_sandbox() (system-call names resolved for the
-// report, libseccomp's rules turned into BPF: ~0.4 ms) on a thread of its own, so that
-// it overlaps the domain's construction. Optional; after harden_process (a thread).
-void prepare_sandbox(FileAccess files);
-// The same, done here and now: for the pool's parent (warm_start.hpp), which has no
-// thread of its own, so that each monitor it forks has the allowlist made already.
-Result<void> prepare_sandbox_now(FileAccess files);
 
 // Installs the system-call allowlist on every thread of the process and the handler
 // that reports a forbidden call ("<who>: forbidden system call N (name) — sandbox

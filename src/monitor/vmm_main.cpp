@@ -79,7 +79,6 @@ domus::Result<domus::kvm::System> get_ready(int keep_fd, domus::monitor::FileAcc
     sigset_t signals = stop_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
-    prepare_sandbox(files);  // nothing to do in a forked monitor: its parent compiled it
     if (opened) return std::move(*opened);
     if (run_dir.empty()) return domus::kvm::System::open();
     return domus::kvm::System::open("/dev/kvm", run_dir + "/" + domus::kvm::kCpuidCacheName);
@@ -301,8 +300,6 @@ int run_warm_parent(std::span<char> command_line) {
         return failed(hardened.error().message);
     auto kvm = domus::kvm::System::open();
     if (!kvm) return failed(kvm.error().message);
-    if (auto prepared = prepare_sandbox_now(FileAccess::passed); !prepared)
-        return failed(prepared.error().message);
     for (;;) {
         char request[16];
         std::vector<domus::Fd> fds;

@@ -52,13 +52,12 @@ TEST_F(SandboxDeathTest, AForbiddenCallIsNamedAndKillsBySigsys) {
         "sandbox_test: forbidden system call 59 \\(execve\\) .* sandbox violation");
 }
 
-// The allowlist compiled ahead on prepare_sandbox()'s thread (as the monitors do) is the
-// one installed, on every thread, with the names for the report.
-TEST_F(SandboxDeathTest, APreparedAllowlistIsInstalledOnEveryThread) {
+// The allowlist made when Domus was built is installed on every thread, also on those
+// started before it, with the names for the report.
+TEST_F(SandboxDeathTest, TheAllowlistIsInstalledOnEveryThread) {
     EXPECT_EXIT(
         {
             if (!harden_process("sandbox_test", {})) std::_Exit(99);
-            prepare_sandbox(FileAccess::paths);
             std::atomic<bool> entered = false;
             std::thread other([&] {
                 // Started before the filter: it gets it too (TSYNC).
@@ -86,14 +85,13 @@ TEST_F(SandboxDeathTest, ForkIsForbiddenThreadsAreNot) {
         ::testing::KilledBySignal(SIGSYS), "forbidden system call 56 \\(clone\\)");
 }
 
-// Signals reach this process's own threads only, also when the allowlist was compiled
-// in another process (the pool's parent) and came with a fork: the check of the pid is
-// a filter of its own, made in the process that enters the sandbox.
-TEST_F(SandboxDeathTest, SignalsGoToTheProcesssOwnThreadsOnlyWhateverCompiledTheAllowlist) {
+// Signals reach this process's own threads only, also in a process forked from another
+// (as the pool's parent forks monitors): the pid guard takes the pid of the process that
+// enters the sandbox, not of one before it.
+TEST_F(SandboxDeathTest, SignalsGoToTheProcesssOwnThreadsOnlyAlsoAfterAFork) {
     EXPECT_EXIT(
         {
             if (!harden_process("sandbox_test", {})) std::_Exit(99);
-            if (!prepare_sandbox_now(FileAccess::paths)) std::_Exit(99);
             pid_t parent = ::getpid();
             pid_t child = ::fork();  // as the pool's parent forks a monitor
             if (child < 0) std::_Exit(99);
@@ -105,7 +103,7 @@ TEST_F(SandboxDeathTest, SignalsGoToTheProcesssOwnThreadsOnlyWhateverCompiledThe
             if (!enter_sandbox("sandbox_test", FileAccess::paths)) std::_Exit(99);
             // To its own thread: passes (SIGWINCH is ignored by default).
             if (::syscall(SYS_tgkill, ::getpid(), ::gettid(), SIGWINCH) != 0) std::_Exit(98);
-            // To the process that compiled the allowlist: forbidden.
+            // To the process it was forked from: forbidden.
             ::syscall(SYS_tgkill, parent, parent, SIGWINCH);
             std::_Exit(97);
         },
@@ -182,9 +180,7 @@ TEST_F(SandboxDeathTest, WithPassedFilesNothingOpensByPath) {
         {
             const char* path = name.c_str();
             Fd passed(::open(path, O_RDWR | O_CLOEXEC));
-            // Prepared for path access, entered without: the allowlist is made again.
             if (!harden_process("sandbox_test", {passed.get()})) std::_Exit(99);
-            prepare_sandbox(FileAccess::paths);
             if (!enter_sandbox("sandbox_test", FileAccess::passed)) std::_Exit(99);
             if (::open(path, O_RDONLY) >= 0 || errno != EACCES) std::_Exit(1);
             if (::unlink(path) == 0 || errno != EACCES) std::_Exit(2);
