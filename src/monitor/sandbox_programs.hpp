@@ -11,13 +11,14 @@
 
 namespace domus::monitor::sandbox_programs {
 
-extern const std::span<const sock_filter> kAllowlistPaths;   // FileAccess::paths
-extern const std::span<const sock_filter> kAllowlistPassed;  // FileAccess::passed
-
-// The pid guard (sandbox_rules::compile_pid_guard) made for one pid: instruction
-// kPidGuardSlot compares with it, and takes the pid of the process that installs it.
-extern const std::span<const sock_filter> kPidGuard;
-extern const std::size_t kPidGuardSlot;
+// An allowlist (sandbox_rules::compile_allowlist) made for one pid: instruction
+// `pid_slot` compares with it, and takes the pid of the process that installs it.
+struct Allowlist {
+    std::span<const sock_filter> code;
+    std::size_t pid_slot;
+};
+extern const Allowlist kAllowlistPaths;   // FileAccess::paths
+extern const Allowlist kAllowlistPassed;  // FileAccess::passed
 
 extern const std::uint32_t kNativeArch;  // the AUDIT_ARCH_* a native call's siginfo carries
 inline constexpr int kNamedCalls = 512;

@@ -84,7 +84,7 @@ private:
 // channels, store link), control server and signal watcher call once the domain is
 // built. Derived from `strace -f` of the integration tests (docs/sandbox.md); every
 // call not listed here is forbidden.
-void allow_steady_state(Rules& rules, FileAccess files) {
+void allow_steady_state(Rules& rules, FileAccess files, pid_t pid) {
     // Memory: the allocator, thread stacks, grant and foreign mappings of guest memory
     // (the guest's memfd is mapped again for a backend's grant maps), madvise to give
     // pages back. Never a new executable mapping: the monitor loads no code after start.
@@ -115,9 +115,9 @@ void allow_steady_state(Rules& rules, FileAccess files) {
     // signals, SIGPIPE is ignored. Signals go to this process's own threads only.
     rules.allow({SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
                  SCMP_SYS(rt_sigtimedwait), SCMP_SYS(sigaltstack)});
-    // To this process's own threads only: a filter of its own (compile_pid_guard), so
-    // that this one names no pid and the pool's parent compiles it once for its forks.
-    rules.allow({SCMP_SYS(tgkill)});
+    // To this process's own threads only (the build fills in each monitor's pid:
+    // sandbox_programs.hpp).
+    rules.allow_if(SCMP_SYS(tgkill), arg(0, SCMP_CMP_EQ, std::uint64_t(pid)));
 
     // Time: a vCPU's guest timer is a POSIX timer signalling its thread (created and
     // re-armed as the guest asks), timeouts of the event loops, the CPU time `info`
@@ -228,7 +228,7 @@ Result<Program> export_program(scmp_filter_ctx filter) {
 
 }  // namespace
 
-Result<Program> compile_allowlist(FileAccess files) {
+Result<Program> compile_allowlist(FileAccess files, pid_t pid) {
     Filter filter(seccomp_init(SCMP_ACT_TRAP));
     if (!filter) return make_error("seccomp_init failed");
     // Another architecture's calls (int 0x80) are forbidden calls too.
@@ -239,19 +239,9 @@ Result<Program> compile_allowlist(FileAccess files) {
     if (int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); rc < 0)
         return errno_error("seccomp optimisation", -rc);
     Rules rules(filter.get());
-    allow_steady_state(rules, files);
+    allow_steady_state(rules, files, pid);
     allow_sanitizer_calls(rules);
     DOMUS_TRY_VOID(rules.result());
-    return export_program(filter.get());
-}
-
-Result<Program> compile_pid_guard(pid_t pid) {
-    Filter filter(seccomp_init(SCMP_ACT_ALLOW));
-    if (!filter) return make_error("seccomp_init failed");
-    if (int rc = seccomp_rule_add(filter.get(), SCMP_ACT_TRAP, SCMP_SYS(tgkill), 1,
-                                  arg(0, SCMP_CMP_NE, std::uint64_t(pid)));
-        rc < 0)
-        return errno_error("seccomp rule for tgkill", -rc);
     return export_program(filter.get());
 }
 

@@ -19,13 +19,8 @@ namespace domus::monitor::sandbox_rules {
 using Program = std::vector<sock_filter>;
 
 // The allowlist of a monitor's steady state: a forbidden call traps (SIGSYS), as does
-// a call of another architecture.
-Result<Program> compile_allowlist(FileAccess files);
-
-// The filter beside the allowlist: everything passes it but a signal to another
-// process's thread (tgkill whose first argument is not `pid`), which traps as a
-// forbidden call does.
-Result<Program> compile_pid_guard(pid_t pid);
+// a call of another architecture. Signals go to the threads of process `pid` only.
+Result<Program> compile_allowlist(FileAccess files, pid_t pid);
 
 // The AUDIT_ARCH_* of a native call, and the name of system call `nr` ("" if none).
 std::uint32_t native_arch();
