@@ -231,7 +231,7 @@ Result<void> Domain::build(const kvm::System& kvm) {
     if (!parsed) return make_error("{}: {}", config_.kernel, parsed.error().message);
     mark("kernel_parsed");
     const ElfImage& image = parsed.value();
-    DOMUS_TRY_VOID(load_elf(image, file, memory_, BssMemory::zero));  // a new memfd
+    DOMUS_TRY_VOID(load_elf(image, file, memory_));
     fill_hypercall_page(*memory_.range(image.hypercall_page, kPageSize));
     hypercall_page_ = image.hypercall_page;
     // The guest may give back its free memory only: not the image (the hypercall page is

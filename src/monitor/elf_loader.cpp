@@ -141,15 +141,13 @@ Result<ElfImage> parse_elf(std::span<const std::byte> file, std::uint64_t load_b
 }
 
 Result<void> load_elf(const ElfImage& image, std::span<const std::byte> file,
-                      const GuestMemory& memory, BssMemory bss) {
+                      const GuestMemory& memory) {
     for (const auto& segment : image.segments) {
         auto target = memory.range(segment.guest_addr, segment.memory_size);
         if (!target)
             return make_error("segment at {:#x} does not fit guest memory", segment.guest_addr);
         std::memcpy(target->data(), file.data() + segment.file_offset, segment.file_size);
-        if (bss == BssMemory::any)
-            std::memset(target->data() + segment.file_size, 0,
-                        segment.memory_size - segment.file_size);
+        std::memset(target->data() + segment.file_size, 0, segment.memory_size - segment.file_size);
     }
     return {};
 }

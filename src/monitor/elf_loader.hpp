@@ -36,15 +36,9 @@ struct ElfImage {
 Result<ElfImage> parse_elf(std::span<const std::byte> file, std::uint64_t load_base,
                            std::uint64_t load_limit);
 
-// What the memory under an image's .bss parts holds before load_elf(): anything, or
-// zeros (fresh guest memory, whose untouched pages are not worth touching: ~30 of them
-// for a Domus kernel, each a page allocation).
-enum class BssMemory { any, zero };
-
-// Copies the segments of a parsed image into guest memory, zeroing the .bss parts
-// unless they are zero already.
+// Copies the segments of a parsed image into guest memory, zeroing the .bss parts.
 Result<void> load_elf(const ElfImage& image, std::span<const std::byte> file,
-                      const GuestMemory& memory, BssMemory bss = BssMemory::any);
+                      const GuestMemory& memory);
 
 // Reads what parse_elf() and load_elf() use of a kernel file: up to the end of its program
 // headers and of its last PT_LOAD or PT_NOTE contents (a debug build's symbols and debug

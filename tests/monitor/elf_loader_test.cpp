@@ -5,7 +5,6 @@
 #include <elf.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -470,26 +469,6 @@ TEST(LoadElf, CopiesSegmentsAndZeroesBss) {
     EXPECT_EQ(ram[kText + 0x2000], std::byte{0xaa});
     EXPECT_EQ(ram[kData - 1], std::byte{0xaa});
     EXPECT_EQ(ram[kData + 0x3000], std::byte{0xaa});
-}
-
-// Fresh guest memory reads as zero: a .bss there is left untouched, its whole pages
-// never allocated (the data segment's bss pages past its first are not resident).
-TEST(LoadElf, LeavesTheBssOfFreshMemoryUntouched) {
-    Bytes file = good_image();
-    auto elf = parse(file);
-    ASSERT_TRUE(elf.ok()) << elf.error().message;
-    auto memory = GuestMemory::create(kLimit);
-    ASSERT_TRUE(memory.ok()) << memory.error().message;
-    ASSERT_TRUE(load_elf(*elf, file, *memory, BssMemory::zero).ok());
-    unsigned char resident[2] = {1, 1};
-    ASSERT_EQ(::mincore(memory->base() + kData + 0x1000, 0x2000, resident), 0);
-    EXPECT_EQ(resident[0] & 1, 0);
-    EXPECT_EQ(resident[1] & 1, 0);
-    const std::byte* ram = memory->base();
-    for (std::uint64_t i = 0; i < 0x100; ++i)
-        ASSERT_EQ(ram[kData + i], pattern(1, i)) << i;
-    for (std::uint64_t i = 0x100; i < 0x3000; ++i)
-        ASSERT_EQ(ram[kData + i], std::byte{0}) << i;
 }
 
 TEST(LoadElf, FailsWhenGuestMemoryIsTooSmall) {
