@@ -49,6 +49,7 @@ namespace {
     uint64_t target_kib;
     uint64_t frames[kBatch];
     bool reported_short; // said once per target that it cannot be reached
+    bool short_of_target; // the last pass moved less than it wanted: try again later
 
     long reservation_op(int cmd, size_t n)
     {
@@ -167,6 +168,7 @@ namespace {
     void reach_target()
     {
         thread_reap_zombies(); // a dead thread's stack at the floor would pin it
+        short_of_target = false;
         long current = current_pages();
         if (current < 0 || target_kib == 0)
             return;
@@ -181,6 +183,7 @@ namespace {
                 wanted = ballooned_pages; // never above what the balloon holds
             moved = deflate(wanted);
         }
+        short_of_target = moved < wanted;
         if (moved < wanted && !reported_short) {
             reported_short = true;
             printk("balloon: target %lu KiB not reached: at %lu KiB, %lu KiB free\n",
@@ -212,15 +215,6 @@ namespace {
     constexpr uint64_t kRetryMs = 1000;
     constexpr uint64_t kSliceMs = 50;
 
-    bool short_of_target()
-    {
-        long current = current_pages();
-        uint64_t target = target_kib / (kPageSize / 1024);
-        if (current < 0)
-            return false;
-        return uint64_t(current) > target || (uint64_t(current) < target && ballooned_pages);
-    }
-
     void on_target(const char*, const char*, void*) { domus_sem_up(&wake); }
 
     void balloon_main(void*)
@@ -236,9 +230,12 @@ namespace {
             }
             while (domus_sem_trydown(&wake)) { } // one pass serves every event so far
             mutex_lock(&lock);
-            if (read_target() || retry)
+            // A target read again unchanged needs no pass (start() made one, and a
+            // short one is retried): each pass asks the monitor for the reservation.
+            uint64_t before = target_kib;
+            if ((read_target() && target_kib != before) || retry)
                 reach_target();
-            retry = target_kib && short_of_target();
+            retry = target_kib && short_of_target;
             mutex_unlock(&lock);
         }
     }
