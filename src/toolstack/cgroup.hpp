@@ -71,7 +71,9 @@ public:
     Result<void> add_monitor(pid_t pid) const;
     // Moves one vCPU thread into the group the weight and cap apply to.
     Result<void> add_vcpu_thread(pid_t tid) const;
-    Result<void> set(const SchedParams& params) const;
+    // The weight and cap; nothing to write when they are the defaults of a group made
+    // by create() and not set since.
+    Result<void> set(const SchedParams& params);
     // Removes the groups (once their threads have exited). Missing groups are fine.
     Result<void> remove() const;
 
@@ -85,6 +87,7 @@ private:
 
     CgroupVersion version_;
     std::string path_;
+    bool at_defaults_ = false;  // made by create(), as the kernel makes a group
 };
 
 // domusd's default parent: "domus" for the default run directory /run/domus, else one

@@ -3,10 +3,12 @@
 // monitor's exit event into the configured on_* action.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <poll.h>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -32,10 +34,19 @@ namespace domus::toolstack {
 namespace {
 
 std::string new_uuid() {
-    std::random_device random;
-    std::uint8_t bytes[16];
-    for (auto& b : bytes)
-        b = std::uint8_t(random());
+    // getrandom, not a std::random_device per call: its set-up probes the CPU (`cpuid`
+    // exits on a nested host) and opens a device, for each domain.
+    std::uint8_t bytes[16] = {};
+    for (std::size_t got = 0; got < sizeof bytes;) {
+        ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n > 0) {
+            got += std::size_t(n);
+        } else if (errno != EINTR) {  // not expected on any kernel Domus runs on
+            std::random_device random;
+            for (; got < sizeof bytes; ++got)
+                bytes[got] = std::uint8_t(random());
+        }
+    }
     bytes[6] = (bytes[6] & 0x0F) | 0x40;  // version 4
     bytes[8] = (bytes[8] & 0x3F) | 0x80;  // RFC 4122 variant
     return fmt::format(

@@ -190,6 +190,27 @@ TEST_F(CgroupV2, AThreadedSubtreeForTheVcpus) {
     EXPECT_FALSE(fs::exists(root_ / "domus-test"));
 }
 
+// A group just made holds the kernel's defaults: setting the default weight and no cap
+// writes nothing (a CFS bandwidth write is costly); once anything was set, or for a
+// group that existed (a restarted domusd's), every set writes.
+TEST_F(CgroupV2, TheDefaultsOfANewGroupAreNotWrittenAgain) {
+    auto group = DomainCgroup::create(mount(CgroupVersion::V2), "domus-test", 4);
+    ASSERT_TRUE(group) << group.error().message;
+    fs::path dom = root_ / "domus-test/dom4";
+    ASSERT_TRUE(group->set({kDefaultWeight, 0}));
+    EXPECT_FALSE(fs::exists(dom / "cpu.weight"));
+    EXPECT_FALSE(fs::exists(dom / "vcpus/cpu.max"));
+    ASSERT_TRUE(group->set({512, 0}));
+    ASSERT_TRUE(group->set({kDefaultWeight, 0}));  // back to the default: written
+    EXPECT_EQ(read(dom / "cpu.weight"), "100");
+    EXPECT_EQ(read(dom / "vcpus/cpu.max"), "max 100000");
+    std::ofstream(dom / "cpu.weight") << "300";
+    auto found = DomainCgroup::create(mount(CgroupVersion::V2), "domus-test", 4);  // again
+    ASSERT_TRUE(found) << found.error().message;
+    ASSERT_TRUE(found->set({kDefaultWeight, 0}));
+    EXPECT_EQ(read(dom / "cpu.weight"), "100");
+}
+
 TEST_F(CgroupV2, ControllersAlreadyDelegatedAreLeftAlone) {
     std::ofstream(root_ / "cgroup.subtree_control") << "cpuset cpu io memory pids\n";
     auto group = DomainCgroup::create(mount(CgroupVersion::V2), "d", 1);
