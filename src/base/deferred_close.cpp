@@ -27,9 +27,6 @@ struct Handoff {
 int close_and_exit(void* arg) {
     auto* handoff = static_cast<Handoff*>(arg);
     int fd = handoff->fd;
-    // Its own name: sharing our memory, it shows our command line, and whoever looks for
-    // our process by it (tests, the soak) must tell the two apart.
-    ::syscall(SYS_prctl, PR_SET_NAME, "vm-teardown", 0, 0, 0);
     // Our copies of the parent's other descriptors first: a pipe's reader sees its end
     // when the parent exits, not after the teardown.
     if (fd > 0) ::syscall(SYS_close_range, 0u, unsigned(fd - 1), 0u);
@@ -50,6 +47,12 @@ Result<void> close_in_background(Fd fd) {
         ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (area == MAP_FAILED) return errno_error("mmap");
     auto* handoff = new (area) Handoff{fd.get(), {0}};
+    // The child's own name, which it is born with: sharing our memory, it shows our
+    // command line, and whoever looks for our process by name (tests, the soak) must
+    // tell the two apart even before the child first runs, which under load can be
+    // milliseconds after we are gone. So we take the name ourselves (we are about to
+    // exit: the caller's work is done) and the child inherits it.
+    ::prctl(PR_SET_NAME, "vm-teardown", 0, 0, 0);
     // No exit signal: the child is never waited for; init reaps it once we are gone.
     int pid = ::clone(close_and_exit, static_cast<char*>(area) + kStack, CLONE_VM, handoff);
     if (pid < 0) {

@@ -11,7 +11,8 @@ namespace domus {
 // Hands `fd` to a child that shares our memory (no copy) but not our descriptor table:
 // the child closes every other descriptor it got (so pipes and locks behave as if we had
 // closed them), then `fd`, then exits; nobody waits for it (init reaps it). Call it last,
-// when no other thread runs. On failure `fd` is closed here, synchronously.
+// when no other thread runs: the calling thread is renamed "vm-teardown", the child's
+// name from its birth. On failure `fd` is closed here, synchronously.
 Result<void> close_in_background(Fd fd);
 
 }  // namespace domus
