@@ -105,9 +105,9 @@ int run_domain(const RunOptions& options) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     timeline.mark("hardened");
     // KVM's CPUID answer is kept in the toolstack's run directory (made here if need be,
-    // as domusd would): not asked again at each start.
+    // as domusd makes it): not asked again at each start.
     std::string run_dir = toolstack::RunDir::from_environment().root;
-    ::mkdir(run_dir.c_str(), 0755);
+    ::mkdir(run_dir.c_str(), 0700);
     auto kvm = kvm::System::open("/dev/kvm", run_dir + "/" + kvm::kCpuidCacheName);
     if (!kvm) {
         std::fprintf(stderr, "domus: %s\n", kvm.error().message.c_str());

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 #include <string_view>
 
@@ -13,13 +14,13 @@
 
 #include "base/durable_file.hpp"
 #include "base/fd.hpp"
+#include "kvm/kvm.hpp"
 
 namespace domus::kvm {
 namespace {
 
 constexpr std::string_view kMagic = "domus-kvm-cpuid 1";
-constexpr std::size_t kMaxEntries = 256;  // as the query asks for at most
-constexpr std::size_t kMaxFile = 4096 + kMaxEntries * sizeof(kvm_cpuid_entry2);
+constexpr std::size_t kMaxFile = 4096 + kMaxCpuidEntries * sizeof(kvm_cpuid_entry2);
 
 // A small procfs or sysfs file's first line, or "-" where there is none.
 std::string first_line(const char* path) {
@@ -76,13 +77,13 @@ std::optional<std::vector<kvm_cpuid_entry2>> load_cached_cpuid(const std::string
     std::string_view header(content.data(), end);
     std::string expected_start = fmt::format("{} {} entries=", kMagic, identity);
     if (!header.starts_with(expected_start)) return std::nullopt;
+    std::string_view digits = header.substr(expected_start.size());
     std::size_t count = 0;
-    for (char c : header.substr(expected_start.size())) {
-        if (c < '0' || c > '9' || count > kMaxEntries) return std::nullopt;
-        count = count * 10 + std::size_t(c - '0');
-    }
+    auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+    if (parsed.ec != std::errc() || parsed.ptr != digits.data() + digits.size())
+        return std::nullopt;
     std::size_t body = content.size() - end - 1;
-    if (count == 0 || count > kMaxEntries || body != count * sizeof(kvm_cpuid_entry2))
+    if (count == 0 || count > kMaxCpuidEntries || body != count * sizeof(kvm_cpuid_entry2))
         return std::nullopt;  // cut short or grown: not what was written
     std::vector<kvm_cpuid_entry2> entries(count);
     std::memcpy(entries.data(), content.data() + end + 1, body);
@@ -91,7 +92,7 @@ std::optional<std::vector<kvm_cpuid_entry2>> load_cached_cpuid(const std::string
 
 bool store_cached_cpuid(const std::string& path, const std::string& identity,
                         std::span<const kvm_cpuid_entry2> entries) {
-    if (entries.empty() || entries.size() > kMaxEntries) return false;
+    if (entries.empty() || entries.size() > kMaxCpuidEntries) return false;
     std::string content = fmt::format("{} {} entries={}\n", kMagic, identity, entries.size());
     content.append(reinterpret_cast<const char*>(entries.data()), entries.size_bytes());
     return bool(replace_file_atomically(path, content));

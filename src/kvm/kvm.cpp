@@ -43,17 +43,18 @@ Result<System> System::open(const char* path, const std::string& cpuid_cache) {
         (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS))
         return make_error("{}: KVM cannot sync registers through kvm_run", path);
 
-    std::string identity = cpuid_cache.empty() ? std::string() : host_cpuid_identity();
+    std::string identity;
     if (!cpuid_cache.empty()) {
+        identity = host_cpuid_identity();
         if (auto cached = load_cached_cpuid(cpuid_cache, identity)) {
             system.cpuid_ = std::move(*cached);
             return system;
         }
     }
-    constexpr int kMaxEntries = 256;
-    std::vector<std::byte> buffer(sizeof(CpuidHeader) + kMaxEntries * sizeof(kvm_cpuid_entry2));
+    std::vector<std::byte> buffer(sizeof(CpuidHeader) +
+                                  kMaxCpuidEntries * sizeof(kvm_cpuid_entry2));
     auto* header = reinterpret_cast<CpuidHeader*>(buffer.data());
-    header->nent = kMaxEntries;
+    header->nent = kMaxCpuidEntries;
     if (::ioctl(system.fd(), kGetSupportedCpuid, header) < 0)
         return errno_error("KVM_GET_SUPPORTED_CPUID");
     // Entries start right after the 8-byte header (not at kvm_cpuid2::entries in C++).

@@ -24,6 +24,9 @@ inline constexpr unsigned long kGetXsave2 = _IOR(KVMIO, 0xcf, char[4096]);
 
 class Vcpu;
 
+// The most CPUID entries the supported-CPUID query takes (and its cache keeps).
+inline constexpr std::size_t kMaxCpuidEntries = 256;
+
 // An open /dev/kvm with the facts the monitor needs about it.
 class System {
 public:
